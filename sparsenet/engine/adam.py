@@ -1,0 +1,45 @@
+"""Adam over one flat parameter buffer and its flat gradient buffer.
+
+Textbook update (Kingma & Ba, Algorithm 1): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). On the GPU one fused kernel updates
+every parameter of the network in one launch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from . import kernels
+
+
+class Adam:
+    def __init__(self, params, grads, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8):
+        if params.shape != grads.shape or params.ndim != 1:
+            raise ValueError("Adam: params and grads must be flat buffers of the same length")
+        if not lr > 0:
+            raise ValueError(f"Adam: learning rate must be positive, got {lr}")
+        xp = backend.get_array_module(params)
+        self.params, self.grads = params, grads
+        self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        self.m = xp.zeros_like(params)
+        self.v = xp.zeros_like(params)
+        self.t = 0
+
+    def step(self):
+        self.t += 1
+        xp = backend.get_array_module(self.params)
+        bias1 = 1.0 - self.beta1 ** self.t
+        bias2 = 1.0 - self.beta2 ** self.t
+        kernels.for_module(xp).adam_update(self.params, self.grads, self.m, self.v, self.lr,
+                                           self.beta1, self.beta2, self.eps, bias1, bias2)
+
+    def state_dict(self) -> dict:
+        return {"m": backend.to_numpy(self.m).copy(), "v": backend.to_numpy(self.v).copy(),
+                "t": np.int64(self.t)}
+
+    def load_state_dict(self, state: dict):
+        xp = backend.get_array_module(self.params)
+        self.m[...] = xp.asarray(state["m"])
+        self.v[...] = xp.asarray(state["v"])
+        self.t = int(state["t"])

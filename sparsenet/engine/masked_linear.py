@@ -1,0 +1,151 @@
+"""MaskedLinear: y = act(x W^T + b) where W is nonzero only on a fixed 0/1 mask.
+
+Only the mask's nonzeros are parameters, one flat vector in the CSR order of the mask
+(out x in). The input gradient uses the transpose of the mask, built once here as CSR
+indices plus a permutation into the flat weight vector; the weight gradient is computed
+only at the nonzeros (SDDMM), never as a dense out x in product.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import backend
+from .layer import Layer, rows_view
+from . import kernels
+
+ACTIVATIONS = {None: 0, "softplus": 1}
+
+
+def as_binary_csr(mask, where: str = "mask") -> sp.csr_matrix:
+    """Validate a 0/1 mask (scipy.sparse or dense, out x in) and return it as sorted CSR."""
+    if sp.issparse(mask):
+        m = sp.csr_matrix(mask)
+    else:
+        a = np.asarray(mask)
+        if a.dtype == object:
+            raise ValueError(f"{where}: must be a numeric 0/1 matrix, got dtype object")
+        m = sp.csr_matrix(a)
+    if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
+        raise ValueError(f"{where}: must be a non-empty 2-D (out x in) matrix, got shape {m.shape}")
+    m.sum_duplicates()
+    data = np.asarray(m.data, dtype=np.float64)
+    bad = ~((data == 0) | (data == 1))
+    if bad.any():
+        raise ValueError(f"{where}: values must be 0 or 1, found {data[bad][0]!r}; pass the connectivity, not weights")
+    m.data = data
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
+
+
+def transpose_index(indptr: np.ndarray, indices: np.ndarray, n_in: int):
+    """CSR of the transposed mask: (t_indptr, t_indices, t_perm) with t_perm[kk] the
+    position in the original CSR order of the kk-th transposed nonzero."""
+    n_out = len(indptr) - 1
+    rows = np.repeat(np.arange(n_out, dtype=np.int32), np.diff(indptr))
+    order = np.lexsort((rows, indices)).astype(np.int32)  # by column, then row
+    t_indptr = np.zeros(n_in + 1, dtype=np.int32)
+    np.cumsum(np.bincount(indices, minlength=n_in), out=t_indptr[1:])
+    return t_indptr, rows[order].astype(np.int32), order
+
+
+class MaskedLinear(Layer):
+    """Sparse linear layer over a fixed connectivity mask, with an optional fused softplus.
+
+    Parameters
+    ----------
+    mask : (out, in) 0/1 matrix, scipy.sparse or dense
+    bias : add a learnable bias per output
+    activation : None or ``"softplus"`` (fused: bias + softplus in the same kernel)
+    """
+
+    def __init__(self, mask, bias: bool = True, activation: str | None = None,
+                 dtype=np.float32, seed: int | None = 0, device: str = "cpu"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be None or 'softplus', got {activation!r}")
+        m = as_binary_csr(mask)
+        self.shape = m.shape
+        self.activation = activation
+        self._act = ACTIVATIONS[activation]
+        self.indptr = m.indptr.astype(np.int32)
+        self.indices = m.indices.astype(np.int32)
+        self.t_indptr, self.t_indices, self.t_perm = transpose_index(self.indptr, self.indices, m.shape[1])
+        self.params["weight"] = self._init_weight(np.random.default_rng(seed)).astype(dtype)
+        if bias:
+            self.params["bias"] = np.zeros(m.shape[0], dtype=dtype)
+        self._new_grads()
+        self._empty = np.zeros(0, dtype=dtype)
+        if device != "cpu":
+            self.to(device)
+
+    def _init_weight(self, rng) -> np.ndarray:
+        """Glorot-uniform on each link's real fan-in (row degree) and fan-out (column degree)."""
+        fan_in = np.diff(self.indptr)
+        fan_out = np.diff(self.t_indptr)
+        rows = np.repeat(np.arange(self.shape[0]), fan_in)
+        limit = np.sqrt(6.0 / (fan_in[rows] + fan_out[self.indices]))
+        return rng.uniform(-1.0, 1.0, size=self.nnz) * limit
+
+    # ---------------------------------------------------------------- shape
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    @property
+    def in_features(self) -> int:
+        return self.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.shape[0]
+
+    def mask(self) -> sp.csr_matrix:
+        ones = np.ones(self.nnz)
+        return sp.csr_matrix((ones, backend.to_numpy(self.indices), backend.to_numpy(self.indptr)), shape=self.shape)
+
+    def weight_matrix(self) -> sp.csr_matrix:
+        """The weights as a scipy CSR matrix (out x in), on the CPU."""
+        w = backend.to_numpy(self.params["weight"])
+        return sp.csr_matrix((w, backend.to_numpy(self.indices), backend.to_numpy(self.indptr)), shape=self.shape)
+
+    def _move_buffers(self, xp):
+        for name in ("indptr", "indices", "t_indptr", "t_indices", "t_perm"):
+            setattr(self, name, xp.asarray(backend.to_numpy(getattr(self, name))))
+        self._empty = xp.zeros(0, dtype=self.dtype)
+
+    # ---------------------------------------------------------------- compute
+    def _forward(self, x):
+        xp = backend.get_array_module(x)
+        ops = kernels.for_module(xp)
+        xT = x.T
+        batch = xT.shape[1]
+        outT = xp.empty((self.out_features, batch), dtype=self.dtype)
+        slopeT = xp.empty_like(outT) if self._act else self._empty.reshape(0, 0)
+        ops.masked_forward(self.indptr, self.indices, self.params["weight"],
+                           self.params.get("bias", self._empty), xT, outT, slopeT, self._act)
+        self._xT, self._slopeT = xT, slopeT
+        return outT.T
+
+    def backward(self, grad_out, want_input_grad: bool = True):
+        xp = backend.get_array_module(grad_out)
+        ops = kernels.for_module(xp)
+        gT = backend.feature_major(grad_out).T
+        xT = self._xT
+        batch = xT.shape[1]
+        want_params = self.trainable
+        dzT = xp.empty_like(gT) if self._act else gT
+        dxT = xp.empty((self.in_features, batch), dtype=self.dtype) if want_input_grad else self._empty.reshape(0, 0)
+        tiles = ops.n_tiles(batch) if want_params else 0
+        dw_tiles = xp.empty((tiles, self.nnz), dtype=self.dtype)
+        db_tiles = xp.empty((tiles, self.out_features), dtype=self.dtype)
+        t_weight = self.params["weight"][self.t_perm] if want_input_grad else self.params["weight"]
+        ops.masked_backward(self.indptr, self.indices, self.t_indptr, self.t_indices, t_weight,
+                            xT, gT, self._slopeT, self._act, dzT, dxT, dw_tiles, db_tiles,
+                            want_input_grad, want_params)
+        if want_params:
+            dw_tiles.sum(axis=0, out=self.grads["weight"])
+            if "bias" in self.grads:
+                db_tiles.sum(axis=0, out=self.grads["bias"])
+        return dxT.T if want_input_grad else None

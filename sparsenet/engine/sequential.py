@@ -1,0 +1,104 @@
+"""Sequential: forward/backward over a list of layers, with one flat parameter buffer.
+
+On construction every layer's parameters (and gradients) are copied into one flat buffer
+and the layers' arrays become views into it, so one Adam kernel updates the whole network.
+A layer belongs to the last container built over it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from .layer import check_input
+
+
+class Sequential:
+    def __init__(self, layers):
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("Sequential: needs at least one layer")
+        for a, b in zip(self.layers, self.layers[1:]):
+            if a.out_features is not None and b.in_features is not None and a.out_features != b.in_features:
+                raise ValueError(f"Sequential: {type(a).__name__} gives {a.out_features} features but the next "
+                                 f"{type(b).__name__} expects {b.in_features}")
+        self._flatten()
+
+    def _flatten(self):
+        entries = [(i, k, v) for i, layer in enumerate(self.layers) for k, v in layer.params.items()]
+        devices = {layer.device for layer in self.layers if layer.params}
+        if len(devices) > 1:
+            raise ValueError("Sequential: layers are on different devices; move them with .to(device) first")
+        dtypes = {v.dtype for _, _, v in entries}
+        if len(dtypes) > 1:
+            raise ValueError(f"Sequential: layers have different dtypes {sorted(map(str, dtypes))}")
+        xp = backend.get_array_module(entries[0][2]) if entries else np
+        dtype = entries[0][2].dtype if entries else np.float32
+        total = sum(int(v.size) for _, _, v in entries)
+        self.params = xp.empty(total, dtype=dtype)
+        self.grads = xp.zeros(total, dtype=dtype)
+        self.slices = {}
+        offset = 0
+        for i, k, v in entries:
+            n = int(v.size)
+            self.params[offset:offset + n] = v.ravel()
+            layer = self.layers[i]
+            layer.params[k] = self.params[offset:offset + n].reshape(v.shape)
+            layer.grads[k] = self.grads[offset:offset + n].reshape(v.shape)
+            self.slices[f"{i}.{k}"] = slice(offset, offset + n)
+            offset += n
+
+    # ---------------------------------------------------------------- compute
+    @property
+    def in_features(self):
+        return self.layers[0].in_features
+
+    @property
+    def out_features(self):
+        return self.layers[-1].out_features
+
+    @property
+    def device(self) -> str:
+        return "cpu" if isinstance(self.params, np.ndarray) else "gpu"
+
+    def forward(self, x):
+        x = check_input(x, self.in_features, "network input", self.params.dtype)
+        for layer in self.layers:
+            x = layer._forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, grad_out, want_input_grad: bool = False):
+        """Back-propagate; fills every trainable layer's gradient (frozen ones get zeros)."""
+        g = grad_out
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            if not layer.trainable:
+                for v in layer.grads.values():
+                    v[...] = 0
+            g = layer.backward(g, want_input_grad=(i > 0 or want_input_grad))
+        return g
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """Plain NumPy copies of every parameter, keyed 'layerindex.name'."""
+        return {name: backend.to_numpy(self.params[s]).copy() for name, s in self.slices.items()}
+
+    def load_state_dict(self, state: dict):
+        missing = set(self.slices) - set(state)
+        extra = set(state) - set(self.slices)
+        if missing or extra:
+            raise ValueError(f"load_state_dict: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        xp = backend.get_array_module(self.params)
+        for name, s in self.slices.items():
+            v = np.asarray(state[name])
+            if v.size != s.stop - s.start:
+                raise ValueError(f"load_state_dict: {name} has {v.size} values, the network expects {s.stop - s.start}")
+            self.params[s] = xp.asarray(v.ravel(), dtype=self.params.dtype)
+
+    def to(self, device: str):
+        for layer in self.layers:
+            layer.to(device)
+        self._flatten()
+        return self
