@@ -52,6 +52,8 @@ class Layer:
         return "cpu"
 
     def _new_grads(self):
+        if not self.params:
+            return
         xp = backend.get_array_module(next(iter(self.params.values())))
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
 

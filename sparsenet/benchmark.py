@@ -1,0 +1,118 @@
+"""Time one DeepMetabolism autoencoder training step, sparse (strategy C's network) against
+dense (strategy A: every layer fully connected), on the same device in one run."""
+from __future__ import annotations
+
+import datetime
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import backend
+from .engine import Adam, DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus, sum_squared_error
+
+N_GENES, N_PHENOTYPES, N_LINKS = 1366, 110, 16135  # the paper's iJO1366 network
+
+
+def random_phenotype_mask(n_out=N_PHENOTYPES, n_in=N_GENES, links=N_LINKS, seed=0) -> sp.csr_matrix:
+    """A random protein->phenotype mask with ``links`` links and uneven row degrees."""
+    rng = np.random.default_rng(seed)
+    weights = rng.gamma(0.7, size=n_out)
+    degree = np.minimum(n_in, np.maximum(1, np.floor(weights / weights.sum() * links))).astype(int)
+    while degree.sum() < links:  # top up to exactly ``links``
+        degree[rng.choice(np.flatnonzero(degree < n_in))] += 1
+    rows = np.repeat(np.arange(n_out), degree)
+    cols = np.concatenate([rng.choice(n_in, d, replace=False) for d in degree])
+    return sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_out, n_in))
+
+
+def sparse_autoencoder(mask, device="cpu", seed=0) -> Sequential:
+    n_out, n_in = mask.shape
+    return Sequential([OneToOne(n_in), MaskedLinear(mask, activation="softplus", seed=seed),
+                       MaskedLinear(mask.T, activation="softplus", seed=seed + 1), OneToOne(n_in)]).to(device)
+
+
+def dense_autoencoder(n_in, n_out, device="cpu", seed=0) -> Sequential:
+    return Sequential([DenseLinear(n_in, n_in, bias=False, seed=seed),
+                       DenseLinear(n_in, n_out, seed=seed + 1), Softplus(),
+                       DenseLinear(n_out, n_in, seed=seed + 2), Softplus(),
+                       DenseLinear(n_in, n_in, bias=False, seed=seed + 3)]).to(device)
+
+
+def step_flops(batch, n_in, n_out, nnz, dense: bool) -> int:
+    """Multiply-adds x 2 of forward + input gradient + weight gradient (no input grad of layer 1)."""
+    w = [n_in * n_in, n_in * n_out, n_out * n_in, n_in * n_in] if dense else [n_in, nnz, nnz, n_in]
+    return int(2 * batch * (3 * sum(w) - w[0]))
+
+
+def _synchronize(device):
+    if device == "gpu":
+        backend.cupy_or_none().cuda.Device().synchronize()
+
+
+def time_training_step(net, x, device, repeats=20, warmup=3) -> list[float]:
+    opt = Adam(net.params, net.grads, lr=1e-4)
+
+    def step():
+        value, grad = sum_squared_error(net.forward(x), x)
+        net.backward(grad)
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    _synchronize(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        _synchronize(device)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def device_name(device: str) -> str:
+    if device == "gpu":
+        cp = backend.cupy_or_none()
+        return cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)["name"].decode()
+    import os
+
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def dense_vs_sparse(device="auto", batch=5000, repeats=20, mask=None, mask_source=None, seed=0) -> dict:
+    device = backend.resolve_device(device)
+    if mask is None:
+        mask, mask_source = random_phenotype_mask(seed=seed), "random (16,135 links, uneven degrees)"
+    n_out, n_in = mask.shape
+    rng = np.random.default_rng(seed)
+    x_host = np.clip(rng.normal(scale=3.0, size=(batch, n_in)), -10, 10).astype(np.float32) / 10
+    xp = backend.xp_for(device)
+    x = xp.asarray(np.asfortranarray(x_host))  # the training loader's feature-major layout
+    sparse_times = time_training_step(sparse_autoencoder(mask, device, seed), x, device, repeats)
+    dense_repeats = max(3, repeats // 4)
+    dense_times = time_training_step(dense_autoencoder(n_in, n_out, device, seed), x, device, dense_repeats)
+    s, d = float(np.median(sparse_times)), float(np.median(dense_times))
+    return {
+        "device": device_name(device), "backend": device, "batch": batch,
+        "genes": n_in, "phenotypes": n_out, "links": int(mask.nnz), "mask": mask_source,
+        "sparse_step_s": s, "dense_step_s": d, "speedup": d / s,
+        "sparse_flops": step_flops(batch, n_in, n_out, int(mask.nnz), dense=False),
+        "dense_flops": step_flops(batch, n_in, n_out, int(mask.nnz), dense=True),
+        "sparse_repeats": len(sparse_times), "dense_repeats": len(dense_times),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def format_table(r: dict) -> str:
+    rows = [("network", "step (ms)", "GFLOP/step", "GFLOP/s"),
+            ("sparse (C)", f"{r['sparse_step_s'] * 1e3:.1f}", f"{r['sparse_flops'] / 1e9:.2f}",
+             f"{r['sparse_flops'] / r['sparse_step_s'] / 1e9:.1f}"),
+            ("dense (A)", f"{r['dense_step_s'] * 1e3:.1f}", f"{r['dense_flops'] / 1e9:.2f}",
+             f"{r['dense_flops'] / r['dense_step_s'] / 1e9:.1f}")]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"device: {r['device']}  batch: {r['batch']}  mask: {r['mask']}"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines.append(f"speedup (dense / sparse): {r['speedup']:.1f}x")
+    return "\n".join(lines)
