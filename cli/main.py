@@ -43,6 +43,9 @@ def write_atomically(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -59,28 +62,70 @@ def bench(dense_vs_sparse: bool = typer.Option(True, "--dense-vs-sparse", help="
           device: str = typer.Option("auto", help="cpu, gpu or auto"),
           batch: int = typer.Option(5000, min=1),
           repeats: int = typer.Option(20, min=1, help="timed steps (dense: a quarter, at least 3)"),
-          mask_file: Optional[Path] = typer.Option(None, "--mask", help="masks .h5 (default: shipped iJO1366 masks, else random)"),
+          mask_file: Optional[Path] = typer.Option(None, "--mask", help="masks .h5 (default: shipped iJO1366 masks); 'random': the paper's size, 16,135 random links"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="write the results here")):
     """Time one training step (forward + backward + Adam) of the DeepMetabolism autoencoder."""
     from sparsenet import benchmark
 
-    mask, source = None, None
-    try:
-        from sparsenet.masks import store
+    from sparsenet.masks import store
 
+    mask, source = None, None  # None: the paper-sized random mask
+    if str(mask_file) != "random":
         path = mask_file or store.shipped_mask_path("iJO1366")
-        if path is not None and Path(path).exists():
-            masks = store.read_masks(path)
-            mask, source = masks.protein_phenotype, f"{Path(path).name} ({masks.protein_phenotype.nnz} links)"
-        elif mask_file is not None:
-            raise UserError(f"{mask_file}: no such masks file")
-    except ImportError:
-        pass
+        if not Path(path).exists():
+            raise UserError(f"{path}: no such masks file (or pass --mask random)")
+        masks = store.read_masks(path)
+        mask, source = masks.protein_phenotype, f"{Path(path).name} ({masks.protein_phenotype.nnz} links)"
     result = benchmark.dense_vs_sparse(device=device, batch=batch, repeats=repeats, mask=mask, mask_source=source)
     typer.echo(benchmark.format_table(result))
     if json_out:
         write_json(json_out, result)
         typer.echo(f"wrote {json_out}")
+
+
+@masks_app.command("build")
+@friendly
+def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON or MAT file, or iJO1366 / e_coli_core"),
+                out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)"),
+                uptake: str = typer.Option("EX_glc__D_e", help="uptake reaction whose flux is fixed"),
+                uptake_flux: float = typer.Option(-10.0, help="fixed uptake flux, mmol/gDW/h (the reference code used -100)"),
+                threshold: float = typer.Option(0.95, help="essential if |v_KO| <= threshold * |v_orig|"),
+                zero_tol: float = typer.Option(1e-9, help="|flux| below this is zero"),
+                keep_zero_optimum: bool = typer.Option(False, help="keep zero-optimum and fragile phenotypes"),
+                exhaustive: bool = typer.Option(False, help="knock out every reaction (slow; the pruned screen is exact)"),
+                processes: int = typer.Option(0, help="worker processes (0: one per core)"),
+                json_out: Optional[Path] = typer.Option(None, "--json", help="write a summary here")):
+    """Derive the gene->protein and protein->phenotype masks of a COBRA model (FBA knockout screen)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sparsenet.masks.build import build_masks
+    from sparsenet.masks.model_io import load_model
+    from sparsenet.masks.screen import ScreenSettings
+    from sparsenet.masks.store import write_masks
+
+    if not 0 < threshold <= 1:
+        raise UserError(f"--threshold must be in (0, 1], got {threshold}")
+    if out.suffix not in (".h5", ".hdf5"):
+        raise UserError(f"{out}: the masks file must end in .h5")
+    if not out.parent.exists():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+    cobra_model, path, digest = load_model(model)
+    settings = ScreenSettings(uptake=uptake, uptake_flux=uptake_flux, threshold=threshold, zero_tol=zero_tol,
+                              exhaustive=exhaustive, keep_zero_optimum=keep_zero_optimum)
+    with Progress(TextColumn("screening phenotypes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("screen", total=None)
+        masks = build_masks(cobra_model, settings, model_file=model, model_sha256=digest,
+                            processes=processes or None,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    write_atomically(out, lambda p: write_masks(p, masks))
+    summary = masks.summary()
+    typer.echo(f"{out}: {summary['genes']} genes, {summary['phenotypes']} phenotypes "
+               f"({summary['phenotypes_zero_optimum']} zero-optimum and {summary['phenotypes_fragile']} fragile "
+               f"of {summary['phenotypes_screened']} dropped{' except kept' if keep_zero_optimum else ''}), "
+               f"{summary['protein_phenotype_links']} protein->phenotype links, {summary['seconds']} s")
+    if json_out:
+        write_json(json_out, summary)
 
 
 def main():  # pragma: no cover

@@ -1,0 +1,102 @@
+"""The masks file (HDF5): IDs, both masks as sparse index arrays, provenance attributes.
+
+No cobra here: the engine and the training pipeline read masks without the model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.sparse as sp
+
+FORMAT = "sparsenet-masks/1"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+
+@dataclass
+class Masks:
+    gene_ids: list
+    protein_ids: list
+    phenotype_ids: list
+    phenotype_names: list
+    gene_protein: sp.csr_matrix  # proteins x genes (one-to-one)
+    protein_phenotype: sp.csr_matrix  # phenotypes x proteins
+    screened_ids: list = field(default_factory=list)
+    screened_status: list = field(default_factory=list)
+    screened_optimum: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    screened_exact_optimum: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    attrs: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        pp = self.protein_phenotype
+        return {
+            "genes": len(self.gene_ids), "proteins": len(self.protein_ids), "phenotypes": len(self.phenotype_ids),
+            "gene_protein_links": int(self.gene_protein.nnz), "protein_phenotype_links": int(pp.nnz),
+            "genes_linked_to_no_phenotype": int(np.sum(np.diff(pp.tocsc().indptr) == 0)),
+            "phenotypes_screened": len(self.screened_ids),
+            "phenotypes_zero_optimum": int(sum(s == "zero" for s in self.screened_status)),
+            "phenotypes_fragile": int(sum(s == "fragile" for s in self.screened_status)),
+            "fragile": [i for i, s in zip(self.screened_ids, self.screened_status) if s == "fragile"],
+            "seconds": self.attrs.get("seconds"),
+        }
+
+
+def _strings(values):
+    return np.array([str(v).encode() for v in values], dtype=h5py.string_dtype())
+
+
+def _write_sparse(group, m: sp.csr_matrix):
+    m = sp.csr_matrix(m)
+    group.attrs["shape"] = m.shape
+    group.create_dataset("indptr", data=m.indptr.astype(np.int64))
+    group.create_dataset("indices", data=m.indices.astype(np.int32))
+
+
+def _read_sparse(group) -> sp.csr_matrix:
+    indptr, indices = group["indptr"][()], group["indices"][()]
+    shape = tuple(int(v) for v in group.attrs["shape"])
+    return sp.csr_matrix((np.ones(indices.size, dtype=np.int8), indices, indptr), shape=shape)
+
+
+def write_masks(path, masks: Masks) -> None:
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        for k, v in masks.attrs.items():
+            f.attrs[k] = v
+        for name in ("gene_ids", "protein_ids", "phenotype_ids", "phenotype_names", "screened_ids", "screened_status"):
+            f.create_dataset(name, data=_strings(getattr(masks, name)))
+        f.create_dataset("screened_optimum", data=np.asarray(masks.screened_optimum, dtype=np.float64))
+        f.create_dataset("screened_exact_optimum", data=np.asarray(masks.screened_exact_optimum, dtype=np.float64))
+        _write_sparse(f.create_group("gene_protein"), masks.gene_protein)
+        _write_sparse(f.create_group("protein_phenotype"), masks.protein_phenotype)
+
+
+def read_masks(path) -> Masks:
+    """Read a masks file; ValueError naming the file for anything that is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such masks file")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise ValueError(f"{path}: not a sparsenet masks file (format {f.attrs.get('format')!r})")
+
+            def strings(name):
+                return [s.decode() if isinstance(s, bytes) else str(s) for s in f[name][()]]
+
+            return Masks(
+                gene_ids=strings("gene_ids"), protein_ids=strings("protein_ids"),
+                phenotype_ids=strings("phenotype_ids"), phenotype_names=strings("phenotype_names"),
+                gene_protein=_read_sparse(f["gene_protein"]), protein_phenotype=_read_sparse(f["protein_phenotype"]),
+                screened_ids=strings("screened_ids"), screened_status=strings("screened_status"),
+                screened_optimum=f["screened_optimum"][()], screened_exact_optimum=f["screened_exact_optimum"][()],
+                attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
+            )
+    except (OSError, KeyError) as e:
+        raise ValueError(f"{path}: unreadable or corrupt masks file ({e})") from None
+
+
+def shipped_mask_path(model_name: str) -> Path:
+    return DATA_DIR / f"{model_name}_masks.h5"
