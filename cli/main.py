@@ -34,11 +34,15 @@ def friendly(fn):
     return wrapper
 
 
+def check_output_folder(path: Path) -> None:
+    if not Path(path).parent.exists():
+        raise UserError(f"{path}: folder {Path(path).parent} does not exist")
+
+
 def write_atomically(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path``: no partial file on failure."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise UserError(f"{path}: folder {path.parent} does not exist")
+    check_output_folder(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
@@ -107,8 +111,7 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
         raise UserError(f"--threshold must be in (0, 1], got {threshold}")
     if out.suffix not in (".h5", ".hdf5"):
         raise UserError(f"{out}: the masks file must end in .h5")
-    if not out.parent.exists():
-        raise UserError(f"{out}: folder {out.parent} does not exist")
+    check_output_folder(out)  # before the screen, not after a minute of it
     cobra_model, path, digest = load_model(model)
     settings = ScreenSettings(uptake=uptake, uptake_flux=uptake_flux, threshold=threshold, zero_tol=zero_tol,
                               exhaustive=exhaustive, keep_zero_optimum=keep_zero_optimum)

@@ -3,9 +3,9 @@ dense (strategy A: every layer fully connected), on the same device in one run."
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,8 +76,6 @@ def device_name(device: str) -> str:
     if device == "gpu":
         cp = backend.cupy_or_none()
         return cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)["name"].decode()
-    import os
-
     return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 

@@ -19,7 +19,6 @@ import math
 import multiprocessing
 import os
 import re
-import time
 from dataclasses import dataclass, field
 
 from .model_io import ModelError
@@ -65,6 +64,11 @@ def phenotype_reactions(model) -> list:
     return [r for r in model.reactions if r.id in chosen]
 
 
+def _infeasible(model, s: ScreenSettings) -> ModelError:
+    return ModelError(f"model {model.id}: infeasible with {s.uptake} fixed at {s.uptake_flux} "
+                      f"(status {model.solver.status}); check the uptake flux and the model's bounds")
+
+
 def _clean(v: float, tol: float) -> float:
     return 0.0 if abs(v) < tol else v
 
@@ -95,8 +99,7 @@ def screen_phenotype(model, phenotype_id: str, s: ScreenSettings) -> PhenotypeRe
         model.objective_direction = "min" if phenotype_id == s.uptake else "max"
         v0 = model.slim_optimize(error_value=nan)
         if math.isnan(v0):
-            raise ModelError(f"model {model.id}: infeasible with {s.uptake} fixed at {s.uptake_flux} "
-                             f"(status {model.solver.status}); check the uptake flux and the model's bounds")
+            raise _infeasible(model, s)
         primal = model.solver.primal_values
         fluxes = {r.id: _clean(primal[r.id] - primal[r.reverse_id], s.zero_tol) for r in model.reactions}
         v0 = _clean(v0, s.zero_tol)
@@ -149,19 +152,19 @@ def screen(model, settings: ScreenSettings, phenotype_ids=None, processes: int |
     with model:
         model.reactions.get_by_id(settings.uptake).bounds = (settings.uptake_flux, settings.uptake_flux)
         if math.isnan(model.slim_optimize(error_value=float("nan"))):
-            raise ModelError(f"model {model.id}: infeasible with {settings.uptake} fixed at {settings.uptake_flux}; "
-                             f"check the uptake flux and the model's bounds")
+            raise _infeasible(model, settings)
     processes = processes or min(len(ids), os.cpu_count() or 1)
     results = {}
     if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
         _WORKER.update(model=model, settings=settings)
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(processes) as pool:
-            for r in pool.imap_unordered(_worker_screen, ids, chunksize=1):
-                results[r.reaction_id] = r
-                if progress:
-                    progress(len(results), len(ids))
-        _WORKER.clear()
+        try:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                for r in pool.imap_unordered(_worker_screen, ids, chunksize=1):
+                    results[r.reaction_id] = r
+                    if progress:
+                        progress(len(results), len(ids))
+        finally:
+            _WORKER.clear()
     else:
         for pid in ids:
             results[pid] = screen_phenotype(model, pid, settings)
