@@ -1,63 +1,22 @@
 """The ``sparsenet`` command line."""
 from __future__ import annotations
 
-import functools
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from cli import pipeline
+from cli.common import UserError, check_output_folder, friendly, write_json
+from sparsenet.atomic import write_atomically
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Sparse neural networks from genome-scale metabolic models (DeepMetabolism).")
 masks_app = typer.Typer(no_args_is_help=True, help="Connection masks from a COBRA model.")
 app.add_typer(masks_app, name="masks")
-
-
-class UserError(Exception):
-    """A problem with the user's input: reported as one line, exit status 1."""
-
-
-def friendly(fn):
-    """Report bad input as one line on stderr with a non-zero exit, never a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (UserError, ValueError, FileNotFoundError, KeyError, OSError) as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            typer.echo(f"error: {msg}", err=True)
-            raise typer.Exit(1)
-    return wrapper
-
-
-def check_output_folder(path: Path) -> None:
-    if not Path(path).parent.exists():
-        raise UserError(f"{path}: folder {Path(path).parent} does not exist")
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: no partial file on failure."""
-    path = Path(path)
-    check_output_folder(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: dict) -> None:
-    write_atomically(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+data_app = typer.Typer(no_args_is_help=True, help="Data preparation (paired-data synthesis).")
+app.add_typer(data_app, name="data")
 
 
 @app.command()
@@ -129,6 +88,13 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
                f"{summary['protein_phenotype_links']} protein->phenotype links, {summary['seconds']} s")
     if json_out:
         write_json(json_out, summary)
+
+
+app.command("train")(friendly(pipeline.train))
+app.command("predict")(friendly(pipeline.predict))
+app.command("links")(friendly(pipeline.links))
+app.command("robustness")(friendly(pipeline.robustness))
+data_app.command("spline")(friendly(pipeline.spline))
 
 
 def main():  # pragma: no cover

@@ -295,18 +295,20 @@ def multiply(a, b, out):
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def squared_error(pred, target, grad, row_sums):
-    """row_sums[i] = sum_t (pred - target)^2; grad = 2 (pred - target)."""
+def squared_error(pred, target, row_weight, grad, row_sums):
+    """row_sums[i] = w_i sum_t (pred - target)^2; grad = 2 w_i (pred - target)."""
     for i in nb.prange(pred.shape[0]):
         p_row = pred[i]
         y_row = target[i]
         g_row = grad[i]
+        w = row_weight[i]
+        two_w = 2 * w
         acc = 0.0
         for t in range(pred.shape[1]):
             diff = p_row[t] - y_row[t]
-            g_row[t] = 2 * diff
+            g_row[t] = two_w * diff
             acc += diff * diff
-        row_sums[i] = acc
+        row_sums[i] = w * acc
 
 
 @nb.njit(parallel=True, cache=True)  # no fastmath: it assumes no NaN/inf and folds the test away
@@ -350,3 +352,13 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2):
             m[i] = mi
             v[i] = vi
             param[i] -= lr * (mi / bias1) / (math.sqrt(vi / bias2) + eps)
+
+
+@nb.njit(parallel=True, cache=True)
+def gather_columns(src, idx, out):
+    """out[:, j] = src[:, idx[j]] for C-contiguous (features, samples) arrays: a shuffled batch."""
+    for i in nb.prange(src.shape[0]):
+        s_row = src[i]
+        o_row = out[i]
+        for j in range(idx.shape[0]):
+            o_row[j] = s_row[idx[j]]

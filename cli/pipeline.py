@@ -1,0 +1,422 @@
+"""DeepMetabolism commands: train, predict, links, robustness, data spline.
+
+Every input is read and checked before any output exists; outputs are written atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import io
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import typer
+
+from cli.common import UserError
+
+# ---------------------------------------------------------------- shared options
+EXPRESSION = typer.Option(None, "--expression", help="expression file: CSV/TSV (either orientation), HDF5 or .h5ad "
+                          "(default: PRECISE log_tpm.csv from pymodulon 0.2.1, fetched once)")
+PHENOTYPES = typer.Option(None, "--phenotypes", help="phenotype table by sample ID (default: PRECISE sample_table.csv)")
+REFERENCE = typer.Option(None, "--reference", help="comma-separated reference sample IDs: the values are log2 levels "
+                         "and become log2 fold changes against their mean (PRECISE default: control__wt_glc__1,2; "
+                         "'none': values are already log2 fold changes)")
+ORIENTATION = typer.Option("auto", "--orientation", help="auto, genes-by-samples or samples-by-genes (text tables)")
+PHENOTYPE = typer.Option(None, "--phenotype", help="phenotype column to fine-tune on (repeatable; default: every "
+                         "column that maps; PRECISE: 'Growth Rate (1/hr)')")
+MAP = typer.Option(None, "--map", help="'COLUMN=REACTION_ID': map a phenotype column to a phenotype reaction (repeatable)")
+SAMPLE_COLUMN = typer.Option(None, "--sample-column", help="sample ID column of the phenotype table (default: the first)")
+KEEP_ZERO = typer.Option(False, "--keep-zero", help="keep observations of exactly 0 (default: treated as missing)")
+PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)")
+MASKS = typer.Option(None, "--masks", help="masks file (default: the shipped iJO1366 masks)")
+STRATEGY = typer.Option("C", "--strategy", help="A, B, C or a comma list (A,B,C or all): same data, same folds")
+CV = typer.Option("grouped", "--cv", help="grouped, kfold or both")
+FOLDS = typer.Option(10, "--folds", min=2, help="number of folds")
+GROUP_BY = typer.Option("project", "--group-by", help="phenotype-table column whose groups stay in one fold")
+SEED = typer.Option(0, "--seed", help="same seed, same numbers (CPU)")
+DEVICE = typer.Option("auto", "--device", help="cpu, gpu or auto")
+PRETRAIN_SAMPLES = typer.Option(1_000_000, "--pretrain-samples", min=1, help="samples streamed in pre-training "
+                                "(paper: 2,500,000)")
+BATCH = typer.Option(5000, "--batch", min=1, help="pre-training batch size (paper: 5,000)")
+PRETRAIN_LR = typer.Option(0.1, "--pretrain-lr", help="Adam learning rate, pre-training")
+FINETUNE_LR = typer.Option(1e-3, "--finetune-lr", help="Adam learning rate, fine-tuning")
+MAX_STEPS = typer.Option(3000, "--max-steps", min=1, help="fine-tuning step limit")
+TOL = typer.Option(1e-4, "--tol", help="fine-tuning stops when the loss moved less than this (relative) over 100 steps")
+TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
+                    "(phenotype layer after pre-training, all without)")
+
+
+def _echo(msg):
+    typer.echo(msg, err=True)
+
+
+def _parse_list(value, allowed, what):
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if value.strip().lower() == "all":
+        items = list(allowed)
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise UserError(f"--{what}: {bad[0] if bad else value!r} is not one of {', '.join(allowed)}")
+    return list(dict.fromkeys(items))
+
+
+def _masks(path):
+    from sparsenet.masks.store import read_masks, shipped_mask_path
+
+    return read_masks(path or shipped_mask_path("iJO1366")), str(path or shipped_mask_path("iJO1366"))
+
+
+def load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
+              keep_zero, group_by, pretrain_data):
+    """The dataset of the data options (the PRECISE default where files are not given)."""
+    from sparsenet.data import precise
+    from sparsenet.data.dataset import load_dataset
+
+    if (expression is None) != (phenotypes is None):
+        raise UserError("give both --expression and --phenotypes, or neither (the PRECISE default)")
+    if expression is None:
+        files = precise.precise_files(progress=_echo)
+        expression, phenotypes = files["log_tpm.csv"], files["sample_table.csv"]
+        reference = reference if reference is not None else ",".join(precise.REFERENCE_SAMPLES)
+        phenotype = phenotype or [precise.GROWTH_COLUMN]
+    refs = [] if reference in (None, "", "none") else [r.strip() for r in reference.split(",") if r.strip()]
+    pairs = {}
+    for m in mapping or []:
+        if "=" not in m:
+            raise UserError(f"--map {m!r}: write it as 'COLUMN=REACTION_ID'")
+        k, v = m.split("=", 1)
+        pairs[k.strip()] = v.strip()
+    return load_dataset(masks, expression, phenotypes, refs, orientation, phenotype or None, pairs,
+                        group_by or None, keep_zero, sample_column, pretrain_data)
+
+
+class Bars:
+    """Rich progress bars on a terminal; one line per finished stage otherwise."""
+
+    def __init__(self, n_fits):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.tty = sys.stderr.isatty()
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), transient=True,
+                            disable=not self.tty)
+        self.overall = self.bar.add_task("fits", total=n_fits, loss="")
+        self.stage, self.label = None, None
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *a):
+        return self.bar.__exit__(*a)
+
+    def __call__(self, kind, label, done, total, loss):
+        text = f"{kind} {label}"
+        if self.label != text:
+            if self.stage is not None:
+                self.bar.remove_task(self.stage)
+            self.stage, self.label = self.bar.add_task(text, total=total, loss=""), text
+        self.bar.update(self.stage, completed=done, total=total, loss="" if loss is None else f"loss {loss:.4g}")
+        if kind == "finetune" and done == total:
+            self.bar.advance(self.overall)
+            if not self.tty:
+                _echo(f"  {label}: fine-tuned (loss {loss:.4g})")
+
+
+def _prepare_out(out: Path, resume: bool, settings: dict):
+    state = out / "state"
+    cfg_file = state / "config.json"
+    if resume:
+        if not cfg_file.exists():
+            raise UserError(f"{out}: no run to resume here (no state/config.json); drop --resume")
+        old = json.loads(cfg_file.read_text())
+        if old != json.loads(json.dumps(settings)):
+            diff = [k for k in settings if old.get(k) != json.loads(json.dumps(settings[k]))]
+            raise UserError(f"{out}: started with different settings ({', '.join(diff)}); resume with the same "
+                            "options or choose a fresh --out")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out}: already exists and is not empty; pass --resume to continue that run or choose "
+                        "another --out")
+    state.mkdir(parents=True, exist_ok=True)
+    cfg_file.write_text(json.dumps(settings, indent=2))
+
+
+def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
+                max_steps, tol, tune, final_model=True, noise=None):
+    from sparsenet import backend
+    from sparsenet.evaluation.crossval import SCHEMES, RunConfig
+    from sparsenet.training.finetune import TUNE as TUNES, FinetuneSettings
+    from sparsenet.training.network import STRATEGIES
+    from sparsenet.training.pretrain import PretrainSettings
+
+    if tune not in TUNES:
+        raise UserError(f"--tune must be one of {', '.join(TUNES)}, got {tune!r}")
+    if not (pretrain_lr > 0 and finetune_lr > 0 and tol >= 0):
+        raise UserError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
+    schemes = list(SCHEMES) if cv == "both" else _parse_list(cv, SCHEMES, "cv")
+    return RunConfig(strategies=_parse_list(strategy, list(STRATEGIES), "strategy"), cv=schemes, folds=folds,
+                     group_by=group_by or None, seed=seed, device=backend.resolve_device(device),
+                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=pretrain_lr),
+                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=max_steps, tol=tol, tune=tune),
+                     final_model=final_model, noise=noise)
+
+
+def _summary_table(report) -> str:
+    lines = [f"{'CV':8} {'strategy':8} {'phenotype':28} {'r':>6} {'within 20%':>10} {'RMSE':>7} "
+             f"{'recon r':>8} {'recon R2':>8}"]
+    for key, res in report["results"].items():
+        scheme, strategy = key.split("/")
+        rec = res.get("reconstruction_held_out", {})
+        for col, m in res["phenotypes"].items():
+            def f(v, fmt):
+                return format(v, fmt) if isinstance(v, (int, float)) else "-"
+            lines.append(f"{scheme:8} {strategy:8} {col[:28]:28} {f(m['pearson_r'], '6.3f')} "
+                         f"{f(m['within_20_percent'], '9.1f')}% {f(m['rmse'], '7.3f')} "
+                         f"{f(rec.get('pearson_r_mean'), '8.3f')} {f(rec.get('r2_mean'), '8.3f')}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- train
+def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = PHENOTYPES,
+          reference: Optional[str] = REFERENCE, orientation: str = ORIENTATION,
+          phenotype: Optional[List[str]] = PHENOTYPE, mapping: Optional[List[str]] = MAP,
+          sample_column: Optional[str] = SAMPLE_COLUMN, keep_zero: bool = KEEP_ZERO,
+          pretrain_data: Optional[Path] = PRETRAIN_DATA, masks_file: Optional[Path] = MASKS,
+          strategy: str = STRATEGY, cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED,
+          device: str = DEVICE, pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH,
+          pretrain_lr: float = PRETRAIN_LR, finetune_lr: float = FINETUNE_LR, max_steps: int = MAX_STEPS,
+          tol: float = TOL, tune: str = TUNE,
+          out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
+          resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
+    """Cross-validate DeepMetabolism (default: strategy C, iJO1366 masks, PRECISE growth rate, grouped CV by
+    project), train the final model, and write report, results, plots, model and link weights."""
+    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.evaluation.report import write_run
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    t0 = time.perf_counter()
+    cfg = _run_config(strategy, cv, folds, group_by, seed, device,
+                      pretrain_samples, batch, pretrain_lr, finetune_lr, max_steps, tol, tune)
+    masks, masks_path = _masks(masks_file)
+    needs_groups = "grouped" in cfg.cv
+    ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
+                   keep_zero, group_by if needs_groups else None, pretrain_data)
+    if resume and out is None:
+        raise UserError("--resume needs the --out folder of the run to continue")
+    out = out or Path("runs") / f"train-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    settings = {"run": cfg.to_dict(), "data": ds.summary, "masks": {"file": masks_path,
+                                                                     "fingerprint": mask_fingerprint(masks)}}
+    _prepare_out(out, resume, settings)
+    _echo(f"{ds.summary['alignment']}")
+    _echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(ds.target_columns)}), "
+          f"{ds.pretrain_source.n_samples} expression profiles for pre-training; device {cfg.device}")
+    n_fits = len(cfg.cv) * len(cfg.strategies) * cfg.folds + 1
+    with Bars(n_fits) as bars:
+        results, final, seconds = Runner(ds, cfg, out, bars).run()
+    report = write_run(out, ds, cfg, results, final, time.perf_counter() - t0,
+                       {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
+    typer.echo(_summary_table(report))
+    typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Report: {out / 'report.json'}; plots: "
+               f"{out / 'predicted_vs_observed.png'}, {out / 'training_curves.png'}; model: {out / 'model.h5'}")
+
+
+# ---------------------------------------------------------------- predict
+def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train"),
+            data: Path = typer.Argument(..., help="expression file (CSV/TSV, HDF5, .h5ad)"),
+            out: Path = typer.Option(..., "-o", "--out", help="predictions CSV to write"),
+            reference: Optional[str] = typer.Option(None, "--reference", help="reference sample IDs in DATA "
+                                                    "(default: the checkpoint's, if DATA has them, else its stored "
+                                                    "reference profile); 'none': DATA holds log2 fold changes"),
+            orientation: str = ORIENTATION, masks_file: Optional[Path] = typer.Option(
+                None, "--masks", help="check the checkpoint was trained with these masks"),
+            device: str = DEVICE):
+    """Predict phenotypes for every sample of DATA, by sample ID."""
+    from sparsenet import backend
+    from sparsenet.data.normalise import ModelInput, Normalisation, fit_reference
+    from sparsenet.data.tables import align, read_expression
+    from sparsenet.engine import Sequential
+    from sparsenet.training.checkpoint import check_same_masks, load_checkpoint
+    from sparsenet.training.finetune import predict as predict_phenotypes
+    from sparsenet.training.network import build_autoencoder, encoder_size, load_layer_state
+
+    if out.suffix.lower() not in (".csv", ".tsv"):
+        raise UserError(f"{out}: predictions are written as .csv")
+    from cli.common import check_output_folder
+    check_output_folder(out)
+    ck = load_checkpoint(checkpoint)
+    if masks_file:
+        check_same_masks(ck, _masks(masks_file)[0], checkpoint)
+    expr = read_expression(data, ck.masks.gene_ids, orientation)
+    alignment = align(expr.gene_ids, ck.masks.gene_ids, expr.path)
+    stored = ck.normalisation
+    if reference == "none":
+        norm = Normalisation(clip=stored.clip, scale=stored.scale)
+        how = "values taken as log2 fold changes"
+    elif reference:
+        norm = fit_reference(expr, alignment, [r.strip() for r in reference.split(",")])
+        how = f"log2 fold change against {reference}"
+    elif stored.reference and all(r in set(expr.sample_ids) for r in stored.reference):
+        norm = fit_reference(expr, alignment, stored.reference)
+        how = f"log2 fold change against {', '.join(stored.reference)} (found in DATA)"
+    elif stored.reference:
+        norm = stored
+        how = f"log2 fold change against the checkpoint's stored profile of {', '.join(stored.reference)}"
+    else:
+        norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
+    dev = backend.resolve_device(device)
+    net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu")
+    load_layer_state(net.layers, ck.params)
+    encoder = Sequential(net.layers[:encoder_size(ck.strategy)]).to(dev)
+    indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
+    source = ModelInput(expr, alignment, norm)
+    preds = [predict_phenotypes(encoder, source.take(np.arange(a, min(a + 10000, expr.n_samples))), indices)
+             for a in range(0, expr.n_samples, 10000)]
+    pred = np.concatenate(preds)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["sample_id"] + [f"{c} [{t}]" for c, t in zip(ck.target_columns, ck.targets)])
+    for sid, row in zip(expr.sample_ids, pred):
+        w.writerow([sid] + [f"{v:.6g}" for v in row])
+    from sparsenet.atomic import write_atomically
+    write_atomically(out, lambda p: p.write_text(buf.getvalue()))
+    _echo(alignment.summary())
+    typer.echo(f"{out}: {expr.n_samples} samples, {how}")
+
+
+# ---------------------------------------------------------------- links
+def links(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train"),
+          out: Path = typer.Option(..., "-o", "--out", help="CSV to write")):
+    """Export the learned weight of every biological link (gene, protein, phenotype reaction)."""
+    from cli.common import check_output_folder
+    from sparsenet.atomic import write_atomically
+    from sparsenet.evaluation.report import links_csv
+    from sparsenet.training.checkpoint import load_checkpoint
+
+    check_output_folder(out)
+    text = links_csv(load_checkpoint(checkpoint))
+    write_atomically(out, lambda p: p.write_text(text))
+    typer.echo(f"{out}: {text.count(chr(10)) - 1} links")
+
+
+# ---------------------------------------------------------------- robustness
+def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = PHENOTYPES,
+               reference: Optional[str] = REFERENCE, orientation: str = ORIENTATION,
+               phenotype: Optional[List[str]] = PHENOTYPE, mapping: Optional[List[str]] = MAP,
+               sample_column: Optional[str] = SAMPLE_COLUMN, keep_zero: bool = KEEP_ZERO,
+               masks_file: Optional[Path] = MASKS, strategy: str = typer.Option("C", "--strategy"),
+               cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED, device: str = DEVICE,
+               pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH, pretrain_lr: float = PRETRAIN_LR,
+               finetune_lr: float = FINETUNE_LR, max_steps: int = MAX_STEPS, tol: float = TOL, tune: str = TUNE,
+               percents: str = typer.Option("25,50,75", "--percent", help="p values: p % of samples get p % noise"),
+               where: str = typer.Option("pretrain,finetune,both", "--where",
+                                         help="noise in pretrain, finetune or both data (comma list)"),
+               out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/robustness-DATE-TIME)"),
+               resume: bool = typer.Option(False, "--resume", help="continue the runs in --out")):
+    """The paper's Fig. 1F: choose p % of the samples, add p % noise, p = 25/50/75, in pre-training data,
+    fine-tuning data or both; r and % within 20 % against the clean run (held-out samples never noised)."""
+    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.evaluation import plots
+    from sparsenet.evaluation.report import summarise, write_json
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    t0 = time.perf_counter()
+    try:
+        ps = [float(p) for p in percents.split(",")]
+    except ValueError:
+        raise UserError(f"--percent {percents!r}: give numbers like 25,50,75") from None
+    if any(not 0 < p <= 100 for p in ps):
+        raise UserError("--percent values must be in (0, 100]")
+    wheres = _parse_list(where, ["pretrain", "finetune", "both"], "where")
+    if strategy not in ("A", "B", "C"):
+        raise UserError("--strategy: one of A, B, C for robustness")
+    if strategy != "C" and any(w != "finetune" for w in wheres):
+        wheres = ["finetune"]
+        _echo(f"strategy {strategy} has no pre-training: noise only in fine-tuning data")
+    base = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr,
+                       finetune_lr, max_steps, tol, tune, final_model=False)
+    if len(base.cv) != 1:
+        raise UserError("--cv: one scheme (grouped or kfold) for robustness")
+    masks, masks_path = _masks(masks_file)
+    ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
+                   keep_zero, group_by if base.cv == ["grouped"] else None, None)
+    out = out or Path("runs") / f"robustness-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    settings = {"run": base.to_dict(), "data": ds.summary, "percents": ps, "where": wheres,
+                "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}
+    _prepare_out(out, resume, settings)
+    runs = [("clean", 0.0)] + [(w, p) for w in wheres for p in ps]
+    rows, col = [], ds.target_columns[0]
+    with Bars(len(runs) * base.folds) as bars:
+        for w, p in runs:
+            cfg = dataclasses.replace(base, noise=None if w == "clean" else {"where": w, "percent": p})
+            sub = out / "state" / (f"{w}-{p:g}" if w != "clean" else "clean")
+            (sub / "state").mkdir(parents=True, exist_ok=True)
+            results, _, _ = Runner(ds, cfg, sub, bars).run()
+            s = summarise(ds, results[(base.cv[0], strategy)], strategy)["phenotypes"][col]
+            rows.append({"where": w, "percent": p, "pearson_r": s["pearson_r"],
+                         "within_20_percent": s["within_20_percent"], "rmse": s["rmse"]})
+    clean = rows[0]
+    noisy = rows[1:]
+    lines = [f"{'noise in':10} {'p %':>5} {'r':>7} {'Δr':>7} {'within 20%':>10} {'Δ':>7}"]
+    for r in rows:
+        lines.append(f"{r['where']:10} {r['percent']:5g} {r['pearson_r']:7.3f} {r['pearson_r'] - clean['pearson_r']:+7.3f} "
+                     f"{r['within_20_percent']:9.1f}% {r['within_20_percent'] - clean['within_20_percent']:+7.1f}")
+    plots.robustness(out / "robustness.png", noisy, clean)
+    write_json(out / "robustness.json", {"settings": settings, "phenotype": col, "clean": clean, "noisy": noisy,
+                                         "wall_seconds": time.perf_counter() - t0})
+    typer.echo("\n".join(lines))
+    typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. {out / 'robustness.json'}, {out / 'robustness.png'}")
+
+
+# ---------------------------------------------------------------- data spline
+def spline(expression: Path = typer.Argument(..., help="time-series expression file (any supported format)"),
+           phenotypes: Path = typer.Argument(..., help="numeric table by sample ID: a time column + phenotypes"),
+           time_column: str = typer.Option(..., "--time", help="column of PHENOTYPES holding each sample's time"),
+           n: int = typer.Option(1000, "-n", min=1, help="synthetic pairs to make"),
+           out: Path = typer.Option(..., "-o", "--out", help="new folder for expression.csv and phenotypes.csv"),
+           orientation: str = ORIENTATION, masks_file: Optional[Path] = typer.Option(
+               None, "--masks", help="masks whose gene IDs detect the orientation (default: iJO1366)")):
+    """Smooth a paired time series with cubic splines into N synthetic transcriptome/phenotype pairs."""
+    from sparsenet.atomic import write_atomically
+    from sparsenet.data.spline import spline_pairs
+    from sparsenet.data.tables import read_expression, read_text_table
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out}: already exists; choose a new folder")
+    if not out.parent.exists():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+    masks, _ = _masks(masks_file)
+    expr = read_expression(expression, masks.gene_ids, orientation)
+    header, ids, values = read_text_table(phenotypes)
+    if time_column not in header:
+        raise UserError(f"{phenotypes}: no column {time_column!r} (columns: {', '.join(header[:8])})")
+    row = {s: i for i, s in enumerate(ids)}
+    missing = [s for s in expr.sample_ids if s not in row]
+    if missing:
+        raise UserError(f"{phenotypes}: no row for expression sample {missing[0]!r}")
+    order = [row[s] for s in expr.sample_ids]
+    t = values[order, header.index(time_column)]
+    others = [j for j in range(len(header)) if header[j] != time_column]
+    new_t, x, y = spline_pairs(t, expr.take(np.arange(expr.n_samples)), values[order][:, others], n)
+    names = [f"spline_{i + 1:06d}" for i in range(n)]
+
+    def table(cols, rows, first):
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["sample_id"] + cols)
+        for name, extra, r in zip(names, first, rows):
+            w.writerow([name] + extra + [f"{v:.6g}" for v in r])
+        return buf.getvalue()
+
+    expr_text = table(list(expr.gene_ids), x, [[]] * n)
+    phen_text = table([time_column] + [header[j] for j in others], y, [[f"{v:.6g}"] for v in new_t])
+    out.mkdir(exist_ok=True)
+    write_atomically(out / "expression.csv", lambda p: p.write_text(expr_text))
+    write_atomically(out / "phenotypes.csv", lambda p: p.write_text(phen_text))
+    typer.echo(f"{out}: {n} synthetic pairs from {len(np.unique(t))} time points "
+               f"({expr.n_samples} samples, {len(expr.gene_ids)} genes, {len(others)} phenotypes)")

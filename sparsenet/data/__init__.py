@@ -1,0 +1,1 @@
+"""Expression and phenotype data: loaders aligned by gene ID, normalisation, streaming, synthesis."""

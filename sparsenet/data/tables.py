@@ -1,0 +1,204 @@
+"""Expression matrices from CSV/TSV, HDF5 and AnnData .h5ad files, aligned to the model by gene ID.
+
+An :class:`Expression` holds sample IDs, gene IDs and a samples x genes matrix: in memory for
+text files, streamed row-chunk by row-chunk from HDF5 files (``take`` reads only the rows it
+is asked for), so a compendium larger than memory can feed pre-training.
+
+HDF5 layout (sparsenet's own): datasets ``expression`` (samples x genes), ``sample_ids``,
+``gene_ids``. AnnData: ``X`` (dense, or a CSR group), ``obs``/``var`` groups whose ``_index``
+attribute names the ID column; obs are samples, var names are gene IDs.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+ORIENTATIONS = ("auto", "genes-by-samples", "samples-by-genes")
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the file and what to fix."""
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
+
+
+def read_text_table(path) -> tuple[list[str], list[str], np.ndarray]:
+    """(header labels without the corner cell, row labels, float64 values) of a CSV/TSV file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    stem = path.name[:-3] if path.suffix == ".gz" else path.name
+    delimiter = "\t" if stem.endswith((".tsv", ".txt", ".tab")) else ","
+    try:
+        with _open_text(path) as fh:
+            rows = list(csv.reader(fh, delimiter=delimiter))
+    except (UnicodeDecodeError, OSError, csv.Error) as e:
+        raise DataError(f"{path}: not a readable {'TSV' if delimiter == chr(9) else 'CSV'} file ({e})") from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if len(rows) < 2 or len(rows[0]) < 2:
+        raise DataError(f"{path}: empty table (needs a header row, a label column and at least one value)")
+    width = len(rows[0])
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != width:
+            raise DataError(f"{path}: ragged table: line {i} has {len(r)} fields, the header has {width}")
+    header = [h.strip() for h in rows[0][1:]]
+    labels = [r[0].strip() for r in rows[1:]]
+    try:
+        values = np.array([[float(c) if c.strip() else np.nan for c in r[1:]] for r in rows[1:]], dtype=np.float64)
+    except ValueError as e:
+        raise DataError(f"{path}: non-numeric value ({e}); only the first row and column may hold labels") from None
+    return header, labels, values
+
+
+@dataclass
+class Expression:
+    """Samples x genes expression values, in memory or in an HDF5 file read on demand."""
+    path: Path
+    sample_ids: list
+    gene_ids: list
+    values: np.ndarray | None = None  # in memory
+    _h5: tuple | None = None  # (dataset path, kind 'dense'|'csr'), read on demand
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.sample_ids)
+
+    def take(self, rows) -> np.ndarray:
+        """float64 values of the given sample rows (any order), samples x data genes."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.values is not None:
+            return self.values[rows]
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        unique, inverse = np.unique(sorted_rows, return_inverse=True)
+        name, kind = self._h5
+        with h5py.File(self.path, "r") as f:
+            if kind == "dense":
+                block = np.asarray(f[name][unique, :], dtype=np.float64)
+            else:
+                g = f[name]
+                indptr = g["indptr"]
+                block = np.zeros((unique.size, len(self.gene_ids)), dtype=np.float64)
+                for k, r in enumerate(unique):
+                    a, b = int(indptr[r]), int(indptr[r + 1])
+                    block[k, g["indices"][a:b]] = g["data"][a:b]
+        out = np.empty((rows.size, block.shape[1]), dtype=np.float64)
+        out[order] = block[inverse]
+        return out
+
+
+def _check_ids(path, ids, what):
+    if len(set(ids)) != len(ids):
+        seen, dup = set(), None
+        for i in ids:
+            if i in seen:
+                dup = i
+                break
+            seen.add(i)
+        raise DataError(f"{path}: duplicate {what} ID {dup!r}; make {what} IDs unique")
+    if any(i == "" for i in ids):
+        raise DataError(f"{path}: empty {what} ID; every {what} needs an ID")
+
+
+def _strings(ds) -> list:
+    return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
+
+
+def _read_h5(path: Path) -> Expression:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise DataError(f"{path}: unreadable or corrupt HDF5 file ({e})") from None
+    with f:
+        try:
+            if "X" in f and "obs" in f and "var" in f:  # AnnData .h5ad
+                def index(group):
+                    g = f[group]
+                    if not isinstance(g, h5py.Group):
+                        raise DataError(f"{path}: {group} is not a group; re-save with anndata >= 0.7")
+                    return _strings(g[g.attrs.get("_index", "_index")])
+                samples, genes = index("obs"), index("var")
+                x = f["X"]
+                if isinstance(x, h5py.Dataset):
+                    kind, shape = "dense", x.shape
+                else:
+                    enc = x.attrs.get("encoding-type", "")
+                    enc = enc.decode() if isinstance(enc, bytes) else enc
+                    if enc != "csr_matrix":
+                        raise DataError(f"{path}: X is stored as {enc or 'an unknown group'}; "
+                                        "only dense or CSR X can be read (convert X to CSR)")
+                    kind, shape = "csr", tuple(int(v) for v in x.attrs["shape"])
+                name = "X"
+            elif "expression" in f:
+                samples, genes = _strings(f["sample_ids"]), _strings(f["gene_ids"])
+                kind, shape, name = "dense", f["expression"].shape, "expression"
+            else:
+                raise DataError(f"{path}: no 'expression' dataset (sparsenet layout) and no X/obs/var (AnnData)")
+        except KeyError as e:
+            raise DataError(f"{path}: missing HDF5 member {e}") from None
+    if tuple(shape) != (len(samples), len(genes)):
+        raise DataError(f"{path}: matrix shape {tuple(shape)} does not match {len(samples)} sample IDs x "
+                        f"{len(genes)} gene IDs")
+    return Expression(path, samples, genes, None, (name, kind))
+
+
+def read_expression(path, model_gene_ids, orientation: str = "auto") -> Expression:
+    """Read an expression file; orientation of text tables is detected by matching gene IDs."""
+    path = Path(path)
+    if orientation not in ORIENTATIONS:
+        raise DataError(f"--orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.suffix in (".h5", ".hdf5", ".h5ad"):
+        expr = _read_h5(path)
+    else:
+        header, labels, values = read_text_table(path)
+        model = set(model_gene_ids)
+        in_rows, in_header = sum(r in model for r in labels), sum(h in model for h in header)
+        if orientation == "auto":
+            if in_rows == 0 and in_header == 0:
+                raise DataError(f"{path}: no gene IDs in common with the model (row labels like {labels[0]!r}, "
+                                f"column labels like {header[0]!r}; the model uses IDs like {model_gene_ids[0]!r})")
+            orientation = "genes-by-samples" if in_rows >= in_header else "samples-by-genes"
+        if orientation == "genes-by-samples":
+            expr = Expression(path, header, labels, np.ascontiguousarray(values.T))
+        else:
+            expr = Expression(path, labels, header, values)
+        if expr.values is not None and not np.isfinite(expr.values).all():
+            bad = np.argwhere(~np.isfinite(expr.values))[0]
+            raise DataError(f"{path}: missing, NaN or infinite value for sample {expr.sample_ids[bad[0]]!r}, "
+                            f"gene {expr.gene_ids[bad[1]]!r}; impute or drop it first")
+    _check_ids(path, expr.sample_ids, "sample")
+    _check_ids(path, expr.gene_ids, "gene")
+    return expr
+
+
+@dataclass
+class Alignment:
+    """Where each model gene's values come from in the data (-1: missing, filled as no change)."""
+    columns: np.ndarray
+    missing: list
+    unused: int
+
+    def summary(self) -> str:
+        n = len(self.columns)
+        return (f"{n - len(self.missing)} of {n} model genes found in the data ({len(self.missing)} missing, "
+                f"filled as no change); {self.unused} data genes not in the model")
+
+
+def align(data_gene_ids, model_gene_ids, path="data") -> Alignment:
+    position = {g: i for i, g in enumerate(data_gene_ids)}
+    columns = np.array([position.get(g, -1) for g in model_gene_ids], dtype=np.int64)
+    if (columns < 0).all():
+        raise DataError(f"{path}: no gene IDs in common with the model (data IDs like {data_gene_ids[0]!r}, "
+                        f"model IDs like {model_gene_ids[0]!r})")
+    missing = [g for g, c in zip(model_gene_ids, columns) if c < 0]
+    unused = len(data_gene_ids) - int((columns >= 0).sum())
+    return Alignment(columns, missing, unused)

@@ -1,0 +1,1 @@
+"""Evaluation: folds, metrics, cross-validation of strategies A/B/C, robustness, reports, plots."""

@@ -1,0 +1,35 @@
+"""k-fold and grouped k-fold splits (seeded), as lists of test-row arrays.
+
+Grouped folds keep every sample of a group (a project, a condition) in one fold, so
+replicates of one condition cannot sit on both sides of a split.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
+    if not 2 <= k <= n:
+        raise ValueError(f"k-fold needs 2 <= k <= samples ({n}), got k = {k}")
+    order = np.random.default_rng([seed, 1]).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, k)]
+
+
+def grouped_kfold(groups, k: int, seed: int) -> list[np.ndarray]:
+    """Assign whole groups to folds, largest groups first onto the smallest fold (ties seeded)."""
+    groups = np.asarray(groups, dtype=object)
+    names = list(dict.fromkeys(groups.tolist()))
+    if len(names) < 2:
+        raise ValueError(f"grouped k-fold needs at least 2 groups, got {len(names)}")
+    k = min(k, len(names))
+    sizes = {g: int(np.sum(groups == g)) for g in names}
+    rng = np.random.default_rng([seed, 2])
+    shuffled = [names[i] for i in rng.permutation(len(names))]
+    shuffled.sort(key=lambda g: -sizes[g])  # stable: equal sizes keep their shuffled order
+    load = np.zeros(k, dtype=np.int64)
+    members = [[] for _ in range(k)]
+    for g in shuffled:
+        f = int(np.argmin(load))
+        members[f].append(g)
+        load[f] += sizes[g]
+    return [np.sort(np.flatnonzero(np.isin(groups, m))) for m in members]

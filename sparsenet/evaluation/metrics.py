@@ -1,0 +1,43 @@
+"""Prediction and reconstruction metrics."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def pearson(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 2:
+        return float("nan")
+    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else float("nan")
+
+
+def within(observed, predicted, fraction: float = 0.2) -> float:
+    """% of predictions within ``fraction`` of the observation (observations of 0 excluded)."""
+    y, p = np.asarray(observed, float), np.asarray(predicted, float)
+    ok = np.isfinite(y) & np.isfinite(p) & (y != 0)
+    if not ok.any():
+        return float("nan")
+    return float(100.0 * np.mean(np.abs(p[ok] - y[ok]) <= fraction * np.abs(y[ok])))
+
+
+def rmse(observed, predicted) -> float:
+    y, p = np.asarray(observed, float), np.asarray(predicted, float)
+    ok = np.isfinite(y) & np.isfinite(p)
+    return float(np.sqrt(np.mean((p[ok] - y[ok]) ** 2))) if ok.any() else float("nan")
+
+
+def prediction_metrics(observed, predicted) -> dict:
+    y = np.asarray(observed, float)
+    n = int(np.isfinite(y).sum())
+    return {"n": n, "pearson_r": pearson(y, predicted), "within_20_percent": within(y, predicted),
+            "rmse": rmse(y, predicted)}
+
+
+def reconstruction_metrics(observed, reconstructed) -> dict:
+    """Centred Pearson r and R^2 = 1 - SSE / sum (x - mean x)^2 over all entries."""
+    x, r = np.asarray(observed, float).ravel(), np.asarray(reconstructed, float).ravel()
+    sst = float(((x - x.mean()) ** 2).sum())
+    return {"pearson_r": pearson(x, r), "r2": 1.0 - float(((x - r) ** 2).sum()) / sst if sst > 0 else float("nan")}

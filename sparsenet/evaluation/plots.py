@@ -1,0 +1,80 @@
+"""The PNG plots a biologist looks at first: predicted vs observed, reconstruction, training curves."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..atomic import write_atomically  # noqa: E402
+
+
+def _save(fig, path):
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def predicted_vs_observed(path, panels):
+    """panels: list of (title, observed, predicted, metrics dict)."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2), squeeze=False)
+    for ax, (title, y, p, m) in zip(axes[0], panels):
+        ok = np.isfinite(y) & np.isfinite(p)
+        ax.scatter(y[ok], p[ok], s=12, alpha=0.7)
+        lo, hi = float(np.nanmin([y[ok].min(), p[ok].min(), 0])), float(max(y[ok].max(), p[ok].max()))
+        grid = np.linspace(lo, hi, 2)
+        ax.plot(grid, grid, "k-", lw=0.8, label="y = x")
+        ax.fill_between(grid, 0.8 * grid, 1.2 * grid, color="grey", alpha=0.15, label="within 20 %")
+        ax.set_xlabel("observed")
+        ax.set_ylabel("predicted")
+        ax.set_title(f"{title}\nr = {m['pearson_r']:.2f}, {m['within_20_percent']:.0f} % within 20 %", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def reconstruction(path, observed, reconstructed, title):
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(observed, reconstructed, s=3, alpha=0.3)
+    lim = [float(min(observed.min(), reconstructed.min())), float(max(observed.max(), reconstructed.max()))]
+    ax.plot(lim, lim, "k-", lw=0.8)
+    ax.set_xlabel("held-out expression (log2 FC / 10)")
+    ax.set_ylabel("reconstructed")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def training_curves(path, pretrain_curves, finetune_curves):
+    """Each argument: list of (label, per-sample losses)."""
+    cols = [c for c in (("pre-training (SSE / sample)", pretrain_curves), ("fine-tuning (mean |rel. error|)",
+                                                                            finetune_curves)) if c[1]]
+    if not cols:
+        return
+    fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 4), squeeze=False)
+    for ax, (title, curves) in zip(axes[0], cols):
+        for label, losses in curves:
+            ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.8, alpha=0.7, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(title, fontsize=9)
+        if len(curves) <= 12:
+            ax.legend(fontsize=6)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def robustness(path, rows, clean):
+    """rows: list of dicts with where, percent, pearson_r, within_20_percent; clean: the same keys."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    for ax, key, label in ((axes[0], "pearson_r", "Pearson r"), (axes[1], "within_20_percent", "% within 20 %")):
+        for where, marker in (("pretrain", "o"), ("finetune", "s"), ("both", "^")):
+            pts = sorted((r["percent"], r[key]) for r in rows if r["where"] == where)
+            if pts:
+                ax.plot([0] + [p for p, _ in pts], [clean[key]] + [v for _, v in pts], marker=marker, label=where)
+        ax.set_xlabel("p (% of samples, % noise)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)

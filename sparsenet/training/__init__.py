@@ -1,0 +1,1 @@
+"""Training DeepMetabolism networks: build (strategies A/B/C), pre-train, fine-tune, checkpoint."""

@@ -1,0 +1,127 @@
+"""Checkpoints (HDF5): weights, the masks' IDs and structure, normalisation, the run's config.
+
+Written atomically (temporary file + rename), so a killed run leaves the previous checkpoint
+intact. A checkpoint carries a fingerprint of its masks; loading it against other masks fails
+with a clear message instead of silently mis-wiring genes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.sparse as sp
+
+from ..atomic import write_atomically
+from ..data.normalise import Normalisation
+from ..masks.store import Masks
+
+FORMAT = "sparsenet-checkpoint/1"
+
+
+def mask_fingerprint(masks: Masks) -> str:
+    h = hashlib.sha256()
+    for ids in (masks.gene_ids, masks.protein_ids, masks.phenotype_ids):
+        h.update("\x1f".join(ids).encode() + b"\x1e")
+    for m in (masks.gene_protein, masks.protein_phenotype):
+        m = sp.csr_matrix(m)
+        h.update(np.asarray(m.shape, np.int64).tobytes() + m.indptr.astype(np.int64).tobytes()
+                 + m.indices.astype(np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Checkpoint:
+    strategy: str
+    params: dict  # 'layer.name' -> array, over the whole autoencoder
+    masks: Masks
+    normalisation: Normalisation
+    targets: list  # fine-tuned phenotype reaction IDs
+    target_columns: list  # their column names in the phenotype table
+    config: dict = field(default_factory=dict)
+    progress: dict = field(default_factory=dict)  # stage, step, fold ... (resume)
+    extra: dict = field(default_factory=dict)  # arrays: optimiser state, losses ...
+
+
+def _strings(values):
+    return np.array([str(v).encode() for v in values], dtype=h5py.string_dtype())
+
+
+def _decode(ds):
+    return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
+
+
+def save_checkpoint(path, ck: Checkpoint) -> None:
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["strategy"] = ck.strategy
+            f.attrs["config"] = json.dumps(ck.config)
+            f.attrs["progress"] = json.dumps(ck.progress)
+            f.attrs["mask_fingerprint"] = mask_fingerprint(ck.masks)
+            p = f.create_group("params")
+            for k, v in ck.params.items():
+                p.create_dataset(k, data=np.asarray(v))
+            m = f.create_group("masks")
+            for name in ("gene_ids", "protein_ids", "phenotype_ids"):
+                m.create_dataset(name, data=_strings(getattr(ck.masks, name)))
+            for name in ("gene_protein", "protein_phenotype"):
+                a = sp.csr_matrix(getattr(ck.masks, name))
+                g = m.create_group(name)
+                g.attrs["shape"] = a.shape
+                g.create_dataset("indptr", data=a.indptr.astype(np.int64))
+                g.create_dataset("indices", data=a.indices.astype(np.int32))
+            n = f.create_group("normalisation")
+            n.attrs["clip"], n.attrs["scale"] = ck.normalisation.clip, ck.normalisation.scale
+            n.create_dataset("reference", data=_strings(ck.normalisation.reference))
+            if ck.normalisation.reference_profile is not None:
+                n.create_dataset("reference_profile", data=ck.normalisation.reference_profile)
+            f.create_dataset("targets", data=_strings(ck.targets))
+            f.create_dataset("target_columns", data=_strings(ck.target_columns))
+            e = f.create_group("extra")
+            for k, v in ck.extra.items():
+                e.create_dataset(k, data=np.asarray(v))
+    write_atomically(path, write)
+
+
+def load_checkpoint(path) -> Checkpoint:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise ValueError(f"{path}: not a sparsenet checkpoint (format {f.attrs.get('format')!r})")
+            m = f["masks"]
+
+            def sparse(g):
+                shape = tuple(int(v) for v in g.attrs["shape"])
+                idx = g["indices"][()]
+                return sp.csr_matrix((np.ones(idx.size, np.int8), idx, g["indptr"][()]), shape=shape)
+
+            masks = Masks(_decode(m["gene_ids"]), _decode(m["protein_ids"]), _decode(m["phenotype_ids"]),
+                          _decode(m["phenotype_ids"]), sparse(m["gene_protein"]), sparse(m["protein_phenotype"]))
+            n = f["normalisation"]
+            norm = Normalisation(_decode(n["reference"]),
+                                 n["reference_profile"][()] if "reference_profile" in n else None,
+                                 float(n.attrs["clip"]), float(n.attrs["scale"]))
+            ck = Checkpoint(str(f.attrs["strategy"]), {k: v[()] for k, v in f["params"].items()}, masks, norm,
+                            _decode(f["targets"]), _decode(f["target_columns"]), json.loads(f.attrs["config"]),
+                            json.loads(f.attrs["progress"]), {k: v[()] for k, v in f["extra"].items()})
+            stored = str(f.attrs["mask_fingerprint"])
+    except (OSError, KeyError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: unreadable or corrupt checkpoint ({e})") from None
+    if mask_fingerprint(ck.masks) != stored:
+        raise ValueError(f"{path}: corrupt checkpoint (its masks do not match their fingerprint)")
+    return ck
+
+
+def check_same_masks(ck: Checkpoint, masks: Masks, path) -> None:
+    if mask_fingerprint(ck.masks) != mask_fingerprint(masks):
+        raise ValueError(f"{path}: checkpoint was trained with different masks ({len(ck.masks.phenotype_ids)} "
+                         f"phenotypes, {ck.masks.protein_phenotype.nnz} links; these have "
+                         f"{len(masks.phenotype_ids)} and {masks.protein_phenotype.nnz}); use the masks it was "
+                         "trained with or a fresh --out")

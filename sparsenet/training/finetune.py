@@ -1,0 +1,73 @@
+"""Fine-tuning: genes -> proteins -> phenotypes, loss = sum |(y - yhat) / y| at the observed
+phenotypes' indices in the phenotype layer, Adam, full batch.
+
+By default (``tune='auto'``) a pre-trained gene->protein layer is kept and only the
+protein->phenotype weights and biases are tuned, as the paper's appendix says; without
+pre-training (strategies A and B) there is nothing to keep and every layer is tuned.
+Training stops when the loss changed by less than ``tol`` (relative) over the last
+``window`` steps, or at ``max_steps``; the report says which.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import backend
+from ..engine import Adam, Sequential, sum_abs_relative_error
+
+TUNE = ("auto", "phenotype", "all")
+
+
+@dataclass
+class FinetuneSettings:
+    lr: float = 1e-3
+    max_steps: int = 3000
+    tol: float = 1e-4
+    window: int = 100
+    tune: str = "auto"
+
+
+def encoder_network(layers) -> Sequential:
+    return Sequential(layers)
+
+
+def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, settings: FinetuneSettings,
+             pretrained: bool):
+    """Tune ``encoder`` on (x, y); y is samples x len(indices), NaN = not observed.
+
+    Returns (per-sample losses, stop reason: 'tolerance' or 'step limit').
+    """
+    if settings.tune not in TUNE:
+        raise ValueError(f"tune must be one of {', '.join(TUNE)}, got {settings.tune!r}")
+    keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
+    encoder.layers[0].trainable = not keep_first
+    xp = backend.xp_for(encoder.device)
+    xd = xp.asarray(x, dtype=np.float32)
+    yd = xp.asarray(y, dtype=np.float32)
+    indices = xp.asarray(np.asarray(indices, dtype=np.int64))
+    opt = Adam(encoder.params, encoder.grads, lr=settings.lr)
+    n = max(1, int(np.sum(~np.isnan(y))))
+    losses, reason = [], "step limit"
+    try:
+        for step in range(settings.max_steps):
+            out = encoder.forward(xd)
+            value, g = sum_abs_relative_error(out[:, indices], yd)
+            grad = xp.zeros(out.shape, dtype=out.dtype)
+            grad[:, indices] = g
+            encoder.backward(backend.feature_major(grad))
+            opt.step()
+            losses.append(value / n)
+            if step >= settings.window:
+                before = losses[-1 - settings.window]
+                if abs(before - losses[-1]) <= settings.tol * max(abs(before), 1e-12):
+                    reason = "tolerance"
+                    break
+    finally:
+        encoder.layers[0].trainable = True
+    return np.asarray(losses), reason
+
+
+def predict(encoder: Sequential, x: np.ndarray, indices) -> np.ndarray:
+    out = backend.to_numpy(encoder.forward(backend.xp_for(encoder.device).asarray(x, dtype=np.float32)))
+    return np.asarray(out)[:, np.asarray(indices)].astype(np.float64)

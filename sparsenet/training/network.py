@@ -1,0 +1,72 @@
+"""The DeepMetabolism networks of the three strategies, built from the masks.
+
+genes -> proteins (one-to-one, linear, no bias) -> phenotypes (mask, bias, softplus)
+      -> proteins (transposed mask, bias, softplus) -> genes (one-to-one transposed, linear)
+
+A: every layer fully connected, no pre-training. B: masks, no pre-training. C: masks and
+pre-training. The encoder (the first three layers of activations: genes, proteins,
+phenotypes) is the part that is fine-tuned and predicts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..engine import DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus
+
+STRATEGIES = {"A": "fully connected, no pre-training", "B": "masks, no pre-training", "C": "masks + pre-training"}
+
+
+def is_identity(m: sp.csr_matrix) -> bool:
+    m = sp.csr_matrix(m)
+    return m.shape[0] == m.shape[1] and m.nnz == m.shape[0] and np.array_equal(m.indices, np.arange(m.shape[0])) \
+        and np.array_equal(m.indptr, np.arange(m.shape[0] + 1))
+
+
+def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu") -> Sequential:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of A, B, C, got {strategy!r}")
+    n_genes, n_proteins = len(masks.gene_ids), len(masks.protein_ids)
+    n_phen = len(masks.phenotype_ids)
+    if strategy == "A":
+        layers = [DenseLinear(n_genes, n_proteins, bias=False, seed=seed),
+                  DenseLinear(n_proteins, n_phen, seed=seed + 1), Softplus(),
+                  DenseLinear(n_phen, n_proteins, seed=seed + 2), Softplus(),
+                  DenseLinear(n_proteins, n_genes, bias=False, seed=seed + 3)]
+    else:
+        gp, pp = masks.gene_protein, masks.protein_phenotype
+        first = OneToOne(n_genes) if is_identity(gp) else MaskedLinear(gp, bias=False, seed=seed)
+        last = OneToOne(n_genes) if is_identity(gp) else MaskedLinear(gp.T, bias=False, seed=seed + 3)
+        layers = [first, MaskedLinear(pp, activation="softplus", seed=seed + 1),
+                  MaskedLinear(pp.T, activation="softplus", seed=seed + 2), last]
+    return Sequential(layers).to(device)
+
+
+def encoder_size(strategy: str) -> int:
+    """How many of the autoencoder's layers map genes to phenotypes."""
+    return 3 if strategy == "A" else 2
+
+
+def linked_genes(masks) -> np.ndarray:
+    """Genes that reach at least one phenotype (bool per gene): the others cannot be reconstructed
+    through the phenotype layer, so they are left out of the reconstruction loss and metrics."""
+    reach = (sp.csr_matrix(masks.protein_phenotype) @ sp.csr_matrix(masks.gene_protein)).tocsc()
+    return np.diff(reach.indptr) > 0
+
+
+def layer_state(layers) -> dict:
+    from .. import backend
+    return {f"{i}.{k}": backend.to_numpy(v).copy() for i, layer in enumerate(layers) for k, v in layer.params.items()}
+
+
+def load_layer_state(layers, state: dict) -> None:
+    from .. import backend
+    expected = {f"{i}.{k}": v for i, layer in enumerate(layers) for k, v in layer.params.items()}
+    if set(expected) != set(state):
+        raise ValueError("checkpoint parameters do not match the network "
+                         f"(missing {sorted(set(expected) - set(state))[:3]}, extra {sorted(set(state) - set(expected))[:3]})")
+    for name, v in expected.items():
+        if tuple(np.shape(state[name])) != tuple(v.shape):
+            raise ValueError(f"checkpoint parameter {name} has shape {np.shape(state[name])}, the network {tuple(v.shape)}")
+        xp = backend.get_array_module(v)
+        v[...] = xp.asarray(state[name], dtype=v.dtype)

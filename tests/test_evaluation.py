@@ -1,0 +1,47 @@
+"""Folds and metrics against their definitions."""
+import numpy as np
+import pytest
+
+from sparsenet.evaluation import metrics
+from sparsenet.evaluation.folds import grouped_kfold, kfold
+
+
+def test_kfold_partitions_and_is_seeded():
+    f = kfold(23, 5, seed=1)
+    assert sorted(np.concatenate(f).tolist()) == list(range(23)) and {len(x) for x in f} <= {4, 5}
+    assert all(np.array_equal(a, b) for a, b in zip(f, kfold(23, 5, seed=1)))
+    assert not all(np.array_equal(a, b) for a, b in zip(f, kfold(23, 5, seed=2)))
+
+
+def test_grouped_kfold_never_splits_a_group():
+    rng = np.random.default_rng(0)
+    groups = rng.choice(list("abcdefghijkl"), size=80)
+    folds = grouped_kfold(groups, 5, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(80))
+    where = {}
+    for i, f in enumerate(folds):
+        for g in set(groups[f]):
+            assert where.setdefault(g, i) == i
+    assert len(grouped_kfold(groups[:10], 10, 0)) == len(set(groups[:10]))  # k capped at the group count
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        grouped_kfold(["a"] * 5, 3, 0)
+
+
+def test_metrics_match_their_definitions():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0.1, 1, 50)
+    p = y * rng.uniform(0.7, 1.3, 50)
+    y[3] = np.nan
+    ok = np.isfinite(y)
+    assert metrics.pearson(y, p) == pytest.approx(np.corrcoef(y[ok], p[ok])[0, 1])
+    assert metrics.within(y, p) == pytest.approx(100 * np.mean(np.abs(p[ok] / y[ok] - 1) <= 0.2))
+    y0 = y.copy()
+    y0[:5] = 0
+    ok0 = np.isfinite(y0) & (y0 != 0)
+    assert metrics.within(y0, p) == pytest.approx(100 * np.mean(np.abs(p[ok0] / y0[ok0] - 1) <= 0.2))
+    assert metrics.rmse(y, p) == pytest.approx(np.sqrt(np.mean((y[ok] - p[ok]) ** 2)))
+    x = rng.normal(size=(4, 30))
+    r = x + rng.normal(scale=0.5, size=x.shape)
+    rec = metrics.reconstruction_metrics(x, r)
+    assert rec["r2"] == pytest.approx(1 - ((x - r) ** 2).sum() / ((x - x.mean()) ** 2).sum())
+    assert rec["pearson_r"] == pytest.approx(np.corrcoef(x.ravel(), r.ravel())[0, 1])

@@ -1,0 +1,181 @@
+"""Pre-training, fine-tuning, checkpoints, resumable cross-validation on the shipped e_coli_core masks."""
+import numpy as np
+import pytest
+
+from sparsenet.data.dataset import load_dataset
+from sparsenet.engine import Sequential, sum_squared_error
+from sparsenet.evaluation.crossval import RunConfig, Runner
+from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
+from sparsenet.training.finetune import FinetuneSettings, finetune
+from sparsenet.training.network import build_autoencoder, encoder_size, layer_state, linked_genes
+from sparsenet.training.pretrain import PretrainSettings, pretrain
+from sparsenet.data.normalise import Normalisation
+
+from synthetic import core_masks, write_dataset
+
+
+@pytest.mark.parametrize("layout", ["feature_major", "c_order"])
+def test_weighted_squared_error_against_float64(rng, layout):
+    p = rng.normal(size=(37, 9)).astype(np.float32)
+    y = rng.normal(size=(37, 9)).astype(np.float32)
+    w = (rng.random(9) < 0.5).astype(np.float32)
+    if layout == "feature_major":
+        p, y = np.asfortranarray(p), np.asfortranarray(y)
+    value, grad = sum_squared_error(p, y, w)
+    d = p.astype(np.float64) - y
+    assert value == pytest.approx(float((w * d * d).sum()), rel=1e-5)
+    np.testing.assert_allclose(grad, 2 * w * d, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="feature_weight"):
+        sum_squared_error(p, y, w[:3])
+
+
+def test_linked_genes_are_those_reaching_a_phenotype():
+    m = core_masks()
+    linked = linked_genes(m)
+    degree = np.asarray(m.protein_phenotype.sum(axis=0)).ravel()
+    assert np.array_equal(linked, degree > 0) and 0 < linked.sum() < linked.size
+
+
+def test_pretraining_lowers_the_loss_and_leaves_unlinked_genes_alone(rng):
+    m = core_masks()
+    net = build_autoencoder(m, "C", seed=0)
+    linked = linked_genes(m)
+    last_before = net.layers[3].params["weight"].copy()
+
+    class Source:
+        n_samples = 40
+        data = rng.normal(scale=0.2, size=(40, len(m.gene_ids))).astype(np.float32)
+
+        def take(self, rows):
+            return self.data[rows]
+
+    losses = pretrain(net, Source(), np.arange(40), PretrainSettings(samples=4000, batch=100, lr=0.01), linked, 0)
+    assert losses.size == 40 and losses[-5:].mean() < 0.5 * losses[:5].mean()
+    after = net.layers[3].params["weight"]
+    assert np.array_equal(after[~linked], last_before[~linked])  # no gradient: left out of the loss
+    assert not np.array_equal(after[linked], last_before[linked])
+
+
+def _pairs(m, rng, n=60):
+    x = rng.normal(scale=0.2, size=(n, len(m.gene_ids))).astype(np.float32)
+    y = (0.5 + 0.2 * np.tanh(3 * x[:, :20].mean(axis=1)))[:, None]
+    return x, y
+
+
+@pytest.mark.parametrize("tune, first_changes", [("phenotype", False), ("all", True)])
+def test_finetuning_fits_and_respects_which_layers_are_tuned(rng, tune, first_changes):
+    m = core_masks()
+    net = build_autoencoder(m, "C", seed=0)
+    enc = Sequential(net.layers[:encoder_size("C")])
+    first = enc.layers[0].params["weight"].copy()
+    x, y = _pairs(m, rng)
+    idx = [next(i for i, p in enumerate(m.phenotype_ids) if "biomass" in p.lower())]
+    losses, reason = finetune(enc, x, y, idx, FinetuneSettings(lr=1e-2, max_steps=400, tune=tune), pretrained=True)
+    assert losses[-1] < 0.5 * losses[0]
+    assert reason in ("tolerance", "step limit")
+    assert (not np.array_equal(enc.layers[0].params["weight"], first)) == first_changes
+    assert enc.layers[0].trainable  # restored afterwards
+
+
+def test_finetune_stops_by_tolerance_when_asked(rng):
+    m = core_masks()
+    enc = Sequential(build_autoencoder(m, "B", seed=0).layers[:2])
+    x, y = _pairs(m, rng)
+    loose = finetune(enc, x, y, [0], FinetuneSettings(lr=1e-3, max_steps=5000, tol=0.5, window=20), False)
+    assert loose[1] == "tolerance" and loose[0].size < 5000
+    strict = finetune(enc, x, y, [0], FinetuneSettings(lr=1e-3, max_steps=30, tol=0.0, window=20), False)
+    assert strict[1] == "step limit" and strict[0].size == 30
+
+
+def test_checkpoint_round_trip_and_mask_check(tmp_path):
+    m = core_masks()
+    net = build_autoencoder(m, "C", seed=3)
+    norm = Normalisation(["r1"], np.arange(len(m.gene_ids), dtype=float))
+    ck = Checkpoint("C", layer_state(net.layers), m, norm, [m.phenotype_ids[0]], ["Growth"], {"seed": 3},
+                    {"stage": "final"}, {"losses": np.arange(4.0)})
+    save_checkpoint(tmp_path / "c.h5", ck)
+    back = load_checkpoint(tmp_path / "c.h5")
+    assert back.strategy == "C" and back.targets == ck.targets and back.config == {"seed": 3}
+    for k, v in ck.params.items():
+        np.testing.assert_array_equal(back.params[k], v)
+    np.testing.assert_array_equal(back.normalisation.reference_profile, norm.reference_profile)
+    check_same_masks(back, m, "c.h5")
+    other = core_masks()
+    other.protein_phenotype = other.protein_phenotype[:-1]
+    other.phenotype_ids = other.phenotype_ids[:-1]
+    with pytest.raises(ValueError, match="different masks"):
+        check_same_masks(back, other, "c.h5")
+    (tmp_path / "bad.h5").write_bytes((tmp_path / "c.h5").read_bytes()[:3000])
+    with pytest.raises(ValueError, match="corrupt"):
+        load_checkpoint(tmp_path / "bad.h5")
+
+
+def _dataset(tmp_path):
+    expr, phen, _ = write_dataset(tmp_path / "data")
+    return load_dataset(core_masks(), expr, phen, ["ref_1", "ref_2"], group_by="project")
+
+
+def _config(**kw):
+    base = dict(strategies=["B", "C"], cv=["grouped", "kfold"], folds=3, seed=5, device="cpu",
+                pretrain=PretrainSettings(samples=2400, batch=200, lr=0.01, checkpoint_every=3),
+                finetune=FinetuneSettings(lr=1e-2, max_steps=60), final_model=True)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _run(ds, cfg, out, progress=None):
+    (out / "state").mkdir(parents=True, exist_ok=True)
+    return Runner(ds, cfg, out, progress).run()
+
+
+class Killed(Exception):
+    pass
+
+
+def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
+    ds = _dataset(tmp_path)
+    cfg = _config()
+    full, final, _ = _run(ds, cfg, tmp_path / "a")
+    again, _, _ = _run(ds, cfg, tmp_path / "b")
+    for key in full:
+        for r1, r2 in zip(full[key], again[key]):
+            np.testing.assert_array_equal(r1["predicted"], r2["predicted"])
+
+    calls = {"n": 0}
+
+    def kill_midway(kind, label, done, total, loss):  # dies inside the 2nd fold's pre-training
+        if kind == "pretrain" and "fold 2" in label and done == 7:
+            raise Killed()
+
+    with pytest.raises(Killed):
+        _run(ds, cfg, tmp_path / "c", kill_midway)
+    partial = list((tmp_path / "c" / "state").glob("*.partial.h5"))
+    assert len(partial) == 1 and load_checkpoint(partial[0]).progress["step"] == 6
+
+    def count(kind, label, done, total, loss):
+        if kind == "pretrain":
+            calls["n"] += 1
+
+    resumed, final2, _ = _run(ds, cfg, tmp_path / "c", count)
+    steps = -(-cfg.pretrain.samples // cfg.pretrain.batch)
+    # grouped fold 1 was done; fold 2 restarts at step 6; the rest run whole (fold 3, 3 kfold, final C)
+    assert calls["n"] == (steps - 6) + steps + 3 * steps + steps
+    for key in full:
+        for r1, r2 in zip(full[key], resumed[key]):
+            np.testing.assert_allclose(r1["predicted"], r2["predicted"], rtol=1e-6)
+    for k in final.params:
+        np.testing.assert_allclose(final.params[k], final2.params[k], rtol=1e-6)
+
+
+def test_strategies_share_folds_and_only_c_reconstructs(tmp_path):
+    ds = _dataset(tmp_path)
+    results, _, _ = _run(ds, _config(strategies=["A", "B", "C"], cv=["grouped"], final_model=False), tmp_path / "r")
+    tests = {s: [tuple(r["test"]) for r in results[("grouped", s)]] for s in "ABC"}
+    assert tests["A"] == tests["B"] == tests["C"]
+    groups = np.asarray(ds.groups)
+    for fold in tests["C"]:
+        held = set(groups[list(fold)])
+        rest = set(np.delete(groups, list(fold)))
+        assert not held & rest
+    assert all("reconstruction" in r for r in results[("grouped", "C")])
+    assert not any("reconstruction" in r for r in results[("grouped", "B")])
