@@ -44,7 +44,7 @@ PRETRAIN_SAMPLES = typer.Option(1_000_000, "--pretrain-samples", min=1, help="sa
                                 "(paper: 2,500,000)")
 BATCH = typer.Option(5000, "--batch", min=1, help="pre-training batch size (paper: 5,000)")
 PRETRAIN_LR = typer.Option(0.1, "--pretrain-lr", help="Adam learning rate, pre-training")
-FINETUNE_LR = typer.Option(1e-3, "--finetune-lr", help="Adam learning rate, fine-tuning")
+FINETUNE_LR = typer.Option(1e-2, "--finetune-lr", help="Adam learning rate, fine-tuning")
 MAX_STEPS = typer.Option(3000, "--max-steps", min=1, help="fine-tuning step limit")
 TOL = typer.Option(1e-4, "--tol", help="fine-tuning stops when the loss moved less than this (relative) over 100 steps")
 TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "

@@ -182,3 +182,27 @@ def test_spline_passes_through_the_averaged_time_points():
         np.testing.assert_allclose(ys[k], y[t == tp].mean(axis=0), atol=1e-12)
     with pytest.raises(ValueError, match="at least 3 distinct time points"):
         spline_pairs([0, 0, 1], x[:3], y[:3], 5)
+
+
+def test_hdf5_pool_streams_in_chunks_with_the_right_rows(tmp_path):
+    m = core_masks()
+    path, _, truth = write_dataset(tmp_path)
+    expr_csv = read_expression(path, m.gene_ids)
+    with h5py.File(tmp_path / "pool.h5", "w") as f:
+        f["expression"] = expr_csv.values
+        f["sample_ids"] = np.array([s.encode() for s in expr_csv.sample_ids])
+        f["gene_ids"] = np.array([g.encode() for g in expr_csv.gene_ids])
+    h5 = read_expression(tmp_path / "pool.h5", m.gene_ids)
+    al = align(h5.gene_ids, m.gene_ids)
+    src_h5 = ModelInput(h5, al, fit_reference(h5, al, ["ref_1"]))
+    src_mem = ModelInput(expr_csv, al, fit_reference(expr_csv, al, ["ref_1"]))
+    rows = np.arange(3, 33)
+    full = src_mem.all()
+    seen = []
+    for _, batch in batches(src_h5, rows, 8, 60, seed=1, chunk_rows=6):  # 5 chunks of 6: not buffered
+        seen.append(batch)
+    seen = np.concatenate(seen)
+    # every served profile is one of the pool rows, each row twice over two epochs
+    match = [int(np.argmin(np.abs(full[rows] - s).sum(axis=1))) for s in seen]
+    np.testing.assert_allclose(seen, full[rows][match], atol=1e-6)
+    assert sorted(match) == sorted(list(range(30)) * 2)

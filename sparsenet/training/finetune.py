@@ -21,7 +21,7 @@ TUNE = ("auto", "phenotype", "all")
 
 @dataclass
 class FinetuneSettings:
-    lr: float = 1e-3
+    lr: float = 1e-2
     max_steps: int = 3000
     tol: float = 1e-4
     window: int = 100
