@@ -243,7 +243,7 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     from sparsenet.engine import Sequential
     from sparsenet.training.checkpoint import check_same_masks, load_checkpoint
     from sparsenet.training.finetune import predict as predict_phenotypes
-    from sparsenet.training.network import build_autoencoder, encoder_size, load_layer_state
+    from sparsenet.training.network import build_autoencoder, load_layer_state
 
     if out.suffix.lower() not in (".csv", ".tsv"):
         raise UserError(f"{out}: predictions are written as .csv")
@@ -272,7 +272,7 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     dev = backend.resolve_device(device)
     net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu")
     load_layer_state(net.layers, ck.params)
-    encoder = Sequential(net.layers[:encoder_size(ck.strategy)]).to(dev)
+    encoder = Sequential(net.layers[:net.n_encoder]).to(dev)
     indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
     source = ModelInput(expr, alignment, norm)
     preds = [predict_phenotypes(encoder, source.take(np.arange(a, min(a + 10000, expr.n_samples))), indices)

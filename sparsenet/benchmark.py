@@ -11,7 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import backend
-from .engine import Adam, DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus, sum_squared_error
+from .engine import Adam, DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus
+from .training.pretrain import reconstruction_step
 
 N_GENES, N_PHENOTYPES, N_LINKS = 1366, 110, 16135  # the paper's iJO1366 network
 
@@ -30,8 +31,10 @@ def random_phenotype_mask(n_out=N_PHENOTYPES, n_in=N_GENES, links=N_LINKS, seed=
 
 def sparse_autoencoder(mask, device="cpu", seed=0) -> Sequential:
     n_out, n_in = mask.shape
-    return Sequential([OneToOne(n_in), MaskedLinear(mask, activation="softplus", seed=seed),
-                       MaskedLinear(mask.T, activation="softplus", seed=seed + 1), OneToOne(n_in)]).to(device)
+    # the gene->protein one-to-one layer is the phenotype layer's input scale (the same function)
+    # the decoder's softplus, the last one-to-one layer and the loss run fused in the step
+    return Sequential([MaskedLinear(mask, activation="softplus", seed=seed, input_scale=True),
+                       MaskedLinear(mask.T, seed=seed + 1), Softplus(), OneToOne(n_in)]).to(device)
 
 
 def dense_autoencoder(n_in, n_out, device="cpu", seed=0) -> Sequential:
@@ -55,9 +58,8 @@ def _synchronize(device):
 def time_training_step(net, x, device, repeats=20, warmup=3) -> list[float]:
     opt = Adam(net.params, net.grads, lr=1e-4)
 
-    def step():
-        value, grad = sum_squared_error(net.forward(x), x)
-        net.backward(grad)
+    def step():  # the pre-training step sparsenet train runs (input validated once, when loaded)
+        reconstruction_step(net, x)
         opt.step()
 
     for _ in range(warmup):

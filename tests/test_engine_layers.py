@@ -128,3 +128,31 @@ def test_softplus_float32_over_a_wide_range():
     expect = ref.softplus(z.astype(np.float64))
     ok = expect > np.finfo(np.float32).tiny
     assert (np.abs(y - expect) / expect)[ok].max() < 5e-7  # float32 arithmetic: a few ulp
+
+
+@pytest.mark.parametrize("mask_name", list(MASKS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_scale_equals_a_one_to_one_layer_in_front(rng, mask_name, dtype):
+    """MaskedLinear(input_scale=True) == OneToOne then MaskedLinear, against a float64 dense reference."""
+    mask = MASKS[mask_name](rng)
+    layer = MaskedLinear(mask, activation="softplus", dtype=dtype, seed=3, input_scale=True)
+    s = rng.normal(size=mask.shape[1])
+    layer.params["scale"][...] = s
+    layer.params["bias"][...] = rng.normal(size=mask.shape[0])
+    x = rng.normal(size=(37, mask.shape[1]))
+    y = layer.forward(x.astype(dtype))
+    w = ref.dense_weight(layer)
+    z = (x * s) @ w.T + np.asarray(layer.params["bias"], np.float64)
+    tol = F32 if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y, ref.softplus(z), **tol)
+    g = rng.normal(size=y.shape)
+    dx = layer.backward(g.astype(dtype))
+    dz = g * ref.logistic(z)
+    rows, cols = ref.nonzero_positions(layer)
+    tolg = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dx, (dz @ w) * s, **tolg)
+    np.testing.assert_allclose(layer.grads["weight"], (dz.T @ (x * s))[rows, cols], **tolg)
+    np.testing.assert_allclose(layer.grads["scale"], ((dz @ w) * x).sum(axis=0), **tolg)
+    layer.frozen = {"scale"}
+    layer.backward(g.astype(dtype))
+    assert not layer.grads["scale"].any()

@@ -4,7 +4,8 @@ import numba
 import pytest
 import scipy.sparse as sp
 
-from sparsenet import (Adam, MaskedLinear, OneToOne, Sequential, Softplus, sum_abs_relative_error,
+from sparsenet import (Adam, MaskedLinear, OneToOne, Sequential, Softplus, scaled_squared_error,
+                       softplus_scaled_squared_error, sum_abs_relative_error,
                        sum_squared_error)
 from conftest import random_mask
 
@@ -13,7 +14,7 @@ def small_autoencoder(rng, dtype=np.float64, seed=0):
     enc = random_mask(rng, 4, 9, 0.5, empty_col=3)
     mid = random_mask(rng, 3, 4, 0.7)
     return Sequential([
-        MaskedLinear(enc, activation="softplus", dtype=dtype, seed=seed),
+        MaskedLinear(enc, activation="softplus", dtype=dtype, seed=seed, input_scale=True),
         MaskedLinear(mid, activation="softplus", dtype=dtype, seed=seed + 1),
         MaskedLinear(random_mask(rng, 9, 3, 0.6), dtype=dtype, seed=seed + 2),
     ])
@@ -21,8 +22,9 @@ def small_autoencoder(rng, dtype=np.float64, seed=0):
 
 def test_finite_difference_gradient_of_whole_autoencoder(rng):
     net = small_autoencoder(rng)
-    for layer in net.layers:  # nonzero biases so every path is exercised
+    for layer in net.layers:  # nonzero biases (and input scales) so every path is exercised
         layer.params["bias"][...] = rng.normal(scale=0.5, size=layer.params["bias"].shape)
+    net.layers[0].params["scale"][...] = rng.normal(size=9)
     x = rng.normal(size=(6, 9))
 
     def loss_at(params, inputs):
@@ -190,3 +192,70 @@ def test_bad_inputs_raise_clear_value_errors(rng):
         Sequential([MaskedLinear(mask), MaskedLinear(random_mask(rng, 2, 4, 0.5))])
     with pytest.raises(ValueError, match="shape"):
         sum_squared_error(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_frozen_single_parameter_holds_still(rng):
+    net = Sequential([MaskedLinear(random_mask(rng, 5, 12, 0.4), activation="softplus", input_scale=True)])
+    net.layers[0].frozen = {"scale"}
+    scale, weight = net.layers[0].params["scale"].copy(), net.layers[0].params["weight"].copy()
+    opt = Adam(net.params, net.grads, lr=0.1)
+    x = rng.normal(size=(8, 12))
+    for _ in range(3):
+        net.backward(np.ones_like(net.forward(x)))
+        opt.step()
+    np.testing.assert_array_equal(net.layers[0].params["scale"], scale)
+    assert not np.array_equal(net.layers[0].params["weight"], weight)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_scaled_squared_error_equals_one_to_one_then_sse(rng, weighted):
+    """The fused output layer + loss against the two ops it replaces, in float64."""
+    h = np.asfortranarray(rng.normal(size=(300, 11)))
+    d, y = rng.normal(size=11), rng.normal(size=(300, 11))
+    w = (rng.random(11) < 0.6).astype(np.float64) if weighted else None
+    value, gh, gd = scaled_squared_error(h, d, y, w)
+    layer = OneToOne(11, dtype=np.float64)
+    layer.params["weight"][...] = d
+    ref_value, ref_g = sum_squared_error(layer.forward(h), y, w)
+    ref_gh = layer.backward(ref_g)
+    assert value == pytest.approx(ref_value, rel=1e-12)
+    np.testing.assert_allclose(gh, ref_gh, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gd, layer.grads["weight"], rtol=1e-12, atol=1e-12)
+
+
+def test_reconstruction_step_fused_equals_unfused(rng):
+    from sparsenet.training.pretrain import reconstruction_step
+
+    enc, dec = random_mask(rng, 4, 9, 0.5), random_mask(rng, 9, 4, 0.6)
+
+    def net_():
+        return Sequential([MaskedLinear(enc, activation="softplus", dtype=np.float64, seed=1, input_scale=True),
+                           MaskedLinear(dec, activation="softplus", dtype=np.float64, seed=2),
+                           OneToOne(9, dtype=np.float64)])
+    a = net_()
+    b = Sequential([layer for layer in net_().layers])
+    b.params[...] = a.params
+    x = rng.normal(size=(20, 9))
+    w = (rng.random(9) < 0.7).astype(np.float64)
+    va = reconstruction_step(a, x, w)  # fused path
+    vb, g = sum_squared_error(b.forward(x), x, w)  # the unfused ops
+    b.backward(g)
+    assert va == pytest.approx(vb, rel=1e-12)
+    np.testing.assert_allclose(a.grads, b.grads, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softplus_scaled_squared_error_equals_the_three_ops(rng, dtype):
+    z = np.asfortranarray(rng.normal(scale=4, size=(300, 11))).astype(dtype)
+    d, y = rng.normal(size=11).astype(dtype), rng.normal(size=(300, 11)).astype(dtype)
+    w = (rng.random(11) < 0.6).astype(dtype)
+    value, gz, gd = softplus_scaled_squared_error(z, d, y, w)
+    act, layer = Softplus(), OneToOne(11, dtype=np.float64)
+    layer.params["weight"][...] = d
+    z64 = z.astype(np.float64)
+    ref_value, g = sum_squared_error(layer.forward(act.forward(z64)), y.astype(np.float64), w.astype(np.float64))
+    ref_gz = act.backward(layer.backward(g))
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=1e-5)
+    assert value == pytest.approx(ref_value, rel=tol["rtol"])
+    np.testing.assert_allclose(gz, ref_gz, **tol)
+    np.testing.assert_allclose(gd, layer.grads["weight"], rtol=tol["rtol"], atol=tol["atol"] * 300)

@@ -76,7 +76,8 @@ def test_predict_matches_the_final_model(trained):
     net = load_model_for_inference(ck)
     ds = load_dataset(core_masks(), trained["expr"], trained["phen"], ["ref_1", "ref_2"])
     idx = ck.masks.phenotype_ids.index(ck.targets[0])
-    expected = np.asarray(net.layers[1].forward(net.layers[0].forward(ds.inputs.all())))[:, idx]
+    from sparsenet.engine import Sequential
+    expected = np.asarray(Sequential(net.layers[:net.n_encoder]).forward(ds.inputs.all()))[:, idx]
     np.testing.assert_allclose([float(r[1]) for r in rows[1:]], expected, rtol=1e-4)
 
 

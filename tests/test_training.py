@@ -7,7 +7,7 @@ from sparsenet.engine import Sequential, sum_squared_error
 from sparsenet.evaluation.crossval import RunConfig, Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from sparsenet.training.finetune import FinetuneSettings, finetune
-from sparsenet.training.network import build_autoencoder, encoder_size, layer_state, linked_genes
+from sparsenet.training.network import build_autoencoder, layer_state, linked_genes
 from sparsenet.training.pretrain import PretrainSettings, pretrain
 from sparsenet.data.normalise import Normalisation
 
@@ -40,7 +40,7 @@ def test_pretraining_lowers_the_loss_and_leaves_unlinked_genes_alone(rng):
     m = core_masks()
     net = build_autoencoder(m, "C", seed=0)
     linked = linked_genes(m)
-    last_before = net.layers[3].params["weight"].copy()
+    last_before = net.layers[-1].params["weight"].copy()
 
     class Source:
         n_samples = 40
@@ -51,7 +51,7 @@ def test_pretraining_lowers_the_loss_and_leaves_unlinked_genes_alone(rng):
 
     losses = pretrain(net, Source(), np.arange(40), PretrainSettings(samples=4000, batch=100, lr=0.01), linked, 0)
     assert losses.size == 40 and losses[-5:].mean() < 0.5 * losses[:5].mean()
-    after = net.layers[3].params["weight"]
+    after = net.layers[-1].params["weight"]
     assert np.array_equal(after[~linked], last_before[~linked])  # no gradient: left out of the loss
     assert not np.array_equal(after[linked], last_before[linked])
 
@@ -66,20 +66,23 @@ def _pairs(m, rng, n=60):
 def test_finetuning_fits_and_respects_which_layers_are_tuned(rng, tune, first_changes):
     m = core_masks()
     net = build_autoencoder(m, "C", seed=0)
-    enc = Sequential(net.layers[:encoder_size("C")])
-    first = enc.layers[0].params["weight"].copy()
+    enc = Sequential(net.layers[:net.n_encoder])
+    first = enc.layers[0].params["scale"].copy()  # gene->protein weights (one-to-one, folded in)
+    phen = enc.layers[0].params["weight"].copy()
     x, y = _pairs(m, rng)
     idx = [next(i for i, p in enumerate(m.phenotype_ids) if "biomass" in p.lower())]
     losses, reason = finetune(enc, x, y, idx, FinetuneSettings(lr=1e-2, max_steps=400, tune=tune), pretrained=True)
     assert losses[-1] < 0.5 * losses[0]
     assert reason in ("tolerance", "step limit")
-    assert (not np.array_equal(enc.layers[0].params["weight"], first)) == first_changes
-    assert enc.layers[0].trainable  # restored afterwards
+    assert (not np.array_equal(enc.layers[0].params["scale"], first)) == first_changes
+    assert not np.array_equal(enc.layers[0].params["weight"], phen)  # protein->phenotype always tuned
+    assert not enc.layers[0].frozen  # restored afterwards
 
 
 def test_finetune_stops_by_tolerance_when_asked(rng):
     m = core_masks()
-    enc = Sequential(build_autoencoder(m, "B", seed=0).layers[:2])
+    net = build_autoencoder(m, "B", seed=0)
+    enc = Sequential(net.layers[:net.n_encoder])
     x, y = _pairs(m, rng)
     loose = finetune(enc, x, y, [0], FinetuneSettings(lr=1e-3, max_steps=5000, tol=0.5, window=20), False)
     assert loose[1] == "tolerance" and loose[0].size < 5000

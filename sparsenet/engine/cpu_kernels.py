@@ -204,6 +204,46 @@ def masked_forward(indptr, indices, weight, bias, xT, outT, slopeT, act):
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
+def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
+                                       grad_zT, grad_d_tiles, loss_tiles):
+    """A linear masked layer, softplus, a one-to-one output layer and the sum of squared error,
+    forward and back to the layer's pre-activation, per batch tile:
+    z = W x + b; h = softplus(z); out = d_j h; loss = sum w_j (out - y)^2;
+    grad_z = d_j g logistic(z) and per-tile partials of grad_d = sum g h, g = 2 w_j (out - y).
+    z, h, out and the gradients in between never leave cache: only grad_z is written."""
+    n_out = indptr.shape[0] - 1
+    batch = xT.shape[1]
+    has_bias = bias.shape[0] == n_out
+    for tile in nb.prange(n_tiles(batch)):
+        c0 = tile * TILE
+        c1 = min(batch, c0 + TILE)
+        n = c1 - c0
+        z = np.empty(n, dtype=xT.dtype)
+        h = np.empty(n, dtype=xT.dtype)
+        slope = np.empty(n, dtype=xT.dtype)
+        for j in range(n_out):
+            b0 = bias[j] if has_bias else xT.dtype.type(0.0)
+            for t in range(n):
+                z[t] = b0
+            _combine_rows(z, xT, c0, c1, indices, weight, indptr[j], indptr[j + 1])
+            _softplus_row(z, h, slope)
+            y_row = yT[j, c0:c1]
+            g_row = grad_zT[j, c0:c1]
+            dj = d[j]
+            two_w = 2 * row_weight[j]
+            acc = xT.dtype.type(0.0)
+            acc_d = xT.dtype.type(0.0)
+            for t in range(n):
+                diff = dj * h[t] - y_row[t]
+                g = two_w * diff
+                acc += diff * diff
+                acc_d += g * h[t]
+                g_row[t] = dj * g * slope[t]
+            loss_tiles[tile, j] = row_weight[j] * acc
+            grad_d_tiles[tile, j] = acc_d
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
 def masked_backward(indptr, indices, t_indptr, t_indices, t_weight,
                     xT, gT, slopeT, act, dzT, dxT, dw_tiles, db_tiles,
                     want_dx, want_params):
@@ -309,6 +349,57 @@ def squared_error(pred, target, row_weight, grad, row_sums):
             g_row[t] = two_w * diff
             acc += diff * diff
         row_sums[i] = w * acc
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
+def scaled_squared_error(h, d, target, row_weight, grad_h, grad_d, row_sums):
+    """One pass for a one-to-one output layer and its loss: out = d_i h; row_sums[i] =
+    w_i sum_t (out - y)^2; grad_d[i] = sum_t g h; grad_h = d_i g, with g = 2 w_i (out - y)."""
+    for i in nb.prange(h.shape[0]):
+        h_row = h[i]
+        y_row = target[i]
+        g_row = grad_h[i]
+        di = d[i]
+        two_w = 2 * row_weight[i]
+        acc = 0.0
+        acc_d = 0.0
+        for t in range(h.shape[1]):
+            diff = di * h_row[t] - y_row[t]
+            g = two_w * diff
+            acc += diff * diff
+            acc_d += g * h_row[t]
+            g_row[t] = di * g
+        row_sums[i] = row_weight[i] * acc
+        grad_d[i] = acc_d
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
+def softplus_scaled_squared_error(z, d, target, row_weight, grad_z, grad_d, row_sums):
+    """The decoder's softplus, the one-to-one output layer and the loss in one pass:
+    h = softplus(z); out = d_i h; row_sums[i] = w_i sum_t (out - y)^2; with
+    g = 2 w_i (out - y): grad_d[i] = sum_t g h and grad_z = d_i g logistic(z).
+    Reads z and y once and writes grad_z; h, its slope, out and its gradient never leave cache."""
+    n_rows, batch = z.shape
+    rows_per_block = 8
+    for block in nb.prange((n_rows + rows_per_block - 1) // rows_per_block):
+        h = np.empty(batch, dtype=z.dtype)  # scratch rows, once per block of rows
+        slope = np.empty(batch, dtype=z.dtype)
+        for i in range(block * rows_per_block, min(n_rows, (block + 1) * rows_per_block)):
+            _softplus_row(z[i], h, slope)
+            y_row = target[i]
+            g_row = grad_z[i]
+            di = d[i]
+            two_w = 2 * row_weight[i]
+            acc = z.dtype.type(0.0)  # in the array's precision: float64 accumulators stop the float32 loop vectorising
+            acc_d = z.dtype.type(0.0)
+            for t in range(batch):
+                diff = di * h[t] - y_row[t]
+                g = two_w * diff
+                acc += diff * diff
+                acc_d += g * h[t]
+                g_row[t] = di * g * slope[t]
+            row_sums[i] = row_weight[i] * acc
+            grad_d[i] = acc_d
 
 
 @nb.njit(parallel=True, cache=True)  # no fastmath: it assumes no NaN/inf and folds the test away

@@ -3,7 +3,7 @@
 A layer keeps ``params`` and ``grads``: dicts of same-shaped arrays. ``forward(x)`` checks
 its input and calls ``_forward``; ``backward(grad_out)`` returns the gradient for ``x`` and
 *fills* (overwrites) ``grads``. Layers with ``trainable = False`` skip their parameter
-gradients (left at zero). Containers call ``_forward`` directly after checking the network
+gradients (left at zero); ``frozen`` names single parameters to hold fixed. Containers call ``_forward`` directly after checking the network
 input once.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ class Layer:
     def __init__(self):
         self.params: dict = {}
         self.grads: dict = {}
+        self.frozen: set = set()  # names of single parameters held fixed (their gradient is zero)
 
     # ---------------------------------------------------------------- interface
     @property

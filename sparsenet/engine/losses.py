@@ -56,3 +56,59 @@ def sum_abs_relative_error(pred, target, eps: float = 1e-6):
     value = float(xp.abs(r).sum())
     grad = (-xp.sign(r) / denom).astype(pred.dtype)
     return value, grad
+
+
+def scaled_squared_error(h, scale, target, feature_weight=None):
+    """The output one-to-one layer and the sum of squared error, fused: out = h * scale.
+
+    Returns (value, d value / d h, d value / d scale) for value = sum w_f (h scale_f - y)^2,
+    reading ``h`` and ``target`` once instead of materialising ``out`` and its gradient.
+    """
+    _check_pair(h, target, "scaled_squared_error")
+    xp = backend.get_array_module(h)
+    n = h.shape[1]
+    if tuple(scale.shape) != (n,) or (feature_weight is not None and tuple(feature_weight.shape) != (n,)):
+        raise ValueError(f"scaled_squared_error: scale and feature_weight need shape ({n},)")
+    w = xp.ones(n, h.dtype) if feature_weight is None else xp.asarray(feature_weight, h.dtype)
+    hT = backend.feature_major(h).T
+    yT = backend.feature_major(xp.asarray(target, dtype=h.dtype)).T
+    if xp is np:
+        ghT = np.empty_like(hT)
+        gd = np.empty(n, dtype=h.dtype)
+        row_sums = np.empty(n, dtype=np.float64)
+        kernels.for_module(np).scaled_squared_error(hT, np.ascontiguousarray(scale), yT, w, ghT, gd, row_sums)
+        return float(row_sums.sum()), ghT.T, gd
+    diff = scale[:, None] * hT - yT
+    g = 2 * w[:, None] * diff
+    value = float((w[:, None] * diff.astype(xp.float64) ** 2).sum())
+    return value, (scale[:, None] * g).T, (g * hT).sum(axis=1).astype(h.dtype)
+
+
+def softplus_scaled_squared_error(z, scale, target, feature_weight=None):
+    """Softplus, the output one-to-one layer and the sum of squared error, fused:
+    out = softplus(z) * scale. Returns (value, d value / d z, d value / d scale).
+
+    The pre-training step of an autoencoder ending in ``[..., Softplus(), OneToOne]`` runs its
+    last two layers and the loss as this one pass over ``z`` and ``target``.
+    """
+    _check_pair(z, target, "softplus_scaled_squared_error")
+    xp = backend.get_array_module(z)
+    n = z.shape[1]
+    if tuple(scale.shape) != (n,) or (feature_weight is not None and tuple(feature_weight.shape) != (n,)):
+        raise ValueError(f"softplus_scaled_squared_error: scale and feature_weight need shape ({n},)")
+    w = xp.ones(n, z.dtype) if feature_weight is None else xp.asarray(feature_weight, z.dtype)
+    zT = backend.feature_major(z).T
+    yT = backend.feature_major(xp.asarray(target, dtype=z.dtype)).T
+    if xp is np:
+        gzT = np.empty_like(zT)
+        gd = np.empty(n, dtype=z.dtype)
+        row_sums = np.empty(n, dtype=np.float64)
+        kernels.for_module(np).softplus_scaled_squared_error(zT, np.ascontiguousarray(scale), yT, w, gzT, gd,
+                                                             row_sums)
+        return float(row_sums.sum()), gzT.T, gd
+    h = xp.logaddexp(0, zT)
+    diff = scale[:, None] * h - yT
+    g = 2 * w[:, None] * diff
+    value = float((w[:, None] * diff.astype(xp.float64) ** 2).sum())
+    slope = xp.exp(-xp.logaddexp(0, -zT))
+    return value, (scale[:, None] * g * slope).T, (g * h).sum(axis=1).astype(z.dtype)

@@ -58,10 +58,16 @@ class MaskedLinear(Layer):
     mask : (out, in) 0/1 matrix, scipy.sparse or dense
     bias : add a learnable bias per output
     activation : None or ``"softplus"`` (fused: bias + softplus in the same kernel)
+    input_scale : also learn a scale per input, ``y = act((x * s) W^T + b)``: a one-to-one
+        layer in front (gene -> protein) folded into this one. The scaled input is never
+        materialised: the kernels run on the effective weights ``w_k s_j``, and the weight
+        gradient at the nonzeros, ``S_k = sum_b dz_i x_j``, gives both gradients
+        (``dw_k = s_j S_k``, ``ds_j = sum_k w_k S_k`` over column j), so the one-to-one
+        layer's forward, backward and the input gradient it needed all disappear.
     """
 
     def __init__(self, mask, bias: bool = True, activation: str | None = None,
-                 dtype=np.float32, seed: int | None = 0, device: str = "cpu"):
+                 dtype=np.float32, seed: int | None = 0, device: str = "cpu", input_scale: bool = False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be None or 'softplus', got {activation!r}")
@@ -75,10 +81,17 @@ class MaskedLinear(Layer):
         self.params["weight"] = self._init_weight(np.random.default_rng(seed)).astype(dtype)
         if bias:
             self.params["bias"] = np.zeros(m.shape[0], dtype=dtype)
+        if input_scale:
+            self.params["scale"] = np.ones(m.shape[1], dtype=dtype)
         self._new_grads()
         self._empty = np.zeros(0, dtype=dtype)
         if device != "cpu":
             self.to(device)
+
+    def effective_weight(self):
+        """The weights the kernels use: ``w_k * s_j`` with an input scale, else ``w``."""
+        w = self.params["weight"]
+        return w * self.params["scale"][self.indices] if "scale" in self.params else w
 
     def _init_weight(self, rng) -> np.ndarray:
         """Glorot-uniform on each link's real fan-in (row degree) and fan-out (column degree)."""
@@ -123,10 +136,37 @@ class MaskedLinear(Layer):
         batch = xT.shape[1]
         outT = xp.empty((self.out_features, batch), dtype=self.dtype)
         slopeT = xp.empty_like(outT) if self._act else self._empty.reshape(0, 0)
-        ops.masked_forward(self.indptr, self.indices, self.params["weight"],
+        self._w = self.effective_weight()
+        ops.masked_forward(self.indptr, self.indices, self._w,
                            self.params.get("bias", self._empty), xT, outT, slopeT, self._act)
         self._xT, self._slopeT = xT, slopeT
         return outT.T
+
+    def forward_softplus_scaled_sse(self, x, scale, target, feature_weight=None):
+        """This (linear) layer, then softplus, a one-to-one layer ``scale`` and the sum of squared
+        error against ``target``, in one pass on the CPU; on the GPU, the same through the
+        unfused ops. Returns (value, gradient of this layer's output, gradient of ``scale``);
+        ``backward`` then continues from the returned gradient as after ``forward``."""
+        if self.activation is not None:
+            raise ValueError("forward_softplus_scaled_sse: the layer must be linear (softplus is applied here)")
+        xp = backend.get_array_module(x)
+        n, batch = self.out_features, x.shape[0]
+        w = xp.ones(n, self.dtype) if feature_weight is None else xp.asarray(feature_weight, self.dtype)
+        if xp is not np:
+            from .losses import softplus_scaled_squared_error
+            return softplus_scaled_squared_error(self._forward(x), scale, target, w)
+        xT = x.T
+        self._w = self.effective_weight()
+        self._xT, self._slopeT = xT, self._empty.reshape(0, 0)
+        yT = backend.feature_major(np.asarray(target, dtype=self.dtype)).T
+        gzT = np.empty((n, batch), dtype=self.dtype)
+        tiles = kernels.for_module(np).n_tiles(batch)
+        gd_tiles = np.empty((tiles, n), dtype=self.dtype)
+        loss_tiles = np.empty((tiles, n), dtype=np.float64)
+        kernels.for_module(np).masked_forward_softplus_scaled_sse(
+            self.indptr, self.indices, self._w, self.params.get("bias", self._empty), xT,
+            np.ascontiguousarray(scale), yT, w, gzT, gd_tiles, loss_tiles)
+        return float(loss_tiles.sum()), gzT.T, gd_tiles.sum(axis=0)
 
     def backward(self, grad_out, want_input_grad: bool = True):
         xp = backend.get_array_module(grad_out)
@@ -140,12 +180,20 @@ class MaskedLinear(Layer):
         tiles = ops.n_tiles(batch) if want_params else 0
         dw_tiles = xp.empty((tiles, self.nnz), dtype=self.dtype)
         db_tiles = xp.empty((tiles, self.out_features), dtype=self.dtype)
-        t_weight = self.params["weight"][self.t_perm] if want_input_grad else self.params["weight"]
+        t_weight = self._w[self.t_perm] if want_input_grad else self._w
         ops.masked_backward(self.indptr, self.indices, self.t_indptr, self.t_indices, t_weight,
                             xT, gT, self._slopeT, self._act, dzT, dxT, dw_tiles, db_tiles,
                             want_input_grad, want_params)
         if want_params:
-            dw_tiles.sum(axis=0, out=self.grads["weight"])
+            dw_tiles.sum(axis=0, out=self.grads["weight"])  # S_k = sum_b dz_i x_j at the nonzeros
+            if "scale" in self.params:
+                s_k = self.grads["weight"].copy()
+                if "scale" in self.frozen:
+                    self.grads["scale"][...] = 0
+                else:
+                    self.grads["scale"][...] = xp.bincount(self.indices, weights=self.params["weight"] * s_k,
+                                                           minlength=self.in_features)
+                xp.multiply(s_k, self.params["scale"][self.indices], out=self.grads["weight"])
             if "bias" in self.grads:
                 db_tiles.sum(axis=0, out=self.grads["bias"])
         return dxT.T if want_input_grad else None

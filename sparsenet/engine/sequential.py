@@ -60,24 +60,34 @@ class Sequential:
     def device(self) -> str:
         return "cpu" if isinstance(self.params, np.ndarray) else "gpu"
 
-    def forward(self, x):
-        x = check_input(x, self.in_features, "network input", self.params.dtype)
-        for layer in self.layers:
+    def forward(self, x, check: bool = True, stop: int | None = None):
+        """Output of ``layers[:stop]`` (all by default). ``check=False`` skips the NaN/inf scan
+        of ``x`` (for data validated once, when loaded)."""
+        if check:
+            x = check_input(x, self.in_features, "network input", self.params.dtype)
+        else:
+            if x.ndim != 2 or x.shape[1] != self.in_features:
+                raise ValueError(f"network input: expected (batch, {self.in_features}), got {tuple(x.shape)}")
+            x = backend.feature_major(x.astype(self.params.dtype, copy=False))
+        for layer in self.layers[:stop]:
             x = layer._forward(x)
         return x
 
     __call__ = forward
 
-    def backward(self, grad_out, want_input_grad: bool = False):
-        """Back-propagate; fills every trainable layer's gradient (frozen ones get zeros)."""
+    def backward(self, grad_out, want_input_grad: bool = False, stop: int | None = None):
+        """Back-propagate through ``layers[:stop]`` (all by default; ``grad_out`` is the gradient
+        of their output); fills every trainable layer's gradient (frozen ones get zeros)."""
         g = grad_out
-        last = len(self.layers) - 1
+        last = (len(self.layers) if stop is None else stop) - 1
         for i in range(last, -1, -1):
             layer = self.layers[i]
             if not layer.trainable:
                 for v in layer.grads.values():
                     v[...] = 0
             g = layer.backward(g, want_input_grad=(i > 0 or want_input_grad))
+            for name in layer.frozen:
+                layer.grads[name][...] = 0
         return g
 
     # ---------------------------------------------------------------- state

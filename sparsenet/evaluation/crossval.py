@@ -25,7 +25,7 @@ from ..data.dataset import Dataset
 from ..engine import Sequential
 from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from ..training.finetune import FinetuneSettings, finetune, predict
-from ..training.network import build_autoencoder, encoder_size, layer_state, linked_genes, load_layer_state
+from ..training.network import build_autoencoder, layer_state, linked_genes, load_layer_state
 from ..training.pretrain import PretrainSettings, pretrain
 from . import metrics
 from .folds import grouped_kfold, kfold
@@ -162,7 +162,7 @@ class Runner:
         x, y = self.x_labelled[train], self.ds.y[train]
         if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
             x, y = noisy_pairs(x, y, self.cfg.noise["percent"], noise_seed)
-        encoder = Sequential(net.layers[:encoder_size(strategy)])
+        encoder = Sequential(net.layers[:net.n_encoder])
         self.progress("finetune", label, 0, 1, None)
         t0 = time.perf_counter()
         losses, reason = finetune(encoder, x, y, self.ds.target_indices, self.cfg.finetune, strategy == "C")

@@ -93,9 +93,13 @@ def links_csv(ck) -> str:
     if ck.strategy == "A":
         raise ValueError("strategy A is fully connected: its weights are not biological links")
     m = ck.masks
-    gp = np.asarray(ck.params["0.weight"], float)
     pp = m.protein_phenotype.tocsr()
-    w, b = np.asarray(ck.params["1.weight"], float), np.asarray(ck.params.get("1.bias", np.zeros(pp.shape[0])), float)
+    if "0.scale" in ck.params:  # one-to-one gene->protein folded into the phenotype layer as its input scale
+        gp, first = np.asarray(ck.params["0.scale"], float), "0"
+    else:
+        gp, first = np.asarray(ck.params["0.weight"], float), "1"
+    w = np.asarray(ck.params[f"{first}.weight"], float)
+    b = np.asarray(ck.params.get(f"{first}.bias", np.zeros(pp.shape[0])), float)
     gp_csr = m.gene_protein.tocsr()
     identity = is_identity(gp_csr)
     gene_of = {}

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..engine import Adam, Sequential, sum_abs_relative_error
+from .network import freeze_gene_protein
 
 TUNE = ("auto", "phenotype", "all")
 
@@ -41,7 +42,7 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
     if settings.tune not in TUNE:
         raise ValueError(f"tune must be one of {', '.join(TUNE)}, got {settings.tune!r}")
     keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
-    encoder.layers[0].trainable = not keep_first
+    freeze_gene_protein(encoder, keep_first)
     xp = backend.xp_for(encoder.device)
     xd = xp.asarray(x, dtype=np.float32)
     yd = xp.asarray(y, dtype=np.float32)
@@ -51,7 +52,7 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
     losses, reason = [], "step limit"
     try:
         for step in range(settings.max_steps):
-            out = encoder.forward(xd)
+            out = encoder.forward(xd, check=False)  # validated when loaded
             value, g = sum_abs_relative_error(out[:, indices], yd)
             grad = xp.zeros(out.shape, dtype=out.dtype)
             grad[:, indices] = g
@@ -64,7 +65,7 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
                     reason = "tolerance"
                     break
     finally:
-        encoder.layers[0].trainable = True
+        freeze_gene_protein(encoder, False)
     return np.asarray(losses), reason
 
 

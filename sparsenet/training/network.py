@@ -4,8 +4,10 @@ genes -> proteins (one-to-one, linear, no bias) -> phenotypes (mask, bias, softp
       -> proteins (transposed mask, bias, softplus) -> genes (one-to-one transposed, linear)
 
 A: every layer fully connected, no pre-training. B: masks, no pre-training. C: masks and
-pre-training. The encoder (the first three layers of activations: genes, proteins,
-phenotypes) is the part that is fine-tuned and predicts.
+pre-training. The encoder (genes -> proteins -> phenotypes; ``net.n_encoder`` layers) is the
+part that is fine-tuned and predicts. With a one-to-one gene->protein mask, that layer is
+folded into the phenotype layer as its input scale (``MaskedLinear(input_scale=True)``):
+the same function, without materialising the protein activations.
 """
 from __future__ import annotations
 
@@ -35,16 +37,27 @@ def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu") 
                   DenseLinear(n_proteins, n_genes, bias=False, seed=seed + 3)]
     else:
         gp, pp = masks.gene_protein, masks.protein_phenotype
-        first = OneToOne(n_genes) if is_identity(gp) else MaskedLinear(gp, bias=False, seed=seed)
-        last = OneToOne(n_genes) if is_identity(gp) else MaskedLinear(gp.T, bias=False, seed=seed + 3)
-        layers = [first, MaskedLinear(pp, activation="softplus", seed=seed + 1),
-                  MaskedLinear(pp.T, activation="softplus", seed=seed + 2), last]
-    return Sequential(layers).to(device)
+        if is_identity(gp):  # the one-to-one gene->protein layer folded into the phenotype layer
+            # the decoder's softplus is its own layer so that pre-training can fuse it with the
+            # last one-to-one layer and the loss (pretrain.reconstruction_step); same function
+            layers = [MaskedLinear(pp, activation="softplus", seed=seed + 1, input_scale=True),
+                      MaskedLinear(pp.T, seed=seed + 2), Softplus(), OneToOne(n_genes)]
+        else:
+            layers = [MaskedLinear(gp, bias=False, seed=seed), MaskedLinear(pp, activation="softplus", seed=seed + 1),
+                      MaskedLinear(pp.T, activation="softplus", seed=seed + 2),
+                      MaskedLinear(gp.T, bias=False, seed=seed + 3)]
+    net = Sequential(layers).to(device)
+    net.n_encoder = {"A": 3}.get(strategy, 1 if strategy != "A" and is_identity(masks.gene_protein) else 2)
+    return net
 
 
-def encoder_size(strategy: str) -> int:
-    """How many of the autoencoder's layers map genes to phenotypes."""
-    return 3 if strategy == "A" else 2
+def freeze_gene_protein(encoder, frozen: bool = True) -> None:
+    """Hold the gene->protein weights fixed (the fused input scale, or the whole first layer)."""
+    first = encoder.layers[0]
+    if "scale" in first.params:
+        first.frozen = {"scale"} if frozen else set()
+    else:
+        first.trainable = not frozen
 
 
 def linked_genes(masks) -> np.ndarray:

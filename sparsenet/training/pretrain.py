@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import backend
 from ..data.stream import batches, n_steps
-from ..engine import Adam, sum_squared_error
+from ..engine import (Adam, MaskedLinear, OneToOne, Softplus, scaled_squared_error, softplus_scaled_squared_error,
+                      sum_squared_error)
 from ..engine.layer import cpu_feature_major
 
 
@@ -23,6 +24,37 @@ class PretrainSettings:
     checkpoint_every: int = 50
 
 
+
+
+def reconstruction_step(net, x, weight=None) -> float:
+    """Forward, weighted SSE against ``x`` itself, backward (fills ``net.grads``); the loss value.
+
+    A network ending in ``[..., MaskedLinear (linear), Softplus(), OneToOne]`` (the
+    DeepMetabolism decoder) runs those three layers and the loss as one fused pass
+    (:meth:`MaskedLinear.forward_softplus_scaled_sse`); ``[..., Softplus(), OneToOne]`` fuses two
+    (:func:`softplus_scaled_squared_error`), a final one-to-one layer alone one. ``x`` was validated when
+    it was read.
+    """
+    layers = net.layers
+    last = layers[-1]
+    fusable = isinstance(last, OneToOne) and "bias" not in last.params and last.trainable and not last.frozen
+    if fusable:
+        tail = 2 if len(layers) > 2 and isinstance(layers[-2], Softplus) else 1
+        decoder = layers[-3] if tail == 2 else None
+        if isinstance(decoder, MaskedLinear) and decoder.activation is None:  # decoder + softplus + last + loss
+            h = net.forward(x, check=False, stop=len(layers) - 3)
+            value, grad, grad_d = decoder.forward_softplus_scaled_sse(h, last.params["weight"], x, weight)
+            tail = 2
+        else:
+            fused = softplus_scaled_squared_error if tail == 2 else scaled_squared_error
+            before = net.forward(x, check=False, stop=len(layers) - tail)
+            value, grad, grad_d = fused(before, last.params["weight"], x, weight)
+        last.grads["weight"][...] = grad_d
+        net.backward(grad, stop=len(layers) - tail)
+        return value
+    value, grad = sum_squared_error(net.forward(x, check=False), x, weight)
+    net.backward(grad)
+    return value
 
 
 def pretrain(net, source, rows, settings: PretrainSettings, linked: np.ndarray, seed: int,
@@ -38,8 +70,7 @@ def pretrain(net, source, rows, settings: PretrainSettings, linked: np.ndarray, 
     total = n_steps(settings.samples, settings.batch)
     for step, batch in batches(source, rows, settings.batch, settings.samples, seed, start_step=start):
         x = xp.asarray(cpu_feature_major(batch))
-        value, grad = sum_squared_error(net.forward(x), x, weight)
-        net.backward(grad)
+        value = reconstruction_step(net, x, weight)
         opt.step()
         losses.append(value / batch.shape[0])
         if on_step:
