@@ -356,7 +356,8 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
             cfg = dataclasses.replace(base, noise=None if w == "clean" else {"where": w, "percent": p})
             sub = out / "state" / (f"{w}-{p:g}" if w != "clean" else "clean")
             (sub / "state").mkdir(parents=True, exist_ok=True)
-            results, _, _ = Runner(ds, cfg, sub, bars).run()
+            # runs with the same pre-training pool (clean, or the same p in 'pretrain' and 'both') share it
+            results, _, _ = Runner(ds, cfg, sub, bars, pretrain_dir=out / "state" / "pretrain").run()
             s = summarise(ds, results[(base.cv[0], strategy)], strategy)["phenotypes"][col]
             rows.append({"where": w, "percent": p, "pearson_r": s["pearson_r"],
                          "within_20_percent": s["within_20_percent"], "rmse": s["rmse"]})

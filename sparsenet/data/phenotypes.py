@@ -7,13 +7,12 @@ stress conditions where growth was not measured as a rate).
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .tables import DataError, _open_text
+from .tables import DataError, read_rows
 
 
 @dataclass
@@ -36,15 +35,7 @@ def read_phenotypes(path, phenotype_ids, columns=None, mapping=None, group_by=No
                     sample_column=None, keep_zero=False) -> Phenotypes:
     """Read the phenotype table; ``columns`` chooses columns (default: all that map)."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    stem = path.name[:-3] if path.suffix == ".gz" else path.name
-    delimiter = "\t" if stem.endswith((".tsv", ".txt", ".tab")) else ","
-    try:
-        with _open_text(path) as fh:
-            rows = [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
-    except (UnicodeDecodeError, OSError, csv.Error) as e:
-        raise DataError(f"{path}: not a readable table ({e})") from None
+    rows = read_rows(path)
     if len(rows) < 2:
         raise DataError(f"{path}: empty phenotype table (needs a header and at least one sample)")
     header = [h.strip() for h in rows[0]]

@@ -29,8 +29,8 @@ def _open_text(path: Path):
     return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
 
 
-def read_text_table(path) -> tuple[list[str], list[str], np.ndarray]:
-    """(header labels without the corner cell, row labels, float64 values) of a CSV/TSV file."""
+def read_rows(path) -> list[list[str]]:
+    """The non-blank rows of a CSV (comma) or TSV/TXT/TAB (tab) file, optionally gzipped."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
@@ -38,10 +38,15 @@ def read_text_table(path) -> tuple[list[str], list[str], np.ndarray]:
     delimiter = "\t" if stem.endswith((".tsv", ".txt", ".tab")) else ","
     try:
         with _open_text(path) as fh:
-            rows = list(csv.reader(fh, delimiter=delimiter))
+            return [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
     except (UnicodeDecodeError, OSError, csv.Error) as e:
         raise DataError(f"{path}: not a readable {'TSV' if delimiter == chr(9) else 'CSV'} file ({e})") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
+
+
+def read_text_table(path) -> tuple[list[str], list[str], np.ndarray]:
+    """(header labels without the corner cell, row labels, float64 values) of a CSV/TSV file."""
+    path = Path(path)
+    rows = read_rows(path)
     if len(rows) < 2 or len(rows[0]) < 2:
         raise DataError(f"{path}: empty table (needs a header row, a label column and at least one value)")
     width = len(rows[0])

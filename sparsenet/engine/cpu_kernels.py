@@ -203,6 +203,23 @@ def masked_forward(indptr, indices, weight, bias, xT, outT, slopeT, act):
                 _softplus_row(z, outT[j, c0:c1], slopeT[j, c0:c1])
 
 
+@nb.njit(inline="always", fastmath=True)
+def _scaled_sse_row(h, slope, y_row, g_row, d, w):
+    """One feature row of softplus -> one-to-one (d) -> weighted SSE (w), given h = softplus(z)
+    and its slope: writes g_row = d g slope with g = 2 w (d h - y); returns (sum (d h - y)^2,
+    sum g h). Accumulates in the array's precision (float64 sums stop float32 loops vectorising)."""
+    acc = h.dtype.type(0.0)
+    acc_d = h.dtype.type(0.0)
+    two_w = 2 * w
+    for t in range(h.shape[0]):
+        diff = d * h[t] - y_row[t]
+        g = two_w * diff
+        acc += diff * diff
+        acc_d += g * h[t]
+        g_row[t] = d * g * slope[t]
+    return acc, acc_d
+
+
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
                                        grad_zT, grad_d_tiles, loss_tiles):
@@ -227,18 +244,7 @@ def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT,
                 z[t] = b0
             _combine_rows(z, xT, c0, c1, indices, weight, indptr[j], indptr[j + 1])
             _softplus_row(z, h, slope)
-            y_row = yT[j, c0:c1]
-            g_row = grad_zT[j, c0:c1]
-            dj = d[j]
-            two_w = 2 * row_weight[j]
-            acc = xT.dtype.type(0.0)
-            acc_d = xT.dtype.type(0.0)
-            for t in range(n):
-                diff = dj * h[t] - y_row[t]
-                g = two_w * diff
-                acc += diff * diff
-                acc_d += g * h[t]
-                g_row[t] = dj * g * slope[t]
+            acc, acc_d = _scaled_sse_row(h, slope, yT[j, c0:c1], grad_zT[j, c0:c1], d[j], row_weight[j])
             loss_tiles[tile, j] = row_weight[j] * acc
             grad_d_tiles[tile, j] = acc_d
 
@@ -386,18 +392,7 @@ def softplus_scaled_squared_error(z, d, target, row_weight, grad_z, grad_d, row_
         slope = np.empty(batch, dtype=z.dtype)
         for i in range(block * rows_per_block, min(n_rows, (block + 1) * rows_per_block)):
             _softplus_row(z[i], h, slope)
-            y_row = target[i]
-            g_row = grad_z[i]
-            di = d[i]
-            two_w = 2 * row_weight[i]
-            acc = z.dtype.type(0.0)  # in the array's precision: float64 accumulators stop the float32 loop vectorising
-            acc_d = z.dtype.type(0.0)
-            for t in range(batch):
-                diff = di * h[t] - y_row[t]
-                g = two_w * diff
-                acc += diff * diff
-                acc_d += g * h[t]
-                g_row[t] = di * g * slope[t]
+            acc, acc_d = _scaled_sse_row(h, slope, target[i], grad_z[i], d[i], row_weight[i])
             row_sums[i] = row_weight[i] * acc
             grad_d[i] = acc_d
 

@@ -58,20 +58,24 @@ def sum_abs_relative_error(pred, target, eps: float = 1e-6):
     return value, grad
 
 
+def _fused_operands(a, scale, target, feature_weight, where):
+    """Checked operands of a fused output-layer loss: (xp, n, weights, a^T, target^T), feature-major."""
+    _check_pair(a, target, where)
+    xp = backend.get_array_module(a)
+    n = a.shape[1]
+    if tuple(scale.shape) != (n,) or (feature_weight is not None and tuple(feature_weight.shape) != (n,)):
+        raise ValueError(f"{where}: scale and feature_weight need shape ({n},)")
+    w = xp.ones(n, a.dtype) if feature_weight is None else xp.asarray(feature_weight, a.dtype)
+    return xp, n, w, backend.feature_major(a).T, backend.feature_major(xp.asarray(target, dtype=a.dtype)).T
+
+
 def scaled_squared_error(h, scale, target, feature_weight=None):
     """The output one-to-one layer and the sum of squared error, fused: out = h * scale.
 
     Returns (value, d value / d h, d value / d scale) for value = sum w_f (h scale_f - y)^2,
     reading ``h`` and ``target`` once instead of materialising ``out`` and its gradient.
     """
-    _check_pair(h, target, "scaled_squared_error")
-    xp = backend.get_array_module(h)
-    n = h.shape[1]
-    if tuple(scale.shape) != (n,) or (feature_weight is not None and tuple(feature_weight.shape) != (n,)):
-        raise ValueError(f"scaled_squared_error: scale and feature_weight need shape ({n},)")
-    w = xp.ones(n, h.dtype) if feature_weight is None else xp.asarray(feature_weight, h.dtype)
-    hT = backend.feature_major(h).T
-    yT = backend.feature_major(xp.asarray(target, dtype=h.dtype)).T
+    xp, n, w, hT, yT = _fused_operands(h, scale, target, feature_weight, "scaled_squared_error")
     if xp is np:
         ghT = np.empty_like(hT)
         gd = np.empty(n, dtype=h.dtype)
@@ -91,14 +95,7 @@ def softplus_scaled_squared_error(z, scale, target, feature_weight=None):
     The pre-training step of an autoencoder ending in ``[..., Softplus(), OneToOne]`` runs its
     last two layers and the loss as this one pass over ``z`` and ``target``.
     """
-    _check_pair(z, target, "softplus_scaled_squared_error")
-    xp = backend.get_array_module(z)
-    n = z.shape[1]
-    if tuple(scale.shape) != (n,) or (feature_weight is not None and tuple(feature_weight.shape) != (n,)):
-        raise ValueError(f"softplus_scaled_squared_error: scale and feature_weight need shape ({n},)")
-    w = xp.ones(n, z.dtype) if feature_weight is None else xp.asarray(feature_weight, z.dtype)
-    zT = backend.feature_major(z).T
-    yT = backend.feature_major(xp.asarray(target, dtype=z.dtype)).T
+    xp, n, w, zT, yT = _fused_operands(z, scale, target, feature_weight, "softplus_scaled_squared_error")
     if xp is np:
         gzT = np.empty_like(zT)
         gd = np.empty(n, dtype=z.dtype)

@@ -96,9 +96,12 @@ def noisy_pairs(x, y, percent, seed):
 
 # ---------------------------------------------------------------- one fit
 class Runner:
-    def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None):
+    def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None, pretrain_dir: Path | None = None):
         self.ds, self.cfg, self.out = ds, cfg, Path(out)
         self.state = self.out / "state"
+        # pre-trainings are cached by what they depend on; runs may share a folder of them
+        self.pretrain_dir = Path(pretrain_dir) if pretrain_dir else self.state
+        self.pretrain_dir.mkdir(parents=True, exist_ok=True)
         self.device = backend.resolve_device(cfg.device)
         self.linked = linked_genes(ds.masks)
         self.progress = progress or (lambda *a, **k: None)
@@ -116,9 +119,12 @@ class Runner:
         """Pre-trained autoencoder parameters and losses for a pool without ``exclude_ids`` (cached)."""
         pool_ids = self.pool.sample_ids
         rows = np.array([i for i, s in enumerate(pool_ids) if s not in exclude_ids], dtype=np.int64)
-        key = hashlib.sha256(rows.tobytes() + json.dumps([seed, asdict(self.cfg.pretrain), self.cfg.noise],
+        noise = self.cfg.noise or {}
+        pool_noise = noise.get("percent") if noise.get("where") in ("pretrain", "both") else None
+        key = hashlib.sha256(rows.tobytes() + json.dumps([seed, asdict(self.cfg.pretrain), pool_noise],
                                                           sort_keys=True).encode()).hexdigest()[:16]
-        done, partial = self.state / f"pretrain-{key}.h5", self.state / f"pretrain-{key}.partial.h5"
+        done = self.pretrain_dir / f"pretrain-{key}.h5"
+        partial = self.pretrain_dir / f"pretrain-{key}.partial.h5"
         net = build_autoencoder(self.ds.masks, "C", seed, self.device)
         if done.exists():
             ck = load_checkpoint(done)

@@ -47,14 +47,14 @@ def _strings(values):
     return np.array([str(v).encode() for v in values], dtype=h5py.string_dtype())
 
 
-def _write_sparse(group, m: sp.csr_matrix):
+def write_sparse(group, m: sp.csr_matrix):
     m = sp.csr_matrix(m)
     group.attrs["shape"] = m.shape
     group.create_dataset("indptr", data=m.indptr.astype(np.int64))
     group.create_dataset("indices", data=m.indices.astype(np.int32))
 
 
-def _read_sparse(group) -> sp.csr_matrix:
+def read_sparse(group) -> sp.csr_matrix:
     indptr, indices = group["indptr"][()], group["indices"][()]
     shape = tuple(int(v) for v in group.attrs["shape"])
     return sp.csr_matrix((np.ones(indices.size, dtype=np.int8), indices, indptr), shape=shape)
@@ -69,8 +69,8 @@ def write_masks(path, masks: Masks) -> None:
             f.create_dataset(name, data=_strings(getattr(masks, name)))
         f.create_dataset("screened_optimum", data=np.asarray(masks.screened_optimum, dtype=np.float64))
         f.create_dataset("screened_exact_optimum", data=np.asarray(masks.screened_exact_optimum, dtype=np.float64))
-        _write_sparse(f.create_group("gene_protein"), masks.gene_protein)
-        _write_sparse(f.create_group("protein_phenotype"), masks.protein_phenotype)
+        write_sparse(f.create_group("gene_protein"), masks.gene_protein)
+        write_sparse(f.create_group("protein_phenotype"), masks.protein_phenotype)
 
 
 def read_masks(path) -> Masks:
@@ -89,7 +89,7 @@ def read_masks(path) -> Masks:
             return Masks(
                 gene_ids=strings("gene_ids"), protein_ids=strings("protein_ids"),
                 phenotype_ids=strings("phenotype_ids"), phenotype_names=strings("phenotype_names"),
-                gene_protein=_read_sparse(f["gene_protein"]), protein_phenotype=_read_sparse(f["protein_phenotype"]),
+                gene_protein=read_sparse(f["gene_protein"]), protein_phenotype=read_sparse(f["protein_phenotype"]),
                 screened_ids=strings("screened_ids"), screened_status=strings("screened_status"),
                 screened_optimum=f["screened_optimum"][()], screened_exact_optimum=f["screened_exact_optimum"][()],
                 attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from ..atomic import write_atomically
 from ..data.normalise import Normalisation
-from ..masks.store import Masks
+from ..masks.store import Masks, read_sparse, write_sparse
 
 FORMAT = "sparsenet-checkpoint/1"
 
@@ -69,11 +69,7 @@ def save_checkpoint(path, ck: Checkpoint) -> None:
             for name in ("gene_ids", "protein_ids", "phenotype_ids"):
                 m.create_dataset(name, data=_strings(getattr(ck.masks, name)))
             for name in ("gene_protein", "protein_phenotype"):
-                a = sp.csr_matrix(getattr(ck.masks, name))
-                g = m.create_group(name)
-                g.attrs["shape"] = a.shape
-                g.create_dataset("indptr", data=a.indptr.astype(np.int64))
-                g.create_dataset("indices", data=a.indices.astype(np.int32))
+                write_sparse(m.create_group(name), getattr(ck.masks, name))
             n = f.create_group("normalisation")
             n.attrs["clip"], n.attrs["scale"] = ck.normalisation.clip, ck.normalisation.scale
             n.create_dataset("reference", data=_strings(ck.normalisation.reference))
@@ -96,14 +92,9 @@ def load_checkpoint(path) -> Checkpoint:
             if f.attrs.get("format") != FORMAT:
                 raise ValueError(f"{path}: not a sparsenet checkpoint (format {f.attrs.get('format')!r})")
             m = f["masks"]
-
-            def sparse(g):
-                shape = tuple(int(v) for v in g.attrs["shape"])
-                idx = g["indices"][()]
-                return sp.csr_matrix((np.ones(idx.size, np.int8), idx, g["indptr"][()]), shape=shape)
-
             masks = Masks(_decode(m["gene_ids"]), _decode(m["protein_ids"]), _decode(m["phenotype_ids"]),
-                          _decode(m["phenotype_ids"]), sparse(m["gene_protein"]), sparse(m["protein_phenotype"]))
+                          _decode(m["phenotype_ids"]), read_sparse(m["gene_protein"]),
+                          read_sparse(m["protein_phenotype"]))
             n = f["normalisation"]
             norm = Normalisation(_decode(n["reference"]),
                                  n["reference_profile"][()] if "reference_profile" in n else None,
