@@ -44,7 +44,8 @@ PRETRAIN_SAMPLES = typer.Option(1_000_000, "--pretrain-samples", min=1, help="sa
                                 "(paper: 2,500,000)")
 BATCH = typer.Option(5000, "--batch", min=1, help="pre-training batch size (paper: 5,000)")
 PRETRAIN_LR = typer.Option(0.1, "--pretrain-lr", help="Adam learning rate, pre-training")
-FINETUNE_LR = typer.Option(1e-2, "--finetune-lr", help="Adam learning rate, fine-tuning")
+FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
+                           "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
 MAX_STEPS = typer.Option(3000, "--max-steps", min=1, help="fine-tuning step limit")
 TOL = typer.Option(1e-4, "--tol", help="fine-tuning stops when the loss moved less than this (relative) over 100 steps")
 TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
@@ -157,7 +158,7 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
 
     if tune not in TUNES:
         raise UserError(f"--tune must be one of {', '.join(TUNES)}, got {tune!r}")
-    if not (pretrain_lr > 0 and finetune_lr > 0 and tol >= 0):
+    if not (pretrain_lr > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
         raise UserError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
     schemes = list(SCHEMES) if cv == "both" else _parse_list(cv, SCHEMES, "cv")
     return RunConfig(strategies=_parse_list(strategy, list(STRATEGIES), "strategy"), cv=schemes, folds=folds,
@@ -190,7 +191,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           pretrain_data: Optional[Path] = PRETRAIN_DATA, masks_file: Optional[Path] = MASKS,
           strategy: str = STRATEGY, cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED,
           device: str = DEVICE, pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH,
-          pretrain_lr: float = PRETRAIN_LR, finetune_lr: float = FINETUNE_LR, max_steps: int = MAX_STEPS,
+          pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: int = MAX_STEPS,
           tol: float = TOL, tune: str = TUNE,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
@@ -222,6 +223,9 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     report = write_run(out, ds, cfg, results, final, time.perf_counter() - t0,
                        {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
     typer.echo(_summary_table(report))
+    for key, res in report["results"].items():
+        for w in res.get("warnings", []):
+            typer.echo(f"warning ({key}): {w}")
     typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Report: {out / 'report.json'}; plots: "
                f"{out / 'predicted_vs_observed.png'}, {out / 'training_curves.png'}; model: {out / 'model.h5'}")
 
@@ -312,7 +316,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                masks_file: Optional[Path] = MASKS, strategy: str = typer.Option("C", "--strategy"),
                cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED, device: str = DEVICE,
                pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH, pretrain_lr: float = PRETRAIN_LR,
-               finetune_lr: float = FINETUNE_LR, max_steps: int = MAX_STEPS, tol: float = TOL, tune: str = TUNE,
+               finetune_lr: Optional[float] = FINETUNE_LR, max_steps: int = MAX_STEPS, tol: float = TOL, tune: str = TUNE,
                percents: str = typer.Option("25,50,75", "--percent", help="p values: p % of samples get p % noise"),
                where: str = typer.Option("pretrain,finetune,both", "--where",
                                          help="noise in pretrain, finetune or both data (comma list)"),

@@ -45,3 +45,22 @@ def test_metrics_match_their_definitions():
     rec = metrics.reconstruction_metrics(x, r)
     assert rec["r2"] == pytest.approx(1 - ((x - r) ** 2).sum() / ((x - x.mean()) ** 2).sum())
     assert rec["pearson_r"] == pytest.approx(np.corrcoef(x.ravel(), r.ravel())[0, 1])
+
+
+def test_report_warns_when_fine_tuning_collapsed(tmp_path):
+    from types import SimpleNamespace
+
+    from sparsenet.evaluation.report import summarise
+
+    y = np.linspace(0.2, 1.0, 12)[:, None]
+    ds = SimpleNamespace(y=y, target_columns=["growth"], targets=["BIOMASS"])
+
+    def records(pred):
+        return [{"test": np.arange(6 * f, 6 * f + 6), "predicted": pred[6 * f:6 * f + 6], "stop": "tolerance",
+                 "finetune_losses": np.ones(3), "pretrain_seconds": 0.0, "finetune_seconds": 0.1}
+                for f in range(2)]
+
+    stuck = summarise(ds, records(np.zeros((12, 1))), "A")
+    assert "collapsed" in stuck["warnings"][0]
+    fine = summarise(ds, records(y * 1.1), "B")
+    assert "warnings" not in fine and fine["phenotypes"]["growth"]["within_20_percent"] == 100.0

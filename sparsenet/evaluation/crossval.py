@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import h5py
@@ -24,7 +24,7 @@ from ..atomic import write_atomically
 from ..data.dataset import Dataset
 from ..engine import Sequential
 from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
-from ..training.finetune import FinetuneSettings, finetune, predict
+from ..training.finetune import FinetuneSettings, default_lr, finetune, predict
 from ..training.network import build_autoencoder, layer_state, linked_genes, load_layer_state
 from ..training.pretrain import PretrainSettings, pretrain
 from . import metrics
@@ -171,7 +171,10 @@ class Runner:
         encoder = Sequential(net.layers[:net.n_encoder])
         self.progress("finetune", label, 0, 1, None)
         t0 = time.perf_counter()
-        losses, reason = finetune(encoder, x, y, self.ds.target_indices, self.cfg.finetune, strategy == "C")
+        settings = self.cfg.finetune
+        if not settings.lr:
+            settings = replace(settings, lr=default_lr(strategy))
+        losses, reason = finetune(encoder, x, y, self.ds.target_indices, settings, strategy == "C")
         record.update(finetune_seconds=time.perf_counter() - t0, finetune_losses=losses, stop=reason)
         self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
         return net, encoder, record

@@ -15,11 +15,15 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def predicted_vs_observed(path, panels):
-    """panels: list of (title, observed, predicted, metrics dict)."""
+def predicted_vs_observed(path, panels, ncols=None):
+    """panels: list of (title, observed, predicted, metrics dict), ``ncols`` to a row."""
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2), squeeze=False)
-    for ax, (title, y, p, m) in zip(axes[0], panels):
+    ncols = min(n, ncols or n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.2 * nrows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax, (title, y, p, m) in zip(axes.ravel(), panels):
         ok = np.isfinite(y) & np.isfinite(p)
         ax.scatter(y[ok], p[ok], s=12, alpha=0.7)
         lo, hi = float(np.nanmin([y[ok].min(), p[ok].min(), 0])), float(max(y[ok].max(), p[ok].max()))

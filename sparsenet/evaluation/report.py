@@ -55,6 +55,13 @@ def summarise(ds, records, strategy) -> dict:
                     for r in records]
         m["reaction"] = ds.targets[j]
         m["pearson_r_per_fold"] = per_fold
+        p = pred[:, j][np.isfinite(pred[:, j])]
+        scale = float(np.nanmedian(np.abs(y[:, j]))) if np.isfinite(y[:, j]).any() else 1.0
+        stuck = float(np.mean(np.abs(p) < 1e-3 * scale)) if p.size else 0.0
+        if stuck >= 0.9:
+            out.setdefault("warnings", []).append(
+                f"{col}: {100 * stuck:.0f} % of predictions are ~0: fine-tuning collapsed (softplus output stuck "
+                "at 0); try a smaller --finetune-lr")
         out["phenotypes"][col] = m
     stops = [str(r["stop"]) for r in records]
     out["finetune_stopped_by"] = {s: stops.count(s) for s in sorted(set(stops))}
@@ -143,7 +150,8 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
                                  f"held-out reconstruction ({scheme} CV)\nr = {s['pearson_r_mean']:.2f}, "
                                  f"R² = {s['r2_mean']:.2f} (mean over folds)")
     if panels:
-        plots.predicted_vs_observed(out / "predicted_vs_observed.png", panels)
+        plots.predicted_vs_observed(out / "predicted_vs_observed.png", panels,
+                                    ncols=len(cfg.strategies) * len(ds.target_columns))  # a row per CV scheme
     plots.training_curves(out / "training_curves.png", curves_pre, curves_ft)
     if final is not None:
         report["final_model"] = {"file": str(out / "model.h5"), **final.progress}
