@@ -14,6 +14,19 @@ FAST = ["--masks", str(CORE_MASKS), "--reference", "ref_1,ref_2", "--folds", "3"
         "--batch", "200", "--pretrain-lr", "0.01", "--finetune-lr", "0.01", "--max-steps", "50", "--device", "cpu"]
 
 
+def without(args, *options):
+    """``args`` minus each named option and its value."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        else:
+            out.append(a)
+    return out
+
+
 def sparsenet(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd)
@@ -181,7 +194,8 @@ def test_data_spline_then_train_on_it(tmp_path):
     again = sparsenet("data", "spline", tmp_path / "ts.csv", tmp_path / "ph.csv", "--time", "time", "-o", out)
     one_line_error(again, "already exists")
     run = sparsenet("train", "--expression", out / "expression.csv", "--phenotypes", out / "phenotypes.csv",
-                    *[a for a in FAST if a not in ("--reference", "ref_1,ref_2")], "--reference", "none",
+                    *without(FAST, "--reference", "--finetune-lr"),
+                    "--reference", "none",  # and the strategy's default fine-tuning rate
                     "--cv", "kfold", "--strategy", "B", "--out", tmp_path / "run")
     assert run.returncode == 0, run.stderr
 
