@@ -10,8 +10,8 @@ do not depend on the number of threads (same seed, same numbers).
 Softplus in float32 uses polynomial ``exp``/``log1p`` written here so that LLVM vectorises
 them (Numba's libm calls do not: 20 ms vs 3.5 ms for 5,000 x 1,366 on 2 cores); float64 uses
 libm. Softplus is evaluated as ``max(z, 0) + log1p(exp(-|z|))`` which neither overflows for
-large ``z`` nor loses precision near 0, and ``log1p(e) = 2 atanh(e / (2 + e))`` keeps full
-relative precision for tiny ``e``.
+large ``z`` nor loses precision near 0; ``log1p(e) = e P(e)`` with a polynomial ``P`` keeps
+full relative precision for tiny ``e`` and needs no division.
 """
 from __future__ import annotations
 
@@ -70,18 +70,20 @@ def _reciprocal_1_2_f32(x):
 
 @nb.njit(inline="always", fastmath=True)
 def _log1p_unit_f32(e):
-    """log1p(e) for 0 <= e <= 1 in float32, as 2 atanh(s), s = e/(2+e) <= 1/3."""
-    s = e * _F(0.5) * _reciprocal_1_2_f32(_F(1.0) + _F(0.5) * e)
-    s2 = s * s
-    p = _F(1.0 / 15.0)
-    p = p * s2 + _F(1.0 / 13.0)
-    p = p * s2 + _F(1.0 / 11.0)
-    p = p * s2 + _F(1.0 / 9.0)
-    p = p * s2 + _F(1.0 / 7.0)
-    p = p * s2 + _F(1.0 / 5.0)
-    p = p * s2 + _F(1.0 / 3.0)
-    p = p * s2 + _F(1.0)
-    return _F(2.0) * s * p
+    """log1p(e) for 0 <= e <= 1 in float32 as e * P(e), P the degree-9 Chebyshev interpolant of
+    log1p(e)/e on [0, 1] (relative error 1.6e-7 with float32 rounding; no division, and the
+    factor e keeps full relative precision for tiny e)."""
+    p = _F(-0.0031760570127516985)
+    p = p * e + _F(0.019542526453733444)
+    p = p * e + _F(-0.056373611092567444)
+    p = p * e + _F(0.10543623566627502)
+    p = p * e + _F(-0.1526966691017151)
+    p = p * e + _F(0.1966327428817749)
+    p = p * e + _F(-0.24951615929603577)
+    p = p * e + _F(0.33329710364341736)
+    p = p * e + _F(-0.49999892711639404)
+    p = p * e + _F(1.0)
+    return e * p
 
 
 @nb.njit(inline="always", fastmath=True)
@@ -222,12 +224,14 @@ def _scaled_sse_row(h, slope, y_row, g_row, d, w):
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
-                                       grad_zT, grad_d_tiles, loss_tiles):
+                                       grad_zT, grad_d_tiles, loss_tiles, dw_tiles, db_tiles, want_params):
     """A linear masked layer, softplus, a one-to-one output layer and the sum of squared error,
     forward and back to the layer's pre-activation, per batch tile:
     z = W x + b; h = softplus(z); out = d_j h; loss = sum w_j (out - y)^2;
-    grad_z = d_j g logistic(z) and per-tile partials of grad_d = sum g h, g = 2 w_j (out - y).
-    z, h, out and the gradients in between never leave cache: only grad_z is written."""
+    grad_z = d_j g logistic(z) and per-tile partials of grad_d = sum g h, g = 2 w_j (out - y);
+    with want_params also the layer's weight (SDDMM) and bias gradient partials, so that its
+    backward only has the input gradient left. z, h, out and the gradients in between never
+    leave cache: only grad_z is written."""
     n_out = indptr.shape[0] - 1
     batch = xT.shape[1]
     has_bias = bias.shape[0] == n_out
@@ -244,9 +248,16 @@ def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT,
                 z[t] = b0
             _combine_rows(z, xT, c0, c1, indices, weight, indptr[j], indptr[j + 1])
             _softplus_row(z, h, slope)
-            acc, acc_d = _scaled_sse_row(h, slope, yT[j, c0:c1], grad_zT[j, c0:c1], d[j], row_weight[j])
+            g_row = grad_zT[j, c0:c1]
+            acc, acc_d = _scaled_sse_row(h, slope, yT[j, c0:c1], g_row, d[j], row_weight[j])
             loss_tiles[tile, j] = row_weight[j] * acc
             grad_d_tiles[tile, j] = acc_d
+            if want_params:  # the layer's own weight and bias gradients while g_row is in L1
+                acc_b = g_row[0] * 0
+                for t in range(n):
+                    acc_b += g_row[t]
+                db_tiles[tile, j] = acc_b
+                _dots_with_rows(g_row, xT, c0, c1, indices, indptr[j], indptr[j + 1], dw_tiles[tile])
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)

@@ -85,6 +85,7 @@ class MaskedLinear(Layer):
             self.params["scale"] = np.ones(m.shape[1], dtype=dtype)
         self._new_grads()
         self._empty = np.zeros(0, dtype=dtype)
+        self._param_grads_done = False  # set by forward_softplus_scaled_sse
         if device != "cpu":
             self.to(device)
 
@@ -137,6 +138,7 @@ class MaskedLinear(Layer):
         outT = xp.empty((self.out_features, batch), dtype=self.dtype)
         slopeT = xp.empty_like(outT) if self._act else self._empty.reshape(0, 0)
         self._w = self.effective_weight()
+        self._param_grads_done = False
         ops.masked_forward(self.indptr, self.indices, self._w,
                            self.params.get("bias", self._empty), xT, outT, slopeT, self._act)
         self._xT, self._slopeT = xT, slopeT
@@ -163,9 +165,15 @@ class MaskedLinear(Layer):
         tiles = kernels.for_module(np).n_tiles(batch)
         gd_tiles = np.empty((tiles, n), dtype=self.dtype)
         loss_tiles = np.empty((tiles, n), dtype=np.float64)
+        want_params = self.trainable
+        dw_tiles = np.empty((tiles if want_params else 0, self.nnz), dtype=self.dtype)
+        db_tiles = np.empty((tiles if want_params else 0, n), dtype=self.dtype)
         kernels.for_module(np).masked_forward_softplus_scaled_sse(
             self.indptr, self.indices, self._w, self.params.get("bias", self._empty), xT,
-            np.ascontiguousarray(scale), yT, w, gzT, gd_tiles, loss_tiles)
+            np.ascontiguousarray(scale), yT, w, gzT, gd_tiles, loss_tiles, dw_tiles, db_tiles, want_params)
+        if want_params:
+            self._param_grads_from_tiles(np, dw_tiles, db_tiles)
+        self._param_grads_done = want_params  # backward: only the input gradient is left
         return float(loss_tiles.sum()), gzT.T, gd_tiles.sum(axis=0)
 
     def backward(self, grad_out, want_input_grad: bool = True):
@@ -174,7 +182,8 @@ class MaskedLinear(Layer):
         gT = backend.feature_major(grad_out).T
         xT = self._xT
         batch = xT.shape[1]
-        want_params = self.trainable
+        want_params = self.trainable and not self._param_grads_done
+        self._param_grads_done = False
         dzT = xp.empty_like(gT) if self._act else gT
         dxT = xp.empty((self.in_features, batch), dtype=self.dtype) if want_input_grad else self._empty.reshape(0, 0)
         tiles = ops.n_tiles(batch) if want_params else 0
@@ -185,15 +194,19 @@ class MaskedLinear(Layer):
                             xT, gT, self._slopeT, self._act, dzT, dxT, dw_tiles, db_tiles,
                             want_input_grad, want_params)
         if want_params:
-            dw_tiles.sum(axis=0, out=self.grads["weight"])  # S_k = sum_b dz_i x_j at the nonzeros
-            if "scale" in self.params:
-                s_k = self.grads["weight"].copy()
-                if "scale" in self.frozen:
-                    self.grads["scale"][...] = 0
-                else:
-                    self.grads["scale"][...] = xp.bincount(self.indices, weights=self.params["weight"] * s_k,
-                                                           minlength=self.in_features)
-                xp.multiply(s_k, self.params["scale"][self.indices], out=self.grads["weight"])
-            if "bias" in self.grads:
-                db_tiles.sum(axis=0, out=self.grads["bias"])
+            self._param_grads_from_tiles(xp, dw_tiles, db_tiles)
         return dxT.T if want_input_grad else None
+
+    def _param_grads_from_tiles(self, xp, dw_tiles, db_tiles):
+        """Reduce per-tile partials (fixed order) into the weight, bias and input-scale gradients."""
+        dw_tiles.sum(axis=0, out=self.grads["weight"])  # S_k = sum_b dz_i x_j at the nonzeros
+        if "scale" in self.params:
+            s_k = self.grads["weight"].copy()
+            if "scale" in self.frozen:
+                self.grads["scale"][...] = 0
+            else:
+                self.grads["scale"][...] = xp.bincount(self.indices, weights=self.params["weight"] * s_k,
+                                                       minlength=self.in_features)
+            xp.multiply(s_k, self.params["scale"][self.indices], out=self.grads["weight"])
+        if "bias" in self.grads:
+            db_tiles.sum(axis=0, out=self.grads["bias"])
