@@ -244,10 +244,8 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     from sparsenet import backend
     from sparsenet.data.normalise import ModelInput, Normalisation, fit_reference
     from sparsenet.data.tables import align, read_expression
-    from sparsenet.engine import Sequential
-    from sparsenet.training.checkpoint import check_same_masks, load_checkpoint
+    from sparsenet.training.checkpoint import check_same_masks, encoder_from_checkpoint, load_checkpoint
     from sparsenet.training.finetune import predict as predict_phenotypes
-    from sparsenet.training.network import build_autoencoder, load_layer_state
 
     if out.suffix.lower() not in (".csv", ".tsv"):
         raise UserError(f"{out}: predictions are written as .csv")
@@ -273,10 +271,7 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
         how = f"log2 fold change against the checkpoint's stored profile of {', '.join(stored.reference)}"
     else:
         norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
-    dev = backend.resolve_device(device)
-    net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu")
-    load_layer_state(net.layers, ck.params)
-    encoder = Sequential(net.layers[:net.n_encoder]).to(dev)
+    encoder = encoder_from_checkpoint(ck, backend.resolve_device(device))
     indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
     source = ModelInput(expr, alignment, norm)
     preds = [predict_phenotypes(encoder, source.take(np.arange(a, min(a + 10000, expr.n_samples))), indices)

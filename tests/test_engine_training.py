@@ -259,3 +259,20 @@ def test_softplus_scaled_squared_error_equals_the_three_ops(rng, dtype):
     assert value == pytest.approx(ref_value, rel=tol["rtol"])
     np.testing.assert_allclose(gz, ref_gz, **tol)
     np.testing.assert_allclose(gd, layer.grads["weight"], rtol=tol["rtol"], atol=tol["atol"] * 300)
+
+
+def test_state_dict_follows_layers_moved_into_another_container(rng):
+    """A sub-container re-flattens its layers; the outer container's state must still see them."""
+    net = Sequential([MaskedLinear(random_mask(rng, 5, 12, 0.4), activation="softplus", input_scale=True),
+                      MaskedLinear(random_mask(rng, 12, 5, 0.4)), Softplus(), OneToOne(12)])
+    encoder = Sequential(net.layers[:1])
+    opt = Adam(encoder.params, encoder.grads, lr=0.1)
+    x = rng.normal(size=(8, 12))
+    encoder.backward(np.ones_like(encoder.forward(x)))
+    opt.step()
+    state = net.state_dict()
+    np.testing.assert_array_equal(state["0.weight"], net.layers[0].params["weight"])
+    np.testing.assert_array_equal(state["0.scale"], encoder.state_dict()["0.scale"])
+    state["0.bias"] = state["0.bias"] + 1
+    net.load_state_dict(state)
+    np.testing.assert_array_equal(encoder.layers[0].params["bias"], state["0.bias"].astype(np.float32))

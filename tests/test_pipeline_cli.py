@@ -76,8 +76,7 @@ def test_train_writes_the_run_folder(trained):
 
 
 def test_predict_matches_the_final_model(trained):
-    from sparsenet.evaluation.crossval import load_model_for_inference
-    from sparsenet.training.checkpoint import load_checkpoint
+    from sparsenet.training.checkpoint import encoder_from_checkpoint, load_checkpoint
     from sparsenet.data.dataset import load_dataset
 
     out = trained["tmp"] / "pred.csv"
@@ -86,11 +85,10 @@ def test_predict_matches_the_final_model(trained):
     rows = list(csv.reader(open(out)))
     assert rows[0][0] == "sample_id" and len(rows) - 1 == len(trained["truth"]["samples"])
     ck = load_checkpoint(trained["out"] / "model.h5")
-    net = load_model_for_inference(ck)
+    encoder = encoder_from_checkpoint(ck)
     ds = load_dataset(core_masks(), trained["expr"], trained["phen"], ["ref_1", "ref_2"])
     idx = ck.masks.phenotype_ids.index(ck.targets[0])
-    from sparsenet.engine import Sequential
-    expected = np.asarray(Sequential(net.layers[:net.n_encoder]).forward(ds.inputs.all()))[:, idx]
+    expected = np.asarray(encoder.forward(ds.inputs.all()))[:, idx]
     np.testing.assert_allclose([float(r[1]) for r in rows[1:]], expected, rtol=1e-4)
 
 

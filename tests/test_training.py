@@ -7,7 +7,7 @@ from sparsenet.engine import Sequential, sum_squared_error
 from sparsenet.evaluation.crossval import RunConfig, Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from sparsenet.training.finetune import FinetuneSettings, finetune
-from sparsenet.training.network import build_autoencoder, layer_state, linked_genes
+from sparsenet.training.network import build_autoencoder, linked_genes
 from sparsenet.training.pretrain import PretrainSettings, pretrain
 from sparsenet.data.normalise import Normalisation
 
@@ -94,7 +94,7 @@ def test_checkpoint_round_trip_and_mask_check(tmp_path):
     m = core_masks()
     net = build_autoencoder(m, "C", seed=3)
     norm = Normalisation(["r1"], np.arange(len(m.gene_ids), dtype=float))
-    ck = Checkpoint("C", layer_state(net.layers), m, norm, [m.phenotype_ids[0]], ["Growth"], {"seed": 3},
+    ck = Checkpoint("C", net.state_dict(), m, norm, [m.phenotype_ids[0]], ["Growth"], {"seed": 3},
                     {"stage": "final"}, {"losses": np.arange(4.0)})
     save_checkpoint(tmp_path / "c.h5", ck)
     back = load_checkpoint(tmp_path / "c.h5")

@@ -91,21 +91,26 @@ class Sequential:
         return g
 
     # ---------------------------------------------------------------- state
+    def _named_params(self) -> dict:
+        """'layerindex.name' -> the layer's own parameter array. Read through the layers, not the
+        flat buffer: a layer later put in another container is a view into that one's buffer."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
     def state_dict(self) -> dict:
         """Plain NumPy copies of every parameter, keyed 'layerindex.name'."""
-        return {name: backend.to_numpy(self.params[s]).copy() for name, s in self.slices.items()}
+        return {name: backend.to_numpy(v).copy() for name, v in self._named_params().items()}
 
     def load_state_dict(self, state: dict):
-        missing = set(self.slices) - set(state)
-        extra = set(state) - set(self.slices)
+        params = self._named_params()
+        missing = set(params) - set(state)
+        extra = set(state) - set(params)
         if missing or extra:
             raise ValueError(f"load_state_dict: missing {sorted(missing)}, unexpected {sorted(extra)}")
-        xp = backend.get_array_module(self.params)
-        for name, s in self.slices.items():
+        for name, p in params.items():
             v = np.asarray(state[name])
-            if v.size != s.stop - s.start:
-                raise ValueError(f"load_state_dict: {name} has {v.size} values, the network expects {s.stop - s.start}")
-            self.params[s] = xp.asarray(v.ravel(), dtype=self.params.dtype)
+            if v.size != p.size:
+                raise ValueError(f"load_state_dict: {name} has {v.size} values, the network expects {p.size}")
+            p[...] = backend.get_array_module(p).asarray(v.reshape(p.shape), dtype=p.dtype)
 
     def to(self, device: str):
         for layer in self.layers:

@@ -25,7 +25,7 @@ from ..data.dataset import Dataset
 from ..engine import Sequential
 from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from ..training.finetune import FinetuneSettings, default_lr, finetune, predict
-from ..training.network import build_autoencoder, layer_state, linked_genes, load_layer_state
+from ..training.network import build_autoencoder, linked_genes
 from ..training.pretrain import PretrainSettings, pretrain
 from . import metrics
 from .folds import grouped_kfold, kfold
@@ -125,11 +125,11 @@ class Runner:
                                                           sort_keys=True).encode()).hexdigest()[:16]
         done = self.pretrain_dir / f"pretrain-{key}.h5"
         partial = self.pretrain_dir / f"pretrain-{key}.partial.h5"
-        net = build_autoencoder(self.ds.masks, "C", seed, self.device)
         if done.exists():
             ck = load_checkpoint(done)
             check_same_masks(ck, self.ds.masks, done)
             return ck.params, ck.extra["losses"], float(ck.progress["seconds"])
+        net = build_autoencoder(self.ds.masks, "C", seed, self.device)
         resume = None
         if partial.exists():
             ck = load_checkpoint(partial)
@@ -156,7 +156,7 @@ class Runner:
         partial.unlink(missing_ok=True)
         return params, losses, seconds
 
-    def fit(self, strategy, train, exclude_ids, seed, label, noise_seed):
+    def fit(self, strategy, train, exclude_ids, seed, label):
         """Build, (pre-train,) fine-tune; returns (autoencoder, encoder, record)."""
         record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
         net = build_autoencoder(self.ds.masks, strategy, seed, self.device)
@@ -167,7 +167,7 @@ class Runner:
             record.update(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
         x, y = self.x_labelled[train], self.ds.y[train]
         if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
-            x, y = noisy_pairs(x, y, self.cfg.noise["percent"], noise_seed)
+            x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
         encoder = Sequential(net.layers[:net.n_encoder])
         self.progress("finetune", label, 0, 1, None)
         t0 = time.perf_counter()
@@ -193,7 +193,7 @@ class Runner:
         ids = self.ds.labelled_ids
         seed = self.cfg.seed * 1000 + f
         net, encoder, rec = self.fit(strategy, train, {ids[i] for i in test}, seed,
-                                     f"{scheme} {strategy} fold {f + 1}", seed)
+                                     f"{scheme} {strategy} fold {f + 1}")
         x_test = self.x_labelled[test]
         rec["test"] = test
         rec["predicted"] = predict(encoder, x_test, self.ds.target_indices)
@@ -222,8 +222,8 @@ class Runner:
             return load_checkpoint(path)
         n = self.ds.labelled.size
         net, encoder, rec = self.fit(strategy, np.arange(n), set(), self.cfg.seed * 1000 + 999,
-                                     f"final model ({strategy})", self.cfg.seed * 1000 + 999)
-        ck = self._checkpoint(strategy, layer_state(net.layers),
+                                     f"final model ({strategy})")
+        ck = self._checkpoint(strategy, net.state_dict(),
                               {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n)},
                               {"finetune_losses": rec["finetune_losses"]})
         save_checkpoint(path, ck)
@@ -255,10 +255,3 @@ def read_fold(path):
     for k in ("pretrain_seconds", "finetune_seconds"):
         rec[k] = float(rec[k])
     return rec
-
-
-def load_model_for_inference(ck: Checkpoint):
-    """The encoder of a checkpoint, on the CPU or GPU (``device``)."""
-    net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu")
-    load_layer_state(net.layers, ck.params)
-    return net

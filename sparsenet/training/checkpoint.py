@@ -17,7 +17,9 @@ import scipy.sparse as sp
 
 from ..atomic import write_atomically
 from ..data.normalise import Normalisation
+from ..engine import Sequential
 from ..masks.store import Masks, read_sparse, write_sparse
+from .network import build_autoencoder
 
 FORMAT = "sparsenet-checkpoint/1"
 
@@ -108,6 +110,13 @@ def load_checkpoint(path) -> Checkpoint:
     if mask_fingerprint(ck.masks) != stored:
         raise ValueError(f"{path}: corrupt checkpoint (its masks do not match their fingerprint)")
     return ck
+
+
+def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
+    """The checkpoint's encoder (genes -> phenotypes), ready to predict on ``device``."""
+    net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu")
+    net.load_state_dict(ck.params)
+    return Sequential(net.layers[:net.n_encoder]).to(device)
 
 
 def check_same_masks(ck: Checkpoint, masks: Masks, path) -> None:

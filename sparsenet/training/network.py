@@ -37,7 +37,8 @@ def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu") 
                   DenseLinear(n_proteins, n_genes, bias=False, seed=seed + 3)]
     else:
         gp, pp = masks.gene_protein, masks.protein_phenotype
-        if is_identity(gp):  # the one-to-one gene->protein layer folded into the phenotype layer
+        one_to_one = is_identity(gp)
+        if one_to_one:  # the one-to-one gene->protein layer folded into the phenotype layer
             # the decoder's softplus is its own layer so that pre-training can fuse it with the
             # last one-to-one layer and the loss (pretrain.reconstruction_step); same function
             layers = [MaskedLinear(pp, activation="softplus", seed=seed + 1, input_scale=True),
@@ -47,7 +48,7 @@ def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu") 
                       MaskedLinear(pp.T, activation="softplus", seed=seed + 2),
                       MaskedLinear(gp.T, bias=False, seed=seed + 3)]
     net = Sequential(layers).to(device)
-    net.n_encoder = {"A": 3}.get(strategy, 1 if strategy != "A" and is_identity(masks.gene_protein) else 2)
+    net.n_encoder = 3 if strategy == "A" else (1 if one_to_one else 2)  # layers from genes to phenotypes
     return net
 
 
@@ -65,21 +66,3 @@ def linked_genes(masks) -> np.ndarray:
     through the phenotype layer, so they are left out of the reconstruction loss and metrics."""
     reach = (sp.csr_matrix(masks.protein_phenotype) @ sp.csr_matrix(masks.gene_protein)).tocsc()
     return np.diff(reach.indptr) > 0
-
-
-def layer_state(layers) -> dict:
-    from .. import backend
-    return {f"{i}.{k}": backend.to_numpy(v).copy() for i, layer in enumerate(layers) for k, v in layer.params.items()}
-
-
-def load_layer_state(layers, state: dict) -> None:
-    from .. import backend
-    expected = {f"{i}.{k}": v for i, layer in enumerate(layers) for k, v in layer.params.items()}
-    if set(expected) != set(state):
-        raise ValueError("checkpoint parameters do not match the network "
-                         f"(missing {sorted(set(expected) - set(state))[:3]}, extra {sorted(set(state) - set(expected))[:3]})")
-    for name, v in expected.items():
-        if tuple(np.shape(state[name])) != tuple(v.shape):
-            raise ValueError(f"checkpoint parameter {name} has shape {np.shape(state[name])}, the network {tuple(v.shape)}")
-        xp = backend.get_array_module(v)
-        v[...] = xp.asarray(state[name], dtype=v.dtype)

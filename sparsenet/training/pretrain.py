@@ -24,8 +24,6 @@ class PretrainSettings:
     checkpoint_every: int = 50
 
 
-
-
 def reconstruction_step(net, x, weight=None) -> float:
     """Forward, weighted SSE against ``x`` itself, backward (fills ``net.grads``); the loss value.
 
