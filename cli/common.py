@@ -1,13 +1,11 @@
-"""What every command shares: one-line errors, output checks, atomic JSON."""
+"""What every command shares: one-line errors, output checks."""
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import typer
 
-from sparsenet.atomic import write_atomically
 
 
 class UserError(Exception):
@@ -30,8 +28,3 @@ def friendly(fn):
 def check_output_folder(path: Path) -> None:
     if not Path(path).parent.exists():
         raise UserError(f"{path}: folder {Path(path).parent} does not exist")
-
-
-def write_json(path: Path, data: dict) -> None:
-    check_output_folder(path)
-    write_atomically(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))

@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from cli import pipeline
-from cli.common import UserError, check_output_folder, friendly, write_json
-from sparsenet.atomic import write_atomically
+from cli.common import UserError, check_output_folder, friendly
+from sparsenet.atomic import write_atomically, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Sparse neural networks from genome-scale metabolic models (DeepMetabolism).")

@@ -17,7 +17,8 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from cli.common import UserError
+from cli.common import UserError, check_output_folder
+from sparsenet.atomic import write_json, write_text
 
 # ---------------------------------------------------------------- shared options
 EXPRESSION = typer.Option(None, "--expression", help="expression file: CSV/TSV (either orientation), HDF5 or .h5ad "
@@ -145,7 +146,7 @@ def _prepare_out(out: Path, resume: bool, settings: dict):
         raise UserError(f"{out}: already exists and is not empty; pass --resume to continue that run or choose "
                         "another --out")
     state.mkdir(parents=True, exist_ok=True)
-    cfg_file.write_text(json.dumps(settings, indent=2))
+    write_json(cfg_file, settings)
 
 
 def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
@@ -249,7 +250,6 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
 
     if out.suffix.lower() not in (".csv", ".tsv"):
         raise UserError(f"{out}: predictions are written as .csv")
-    from cli.common import check_output_folder
     check_output_folder(out)
     ck = load_checkpoint(checkpoint)
     if masks_file:
@@ -282,8 +282,7 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     w.writerow(["sample_id"] + [f"{c} [{t}]" for c, t in zip(ck.target_columns, ck.targets)])
     for sid, row in zip(expr.sample_ids, pred):
         w.writerow([sid] + [f"{v:.6g}" for v in row])
-    from sparsenet.atomic import write_atomically
-    write_atomically(out, lambda p: p.write_text(buf.getvalue()))
+    write_text(out, buf.getvalue())
     _echo(alignment.summary())
     typer.echo(f"{out}: {expr.n_samples} samples, {how}")
 
@@ -292,14 +291,12 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
 def links(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train"),
           out: Path = typer.Option(..., "-o", "--out", help="CSV to write")):
     """Export the learned weight of every biological link (gene, protein, phenotype reaction)."""
-    from cli.common import check_output_folder
-    from sparsenet.atomic import write_atomically
     from sparsenet.evaluation.report import links_csv
     from sparsenet.training.checkpoint import load_checkpoint
 
     check_output_folder(out)
     text = links_csv(load_checkpoint(checkpoint))
-    write_atomically(out, lambda p: p.write_text(text))
+    write_text(out, text)
     typer.echo(f"{out}: {text.count(chr(10)) - 1} links")
 
 
@@ -321,7 +318,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
     fine-tuning data or both; r and % within 20 % against the clean run (held-out samples never noised)."""
     from sparsenet.evaluation.crossval import Runner
     from sparsenet.evaluation import plots
-    from sparsenet.evaluation.report import summarise, write_json
+    from sparsenet.evaluation.report import summarise, write_json as write_report
     from sparsenet.training.checkpoint import mask_fingerprint
 
     t0 = time.perf_counter()
@@ -367,7 +364,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
         lines.append(f"{r['where']:10} {r['percent']:5g} {r['pearson_r']:7.3f} {r['pearson_r'] - clean['pearson_r']:+7.3f} "
                      f"{r['within_20_percent']:9.1f}% {r['within_20_percent'] - clean['within_20_percent']:+7.1f}")
     plots.robustness(out / "robustness.png", noisy, clean)
-    write_json(out / "robustness.json", {"settings": settings, "phenotype": col, "clean": clean, "noisy": noisy,
+    write_report(out / "robustness.json", {"settings": settings, "phenotype": col, "clean": clean, "noisy": noisy,
                                          "wall_seconds": time.perf_counter() - t0})
     typer.echo("\n".join(lines))
     typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. {out / 'robustness.json'}, {out / 'robustness.png'}")
@@ -382,7 +379,6 @@ def spline(expression: Path = typer.Argument(..., help="time-series expression f
            orientation: str = ORIENTATION, masks_file: Optional[Path] = typer.Option(
                None, "--masks", help="masks whose gene IDs detect the orientation (default: iJO1366)")):
     """Smooth a paired time series with cubic splines into N synthetic transcriptome/phenotype pairs."""
-    from sparsenet.atomic import write_atomically
     from sparsenet.data.spline import spline_pairs
     from sparsenet.data.tables import read_expression, read_text_table
 
@@ -416,7 +412,7 @@ def spline(expression: Path = typer.Argument(..., help="time-series expression f
     expr_text = table(list(expr.gene_ids), x, [[]] * n)
     phen_text = table([time_column] + [header[j] for j in others], y, [[f"{v:.6g}"] for v in new_t])
     out.mkdir(exist_ok=True)
-    write_atomically(out / "expression.csv", lambda p: p.write_text(expr_text))
-    write_atomically(out / "phenotypes.csv", lambda p: p.write_text(phen_text))
+    write_text(out / "expression.csv", expr_text)
+    write_text(out / "phenotypes.csv", phen_text)
     typer.echo(f"{out}: {n} synthetic pairs from {len(np.unique(t))} time points "
                f"({expr.n_samples} samples, {len(expr.gene_ids)} genes, {len(others)} phenotypes)")

@@ -4,6 +4,7 @@ Nothing half-written is ever left under the target's name, even if the process i
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -25,3 +26,11 @@ def write_atomically(path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text(path, text: str) -> None:
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_json(path, data) -> None:
+    write_text(path, json.dumps(data, indent=2) + "\n")

@@ -18,6 +18,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..h5io import decode_strings
+
 ORIENTATIONS = ("auto", "genes-by-samples", "samples-by-genes")
 
 
@@ -112,10 +114,6 @@ def _check_ids(path, ids, what):
         raise DataError(f"{path}: empty {what} ID; every {what} needs an ID")
 
 
-def _strings(ds) -> list:
-    return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
-
-
 def _read_h5(path: Path) -> Expression:
     try:
         f = h5py.File(path, "r")
@@ -128,7 +126,7 @@ def _read_h5(path: Path) -> Expression:
                     g = f[group]
                     if not isinstance(g, h5py.Group):
                         raise DataError(f"{path}: {group} is not a group; re-save with anndata >= 0.7")
-                    return _strings(g[g.attrs.get("_index", "_index")])
+                    return decode_strings(g[g.attrs.get("_index", "_index")])
                 samples, genes = index("obs"), index("var")
                 x = f["X"]
                 if isinstance(x, h5py.Dataset):
@@ -142,7 +140,7 @@ def _read_h5(path: Path) -> Expression:
                     kind, shape = "csr", tuple(int(v) for v in x.attrs["shape"])
                 name = "X"
             elif "expression" in f:
-                samples, genes = _strings(f["sample_ids"]), _strings(f["gene_ids"])
+                samples, genes = decode_strings(f["sample_ids"]), decode_strings(f["gene_ids"])
                 kind, shape, name = "dense", f["expression"].shape, "expression"
             else:
                 raise DataError(f"{path}: no 'expression' dataset (sparsenet layout) and no X/obs/var (AnnData)")

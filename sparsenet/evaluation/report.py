@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_atomically
+from .. import atomic
 from . import metrics, plots
 
 
@@ -27,12 +26,9 @@ def _clean(v):
     return v
 
 
-def write_text(path, text):
-    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def write_json(path, data):
-    write_text(path, json.dumps(_clean(data), indent=2) + "\n")
+    """report.json: NaN/inf become null, floats rounded to 6 places."""
+    atomic.write_json(path, _clean(data))
 
 
 def pooled(ds, records):
@@ -133,7 +129,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
     for (scheme, strategy), records in results.items():
         key = f"{scheme}/{strategy}"
         report["results"][key] = summarise(ds, records, strategy)
-        write_text(out / f"results_{scheme}_{strategy}.csv", results_csv(ds, records))
+        atomic.write_text(out / f"results_{scheme}_{strategy}.csv", results_csv(ds, records))
         y, pred, _ = pooled(ds, records)
         for j, col in enumerate(ds.target_columns):
             panels.append((f"{col}: {scheme} CV, strategy {strategy}", y[:, j], pred[:, j],
@@ -156,7 +152,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
     if final is not None:
         report["final_model"] = {"file": str(out / "model.h5"), **final.progress}
         if final.strategy != "A":
-            write_text(out / "links.csv", links_csv(final))
+            atomic.write_text(out / "links.csv", links_csv(final))
     report.update(extra or {})
     write_json(out / "report.json", report)
     return report

@@ -11,6 +11,8 @@ import h5py
 import numpy as np
 import scipy.sparse as sp
 
+from ..h5io import decode_strings, encode_strings, open_checked, read_sparse, write_sparse
+
 FORMAT = "sparsenet-masks/1"
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
@@ -43,30 +45,13 @@ class Masks:
         }
 
 
-def _strings(values):
-    return np.array([str(v).encode() for v in values], dtype=h5py.string_dtype())
-
-
-def write_sparse(group, m: sp.csr_matrix):
-    m = sp.csr_matrix(m)
-    group.attrs["shape"] = m.shape
-    group.create_dataset("indptr", data=m.indptr.astype(np.int64))
-    group.create_dataset("indices", data=m.indices.astype(np.int32))
-
-
-def read_sparse(group) -> sp.csr_matrix:
-    indptr, indices = group["indptr"][()], group["indices"][()]
-    shape = tuple(int(v) for v in group.attrs["shape"])
-    return sp.csr_matrix((np.ones(indices.size, dtype=np.int8), indices, indptr), shape=shape)
-
-
 def write_masks(path, masks: Masks) -> None:
     with h5py.File(path, "w") as f:
         f.attrs["format"] = FORMAT
         for k, v in masks.attrs.items():
             f.attrs[k] = v
         for name in ("gene_ids", "protein_ids", "phenotype_ids", "phenotype_names", "screened_ids", "screened_status"):
-            f.create_dataset(name, data=_strings(getattr(masks, name)))
+            f.create_dataset(name, data=encode_strings(getattr(masks, name)))
         f.create_dataset("screened_optimum", data=np.asarray(masks.screened_optimum, dtype=np.float64))
         f.create_dataset("screened_exact_optimum", data=np.asarray(masks.screened_exact_optimum, dtype=np.float64))
         write_sparse(f.create_group("gene_protein"), masks.gene_protein)
@@ -75,27 +60,15 @@ def write_masks(path, masks: Masks) -> None:
 
 def read_masks(path) -> Masks:
     """Read a masks file; ValueError naming the file for anything that is not one."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such masks file")
-    try:
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
-                raise ValueError(f"{path}: not a sparsenet masks file (format {f.attrs.get('format')!r})")
-
-            def strings(name):
-                return [s.decode() if isinstance(s, bytes) else str(s) for s in f[name][()]]
-
-            return Masks(
-                gene_ids=strings("gene_ids"), protein_ids=strings("protein_ids"),
-                phenotype_ids=strings("phenotype_ids"), phenotype_names=strings("phenotype_names"),
-                gene_protein=read_sparse(f["gene_protein"]), protein_phenotype=read_sparse(f["protein_phenotype"]),
-                screened_ids=strings("screened_ids"), screened_status=strings("screened_status"),
-                screened_optimum=f["screened_optimum"][()], screened_exact_optimum=f["screened_exact_optimum"][()],
-                attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
-            )
-    except (OSError, KeyError) as e:
-        raise ValueError(f"{path}: unreadable or corrupt masks file ({e})") from None
+    with open_checked(path, FORMAT, "masks file") as f:
+        return Masks(
+            gene_ids=decode_strings(f["gene_ids"]), protein_ids=decode_strings(f["protein_ids"]),
+            phenotype_ids=decode_strings(f["phenotype_ids"]), phenotype_names=decode_strings(f["phenotype_names"]),
+            gene_protein=read_sparse(f["gene_protein"]), protein_phenotype=read_sparse(f["protein_phenotype"]),
+            screened_ids=decode_strings(f["screened_ids"]), screened_status=decode_strings(f["screened_status"]),
+            screened_optimum=f["screened_optimum"][()], screened_exact_optimum=f["screened_exact_optimum"][()],
+            attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
+        )
 
 
 def shipped_mask_path(model_name: str) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -18,7 +17,8 @@ import scipy.sparse as sp
 from ..atomic import write_atomically
 from ..data.normalise import Normalisation
 from ..engine import Sequential
-from ..masks.store import Masks, read_sparse, write_sparse
+from ..h5io import decode_strings, encode_strings, open_checked, read_sparse, write_sparse
+from ..masks.store import Masks
 from .network import build_autoencoder
 
 FORMAT = "sparsenet-checkpoint/1"
@@ -48,14 +48,6 @@ class Checkpoint:
     extra: dict = field(default_factory=dict)  # arrays: optimiser state, losses ...
 
 
-def _strings(values):
-    return np.array([str(v).encode() for v in values], dtype=h5py.string_dtype())
-
-
-def _decode(ds):
-    return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
-
-
 def save_checkpoint(path, ck: Checkpoint) -> None:
     def write(tmp):
         with h5py.File(tmp, "w") as f:
@@ -69,16 +61,16 @@ def save_checkpoint(path, ck: Checkpoint) -> None:
                 p.create_dataset(k, data=np.asarray(v))
             m = f.create_group("masks")
             for name in ("gene_ids", "protein_ids", "phenotype_ids"):
-                m.create_dataset(name, data=_strings(getattr(ck.masks, name)))
+                m.create_dataset(name, data=encode_strings(getattr(ck.masks, name)))
             for name in ("gene_protein", "protein_phenotype"):
                 write_sparse(m.create_group(name), getattr(ck.masks, name))
             n = f.create_group("normalisation")
             n.attrs["clip"], n.attrs["scale"] = ck.normalisation.clip, ck.normalisation.scale
-            n.create_dataset("reference", data=_strings(ck.normalisation.reference))
+            n.create_dataset("reference", data=encode_strings(ck.normalisation.reference))
             if ck.normalisation.reference_profile is not None:
                 n.create_dataset("reference_profile", data=ck.normalisation.reference_profile)
-            f.create_dataset("targets", data=_strings(ck.targets))
-            f.create_dataset("target_columns", data=_strings(ck.target_columns))
+            f.create_dataset("targets", data=encode_strings(ck.targets))
+            f.create_dataset("target_columns", data=encode_strings(ck.target_columns))
             e = f.create_group("extra")
             for k, v in ck.extra.items():
                 e.create_dataset(k, data=np.asarray(v))
@@ -86,27 +78,19 @@ def save_checkpoint(path, ck: Checkpoint) -> None:
 
 
 def load_checkpoint(path) -> Checkpoint:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
-                raise ValueError(f"{path}: not a sparsenet checkpoint (format {f.attrs.get('format')!r})")
-            m = f["masks"]
-            masks = Masks(_decode(m["gene_ids"]), _decode(m["protein_ids"]), _decode(m["phenotype_ids"]),
-                          _decode(m["phenotype_ids"]), read_sparse(m["gene_protein"]),
-                          read_sparse(m["protein_phenotype"]))
-            n = f["normalisation"]
-            norm = Normalisation(_decode(n["reference"]),
-                                 n["reference_profile"][()] if "reference_profile" in n else None,
-                                 float(n.attrs["clip"]), float(n.attrs["scale"]))
-            ck = Checkpoint(str(f.attrs["strategy"]), {k: v[()] for k, v in f["params"].items()}, masks, norm,
-                            _decode(f["targets"]), _decode(f["target_columns"]), json.loads(f.attrs["config"]),
-                            json.loads(f.attrs["progress"]), {k: v[()] for k, v in f["extra"].items()})
-            stored = str(f.attrs["mask_fingerprint"])
-    except (OSError, KeyError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: unreadable or corrupt checkpoint ({e})") from None
+    with open_checked(path, FORMAT, "checkpoint") as f:
+        m = f["masks"]
+        masks = Masks(decode_strings(m["gene_ids"]), decode_strings(m["protein_ids"]), decode_strings(m["phenotype_ids"]),
+                      decode_strings(m["phenotype_ids"]), read_sparse(m["gene_protein"]),
+                      read_sparse(m["protein_phenotype"]))
+        n = f["normalisation"]
+        norm = Normalisation(decode_strings(n["reference"]),
+                             n["reference_profile"][()] if "reference_profile" in n else None,
+                             float(n.attrs["clip"]), float(n.attrs["scale"]))
+        ck = Checkpoint(str(f.attrs["strategy"]), {k: v[()] for k, v in f["params"].items()}, masks, norm,
+                        decode_strings(f["targets"]), decode_strings(f["target_columns"]), json.loads(f.attrs["config"]),
+                        json.loads(f.attrs["progress"]), {k: v[()] for k, v in f["extra"].items()})
+        stored = str(f.attrs["mask_fingerprint"])
     if mask_fingerprint(ck.masks) != stored:
         raise ValueError(f"{path}: corrupt checkpoint (its masks do not match their fingerprint)")
     return ck
