@@ -36,7 +36,8 @@ KEEP_ZERO = typer.Option(False, "--keep-zero", help="keep observations of exactl
 PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)")
 MASKS = typer.Option(None, "--masks", help="masks file (default: the shipped iJO1366 masks)")
 STRATEGY = typer.Option("C", "--strategy", help="A, B, C or a comma list (A,B,C or all): same data, same folds")
-CV = typer.Option("grouped", "--cv", help="grouped, kfold or both")
+CV = typer.Option("grouped", "--cv", help="grouped, kfold, lopo (leave one group out), a comma list, or both "
+                  "(grouped,kfold)")
 FOLDS = typer.Option(10, "--folds", min=2, help="number of folds")
 GROUP_BY = typer.Option("project", "--group-by", help="phenotype-table column whose groups stay in one fold")
 SEED = typer.Option(0, "--seed", help="same seed, same numbers (CPU)")
@@ -44,7 +45,22 @@ DEVICE = typer.Option("auto", "--device", help="cpu, gpu or auto")
 PRETRAIN_SAMPLES = typer.Option(1_000_000, "--pretrain-samples", min=1, help="samples streamed in pre-training "
                                 "(paper: 2,500,000)")
 BATCH = typer.Option(5000, "--batch", min=1, help="pre-training batch size (paper: 5,000)")
-PRETRAIN_LR = typer.Option(0.1, "--pretrain-lr", help="Adam learning rate, pre-training")
+PRETRAIN_LR = typer.Option(None, "--pretrain-lr", help="Adam learning rate, pre-training (default: the preset's)")
+PRESET = typer.Option("default", "--preset", help="'default': inputs centred per gene on the training samples, a "
+                      "linear decoder (it reconstructs), a read-out of every phenotype node; 'paper': the paper's "
+                      "DeepMetabolism (raw inputs, softplus decoder, the target's own node)")
+INPUTS = typer.Option(None, "--inputs", help="raw, centre or standardise per gene, fitted on each fold's training "
+                      "samples (default: the preset's)")
+DECODER = typer.Option(None, "--decoder", help="softplus (paper) or linear (default: the preset's)")
+HEAD = typer.Option(None, "--head", help="node (paper: the target's phenotype node) or readout (a linear read-out "
+                    "of every phenotype node) (default: the preset's)")
+LOSS = typer.Option("relative", "--loss", help="fine-tuning loss: relative (paper: sum |(y - yhat)/y|) or squared")
+SEEDS = typer.Option(1, "--seeds", min=1, help="repeat every fit over N network seeds on the same folds; report "
+                     "mean ± sd and paired comparisons")
+BASELINES = typer.Option("all", "--baselines", help="baselines fitted on the same folds: all, none, or a comma list "
+                         "of mean, ridge, knn, random_forest")
+PRESETS = {"default": {"inputs": "centre", "decoder": "linear", "head": "readout", "pretrain_lr": 0.01},
+           "paper": {"inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1}}
 FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
                            "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
 MAX_STEPS = typer.Option(3000, "--max-steps", min=1, help="fine-tuning step limit")
@@ -127,7 +143,7 @@ class Bars:
         if kind == "finetune" and done == total:
             self.bar.advance(self.overall)
             if not self.tty:
-                _echo(f"  {label}: fine-tuned (loss {loss:.4g})")
+                _echo(f"  {label}: " + ("fitted" if loss is None else f"fine-tuned (loss {loss:.4g})"))
 
 
 def _prepare_out(out: Path, resume: bool, settings: dict):
@@ -150,37 +166,62 @@ def _prepare_out(out: Path, resume: bool, settings: dict):
 
 
 def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
-                max_steps, tol, tune, final_model=True, noise=None):
+                max_steps, tol, tune, final_model=True, noise=None, preset="paper", inputs=None, decoder=None,
+                head=None, loss="relative", seeds=1, baselines="none"):
     from sparsenet import backend
+    from sparsenet.data.standardise import INPUTS as INPUT_CHOICES
+    from sparsenet.evaluation.baselines import BASELINES as BASELINE_CHOICES
     from sparsenet.evaluation.crossval import SCHEMES, RunConfig
-    from sparsenet.training.finetune import TUNE as TUNES, FinetuneSettings
-    from sparsenet.training.network import STRATEGIES
+    from sparsenet.training.finetune import LOSSES, TUNE as TUNES, FinetuneSettings
+    from sparsenet.training.network import DECODERS, HEADS, STRATEGIES, Architecture
     from sparsenet.training.pretrain import PretrainSettings
 
-    if tune not in TUNES:
-        raise UserError(f"--tune must be one of {', '.join(TUNES)}, got {tune!r}")
-    if not (pretrain_lr > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
+    if preset not in PRESETS:
+        raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    chosen = {**PRESETS[preset], **{k: v for k, v in dict(inputs=inputs, decoder=decoder, head=head,
+                                                           pretrain_lr=pretrain_lr).items() if v is not None}}
+    for name, value, allowed in (("tune", tune, TUNES), ("inputs", chosen["inputs"], INPUT_CHOICES),
+                                 ("decoder", chosen["decoder"], DECODERS), ("head", chosen["head"], HEADS),
+                                 ("loss", loss, LOSSES)):
+        if value not in allowed:
+            raise UserError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}")
+    if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
         raise UserError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
-    schemes = list(SCHEMES) if cv == "both" else _parse_list(cv, SCHEMES, "cv")
+    schemes = ["grouped", "kfold"] if cv == "both" else _parse_list(cv, SCHEMES, "cv")
+    base = [] if baselines.strip().lower() == "none" else _parse_list(baselines, list(BASELINE_CHOICES), "baselines")
     return RunConfig(strategies=_parse_list(strategy, list(STRATEGIES), "strategy"), cv=schemes, folds=folds,
-                     group_by=group_by or None, seed=seed, device=backend.resolve_device(device),
-                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=pretrain_lr),
-                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=max_steps, tol=tol, tune=tune),
-                     final_model=final_model, noise=noise)
+                     group_by=group_by or None, seed=seed, seeds=seeds, device=backend.resolve_device(device),
+                     inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
+                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
+                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=max_steps, tol=tol, tune=tune, loss=loss),
+                     baselines=base, final_model=final_model, noise=noise)
 
 
 def _summary_table(report) -> str:
-    lines = [f"{'CV':8} {'strategy':8} {'phenotype':28} {'r':>6} {'within 20%':>10} {'RMSE':>7} "
-             f"{'recon r':>8} {'recon R2':>8}"]
+    """Networks and baselines side by side (mean ± sd over seeds when there are several), then the paired
+    comparisons."""
+    def f(v, fmt):
+        return format(v, fmt) if isinstance(v, (int, float)) else "-"
+
+    lines = [f"{'CV':8} {'model':22} {'phenotype':24} {'r':>13} {'within 20%':>13} {'RMSE':>13} {'recon R2':>8} "
+             f"{'PCA R2':>7}"]
     for key, res in report["results"].items():
-        scheme, strategy = key.split("/")
+        scheme, model = key.split("/", 1)
         rec = res.get("reconstruction_held_out", {})
-        for col, m in res["phenotypes"].items():
-            def f(v, fmt):
-                return format(v, fmt) if isinstance(v, (int, float)) else "-"
-            lines.append(f"{scheme:8} {strategy:8} {col[:28]:28} {f(m['pearson_r'], '6.3f')} "
-                         f"{f(m['within_20_percent'], '9.1f')}% {f(m['rmse'], '7.3f')} "
-                         f"{f(rec.get('pearson_r_mean'), '8.3f')} {f(rec.get('r2_mean'), '8.3f')}")
+        for col, m in res["over_seeds"].items():
+            cells = [f(m[k]["mean"], fmt) + (f"±{f(m[k]['sd'], fmt)}" if len(res["seeds"]) > 1 else "")
+                     for k, fmt in (("pearson_r", ".3f"), ("within_20_percent", ".1f"), ("rmse", ".3f"))]
+            lines.append(f"{scheme:8} {model:22} {col[:24]:24} {cells[0]:>13} {cells[1]:>13} {cells[2]:>13} "
+                         f"{f(rec.get('r2_mean'), '8.3f'):>8} {f(rec.get('pca_r2_mean'), '7.3f'):>7}")
+    comps = report.get("comparisons", [])
+    if comps:
+        n = len(next(iter(report["results"].values()))["seeds"])
+        lines.append(f"paired over {n} seed{'s' if n > 1 else ''} on the same folds (difference in r; in % within 20 %):")
+        for c in comps:
+            r, w = c["pearson_r"], c["within_20_percent"]
+            lines.append(f"  {c['scheme']:8} {c['model']:>3} vs {c['against']:22} r {r['difference_mean']:+.3f}"
+                         f"±{r['difference_sd']:.3f} ({r['verdict']}, better in {r['better_in']}); within 20 % "
+                         f"{w['difference_mean']:+.1f}±{w['difference_sd']:.1f} ({w['verdict']})")
     return "\n".join(lines)
 
 
@@ -193,20 +234,24 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           strategy: str = STRATEGY, cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED,
           device: str = DEVICE, pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH,
           pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: int = MAX_STEPS,
-          tol: float = TOL, tune: str = TUNE,
+          tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
+          decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: str = LOSS, seeds: int = SEEDS,
+          baselines: str = BASELINES,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
     """Cross-validate DeepMetabolism (default: strategy C, iJO1366 masks, PRECISE growth rate, grouped CV by
-    project), train the final model, and write report, results, plots, model and link weights."""
-    from sparsenet.evaluation.crossval import Runner
+    project) beside baselines on the same folds, train the final model, and write report, results, plots, model
+    and link weights."""
+    from sparsenet.evaluation.crossval import Runner, make_folds
     from sparsenet.evaluation.report import write_run
     from sparsenet.training.checkpoint import mask_fingerprint
 
     t0 = time.perf_counter()
-    cfg = _run_config(strategy, cv, folds, group_by, seed, device,
-                      pretrain_samples, batch, pretrain_lr, finetune_lr, max_steps, tol, tune)
+    cfg = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
+                      max_steps, tol, tune, preset=preset, inputs=inputs, decoder=decoder, head=head, loss=loss,
+                      seeds=seeds, baselines=baselines)
     masks, masks_path = _masks(masks_file)
-    needs_groups = "grouped" in cfg.cv
+    needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
                    keep_zero, group_by if needs_groups else None, pretrain_data)
     if resume and out is None:
@@ -218,9 +263,11 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     _echo(f"{ds.summary['alignment']}")
     _echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(ds.target_columns)}), "
           f"{ds.pretrain_source.n_samples} expression profiles for pre-training; device {cfg.device}")
-    n_fits = len(cfg.cv) * len(cfg.strategies) * cfg.folds + 1
+    runner = Runner(ds, cfg, out, None)
+    n_fits = sum(len(make_folds(ds, s, cfg.folds, cfg.seed)) for s in cfg.cv) * len(runner.models()) * cfg.seeds + 1
     with Bars(n_fits) as bars:
-        results, final, seconds = Runner(ds, cfg, out, bars).run()
+        runner.progress = bars
+        results, final, seconds = runner.run()
     report = write_run(out, ds, cfg, results, final, time.perf_counter() - t0,
                        {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
     typer.echo(_summary_table(report))
@@ -245,7 +292,8 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     from sparsenet import backend
     from sparsenet.data.normalise import ModelInput, Normalisation, fit_reference
     from sparsenet.data.tables import align, read_expression
-    from sparsenet.training.checkpoint import check_same_masks, encoder_from_checkpoint, load_checkpoint
+    from sparsenet.training.checkpoint import (check_same_masks, encoder_from_checkpoint, input_transform_of,
+                                               load_checkpoint)
     from sparsenet.training.finetune import predict as predict_phenotypes
 
     if out.suffix.lower() not in (".csv", ".tsv"):
@@ -271,10 +319,11 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
         how = f"log2 fold change against the checkpoint's stored profile of {', '.join(stored.reference)}"
     else:
         norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
-    encoder = encoder_from_checkpoint(ck, backend.resolve_device(device))
-    indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
+    encoder, columns = encoder_from_checkpoint(ck, backend.resolve_device(device))
+    transform = input_transform_of(ck)
     source = ModelInput(expr, alignment, norm)
-    preds = [predict_phenotypes(encoder, source.take(np.arange(a, min(a + 10000, expr.n_samples))), indices)
+    preds = [predict_phenotypes(encoder, transform.apply(source.take(np.arange(a, min(a + 10000, expr.n_samples)))),
+                                columns)
              for a in range(0, expr.n_samples, 10000)]
     pred = np.concatenate(preds)
     buf = io.StringIO()
@@ -309,7 +358,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED, device: str = DEVICE,
                pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH, pretrain_lr: float = PRETRAIN_LR,
                finetune_lr: Optional[float] = FINETUNE_LR, max_steps: int = MAX_STEPS, tol: float = TOL, tune: str = TUNE,
-               percents: str = typer.Option("25,50,75", "--percent", help="p values: p % of samples get p % noise"),
+               preset: str = PRESET, percents: str = typer.Option("25,50,75", "--percent", help="p values: p % of samples get p % noise"),
                where: str = typer.Option("pretrain,finetune,both", "--where",
                                          help="noise in pretrain, finetune or both data (comma list)"),
                out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/robustness-DATE-TIME)"),
@@ -335,7 +384,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
         wheres = ["finetune"]
         _echo(f"strategy {strategy} has no pre-training: noise only in fine-tuning data")
     base = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr,
-                       finetune_lr, max_steps, tol, tune, final_model=False)
+                       finetune_lr, max_steps, tol, tune, final_model=False, preset=preset)
     if len(base.cv) != 1:
         raise UserError("--cv: one scheme (grouped or kfold) for robustness")
     masks, masks_path = _masks(masks_file)
@@ -354,7 +403,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
             (sub / "state").mkdir(parents=True, exist_ok=True)
             # runs with the same pre-training pool (clean, or the same p in 'pretrain' and 'both') share it
             results, _, _ = Runner(ds, cfg, sub, bars, pretrain_dir=out / "state" / "pretrain").run()
-            s = summarise(ds, results[(base.cv[0], strategy)], strategy)["phenotypes"][col]
+            s = summarise(ds, results[(base.cv[0], strategy, 0)], strategy)["phenotypes"][col]
             rows.append({"where": w, "percent": p, "pearson_r": s["pearson_r"],
                          "within_20_percent": s["within_20_percent"], "rmse": s["rmse"]})
     clean = rows[0]

@@ -42,9 +42,18 @@ def test_metrics_match_their_definitions():
     assert metrics.rmse(y, p) == pytest.approx(np.sqrt(np.mean((y[ok] - p[ok]) ** 2)))
     x = rng.normal(size=(4, 30))
     r = x + rng.normal(scale=0.5, size=x.shape)
-    rec = metrics.reconstruction_metrics(x, r)
-    assert rec["r2"] == pytest.approx(1 - ((x - r) ** 2).sum() / ((x - x.mean()) ** 2).sum())
-    assert rec["pearson_r"] == pytest.approx(np.corrcoef(x.ravel(), r.ravel())[0, 1])
+    mu = rng.normal(size=30)  # a training mean per gene
+    rec = metrics.reconstruction_metrics(x, r, mu)
+    assert rec["r2"] == pytest.approx(1 - ((x - r) ** 2).sum() / ((x - mu) ** 2).sum())
+    assert rec["pearson_r"] == pytest.approx(np.corrcoef((x - mu).ravel(), (r - mu).ravel())[0, 1])
+    assert metrics.reconstruction_metrics(x, np.broadcast_to(mu, x.shape), mu)["r2"] == pytest.approx(0.0)
+    # PCA of full width reconstructs exactly; of width 1, as well as the first component allows
+    train = rng.normal(size=(40, 30))
+    np.testing.assert_allclose(metrics.pca_reconstruction(train, x, 30), x, atol=1e-9)
+    one = metrics.pca_reconstruction(train, x, 1)
+    c = train - train.mean(axis=0)
+    v = np.linalg.svd(c)[2][0]
+    np.testing.assert_allclose(one, np.outer((x - train.mean(axis=0)) @ v, v) + train.mean(axis=0), atol=1e-9)
 
 
 def test_report_warns_when_fine_tuning_collapsed(tmp_path):

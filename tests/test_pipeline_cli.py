@@ -53,7 +53,13 @@ def trained(tmp_path_factory):
 def test_train_writes_the_run_folder(trained):
     out = trained["out"]
     report = json.loads((out / "report.json").read_text())
-    assert set(report["results"]) == {f"{cv}/{s}" for cv in ("grouped", "kfold") for s in "ABC"}
+    models = [*"ABC", "baseline:mean", "baseline:ridge", "baseline:knn", "baseline:random_forest"]
+    assert set(report["results"]) == {f"{cv}/{m}" for cv in ("grouped", "kfold") for m in models}
+    # the networks and every baseline are in the printed table and were scored on the same held-out samples
+    for m in models:
+        assert f"grouped  {m} " in trained["stdout"], m
+    grouped = [list(csv.reader(open(out / f"results_grouped_{m.replace(':', '_')}.csv"))) for m in models]
+    assert all([r[:3] for r in g] == [r[:3] for r in grouped[0]] for g in grouped)
     c = report["results"]["grouped/C"]
     assert {"pearson_r", "within_20_percent", "rmse"} <= set(c["phenotypes"]["Growth Rate (1/hr)"])
     assert "r2_mean" in c["reconstruction_held_out"] and "reconstruction_held_out" not in report["results"]["grouped/A"]
@@ -85,10 +91,13 @@ def test_predict_matches_the_final_model(trained):
     rows = list(csv.reader(open(out)))
     assert rows[0][0] == "sample_id" and len(rows) - 1 == len(trained["truth"]["samples"])
     ck = load_checkpoint(trained["out"] / "model.h5")
-    encoder = encoder_from_checkpoint(ck)
+    encoder, columns = encoder_from_checkpoint(ck)
+    assert ck.config["inputs"] == "centre" and ck.config["architecture"]["head"] == "readout"  # the default preset
     ds = load_dataset(core_masks(), trained["expr"], trained["phen"], ["ref_1", "ref_2"])
-    idx = ck.masks.phenotype_ids.index(ck.targets[0])
-    expected = np.asarray(encoder.forward(ds.inputs.all()))[:, idx]
+    x = ds.inputs.all()
+    centred = x - ck.extra["input_mean"].astype(np.float32)
+    expected = np.asarray(encoder.forward(centred))[:, columns[0]]
+    np.testing.assert_allclose(ck.extra["input_mean"], x.mean(axis=0), rtol=1e-5, atol=1e-6)  # fitted on all samples
     np.testing.assert_allclose([float(r[1]) for r in rows[1:]], expected, rtol=1e-4)
 
 

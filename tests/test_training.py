@@ -173,12 +173,12 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
 def test_strategies_share_folds_and_only_c_reconstructs(tmp_path):
     ds = _dataset(tmp_path)
     results, _, _ = _run(ds, _config(strategies=["A", "B", "C"], cv=["grouped"], final_model=False), tmp_path / "r")
-    tests = {s: [tuple(r["test"]) for r in results[("grouped", s)]] for s in "ABC"}
+    tests = {s: [tuple(r["test"]) for r in results[("grouped", s, 0)]] for s in "ABC"}
     assert tests["A"] == tests["B"] == tests["C"]
     groups = np.asarray(ds.groups)
     for fold in tests["C"]:
         held = set(groups[list(fold)])
         rest = set(np.delete(groups, list(fold)))
         assert not held & rest
-    assert all("reconstruction" in r for r in results[("grouped", "C")])
-    assert not any("reconstruction" in r for r in results[("grouped", "B")])
+    assert all("reconstruction" in r for r in results[("grouped", "C", 0)])
+    assert not any("reconstruction" in r for r in results[("grouped", "B", 0)])

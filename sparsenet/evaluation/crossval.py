@@ -24,13 +24,15 @@ from ..atomic import write_atomically
 from ..data.dataset import Dataset
 from ..engine import Sequential
 from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
+from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
 from ..training.finetune import FinetuneSettings, default_lr, finetune, predict
-from ..training.network import build_autoencoder, linked_genes
+from ..training.network import Architecture, build_autoencoder, build_encoder, linked_genes
 from ..training.pretrain import PretrainSettings, pretrain
-from . import metrics
-from .folds import grouped_kfold, kfold
+from . import baselines, metrics
+from .folds import grouped_kfold, kfold, leave_one_group_out
 
-SCHEMES = ("grouped", "kfold")
+SCHEMES = ("grouped", "kfold", "lopo")
+PCA_ROWS = 20_000  # rows of the pool the PCA reference of the reconstruction is fitted on, at most
 
 
 @dataclass
@@ -39,10 +41,14 @@ class RunConfig:
     cv: list = field(default_factory=lambda: ["grouped"])
     folds: int = 10
     group_by: str | None = "project"
-    seed: int = 0
+    seed: int = 0  # the folds' seed, and the first network seed
+    seeds: int = 1  # repeats of every fit with network seeds seed, seed+1, ...; the folds stay the same
     device: str = "cpu"
+    inputs: str = "raw"  # raw | centre | standardise, fitted per fold on training samples (data.standardise)
+    architecture: Architecture = field(default_factory=Architecture)
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
+    baselines: list = field(default_factory=lambda: list(baselines.BASELINES))
     final_model: bool = True
     noise: dict | None = None  # robustness: {"where": "pretrain"|"finetune"|"both", "percent": p}
 
@@ -55,8 +61,8 @@ def make_folds(ds: Dataset, scheme: str, k: int, seed: int):
     if scheme == "kfold":
         return kfold(n, min(k, n), seed)
     if ds.groups is None:
-        raise ValueError("grouped cross-validation needs --group-by COLUMN of the phenotype table")
-    return grouped_kfold(ds.groups, k, seed)
+        raise ValueError(f"{scheme} cross-validation needs --group-by COLUMN of the phenotype table")
+    return leave_one_group_out(ds.groups) if scheme == "lopo" else grouped_kfold(ds.groups, k, seed)
 
 
 # ---------------------------------------------------------------- noise (robustness)
@@ -115,21 +121,22 @@ class Runner:
         return Checkpoint(strategy, params, self.ds.masks, self.ds.normalisation, self.ds.targets,
                           self.ds.target_columns, self.cfg.to_dict(), progress, extra or {})
 
-    def pretrained(self, exclude_ids: set, seed: int, label: str):
-        """Pre-trained autoencoder parameters and losses for a pool without ``exclude_ids`` (cached)."""
-        pool_ids = self.pool.sample_ids
-        rows = np.array([i for i, s in enumerate(pool_ids) if s not in exclude_ids], dtype=np.int64)
+    def pool_rows(self, exclude_ids: set) -> np.ndarray:
+        return np.array([i for i, s in enumerate(self.pool.sample_ids) if s not in exclude_ids], dtype=np.int64)
+
+    def pretrained(self, rows, transform: InputTransform, seed: int, label: str):
+        """Pre-trained autoencoder parameters and losses for the pool ``rows`` (cached)."""
         noise = self.cfg.noise or {}
         pool_noise = noise.get("percent") if noise.get("where") in ("pretrain", "both") else None
-        key = hashlib.sha256(rows.tobytes() + json.dumps([seed, asdict(self.cfg.pretrain), pool_noise],
-                                                          sort_keys=True).encode()).hexdigest()[:16]
+        what = [seed, asdict(self.cfg.pretrain), pool_noise, transform.how, asdict(self.cfg.architecture)]
+        key = hashlib.sha256(rows.tobytes() + json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
         done = self.pretrain_dir / f"pretrain-{key}.h5"
         partial = self.pretrain_dir / f"pretrain-{key}.partial.h5"
         if done.exists():
             ck = load_checkpoint(done)
             check_same_masks(ck, self.ds.masks, done)
             return ck.params, ck.extra["losses"], float(ck.progress["seconds"])
-        net = build_autoencoder(self.ds.masks, "C", seed, self.device)
+        net = build_autoencoder(self.ds.masks, "C", seed, self.device, self.cfg.architecture)
         resume = None
         if partial.exists():
             ck = load_checkpoint(partial)
@@ -148,7 +155,8 @@ class Runner:
                 "stage": "pretrain", "step": s["step"], "seconds": time.perf_counter() - t0},
                 {"losses": s["losses"], "adam_m": s["adam"]["m"], "adam_v": s["adam"]["v"], "adam_t": s["adam"]["t"]}))
 
-        losses = pretrain(net, self.pool, rows, self.cfg.pretrain, self.linked, seed, resume, on_step, on_checkpoint)
+        losses = pretrain(net, TransformedSource(self.pool, transform), rows, self.cfg.pretrain, self.linked, seed,
+                          resume, on_step, on_checkpoint)
         seconds = time.perf_counter() - t0
         params = net.state_dict()
         save_checkpoint(done, self._checkpoint("C", params, {"stage": "pretrained", "seconds": seconds},
@@ -156,60 +164,92 @@ class Runner:
         partial.unlink(missing_ok=True)
         return params, losses, seconds
 
-    def fit(self, strategy, train, exclude_ids, seed, label):
-        """Build, (pre-train,) fine-tune; returns (autoencoder, encoder, record)."""
+    def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label):
+        """Fit the input transform on the pool without ``exclude_ids``, (pre-train,) fine-tune.
+
+        Returns (autoencoder, encoder, output columns of the targets, input transform, pool rows, record)."""
         record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
-        net = build_autoencoder(self.ds.masks, strategy, seed, self.device)
+        arch = self.cfg.architecture
+        rows = self.pool_rows(exclude_ids)
+        transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
+        net = build_autoencoder(self.ds.masks, strategy, seed, self.device, arch)
         if strategy == "C":
             # one pre-training seed for every fold: folds whose pools are the same share one pre-training
-            params, losses, seconds = self.pretrained(exclude_ids, self.cfg.seed, label)
+            params, losses, seconds = self.pretrained(rows, transform, pretrain_seed, label)
             net.load_state_dict(params)
             record.update(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
         x, y = self.x_labelled[train], self.ds.y[train]
         if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
             x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
-        encoder = Sequential(net.layers[:net.n_encoder])
+        encoder, columns = build_encoder(net, arch, self.ds.target_indices, seed)
+        if arch.head == "readout":  # start the read-out at the training mean of each target
+            encoder.layers[-1].params["bias"][...] = backend.xp_for(self.device).asarray(
+                np.nan_to_num(np.nanmean(y, axis=0)), dtype=encoder.params.dtype)
         self.progress("finetune", label, 0, 1, None)
         t0 = time.perf_counter()
         settings = self.cfg.finetune
         if not settings.lr:
             settings = replace(settings, lr=default_lr(strategy))
-        losses, reason = finetune(encoder, x, y, self.ds.target_indices, settings, strategy == "C")
+        losses, reason = finetune(encoder, transform.apply(x), y, columns, settings, strategy == "C")
         record.update(finetune_seconds=time.perf_counter() - t0, finetune_losses=losses, stop=reason)
         self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
-        return net, encoder, record
+        return net, encoder, columns, transform, rows, record
 
-    def reconstruct(self, net, x):
-        out = backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(x)))
-        return np.asarray(out)
+    def reconstruction(self, net, transform, rows, x_test):
+        """Held-out reconstruction over the linked genes, in input units, against the training mean and
+        against PCA of the same width fitted on the same training pool."""
+        z = backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(transform.apply(x_test))))
+        recon = transform.invert(np.asarray(z))[:, self.linked]
+        obs, mean = x_test[:, self.linked].astype(np.float64), transform.mean[self.linked]
+        pool = self.ds.pretrain_source.take(rows[np.linspace(0, rows.size - 1, min(rows.size, PCA_ROWS)).astype(int)])
+        out = metrics.reconstruction_metrics(obs, recon, mean)
+        pca = metrics.pca_reconstruction(pool[:, self.linked], obs, len(self.ds.masks.phenotype_ids))
+        out.update({f"pca_{k}": v for k, v in metrics.reconstruction_metrics(obs, pca, mean).items()})
+        return out, np.stack([obs.ravel()[:2000], recon.ravel()[:2000]])
 
     # ------------------------------------------------------------ folds
-    def run_fold(self, scheme, strategy, f, test):
-        path = self.state / f"{scheme}-{strategy}-fold{f:02d}.h5"
+    def run_fold(self, scheme, model, f, test, repeat=0):
+        """One held-out fold of one model (a strategy, or ``baseline:NAME``) at network seed ``cfg.seed + repeat``."""
+        path = self.state / f"{scheme}-{model.replace(':', '-')}-s{repeat}-fold{f:02d}.h5"
         if path.exists():
             return read_fold(path)
         n = self.ds.labelled.size
         train = np.setdiff1d(np.arange(n), test)
         ids = self.ds.labelled_ids
-        seed = self.cfg.seed * 1000 + f
-        net, encoder, rec = self.fit(strategy, train, {ids[i] for i in test}, seed,
-                                     f"{scheme} {strategy} fold {f + 1}")
+        run_seed = self.cfg.seed + repeat
+        label = f"{scheme} {model} fold {f + 1}" + (f" seed {run_seed}" if self.cfg.seeds > 1 else "")
         x_test = self.x_labelled[test]
-        rec["test"] = test
-        rec["predicted"] = predict(encoder, x_test, self.ds.target_indices)
-        if strategy == "C":
-            recon = self.reconstruct(net, x_test)[:, self.linked]
-            rec["reconstruction"] = metrics.reconstruction_metrics(x_test[:, self.linked], recon)
-            rec["recon_sample"] = np.stack([x_test[:, self.linked].ravel()[:2000], recon.ravel()[:2000]])
+        if model.startswith("baseline:"):
+            groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
+            t0 = time.perf_counter()
+            rec = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
+                   "stop": "fitted", "test": test,
+                   "predicted": baselines.fit_predict(model.split(":", 1)[1], self.x_labelled[train], self.ds.y[train],
+                                                      groups, x_test, run_seed)}
+            rec["finetune_seconds"] = time.perf_counter() - t0
+            self.progress("finetune", label, 1, 1, None)
+        else:
+            net, encoder, columns, transform, rows, rec = self.fit(
+                model, train, {ids[i] for i in test}, run_seed * 1000 + f, run_seed, label)
+            rec["test"] = test
+            rec["predicted"] = predict(encoder, transform.apply(x_test), columns)
+            if model == "C":
+                rec["reconstruction"], rec["recon_sample"] = self.reconstruction(net, transform, rows, x_test)
         write_fold(path, rec)
         return rec
 
+    def models(self):
+        return list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines]
+
     def run(self):
+        """Every (scheme, model, repeat) over the same folds; returns (results, final model, seconds)."""
         results, t_start = {}, time.perf_counter()
         for scheme in self.cfg.cv:
             folds = make_folds(self.ds, scheme, self.cfg.folds, self.cfg.seed)
-            for strategy in self.cfg.strategies:
-                results[(scheme, strategy)] = [self.run_fold(scheme, strategy, f, test) for f, test in enumerate(folds)]
+            for repeat in range(self.cfg.seeds):
+                for model in self.models():
+                    results[(scheme, model, repeat)] = [self.run_fold(scheme, model, f, test, repeat)
+                                                        for f, test in enumerate(folds)]
         final = None
         if self.cfg.final_model:
             final = self.final_model()
@@ -221,11 +261,15 @@ class Runner:
         if path.exists():
             return load_checkpoint(path)
         n = self.ds.labelled.size
-        net, encoder, rec = self.fit(strategy, np.arange(n), set(), self.cfg.seed * 1000 + 999,
-                                     f"final model ({strategy})")
-        ck = self._checkpoint(strategy, net.state_dict(),
+        net, encoder, columns, transform, _, rec = self.fit(strategy, np.arange(n), set(), self.cfg.seed * 1000 + 999,
+                                                            self.cfg.seed, f"final model ({strategy})")
+        params = net.state_dict()
+        if self.cfg.architecture.head == "readout":
+            params.update({f"head.{k}": backend.to_numpy(v).copy() for k, v in encoder.layers[-1].params.items()})
+        ck = self._checkpoint(strategy, params,
                               {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n)},
-                              {"finetune_losses": rec["finetune_losses"]})
+                              {"finetune_losses": rec["finetune_losses"], "input_mean": transform.mean,
+                               "input_sd": transform.sd})
         save_checkpoint(path, ck)
         return ck
 

@@ -33,3 +33,12 @@ def grouped_kfold(groups, k: int, seed: int) -> list[np.ndarray]:
         members[f].append(g)
         load[f] += sizes[g]
     return [np.sort(np.flatnonzero(np.isin(groups, m))) for m in members]
+
+
+def leave_one_group_out(groups) -> list[np.ndarray]:
+    """One fold per group (a project held out at a time), in order of first appearance."""
+    groups = np.asarray(groups, dtype=object)
+    names = list(dict.fromkeys(groups.tolist()))
+    if len(names) < 2:
+        raise ValueError(f"leave-one-group-out needs at least 2 groups, got {len(names)}")
+    return [np.flatnonzero(groups == g) for g in names]

@@ -36,8 +36,22 @@ def prediction_metrics(observed, predicted) -> dict:
             "rmse": rmse(y, predicted)}
 
 
-def reconstruction_metrics(observed, reconstructed) -> dict:
-    """Centred Pearson r and R^2 = 1 - SSE / sum (x - mean x)^2 over all entries."""
-    x, r = np.asarray(observed, float).ravel(), np.asarray(reconstructed, float).ravel()
-    sst = float(((x - x.mean()) ** 2).sum())
-    return {"pearson_r": pearson(x, r), "r2": 1.0 - float(((x - r) ** 2).sum()) / sst if sst > 0 else float("nan")}
+def reconstruction_metrics(observed, reconstructed, training_mean) -> dict:
+    """Held-out reconstruction against the per-gene training mean (what "no model" predicts):
+    R^2 = 1 - SSE / sum (x - training mean)^2, and Pearson r of the deviations from that mean,
+    over all entries (samples x genes)."""
+    x, r = np.asarray(observed, float), np.asarray(reconstructed, float)
+    mu = np.asarray(training_mean, float)
+    sst = float(((x - mu) ** 2).sum())
+    return {"pearson_r": pearson((x - mu).ravel(), (r - mu).ravel()),
+            "r2": 1.0 - float(((x - r) ** 2).sum()) / sst if sst > 0 else float("nan")}
+
+
+def pca_reconstruction(train, observed, width: int) -> np.ndarray:
+    """``observed`` projected onto the first ``width`` principal components of ``train`` (centred on its
+    mean): the linear autoencoder of the same width, the reference a network's reconstruction is held to."""
+    train = np.asarray(train, float)
+    mean = train.mean(axis=0)
+    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
+    v = vt[:width]
+    return (np.asarray(observed, float) - mean) @ v.T @ v + mean

@@ -64,14 +64,15 @@ def summarise(ds, records, strategy) -> dict:
     out["finetune_steps"] = [int(np.size(r["finetune_losses"])) for r in records]
     out["pretrain_seconds"] = float(sum(r["pretrain_seconds"] for r in records))
     out["finetune_seconds"] = float(sum(r["finetune_seconds"] for r in records))
-    if strategy == "C":
-        rs = [r["reconstruction"] for r in records if "reconstruction" in r]
+    rs = [r["reconstruction"] for r in records if "reconstruction" in r]
+    if rs:
         out["reconstruction_held_out"] = {
-            "pearson_r_mean": float(np.nanmean([r["pearson_r"] for r in rs])),
-            "r2_mean": float(np.nanmean([r["r2"] for r in rs])),
-            "pearson_r_per_fold": [float(r["pearson_r"]) for r in rs],
+            **{f"{k}_mean": float(np.nanmean([r[k] for r in rs])) for k in ("pearson_r", "r2", "pca_pearson_r", "pca_r2")},
             "r2_per_fold": [float(r["r2"]) for r in rs],
-            "genes": "genes linked to at least one phenotype"}
+            "pca_r2_per_fold": [float(r["pca_r2"]) for r in rs],
+            "genes": "genes linked to at least one phenotype",
+            "reference": "R² and r of deviations from the per-gene training mean; pca_*: PCA of the same width "
+                         "(one component per phenotype node) fitted on the same training pool"}
         out["pretrain_final_loss_mean"] = float(np.mean([r["pretrain_losses"][-1] for r in records]))
     return out
 
@@ -122,32 +123,94 @@ def links_csv(ck) -> str:
     return buf.getvalue()
 
 
+METRICS = ("pearson_r", "within_20_percent", "rmse")
+
+
+def aggregate(per_seed: list) -> dict:
+    """Mean and sd over seeds of each phenotype's metrics (``per_seed``: summarise() of each seed)."""
+    out = {}
+    for col in per_seed[0]["phenotypes"]:
+        vals = {m: [s["phenotypes"][col][m] for s in per_seed] for m in METRICS}
+        out[col] = {m: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                        "per_seed": v} for m, v in vals.items()}
+    return out
+
+
+def paired(a: list, b: list) -> dict:
+    """Paired differences a - b over seeds (same folds): each metric's mean, sd, and in how many seeds a was
+    better. A gain is claimed only when a is better in every seed and the mean gain exceeds the sd of both."""
+    out = {}
+    for m in METRICS:
+        d = np.asarray(a[m]["per_seed"]) - np.asarray(b[m]["per_seed"])
+        better = -d if m == "rmse" else d
+        spread = max(a[m]["sd"], b[m]["sd"], float(np.std(d, ddof=1)) if d.size > 1 else 0.0)
+        out[m] = {"difference_mean": float(d.mean()), "difference_sd": float(np.std(d, ddof=1)) if d.size > 1 else 0.0,
+                  "better_in": f"{int((better > 0).sum())}/{d.size}",
+                  "verdict": "one seed: no verdict" if d.size < 2 else
+                             "better" if (better > 0).all() and better.mean() > spread else
+                             "worse" if (better < 0).all() and -better.mean() > spread else "within noise"}
+    return out
+
+
+def comparisons(ds, aggregated: dict) -> list:
+    """Per scheme and phenotype: C against B, and each network strategy against the best baseline by mean r."""
+    rows = []
+    for scheme in dict.fromkeys(k.split("/")[0] for k in aggregated):
+        models = {k.split("/", 1)[1]: v for k, v in aggregated.items() if k.startswith(scheme + "/")}
+        nets = [m for m in models if not m.startswith("baseline:")]
+        bases = [m for m in models if m.startswith("baseline:") and m != "baseline:mean"]
+        for col in ds.target_columns:
+            pairs = [("C", "B")] if {"B", "C"} <= set(nets) else []
+            if bases:
+                best = max(bases, key=lambda m: models[m][col]["pearson_r"]["mean"])
+                pairs += [(n, best) for n in nets]
+            for a, b in pairs:
+                rows.append({"scheme": scheme, "phenotype": col, "model": a, "against": b,
+                             **paired(models[a][col], models[b][col])})
+    return rows
+
+
 def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
+    """results: {(scheme, model, repeat): fold records}; model is a strategy or ``baseline:NAME``."""
     out = Path(out)
     report = {"settings": cfg.to_dict(), "data": ds.summary, "wall_seconds": seconds, "results": {}}
     panels, curves_pre, curves_ft = [], [], []
-    for (scheme, strategy), records in results.items():
-        key = f"{scheme}/{strategy}"
-        report["results"][key] = summarise(ds, records, strategy)
-        atomic.write_text(out / f"results_{scheme}_{strategy}.csv", results_csv(ds, records))
+    groups = {}
+    for (scheme, model, repeat), records in results.items():
+        groups.setdefault((scheme, model), []).append((repeat, records))
+    for (scheme, model), runs in groups.items():
+        key = f"{scheme}/{model}"
+        strategy = model if not model.startswith("baseline:") else "baseline"
+        summaries = [summarise(ds, records, strategy) for _, records in runs]
+        res = dict(summaries[0])
+        res["seeds"] = [cfg.seed + repeat for repeat, _ in runs]
+        res["over_seeds"] = aggregate(summaries)
+        if len(summaries) > 1:
+            res["per_seed"] = summaries
+        report["results"][key] = res
+        records = runs[0][1]
+        name = model.replace(":", "_")
+        atomic.write_text(out / f"results_{scheme}_{name}.csv", results_csv(ds, records))
         y, pred, _ = pooled(ds, records)
         for j, col in enumerate(ds.target_columns):
-            panels.append((f"{col}: {scheme} CV, strategy {strategy}", y[:, j], pred[:, j],
-                           report["results"][key]["phenotypes"][col]))
+            panels.append((f"{col}: {scheme} CV, {model}", y[:, j], pred[:, j], res["phenotypes"][col]))
+        if strategy == "baseline":
+            continue
         for f, r in enumerate(records):
             if np.size(r["pretrain_losses"]):
-                curves_pre.append((f"{scheme} {strategy} fold {f + 1}", np.asarray(r["pretrain_losses"])))
-            curves_ft.append((f"{scheme} {strategy} fold {f + 1}", np.asarray(r["finetune_losses"])))
-        if strategy == "C":
+                curves_pre.append((f"{scheme} {model} fold {f + 1}", np.asarray(r["pretrain_losses"])))
+            curves_ft.append((f"{scheme} {model} fold {f + 1}", np.asarray(r["finetune_losses"])))
+        if "reconstruction_held_out" in res:
             obs = np.concatenate([np.asarray(r["recon_sample"])[0] for r in records])
             rec = np.concatenate([np.asarray(r["recon_sample"])[1] for r in records])
-            s = report["results"][key]["reconstruction_held_out"]
+            s = res["reconstruction_held_out"]
             plots.reconstruction(out / f"reconstruction_{scheme}.png", obs, rec,
-                                 f"held-out reconstruction ({scheme} CV)\nr = {s['pearson_r_mean']:.2f}, "
-                                 f"R² = {s['r2_mean']:.2f} (mean over folds)")
+                                 f"held-out reconstruction ({scheme} CV), linked genes\nR² = {s['r2_mean']:.2f} "
+                                 f"(PCA of the same width: {s['pca_r2_mean']:.2f}), mean over folds")
+    report["comparisons"] = comparisons(ds, {k: v["over_seeds"] for k, v in report["results"].items()})
     if panels:
         plots.predicted_vs_observed(out / "predicted_vs_observed.png", panels,
-                                    ncols=len(cfg.strategies) * len(ds.target_columns))  # a row per CV scheme
+                                    ncols=len(groups) // len(cfg.cv) * len(ds.target_columns))  # a row per scheme
     plots.training_curves(out / "training_curves.png", curves_pre, curves_ft)
     if final is not None:
         report["final_model"] = {"file": str(out / "model.h5"), **final.progress}

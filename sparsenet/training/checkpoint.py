@@ -19,7 +19,8 @@ from ..data.normalise import Normalisation
 from ..engine import Sequential
 from ..h5io import decode_strings, encode_strings, open_checked, read_sparse, write_sparse
 from ..masks.store import Masks
-from .network import build_autoencoder
+from ..data.standardise import InputTransform
+from .network import Architecture, build_autoencoder, build_encoder
 
 FORMAT = "sparsenet-checkpoint/1"
 
@@ -96,11 +97,30 @@ def load_checkpoint(path) -> Checkpoint:
     return ck
 
 
+def architecture_of(ck: Checkpoint) -> Architecture:
+    return Architecture(**ck.config.get("architecture", {}))
+
+
+def input_transform_of(ck: Checkpoint) -> InputTransform:
+    """The per-gene input transform the final model was trained with (raw for older checkpoints)."""
+    how = ck.config.get("inputs", "raw")
+    n = len(ck.masks.gene_ids)
+    return InputTransform(how, np.asarray(ck.extra.get("input_mean", np.zeros(n)), float),
+                          np.asarray(ck.extra.get("input_sd", np.ones(n)), float))
+
+
 def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
-    """The checkpoint's encoder (genes -> phenotypes), ready to predict on ``device``."""
-    net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu")
-    net.load_state_dict(ck.params)
-    return Sequential(net.layers[:net.n_encoder]).to(device)
+    """The checkpoint's encoder (genes -> phenotypes [-> read-out]), ready to predict on ``device``,
+    and the output columns of its targets."""
+    arch = architecture_of(ck)
+    net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu", arch)
+    net.load_state_dict({k: v for k, v in ck.params.items() if not k.startswith("head.")})
+    indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
+    encoder, columns = build_encoder(net, arch, indices)
+    if arch.head == "readout":
+        for k, p in encoder.layers[-1].params.items():
+            p[...] = np.asarray(ck.params[f"head.{k}"]).reshape(p.shape)
+    return encoder.to(device), columns
 
 
 def check_same_masks(ck: Checkpoint, masks: Masks, path) -> None:

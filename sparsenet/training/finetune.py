@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend
-from ..engine import Adam, Sequential, sum_abs_relative_error
+from ..engine import Adam, Sequential, sum_abs_relative_error, sum_squared_error
 from .network import freeze_gene_protein
 
 TUNE = ("auto", "phenotype", "all")
@@ -27,6 +27,10 @@ class FinetuneSettings:
     tol: float = 1e-4
     window: int = 100
     tune: str = "auto"
+    loss: str = "relative"  # the paper's sum |(y - yhat) / y|, or "squared": sum ((y - yhat) / mean y)^2
+
+
+LOSSES = ("relative", "squared")
 
 
 def default_lr(strategy: str) -> float:
@@ -43,6 +47,8 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
     """
     if settings.tune not in TUNE:
         raise ValueError(f"tune must be one of {', '.join(TUNE)}, got {settings.tune!r}")
+    if settings.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {settings.loss!r}")
     keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
     freeze_gene_protein(encoder, keep_first)
     xp = backend.xp_for(encoder.device)
@@ -53,11 +59,19 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
         raise ValueError("finetune: settings.lr is not set (see default_lr)")
     opt = Adam(encoder.params, encoder.grads, lr=settings.lr)
     n = max(1, int(np.sum(~np.isnan(y))))
+    scale = xp.asarray(np.nan_to_num(np.abs(np.nanmean(np.asarray(y, float), axis=0)), nan=1.0) + 1e-12,
+                       dtype=np.float32)
     losses, reason = [], "step limit"
     try:
         for step in range(settings.max_steps):
             out = encoder.forward(xd, check=False)  # validated when loaded
-            value, g = sum_abs_relative_error(out[:, indices], yd)
+            if settings.loss == "relative":
+                value, g = sum_abs_relative_error(out[:, indices], yd)
+            else:  # squared error relative to each target's mean, missing targets dropped
+                known = ~xp.isnan(yd)
+                pred = xp.where(known, out[:, indices], 0) / scale
+                value, g = sum_squared_error(pred, xp.where(known, yd, 0) / scale)
+                g = g / scale
             grad = xp.zeros(out.shape, dtype=out.dtype)
             grad[:, indices] = g
             encoder.backward(backend.feature_major(grad))

@@ -11,6 +11,8 @@ the same function, without materialising the protein activations.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -25,7 +27,28 @@ def is_identity(m: sp.csr_matrix) -> bool:
         and np.array_equal(m.indptr, np.arange(m.shape[0] + 1))
 
 
-def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu") -> Sequential:
+DECODERS = {"softplus": "the paper's: gene = d * softplus(protein); one sign per gene",
+            "linear": "gene = d * protein, protein = W h + b: sign-free, a bias per gene"}
+HEADS = {"node": "the paper's: the target's own node of the phenotype layer",
+         "readout": "a linear read-out of every phenotype node (phenotype layer -> targets)"}
+
+
+@dataclass
+class Architecture:
+    """What may change while the gene -> protein -> phenotype wiring from the masks stays."""
+    decoder: str = "softplus"
+    head: str = "node"
+
+    def __post_init__(self):
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+
+
+def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu",
+                      architecture: Architecture | None = None) -> Sequential:
+    arch = architecture or Architecture()
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of A, B, C, got {strategy!r}")
     n_genes, n_proteins = len(masks.gene_ids), len(masks.protein_ids)
@@ -41,15 +64,30 @@ def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu") 
         if one_to_one:  # the one-to-one gene->protein layer folded into the phenotype layer
             # the decoder's softplus is its own layer so that pre-training can fuse it with the
             # last one-to-one layer and the loss (pretrain.reconstruction_step); same function
+            decoder_act = [Softplus()] if arch.decoder == "softplus" else []
             layers = [MaskedLinear(pp, activation="softplus", seed=seed + 1, input_scale=True),
-                      MaskedLinear(pp.T, seed=seed + 2), Softplus(), OneToOne(n_genes)]
+                      MaskedLinear(pp.T, seed=seed + 2), *decoder_act, OneToOne(n_genes)]
         else:
+            decoder_act = "softplus" if arch.decoder == "softplus" else None
             layers = [MaskedLinear(gp, bias=False, seed=seed), MaskedLinear(pp, activation="softplus", seed=seed + 1),
-                      MaskedLinear(pp.T, activation="softplus", seed=seed + 2),
+                      MaskedLinear(pp.T, activation=decoder_act, seed=seed + 2),
                       MaskedLinear(gp.T, bias=False, seed=seed + 3)]
     net = Sequential(layers).to(device)
     net.n_encoder = 3 if strategy == "A" else (1 if one_to_one else 2)  # layers from genes to phenotypes
     return net
+
+
+def build_encoder(net: Sequential, architecture: Architecture | None, target_indices, seed: int = 0):
+    """The part that predicts: genes -> phenotype layer, and with ``head='readout'`` a linear read-out
+    of every phenotype node into the targets. Returns (encoder, output columns of the targets)."""
+    arch = architecture or Architecture()
+    layers = net.layers[:net.n_encoder]
+    if arch.head == "node":
+        return Sequential(layers), np.asarray(target_indices, dtype=np.int64)
+    n_targets = len(target_indices)
+    width = next(layer.out_features for layer in reversed(layers) if layer.out_features is not None)
+    head = DenseLinear(width, n_targets, seed=seed + 7).to(net.device)
+    return Sequential(layers + [head]), np.arange(n_targets, dtype=np.int64)
 
 
 def freeze_gene_protein(encoder, frozen: bool = True) -> None:
