@@ -1,0 +1,143 @@
+"""Issue 8: baselines on the network's folds, no held-out leak into fitted statistics, seeds aggregated,
+leave-one-group-out, and an autoencoder whose output can take both signs."""
+import numpy as np
+import pytest
+
+from sparsenet.data.dataset import load_dataset
+from sparsenet.data.standardise import InputTransform, fit_input_transform
+from sparsenet.evaluation import baselines, crossval
+from sparsenet.evaluation.crossval import RunConfig, Runner
+from sparsenet.evaluation.folds import leave_one_group_out
+from sparsenet.evaluation.report import aggregate, paired
+from sparsenet.training.finetune import FinetuneSettings
+from sparsenet.training.network import Architecture, build_autoencoder
+from sparsenet.training.pretrain import PretrainSettings, pretrain
+from synthetic import core_masks, write_dataset
+
+
+def _dataset(tmp_path):
+    expr, phen, _ = write_dataset(tmp_path / "data")
+    return load_dataset(core_masks(), expr, phen, ["ref_1", "ref_2"], group_by="project")
+
+
+def _config(**kw):
+    base = dict(strategies=["B", "C"], cv=["grouped"], folds=3, seed=2, device="cpu", inputs="standardise",
+                architecture=Architecture("linear", "readout"),
+                pretrain=PretrainSettings(samples=800, batch=200, lr=0.01),
+                finetune=FinetuneSettings(lr=1e-2, max_steps=30), baselines=["mean", "ridge"], final_model=False)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def test_baselines_see_exactly_the_networks_folds(tmp_path, monkeypatch):
+    ds = _dataset(tmp_path)
+    seen = []
+    real = baselines.fit_predict
+
+    def spy(name, x_train, y_train, groups_train, x_test, seed):
+        seen.append((name, x_train.copy(), x_test.copy()))
+        return real(name, x_train, y_train, groups_train, x_test, seed)
+
+    monkeypatch.setattr(crossval.baselines, "fit_predict", spy)
+    (tmp_path / "r" / "state").mkdir(parents=True)
+    results, _, _ = Runner(ds, _config(), tmp_path / "r").run()
+    x = ds.inputs.take(ds.labelled)
+    net_tests = [r["test"] for r in results[("grouped", "B", 0)]]
+    for name in ("mean", "ridge"):
+        calls = [c for c in seen if c[0] == name]
+        assert len(calls) == len(net_tests)
+        for (_, x_train, x_test), test, rec in zip(calls, net_tests, results[("grouped", f"baseline:{name}", 0)]):
+            np.testing.assert_array_equal(rec["test"], test)
+            np.testing.assert_array_equal(x_test, x[test])
+            np.testing.assert_array_equal(x_train, np.delete(x, test, axis=0))  # every other labelled sample
+    mean_pred = np.concatenate([r["predicted"] for r in results[("grouped", "baseline:mean", 0)]])
+    train_means = np.concatenate([np.full(len(t), np.nanmean(np.delete(ds.y[:, 0], t))) for t in net_tests])
+    np.testing.assert_allclose(mean_pred[:, 0], train_means)
+
+
+def test_standardisation_is_fitted_on_training_samples_only(tmp_path):
+    ds = _dataset(tmp_path)
+    runner = Runner(ds, _config(), tmp_path / "r")
+    test = np.arange(0, ds.labelled.size, 4)
+    held_out = {ds.labelled_ids[i] for i in test}
+    _, _, _, transform, rows, _ = runner.fit("C", np.setdiff1d(np.arange(ds.labelled.size), test), held_out, 0, 2,
+                                             "fold")
+    pool_ids = ds.pretrain_source.sample_ids
+    assert not held_out & {pool_ids[r] for r in rows}
+    everything = ds.pretrain_source.all().astype(np.float64)
+    training = everything[rows]
+    np.testing.assert_allclose(transform.mean, training.mean(axis=0), atol=1e-6)
+    sd = training.std(axis=0)
+    np.testing.assert_allclose(transform.sd, np.where(sd < 1e-3, 1.0, sd), rtol=1e-5)
+    # the held-out samples move the statistics: a transform fitted with them would differ
+    assert np.abs(everything.mean(axis=0) - transform.mean).max() > 1e-3
+
+
+def test_input_transform_round_trip_and_streamed_statistics(rng):
+    x = rng.normal(2.0, 3.0, size=(50, 7))
+    x[:, 3] = 1.5  # constant gene: scale 1
+    src = type("S", (), {"take": lambda self, r: x[np.asarray(r)]})()
+    t = fit_input_transform(src, np.arange(50), "standardise", chunk=7)
+    np.testing.assert_allclose(t.mean, x.mean(axis=0))
+    assert t.sd[3] == 1.0
+    z = t.apply(x)
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(t.invert(z), x, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(InputTransform("raw", t.mean, t.sd).apply(x), x.astype(np.float32))
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        fit_input_transform(src, np.arange(50), "zscore")
+
+
+def test_seeds_repeat_on_the_same_folds_and_aggregate(tmp_path):
+    ds = _dataset(tmp_path)
+    (tmp_path / "r" / "state").mkdir(parents=True)
+    results, _, _ = Runner(ds, _config(seeds=2, strategies=["B"]), tmp_path / "r").run()
+    a, b = results[("grouped", "B", 0)], results[("grouped", "B", 1)]
+    assert [tuple(r["test"]) for r in a] == [tuple(r["test"]) for r in b]
+    assert not np.allclose(np.concatenate([r["predicted"] for r in a]), np.concatenate([r["predicted"] for r in b]))
+    per_seed = [{"phenotypes": {"g": {"pearson_r": r, "within_20_percent": w, "rmse": e}}}
+                for r, w, e in ((0.5, 40.0, 0.3), (0.7, 60.0, 0.1), (0.6, 50.0, 0.2))]
+    agg = aggregate(per_seed)["g"]
+    assert agg["pearson_r"]["mean"] == pytest.approx(0.6)
+    assert agg["pearson_r"]["sd"] == pytest.approx(np.std([0.5, 0.7, 0.6], ddof=1))
+    assert agg["within_20_percent"]["per_seed"] == [40.0, 60.0, 50.0]
+    worse = aggregate([{"phenotypes": {"g": {"pearson_r": r - 0.3, "within_20_percent": w - 20, "rmse": e + 0.2}}}
+                       for r, w, e in ((0.5, 40.0, 0.3), (0.7, 60.0, 0.1), (0.6, 50.0, 0.2))])["g"]
+    p = paired(agg, worse)
+    assert p["pearson_r"]["difference_mean"] == pytest.approx(0.3) and p["pearson_r"]["better_in"] == "3/3"
+    assert p["pearson_r"]["verdict"] == "better" and p["rmse"]["verdict"] == "better"
+    assert paired(worse, agg)["within_20_percent"]["verdict"] == "worse"
+    noisy = aggregate([{"phenotypes": {"g": {"pearson_r": r, "within_20_percent": 0.0, "rmse": 0.0}}}
+                       for r in (0.52, 0.69, 0.61)])["g"]
+    assert paired(noisy, agg)["pearson_r"]["verdict"] == "within noise"
+
+
+def test_leave_one_group_out():
+    groups = ["a", "b", "a", "c", "b", "a"]
+    folds = leave_one_group_out(groups)
+    assert [f.tolist() for f in folds] == [[0, 2, 5], [1, 4], [3]]
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        leave_one_group_out(["a", "a"])
+
+
+def test_linear_decoder_reconstructs_both_signs(rng):
+    """The paper's decoder ends in d * softplus(.): one sign per gene. The linear decoder does not."""
+    masks = core_masks()
+    from sparsenet.training.network import linked_genes
+
+    linked = linked_genes(masks)
+    x = (rng.normal(size=(300, 2)) @ rng.normal(size=(2, len(masks.gene_ids)))).astype(np.float32) * 0.3
+    src = type("S", (), {"take": lambda self, r: x[np.asarray(r)].copy()})()
+    r2 = {}
+    for decoder in ("softplus", "linear"):
+        net = build_autoencoder(masks, "C", 0, "cpu", Architecture(decoder, "node"))
+        pretrain(net, src, np.arange(300), PretrainSettings(samples=60_000, batch=300, lr=0.01), linked, 0)
+        out = np.asarray(net.forward(x))[:, linked]
+        r2[decoder] = 1 - ((out - x[:, linked]) ** 2).sum() / ((x[:, linked] - x[:, linked].mean(0)) ** 2).sum()
+        signs = np.sign(out).astype(int)
+        mixed = np.mean([len(set(signs[:, j])) > 1 for j in range(out.shape[1])])
+        if decoder == "softplus":
+            assert mixed == 0.0  # every linked gene's reconstruction keeps one sign
+        else:
+            assert mixed > 0.5
+    assert r2["linear"] > 0.6 and r2["linear"] > r2["softplus"] + 0.3
