@@ -59,8 +59,13 @@ SEEDS = typer.Option(1, "--seeds", min=1, help="repeat every fit over N network 
                      "mean ± sd and paired comparisons")
 BASELINES = typer.Option("all", "--baselines", help="baselines fitted on the same folds: all, none, or a comma list "
                          "of mean, ridge, knn, random_forest")
-PRESETS = {"default": {"inputs": "centre", "decoder": "linear", "head": "readout", "pretrain_lr": 0.01},
-           "paper": {"inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1}}
+EARLY_STOPPING = typer.Option(None, "--early-stopping", help="'inner': fine-tuning steps chosen by inner "
+                              "cross-validation on each fold's training samples; 'none': until --tol or --max-steps "
+                              "(default: the preset's)")
+PRESETS = {"default": {"inputs": "centre", "decoder": "linear", "head": "readout", "pretrain_lr": 0.01,
+                       "early_stopping": "inner"},
+           "paper": {"inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
+                     "early_stopping": "none"}}
 FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
                            "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
 MAX_STEPS = typer.Option(3000, "--max-steps", min=1, help="fine-tuning step limit")
@@ -167,22 +172,23 @@ def _prepare_out(out: Path, resume: bool, settings: dict):
 
 def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
                 max_steps, tol, tune, final_model=True, noise=None, preset="paper", inputs=None, decoder=None,
-                head=None, loss="relative", seeds=1, baselines="none"):
+                head=None, loss="relative", seeds=1, baselines="none", early_stopping=None):
     from sparsenet import backend
     from sparsenet.data.standardise import INPUTS as INPUT_CHOICES
     from sparsenet.evaluation.baselines import BASELINES as BASELINE_CHOICES
     from sparsenet.evaluation.crossval import SCHEMES, RunConfig
-    from sparsenet.training.finetune import LOSSES, TUNE as TUNES, FinetuneSettings
+    from sparsenet.training.finetune import EARLY_STOPPING as STOPPINGS, LOSSES, TUNE as TUNES, FinetuneSettings
     from sparsenet.training.network import DECODERS, HEADS, STRATEGIES, Architecture
     from sparsenet.training.pretrain import PretrainSettings
 
     if preset not in PRESETS:
         raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     chosen = {**PRESETS[preset], **{k: v for k, v in dict(inputs=inputs, decoder=decoder, head=head,
-                                                           pretrain_lr=pretrain_lr).items() if v is not None}}
+                                                           pretrain_lr=pretrain_lr, early_stopping=early_stopping
+                                                           ).items() if v is not None}}
     for name, value, allowed in (("tune", tune, TUNES), ("inputs", chosen["inputs"], INPUT_CHOICES),
                                  ("decoder", chosen["decoder"], DECODERS), ("head", chosen["head"], HEADS),
-                                 ("loss", loss, LOSSES)):
+                                 ("loss", loss, LOSSES), ("early-stopping", chosen["early_stopping"], STOPPINGS)):
         if value not in allowed:
             raise UserError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}")
     if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
@@ -193,7 +199,8 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
                      group_by=group_by or None, seed=seed, seeds=seeds, device=backend.resolve_device(device),
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
                      pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
-                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=max_steps, tol=tol, tune=tune, loss=loss),
+                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=max_steps, tol=tol, tune=tune, loss=loss,
+                                               early_stopping=chosen["early_stopping"]),
                      baselines=base, final_model=final_model, noise=noise)
 
 
@@ -236,7 +243,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: int = MAX_STEPS,
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
           decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: str = LOSS, seeds: int = SEEDS,
-          baselines: str = BASELINES,
+          baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
     """Cross-validate DeepMetabolism (default: strategy C, iJO1366 masks, PRECISE growth rate, grouped CV by
@@ -249,7 +256,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     t0 = time.perf_counter()
     cfg = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
                       max_steps, tol, tune, preset=preset, inputs=inputs, decoder=decoder, head=head, loss=loss,
-                      seeds=seeds, baselines=baselines)
+                      seeds=seeds, baselines=baselines, early_stopping=early_stopping)
     masks, masks_path = _masks(masks_file)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,

@@ -141,3 +141,33 @@ def test_linear_decoder_reconstructs_both_signs(rng):
         else:
             assert mixed > 0.5
     assert r2["linear"] > 0.6 and r2["linear"] > r2["softplus"] + 0.3
+
+
+def test_early_stopping_chooses_from_inner_folds_and_leaves_the_encoder(rng):
+    from sparsenet.training.finetune import choose_steps, step_grid
+    from sparsenet.training.network import build_encoder
+
+    masks = core_masks()
+    net = build_autoencoder(masks, "B", 0, "cpu", Architecture("linear", "readout"))
+    encoder, columns = build_encoder(net, Architecture("linear", "readout"), [0], 0)
+    x = rng.normal(scale=0.3, size=(40, len(masks.gene_ids))).astype(np.float32)
+    y = (0.5 + 0.1 * np.tanh(x[:, :5].sum(axis=1)))[:, None]
+    before = encoder.params.copy()
+    settings = FinetuneSettings(lr=1e-2, max_steps=200)
+    folds = [np.arange(i, 40, 4) for i in range(4)]
+    steps, grid, curve = choose_steps(encoder, x, y, columns, settings, False, folds)
+    np.testing.assert_array_equal(encoder.params, before)
+    assert list(grid) == list(step_grid(200)) and grid[0] == 25 and grid[-1] == 200
+    assert steps == grid[int(np.argmin(curve))] and curve.shape == grid.shape and np.isfinite(curve).all()
+    # the curve is the mean over inner folds of the held-out loss after that many steps, from the same start
+    from sparsenet.training.finetune import finetune
+    from dataclasses import replace
+
+    tail = []
+    for test in folds:
+        encoder.params[...] = before
+        train = np.setdiff1d(np.arange(40), test)
+        finetune(encoder, x[train], y[train], columns, replace(settings, max_steps=int(grid[1]), tol=0.0), False)
+        p = np.asarray(encoder.forward(x[test]))[:, 0]
+        tail.append(np.mean(np.abs((y[test, 0] - p) / y[test, 0])))
+    assert curve[1] == pytest.approx(np.mean(tail), rel=1e-3)

@@ -25,7 +25,7 @@ from ..data.dataset import Dataset
 from ..engine import Sequential
 from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
-from ..training.finetune import FinetuneSettings, default_lr, finetune, predict
+from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict
 from ..training.network import Architecture, build_autoencoder, build_encoder, linked_genes
 from ..training.pretrain import PretrainSettings, pretrain
 from . import baselines, metrics
@@ -190,14 +190,31 @@ class Runner:
         settings = self.cfg.finetune
         if not settings.lr:
             settings = replace(settings, lr=default_lr(strategy))
-        losses, reason = finetune(encoder, transform.apply(x), y, columns, settings, strategy == "C")
+        xt = transform.apply(x)
+        if settings.early_stopping == "inner":  # the step count from inner folds of these training samples
+            steps, grid, curve = choose_steps(encoder, xt, y, columns, settings, strategy == "C",
+                                              self.inner_folds(train, seed))
+            settings = replace(settings, max_steps=steps, tol=0.0)
+            record.update(inner_steps=grid, inner_loss=curve)
+        losses, reason = finetune(encoder, xt, y, columns, settings, strategy == "C")
         record.update(finetune_seconds=time.perf_counter() - t0, finetune_losses=losses, stop=reason)
         self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
         return net, encoder, columns, transform, rows, record
 
-    def reconstruction(self, net, transform, rows, x_test):
-        """Held-out reconstruction over the linked genes, in input units, against the training mean and
-        against PCA of the same width fitted on the same training pool."""
+    def inner_folds(self, train, seed):
+        """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""
+        k = self.cfg.finetune.inner_folds
+        groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
+        if groups is not None and len(set(groups)) >= 2:
+            return grouped_kfold(groups, k, seed)
+        return kfold(len(train), min(k, len(train)), seed)
+
+    def reconstruction(self, transform, rows, pretrain_seed, x_test):
+        """Held-out reconstruction of the pre-trained autoencoder (before fine-tuning moves the phenotype
+        layer) over the linked genes, in input units, against the training mean and against PCA of the same
+        width fitted on the same training pool."""
+        net = build_autoencoder(self.ds.masks, "C", 0, self.device, self.cfg.architecture)
+        net.load_state_dict(self.pretrained(rows, transform, pretrain_seed, "")[0])  # cached by fit()
         z = backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(transform.apply(x_test))))
         recon = transform.invert(np.asarray(z))[:, self.linked]
         obs, mean = x_test[:, self.linked].astype(np.float64), transform.mean[self.linked]
@@ -234,7 +251,7 @@ class Runner:
             rec["test"] = test
             rec["predicted"] = predict(encoder, transform.apply(x_test), columns)
             if model == "C":
-                rec["reconstruction"], rec["recon_sample"] = self.reconstruction(net, transform, rows, x_test)
+                rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test)
         write_fold(path, rec)
         return rec
 

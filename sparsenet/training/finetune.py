@@ -9,7 +9,7 @@ Training stops when the loss changed by less than ``tol`` (relative) over the la
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,9 +28,12 @@ class FinetuneSettings:
     window: int = 100
     tune: str = "auto"
     loss: str = "relative"  # the paper's sum |(y - yhat) / y|, or "squared": sum ((y - yhat) / mean y)^2
+    early_stopping: str = "none"  # "inner": the step count chosen by inner cross-validation (choose_steps)
+    inner_folds: int = 5
 
 
 LOSSES = ("relative", "squared")
+EARLY_STOPPING = ("none", "inner")
 
 
 def default_lr(strategy: str) -> float:
@@ -39,11 +42,22 @@ def default_lr(strategy: str) -> float:
     return 1e-3 if strategy == "A" else 1e-2
 
 
+def _loss(xp, out, indices, yd, settings, scale):
+    """The fine-tuning loss of ``out[:, indices]`` against ``yd`` (NaN = not observed) and its gradient."""
+    if settings.loss == "relative":
+        return sum_abs_relative_error(out[:, indices], yd)
+    known = ~xp.isnan(yd)  # squared error relative to each target's mean, missing targets dropped
+    value, g = sum_squared_error(xp.where(known, out[:, indices], 0) / scale, xp.where(known, yd, 0) / scale)
+    return value, g / scale
+
+
 def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, settings: FinetuneSettings,
-             pretrained: bool):
+             pretrained: bool, validation=None):
     """Tune ``encoder`` on (x, y); y is samples x len(indices), NaN = not observed.
 
-    Returns (per-sample losses, stop reason: 'tolerance' or 'step limit').
+    ``validation = (x_val, y_val, steps)``: also the per-sample loss on (x_val, y_val) after each of
+    ``steps`` (sorted), and no stop by tolerance. Returns (per-sample losses, stop reason: 'tolerance'
+    or 'step limit'), and with ``validation`` the validation losses as a third value.
     """
     if settings.tune not in TUNE:
         raise ValueError(f"tune must be one of {', '.join(TUNE)}, got {settings.tune!r}")
@@ -61,30 +75,58 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
     n = max(1, int(np.sum(~np.isnan(y))))
     scale = xp.asarray(np.nan_to_num(np.abs(np.nanmean(np.asarray(y, float), axis=0)), nan=1.0) + 1e-12,
                        dtype=np.float32)
+    if validation is not None:
+        xv, yv = xp.asarray(validation[0], dtype=np.float32), xp.asarray(validation[1], dtype=np.float32)
+        at, n_val, val_losses = set(validation[2]), max(1, int(np.sum(~np.isnan(validation[1])))), []
     losses, reason = [], "step limit"
     try:
         for step in range(settings.max_steps):
             out = encoder.forward(xd, check=False)  # validated when loaded
-            if settings.loss == "relative":
-                value, g = sum_abs_relative_error(out[:, indices], yd)
-            else:  # squared error relative to each target's mean, missing targets dropped
-                known = ~xp.isnan(yd)
-                pred = xp.where(known, out[:, indices], 0) / scale
-                value, g = sum_squared_error(pred, xp.where(known, yd, 0) / scale)
-                g = g / scale
+            value, g = _loss(xp, out, indices, yd, settings, scale)
             grad = xp.zeros(out.shape, dtype=out.dtype)
             grad[:, indices] = g
             encoder.backward(backend.feature_major(grad))
             opt.step()
             losses.append(value / n)
-            if step >= settings.window:
+            if validation is not None:
+                if step + 1 in at:
+                    val_losses.append(_loss(xp, encoder.forward(xv, check=False), indices, yv, settings, scale)[0] / n_val)
+            elif step >= settings.window:
                 before = losses[-1 - settings.window]
                 if abs(before - losses[-1]) <= settings.tol * max(abs(before), 1e-12):
                     reason = "tolerance"
                     break
     finally:
         freeze_gene_protein(encoder, False)
+    if validation is not None:
+        return np.asarray(losses), reason, np.asarray(val_losses)
     return np.asarray(losses), reason
+
+
+def step_grid(max_steps: int) -> np.ndarray:
+    """The step counts early stopping chooses from: 8 log-spaced from 25 (or fewer) to ``max_steps``."""
+    return np.unique(np.geomspace(min(25, max_steps), max_steps, 8).round().astype(int))
+
+
+def choose_steps(encoder: Sequential, x, y, indices, settings: FinetuneSettings, pretrained: bool, folds):
+    """Early stopping on inner folds of the training samples only: fine-tune from the encoder's current
+    parameters on each inner training part, score the inner held-out part after each of ``step_grid``
+    steps, and return (the step count of least mean held-out loss, the grid, the mean held-out losses).
+    The encoder's parameters are left as they were."""
+    start = encoder.params.copy()
+    grid = step_grid(settings.max_steps)
+    inner = replace(settings, max_steps=int(grid[-1]))
+    curves = []
+    try:
+        for test in folds:
+            train = np.setdiff1d(np.arange(len(x)), test)
+            encoder.params[...] = start
+            curves.append(finetune(encoder, x[train], y[train], indices, inner, pretrained,
+                                   (x[test], y[test], grid))[2])
+    finally:
+        encoder.params[...] = start
+    mean = np.mean(curves, axis=0)
+    return int(grid[int(np.argmin(mean))]), grid, mean
 
 
 def predict(encoder: Sequential, x: np.ndarray, indices) -> np.ndarray:
