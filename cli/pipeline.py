@@ -63,12 +63,13 @@ EARLY_STOPPING = typer.Option(None, "--early-stopping", help="'inner': fine-tuni
                               "cross-validation on each fold's training samples; 'none': until --tol or --max-steps "
                               "(default: the preset's)")
 PRESETS = {"default": {"inputs": "centre", "decoder": "linear", "head": "readout", "pretrain_lr": 0.01,
-                       "early_stopping": "inner"},
+                       "early_stopping": "none", "max_steps": 50},
            "paper": {"inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
-                     "early_stopping": "none"}}
+                     "early_stopping": "none", "max_steps": 3000}}
 FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
                            "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
-MAX_STEPS = typer.Option(3000, "--max-steps", min=1, help="fine-tuning step limit")
+MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="fine-tuning step limit (default: the preset's: 50, "
+                         "chosen on seed 0's folds; paper 3,000)")
 TOL = typer.Option(1e-4, "--tol", help="fine-tuning stops when the loss moved less than this (relative) over 100 steps")
 TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
                     "(phenotype layer after pre-training, all without)")
@@ -184,8 +185,8 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
     if preset not in PRESETS:
         raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     chosen = {**PRESETS[preset], **{k: v for k, v in dict(inputs=inputs, decoder=decoder, head=head,
-                                                           pretrain_lr=pretrain_lr, early_stopping=early_stopping
-                                                           ).items() if v is not None}}
+                                                           pretrain_lr=pretrain_lr, early_stopping=early_stopping,
+                                                           max_steps=max_steps).items() if v is not None}}
     for name, value, allowed in (("tune", tune, TUNES), ("inputs", chosen["inputs"], INPUT_CHOICES),
                                  ("decoder", chosen["decoder"], DECODERS), ("head", chosen["head"], HEADS),
                                  ("loss", loss, LOSSES), ("early-stopping", chosen["early_stopping"], STOPPINGS)):
@@ -199,7 +200,7 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
                      group_by=group_by or None, seed=seed, seeds=seeds, device=backend.resolve_device(device),
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
                      pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
-                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=max_steps, tol=tol, tune=tune, loss=loss,
+                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune, loss=loss,
                                                early_stopping=chosen["early_stopping"]),
                      baselines=base, final_model=final_model, noise=noise)
 
@@ -240,7 +241,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           pretrain_data: Optional[Path] = PRETRAIN_DATA, masks_file: Optional[Path] = MASKS,
           strategy: str = STRATEGY, cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED,
           device: str = DEVICE, pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH,
-          pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: int = MAX_STEPS,
+          pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: Optional[int] = MAX_STEPS,
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
           decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: str = LOSS, seeds: int = SEEDS,
           baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING,
@@ -364,7 +365,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                masks_file: Optional[Path] = MASKS, strategy: str = typer.Option("C", "--strategy"),
                cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED, device: str = DEVICE,
                pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH, pretrain_lr: float = PRETRAIN_LR,
-               finetune_lr: Optional[float] = FINETUNE_LR, max_steps: int = MAX_STEPS, tol: float = TOL, tune: str = TUNE,
+               finetune_lr: Optional[float] = FINETUNE_LR, max_steps: Optional[int] = MAX_STEPS, tol: float = TOL, tune: str = TUNE,
                preset: str = PRESET, percents: str = typer.Option("25,50,75", "--percent", help="p values: p % of samples get p % noise"),
                where: str = typer.Option("pretrain,finetune,both", "--where",
                                          help="noise in pretrain, finetune or both data (comma list)"),
