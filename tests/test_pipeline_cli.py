@@ -155,6 +155,10 @@ def test_train_bad_input(tmp_path):
         (["--expression", _bad(tmp_path, "c.h5", "garbage" * 50), "--phenotypes", phen], "corrupt HDF5"),
         (["--expression", expr], "give both --expression and --phenotypes"),
         (["--expression", expr, "--phenotypes", phen, "--strategy", "D"], "--strategy"),
+        (["--expression", expr, "--phenotypes", phen, "--baselines", "forest"], "--baselines: 'forest' is not one of"),
+        (["--expression", expr, "--phenotypes", phen, "--preset", "fast"], "--preset must be one of default, paper"),
+        (["--expression", expr, "--phenotypes", phen, "--inputs", "zscore"], "--inputs must be one of"),
+        (["--expression", expr, "--phenotypes", phen, "--cv", "lopo", "--group-by", "nosuch"], "no column 'nosuch'"),
     ]
     for args, message in cases:
         out = tmp_path / "run"
@@ -233,3 +237,24 @@ def test_hdf5_pretraining_file_streams(tmp_path):
     assert proc.returncode == 0, proc.stderr
     # the pool shares no sample with the folds: one pre-training serves every fold and the final model
     assert len(list((tmp_path / "run" / "state").glob("pretrain-*.h5"))) == 1
+
+
+def test_train_seeds_and_leave_one_project_out(tmp_path):
+    expr, phen, _ = write_dataset(tmp_path / "d")
+    out = tmp_path / "run"
+    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "B,C", "--cv", "lopo",
+                     "--seeds", "2", "--baselines", "mean,ridge", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    col = "Growth Rate (1/hr)"
+    for key in ("lopo/B", "lopo/C", "lopo/baseline:ridge"):
+        res = report["results"][key]
+        assert res["folds"] == 6 and res["seeds"] == [0, 1]  # one fold per project (6 in the data)
+        per_seed = [s["phenotypes"][col]["pearson_r"] for s in res["per_seed"]]
+        agg = res["over_seeds"][col]["pearson_r"]
+        assert agg["per_seed"] == pytest.approx(per_seed, abs=1e-6)
+        assert agg["mean"] == pytest.approx(np.mean(per_seed), abs=1e-6)
+        assert agg["sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-6)
+    pairs = {(c["model"], c["against"]) for c in report["comparisons"]}
+    assert pairs == {("C", "B"), ("B", "baseline:ridge"), ("C", "baseline:ridge")}
+    assert "±" in proc.stdout and "paired over 2 seeds" in proc.stdout
