@@ -62,10 +62,12 @@ BASELINES = typer.Option("all", "--baselines", help="baselines fitted on the sam
 EARLY_STOPPING = typer.Option(None, "--early-stopping", help="'inner': fine-tuning steps chosen by inner "
                               "cross-validation on each fold's training samples; 'none': until --tol or --max-steps "
                               "(default: the preset's)")
+ENSEMBLE = typer.Option(None, "--ensemble", min=1, help="networks per fit, from different seeds (each with its own "
+                        "pre-training); predictions are their mean (default: the preset's: 5; paper 1)")
 PRESETS = {"default": {"inputs": "centre", "decoder": "linear", "head": "readout", "pretrain_lr": 0.01,
-                       "early_stopping": "none", "max_steps": 50},
+                       "early_stopping": "none", "max_steps": 50, "ensemble": 5},
            "paper": {"inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
-                     "early_stopping": "none", "max_steps": 3000}}
+                     "early_stopping": "none", "max_steps": 3000, "ensemble": 1}}
 FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
                            "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
 MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="fine-tuning step limit (default: the preset's: 50, "
@@ -173,7 +175,7 @@ def _prepare_out(out: Path, resume: bool, settings: dict):
 
 def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
                 max_steps, tol, tune, final_model=True, noise=None, preset="paper", inputs=None, decoder=None,
-                head=None, loss="relative", seeds=1, baselines="none", early_stopping=None):
+                head=None, loss="relative", seeds=1, baselines="none", early_stopping=None, ensemble=None):
     from sparsenet import backend
     from sparsenet.data.standardise import INPUTS as INPUT_CHOICES
     from sparsenet.evaluation.baselines import BASELINES as BASELINE_CHOICES
@@ -186,7 +188,8 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
         raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     chosen = {**PRESETS[preset], **{k: v for k, v in dict(inputs=inputs, decoder=decoder, head=head,
                                                            pretrain_lr=pretrain_lr, early_stopping=early_stopping,
-                                                           max_steps=max_steps).items() if v is not None}}
+                                                           max_steps=max_steps, ensemble=ensemble).items()
+                                     if v is not None}}
     for name, value, allowed in (("tune", tune, TUNES), ("inputs", chosen["inputs"], INPUT_CHOICES),
                                  ("decoder", chosen["decoder"], DECODERS), ("head", chosen["head"], HEADS),
                                  ("loss", loss, LOSSES), ("early-stopping", chosen["early_stopping"], STOPPINGS)):
@@ -198,6 +201,7 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
     base = [] if baselines.strip().lower() == "none" else _parse_list(baselines, list(BASELINE_CHOICES), "baselines")
     return RunConfig(strategies=_parse_list(strategy, list(STRATEGIES), "strategy"), cv=schemes, folds=folds,
                      group_by=group_by or None, seed=seed, seeds=seeds, device=backend.resolve_device(device),
+                     ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
                      pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
                      finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune, loss=loss,
@@ -244,7 +248,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: Optional[int] = MAX_STEPS,
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
           decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: str = LOSS, seeds: int = SEEDS,
-          baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING,
+          baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING, ensemble: Optional[int] = ENSEMBLE,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
     """Cross-validate DeepMetabolism (default: strategy C, iJO1366 masks, PRECISE growth rate, grouped CV by
@@ -257,7 +261,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     t0 = time.perf_counter()
     cfg = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
                       max_steps, tol, tune, preset=preset, inputs=inputs, decoder=decoder, head=head, loss=loss,
-                      seeds=seeds, baselines=baselines, early_stopping=early_stopping)
+                      seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble)
     masks, masks_path = _masks(masks_file)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,

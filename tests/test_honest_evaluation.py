@@ -171,3 +171,23 @@ def test_early_stopping_chooses_from_inner_folds_and_leaves_the_encoder(rng):
         p = np.asarray(encoder.forward(x[test]))[:, 0]
         tail.append(np.mean(np.abs((y[test, 0] - p) / y[test, 0])))
     assert curve[1] == pytest.approx(np.mean(tail), rel=1e-3)
+
+
+def test_ensemble_is_the_mean_of_its_members_and_member_zero_is_the_single_network(tmp_path):
+    from sparsenet.training.finetune import predict
+    from sparsenet.training.network import Ensemble
+
+    ds = _dataset(tmp_path)
+    train = np.arange(0, ds.labelled.size, 2)
+    test = np.arange(1, ds.labelled.size, 2)
+    held_out = {ds.labelled_ids[i] for i in test}
+    single = Runner(ds, _config(ensemble=1), tmp_path / "one").fit("C", train, held_out, 11, 2, "fold")
+    pair = Runner(ds, _config(ensemble=2), tmp_path / "two").fit("C", train, held_out, 11, 2, "fold")
+    assert isinstance(pair[1], Ensemble) and len(pair[1].members) == 2 and len(pair[0]) == 2
+    np.testing.assert_array_equal(pair[1].members[0].params, single[1].params)
+    assert not np.array_equal(pair[1].members[0].params, pair[1].members[1].params)
+    x = pair[3].apply(ds.inputs.take(ds.labelled[test]))
+    members = [predict(m, x, pair[2]) for m in pair[1].members]
+    np.testing.assert_allclose(predict(pair[1], x, pair[2]), np.mean(members, axis=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="at least one member"):
+        Ensemble([])

@@ -222,8 +222,9 @@ def test_robustness_command(tmp_path):
     assert (out / "robustness.png").exists() and "noise in" in proc.stdout
     # noise changes the numbers
     assert r["noisy"][1]["pearson_r"] != r["clean"]["pearson_r"]
-    # the clean and the fine-tuning-noise runs share one pre-training per fold; the noisy pool has its own
-    assert len(list((out / "state" / "pretrain").glob("pretrain-*.h5"))) == 2 * 3
+    # the clean and the fine-tuning-noise runs share one pre-training per fold and ensemble member (the default
+    # preset's 5); the noisy pool has its own
+    assert len(list((out / "state" / "pretrain").glob("pretrain-*.h5"))) == 2 * 3 * 5
 
 
 def test_hdf5_pretraining_file_streams(tmp_path):
@@ -235,8 +236,9 @@ def test_hdf5_pretraining_file_streams(tmp_path):
     proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *FAST, "--pretrain-data",
                      tmp_path / "pool.h5", "--cv", "kfold", "--out", tmp_path / "run")
     assert proc.returncode == 0, proc.stderr
-    # the pool shares no sample with the folds: one pre-training serves every fold and the final model
-    assert len(list((tmp_path / "run" / "state").glob("pretrain-*.h5"))) == 1
+    # the pool shares no sample with the folds: one pre-training per ensemble member (the default preset's 5)
+    # serves every fold and the final model
+    assert len(list((tmp_path / "run" / "state").glob("pretrain-*.h5"))) == 5
 
 
 def test_train_seeds_and_leave_one_project_out(tmp_path):

@@ -26,12 +26,13 @@ from ..engine import Sequential
 from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
 from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict
-from ..training.network import Architecture, build_autoencoder, build_encoder, linked_genes
+from ..training.network import Architecture, Ensemble, build_autoencoder, build_encoder, linked_genes
 from ..training.pretrain import PretrainSettings, pretrain
 from . import baselines, metrics
 from .folds import grouped_kfold, kfold, leave_one_group_out
 
 SCHEMES = ("grouped", "kfold", "lopo")
+MEMBER_SEED = 1_000_003  # offset between the seeds of an ensemble's members
 PCA_ROWS = 20_000  # rows of the pool the PCA reference of the reconstruction is fitted on, at most
 
 
@@ -44,6 +45,7 @@ class RunConfig:
     seed: int = 0  # the folds' seed, and the first network seed
     seeds: int = 1  # repeats of every fit with network seeds seed, seed+1, ...; the folds stay the same
     device: str = "cpu"
+    ensemble: int = 1  # networks per fit, from different seeds; their predictions are averaged
     inputs: str = "raw"  # raw | centre | standardise, fitted per fold on training samples (data.standardise)
     architecture: Architecture = field(default_factory=Architecture)
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
@@ -165,22 +167,42 @@ class Runner:
         return params, losses, seconds
 
     def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label):
-        """Fit the input transform on the pool without ``exclude_ids``, (pre-train,) fine-tune.
+        """Fit the input transform on the pool without ``exclude_ids``, then (pre-train and) fine-tune each of
+        ``cfg.ensemble`` members (member k's seeds: ``seed + k * MEMBER_SEED``, ``pretrain_seed + k * MEMBER_SEED``).
 
-        Returns (autoencoder, encoder, output columns of the targets, input transform, pool rows, record)."""
-        record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
-        arch = self.cfg.architecture
+        Returns (autoencoders, encoder (an Ensemble of the members' when there are several), output columns of
+        the targets, input transform, pool rows, record of member 0 with the members' seconds summed)."""
         rows = self.pool_rows(exclude_ids)
         transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
+        x, y = self.x_labelled[train], self.ds.y[train]
+        if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
+            x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
+        nets, encoders, record = [], [], None
+        for k in range(self.cfg.ensemble):
+            tag = f" member {k + 1}/{self.cfg.ensemble}" if self.cfg.ensemble > 1 else ""
+            net, encoder, columns, rec = self.fit_member(strategy, transform, rows, train, transform.apply(x), y,
+                                                         seed + k * MEMBER_SEED, pretrain_seed + k * MEMBER_SEED,
+                                                         label + tag)
+            nets.append(net)
+            encoders.append(encoder)
+            if record is None:
+                record = rec
+            else:
+                for key in ("pretrain_seconds", "finetune_seconds"):
+                    record[key] += rec[key]
+        encoder = encoders[0] if len(encoders) == 1 else Ensemble(encoders)
+        return nets, encoder, columns, transform, rows, record
+
+    def fit_member(self, strategy, transform, rows, train, xt, y, seed, pretrain_seed, label):
+        """One network: build, (pre-train,) fine-tune on the transformed inputs ``xt``."""
+        record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
+        arch = self.cfg.architecture
         net = build_autoencoder(self.ds.masks, strategy, seed, self.device, arch)
         if strategy == "C":
             # one pre-training seed for every fold: folds whose pools are the same share one pre-training
             params, losses, seconds = self.pretrained(rows, transform, pretrain_seed, label)
             net.load_state_dict(params)
             record.update(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
-        x, y = self.x_labelled[train], self.ds.y[train]
-        if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
-            x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
         encoder, columns = build_encoder(net, arch, self.ds.target_indices, seed)
         if arch.head == "readout":  # start the read-out at the training mean of each target
             encoder.layers[-1].params["bias"][...] = backend.xp_for(self.device).asarray(
@@ -190,7 +212,6 @@ class Runner:
         settings = self.cfg.finetune
         if not settings.lr:
             settings = replace(settings, lr=default_lr(strategy))
-        xt = transform.apply(x)
         if settings.early_stopping == "inner":  # the step count from inner folds of these training samples
             steps, grid, curve = choose_steps(encoder, xt, y, columns, settings, strategy == "C",
                                               self.inner_folds(train, seed))
@@ -199,7 +220,7 @@ class Runner:
         losses, reason = finetune(encoder, xt, y, columns, settings, strategy == "C")
         record.update(finetune_seconds=time.perf_counter() - t0, finetune_losses=losses, stop=reason)
         self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
-        return net, encoder, columns, transform, rows, record
+        return net, encoder, columns, record
 
     def inner_folds(self, train, seed):
         """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""
@@ -210,12 +231,15 @@ class Runner:
         return kfold(len(train), min(k, len(train)), seed)
 
     def reconstruction(self, transform, rows, pretrain_seed, x_test):
-        """Held-out reconstruction of the pre-trained autoencoder (before fine-tuning moves the phenotype
-        layer) over the linked genes, in input units, against the training mean and against PCA of the same
-        width fitted on the same training pool."""
-        net = build_autoencoder(self.ds.masks, "C", 0, self.device, self.cfg.architecture)
-        net.load_state_dict(self.pretrained(rows, transform, pretrain_seed, "")[0])  # cached by fit()
-        z = backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(transform.apply(x_test))))
+        """Held-out reconstruction of the pre-trained autoencoder(s) (before fine-tuning moves the phenotype
+        layer; an ensemble's members averaged) over the linked genes, in input units, against the training mean
+        and against PCA of the same width fitted on the same training pool."""
+        z = 0.0
+        for k in range(self.cfg.ensemble):
+            net = build_autoencoder(self.ds.masks, "C", 0, self.device, self.cfg.architecture)
+            net.load_state_dict(self.pretrained(rows, transform, pretrain_seed + k * MEMBER_SEED, "")[0])  # cached
+            z = z + np.asarray(backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(
+                transform.apply(x_test))))) / self.cfg.ensemble
         recon = transform.invert(np.asarray(z))[:, self.linked]
         obs, mean = x_test[:, self.linked].astype(np.float64), transform.mean[self.linked]
         pool = self.ds.pretrain_source.take(rows[np.linspace(0, rows.size - 1, min(rows.size, PCA_ROWS)).astype(int)])
@@ -246,7 +270,7 @@ class Runner:
             rec["finetune_seconds"] = time.perf_counter() - t0
             self.progress("finetune", label, 1, 1, None)
         else:
-            net, encoder, columns, transform, rows, rec = self.fit(
+            _, encoder, columns, transform, rows, rec = self.fit(
                 model, train, {ids[i] for i in test}, run_seed * 1000 + f, run_seed, label)
             rec["test"] = test
             rec["predicted"] = predict(encoder, transform.apply(x_test), columns)
@@ -278,11 +302,16 @@ class Runner:
         if path.exists():
             return load_checkpoint(path)
         n = self.ds.labelled.size
-        net, encoder, columns, transform, _, rec = self.fit(strategy, np.arange(n), set(), self.cfg.seed * 1000 + 999,
-                                                            self.cfg.seed, f"final model ({strategy})")
-        params = net.state_dict()
-        if self.cfg.architecture.head == "readout":
-            params.update({f"head.{k}": backend.to_numpy(v).copy() for k, v in encoder.layers[-1].params.items()})
+        nets, encoder, columns, transform, _, rec = self.fit(strategy, np.arange(n), set(),
+                                                             self.cfg.seed * 1000 + 999, self.cfg.seed,
+                                                             f"final model ({strategy})")
+        params = {}
+        for k, (net, member) in enumerate(zip(nets, getattr(encoder, "members", [encoder]))):
+            prefix = f"member{k}:" if k else ""  # member 0 under the plain names (links.csv reads those)
+            params.update({prefix + name: v for name, v in net.state_dict().items()})
+            if self.cfg.architecture.head == "readout":
+                params.update({f"{prefix}head.{name}": backend.to_numpy(v).copy()
+                               for name, v in member.layers[-1].params.items()})
         ck = self._checkpoint(strategy, params,
                               {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n)},
                               {"finetune_losses": rec["finetune_losses"], "input_mean": transform.mean,

@@ -16,11 +16,10 @@ import scipy.sparse as sp
 
 from ..atomic import write_atomically
 from ..data.normalise import Normalisation
-from ..engine import Sequential
 from ..h5io import decode_strings, encode_strings, open_checked, read_sparse, write_sparse
 from ..masks.store import Masks
 from ..data.standardise import InputTransform
-from .network import Architecture, build_autoencoder, build_encoder
+from .network import Architecture, Ensemble, build_autoencoder, build_encoder
 
 FORMAT = "sparsenet-checkpoint/1"
 
@@ -110,16 +109,23 @@ def input_transform_of(ck: Checkpoint) -> InputTransform:
 
 
 def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
-    """The checkpoint's encoder (genes -> phenotypes [-> read-out]), ready to predict on ``device``,
-    and the output columns of its targets."""
+    """The checkpoint's encoder (genes -> phenotypes [-> read-out]; an Ensemble when it holds several
+    members), ready to predict on ``device``, and the output columns of its targets."""
     arch = architecture_of(ck)
-    net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu", arch)
-    net.load_state_dict({k: v for k, v in ck.params.items() if not k.startswith("head.")})
     indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
-    encoder, columns = build_encoder(net, arch, indices)
-    if arch.head == "readout":
-        for k, p in encoder.layers[-1].params.items():
-            p[...] = np.asarray(ck.params[f"head.{k}"]).reshape(p.shape)
+    members = []
+    for k in range(int(ck.config.get("ensemble", 1))):
+        prefix = f"member{k}:" if k else ""
+        own = {name[len(prefix):]: v for name, v in ck.params.items()
+               if name.startswith(prefix) and (k or not name.startswith("member"))}
+        net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu", arch)
+        net.load_state_dict({name: v for name, v in own.items() if not name.startswith("head.")})
+        encoder, columns = build_encoder(net, arch, indices)
+        if arch.head == "readout":
+            for name, p in encoder.layers[-1].params.items():
+                p[...] = np.asarray(own[f"head.{name}"]).reshape(p.shape)
+        members.append(encoder)
+    encoder = members[0] if len(members) == 1 else Ensemble(members)
     return encoder.to(device), columns
 
 

@@ -90,6 +90,32 @@ def build_encoder(net: Sequential, architecture: Architecture | None, target_ind
     return Sequential(layers + [head]), np.arange(n_targets, dtype=np.int64)
 
 
+class Ensemble:
+    """The mean output of several encoders of the same shape (members trained from different seeds).
+
+    Has what prediction needs of a Sequential: ``forward(x)`` and ``device``."""
+
+    def __init__(self, members):
+        self.members = list(members)
+        if not self.members:
+            raise ValueError("Ensemble: needs at least one member")
+
+    @property
+    def device(self) -> str:
+        return self.members[0].device
+
+    def forward(self, x, check: bool = True):
+        total = None
+        for member in self.members:
+            out = member.forward(x, check=check)
+            total = out.astype(np.float64) if total is None else total + out
+        return (total / len(self.members)).astype(out.dtype)
+
+    def to(self, device: str):
+        self.members = [m.to(device) for m in self.members]
+        return self
+
+
 def freeze_gene_protein(encoder, frozen: bool = True) -> None:
     """Hold the gene->protein weights fixed (the fused input scale, or the whole first layer)."""
     first = encoder.layers[0]
