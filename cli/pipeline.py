@@ -415,7 +415,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
             (sub / "state").mkdir(parents=True, exist_ok=True)
             # runs with the same pre-training pool (clean, or the same p in 'pretrain' and 'both') share it
             results, _, _ = Runner(ds, cfg, sub, bars, pretrain_dir=out / "state" / "pretrain").run()
-            s = summarise(ds, results[(base.cv[0], strategy, 0)], strategy)["phenotypes"][col]
+            s = summarise(ds, results[(base.cv[0], strategy, 0)])["phenotypes"][col]
             rows.append({"where": w, "percent": p, "pearson_r": s["pearson_r"],
                          "within_20_percent": s["within_20_percent"], "rmse": s["rmse"]})
     clean = rows[0]

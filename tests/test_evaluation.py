@@ -69,7 +69,7 @@ def test_report_warns_when_fine_tuning_collapsed(tmp_path):
                  "finetune_losses": np.ones(3), "pretrain_seconds": 0.0, "finetune_seconds": 0.1}
                 for f in range(2)]
 
-    stuck = summarise(ds, records(np.zeros((12, 1))), "A")
+    stuck = summarise(ds, records(np.zeros((12, 1))))
     assert "collapsed" in stuck["warnings"][0]
-    fine = summarise(ds, records(y * 1.1), "B")
+    fine = summarise(ds, records(y * 1.1))
     assert "warnings" not in fine and fine["phenotypes"]["growth"]["within_20_percent"] == 100.0

@@ -22,8 +22,7 @@ import numpy as np
 from .. import backend
 from ..atomic import write_atomically
 from ..data.dataset import Dataset
-from ..engine import Sequential
-from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
+from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, member_prefix, save_checkpoint
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
 from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict
 from ..training.network import Architecture, Ensemble, build_autoencoder, build_encoder, linked_genes
@@ -307,7 +306,7 @@ class Runner:
                                                              f"final model ({strategy})")
         params = {}
         for k, (net, member) in enumerate(zip(nets, getattr(encoder, "members", [encoder]))):
-            prefix = f"member{k}:" if k else ""  # member 0 under the plain names (links.csv reads those)
+            prefix = member_prefix(k)
             params.update({prefix + name: v for name, v in net.state_dict().items()})
             if self.cfg.architecture.head == "readout":
                 params.update({f"{prefix}head.{name}": backend.to_numpy(v).copy()

@@ -42,7 +42,7 @@ def pooled(ds, records):
     return ds.y, pred, fold
 
 
-def summarise(ds, records, strategy) -> dict:
+def summarise(ds, records) -> dict:
     y, pred, _ = pooled(ds, records)
     out = {"phenotypes": {}, "folds": len(records)}
     for j, col in enumerate(ds.target_columns):
@@ -180,8 +180,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
         groups.setdefault((scheme, model), []).append((repeat, records))
     for (scheme, model), runs in groups.items():
         key = f"{scheme}/{model}"
-        strategy = model if not model.startswith("baseline:") else "baseline"
-        summaries = [summarise(ds, records, strategy) for _, records in runs]
+        summaries = [summarise(ds, records) for _, records in runs]
         res = dict(summaries[0])
         res["seeds"] = [cfg.seed + repeat for repeat, _ in runs]
         res["over_seeds"] = aggregate(summaries)
@@ -194,7 +193,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
         y, pred, _ = pooled(ds, records)
         for j, col in enumerate(ds.target_columns):
             panels.append((f"{col}: {scheme} CV, {model}", y[:, j], pred[:, j], res["phenotypes"][col]))
-        if strategy == "baseline":
+        if model.startswith("baseline:"):  # no training curves, no reconstruction
             continue
         for f, r in enumerate(records):
             if np.size(r["pretrain_losses"]):

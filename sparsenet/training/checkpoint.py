@@ -108,6 +108,12 @@ def input_transform_of(ck: Checkpoint) -> InputTransform:
                           np.asarray(ck.extra.get("input_sd", np.ones(n)), float))
 
 
+def member_prefix(k: int) -> str:
+    """Where an ensemble's member k keeps its parameters in a checkpoint: member 0 under the plain names
+    (what links.csv and single-network checkpoints use), member k > 0 under 'member{k}:'."""
+    return f"member{k}:" if k else ""
+
+
 def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
     """The checkpoint's encoder (genes -> phenotypes [-> read-out]; an Ensemble when it holds several
     members), ready to predict on ``device``, and the output columns of its targets."""
@@ -115,7 +121,7 @@ def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
     indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
     members = []
     for k in range(int(ck.config.get("ensemble", 1))):
-        prefix = f"member{k}:" if k else ""
+        prefix = member_prefix(k)
         own = {name[len(prefix):]: v for name, v in ck.params.items()
                if name.startswith(prefix) and (k or not name.startswith("member"))}
         net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu", arch)
