@@ -52,8 +52,6 @@ def xp_for(device: str):
 
 def get_array_module(a):
     """numpy or cupy, whichever owns array ``a``."""
-    if isinstance(a, np.ndarray):
-        return np
     cp = cupy_or_none()
     if cp is not None and isinstance(a, cp.ndarray):
         return cp
@@ -68,7 +66,7 @@ def to_device(a, device: str, dtype=np.float32):
 
 def to_numpy(a) -> np.ndarray:
     """A NumPy copy (or view) of a NumPy or CuPy array."""
-    if isinstance(a, np.ndarray):
+    if get_array_module(a) is np:
         return a
     return a.get()
 

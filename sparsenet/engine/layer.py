@@ -49,7 +49,7 @@ class Layer:
     @property
     def device(self) -> str:
         for p in self.params.values():
-            return "cpu" if isinstance(p, np.ndarray) else "gpu"
+            return "cpu" if backend.get_array_module(p) is np else "gpu"
         return "cpu"
 
     def _new_grads(self):

@@ -58,7 +58,7 @@ class Sequential:
 
     @property
     def device(self) -> str:
-        return "cpu" if isinstance(self.params, np.ndarray) else "gpu"
+        return "cpu" if backend.get_array_module(self.params) is np else "gpu"
 
     def forward(self, x, check: bool = True, stop: int | None = None):
         """Output of ``layers[:stop]`` (all by default). ``check=False`` skips the NaN/inf scan

@@ -1,0 +1,305 @@
+"""The GPU path of whole training steps against the CPU path in float64: the loss value and
+every gradient (not only parameters after Adam, whose update hides a gradient's scale).
+
+Runs on the CUDA emulator every CI run and on a real GPU when one is present (``cp`` fixture).
+The networks are the ones training uses (``build_autoencoder``/``build_encoder``), so every
+GPU branch is exercised: the fused decoder + softplus + one-to-one + loss step, the folded
+input scale, the unfused losses, the fine-tuning losses, frozen and untrainable layers
+(``want_params=False``) and the first layer's skipped input gradient (``want_dx=False``).
+The mutation tests at the end show that doubling a gradient or a loss in any GPU-only branch,
+or an Adam kernel that ignores its moments, makes these checks fail.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sparsenet import backend
+from sparsenet.engine import OneToOne, MaskedLinear
+from sparsenet.masks.store import Masks
+from sparsenet.training import finetune as finetune_module
+from sparsenet.training.finetune import FinetuneSettings, finetune
+from sparsenet.training.network import Architecture, build_autoencoder, build_encoder, linked_genes
+from sparsenet.training.pretrain import reconstruction_step
+from synthetic import core_masks
+
+CUDA_DIR = Path(__file__).resolve().parents[1] / "sparsenet" / "engine" / "cuda"
+
+
+def as_float64(net):
+    """The same CPU network with float64 parameters: the reference."""
+    for layer in net.layers:
+        for k, v in layer.params.items():
+            layer.params[k] = np.asarray(v, dtype=np.float64)
+        layer._new_grads()
+        if hasattr(layer, "_empty"):
+            layer._empty = np.zeros(0, dtype=np.float64)
+    net._flatten()
+    return net
+
+
+def masks_with_gene_protein_rules(rng):
+    """Core masks with a many-to-many gene -> protein layer (the unfolded four-layer network)."""
+    m = core_masks()
+    n = len(m.gene_ids)
+    gp = sp.csr_matrix(((rng.random((n, n)) < 0.02) | np.eye(n, dtype=bool)).astype(float))
+    return Masks(m.gene_ids, m.protein_ids, m.phenotype_ids, m.phenotype_names, gp, m.protein_phenotype)
+
+
+def data(rng, n_genes, n=48):
+    return (rng.normal(size=(n, n_genes)) / 3).astype(np.float32)
+
+
+NETWORKS = {  # name -> (masks, strategy, architecture)
+    "softplus decoder (fused GPU loss)": ("core", "B", Architecture("softplus", "node")),
+    "linear decoder": ("core", "C", Architecture("linear", "readout")),
+    "gene-protein rules (unfused)": ("rules", "B", Architecture("softplus", "node")),
+    "dense A": ("core", "A", Architecture("softplus", "node")),
+}
+
+
+def network(name, device, seed=3):
+    masks_kind, strategy, arch = NETWORKS[name]
+    rng = np.random.default_rng(7)
+    masks = core_masks() if masks_kind == "core" else masks_with_gene_protein_rules(rng)
+    net = build_autoencoder(masks, strategy, seed=seed, device="cpu", architecture=arch)
+    for layer in net.layers:  # non-zero biases, so their gradients are not trivially alike
+        if "bias" in layer.params:
+            layer.params["bias"][...] = rng.normal(size=layer.params["bias"].shape) * 0.3
+    net.to(device)
+    return net, masks, arch
+
+
+def check_reconstruction_step(name):
+    """One pre-training step (the function training runs), GPU against float64 CPU."""
+    net_gpu, masks, _ = network(name, "gpu")
+    net_ref = as_float64(network(name, "cpu")[0])
+    rng = np.random.default_rng(11)
+    x = data(rng, len(masks.gene_ids))
+    weight = linked_genes(masks).astype(np.float32)
+    xp = backend.xp_for("gpu")
+    v_gpu = reconstruction_step(net_gpu, xp.asarray(x), xp.asarray(weight))
+    v_ref = reconstruction_step(net_ref, x.astype(np.float64), weight.astype(np.float64))
+    np.testing.assert_allclose(v_gpu, v_ref, rtol=1e-5, err_msg=f"{name}: loss value")
+    g_gpu, g_ref = backend.to_numpy(net_gpu.grads), net_ref.grads
+    for key, sl in net_ref.slices.items():
+        np.testing.assert_allclose(g_gpu[sl], g_ref[sl], rtol=2e-4, atol=2e-4 * np.abs(g_ref).max(),
+                                   err_msg=f"{name}: gradient of {key}")
+
+
+def check_finetune_step(name, loss, pretrained):
+    """One fine-tuning step through ``finetune`` itself: its loss value and the encoder's gradients."""
+    net_gpu, masks, arch = network(name, "gpu")
+    net_ref = network(name, "cpu")[0]
+    rng = np.random.default_rng(13)
+    x = data(rng, len(masks.gene_ids))
+    targets = [0, 3]
+    y = rng.uniform(0.2, 1.5, size=(len(x), 2)).astype(np.float32)
+    y[5, 1] = np.nan  # a phenotype not measured
+    settings = FinetuneSettings(lr=1e-2, max_steps=1, loss=loss, tune="auto")
+    out = {}
+    for label, net in (("gpu", net_gpu), ("ref", net_ref)):
+        encoder, columns = build_encoder(net, arch, targets, seed=5)
+        if label == "ref":
+            as_float64(encoder)
+        losses, _ = finetune(encoder, x, y, columns, settings, pretrained=pretrained)
+        out[label] = losses[0], backend.to_numpy(encoder.grads).astype(np.float64)
+    np.testing.assert_allclose(out["gpu"][0], out["ref"][0], rtol=1e-5, err_msg=f"{name}: {loss} loss value")
+    scale = np.abs(out["ref"][1]).max()
+    np.testing.assert_allclose(out["gpu"][1], out["ref"][1], rtol=2e-4, atol=2e-4 * scale,
+                               err_msg=f"{name}: {loss} loss gradients")
+
+
+def check_engine_network():
+    """A network of the engine's layers outside training's shapes: a one-to-one layer with a bias in
+    front and behind, a standalone Softplus, the unfused SSE, and the gradient of the input."""
+    from sparsenet.engine import Sequential, Softplus, sum_squared_error
+    from conftest import random_mask
+
+    rng = np.random.default_rng(19)
+    enc = random_mask(rng, 30, 200, 0.1)
+
+    def net(device):
+        layers = [OneToOne(200, bias=True), MaskedLinear(enc, activation="softplus", seed=1),
+                  MaskedLinear(enc.T, seed=2), Softplus(), OneToOne(200, bias=True, init=0.7)]
+        biases = np.random.default_rng(23)  # the same network on both devices
+        for layer in (layers[0], layers[-1]):
+            layer.params["bias"][...] = biases.normal(size=200) * 0.2
+        return Sequential(layers).to(device)
+
+    x = (rng.normal(size=(60, 200)) / 3).astype(np.float32)
+    gpu, ref = net("gpu"), as_float64(net("cpu"))
+    xp = backend.xp_for("gpu")
+    results = {}
+    for label, model, xx in (("gpu", gpu, xp.asarray(x)), ("ref", ref, x.astype(np.float64))):
+        value, g = sum_squared_error(model.forward(xx), xx)
+        dx = model.backward(g, want_input_grad=True)
+        results[label] = value, backend.to_numpy(model.grads).astype(np.float64), backend.to_numpy(dx).astype(np.float64)
+    np.testing.assert_allclose(results["gpu"][0], results["ref"][0], rtol=1e-5, err_msg="engine network: loss")
+    for i, what in ((1, "parameter gradients"), (2, "input gradient")):
+        a, b = results["gpu"][i], results["ref"][i]
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * np.abs(b).max(), err_msg=f"engine network: {what}")
+
+
+def check_adam_steps():
+    """A few Adam steps on a real network's flat buffer with a new gradient each step."""
+    from sparsenet.engine import Adam
+
+    net_gpu, _, _ = network("linear decoder", "gpu")
+    net_ref = as_float64(network("linear decoder", "cpu")[0])
+    xp = backend.xp_for("gpu")
+    rng = np.random.default_rng(17)
+    opt_gpu, opt_ref = Adam(net_gpu.params, net_gpu.grads, lr=1e-2), Adam(net_ref.params, net_ref.grads, lr=1e-2)
+    for _ in range(4):
+        g = rng.normal(size=net_ref.grads.size) * rng.uniform(0.1, 10, size=net_ref.grads.size)
+        net_ref.grads[...] = g
+        net_gpu.grads[...] = xp.asarray(g, dtype=np.float32)
+        opt_gpu.step()
+        opt_ref.step()
+    for a, b, what in ((opt_gpu.m, opt_ref.m, "m"), (opt_gpu.v, opt_ref.v, "v"), (net_gpu.params, net_ref.params, "p")):
+        np.testing.assert_allclose(backend.to_numpy(a), b, rtol=1e-4, atol=1e-6, err_msg=f"Adam {what}")
+
+
+def all_checks():
+    for name in NETWORKS:
+        check_reconstruction_step(name)
+    check_finetune_step("softplus decoder (fused GPU loss)", "relative", pretrained=True)
+    check_finetune_step("linear decoder", "squared", pretrained=False)
+    check_finetune_step("gene-protein rules (unfused)", "relative", pretrained=True)
+    check_engine_network()
+    check_adam_steps()
+
+
+def test_engine_network_matches_float64_cpu(cp):
+    check_engine_network()
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_reconstruction_step_matches_float64_cpu(cp, name):
+    check_reconstruction_step(name)
+
+
+@pytest.mark.parametrize("name,loss,pretrained", [
+    ("softplus decoder (fused GPU loss)", "relative", True),   # frozen input scale (want_params=False branch)
+    ("softplus decoder (fused GPU loss)", "squared", False),
+    ("linear decoder", "squared", False),                        # read-out head
+    ("gene-protein rules (unfused)", "relative", True),          # untrainable first layer
+    ("dense A", "relative", False),
+])
+def test_finetune_step_matches_float64_cpu(cp, name, loss, pretrained):
+    check_finetune_step(name, loss, pretrained)
+
+
+def test_adam_on_a_network_matches_float64_cpu(cp):
+    check_adam_steps()
+
+
+def test_the_emulator_ran_every_kernel(cp):
+    if not getattr(cp, "is_emulator", False):
+        pytest.skip("counts launches on the emulator")
+    all_checks()
+    from sparsenet.engine.cuda import launch
+    ran = set()
+    for filename in ("masked_linear.cu", "softplus.cu", "adam.cu"):
+        ran |= {name for name, _, _ in launch._module(filename).module.launches}
+    assert ran == {"masked_forward", "slope_rowsum", "sddmm", "softplus_forward", "multiply", "adam_update"}
+
+
+# ---------------------------------------------------------------- mutation checks
+def _on_device(a):
+    return backend.get_array_module(a) is not np
+
+
+def _patch_everywhere(monkeypatch, original, replacement):
+    """Replace ``original`` in every sparsenet module that holds a reference to it."""
+    for modname, mod in list(sys.modules.items()):
+        if modname.startswith("sparsenet") and mod is not None:
+            for attr, value in list(vars(mod).items()):
+                if value is original:
+                    monkeypatch.setattr(mod, attr, replacement)
+
+
+def _double_loss_output(monkeypatch, which):
+    from sparsenet.engine import losses
+
+    for fname in ("sum_squared_error", "sum_abs_relative_error", "scaled_squared_error",
+                  "softplus_scaled_squared_error"):
+        original = getattr(losses, fname)
+
+        def mutated(*args, _original=original, **kwargs):
+            result = _original(*args, **kwargs)
+            if not _on_device(result[1]):
+                return result
+            value, grad, *rest = result
+            return (value * 2, grad, *rest) if which == "value" else (value, grad * 2, *rest)
+        _patch_everywhere(monkeypatch, original, mutated)
+
+
+def _double_one_to_one_weight_gradient(monkeypatch):
+    original = OneToOne.backward
+
+    def mutated(self, grad_out, want_input_grad=True):
+        out = original(self, grad_out, want_input_grad)
+        if _on_device(grad_out):
+            self.grads["weight"][...] *= 2
+        return out
+    monkeypatch.setattr(OneToOne, "backward", mutated)
+
+
+def _double_input_scale_gradient(monkeypatch):
+    original = MaskedLinear._param_grads_from_tiles
+
+    def mutated(self, xp, dw_tiles, db_tiles):
+        original(self, xp, dw_tiles, db_tiles)
+        if xp is not np and "scale" in self.grads:
+            self.grads["scale"][...] *= 2
+    monkeypatch.setattr(MaskedLinear, "_param_grads_from_tiles", mutated)
+
+
+SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
+    "sddmm doubles dW": ("masked_linear.cu", "if (lane == 0) dw[k] = acc;", "if (lane == 0) dw[k] = 2.0f * acc;"),
+    "slope_rowsum doubles db": ("masked_linear.cu", "if (lane == 0) db[j] = acc;", "if (lane == 0) db[j] = 2.0f * acc;"),
+    "slope_rowsum drops the slope": ("masked_linear.cu", "g *= slopeT[row + b];", "g *= 1.0f;"),
+    "masked_forward doubles its output": ("masked_linear.cu", "outT[o] = acc;", "outT[o] = 2.0f * acc;"),
+    "adam ignores m": ("adam.cu", "p[i] -= lr * (mi / bias1)", "p[i] -= lr * (gi / bias1)"),
+    "adam ignores v": ("adam.cu", "(sqrtf(vi / bias2) + eps)", "(fabsf(gi) / sqrtf(bias2) + eps)"),
+    "softplus slope wrong": ("softplus.cu", "slope[i] = v >= 0.0f ? r : e * r;", "slope[i] = r;"),
+}
+PYTHON_MUTATIONS = {
+    "GPU loss gradient doubled": lambda mp: _double_loss_output(mp, "grad"),
+    "GPU loss value doubled": lambda mp: _double_loss_output(mp, "value"),
+    "GPU OneToOne weight gradient doubled": _double_one_to_one_weight_gradient,
+    "GPU input-scale gradient doubled": _double_input_scale_gradient,
+}
+
+
+@pytest.fixture
+def mutated_sources(cp, monkeypatch, tmp_path):
+    from sparsenet.engine.cuda import launch
+
+    def apply(filename, old, new):
+        for src in CUDA_DIR.glob("*.cu"):
+            (tmp_path / src.name).write_text(src.read_text())
+        text = (tmp_path / filename).read_text()
+        assert text.count(old) == 1, f"mutation target not found once in {filename}: {old}"
+        (tmp_path / filename).write_text(text.replace(old, new))
+        monkeypatch.setattr(launch, "SOURCES", tmp_path)
+        launch._module.cache_clear()
+    yield apply
+    launch._module.cache_clear()
+
+
+@pytest.mark.parametrize("mutation", list(SOURCE_MUTATIONS))
+def test_a_broken_kernel_fails_the_checks(mutated_sources, mutation):
+    mutated_sources(*SOURCE_MUTATIONS[mutation])
+    with pytest.raises(AssertionError):
+        all_checks()
+
+
+@pytest.mark.parametrize("mutation", list(PYTHON_MUTATIONS))
+def test_a_broken_gpu_branch_fails_the_checks(cp, monkeypatch, mutation):
+    PYTHON_MUTATIONS[mutation](monkeypatch)
+    with pytest.raises(AssertionError):
+        all_checks()
