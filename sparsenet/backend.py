@@ -10,38 +10,84 @@ Inputs in any other layout are accepted and converted once (:func:`feature_major
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 DEVICES = ("cpu", "gpu", "auto")
 _cupy = None
 _cupy_checked = False
+_gpu_problem = None  # why the GPU cannot be used, once probed
+
+# A kernel compiled and run before the GPU is chosen: a driver and a device are not enough,
+# CuPy also needs NVRTC to compile the engine's kernels.
+_PROBE = r"""
+extern "C" __global__ void sparsenet_probe(float* out, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = 2.0f * i + 1.0f;
+}
+"""
+
+
+def _probe_gpu():
+    """(cupy, None) if CuPy imports, sees a device and compiles and runs a kernel; else (None, why)."""
+    try:
+        import cupy
+    except Exception as e:
+        return None, f"CuPy is not installed ({type(e).__name__}); install the [gpu] extra"
+    try:
+        if cupy.cuda.runtime.getDeviceCount() == 0:
+            return None, "CuPy sees no CUDA device"
+    except Exception as e:
+        return None, f"CuPy finds no CUDA driver or device ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    try:
+        out = cupy.zeros(64, dtype=cupy.float32)
+        kernel = cupy.RawModule(code=_PROBE, options=("--std=c++14",)).get_function("sparsenet_probe")
+        kernel((1,), (64,), (out, np.int32(64)))
+        ok = bool((cupy.asnumpy(out) == 2 * np.arange(64) + 1).all())
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return None, (f"a CUDA device is present but a test kernel did not compile or run ({type(e).__name__}: "
+                      f"{first[:160]}); install CuPy with its CUDA compiler: pip install 'cupy-cuda13x[ctk]'")
+    if not ok:
+        return None, "a CUDA device is present but a test kernel gave wrong results"
+    return cupy, None
 
 
 def cupy_or_none():
-    """CuPy if it imports and sees at least one CUDA device, else None."""
-    global _cupy, _cupy_checked
+    """CuPy if it imports, sees a CUDA device and compiles and runs a test kernel, else None."""
+    global _cupy, _cupy_checked, _gpu_problem
     if not _cupy_checked:
         _cupy_checked = True
-        try:
-            import cupy
-
-            if cupy.cuda.runtime.getDeviceCount() > 0:
-                _cupy = cupy
-        except Exception:  # no CuPy, no driver, no device: the CPU path serves
-            _cupy = None
+        _cupy, _gpu_problem = _probe_gpu()
     return _cupy
 
 
+def gpu_problem():
+    """Why the GPU is not used (None when it is usable)."""
+    cupy_or_none()
+    return _gpu_problem
+
+
+_told = False
+
+
 def resolve_device(device: str = "auto") -> str:
-    """Map ``cpu``/``gpu``/``auto`` to the device that will run: ``cpu`` or ``gpu``."""
+    """Map ``cpu``/``gpu``/``auto`` to the device that will run: ``cpu`` or ``gpu``.
+
+    ``auto`` uses the GPU only after a test kernel compiled and ran on it; when CuPy is installed
+    but unusable it says why on stderr, once, and uses the CPU."""
+    global _told
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cpu":
         return "cpu"
     has_gpu = cupy_or_none() is not None
     if device == "gpu" and not has_gpu:
-        raise ValueError("device 'gpu' asked for, but CuPy is not installed or sees no CUDA device; "
-                         "use --device cpu or install the [gpu] extra")
+        raise ValueError(f"device 'gpu' asked for, but {gpu_problem()}; use --device cpu")
+    if not has_gpu and not _told and not gpu_problem().startswith("CuPy is not installed"):
+        _told = True
+        print(f"sparsenet: running on the CPU: {gpu_problem()}", file=sys.stderr)
     return "gpu" if has_gpu else "cpu"
 
 

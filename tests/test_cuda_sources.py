@@ -1,4 +1,8 @@
-"""Every .cu source compiles with the machine's nvcc for sm_80 and sm_90 (nothing runs here)."""
+"""Every .cu source compiles: with the machine's nvcc for sm_80 and sm_90, and with NVRTC (the pip
+wheel CuPy's [ctk] extra installs) under the options CuPy itself adds, as ``launch.py`` compiles
+them on a GPU. Running them is tests/test_cuda_emulator.py's and the GPU tests' job."""
+import ctypes
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,3 +38,43 @@ def test_launchers_name_only_existing_kernels():
     for filename, name in used:
         src = (CUDA_DIR / filename).read_text()
         assert re.search(rf'extern "C" __global__ void {name}\s*\(', src), f"{name} not in {filename}"
+
+
+def _nvrtc():
+    """libnvrtc from the nvidia-cuda-nvrtc wheel, or None."""
+    spec = importlib.util.find_spec("nvidia")
+    for loc in (spec.submodule_search_locations if spec else []):
+        for lib in sorted(Path(loc).glob("cu*/lib/libnvrtc.so.*")) + sorted(Path(loc).glob("cuda_nvrtc/lib/libnvrtc.so.*")):
+            return ctypes.CDLL(str(lib))
+    return None
+
+
+NVRTC = _nvrtc()
+# What launch.py passes (--std=c++14) plus what CuPy's RawModule adds for NVRTC: -ftz=true and the
+# device's architecture (a cubin for sm_XX).
+CUPY_OPTIONS = ["--std=c++14", "-ftz=true"]
+
+
+@pytest.mark.skipif(NVRTC is None, reason="the nvidia-cuda-nvrtc wheel is not installed (pip install -e '.[test]')")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_cuda_source_compiles_with_nvrtc_as_cupy_compiles_it(source, arch):
+    import re
+
+    assert re.search(r'options=\("--std=c\+\+14",\)', (CUDA_DIR / "launch.py").read_text()), \
+        "launch.py's compile options changed: update CUPY_OPTIONS here"
+    prog = ctypes.c_void_p()
+    assert NVRTC.nvrtcCreateProgram(ctypes.byref(prog), source.read_bytes(), source.name.encode(), 0, None, None) == 0
+    try:
+        opts = [o.encode() for o in CUPY_OPTIONS + [f"-arch={arch}"]]
+        rc = NVRTC.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
+        size = ctypes.c_size_t()
+        NVRTC.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+        log = ctypes.create_string_buffer(size.value)
+        NVRTC.nvrtcGetProgramLog(prog, log)
+        assert rc == 0, log.value.decode()
+        assert "warning" not in log.value.decode().lower(), log.value.decode()
+        NVRTC.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+        assert size.value > 0
+    finally:
+        NVRTC.nvrtcDestroyProgram(ctypes.byref(prog))

@@ -193,7 +193,7 @@ class install:
         from sparsenet import backend
 
         self.backend = backend
-        self.saved = (sys.modules.get("cupy"), backend._cupy, backend._cupy_checked,
+        self.saved = (sys.modules.get("cupy"), backend._cupy, backend._cupy_checked, backend._gpu_problem,
                       sys.modules.get("sparsenet.engine.cuda.launch"))
         self.module = make_module()
         sys.modules["cupy"] = self.module
@@ -201,10 +201,10 @@ class install:
         import sparsenet.engine.cuda as pkg
         if hasattr(pkg, "launch"):
             del pkg.launch  # else `from .cuda import launch` returns the old module
-        backend._cupy, backend._cupy_checked = self.module, True
+        backend._cupy, backend._cupy_checked, backend._gpu_problem = self.module, True, None
 
     def uninstall(self):
-        cupy, self.backend._cupy, self.backend._cupy_checked, launch = self.saved
+        cupy, self.backend._cupy, self.backend._cupy_checked, self.backend._gpu_problem, launch = self.saved
         for name, value in (("cupy", cupy), ("sparsenet.engine.cuda.launch", launch)):
             if value is None:
                 sys.modules.pop(name, None)
