@@ -30,9 +30,12 @@ def launch(cp):
 
 @pytest.mark.parametrize("shape,batch", EMULATED_SHAPES + GPU_ONLY_SHAPES)
 @pytest.mark.parametrize("act", [0, 1])
-def test_masked_forward_and_backward_kernels(rng, cp, launch, shape, batch, act):
+@pytest.mark.parametrize("tile", [None, 64], ids=["default tile", "tile 64"])
+def test_masked_forward_and_backward_kernels(rng, cp, launch, monkeypatch, shape, batch, act, tile):
     if is_emulator(cp) and (shape, batch) in GPU_ONLY_SHAPES:
         pytest.skip("paper-sized shapes run on a real GPU only")
+    if tile:
+        monkeypatch.setattr(launch, "TILE", tile)
     mask = random_mask(rng, *shape, 0.3 if shape[0] > 1 else 1.0, empty_row=0 if shape[0] > 5 else None)
     layer = MaskedLinear(mask, activation="softplus" if act else None, seed=1)
     layer.params["bias"][...] = rng.normal(size=shape[0])
@@ -57,13 +60,14 @@ def test_masked_forward_and_backward_kernels(rng, cp, launch, shape, batch, act)
     cpu_kernels.masked_backward(layer.indptr, layer.indices, layer.t_indptr, layer.t_indices, t_w, xT, gT,
                                 slopeT, act, dzT if act else gT, dxT, dw_t, db_t, True, True)
     g_dz = poisoned(cp, gT.shape) if act else cp.asarray(gT)
-    g_dx, g_dw, g_db = poisoned(cp, xT.shape), poisoned(cp, (1, layer.nnz)), poisoned(cp, (1, shape[0]))
+    g_tiles = launch.n_tiles(batch)
+    g_dx, g_dw, g_db = poisoned(cp, xT.shape), poisoned(cp, (g_tiles, layer.nnz)), poisoned(cp, (g_tiles, shape[0]))
     launch.masked_backward(d["indptr"], d["indices"], d["t_indptr"], d["t_indices"], cp.asarray(t_w),
                            cp.asarray(xT), cp.asarray(gT), g_slope, act, g_dz, g_dx, g_dw, g_db, True, True)
     scale = 1 + np.sqrt(batch)
     np.testing.assert_allclose(g_dx.get(), dxT, **TOL)
-    np.testing.assert_allclose(g_dw.get()[0], dw_t.sum(0), rtol=1e-4, atol=1e-5 * scale)
-    np.testing.assert_allclose(g_db.get()[0], db_t.sum(0), rtol=1e-4, atol=1e-5 * scale)
+    np.testing.assert_allclose(g_dw.get().sum(0), dw_t.sum(0), rtol=1e-4, atol=1e-5 * scale)
+    np.testing.assert_allclose(g_db.get().sum(0), db_t.sum(0), rtol=1e-4, atol=1e-5 * scale)
     if act:
         np.testing.assert_allclose(g_dz.get(), dzT, **TOL)
 
@@ -78,8 +82,9 @@ def test_masked_backward_partial_branches_write_only_what_is_asked(rng, cp, laun
     slopeT = rng.random(size=(20, 70)).astype(np.float32)
     w = layer.params["weight"]
     dx = poisoned(cp, xT.shape) if want_dx else cp.zeros((0, 0), cp.float32)
-    dw = poisoned(cp, (1, layer.nnz)) if want_params else cp.zeros((0, layer.nnz), cp.float32)
-    db = poisoned(cp, (1, 20)) if want_params else cp.zeros((0, 20), cp.float32)
+    tiles = launch.n_tiles(70)
+    dw = poisoned(cp, (tiles, layer.nnz)) if want_params else cp.zeros((0, layer.nnz), cp.float32)
+    db = poisoned(cp, (tiles, 20)) if want_params else cp.zeros((0, 20), cp.float32)
     dz = poisoned(cp, gT.shape)
     launch.masked_backward(d["indptr"], d["indices"], d["t_indptr"], d["t_indices"], cp.asarray(w[layer.t_perm]),
                            cp.asarray(xT), cp.asarray(gT), cp.asarray(slopeT), 1, dz, dx, dw, db, want_dx, want_params)
@@ -89,9 +94,9 @@ def test_masked_backward_partial_branches_write_only_what_is_asked(rng, cp, laun
     if want_dx:
         np.testing.assert_allclose(dx.get(), dense.T @ dz_ref, rtol=1e-4, atol=1e-4)
     else:
-        np.testing.assert_allclose(db.get()[0], dz_ref.sum(1), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(db.get().sum(0), dz_ref.sum(1), rtol=1e-4, atol=1e-4)
         rows = np.repeat(np.arange(20), np.diff(layer.indptr))
-        np.testing.assert_allclose(dw.get()[0], np.einsum("kb,kb->k", dz_ref[rows], xT[layer.indices]),
+        np.testing.assert_allclose(dw.get().sum(0), np.einsum("kb,kb->k", dz_ref[rows], xT[layer.indices]),
                                    rtol=1e-4, atol=1e-4)
 
 

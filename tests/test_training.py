@@ -144,10 +144,9 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
         for r1, r2 in zip(full[key], again[key]):
             np.testing.assert_array_equal(r1["predicted"], r2["predicted"])
 
-    calls = {"n": 0}
 
     def kill_midway(kind, label, done, total, loss):  # dies inside the 2nd fold's pre-training
-        if kind == "pretrain" and "fold 2" in label and done == 7:
+        if kind == "pretrain" and "fold 2" in label and done == 9:  # progress comes at checkpoints (3, 6, 9, ...)
             raise Killed()
 
     with pytest.raises(Killed):
@@ -155,14 +154,19 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
     partial = list((tmp_path / "c" / "state").glob("*.partial.h5"))
     assert len(partial) == 1 and load_checkpoint(partial[0]).progress["step"] == 6
 
+    reported = {}
+
     def count(kind, label, done, total, loss):
         if kind == "pretrain":
-            calls["n"] += 1
+            reported.setdefault(label, []).append(done)
 
     resumed, final2, _ = _run(ds, cfg, tmp_path / "c", count)
     steps = -(-cfg.pretrain.samples // cfg.pretrain.batch)
-    # grouped fold 1 was done; fold 2 restarts at step 6; the rest run whole (fold 3, 3 kfold, final C)
-    assert calls["n"] == (steps - 6) + steps + 3 * steps + steps
+    # grouped fold 1 was done; fold 2 restarts after step 6; the rest run whole (fold 3, 3 kfold, final C)
+    assert len(reported) == 1 + 1 + 3 + 1
+    assert all(max(done) == steps for done in reported.values())
+    fold2 = next(done for label, done in reported.items() if "grouped" in label and "fold 2" in label)
+    assert min(fold2) == 9 and min(min(done) for done in reported.values()) == 3
     for key in full:
         for r1, r2 in zip(full[key], resumed[key]):
             np.testing.assert_allclose(r1["predicted"], r2["predicted"], rtol=1e-6)

@@ -459,3 +459,16 @@ def gather_columns(src, idx, out):
         o_row = out[i]
         for j in range(idx.shape[0]):
             o_row[j] = s_row[idx[j]]
+
+
+@nb.njit(cache=True)
+def scale_gradient(t_indptr, t_perm, weight, s, ds):
+    """ds[j] = sum of weight[k] * s[k] over column j's nonzeros (k = t_perm[kk], kk in column j):
+    the gradient of an input scale folded into a masked layer, in a fixed order. Products in the
+    parameters' precision, sums in float64 (as np.bincount with weights, which this replaced)."""
+    for j in range(t_indptr.shape[0] - 1):
+        acc = 0.0
+        for kk in range(t_indptr[j], t_indptr[j + 1]):
+            k = t_perm[kk]
+            acc += np.float64(weight[k] * s[k])
+        ds[j] = acc

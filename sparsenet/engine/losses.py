@@ -1,4 +1,7 @@
-"""Losses with value and gradient with respect to the prediction."""
+"""Losses with value and gradient with respect to the prediction.
+
+The value is a Python float on the CPU and a 0-d device array on the GPU, so that a training
+step never waits for the GPU; ``float(value)`` when it is logged."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +9,10 @@ import numpy as np
 from .. import backend
 from .layer import rows_view
 from . import kernels
+
+
+def _host_if_cpu(xp, value):
+    return float(value) if xp is np else value
 
 
 def _check_pair(pred, target, where):
@@ -37,7 +44,7 @@ def sum_squared_error(pred, target, feature_weight=None):
         w = 1 if feature_weight is None else xp.asarray(feature_weight, p.dtype)
         w = w[:, None] if (transposed and feature_weight is not None) else w
         diff = p - y
-        value = float((w * diff.astype(xp.float64) ** 2).sum())
+        value = _host_if_cpu(xp, (w * diff.astype(xp.float64) ** 2).sum())
         grad = (2 * w * diff).astype(p.dtype)
     return value, (grad.T if transposed else grad)
 
@@ -53,7 +60,7 @@ def sum_abs_relative_error(pred, target, eps: float = 1e-6):
     known = ~xp.isnan(y)
     denom = xp.where(known, y + eps, 1)
     r = xp.where(known, (y - pred) / denom, 0)
-    value = float(xp.abs(r).sum())
+    value = _host_if_cpu(xp, xp.abs(r).sum())
     grad = (-xp.sign(r) / denom).astype(pred.dtype)
     return value, grad
 
@@ -84,7 +91,7 @@ def scaled_squared_error(h, scale, target, feature_weight=None):
         return float(row_sums.sum()), ghT.T, gd
     diff = scale[:, None] * hT - yT
     g = 2 * w[:, None] * diff
-    value = float((w[:, None] * diff.astype(xp.float64) ** 2).sum())
+    value = (w[:, None] * diff.astype(xp.float64) ** 2).sum()
     return value, (scale[:, None] * g).T, (g * hT).sum(axis=1).astype(h.dtype)
 
 
@@ -106,6 +113,6 @@ def softplus_scaled_squared_error(z, scale, target, feature_weight=None):
     h = xp.logaddexp(0, zT)
     diff = scale[:, None] * h - yT
     g = 2 * w[:, None] * diff
-    value = float((w[:, None] * diff.astype(xp.float64) ** 2).sum())
+    value = (w[:, None] * diff.astype(xp.float64) ** 2).sum()
     slope = xp.exp(-xp.logaddexp(0, -zT))
     return value, (scale[:, None] * g * slope).T, (g * h).sum(axis=1).astype(z.dtype)

@@ -78,6 +78,7 @@ class MaskedLinear(Layer):
         self.indptr = m.indptr.astype(np.int32)
         self.indices = m.indices.astype(np.int32)
         self.t_indptr, self.t_indices, self.t_perm = transpose_index(self.indptr, self.indices, m.shape[1])
+        self._nnz = int(m.nnz)  # a host int: reading indptr[-1] on a GPU would synchronise
         self.params["weight"] = self._init_weight(np.random.default_rng(seed)).astype(dtype)
         if bias:
             self.params["bias"] = np.zeros(m.shape[0], dtype=dtype)
@@ -105,7 +106,7 @@ class MaskedLinear(Layer):
     # ---------------------------------------------------------------- shape
     @property
     def nnz(self) -> int:
-        return int(self.indptr[-1])
+        return self._nnz
 
     @property
     def in_features(self) -> int:
@@ -146,35 +147,35 @@ class MaskedLinear(Layer):
 
     def forward_softplus_scaled_sse(self, x, scale, target, feature_weight=None):
         """This (linear) layer, then softplus, a one-to-one layer ``scale`` and the sum of squared
-        error against ``target``, in one pass on the CPU; on the GPU, the same through the
-        unfused ops. Returns (value, gradient of this layer's output, gradient of ``scale``);
-        ``backward`` then continues from the returned gradient as after ``forward``."""
+        error against ``target``, in one fused kernel (CPU and GPU). Returns (value, gradient of this
+        layer's output, gradient of ``scale``); the value is a float on the CPU and a 0-d device array
+        on the GPU (no synchronisation). ``backward`` then continues from the returned gradient as
+        after ``forward``: only the input gradient is left to compute."""
         if self.activation is not None:
             raise ValueError("forward_softplus_scaled_sse: the layer must be linear (softplus is applied here)")
         xp = backend.get_array_module(x)
+        ops = kernels.for_module(xp)
         n, batch = self.out_features, x.shape[0]
         w = xp.ones(n, self.dtype) if feature_weight is None else xp.asarray(feature_weight, self.dtype)
-        if xp is not np:
-            from .losses import softplus_scaled_squared_error
-            return softplus_scaled_squared_error(self._forward(x), scale, target, w)
         xT = x.T
         self._w = self.effective_weight()
         self._xT, self._slopeT = xT, self._empty.reshape(0, 0)
-        yT = backend.feature_major(np.asarray(target, dtype=self.dtype)).T
-        gzT = np.empty((n, batch), dtype=self.dtype)
-        tiles = kernels.for_module(np).n_tiles(batch)
-        gd_tiles = np.empty((tiles, n), dtype=self.dtype)
-        loss_tiles = np.empty((tiles, n), dtype=np.float64)
+        yT = backend.feature_major(xp.asarray(target, dtype=self.dtype)).T
+        gzT = xp.empty((n, batch), dtype=self.dtype)
+        tiles = ops.n_tiles(batch)
+        gd_tiles = xp.empty((tiles, n), dtype=self.dtype)
+        loss_tiles = xp.empty((tiles, n), dtype=xp.float64)
         want_params = self.trainable
-        dw_tiles = np.empty((tiles if want_params else 0, self.nnz), dtype=self.dtype)
-        db_tiles = np.empty((tiles if want_params else 0, n), dtype=self.dtype)
-        kernels.for_module(np).masked_forward_softplus_scaled_sse(
+        dw_tiles = xp.empty((tiles if want_params else 0, self.nnz), dtype=self.dtype)
+        db_tiles = xp.empty((tiles if want_params else 0, n), dtype=self.dtype)
+        ops.masked_forward_softplus_scaled_sse(
             self.indptr, self.indices, self._w, self.params.get("bias", self._empty), xT,
-            np.ascontiguousarray(scale), yT, w, gzT, gd_tiles, loss_tiles, dw_tiles, db_tiles, want_params)
+            xp.ascontiguousarray(scale), yT, w, gzT, gd_tiles, loss_tiles, dw_tiles, db_tiles, want_params)
         if want_params:
-            self._param_grads_from_tiles(np, dw_tiles, db_tiles)
+            self._param_grads_from_tiles(xp, dw_tiles, db_tiles)
         self._param_grads_done = want_params  # backward: only the input gradient is left
-        return float(loss_tiles.sum()), gzT.T, gd_tiles.sum(axis=0)
+        value = loss_tiles.sum()
+        return (float(value) if xp is np else value), gzT.T, gd_tiles.sum(axis=0)
 
     def backward(self, grad_out, want_input_grad: bool = True):
         xp = backend.get_array_module(grad_out)
@@ -205,8 +206,8 @@ class MaskedLinear(Layer):
             if "scale" in self.frozen:
                 self.grads["scale"][...] = 0
             else:
-                self.grads["scale"][...] = xp.bincount(self.indices, weights=self.params["weight"] * s_k,
-                                                       minlength=self.in_features)
+                kernels.for_module(xp).scale_gradient(self.t_indptr, self.t_perm, self.params["weight"], s_k,
+                                                      self.grads["scale"])
             xp.multiply(s_k, self.params["scale"][self.indices], out=self.grads["weight"])
         if "bias" in self.grads:
             db_tiles.sum(axis=0, out=self.grads["bias"])

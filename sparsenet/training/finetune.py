@@ -83,6 +83,7 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
         for step in range(settings.max_steps):
             out = encoder.forward(xd, check=False)  # validated when loaded
             value, g = _loss(xp, out, indices, yd, settings, scale)
+            value = float(value)  # the stopping rule reads it every step (small batches: cheap)
             grad = xp.zeros(out.shape, dtype=out.dtype)
             grad[:, indices] = g
             encoder.backward(backend.feature_major(grad))
@@ -90,7 +91,8 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
             losses.append(value / n)
             if validation is not None:
                 if step + 1 in at:
-                    val_losses.append(_loss(xp, encoder.forward(xv, check=False), indices, yv, settings, scale)[0] / n_val)
+                    val_losses.append(float(_loss(xp, encoder.forward(xv, check=False), indices, yv, settings,
+                                                  scale)[0]) / n_val)
             elif step >= settings.window:
                 before = losses[-1 - settings.window]
                 if abs(before - losses[-1]) <= settings.tol * max(abs(before), 1e-12):

@@ -24,8 +24,20 @@ class PretrainSettings:
     checkpoint_every: int = 50
 
 
-def reconstruction_step(net, x, weight=None) -> float:
-    """Forward, weighted SSE against ``x`` itself, backward (fills ``net.grads``); the loss value.
+LOG_EVERY = 10  # pre-training steps between reading the loss back (and reporting progress)
+
+
+def _read_back(values) -> list[float]:
+    """Per-step losses as floats: CPU floats as they are, device scalars in one transfer."""
+    if not values or isinstance(values[0], float):
+        return list(values)
+    xp = backend.get_array_module(values[0])
+    return [float(v) for v in backend.to_numpy(xp.stack(values))]
+
+
+def reconstruction_step(net, x, weight=None):
+    """Forward, weighted SSE against ``x`` itself, backward (fills ``net.grads``); the loss value
+    (a float on the CPU, a 0-d device array on the GPU: the step does not wait for the device).
 
     A network ending in ``[..., MaskedLinear (linear), Softplus(), OneToOne]`` (the
     DeepMetabolism decoder) runs those three layers and the loss as one fused pass
@@ -66,13 +78,20 @@ def pretrain(net, source, rows, settings: PretrainSettings, linked: np.ndarray, 
         losses, start = list(state["losses"]), int(state["step"])
     weight = xp.asarray(linked, dtype=net.params.dtype)  # 0: left out of the loss
     total = n_steps(settings.samples, settings.batch)
+    pending = []  # losses not read back yet: on a GPU each read waits for the device
     for step, batch in batches(source, rows, settings.batch, settings.samples, seed, start_step=start):
         x = xp.asarray(cpu_feature_major(batch))
         value = reconstruction_step(net, x, weight)
         opt.step()
-        losses.append(value / batch.shape[0])
-        if on_step:
-            on_step(step + 1, total, losses[-1])
-        if on_checkpoint and (step + 1) % settings.checkpoint_every == 0 and step + 1 < total:
-            on_checkpoint({"step": step + 1, "adam": opt.state_dict(), "losses": np.asarray(losses)})
+        pending.append(value / batch.shape[0])
+        done = step + 1
+        checkpoint = on_checkpoint and done % settings.checkpoint_every == 0 and done < total
+        if done % LOG_EVERY == 0 or done == total or checkpoint:
+            losses += _read_back(pending)
+            pending = []
+            if on_step:
+                on_step(done, total, losses[-1])
+        if checkpoint:
+            on_checkpoint({"step": done, "adam": opt.state_dict(), "losses": np.asarray(losses)})
+    losses += _read_back(pending)
     return np.asarray(losses)

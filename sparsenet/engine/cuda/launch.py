@@ -1,7 +1,8 @@
 """Launchers for the CUDA kernels in this folder (compiled once with cupy.RawModule).
 
 Same names and signatures as ``cpu_kernels`` so layers call either set the same way.
-All arrays are float32/int32, C-contiguous, feature-major (features, batch).
+All arrays are float32/int32, C-contiguous, feature-major (features, batch). Nothing here
+synchronises with the host: sizes come from array shapes, never from device values.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import numpy as np
 
 SOURCES = Path(__file__).parent
 THREADS = 256
+TILE = 1024  # batch samples per reduction tile: 5 tiles at the paper's batch of 5,000
+SDDMM_WARPS = THREADS // 32  # nonzeros per SDDMM block (one warp each)
+MAX_GRID_Y = 65535
 ACT_SOFTPLUS = 1
 
 
@@ -38,19 +42,29 @@ def _grid(n: int) -> int:
 
 
 def n_tiles(batch: int) -> int:
-    """The GPU reduces over the whole batch in one pass: one gradient 'tile'."""
-    return 1
+    """Batch tiles a reduction over the batch is split into (one partial each, summed in order)."""
+    return max(1, -(-int(batch) // TILE))
 
 
 def masked_forward(indptr, indices, weight, bias, xT, outT, slopeT, act):
     _check(weight, bias, xT, outT, slopeT)
     n_out = int(indptr.size - 1)
     batch = int(xT.shape[1])
-    grid = ((batch + THREADS - 1) // THREADS, min(n_out, 65535))
+    grid = ((batch + THREADS - 1) // THREADS, min(n_out, MAX_GRID_Y))
     _kernel("masked_linear.cu", "masked_forward")(
         grid, (THREADS,),
         (indptr, indices, weight, bias, np.int32(bias.size == n_out), xT, outT, slopeT,
          np.int32(act), np.int32(n_out), np.int32(batch)))
+
+
+def _sddmm(indptr, indices, dzT, xT, dw_tiles):
+    n_out, nnz, batch = int(indptr.size - 1), int(indices.size), int(xT.shape[1])
+    if nnz == 0:
+        return
+    grid = (-(-nnz // SDDMM_WARPS), n_tiles(batch))
+    _kernel("masked_linear.cu", "sddmm")(
+        grid, (THREADS,), (indptr, indices, dzT, xT, dw_tiles, np.int32(n_out), np.int32(nnz), np.int32(batch),
+                           np.int32(TILE)))
 
 
 def masked_backward(indptr, indices, t_indptr, t_indices, t_weight, xT, gT, slopeT, act,
@@ -59,18 +73,41 @@ def masked_backward(indptr, indices, t_indptr, t_indices, t_weight, xT, gT, slop
     n_out = int(indptr.size - 1)
     batch = int(xT.shape[1])
     if act == ACT_SOFTPLUS or want_params:
-        db = db_tiles[0] if want_params else db_tiles  # not written when want_params is False
         _kernel("masked_linear.cu", "slope_rowsum")(
-            (min(n_out, 65535),), (THREADS,),
-            (gT, slopeT, dzT, db, np.int32(act == ACT_SOFTPLUS), np.int32(bool(want_params)),
-             np.int32(n_out), np.int32(batch)))
+            (n_tiles(batch), min(n_out, MAX_GRID_Y)), (THREADS,),
+            (gT, slopeT, dzT, db_tiles, np.int32(act == ACT_SOFTPLUS), np.int32(bool(want_params)),
+             np.int32(n_out), np.int32(batch), np.int32(TILE)))
     if want_params:
-        _kernel("masked_linear.cu", "sddmm")(
-            (min(n_out, 65535),), (THREADS,),
-            (indptr, indices, dzT, xT, dw_tiles[0], np.int32(n_out), np.int32(batch)))
+        _sddmm(indptr, indices, dzT, xT, dw_tiles)
     if want_dx:
         empty = cp.zeros(0, dtype=cp.float32)
         masked_forward(t_indptr, t_indices, t_weight, empty, dzT, dxT, empty.reshape(0, 0), 0)
+
+
+def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
+                                       grad_zT, grad_d_tiles, loss_tiles, dw_tiles, db_tiles, want_params):
+    """The decoder, softplus, the output one-to-one layer and the SSE in one kernel (as the CPU's
+    fused kernel), then with ``want_params`` the decoder's weight gradient (SDDMM on grad_z)."""
+    _check(weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, dw_tiles, db_tiles)
+    if loss_tiles.dtype != cp.float64:
+        raise ValueError("loss_tiles must be float64")
+    n_out = int(indptr.size - 1)
+    batch = int(xT.shape[1])
+    _kernel("masked_linear.cu", "decoder_softplus_scaled_sse")(
+        (n_tiles(batch), min(n_out, MAX_GRID_Y)), (THREADS,),
+        (indptr, indices, weight, bias, np.int32(bias.size == n_out), xT, d, yT, row_weight, grad_zT,
+         grad_d_tiles, loss_tiles, db_tiles, np.int32(bool(want_params)), np.int32(n_out), np.int32(batch),
+         np.int32(TILE)))
+    if want_params:
+        _sddmm(indptr, indices, grad_zT, xT, dw_tiles)
+
+
+def scale_gradient(t_indptr, t_perm, weight, s, ds):
+    """ds[j] = sum of weight[k] * s[k] over column j's nonzeros (k = t_perm[kk], kk in column j)."""
+    _check(weight, s, ds)
+    n_in = int(t_indptr.size - 1)
+    _kernel("masked_linear.cu", "scale_gradient")((_grid(n_in),), (THREADS,),
+                                                  (t_indptr, t_perm, weight, s, ds, np.int32(n_in)))
 
 
 def softplus_forward(z, y, slope):
