@@ -326,3 +326,28 @@ def test_a_broken_gpu_branch_fails_the_checks(cp, monkeypatch, mutation):
     PYTHON_MUTATIONS[mutation](monkeypatch)
     with pytest.raises(AssertionError):
         all_checks()
+
+
+def test_pretraining_on_the_device_sees_the_cpu_batches(cp):
+    """Pre-training with the rows buffered on the device (batches gathered there) follows the CPU
+    run step by step: same batches, same losses."""
+    from sparsenet.training.pretrain import PretrainSettings, pretrain
+
+    masks = core_masks()
+    rng = np.random.default_rng(29)
+    pool = data(rng, len(masks.gene_ids), n=90)
+
+    class Pool:
+        def take(self, idx):
+            return pool[np.asarray(idx)]
+
+    settings = PretrainSettings(samples=700, batch=64, lr=1e-2, checkpoint_every=50)
+    rows = np.arange(5, 90)
+    linked = linked_genes(masks)
+    runs = {}
+    for device in ("cpu", "gpu"):
+        net = build_autoencoder(masks, "C", seed=2, device=device, architecture=Architecture("linear", "readout"))
+        runs[device] = pretrain(net, Pool(), rows, settings, linked, seed=4), backend.to_numpy(net.params)
+    assert runs["gpu"][0].shape == (11,)
+    np.testing.assert_allclose(runs["gpu"][0], runs["cpu"][0], rtol=1e-4)
+    np.testing.assert_allclose(runs["gpu"][1], runs["cpu"][1], rtol=1e-3, atol=1e-4)

@@ -20,22 +20,14 @@ def epoch_order(rows: np.ndarray, seed: int, epoch: int, chunk_rows: int) -> np.
     return np.concatenate([rng.permutation(chunks[i]) for i in rng.permutation(len(chunks))])
 
 
-def batches(source, rows, batch_size: int, n_samples: int, seed: int, start_step: int = 0,
-            chunk_rows: int = 50_000):
-    """Yield (step, float32 batch (samples, genes)) until ``n_samples`` samples have been served.
-
-    ``source.take(indices)`` returns the rows; the last batch is cut to reach exactly
-    ``n_samples``. Starting at ``start_step`` skips the batches a checkpoint already covered.
-    """
+def batch_indices(rows, batch_size: int, n_samples: int, seed: int, start_step: int = 0,
+                  chunk_rows: int = 50_000):
+    """Yield (step, row indices of the batch) until ``n_samples`` samples have been served; the
+    last batch is cut to reach exactly ``n_samples``, ``start_step`` skips batches already served."""
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size == 0:
         raise ValueError("pre-training has no samples")
-    n_steps = -(-n_samples // batch_size)
-    buffered = rows.size <= chunk_rows
-    sorted_rows = np.sort(rows)
-    # small data: read once, kept feature-major so a batch is a column gather (genes x batch)
-    cacheT = np.ascontiguousarray(source.take(sorted_rows).T) if buffered else None
-    for step in range(start_step, n_steps):
+    for step in range(start_step, n_steps(n_samples, batch_size)):
         first = step * batch_size
         size = min(batch_size, n_samples - first)
         epoch, offset = divmod(first, rows.size)
@@ -45,8 +37,27 @@ def batches(source, rows, batch_size: int, n_samples: int, seed: int, start_step
             take = order[offset:offset + size - sum(p.size for p in picked)]
             picked.append(take)
             epoch, offset = epoch + 1, 0
-        idx = np.concatenate(picked)
-        if buffered:
+        yield step, np.concatenate(picked)
+
+
+def is_buffered(rows, chunk_rows: int = 50_000) -> bool:
+    """Whether the training rows are few enough to be read once and kept in memory."""
+    return np.asarray(rows).size <= chunk_rows
+
+
+def batches(source, rows, batch_size: int, n_samples: int, seed: int, start_step: int = 0,
+            chunk_rows: int = 50_000):
+    """Yield (step, float32 batch (samples, genes)) until ``n_samples`` samples have been served.
+
+    ``source.take(indices)`` returns the rows; the last batch is cut to reach exactly
+    ``n_samples``. Starting at ``start_step`` skips the batches a checkpoint already covered.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    sorted_rows = np.sort(rows)
+    # small data: read once, kept feature-major so a batch is a column gather (genes x batch)
+    cacheT = np.ascontiguousarray(source.take(sorted_rows).T) if is_buffered(rows, chunk_rows) and rows.size else None
+    for step, idx in batch_indices(rows, batch_size, n_samples, seed, start_step, chunk_rows):
+        if cacheT is not None:
             outT = np.empty((cacheT.shape[0], idx.size), dtype=cacheT.dtype)
             gather_columns(cacheT, np.searchsorted(sorted_rows, idx), outT)
             yield step, outT.T
