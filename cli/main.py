@@ -41,6 +41,11 @@ def bench(dense_vs_sparse: bool = typer.Option(True, "--dense-vs-sparse", help="
         mask, source = masks.protein_phenotype, f"{Path(path).name} ({masks.protein_phenotype.nnz} links)"
     result = benchmark.dense_vs_sparse(device=device, batch=batch, repeats=repeats, mask=mask, mask_source=source)
     typer.echo(benchmark.format_table(result))
+    if result["backend"] == "gpu":  # each kernel's bytes and achieved bandwidth
+        if mask is None:
+            mask = benchmark.random_phenotype_mask()
+        result["kernel_profile"] = benchmark.kernel_profile(mask, batch=batch, repeats=repeats)
+        typer.echo(benchmark.format_kernel_profile(result["kernel_profile"]))
     if json_out:
         write_json(json_out, result)
         typer.echo(f"wrote {json_out}")

@@ -105,6 +105,110 @@ def dense_vs_sparse(device="auto", batch=5000, repeats=20, mask=None, mask_sourc
     }
 
 
+def _array_bytes(args) -> int:
+    """Bytes a launch must move at least: every array argument read or written once."""
+    seen, total = set(), 0
+    for a in args:
+        if hasattr(a, "nbytes") and not isinstance(a, np.generic) and id(a) not in seen:  # arrays, not scalars
+            seen.add(id(a))
+            total += int(a.nbytes)
+    return total
+
+
+def peak_bandwidth(device: str):
+    """The GPU's DRAM bandwidth in bytes/s from its memory clock and bus width, or None."""
+    if device != "gpu":
+        return None
+    try:
+        cp = backend.cupy_or_none()
+        attrs = cp.cuda.Device().attributes
+        return 2 * attrs["MemoryClockRate"] * 1e3 * attrs["GlobalMemoryBusWidth"] / 8
+    except Exception:
+        return None
+
+
+def kernel_profile(mask, batch=5000, repeats=10, seed=0, device="gpu", launch_kernels=True) -> dict:
+    """Each CUDA kernel of the sparse pre-training step: launches, time (CUDA events), the bytes
+    it must move and the bandwidth achieved. ``launch_kernels=False`` records the launches and
+    their bytes without running them (the bytes model of a step, on any machine with CuPy or
+    the test suite's stand-in)."""
+    from .engine.cuda import launch
+
+    cp = backend.cupy_or_none()
+    n_out, n_in = mask.shape
+    rng = np.random.default_rng(seed)
+    x = cp.asarray(np.asfortranarray(np.clip(rng.normal(scale=3.0, size=(batch, n_in)), -10, 10)
+                                     .astype(np.float32) / 10))
+    net = sparse_autoencoder(mask, "gpu", seed)
+    opt = Adam(net.params, net.grads, lr=1e-4)
+    records = []
+    original = launch._kernel
+
+    def recorded(filename, name):
+        kernel = original(filename, name)
+
+        def call(grid, block, args, **kw):
+            start, end = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            if launch_kernels:
+                kernel(grid, block, args, **kw)
+            end.record()
+            records.append((name, start, end, _array_bytes(args)))
+        return call
+
+    def step():
+        reconstruction_step(net, x)
+        opt.step()
+
+    launch._kernel = recorded
+    try:
+        for _ in range(2):
+            step()
+        cp.cuda.Device().synchronize()
+        records.clear()
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        cp.cuda.Device().synchronize()
+        step_s = (time.perf_counter() - t0) / repeats
+    finally:
+        launch._kernel = original
+    kernels = {}
+    for name, start, end, nbytes in records:
+        k = kernels.setdefault(name, {"launches": 0, "seconds": 0.0, "bytes": 0})
+        k["launches"] += 1
+        k["seconds"] += cp.cuda.get_elapsed_time(start, end) / 1e3
+        k["bytes"] += nbytes
+    for k in kernels.values():
+        k["launches"] //= repeats
+        k["seconds"] /= repeats
+        k["bytes"] //= repeats
+        k["GB_per_s"] = k["bytes"] / k["seconds"] / 1e9 if k["seconds"] > 0 else None
+    total_bytes = sum(k["bytes"] for k in kernels.values())
+    peak = peak_bandwidth(device)
+    return {"device": device_name(device) if launch_kernels else "bytes model only", "batch": batch,
+            "genes": n_in, "phenotypes": n_out, "links": int(mask.nnz), "kernels": kernels,
+            "kernel_bytes_per_step": total_bytes, "step_s": step_s if launch_kernels else None,
+            "peak_bandwidth_bytes_per_s": peak,
+            "floor_s": total_bytes / peak if peak else None}
+
+
+def format_kernel_profile(p: dict) -> str:
+    rows = [("kernel", "launches", "ms/step", "MB moved", "GB/s")]
+    for name, k in sorted(p["kernels"].items(), key=lambda kv: -kv[1]["seconds"]):
+        rows.append((name, str(k["launches"]), f"{k['seconds'] * 1e3:.3f}", f"{k['bytes'] / 1e6:.1f}",
+                     "-" if k["GB_per_s"] is None else f"{k['GB_per_s']:.0f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    tail = f"kernels move {p['kernel_bytes_per_step'] / 1e6:.0f} MB per step"
+    if p["floor_s"]:
+        tail += (f"; at the DRAM peak ({p['peak_bandwidth_bytes_per_s'] / 1e12:.2f} TB/s) that is "
+                 f"{p['floor_s'] * 1e3:.3f} ms")
+    if p["step_s"]:
+        tail += f"; measured step {p['step_s'] * 1e3:.3f} ms (kernels + CuPy array ops + launch gaps)"
+    return "\n".join(lines + [tail])
+
+
 def format_table(r: dict) -> str:
     rows = [("network", "step (ms)", "GFLOP/step", "GFLOP/s"),
             ("sparse (C)", f"{r['sparse_step_s'] * 1e3:.1f}", f"{r['sparse_flops'] / 1e9:.2f}",

@@ -129,3 +129,20 @@ def test_adam_kernel_against_the_textbook_update_with_varying_gradients(rng, cp,
     np.testing.assert_allclose(gm.get(), m, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gv.get(), v, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gp.get(), p, rtol=1e-5, atol=1e-6)
+
+
+def test_kernel_profile_records_every_kernel_of_the_step_and_its_bytes(rng, cp):
+    """`sparsenet bench --device gpu`'s per-kernel table: every kernel of a pre-training step,
+    launches per step and the bytes its array arguments hold (Adam: p, g, m, v once each)."""
+    from sparsenet import benchmark
+
+    mask = benchmark.random_phenotype_mask(n_out=12, n_in=80, links=200, seed=1)
+    p = benchmark.kernel_profile(mask, batch=70, repeats=2, device="gpu")
+    k = p["kernels"]
+    assert set(k) == {"masked_forward", "decoder_softplus_scaled_sse", "sddmm", "slope_rowsum",
+                      "scale_gradient", "adam_update"}
+    assert k["masked_forward"]["launches"] == 2 and k["sddmm"]["launches"] == 2  # encoder + input gradient
+    n_params = mask.nnz + 12 + 80 + mask.nnz + 80 + 80  # encoder w, b, scale; decoder w, b; one-to-one d
+    assert k["adam_update"]["bytes"] == 4 * 4 * n_params
+    assert p["kernel_bytes_per_step"] == sum(v["bytes"] for v in k.values())
+    assert "adam_update" in benchmark.format_kernel_profile(p)
