@@ -112,6 +112,20 @@ def test_warp_shuffles_have_cuda_semantics():
     np.testing.assert_allclose(red[[0, 32]], [x[:32].sum(), x[32:].sum()], rtol=1e-5)
 
 
+def test_portable_ucontext_fibers_give_the_same_results():
+    """The fiber switch other machines use (ucontext), forced here: same warp semantics."""
+    x = np.random.default_rng(2).normal(size=64).astype(np.float32)
+    fast, portable = ([dev.zeros(64, dtype=np.float32) for _ in range(5)] for _ in range(2))
+    Module(WARP).launch("warp_ops", (1,), (64,), (dev.asarray(x), *fast))
+    Module(WARP, extra_flags=["-DEMU_USE_UCONTEXT"]).launch("warp_ops", (1,), (64,), (dev.asarray(x), *portable))
+    for a, b in zip(fast, portable):
+        np.testing.assert_array_equal(a.get(), b.get())
+    y = dev.zeros(256, dtype=np.float32)
+    Module(REVERSE.replace("SYNC", "__syncthreads();"), extra_flags=["-DEMU_USE_UCONTEXT"]).launch(
+        "reverse", (2,), (128,), (dev.asarray(np.arange(256, dtype=np.float32)), y))
+    np.testing.assert_array_equal(y.get(), np.arange(256).reshape(2, 128)[:, ::-1].ravel())
+
+
 def test_shuffle_naming_absent_or_exited_lanes_is_caught():
     partial_warp = """extern "C" __global__ void s(float* y) {
         y[threadIdx.x] = __shfl_down_sync(0xffffffffu, 1.0f, 1); }"""

@@ -12,7 +12,7 @@
 
 dim3 threadIdx, blockIdx, blockDim, gridDim;
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(EMU_USE_UCONTEXT)
 // A fiber switch without ucontext's signal-mask system call (the emulator switches fibers
 // millions of times): save the callee-saved registers on the old stack, swap stack pointers.
 extern "C" void emu_switch(void** save_sp, void* to_sp);
@@ -61,7 +61,7 @@ static size_t page_bytes;
 static Fiber* fibers = nullptr;
 static int n_fibers_alloc = 0;
 __attribute__((unused)) static ucontext_t main_ctx;
-static void* main_sp;
+__attribute__((unused)) static void* main_sp;
 static int current = -1;
 static int n_threads = 0;
 static void (*kernel_entry)(void**) = nullptr;

@@ -93,7 +93,7 @@ def parse_kernels(source: str) -> dict[str, list[Param]]:
     return kernels
 
 
-def _build(source: str, kernels: dict[str, list[Param]]) -> Path:
+def _build(source: str, kernels: dict[str, list[Param]], extra_flags=()) -> Path:
     wrappers = []
     for name, params in kernels.items():
         call = ", ".join(f"*({p.ctype}*)p[{i}]" for i, p in enumerate(params))
@@ -101,7 +101,8 @@ def _build(source: str, kernels: dict[str, list[Param]]) -> Path:
     tu = (f'#include "{HERE / "emu.h"}"\n#line 1 "kernel.cu"\n{source}\n'
           f'#include "{HERE / "emu_runtime.h"}"\n' + "\n".join(wrappers) + "\n")
     runtime = (HERE / "emu.h").read_text() + (HERE / "emu_runtime.h").read_text()
-    key = hashlib.sha256((tu + runtime + " ".join(CXXFLAGS)).encode()).hexdigest()[:20]
+    flags = [*CXXFLAGS, *extra_flags]
+    key = hashlib.sha256((tu + runtime + " ".join(flags)).encode()).hexdigest()[:20]
     cache = Path(tempfile.gettempdir()) / f"sparsenet-cuda-emulator-{os.getuid()}"
     cache.mkdir(exist_ok=True)
     lib = cache / f"{key}.so"
@@ -109,7 +110,7 @@ def _build(source: str, kernels: dict[str, list[Param]]) -> Path:
         src = cache / f"{key}.cpp"
         src.write_text(tu)
         tmp = cache / f"{key}.{os.getpid()}.so"
-        proc = subprocess.run([CXX, *CXXFLAGS, "-o", str(tmp), str(src)], capture_output=True, text=True)
+        proc = subprocess.run([CXX, *flags, "-o", str(tmp), str(src)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise EmulatorError(f"the kernel source does not compile for the emulator:\n{proc.stderr}")
         tmp.replace(lib)
@@ -162,11 +163,11 @@ def _pack_scalar(value, param: Param, position: int, kernel: str):
 class Module:
     """One compiled ``.cu`` source; ``launch`` runs one of its kernels."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, extra_flags=()):
         self.kernels = parse_kernels(source)
         if not self.kernels:
             raise EmulatorError('no extern "C" __global__ kernels in the source')
-        self.lib = ctypes.CDLL(str(_build(source, self.kernels)))
+        self.lib = ctypes.CDLL(str(_build(source, self.kernels, extra_flags)))
         self.lib.emu_launch.restype = ctypes.c_int
         self.launches = []  # (kernel name, grid, block) of every launch, for tests
 
