@@ -139,7 +139,7 @@ def test_kernel_profile_records_every_kernel_of_the_step_and_its_bytes(rng, cp):
     mask = benchmark.random_phenotype_mask(n_out=12, n_in=80, links=200, seed=1)
     p = benchmark.kernel_profile(mask, batch=70, repeats=2, device="gpu")
     k = p["kernels"]
-    assert set(k) == {"masked_forward", "decoder_softplus_scaled_sse", "sddmm", "slope_rowsum",
+    assert set(k) == {"masked_forward", "decoder_scaled_sse", "sddmm", "slope_rowsum",
                       "scale_gradient", "adam_update"}
     assert k["masked_forward"]["launches"] == 2 and k["sddmm"]["launches"] == 2  # encoder + input gradient
     n_params = mask.nnz + 12 + 80 + mask.nnz + 80 + 80  # encoder w, b, scale; decoder w, b; one-to-one d

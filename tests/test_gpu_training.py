@@ -283,6 +283,8 @@ SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
                                     "loss += (double)(2.0f * wj * diff * diff);"),
     "fused loss doubles grad_d": ("masked_linear.cu", "grad_d_tiles[out] = acc_d;", "grad_d_tiles[out] = 2.0f * acc_d;"),
     "fused loss doubles db": ("masked_linear.cu", "db_tiles[out] = acc_b;", "db_tiles[out] = 2.0f * acc_b;"),
+    "fused loss, linear decoder: wrong output": ("masked_linear.cu", "softplus_with_slope(z, &slope) : z;",
+                                                 "softplus_with_slope(z, &slope) : 2.0f * z;"),
     "scale_gradient doubles ds": ("masked_linear.cu", "ds[j] = (float)acc;", "ds[j] = (float)(2.0 * acc);"),
     "slope_rowsum drops the slope": ("masked_linear.cu", "g *= slopeT[row + b];", "g *= 1.0f;"),
     "masked_forward doubles its output": ("masked_linear.cu", "outT[o] = acc;", "outT[o] = 2.0f * acc;"),

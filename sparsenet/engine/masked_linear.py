@@ -151,6 +151,21 @@ class MaskedLinear(Layer):
         layer's output, gradient of ``scale``); the value is a float on the CPU and a 0-d device array
         on the GPU (no synchronisation). ``backward`` then continues from the returned gradient as
         after ``forward``: only the input gradient is left to compute."""
+        return self._fused_scaled_sse(x, scale, target, feature_weight, "masked_forward_softplus_scaled_sse")
+
+    def forward_scaled_sse(self, x, scale, target, feature_weight=None):
+        """This (linear) layer, a one-to-one layer ``scale`` and the sum of squared error (a linear
+        decoder's pre-training step); returns as :meth:`forward_softplus_scaled_sse`. On the GPU one
+        kernel; on the CPU the layer's forward, then the fused Numba loss (already one pass each)."""
+        if self.activation is not None:
+            raise ValueError("forward_scaled_sse: the layer must be linear")
+        xp = backend.get_array_module(x)
+        if xp is np:
+            from .losses import scaled_squared_error
+            return scaled_squared_error(self._forward(x), scale, target, feature_weight)
+        return self._fused_scaled_sse(x, scale, target, feature_weight, "masked_forward_scaled_sse")
+
+    def _fused_scaled_sse(self, x, scale, target, feature_weight, kernel):
         if self.activation is not None:
             raise ValueError("forward_softplus_scaled_sse: the layer must be linear (softplus is applied here)")
         xp = backend.get_array_module(x)
@@ -168,7 +183,7 @@ class MaskedLinear(Layer):
         want_params = self.trainable
         dw_tiles = xp.empty((tiles if want_params else 0, self.nnz), dtype=self.dtype)
         db_tiles = xp.empty((tiles if want_params else 0, n), dtype=self.dtype)
-        ops.masked_forward_softplus_scaled_sse(
+        getattr(ops, kernel)(
             self.indptr, self.indices, self._w, self.params.get("bias", self._empty), xT,
             xp.ascontiguousarray(scale), yT, w, gzT, gd_tiles, loss_tiles, dw_tiles, db_tiles, want_params)
         if want_params:

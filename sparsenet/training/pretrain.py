@@ -41,9 +41,10 @@ def reconstruction_step(net, x, weight=None):
 
     A network ending in ``[..., MaskedLinear (linear), Softplus(), OneToOne]`` (the
     DeepMetabolism decoder) runs those three layers and the loss as one fused pass
-    (:meth:`MaskedLinear.forward_softplus_scaled_sse`); ``[..., Softplus(), OneToOne]`` fuses two
-    (:func:`softplus_scaled_squared_error`), a final one-to-one layer alone one. ``x`` was validated when
-    it was read.
+    (:meth:`MaskedLinear.forward_softplus_scaled_sse`), ``[..., MaskedLinear (linear), OneToOne]`` (the
+    linear decoder) two and the loss (:meth:`MaskedLinear.forward_scaled_sse`: one kernel on the GPU);
+    ``[..., Softplus(), OneToOne]`` fuses two (:func:`softplus_scaled_squared_error`), a final
+    one-to-one layer alone one. ``x`` was validated when it was read.
     """
     layers = net.layers
     last = layers[-1]
@@ -51,10 +52,15 @@ def reconstruction_step(net, x, weight=None):
     if fusable:
         tail = 2 if len(layers) > 2 and isinstance(layers[-2], Softplus) else 1
         decoder = layers[-3] if tail == 2 else None
+        linear_decoder = layers[-2] if tail == 1 and len(layers) > 1 else None
         if isinstance(decoder, MaskedLinear) and decoder.activation is None:  # decoder + softplus + last + loss
             h = net.forward(x, check=False, stop=len(layers) - 3)
             value, grad, grad_d = decoder.forward_softplus_scaled_sse(h, last.params["weight"], x, weight)
             tail = 2
+        elif isinstance(linear_decoder, MaskedLinear) and linear_decoder.activation is None:  # decoder + last + loss
+            h = net.forward(x, check=False, stop=len(layers) - 2)
+            value, grad, grad_d = linear_decoder.forward_scaled_sse(h, last.params["weight"], x, weight)
+            tail = 1
         else:
             fused = softplus_scaled_squared_error if tail == 2 else scaled_squared_error
             before = net.forward(x, check=False, stop=len(layers) - tail)

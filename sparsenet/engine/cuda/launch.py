@@ -88,16 +88,29 @@ def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT,
                                        grad_zT, grad_d_tiles, loss_tiles, dw_tiles, db_tiles, want_params):
     """The decoder, softplus, the output one-to-one layer and the SSE in one kernel (as the CPU's
     fused kernel), then with ``want_params`` the decoder's weight gradient (SDDMM on grad_z)."""
+    _decoder_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, loss_tiles,
+                        dw_tiles, db_tiles, want_params, ACT_SOFTPLUS)
+
+
+def masked_forward_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
+                              grad_zT, grad_d_tiles, loss_tiles, dw_tiles, db_tiles, want_params):
+    """The same for a linear decoder (no softplus)."""
+    _decoder_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, loss_tiles,
+                        dw_tiles, db_tiles, want_params, 0)
+
+
+def _decoder_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, loss_tiles,
+                        dw_tiles, db_tiles, want_params, act):
     _check(weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, dw_tiles, db_tiles)
     if loss_tiles.dtype != cp.float64:
         raise ValueError("loss_tiles must be float64")
     n_out = int(indptr.size - 1)
     batch = int(xT.shape[1])
-    _kernel("masked_linear.cu", "decoder_softplus_scaled_sse")(
+    _kernel("masked_linear.cu", "decoder_scaled_sse")(
         (n_tiles(batch), min(n_out, MAX_GRID_Y)), (THREADS,),
         (indptr, indices, weight, bias, np.int32(bias.size == n_out), xT, d, yT, row_weight, grad_zT,
-         grad_d_tiles, loss_tiles, db_tiles, np.int32(bool(want_params)), np.int32(n_out), np.int32(batch),
-         np.int32(TILE)))
+         grad_d_tiles, loss_tiles, db_tiles, np.int32(act), np.int32(bool(want_params)), np.int32(n_out),
+         np.int32(batch), np.int32(TILE)))
     if want_params:
         _sddmm(indptr, indices, grad_zT, xT, dw_tiles)
 

@@ -16,7 +16,7 @@
 //   slope_rowsum (encoder): dz = g * slope, db partials: read 4.4 MB, write 2.2 MB.
 //   sddmm (encoder): dW[k] = sum_b dz[row k, b] x[col k, b]: 161 MFLOP; read dz (2.2 MB) and
 //     xT (27.3 MB) once, write tiles * nnz * 4 = 0.3 MB.
-//   decoder_softplus_scaled_sse (decoder + softplus + one-to-one + SSE + bias/scale/loss
+//   decoder_scaled_sse (decoder + softplus or not + one-to-one + SSE + bias/scale/loss
 //     partials): 161 MFLOP; read h (2.2 MB) and the target (27.3 MB), write grad_z (27.3 MB).
 //   sddmm (decoder, on grad_z and h): read 27.3 + 2.2 MB.
 //   scale_gradient: read 3 * nnz * 4 = 0.2 MB.
@@ -137,16 +137,16 @@ extern "C" __global__ void sddmm(
 }
 
 // The pre-training step's last layers and loss in one pass, grid (tiles, rows):
-// z = W h + b; s = softplus(z); out = d_j s; loss = sum w_j (out - y)^2; g = 2 w_j (out - y);
-// grad_z = g d_j logistic(z) is written; per-tile partials of the loss (double), of
-// grad_d = sum g s and of the bias gradient sum grad_z. z, s, out and g never leave registers.
-extern "C" __global__ void decoder_softplus_scaled_sse(
+// z = W h + b; s = softplus(z) (act = 1) or z (act = 0); out = d_j s; loss = sum w_j (out - y)^2;
+// g = 2 w_j (out - y); grad_z = g d_j s'(z) is written; per-tile partials of the loss (double),
+// of grad_d = sum g s and of the bias gradient sum grad_z. z, s, out and g never leave registers.
+extern "C" __global__ void decoder_scaled_sse(
     const int* __restrict__ indptr, const int* __restrict__ indices,
     const float* __restrict__ weight, const float* __restrict__ bias, int has_bias,
     const float* __restrict__ hT, const float* __restrict__ d, const float* __restrict__ yT,
     const float* __restrict__ row_weight, float* __restrict__ grad_zT,
     float* __restrict__ grad_d_tiles, double* __restrict__ loss_tiles, float* __restrict__ db_tiles,
-    int want_db, int n_out, int batch, int tile)
+    int act, int want_db, int n_out, int batch, int tile)
 {
     __shared__ double partial_loss[32];
     __shared__ float partial[32];
@@ -158,8 +158,8 @@ extern "C" __global__ void decoder_softplus_scaled_sse(
         float acc_d = 0.0f, acc_b = 0.0f;
         for (int b = b0 + threadIdx.x; b < b1; b += blockDim.x) {
             const float z = row_combination(indices, weight, indptr[j], indptr[j + 1], hT, batch, b, bj);
-            float slope;
-            const float s = softplus_with_slope(z, &slope);
+            float slope = 1.0f;
+            const float s = act ? softplus_with_slope(z, &slope) : z;
             const float diff = dj * s - yT[row + b];
             loss += (double)(wj * diff * diff);
             const float g = 2.0f * wj * diff;
