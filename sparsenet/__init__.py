@@ -1,7 +1,9 @@
 """sparsenet: an autograd-free sparse neural-network engine and DeepMetabolism on it."""
-from .engine import (Adam, DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus,
-                     scaled_squared_error, softplus_scaled_squared_error, sum_abs_relative_error, sum_squared_error)
+from .engine import (Activation, Adam, DenseLinear, Layer, MaskedLinear, OneToOne, ReLU, Sequential, Sigmoid,
+                     Softplus, Tanh, binary_cross_entropy_with_logits, mean_squared_error, scaled_squared_error,
+                     softplus_scaled_squared_error, sum_abs_relative_error, sum_squared_error)
 
 __version__ = "0.1.0"
-__all__ = ["Adam", "DenseLinear", "MaskedLinear", "OneToOne", "Sequential", "Softplus",
+__all__ = ["Activation", "Adam", "DenseLinear", "Layer", "MaskedLinear", "OneToOne", "ReLU", "Sequential",
+           "Sigmoid", "Softplus", "Tanh", "binary_cross_entropy_with_logits", "mean_squared_error",
            "scaled_squared_error", "softplus_scaled_squared_error", "sum_abs_relative_error", "sum_squared_error"]

@@ -21,7 +21,7 @@ BATCHES = [1, 3, 257, 600]  # 257 and 600 cross the CPU's 256-column tiles uneve
 
 @pytest.mark.parametrize("mask_name", list(MASKS))
 @pytest.mark.parametrize("batch", BATCHES)
-@pytest.mark.parametrize("activation", [None, "softplus"])
+@pytest.mark.parametrize("activation", [None, "softplus", "relu", "tanh", "sigmoid"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_masked_linear_matches_dense_reference(rng, mask_name, batch, activation, dtype):
     mask = MASKS[mask_name](rng)

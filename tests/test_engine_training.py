@@ -187,7 +187,7 @@ def test_bad_inputs_raise_clear_value_errors(rng):
     with pytest.raises(ValueError, match="non-empty 2-D"):
         MaskedLinear(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="activation"):
-        MaskedLinear(mask, activation="relu")
+        MaskedLinear(mask, activation="gelu")
     with pytest.raises(ValueError, match="gives 3 features but the next MaskedLinear expects 4"):
         Sequential([MaskedLinear(mask), MaskedLinear(random_mask(rng, 2, 4, 0.5))])
     with pytest.raises(ValueError, match="shape"):

@@ -103,9 +103,9 @@ def test_masked_backward_partial_branches_write_only_what_is_asked(rng, cp, laun
 def test_softplus_and_multiply_kernels(rng, cp, launch):
     z = (rng.normal(size=(37, 1001)) * 30).astype(np.float32)
     y, s = np.empty_like(z), np.empty_like(z)
-    cpu_kernels.softplus_forward(z, y, s)
+    cpu_kernels.activation_forward(1, z, y, s)
     gy, gs = poisoned(cp, z.shape), poisoned(cp, z.shape)
-    launch.softplus_forward(cp.asarray(z), gy, gs)
+    launch.activation_forward(1, cp.asarray(z), gy, gs)
     np.testing.assert_allclose(gy.get(), y, rtol=1e-6, atol=1e-37)
     np.testing.assert_allclose(gs.get(), s, rtol=1e-6, atol=1e-37)
     out = poisoned(cp, z.shape)
@@ -113,18 +113,19 @@ def test_softplus_and_multiply_kernels(rng, cp, launch):
     np.testing.assert_allclose(out.get(), z * s, rtol=1e-6)
 
 
-def test_adam_kernel_against_the_textbook_update_with_varying_gradients(rng, cp, launch):
+def test_adamw_kernel_against_the_textbook_update_with_varying_gradients(rng, cp, launch):
     n = 10_007
     p = rng.normal(size=n)
     m, v = np.zeros(n), np.zeros(n)
     gp, gm, gv = cp.asarray(p, dtype=np.float32), cp.zeros(n, dtype=np.float32), cp.zeros(n, dtype=np.float32)
-    lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
+    lr, b1, b2, eps, wd = 1e-2, 0.9, 0.999, 1e-8, 0.5
     for t in range(1, 6):
         g = rng.normal(size=n) * rng.uniform(0.1, 10, size=n)  # a new gradient, of varying scale, every step
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        p = p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
-        launch.adam_update(gp, cp.asarray(g, dtype=np.float32), gm, gv, lr, b1, b2, eps, 1 - b1 ** t, 1 - b2 ** t)
+        p = (1 - lr * wd) * p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)  # AdamW
+        launch.adam_update(gp, cp.asarray(g, dtype=np.float32), gm, gv, lr, b1, b2, eps, 1 - b1 ** t, 1 - b2 ** t,
+                           1 - lr * wd)
     # float32 state against float64 maths: (1 - beta2) alone is 1.3e-5 off in float32
     np.testing.assert_allclose(gm.get(), m, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gv.get(), v, rtol=1e-4, atol=1e-6)

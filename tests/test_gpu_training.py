@@ -161,7 +161,8 @@ def check_adam_steps():
     net_ref = as_float64(network("linear decoder", "cpu")[0])
     xp = backend.xp_for("gpu")
     rng = np.random.default_rng(17)
-    opt_gpu, opt_ref = Adam(net_gpu.params, net_gpu.grads, lr=1e-2), Adam(net_ref.params, net_ref.grads, lr=1e-2)
+    opt_gpu = Adam(net_gpu.params, net_gpu.grads, lr=1e-2, weight_decay=0.3)
+    opt_ref = Adam(net_ref.params, net_ref.grads, lr=1e-2, weight_decay=0.3)
     for _ in range(4):
         g = rng.normal(size=net_ref.grads.size) * rng.uniform(0.1, 10, size=net_ref.grads.size)
         net_ref.grads[...] = g
@@ -283,14 +284,16 @@ SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
                                     "loss += (double)(2.0f * wj * diff * diff);"),
     "fused loss doubles grad_d": ("masked_linear.cu", "grad_d_tiles[out] = acc_d;", "grad_d_tiles[out] = 2.0f * acc_d;"),
     "fused loss doubles db": ("masked_linear.cu", "db_tiles[out] = acc_b;", "db_tiles[out] = 2.0f * acc_b;"),
-    "fused loss, linear decoder: wrong output": ("masked_linear.cu", "softplus_with_slope(z, &slope) : z;",
-                                                 "softplus_with_slope(z, &slope) : 2.0f * z;"),
+    "fused loss, linear decoder: wrong output": ("activation.cuh", "*slope = 1.0f;\n            return z;",
+                                                 "*slope = 1.0f;\n            return 2.0f * z;"),
     "scale_gradient doubles ds": ("masked_linear.cu", "ds[j] = (float)acc;", "ds[j] = (float)(2.0 * acc);"),
     "slope_rowsum drops the slope": ("masked_linear.cu", "g *= slopeT[row + b];", "g *= 1.0f;"),
     "masked_forward doubles its output": ("masked_linear.cu", "outT[o] = acc;", "outT[o] = 2.0f * acc;"),
-    "adam ignores m": ("adam.cu", "p[i] -= lr * (mi / bias1)", "p[i] -= lr * (gi / bias1)"),
+    "adam ignores m": ("adam.cu", "- lr * (mi / bias1)", "- lr * (gi / bias1)"),
+    "adam ignores weight decay": ("adam.cu", "p[i] = decay * p[i]", "p[i] = p[i]"),
     "adam ignores v": ("adam.cu", "(sqrtf(vi / bias2) + eps)", "(fabsf(gi) / sqrtf(bias2) + eps)"),
-    "softplus slope wrong": ("softplus.cu", "slope[i] = v >= 0.0f ? r : e * r;", "slope[i] = r;"),
+    "softplus slope wrong": ("activation.cuh", "*slope = z >= 0.0f ? r : e * r;  // logistic(z)",
+                             "*slope = r;"),
 }
 PYTHON_MUTATIONS = {
     "GPU loss gradient doubled": lambda mp: _double_loss_output(mp, "grad"),
@@ -305,7 +308,7 @@ def mutated_sources(cp, monkeypatch, tmp_path):
     from sparsenet.engine.cuda import launch
 
     def apply(filename, old, new):
-        for src in CUDA_DIR.glob("*.cu"):
+        for src in list(CUDA_DIR.glob("*.cu")) + list(CUDA_DIR.glob("*.cuh")):
             (tmp_path / src.name).write_text(src.read_text())
         text = (tmp_path / filename).read_text()
         assert text.count(old) == 1, f"mutation target not found once in {filename}: {old}"
@@ -353,3 +356,38 @@ def test_pretraining_on_the_device_sees_the_cpu_batches(cp):
     assert runs["gpu"][0].shape == (11,)
     np.testing.assert_allclose(runs["gpu"][0], runs["cpu"][0], rtol=1e-4)
     np.testing.assert_allclose(runs["gpu"][1], runs["cpu"][1], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("act", ["softplus", "relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_every_activation_and_loss_matches_float64_cpu(cp, act, loss):
+    """Each activation fused in MaskedLinear and as a layer, each new loss with per-sample and
+    per-feature weights: GPU value and gradients (parameters and input) against float64 CPU."""
+    from sparsenet import (MaskedLinear, ReLU, Sequential, Sigmoid, Softplus, Tanh, binary_cross_entropy_with_logits,
+                           mean_squared_error)
+    from conftest import random_mask
+
+    layers = {"softplus": Softplus, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
+    rng = np.random.default_rng(31)
+    enc, dec = random_mask(rng, 9, 40, 0.3, empty_row=1), random_mask(rng, 5, 9, 0.5)
+    fn = mean_squared_error if loss == "mse" else binary_cross_entropy_with_logits
+    x = rng.normal(size=(50, 40)) * 3  # large enough that relu's zeros and the saturated ends occur
+    y = rng.random(size=(50, 5)) if loss == "bce" else rng.normal(size=(50, 5))
+    sw, fw = rng.uniform(0.5, 2, size=50), rng.uniform(0.5, 2, size=5)
+    xp = backend.xp_for("gpu")
+    out = {}
+    for device in ("gpu", "ref"):
+        net = Sequential([MaskedLinear(enc, activation=act, seed=1), layers[act](), MaskedLinear(dec, seed=2)])
+        if device == "gpu":
+            net.to("gpu")
+            args = [xp.asarray(a, dtype=np.float32) for a in (x, y, sw, fw)]
+        else:
+            net = Sequential(net.layers, dtype=np.float64)
+            args = [x, y, sw, fw]
+        value, g = fn(net.forward(args[0]), args[1], sample_weight=args[2], feature_weight=args[3])
+        dx = net.backward(g, want_input_grad=True)
+        out[device] = float(value), backend.to_numpy(net.grads).astype(np.float64), backend.to_numpy(dx).astype(np.float64)
+    np.testing.assert_allclose(out["gpu"][0], out["ref"][0], rtol=1e-5)
+    for i in (1, 2):
+        b = out["ref"][i]
+        np.testing.assert_allclose(out["gpu"][i], b, rtol=1e-3, atol=1e-4 * np.abs(b).max())

@@ -1,7 +1,9 @@
 """Adam over one flat parameter buffer and its flat gradient buffer.
 
 Textbook update (Kingma & Ba, Algorithm 1): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). On the GPU one fused kernel updates
+p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). With ``weight_decay`` w > 0 the decay is
+decoupled from the gradient, as AdamW (Loshchilov & Hutter): p *= 1 - lr w before the update,
+over every parameter in the buffer (biases included). On the GPU one fused kernel updates
 every parameter of the network in one launch.
 """
 from __future__ import annotations
@@ -14,14 +16,17 @@ from . import kernels
 
 class Adam:
     def __init__(self, params, grads, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8):
+                 eps: float = 1e-8, weight_decay: float = 0.0):
         if params.shape != grads.shape or params.ndim != 1:
             raise ValueError("Adam: params and grads must be flat buffers of the same length")
         if not lr > 0:
             raise ValueError(f"Adam: learning rate must be positive, got {lr}")
+        if not weight_decay >= 0:
+            raise ValueError(f"Adam: weight_decay must be >= 0, got {weight_decay}")
         xp = backend.get_array_module(params)
         self.params, self.grads = params, grads
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        self.weight_decay = float(weight_decay)
         self.m = xp.zeros_like(params)
         self.v = xp.zeros_like(params)
         self.t = 0
@@ -32,7 +37,8 @@ class Adam:
         bias1 = 1.0 - self.beta1 ** self.t
         bias2 = 1.0 - self.beta2 ** self.t
         kernels.for_module(xp).adam_update(self.params, self.grads, self.m, self.v, self.lr,
-                                           self.beta1, self.beta2, self.eps, bias1, bias2)
+                                           self.beta1, self.beta2, self.eps, bias1, bias2,
+                                           1.0 - self.lr * self.weight_decay)
 
     def state_dict(self) -> dict:
         return {"m": backend.to_numpy(self.m).copy(), "v": backend.to_numpy(self.v).copy(),

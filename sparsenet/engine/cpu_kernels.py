@@ -24,8 +24,11 @@ from numba.extending import intrinsic, overload
 
 TILE = 256  # batch columns per tile: a tile of 1,366 float32 rows is 1.4 MB, L2-resident
 
-ACT_NONE = 0
+ACT_NONE = 0  # activation codes, as in cuda/activation.cuh
 ACT_SOFTPLUS = 1
+ACT_RELU = 2
+ACT_TANH = 3
+ACT_SIGMOID = 4
 
 _F = np.float32
 
@@ -116,6 +119,70 @@ def _softplus_row_by_dtype(z_row, y_row, s_row):
     return lambda z_row, y_row, s_row: _softplus_row_f64(z_row, y_row, s_row)
 
 
+@nb.njit(inline="always", fastmath=True)
+def _sigmoid_row_f32(z_row, y_row, s_row):
+    for t in range(z_row.shape[0]):
+        z = z_row[t]
+        e = _exp_nonpositive_f32(-abs(z))  # exp(-|z|) <= 1: no overflow for any z
+        r = _reciprocal_1_2_f32(_F(1.0) + e)
+        y = r if z >= _F(0.0) else e * r
+        y_row[t] = y
+        s_row[t] = y * (_F(1.0) - y)
+
+
+@nb.njit(inline="always")
+def _sigmoid_row_f64(z_row, y_row, s_row):
+    for t in range(z_row.shape[0]):
+        z = z_row[t]
+        e = math.exp(-abs(z))
+        y = (1.0 if z >= 0.0 else e) / (1.0 + e)
+        y_row[t] = y
+        s_row[t] = y * (1.0 - y)
+
+
+def _sigmoid_row(z_row, y_row, s_row):
+    """logistic(z_row) into y_row and its slope y (1 - y) into s_row, by dtype."""
+
+
+@overload(_sigmoid_row, inline="always")
+def _sigmoid_row_by_dtype(z_row, y_row, s_row):
+    if z_row.dtype == types.float32:
+        return lambda z_row, y_row, s_row: _sigmoid_row_f32(z_row, y_row, s_row)
+    return lambda z_row, y_row, s_row: _sigmoid_row_f64(z_row, y_row, s_row)
+
+
+@nb.njit(inline="always", fastmath=True)
+def _relu_row(z_row, y_row, s_row):
+    zero = y_row.dtype.type(0.0)
+    one = y_row.dtype.type(1.0)
+    for t in range(z_row.shape[0]):
+        z = z_row[t]
+        y_row[t] = z if z > zero else zero
+        s_row[t] = one if z > zero else zero
+
+
+@nb.njit(inline="always", fastmath=True)
+def _tanh_row(z_row, y_row, s_row):
+    one = y_row.dtype.type(1.0)
+    for t in range(z_row.shape[0]):
+        y = math.tanh(z_row[t])
+        y_row[t] = y
+        s_row[t] = one - y * y
+
+
+@nb.njit(inline="always", fastmath=True)
+def _activate_row(act, z_row, y_row, s_row):
+    """y_row = act(z_row) and s_row = act'(z_row) for an activation code other than none."""
+    if act == ACT_SOFTPLUS:
+        _softplus_row(z_row, y_row, s_row)
+    elif act == ACT_RELU:
+        _relu_row(z_row, y_row, s_row)
+    elif act == ACT_TANH:
+        _tanh_row(z_row, y_row, s_row)
+    else:
+        _sigmoid_row(z_row, y_row, s_row)
+
+
 @nb.njit(cache=True)
 def n_tiles(batch):
     """Number of batch tiles (also the row count of the per-tile gradient partials)."""
@@ -184,7 +251,7 @@ def masked_forward(indptr, indices, weight, bias, xT, outT, slopeT, act):
     """outT = act(W xT + b) for CSR ``W`` (indptr, indices, weight); slopeT = act'(z).
 
     Per batch tile and output row j: accumulate the row's nonzeros (contiguous axpys over
-    the tile), add the bias, then apply softplus in place and keep its slope (logistic).
+    the tile), add the bias, then apply the activation (code ``act``) and keep its slope.
     """
     n_out = indptr.shape[0] - 1
     batch = xT.shape[1]
@@ -192,17 +259,17 @@ def masked_forward(indptr, indices, weight, bias, xT, outT, slopeT, act):
     for tile in nb.prange(n_tiles(batch)):
         c0 = tile * TILE
         c1 = min(batch, c0 + TILE)
-        # pre-activations go to a scratch row: softplus then reads and writes different
+        # pre-activations go to a scratch row: the activation then reads and writes different
         # arrays, which LLVM vectorises (in place, its alias check fails and it runs scalar)
         scratch = np.empty(c1 - c0, dtype=outT.dtype)
         for j in range(n_out):
-            z = scratch if act == ACT_SOFTPLUS else outT[j, c0:c1]
+            z = scratch if act != ACT_NONE else outT[j, c0:c1]
             b0 = bias[j] if has_bias else np.float32(0.0)
             for t in range(c1 - c0):
                 z[t] = b0
             _combine_rows(z, xT, c0, c1, indices, weight, indptr[j], indptr[j + 1])
-            if act == ACT_SOFTPLUS:
-                _softplus_row(z, outT[j, c0:c1], slopeT[j, c0:c1])
+            if act != ACT_NONE:
+                _activate_row(act, z, outT[j, c0:c1], slopeT[j, c0:c1])
 
 
 @nb.njit(inline="always", fastmath=True)
@@ -279,7 +346,7 @@ def masked_backward(indptr, indices, t_indptr, t_indices, t_weight,
         n = c1 - c0
         for j in range(n_out):
             dz = dzT[j, c0:c1]
-            if act == ACT_SOFTPLUS:
+            if act != ACT_NONE:
                 g = gT[j, c0:c1]
                 s = slopeT[j, c0:c1]
                 for t in range(n):
@@ -335,10 +402,10 @@ def diagonal_backward(d, xT, gT, dxT, dd, db, want_dx, want_params):
 
 # --------------------------------------------------------------------------- elementwise
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def softplus_forward(z, y, slope):
-    """Row-wise over any C-contiguous 2-D array (layout-agnostic elementwise op)."""
+def activation_forward(act, z, y, slope):
+    """y = act(z) and its slope, row-wise over any C-contiguous 2-D array (layout-agnostic)."""
     for i in nb.prange(z.shape[0]):
-        _softplus_row(z[i], y[i], slope[i])
+        _activate_row(act, z[i], y[i], slope[i])
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -437,8 +504,9 @@ def transpose(x, outT):
 
 # --------------------------------------------------------------------------- Adam
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2):
-    """Textbook Adam (Kingma & Ba): m, v moments; bias1 = 1 - beta1^t, bias2 = 1 - beta2^t."""
+def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2, decay):
+    """Textbook Adam (Kingma & Ba): m, v moments; bias1 = 1 - beta1^t, bias2 = 1 - beta2^t;
+    decay = 1 - lr * weight_decay multiplies the parameter first (AdamW's decoupled decay; 1: none)."""
     n = param.shape[0]
     chunk = 16384
     for c in nb.prange((n + chunk - 1) // chunk):
@@ -448,7 +516,7 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2):
             vi = beta2 * v[i] + (1 - beta2) * g * g
             m[i] = mi
             v[i] = vi
-            param[i] -= lr * (mi / bias1) / (math.sqrt(vi / bias2) + eps)
+            param[i] = decay * param[i] - lr * (mi / bias1) / (math.sqrt(vi / bias2) + eps)
 
 
 @nb.njit(parallel=True, cache=True)

@@ -1,10 +1,17 @@
 """What every layer shares: named parameters and gradients, input checks, device moves.
 
-A layer keeps ``params`` and ``grads``: dicts of same-shaped arrays. ``forward(x)`` checks
-its input and calls ``_forward``; ``backward(grad_out)`` returns the gradient for ``x`` and
-*fills* (overwrites) ``grads``. Layers with ``trainable = False`` skip their parameter
-gradients (left at zero); ``frozen`` names single parameters to hold fixed. Containers call ``_forward`` directly after checking the network
-input once.
+The contract a layer (the engine's or a user's) keeps:
+
+* ``params`` and ``grads``: dicts name -> array, the same shapes; ``_new_grads()`` makes the
+  gradients once the parameters exist. ``Sequential`` replaces both by views into its flat
+  buffers, so a layer must write into them in place (``grads[k][...] = ...``), never rebind them.
+* ``in_features`` / ``out_features``: ints, or None for elementwise layers.
+* ``_forward(x)``: x is (batch, features), already checked; keep what backward needs; return
+  the output. ``forward(x)`` (public) checks x, then calls ``_forward``.
+* ``backward(grad_out, want_input_grad=True)``: *fill* (overwrite) ``grads`` for the last
+  ``_forward``'s input and return the gradient of that input (None when not wanted).
+* ``trainable = False`` skips the parameter gradients (left at zero); ``frozen`` names single
+  parameters held fixed. Containers call ``_forward`` after checking the network input once.
 """
 from __future__ import annotations
 
@@ -70,6 +77,16 @@ class Layer:
 
     def _move_buffers(self, xp):
         """Move non-parameter arrays (index structures); layers that have some override."""
+
+    def set_dtype(self, dtype):
+        """Convert the parameters (and gradients) to ``dtype``, in place on their device."""
+        xp = backend.get_array_module(next(iter(self.params.values()))) if self.params else np
+        for k, v in list(self.params.items()):
+            self.params[k] = v.astype(dtype)
+        self._new_grads()
+        if hasattr(self, "_empty"):
+            self._empty = xp.zeros(0, dtype=dtype)
+        return self
 
 
 def check_input(x, n_features: int, where: str, dtype):

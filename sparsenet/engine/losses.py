@@ -116,3 +116,57 @@ def softplus_scaled_squared_error(z, scale, target, feature_weight=None):
     value = (w[:, None] * diff.astype(xp.float64) ** 2).sum()
     slope = xp.exp(-xp.logaddexp(0, -zT))
     return value, (scale[:, None] * g * slope).T, (g * h).sum(axis=1).astype(z.dtype)
+
+
+def _entry_weights(xp, shape, dtype, sample_weight, feature_weight, where):
+    """Broadcastable weights w_s w_f of a (batch, features) loss, or None for all ones."""
+    n, f = shape
+    w = None
+    if sample_weight is not None:
+        sw = xp.asarray(sample_weight, dtype=dtype)
+        if tuple(sw.shape) != (n,):
+            raise ValueError(f"{where}: sample_weight has shape {tuple(sw.shape)}, expected ({n},)")
+        w = sw[:, None]
+    if feature_weight is not None:
+        fw = xp.asarray(feature_weight, dtype=dtype)
+        if tuple(fw.shape) != (f,):
+            raise ValueError(f"{where}: feature_weight has shape {tuple(fw.shape)}, expected ({f},)")
+        w = fw[None, :] if w is None else w * fw[None, :]
+    return w
+
+
+def mean_squared_error(pred, target, sample_weight=None, feature_weight=None):
+    """Mean over all batch x features entries of w_s w_f (pred - target)^2, with optional
+    per-sample (``sample_weight``, one per row) and per-feature weights (the mean divides by the
+    entry count, not by the weights' sum). Returns (value, d value / d pred)."""
+    _check_pair(pred, target, "mean_squared_error")
+    xp = backend.get_array_module(pred)
+    w = _entry_weights(xp, pred.shape, pred.dtype, sample_weight, feature_weight, "mean_squared_error")
+    diff = pred - xp.asarray(target, dtype=pred.dtype)
+    count = pred.shape[0] * pred.shape[1]
+    sq = diff.astype(xp.float64) ** 2
+    value = (sq if w is None else w * sq).sum() / count
+    grad = (2 / count) * (diff if w is None else w * diff)
+    return _host_if_cpu(xp, value), grad.astype(pred.dtype)
+
+
+def binary_cross_entropy_with_logits(logits, target, sample_weight=None, feature_weight=None):
+    """Mean over all entries of w_s w_f [max(z, 0) - z y + log1p(e^-|z|)], the binary
+    cross-entropy of sigmoid(z) against y in [0, 1], in a form that never overflows and never
+    takes log(0). Gradient: w_s w_f (sigmoid(z) - y) / entries. Targets outside [0, 1] are
+    refused on the CPU (a check on the GPU would wait for the device)."""
+    _check_pair(logits, target, "binary_cross_entropy_with_logits")
+    xp = backend.get_array_module(logits)
+    y = xp.asarray(target, dtype=logits.dtype)
+    if xp is np and y.size and not (np.all(y >= 0) and np.all(y <= 1)):
+        raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1]")
+    w = _entry_weights(xp, logits.shape, logits.dtype, sample_weight, feature_weight,
+                       "binary_cross_entropy_with_logits")
+    z = logits
+    e = xp.exp(-xp.abs(z))
+    terms = xp.maximum(z, 0).astype(xp.float64) - (z * y).astype(xp.float64) + xp.log1p(e).astype(xp.float64)
+    count = z.shape[0] * z.shape[1]
+    value = (terms if w is None else w * terms).sum() / count
+    sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    grad = (sig - y) / count
+    return _host_if_cpu(xp, value), (grad if w is None else w * grad).astype(z.dtype)

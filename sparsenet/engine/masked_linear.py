@@ -11,10 +11,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import backend
-from .layer import Layer, rows_view
+from .activations import activation_code
+from .layer import Layer
 from . import kernels
-
-ACTIVATIONS = {None: 0, "softplus": 1}
 
 
 def as_binary_csr(mask, where: str = "mask") -> sp.csr_matrix:
@@ -51,13 +50,14 @@ def transpose_index(indptr: np.ndarray, indices: np.ndarray, n_in: int):
 
 
 class MaskedLinear(Layer):
-    """Sparse linear layer over a fixed connectivity mask, with an optional fused softplus.
+    """Sparse linear layer over a fixed connectivity mask, with an optional fused activation.
 
     Parameters
     ----------
     mask : (out, in) 0/1 matrix, scipy.sparse or dense
     bias : add a learnable bias per output
-    activation : None or ``"softplus"`` (fused: bias + softplus in the same kernel)
+    activation : None, ``"softplus"``, ``"relu"``, ``"tanh"`` or ``"sigmoid"`` (fused: bias and
+        activation in the same kernel, its slope kept for backward)
     input_scale : also learn a scale per input, ``y = act((x * s) W^T + b)``: a one-to-one
         layer in front (gene -> protein) folded into this one. The scaled input is never
         materialised: the kernels run on the effective weights ``w_k s_j``, and the weight
@@ -69,12 +69,10 @@ class MaskedLinear(Layer):
     def __init__(self, mask, bias: bool = True, activation: str | None = None,
                  dtype=np.float32, seed: int | None = 0, device: str = "cpu", input_scale: bool = False):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be None or 'softplus', got {activation!r}")
+        self._act = activation_code(activation)
         m = as_binary_csr(mask)
         self.shape = m.shape
         self.activation = activation
-        self._act = ACTIVATIONS[activation]
         self.indptr = m.indptr.astype(np.int32)
         self.indices = m.indices.astype(np.int32)
         self.t_indptr, self.t_indices, self.t_perm = transpose_index(self.indptr, self.indices, m.shape[1])

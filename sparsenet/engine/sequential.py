@@ -13,10 +13,21 @@ from .layer import check_input
 
 
 class Sequential:
-    def __init__(self, layers):
+    """Layers in order, with one flat parameter and gradient buffer (``params``, ``grads``).
+
+    ``dtype`` (float32 or float64) converts every layer's parameters to it; without it the layers
+    must already agree."""
+
+    def __init__(self, layers, dtype=None):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Sequential: needs at least one layer")
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype not in (np.float32, np.float64):
+                raise ValueError(f"Sequential: dtype must be float32 or float64, got {dtype}")
+            for layer in self.layers:
+                layer.set_dtype(dtype)
         for a, b in zip(self.layers, self.layers[1:]):
             if a.out_features is not None and b.in_features is not None and a.out_features != b.in_features:
                 raise ValueError(f"Sequential: {type(a).__name__} gives {a.out_features} features but the next "

@@ -112,13 +112,14 @@ _CREATION = ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones
 
 
 class RawModule:
-    """Compiles ``code`` with the emulator (``options`` are NVRTC's and do not apply on the CPU)."""
+    """Compiles ``code`` with the emulator (of NVRTC's ``options`` only include directories apply)."""
 
     def __init__(self, code=None, path=None, options=(), backend="nvrtc", name_expressions=None):
         if code is None:
             code = open(path).read()
         self.code, self.options = code, tuple(options)
-        self.module = Module(code)
+        # include directories (-I) apply on the CPU too; the other NVRTC options do not
+        self.module = Module(code, extra_flags=[o for o in self.options if o.startswith("-I")])
 
     def get_function(self, name):
         return RawKernel(self, name)

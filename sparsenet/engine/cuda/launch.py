@@ -17,12 +17,17 @@ THREADS = 256
 TILE = 1024  # batch samples per reduction tile: 5 tiles at the paper's batch of 5,000
 SDDMM_WARPS = THREADS // 32  # nonzeros per SDDMM block (one warp each)
 MAX_GRID_Y = 65535
-ACT_SOFTPLUS = 1
+ACT_SOFTPLUS = 1  # activation codes: activation.cuh (0 none, 1 softplus, 2 relu, 3 tanh, 4 sigmoid)
+
+
+def compile_options():
+    """NVRTC options: C++14 and this folder for activation.cuh."""
+    return ("--std=c++14", f"-I{SOURCES}")
 
 
 @functools.lru_cache(maxsize=None)
 def _module(filename: str):
-    return cp.RawModule(code=(SOURCES / filename).read_text(), options=("--std=c++14",))
+    return cp.RawModule(code=(SOURCES / filename).read_text(), options=compile_options())
 
 
 def _kernel(filename: str, name: str):
@@ -72,10 +77,10 @@ def masked_backward(indptr, indices, t_indptr, t_indices, t_weight, xT, gT, slop
     _check(xT, gT, slopeT, dzT, dxT, dw_tiles, db_tiles)
     n_out = int(indptr.size - 1)
     batch = int(xT.shape[1])
-    if act == ACT_SOFTPLUS or want_params:
+    if act or want_params:
         _kernel("masked_linear.cu", "slope_rowsum")(
             (n_tiles(batch), min(n_out, MAX_GRID_Y)), (THREADS,),
-            (gT, slopeT, dzT, db_tiles, np.int32(act == ACT_SOFTPLUS), np.int32(bool(want_params)),
+            (gT, slopeT, dzT, db_tiles, np.int32(act != 0), np.int32(bool(want_params)),
              np.int32(n_out), np.int32(batch), np.int32(TILE)))
     if want_params:
         _sddmm(indptr, indices, dzT, xT, dw_tiles)
@@ -123,25 +128,26 @@ def scale_gradient(t_indptr, t_perm, weight, s, ds):
                                                   (t_indptr, t_perm, weight, s, ds, np.int32(n_in)))
 
 
-def softplus_forward(z, y, slope):
+def activation_forward(act, z, y, slope):
+    """y = act(z) elementwise and its slope (any activation code but 0)."""
     _check(z, y, slope)
     n = int(z.size)
-    _kernel("softplus.cu", "softplus_forward")((_grid(n),), (THREADS,), (z, y, slope, np.int64(n)))
+    _kernel("activation.cu", "activation_forward")((_grid(n),), (THREADS,), (z, y, slope, np.int32(act), np.int64(n)))
 
 
 def multiply(a, b, out):
     _check(a, b, out)
     n = int(a.size)
-    _kernel("softplus.cu", "multiply")((_grid(n),), (THREADS,), (a, b, out, np.int64(n)))
+    _kernel("activation.cu", "multiply")((_grid(n),), (THREADS,), (a, b, out, np.int64(n)))
 
 
-def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2):
+def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2, decay):
     _check(param, grad, m, v)
     n = int(param.size)
     _kernel("adam.cu", "adam_update")(
         (_grid(n),), (THREADS,),
         (param, grad, m, v, np.int64(n), np.float32(lr), np.float32(beta1), np.float32(beta2),
-         np.float32(eps), np.float32(bias1), np.float32(bias2)))
+         np.float32(eps), np.float32(bias1), np.float32(bias2), np.float32(decay)))
 
 
 def all_finite_rows(x, ok):

@@ -1,4 +1,4 @@
-// CSR-masked linear layer kernels. Every activation is feature-major: xT is (n_in, batch),
+// CSR-masked linear layer kernels (activations: activation.cuh). Every activation is feature-major: xT is (n_in, batch),
 // row-major, so consecutive threads take consecutive samples and every load/store of an
 // activation row is coalesced. Indices/weights of one CSR row are the same for all threads
 // of a block (broadcast from L1).
@@ -21,13 +21,7 @@
 //   sddmm (decoder, on grad_z and h): read 27.3 + 2.2 MB.
 //   scale_gradient: read 3 * nnz * 4 = 0.2 MB.
 
-__device__ __forceinline__ float softplus_with_slope(float z, float* slope) {
-    // max(z,0) + log1p(exp(-|z|)): no overflow for large |z|, full precision near 0.
-    float e = expf(-fabsf(z));
-    float r = 1.0f / (1.0f + e);
-    *slope = z >= 0.0f ? r : e * r;  // logistic(z)
-    return fmaxf(z, 0.0f) + log1pf(e);
-}
+#include "activation.cuh"
 
 __device__ __forceinline__ float row_combination(const int* __restrict__ indices,
                                                  const float* __restrict__ weight, int k, int end,
@@ -73,7 +67,7 @@ extern "C" __global__ void masked_forward(
         size_t o = (size_t)j * batch + b;
         if (act) {
             float s;
-            outT[o] = softplus_with_slope(acc, &s);
+            outT[o] = activate(act, acc, &s);
             slopeT[o] = s;
         } else {
             outT[o] = acc;
@@ -81,7 +75,8 @@ extern "C" __global__ void masked_forward(
     }
 }
 
-// Grid (tiles, rows): dz = g * slope (when act) over the tile; db_tiles[tile, j] = sum of dz.
+// Grid (tiles, rows): dz = g * slope (when the layer has an activation) over the tile;
+// db_tiles[tile, j] = sum of dz.
 extern "C" __global__ void slope_rowsum(
     const float* __restrict__ gT, const float* __restrict__ slopeT, float* __restrict__ dzT,
     float* __restrict__ db_tiles, int act, int want_db, int n_out, int batch, int tile)
@@ -137,7 +132,7 @@ extern "C" __global__ void sddmm(
 }
 
 // The pre-training step's last layers and loss in one pass, grid (tiles, rows):
-// z = W h + b; s = softplus(z) (act = 1) or z (act = 0); out = d_j s; loss = sum w_j (out - y)^2;
+// z = W h + b; s = act(z) (any activation.cuh code, 0: none); out = d_j s; loss = sum w_j (out - y)^2;
 // g = 2 w_j (out - y); grad_z = g d_j s'(z) is written; per-tile partials of the loss (double),
 // of grad_d = sum g s and of the bias gradient sum grad_z. z, s, out and g never leave registers.
 extern "C" __global__ void decoder_scaled_sse(
@@ -158,8 +153,8 @@ extern "C" __global__ void decoder_scaled_sse(
         float acc_d = 0.0f, acc_b = 0.0f;
         for (int b = b0 + threadIdx.x; b < b1; b += blockDim.x) {
             const float z = row_combination(indices, weight, indptr[j], indptr[j + 1], hT, batch, b, bj);
-            float slope = 1.0f;
-            const float s = act ? softplus_with_slope(z, &slope) : z;
+            float slope;
+            const float s = activate(act, z, &slope);
             const float diff = dj * s - yT[row + b];
             loss += (double)(wj * diff * diff);
             const float g = 2.0f * wj * diff;

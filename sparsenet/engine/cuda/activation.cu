@@ -1,16 +1,15 @@
-// Elementwise softplus and its slope, over any contiguous array (n elements).
-// Bytes: read 4n, write 8n (value + slope kept for backward); ~20 FLOP + 2 SFU ops each.
+// Elementwise activations (activation.cuh) and their slopes, over any contiguous array (n elements).
+// Bytes: read 4n, write 8n (value + slope kept for backward); softplus ~20 FLOP + 2 SFU ops each.
+#include "activation.cuh"
 
-extern "C" __global__ void softplus_forward(const float* __restrict__ z, float* __restrict__ y,
-                                            float* __restrict__ slope, long long n)
+extern "C" __global__ void activation_forward(const float* __restrict__ z, float* __restrict__ y,
+                                              float* __restrict__ slope, int act, long long n)
 {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        float v = z[i];
-        float e = expf(-fabsf(v));
-        float r = 1.0f / (1.0f + e);
-        slope[i] = v >= 0.0f ? r : e * r;
-        y[i] = fmaxf(v, 0.0f) + log1pf(e);
+        float s;
+        y[i] = activate(act, z[i], &s);
+        slope[i] = s;
     }
 }
 
