@@ -95,11 +95,33 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
         write_json(json_out, summary)
 
 
+@masks_app.command("from-edges")
+@friendly
+def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or TSV by its .tsv/.txt suffix) with a header row"),
+                     source: str = typer.Option(..., help="column of the input layer's IDs (genes, matched to the expression by ID)"),
+                     target: str = typer.Option(..., help="column of the next layer's nodes (regulators, pathways, iModulons)"),
+                     allow_self_loops: bool = typer.Option(False, help="accept rows whose two ends carry the same ID"),
+                     out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)")):
+    """Masks from any bipartite network: one node per --target ID, linked to its --source IDs."""
+    from sparsenet.masks.edges import masks_from_edges as build
+    from sparsenet.masks.store import write_masks
+
+    if out.suffix not in (".h5", ".hdf5"):
+        raise UserError(f"{out}: the masks file must end in .h5")
+    check_output_folder(out)
+    masks = build(edges, source, target, allow_self_loops)
+    write_atomically(out, lambda p: write_masks(p, masks))
+    s = masks.summary()
+    typer.echo(f"{out}: {s['genes']} inputs ({source}), {s['phenotypes']} nodes ({target}), "
+               f"{s['protein_phenotype_links']} links")
+
+
 app.command("train")(friendly(pipeline.train))
 app.command("predict")(friendly(pipeline.predict))
 app.command("links")(friendly(pipeline.links))
 app.command("robustness")(friendly(pipeline.robustness))
 data_app.command("spline")(friendly(pipeline.spline))
+data_app.command("precise")(friendly(pipeline.precise_data))
 
 
 def main():  # pragma: no cover

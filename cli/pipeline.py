@@ -98,7 +98,7 @@ def _masks(path):
 
 
 def load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
-              keep_zero, group_by, pretrain_data):
+              keep_zero, group_by, pretrain_data, read_out=False):
     """The dataset of the data options (the PRECISE default where files are not given)."""
     from sparsenet.data import precise
     from sparsenet.data.dataset import load_dataset
@@ -118,7 +118,7 @@ def load_data(masks, expression, phenotypes, reference, orientation, phenotype, 
         k, v = m.split("=", 1)
         pairs[k.strip()] = v.strip()
     return load_dataset(masks, expression, phenotypes, refs, orientation, phenotype or None, pairs,
-                        group_by or None, keep_zero, sample_column, pretrain_data)
+                        group_by or None, keep_zero, sample_column, pretrain_data, read_out=read_out)
 
 
 class Bars:
@@ -265,7 +265,8 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     masks, masks_path = _masks(masks_file)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
-                   keep_zero, group_by if needs_groups else None, pretrain_data)
+                   keep_zero, group_by if needs_groups else None, pretrain_data,
+                   read_out=cfg.architecture.head == "readout")
     if resume and out is None:
         raise UserError("--resume needs the --out folder of the run to continue")
     out = out or Path("runs") / f"train-{datetime.datetime.now():%Y%m%d-%H%M%S}"
@@ -401,7 +402,8 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
         raise UserError("--cv: one scheme (grouped or kfold) for robustness")
     masks, masks_path = _masks(masks_file)
     ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
-                   keep_zero, group_by if base.cv == ["grouped"] else None, None)
+                   keep_zero, group_by if base.cv == ["grouped"] else None, None,
+                   read_out=base.architecture.head == "readout")
     out = out or Path("runs") / f"robustness-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     settings = {"run": base.to_dict(), "data": ds.summary, "percents": ps, "where": wheres,
                 "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}
@@ -432,6 +434,15 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
 
 
 # ---------------------------------------------------------------- data spline
+def precise_data():
+    """Fetch the PRECISE compendium once and print where its files are (expression, samples, the
+    regulatory network trn.csv, the iModulon weights M.csv)."""
+    from sparsenet.data import precise
+
+    for name, path in precise.precise_files(progress=_echo, names=tuple(precise.FILES)).items():
+        typer.echo(f"{name}\t{path}")
+
+
 def spline(expression: Path = typer.Argument(..., help="time-series expression file (any supported format)"),
            phenotypes: Path = typer.Argument(..., help="numeric table by sample ID: a time column + phenotypes"),
            time_column: str = typer.Option(..., "--time", help="column of PHENOTYPES holding each sample's time"),

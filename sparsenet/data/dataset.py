@@ -31,14 +31,18 @@ class Dataset:
 
 
 def load_dataset(masks, expression, phenotypes, reference=(), orientation="auto", columns=None, mapping=None,
-                 group_by=None, keep_zero=False, sample_column=None, pretrain_expression=None) -> Dataset:
+                 group_by=None, keep_zero=False, sample_column=None, pretrain_expression=None,
+                 read_out=False) -> Dataset:
+    """``read_out``: the network reads its targets out of all nodes (``--head readout``), so the
+    chosen phenotype columns need not be nodes of the masks (e.g. growth on a regulatory network);
+    such a target is named by its column and has target index -1."""
     genes = masks.gene_ids
     expr = read_expression(expression, genes, orientation)
     alignment = align(expr.gene_ids, genes, expr.path)
     norm = fit_reference(expr, alignment, list(reference))
     inputs = ModelInput(expr, alignment, norm)
     phen: Phenotypes = read_phenotypes(phenotypes, masks.phenotype_ids, columns, mapping, group_by,
-                                       sample_column, keep_zero)
+                                       sample_column, keep_zero, unmapped_ok=read_out)
     row_of = {s: i for i, s in enumerate(expr.sample_ids)}
     matched = [(i, row_of[s]) for i, s in enumerate(phen.sample_ids)
                if s in row_of and np.isfinite(phen.values[i]).any()]
@@ -67,6 +71,7 @@ def load_dataset(masks, expression, phenotypes, reference=(), orientation="auto"
         "pretrain_samples": pretrain.n_samples,
         "pretrain_file": str(pretrain_expression or expression),
     }
-    return Dataset(masks, inputs, labelled, phen.values[prow], list(phen.reactions), list(phen.columns),
-                   np.array([index[r] for r in phen.reactions], dtype=np.int64),
+    targets = [r if r is not None else c for r, c in zip(phen.reactions, phen.columns)]
+    return Dataset(masks, inputs, labelled, phen.values[prow], targets, list(phen.columns),
+                   np.array([index.get(r, -1) if r is not None else -1 for r in phen.reactions], dtype=np.int64),
                    [phen.groups[i] for i in prow] if phen.groups else None, pretrain, norm, summary)

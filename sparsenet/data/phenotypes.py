@@ -32,8 +32,9 @@ def biomass_reaction(phenotype_ids) -> str | None:
 
 
 def read_phenotypes(path, phenotype_ids, columns=None, mapping=None, group_by=None,
-                    sample_column=None, keep_zero=False) -> Phenotypes:
-    """Read the phenotype table; ``columns`` chooses columns (default: all that map)."""
+                    sample_column=None, keep_zero=False, unmapped_ok=False) -> Phenotypes:
+    """Read the phenotype table; ``columns`` chooses columns (default: all that map).
+    ``unmapped_ok``: chosen columns may map to no phenotype node (their reaction is None)."""
     path = Path(path)
     rows = read_rows(path)
     if len(rows) < 2:
@@ -72,11 +73,13 @@ def read_phenotypes(path, phenotype_ids, columns=None, mapping=None, group_by=No
     for c in chosen:
         if c not in header:
             raise DataError(f"{path}: no column {c!r}; columns are {', '.join(header[:8])}...")
-        if reaction_of(c) is None:
-            raise DataError(f"{path}: column {c!r} maps to no phenotype reaction; map it with --map '{c}=REACTION_ID'")
+        if reaction_of(c) is None and not unmapped_ok:
+            raise DataError(f"{path}: column {c!r} maps to no phenotype reaction; map it with --map '{c}=REACTION_ID' "
+                            "or read it out of all nodes with --head readout")
     if not chosen:
-        raise DataError(f"{path}: no column maps to a phenotype reaction; name columns by reaction ID or "
-                        "use --map 'COLUMN=REACTION_ID'")
+        raise DataError(f"{path}: no column maps to a phenotype reaction; name columns by reaction ID, "
+                        "use --map 'COLUMN=REACTION_ID', or choose them with --phenotype COLUMN (read out of all "
+                        "nodes with --head readout)")
     values = np.full((len(ids), len(chosen)), np.nan)
     for j, c in enumerate(chosen):
         k = header.index(c)

@@ -1,7 +1,9 @@
 """The real default: PRECISE, the E. coli RNA-seq compendium shipped as files in pymodulon 0.2.1.
 
-On first use the wheel is fetched with pip (no dependencies, nothing installed), the two files
-are extracted into the user's cache directory, and from then on they are read from there.
+On first use the wheel is fetched with pip (no dependencies, nothing installed), its files are
+extracted into the user's cache directory, and from then on they are read from there: the
+expression and sample tables (the default run), the transcriptional regulatory network
+(``trn.csv``: regulator, gene_id, effect) and the iModulon gene weights (``M.csv``).
 """
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ from .tables import DataError
 
 PACKAGE, VERSION = "pymodulon", "0.2.1"
 FILES = {"log_tpm.csv": "pymodulon/data/ecoli/log_tpm.csv",
-         "sample_table.csv": "pymodulon/data/ecoli/sample_table.csv"}
+         "sample_table.csv": "pymodulon/data/ecoli/sample_table.csv",
+         "trn.csv": "pymodulon/data/ecoli/trn.csv",
+         "M.csv": "pymodulon/data/ecoli/M.csv"}
+DEFAULT_RUN = ("log_tpm.csv", "sample_table.csv")
 REFERENCE_SAMPLES = ["control__wt_glc__1", "control__wt_glc__2"]
 GROWTH_COLUMN = "Growth Rate (1/hr)"
 GROUP_COLUMN = "project"
@@ -29,11 +34,12 @@ def cache_dir() -> Path:
     return Path(root) / f"precise-{PACKAGE}-{VERSION}"
 
 
-def precise_files(progress=print) -> dict:
-    """Paths of PRECISE's log_tpm.csv and sample_table.csv, fetching them once if needed."""
+def precise_files(progress=print, names=DEFAULT_RUN) -> dict:
+    """Paths of PRECISE's files (default: log_tpm.csv and sample_table.csv; ``names=FILES`` for all),
+    fetching the wheel once if any of ``names`` is missing."""
     target = cache_dir()
     paths = {name: target / name for name in FILES}
-    if all(p.exists() for p in paths.values()):
+    if all(paths[n].exists() for n in names):
         return paths
     progress(f"fetching the PRECISE compendium ({PACKAGE} {VERSION} wheel, ~50 MB) into {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -44,9 +50,8 @@ def precise_files(progress=print) -> dict:
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             said = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            raise DataError(f"could not download {PACKAGE} {VERSION} with pip ({said}); put log_tpm.csv and "
-                            f"sample_table.csv from its pymodulon/data/ecoli/ into {target}, or pass your own "
-                            "--expression and --phenotypes")
+            raise DataError(f"could not download {PACKAGE} {VERSION} with pip ({said}); put {', '.join(names)} "
+                            f"from its pymodulon/data/ecoli/ into {target}, or pass your own files")
         staging = Path(tmp) / "files"
         staging.mkdir()
         try:

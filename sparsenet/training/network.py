@@ -82,6 +82,9 @@ def build_encoder(net: Sequential, architecture: Architecture | None, target_ind
     of every phenotype node into the targets. Returns (encoder, output columns of the targets)."""
     arch = architecture or Architecture()
     layers = net.layers[:net.n_encoder]
+    if arch.head == "node" and np.any(np.asarray(target_indices) < 0):
+        raise ValueError("a target is not a node of the masks: read it out of all nodes (--head readout) "
+                         "or map it to a node (--map COLUMN=NODE_ID)")
     if arch.head == "node":
         return Sequential(layers), np.asarray(target_indices, dtype=np.int64)
     n_targets = len(target_indices)
