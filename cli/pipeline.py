@@ -55,6 +55,12 @@ DECODER = typer.Option(None, "--decoder", help="softplus (paper) or linear (defa
 HEAD = typer.Option(None, "--head", help="node (paper: the target's phenotype node) or readout (a linear read-out "
                     "of every phenotype node) (default: the preset's)")
 LOSS = typer.Option("relative", "--loss", help="fine-tuning loss: relative (paper: sum |(y - yhat)/y|) or squared")
+WORKERS = typer.Option(0, "--workers", min=0, help="fan the fits out over a local Dask cluster of N worker processes "
+                       "(default 0: serial, in this process); same numbers either way")
+SCHEDULER = typer.Option(None, "--scheduler", help="submit the fits to a running Dask scheduler (tcp://HOST:8786): a "
+                         "cluster via dask-jobqueue, one worker per GPU via dask-cuda")
+CACHE_DIR = typer.Option(None, "--cache-dir", help="folder of cached pre-trainings (default: the run's state folder); "
+                         "on shared storage, workers on other machines reuse them")
 SEEDS = typer.Option(1, "--seeds", min=1, help="repeat every fit over N network seeds on the same folds; report "
                      "mean ± sd and paired comparisons")
 BASELINES = typer.Option("all", "--baselines", help="baselines fitted on the same folds: all, none, or a comma list "
@@ -148,6 +154,11 @@ class Bars:
                 self.bar.remove_task(self.stage)
             self.stage, self.label = self.bar.add_task(text, total=total, loss=""), text
         self.bar.update(self.stage, completed=done, total=total, loss="" if loss is None else f"loss {loss:.4g}")
+        if kind == "tasks":  # fits fanned out: done / total across workers
+            self.bar.update(self.overall, completed=done, total=total)
+            if not self.tty and (done == total or done % max(1, total // 10) == 0):
+                _echo(f"  {label}: {done}/{total} done")
+            return
         if kind == "finetune" and done == total:
             self.bar.advance(self.overall)
             if not self.tty:
@@ -249,16 +260,20 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
           decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: str = LOSS, seeds: int = SEEDS,
           baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING, ensemble: Optional[int] = ENSEMBLE,
+          workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
     """Cross-validate DeepMetabolism (default: strategy C, iJO1366 masks, PRECISE growth rate, grouped CV by
     project) beside baselines on the same folds, train the final model, and write report, results, plots, model
     and link weights."""
-    from sparsenet.evaluation.crossval import Runner, make_folds
+    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation.report import write_run
     from sparsenet.training.checkpoint import mask_fingerprint
 
     t0 = time.perf_counter()
+    if workers and scheduler:
+        raise UserError("give --workers (a local cluster) or --scheduler (a running one), not both")
     cfg = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
                       max_steps, tol, tune, preset=preset, inputs=inputs, decoder=decoder, head=head, loss=loss,
                       seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble)
@@ -272,15 +287,17 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     out = out or Path("runs") / f"train-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     settings = {"run": cfg.to_dict(), "data": ds.summary, "masks": {"file": masks_path,
                                                                      "fingerprint": mask_fingerprint(masks)}}
-    _prepare_out(out, resume, settings)
-    _echo(f"{ds.summary['alignment']}")
-    _echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(ds.target_columns)}), "
-          f"{ds.pretrain_source.n_samples} expression profiles for pre-training; device {cfg.device}")
-    runner = Runner(ds, cfg, out, None)
-    n_fits = sum(len(make_folds(ds, s, cfg.folds, cfg.seed)) for s in cfg.cv) * len(runner.models()) * cfg.seeds + 1
-    with Bars(n_fits) as bars:
-        runner.progress = bars
-        results, final, seconds = runner.run()
+    with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
+        _prepare_out(out, resume, settings)
+        _echo(f"{ds.summary['alignment']}")
+        _echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(ds.target_columns)}), "
+              f"{ds.pretrain_source.n_samples} expression profiles for pre-training; device {cfg.device}; "
+              f"fits: {executor.description}")
+        runner = Runner(ds, cfg, out, None, pretrain_dir=cache_dir)
+        plan = Plan([runner])
+        with Bars(plan.n_tasks) as bars:
+            runner.progress = bars
+            results, final, seconds = runner.run(executor)
     report = write_run(out, ds, cfg, results, final, time.perf_counter() - t0,
                        {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
     typer.echo(_summary_table(report))
@@ -374,11 +391,13 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                preset: str = PRESET, percents: str = typer.Option("25,50,75", "--percent", help="p values: p % of samples get p % noise"),
                where: str = typer.Option("pretrain,finetune,both", "--where",
                                          help="noise in pretrain, finetune or both data (comma list)"),
+               workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
                out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/robustness-DATE-TIME)"),
                resume: bool = typer.Option(False, "--resume", help="continue the runs in --out")):
     """The paper's Fig. 1F: choose p % of the samples, add p % noise, p = 25/50/75, in pre-training data,
     fine-tuning data or both; r and % within 20 % against the clean run (held-out samples never noised)."""
     from sparsenet.evaluation.crossval import Runner
+    from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation import plots
     from sparsenet.evaluation.report import summarise, write_json as write_report
     from sparsenet.training.checkpoint import mask_fingerprint
@@ -407,19 +426,28 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
     out = out or Path("runs") / f"robustness-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     settings = {"run": base.to_dict(), "data": ds.summary, "percents": ps, "where": wheres,
                 "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}
-    _prepare_out(out, resume, settings)
+    if workers and scheduler:
+        raise UserError("give --workers (a local cluster) or --scheduler (a running one), not both")
     runs = [("clean", 0.0)] + [(w, p) for w in wheres for p in ps]
     rows, col = [], ds.target_columns[0]
-    with Bars(len(runs) * base.folds) as bars:
+    with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
+        _prepare_out(out, resume, settings)
+        runners = []
         for w, p in runs:
             cfg = dataclasses.replace(base, noise=None if w == "clean" else {"where": w, "percent": p})
             sub = out / "state" / (f"{w}-{p:g}" if w != "clean" else "clean")
             (sub / "state").mkdir(parents=True, exist_ok=True)
             # runs with the same pre-training pool (clean, or the same p in 'pretrain' and 'both') share it
-            results, _, _ = Runner(ds, cfg, sub, bars, pretrain_dir=out / "state" / "pretrain").run()
-            s = summarise(ds, results[(base.cv[0], strategy, 0)])["phenotypes"][col]
-            rows.append({"where": w, "percent": p, "pearson_r": s["pearson_r"],
-                         "within_20_percent": s["within_20_percent"], "rmse": s["rmse"]})
+            runners.append(Runner(ds, cfg, sub, None, pretrain_dir=cache_dir or out / "state" / "pretrain"))
+        plan = Plan(runners)  # every configuration's fits in one plan: fanned out together
+        with Bars(plan.n_tasks) as bars:
+            for r in runners:
+                r.progress = bars
+            all_results, _, _ = executor.run(plan, bars)
+    for (w, p), results in zip(runs, all_results):
+        s = summarise(ds, results[(base.cv[0], strategy, 0)])["phenotypes"][col]
+        rows.append({"where": w, "percent": p, "pearson_r": s["pearson_r"],
+                     "within_20_percent": s["within_20_percent"], "rmse": s["rmse"]})
     clean = rows[0]
     noisy = rows[1:]
     lines = [f"{'noise in':10} {'p %':>5} {'r':>7} {'Δr':>7} {'within 20%':>10} {'Δ':>7}"]

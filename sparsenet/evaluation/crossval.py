@@ -118,6 +118,15 @@ class Runner:
             self.pool = NoisyInput(ds.pretrain_source, noise["percent"], cfg.seed)
         self.x_labelled = ds.inputs.take(ds.labelled)
 
+    def __getstate__(self):  # shipped to Dask workers: without the (terminal-bound) progress display
+        state = dict(self.__dict__)
+        state["progress"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.progress = self.progress or (lambda *a, **k: None)
+
     def _checkpoint(self, strategy, params, progress, extra=None) -> Checkpoint:
         return Checkpoint(strategy, params, self.ds.masks, self.ds.normalisation, self.ds.targets,
                           self.ds.target_columns, self.cfg.to_dict(), progress, extra or {})
@@ -281,19 +290,13 @@ class Runner:
     def models(self):
         return list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines]
 
-    def run(self):
-        """Every (scheme, model, repeat) over the same folds; returns (results, final model, seconds)."""
-        results, t_start = {}, time.perf_counter()
-        for scheme in self.cfg.cv:
-            folds = make_folds(self.ds, scheme, self.cfg.folds, self.cfg.seed)
-            for repeat in range(self.cfg.seeds):
-                for model in self.models():
-                    results[(scheme, model, repeat)] = [self.run_fold(scheme, model, f, test, repeat)
-                                                        for f, test in enumerate(folds)]
-        final = None
-        if self.cfg.final_model:
-            final = self.final_model()
-        return results, final, time.perf_counter() - t_start
+    def run(self, executor=None):
+        """Every (scheme, model, repeat) over the same folds; returns (results, final model, seconds).
+        ``executor``: an :class:`~sparsenet.evaluation.plan.Executor` (default: serial, in-process)."""
+        from .plan import Executor, Plan
+
+        results, finals, seconds = (executor or Executor()).run(Plan([self]), self.progress)
+        return results[0], finals[0], seconds
 
     def final_model(self):
         path = self.out / "model.h5"

@@ -1,0 +1,118 @@
+"""Fits fanned out over Dask (a local cluster of 2 processes here): the same numbers as the serial
+run, a killed worker loses nothing, a bad scheduler address is one line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sparsenet.evaluation.crossval import Runner
+from sparsenet.evaluation.plan import Executor, Plan
+from synthetic import ROOT, write_dataset
+from test_pipeline_cli import FAST, one_line_error, sparsenet
+from test_training import _config, _dataset
+
+
+def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
+    ds = _dataset(tmp_path)
+    cfg = _config(strategies=["B", "C"], cv=["grouped"])
+    serial = Runner(ds, cfg, tmp_path / "serial").run()
+    with Executor(workers=2) as executor:
+        assert executor.description.startswith("2 local Dask workers")
+        runner = Runner(ds, cfg, tmp_path / "dask")
+        plan = Plan([runner])
+        n = len(runner.models()) * 3 + 1  # B, C and the baselines on 3 folds, the final model
+        assert plan.n_tasks == n
+        seen = []
+        distributed = executor.run(plan, lambda *a: seen.append(a))
+    results, finals, _ = distributed
+    assert set(results[0]) == set(serial[0])
+    for key in serial[0]:
+        for a, b in zip(serial[0][key], results[0][key]):
+            np.testing.assert_array_equal(a["predicted"], b["predicted"])
+            np.testing.assert_array_equal(a["finetune_losses"], b["finetune_losses"])
+    for k in serial[1].params:
+        np.testing.assert_array_equal(serial[1].params[k], finals[0].params[k])
+    assert seen[-1][2:4] == (n, n) and seen[-1][0] == "tasks"  # progress: tasks done / total
+
+
+def _train(tmp, out, *extra):
+    expr, phen = tmp / "data" / "expression.csv", tmp / "data" / "phenotypes.csv"
+    args = ["train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "B,C", "--baselines", "ridge",
+            "--ensemble", "1", "--out", out, *extra]
+    return [sys.executable, "-m", "cli.main", *map(str, args)]
+
+
+def _results(out):
+    return {p.name: p.read_bytes() for p in sorted(Path(out).glob("results_*.csv"))}
+
+
+def _metrics(out):
+    report = json.loads((Path(out) / "report.json").read_text())
+    return {k: v["phenotypes"] for k, v in report["results"].items()}
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dist")
+    write_dataset(tmp / "data")
+    proc = subprocess.run(_train(tmp, tmp / "serial"), capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return tmp
+
+
+def test_cli_workers_give_byte_identical_results(serial_run):
+    tmp = serial_run
+    proc = subprocess.run(_train(tmp, tmp / "two", "--workers", "2"), capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 local Dask workers" in proc.stderr + proc.stdout
+    serial, two = _results(tmp / "serial"), _results(tmp / "two")
+    assert serial and serial == two
+    assert _metrics(tmp / "serial") == _metrics(tmp / "two")
+
+
+def _children(pid):
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                kids.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return kids
+
+
+def test_a_killed_worker_loses_nothing(serial_run):
+    tmp = serial_run
+    out = tmp / "killed"
+    proc = subprocess.Popen(_train(tmp, out, "--workers", "2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT)
+    state = out / "state"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not list(state.glob("grouped-*fold*.h5")):
+        time.sleep(0.2)
+    workers = [p for p in _children(proc.pid)
+               if b"spawn" in Path(f"/proc/{p}/cmdline").read_bytes() or b"forkserver" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert proc.poll() is None and workers, "the run ended before a worker could be killed"
+    os.kill(workers[0], signal.SIGKILL)  # mid-run: some folds done, others running on that worker
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    assert _results(tmp / "serial") == _results(out)
+
+
+def test_bad_scheduler_address_is_one_line_and_writes_nothing(tmp_path):
+    write_dataset(tmp_path / "data")
+    out = tmp_path / "run"
+    proc = subprocess.run(_train(tmp_path, out, "--scheduler", "tcp://127.0.0.1:9"), capture_output=True,
+                          text=True, cwd=ROOT)
+    one_line_error(proc, "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'")
+    assert not out.exists()
+    proc = subprocess.run(_train(tmp_path, out, "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"),
+                          capture_output=True, text=True, cwd=ROOT)
+    one_line_error(proc, "not both")
