@@ -61,12 +61,16 @@ CUPY_OPTIONS = ["--std=c++14", "-ftz=true"]
 def test_cuda_source_compiles_with_nvrtc_as_cupy_compiles_it(source, arch):
     import re
 
-    assert re.search(r'return \("--std=c\+\+14", f"-I\{SOURCES\}"\)', (CUDA_DIR / "launch.py").read_text()), \
+    from sparsenet.engine.cuda.sources import read_source
+
+    assert re.search(r'OPTIONS = \("--std=c\+\+14",\)', (CUDA_DIR / "launch.py").read_text()), \
         "launch.py's compile options changed: update CUPY_OPTIONS here"
+    code = read_source(source.name)  # the text launch.py gives CuPy, headers written in
+    assert "#include \"" not in code
     prog = ctypes.c_void_p()
-    assert NVRTC.nvrtcCreateProgram(ctypes.byref(prog), source.read_bytes(), source.name.encode(), 0, None, None) == 0
+    assert NVRTC.nvrtcCreateProgram(ctypes.byref(prog), code.encode(), source.name.encode(), 0, None, None) == 0
     try:
-        opts = [o.encode() for o in CUPY_OPTIONS + [f"-I{CUDA_DIR}", f"-arch={arch}"]]
+        opts = [o.encode() for o in CUPY_OPTIONS + [f"-arch={arch}"]]
         rc = NVRTC.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
         size = ctypes.c_size_t()
         NVRTC.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
@@ -78,3 +82,16 @@ def test_cuda_source_compiles_with_nvrtc_as_cupy_compiles_it(source, arch):
         assert size.value > 0
     finally:
         NVRTC.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+def test_sources_are_compiled_with_their_headers_written_in(tmp_path):
+    """launch.py gives CuPy one self-contained text per module, so CuPy's cache (keyed by that text)
+    also sees a change to a header."""
+    from sparsenet.engine.cuda.sources import read_source
+
+    (tmp_path / "a.cuh").write_text('#pragma once\n#include "b.cuh"\nint a;\n')
+    (tmp_path / "b.cuh").write_text("#pragma once\nint b;\n")
+    (tmp_path / "k.cu").write_text('#include "a.cuh"\n#include "b.cuh"\n#include <cstdio>\nint k;\n')
+    assert read_source("k.cu", tmp_path).split() == ["int", "b;", "int", "a;", "#include", "<cstdio>", "int", "k;"]
+    text = read_source("masked_linear.cu")
+    assert "__device__ __forceinline__ float activate(int act" in text and '#include "' not in text

@@ -12,6 +12,8 @@ from pathlib import Path
 import cupy as cp
 import numpy as np
 
+from .sources import read_source
+
 SOURCES = Path(__file__).parent
 THREADS = 256
 TILE = 1024  # batch samples per reduction tile: 5 tiles at the paper's batch of 5,000
@@ -20,14 +22,12 @@ MAX_GRID_Y = 65535
 ACT_SOFTPLUS = 1  # activation codes: activation.cuh (0 none, 1 softplus, 2 relu, 3 tanh, 4 sigmoid)
 
 
-def compile_options():
-    """NVRTC options: C++14 and this folder for activation.cuh."""
-    return ("--std=c++14", f"-I{SOURCES}")
+OPTIONS = ("--std=c++14",)  # NVRTC options; headers are written into the source (sources.py)
 
 
 @functools.lru_cache(maxsize=None)
 def _module(filename: str):
-    return cp.RawModule(code=(SOURCES / filename).read_text(), options=compile_options())
+    return cp.RawModule(code=read_source(filename, SOURCES), options=OPTIONS)
 
 
 def _kernel(filename: str, name: str):
