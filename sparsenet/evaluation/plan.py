@@ -94,6 +94,9 @@ class Executor:
         self.workers, self.scheduler = workers, scheduler
         self.client = self.cluster = None
         self.threads = None
+        if (scheduler or workers) and not _has_distributed():
+            raise ValueError("fanning fits out needs Dask: pip install 'dask[distributed]' (or run without "
+                             "--workers/--scheduler)")
         if scheduler:
             self.client = _connect(scheduler)
         elif workers:
@@ -168,6 +171,14 @@ class Executor:
             raise
         finals = [r.final_model() if r.cfg.final_model else None for r in plan.runners]  # read from model.h5
         return plan.gather(records), finals, time.perf_counter() - t0
+
+
+def _has_distributed() -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _connect(address: str):
