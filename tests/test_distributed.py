@@ -116,3 +116,12 @@ def test_bad_scheduler_address_is_one_line_and_writes_nothing(tmp_path):
     proc = subprocess.run(_train(tmp_path, out, "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"),
                           capture_output=True, text=True, cwd=ROOT)
     one_line_error(proc, "not both")
+
+
+def test_without_dask_fanning_out_is_one_clear_error(monkeypatch):
+    from sparsenet.evaluation import plan
+
+    monkeypatch.setattr(plan, "_has_distributed", lambda: False)
+    with pytest.raises(ValueError, match="pip install 'dask\\[distributed\\]'"):
+        Executor(workers=2)
+    assert Executor().description == "serial"  # the default needs no Dask
