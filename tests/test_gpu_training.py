@@ -29,13 +29,9 @@ CUDA_DIR = Path(__file__).resolve().parents[1] / "sparsenet" / "engine" / "cuda"
 
 
 def as_float64(net):
-    """The same CPU network with float64 parameters: the reference."""
+    """The same CPU network with float64 parameters, in place: the reference."""
     for layer in net.layers:
-        for k, v in layer.params.items():
-            layer.params[k] = np.asarray(v, dtype=np.float64)
-        layer._new_grads()
-        if hasattr(layer, "_empty"):
-            layer._empty = np.zeros(0, dtype=np.float64)
+        layer.set_dtype(np.float64)
     net._flatten()
     return net
 

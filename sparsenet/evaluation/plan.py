@@ -74,6 +74,11 @@ def run_final(runner: Runner, threads: int | None = None) -> bool:
     return True
 
 
+def _finals(plan: Plan):
+    """Each runner's final model (trained, or read back when already on disk), None without one."""
+    return [r.final_model() if r.cfg.final_model else None for r in plan.runners]
+
+
 def _limit_threads(threads):
     if threads:
         import numba
@@ -136,11 +141,8 @@ class Executor:
         """(results per runner, final checkpoint per runner or None, seconds)."""
         t0 = time.perf_counter()
         if self.client is None:
-            records = {fit: plan.runners[fit.run].run_fold(fit.scheme, fit.model, fit.fold,
-                                                          np.asarray(fit.test, dtype=np.int64), fit.repeat)
-                       for fit in plan.fits}
-            finals = [r.final_model() if r.cfg.final_model else None for r in plan.runners]
-            return plan.gather(records), finals, time.perf_counter() - t0
+            records = {fit: run_fit(plan.runners[fit.run], fit) for fit in plan.fits}
+            return plan.gather(records), _finals(plan), time.perf_counter() - t0
         return self._run_dask(plan, progress, t0)
 
     def _run_dask(self, plan: Plan, progress, t0):
@@ -169,8 +171,7 @@ class Executor:
             for future in futures:
                 future.cancel()
             raise
-        finals = [r.final_model() if r.cfg.final_model else None for r in plan.runners]  # read from model.h5
-        return plan.gather(records), finals, time.perf_counter() - t0
+        return plan.gather(records), _finals(plan), time.perf_counter() - t0  # finals read back from model.h5
 
 
 def _has_distributed() -> bool:
