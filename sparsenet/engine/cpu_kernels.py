@@ -90,22 +90,36 @@ def _log1p_unit_f32(e):
 
 
 @nb.njit(inline="always", fastmath=True)
+def _logistic_f32(z):
+    """(e, logistic(z)) with e = exp(-|z|) <= 1, so nothing overflows for any z (float32)."""
+    e = _exp_nonpositive_f32(-abs(z))
+    r = _reciprocal_1_2_f32(_F(1.0) + e)
+    return e, (r if z >= _F(0.0) else e * r)
+
+
+@nb.njit(inline="always")
+def _logistic_f64(z):
+    """(e, logistic(z)) with e = exp(-|z|) <= 1 (float64)."""
+    e = math.exp(-abs(z))
+    return e, (1.0 if z >= 0.0 else e) / (1.0 + e)
+
+
+@nb.njit(inline="always", fastmath=True)
 def _softplus_row_f32(z_row, y_row, s_row):
     for t in range(z_row.shape[0]):
         z = z_row[t]
-        e = _exp_nonpositive_f32(-abs(z))
+        e, s = _logistic_f32(z)
         y_row[t] = max(z, _F(0.0)) + _log1p_unit_f32(e)
-        r = _reciprocal_1_2_f32(_F(1.0) + e)
-        s_row[t] = r if z >= _F(0.0) else e * r
+        s_row[t] = s
 
 
 @nb.njit(inline="always")
 def _softplus_row_f64(z_row, y_row, s_row):
     for t in range(z_row.shape[0]):
         z = z_row[t]
-        e = math.exp(-abs(z))
+        e, s = _logistic_f64(z)
         y_row[t] = max(z, 0.0) + math.log1p(e)
-        s_row[t] = (1.0 if z >= 0.0 else e) / (1.0 + e)
+        s_row[t] = s
 
 
 def _softplus_row(z_row, y_row, s_row):
@@ -122,10 +136,7 @@ def _softplus_row_by_dtype(z_row, y_row, s_row):
 @nb.njit(inline="always", fastmath=True)
 def _sigmoid_row_f32(z_row, y_row, s_row):
     for t in range(z_row.shape[0]):
-        z = z_row[t]
-        e = _exp_nonpositive_f32(-abs(z))  # exp(-|z|) <= 1: no overflow for any z
-        r = _reciprocal_1_2_f32(_F(1.0) + e)
-        y = r if z >= _F(0.0) else e * r
+        y = _logistic_f32(z_row[t])[1]
         y_row[t] = y
         s_row[t] = y * (_F(1.0) - y)
 
@@ -133,9 +144,7 @@ def _sigmoid_row_f32(z_row, y_row, s_row):
 @nb.njit(inline="always")
 def _sigmoid_row_f64(z_row, y_row, s_row):
     for t in range(z_row.shape[0]):
-        z = z_row[t]
-        e = math.exp(-abs(z))
-        y = (1.0 if z >= 0.0 else e) / (1.0 + e)
+        y = _logistic_f64(z_row[t])[1]
         y_row[t] = y
         s_row[t] = y * (1.0 - y)
 
