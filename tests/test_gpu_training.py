@@ -288,8 +288,8 @@ SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
     "adam ignores m": ("adam.cu", "- lr * (mi / bias1)", "- lr * (gi / bias1)"),
     "adam ignores weight decay": ("adam.cu", "p[i] = decay * p[i]", "p[i] = p[i]"),
     "adam ignores v": ("adam.cu", "(sqrtf(vi / bias2) + eps)", "(fabsf(gi) / sqrtf(bias2) + eps)"),
-    "softplus slope wrong": ("activation.cuh", "*slope = z >= 0.0f ? r : e * r;  // logistic(z)",
-                             "*slope = r;"),
+    "softplus slope wrong": ("activation.cuh", "*slope = logistic(z, &e);",
+                             "logistic(z, &e);\n            *slope = 1.0f / (1.0f + e);"),
 }
 PYTHON_MUTATIONS = {
     "GPU loss gradient doubled": lambda mp: _double_loss_output(mp, "grad"),

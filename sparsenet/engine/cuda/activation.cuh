@@ -10,12 +10,18 @@
 #define ACT_TANH 3
 #define ACT_SIGMOID 4
 
+// logistic(z) from e = exp(-|z|) <= 1 (stored in *e): no overflow for any z.
+__device__ __forceinline__ float logistic(float z, float* e) {
+    *e = expf(-fabsf(z));
+    const float r = 1.0f / (1.0f + *e);
+    return z >= 0.0f ? r : *e * r;
+}
+
 __device__ __forceinline__ float activate(int act, float z, float* slope) {
     switch (act) {
         case ACT_SOFTPLUS: {
-            const float e = expf(-fabsf(z));
-            const float r = 1.0f / (1.0f + e);
-            *slope = z >= 0.0f ? r : e * r;  // logistic(z)
+            float e;
+            *slope = logistic(z, &e);
             return fmaxf(z, 0.0f) + log1pf(e);
         }
         case ACT_RELU:
@@ -27,9 +33,8 @@ __device__ __forceinline__ float activate(int act, float z, float* slope) {
             return t;
         }
         case ACT_SIGMOID: {
-            const float e = expf(-fabsf(z));
-            const float r = 1.0f / (1.0f + e);
-            const float s = z >= 0.0f ? r : e * r;
+            float e;
+            const float s = logistic(z, &e);
             *slope = s * (1.0f - s);
             return s;
         }
