@@ -35,7 +35,8 @@ SAMPLE_COLUMN = typer.Option(None, "--sample-column", help="sample ID column of 
 KEEP_ZERO = typer.Option(False, "--keep-zero", help="keep observations of exactly 0 (default: treated as missing)")
 PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)")
 MASKS = typer.Option(None, "--masks", help="masks file (default: the shipped iJO1366 masks)")
-STRATEGY = typer.Option("C", "--strategy", help="A, B, C or a comma list (A,B,C or all): same data, same folds")
+STRATEGY = typer.Option(None, "--strategy", help="A, B, C or a comma list (A,B,C or all): same data, same folds "
+                        "(default: the preset's: B; paper C)")
 CV = typer.Option("grouped", "--cv", help="grouped, kfold, lopo (leave one group out), a comma list, or both "
                   "(grouped,kfold)")
 FOLDS = typer.Option(10, "--folds", min=2, help="number of folds")
@@ -46,15 +47,21 @@ PRETRAIN_SAMPLES = typer.Option(1_000_000, "--pretrain-samples", min=1, help="sa
                                 "(paper: 2,500,000)")
 BATCH = typer.Option(5000, "--batch", min=1, help="pre-training batch size (paper: 5,000)")
 PRETRAIN_LR = typer.Option(None, "--pretrain-lr", help="Adam learning rate, pre-training (default: the preset's)")
-PRESET = typer.Option("default", "--preset", help="'default': inputs centred per gene on the training samples, a "
-                      "linear decoder (it reconstructs), a read-out of every phenotype node; 'paper': the paper's "
+PRESET = typer.Option("default", "--preset", help="'default': inputs standardised per gene on the training samples, "
+                      "a linear decoder (it reconstructs), a read-out of every phenotype node, squared error with an "
+                      "L2 penalty from a small start, 5 networks averaged; 'paper': the paper's "
                       "DeepMetabolism (raw inputs, softplus decoder, the target's own node)")
 INPUTS = typer.Option(None, "--inputs", help="raw, centre or standardise per gene, fitted on each fold's training "
                       "samples (default: the preset's)")
 DECODER = typer.Option(None, "--decoder", help="softplus (paper) or linear (default: the preset's)")
 HEAD = typer.Option(None, "--head", help="node (paper: the target's phenotype node) or readout (a linear read-out "
                     "of every phenotype node) (default: the preset's)")
-LOSS = typer.Option("relative", "--loss", help="fine-tuning loss: relative (paper: sum |(y - yhat)/y|) or squared")
+LOSS = typer.Option(None, "--loss", help="fine-tuning loss: relative (paper: sum |(y - yhat)/y|) or squared "
+                    "(sum ((y - yhat)/mean y)^2) (default: the preset's)")
+L2 = typer.Option(None, "--l2", min=0.0, help="penalty l2 * |p|^2 / 2 on every fine-tuned parameter, per observation "
+                  "(default: the preset's: 0.03, chosen on seed 0's folds; paper 0)")
+INIT_SCALE = typer.Option(None, "--init-scale", min=0.0, help="factor on the initial weights of layers fine-tuning "
+                          "starts afresh (default: the preset's: 0.1; paper 1)")
 WORKERS = typer.Option(0, "--workers", min=0, help="fan the fits out over a local Dask cluster of N worker processes "
                        "(default 0: serial, in this process); same numbers either way")
 SCHEDULER = typer.Option(None, "--scheduler", help="submit the fits to a running Dask scheduler (tcp://HOST:8786): a "
@@ -70,14 +77,17 @@ EARLY_STOPPING = typer.Option(None, "--early-stopping", help="'inner': fine-tuni
                               "(default: the preset's)")
 ENSEMBLE = typer.Option(None, "--ensemble", min=1, help="networks per fit, from different seeds (each with its own "
                         "pre-training); predictions are their mean (default: the preset's: 5; paper 1)")
-PRESETS = {"default": {"inputs": "centre", "decoder": "linear", "head": "readout", "pretrain_lr": 0.01,
-                       "early_stopping": "none", "max_steps": 50, "ensemble": 5},
-           "paper": {"inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
-                     "early_stopping": "none", "max_steps": 3000, "ensemble": 1}}
+MAX_STEPS_DEFAULT = 2000
+PRESETS = {"default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout", "pretrain_lr": 0.1,
+                       "early_stopping": "none", "max_steps": MAX_STEPS_DEFAULT, "ensemble": 5, "loss": "squared",
+                       "l2": 0.03, "init_scale": 0.1},
+           "paper": {"strategy": "C", "inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
+                     "early_stopping": "none", "max_steps": 3000, "ensemble": 1, "loss": "relative", "l2": 0.0,
+                     "init_scale": 1.0}}
 FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
                            "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
-MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="fine-tuning step limit (default: the preset's: 50, "
-                         "chosen on seed 0's folds; paper 3,000)")
+MAX_STEPS = typer.Option(None, "--max-steps", min=1, help=f"fine-tuning step limit (default: the preset's: "
+                         f"{MAX_STEPS_DEFAULT:,}, or until --tol; paper 3,000)")
 TOL = typer.Option(1e-4, "--tol", help="fine-tuning stops when the loss moved less than this (relative) over 100 steps")
 TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
                     "(phenotype layer after pre-training, all without)")
@@ -186,7 +196,8 @@ def _prepare_out(out: Path, resume: bool, settings: dict):
 
 def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
                 max_steps, tol, tune, final_model=True, noise=None, preset="paper", inputs=None, decoder=None,
-                head=None, loss="relative", seeds=1, baselines="none", early_stopping=None, ensemble=None):
+                head=None, loss=None, seeds=1, baselines="none", early_stopping=None, ensemble=None, l2=None,
+                init_scale=None):
     from sparsenet import backend
     from sparsenet.data.standardise import INPUTS as INPUT_CHOICES
     from sparsenet.evaluation.baselines import BASELINES as BASELINE_CHOICES
@@ -197,25 +208,27 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
 
     if preset not in PRESETS:
         raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    chosen = {**PRESETS[preset], **{k: v for k, v in dict(inputs=inputs, decoder=decoder, head=head,
+    chosen = {**PRESETS[preset], **{k: v for k, v in dict(strategy=strategy, inputs=inputs, decoder=decoder, head=head,
                                                            pretrain_lr=pretrain_lr, early_stopping=early_stopping,
-                                                           max_steps=max_steps, ensemble=ensemble).items()
+                                                           max_steps=max_steps, ensemble=ensemble, loss=loss, l2=l2,
+                                                           init_scale=init_scale).items()
                                      if v is not None}}
     for name, value, allowed in (("tune", tune, TUNES), ("inputs", chosen["inputs"], INPUT_CHOICES),
                                  ("decoder", chosen["decoder"], DECODERS), ("head", chosen["head"], HEADS),
-                                 ("loss", loss, LOSSES), ("early-stopping", chosen["early_stopping"], STOPPINGS)):
+                                 ("loss", chosen["loss"], LOSSES), ("early-stopping", chosen["early_stopping"], STOPPINGS)):
         if value not in allowed:
             raise UserError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}")
     if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
         raise UserError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
     schemes = ["grouped", "kfold"] if cv == "both" else _parse_list(cv, SCHEMES, "cv")
     base = [] if baselines.strip().lower() == "none" else _parse_list(baselines, list(BASELINE_CHOICES), "baselines")
-    return RunConfig(strategies=_parse_list(strategy, list(STRATEGIES), "strategy"), cv=schemes, folds=folds,
+    return RunConfig(strategies=_parse_list(chosen["strategy"], list(STRATEGIES), "strategy"), cv=schemes, folds=folds,
                      group_by=group_by or None, seed=seed, seeds=seeds, device=backend.resolve_device(device),
                      ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
                      pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
-                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune, loss=loss,
+                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune, loss=chosen["loss"],
+                                               l2=chosen["l2"], init_scale=chosen["init_scale"],
                                                early_stopping=chosen["early_stopping"]),
                      baselines=base, final_model=final_model, noise=noise)
 
@@ -258,12 +271,12 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           device: str = DEVICE, pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH,
           pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: Optional[int] = MAX_STEPS,
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
-          decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: str = LOSS, seeds: int = SEEDS,
+          decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: Optional[str] = LOSS, seeds: int = SEEDS,
           baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING, ensemble: Optional[int] = ENSEMBLE,
-          workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
+          l2: Optional[float] = L2, init_scale: Optional[float] = INIT_SCALE, workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
-    """Cross-validate DeepMetabolism (default: strategy C, iJO1366 masks, PRECISE growth rate, grouped CV by
+    """Cross-validate DeepMetabolism (default preset: strategy B, iJO1366 masks, PRECISE growth rate, grouped CV by
     project) beside baselines on the same folds, train the final model, and write report, results, plots, model
     and link weights."""
     from sparsenet.evaluation.crossval import Runner
@@ -276,7 +289,8 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
         raise UserError("give --workers (a local cluster) or --scheduler (a running one), not both")
     cfg = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
                       max_steps, tol, tune, preset=preset, inputs=inputs, decoder=decoder, head=head, loss=loss,
-                      seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble)
+                      seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble,
+                      l2=l2, init_scale=init_scale)
     masks, masks_path = _masks(masks_file)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,

@@ -92,12 +92,14 @@ def test_predict_matches_the_final_model(trained):
     assert rows[0][0] == "sample_id" and len(rows) - 1 == len(trained["truth"]["samples"])
     ck = load_checkpoint(trained["out"] / "model.h5")
     encoder, columns = encoder_from_checkpoint(ck)
-    assert ck.config["inputs"] == "centre" and ck.config["architecture"]["head"] == "readout"  # the default preset
+    assert ck.config["inputs"] == "standardise" and ck.config["architecture"]["head"] == "readout"  # the default preset
     ds = load_dataset(core_masks(), trained["expr"], trained["phen"], ["ref_1", "ref_2"])
     x = ds.inputs.all()
-    centred = x - ck.extra["input_mean"].astype(np.float32)
-    expected = np.asarray(encoder.forward(centred))[:, columns[0]]
+    sd = np.where(x.std(axis=0) < 1e-3, 1.0, x.std(axis=0))
+    standardised = (x - ck.extra["input_mean"].astype(np.float32)) / ck.extra["input_sd"].astype(np.float32)
+    expected = np.asarray(encoder.forward(standardised))[:, columns[0]]
     np.testing.assert_allclose(ck.extra["input_mean"], x.mean(axis=0), rtol=1e-5, atol=1e-6)  # fitted on all samples
+    np.testing.assert_allclose(ck.extra["input_sd"], sd, rtol=1e-4)
     np.testing.assert_allclose([float(r[1]) for r in rows[1:]], expected, rtol=1e-4)
 
 
@@ -234,7 +236,7 @@ def test_hdf5_pretraining_file_streams(tmp_path):
         f["sample_ids"] = np.array([f"p{i}".encode() for i in range(len(truth["samples"]))])
         f["gene_ids"] = np.array([g.encode() for g in truth["genes"]])
     proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *FAST, "--pretrain-data",
-                     tmp_path / "pool.h5", "--cv", "kfold", "--out", tmp_path / "run")
+                     tmp_path / "pool.h5", "--cv", "kfold", "--strategy", "C", "--out", tmp_path / "run")
     assert proc.returncode == 0, proc.stderr
     # the pool shares no sample with the folds: one pre-training per ensemble member (the default preset's 5)
     # serves every fold and the final model

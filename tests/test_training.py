@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from sparsenet.data.dataset import load_dataset
-from sparsenet.engine import Sequential, sum_squared_error
+from sparsenet.engine import DenseLinear, Sequential, sum_squared_error
 from sparsenet.evaluation.crossval import RunConfig, Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
-from sparsenet.training.finetune import FinetuneSettings, finetune
+from sparsenet.training.finetune import FinetuneSettings, finetune, scale_fresh_weights, tuned_parameters
 from sparsenet.training.network import build_autoencoder, linked_genes
 from sparsenet.training.pretrain import PretrainSettings, pretrain
 from sparsenet.data.normalise import Normalisation
@@ -88,6 +88,52 @@ def test_finetune_stops_by_tolerance_when_asked(rng):
     assert loose[1] == "tolerance" and loose[0].size < 5000
     strict = finetune(enc, x, y, [0], FinetuneSettings(lr=1e-3, max_steps=30, tol=0.0, window=20), False)
     assert strict[1] == "step limit" and strict[0].size == 30
+
+
+def test_l2_penalty_converges_to_the_closed_form_ridge_solution(rng):
+    """A linear read-out fine-tuned with the squared loss and ``l2`` minimises
+    sum((y - yhat) / ybar)^2 + l2 * n / 2 * |theta|^2 over weights and bias: the float64 normal equations give it."""
+    n, d = 60, 8
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    y = (1.0 + x @ rng.normal(scale=0.3, size=d) + rng.normal(scale=0.1, size=n))[:, None]
+    l2 = 0.5
+    enc = Sequential([DenseLinear(d, 1, seed=1)])
+    finetune(enc, x, y, [0], FinetuneSettings(lr=3e-3, max_steps=6000, tol=0.0, loss="squared", l2=l2), False)
+    a = np.hstack([x.astype(np.float64), np.ones((n, 1))]) / abs(y.mean())
+    theta = np.linalg.solve(2 * a.T @ a + l2 * n * np.eye(d + 1), 2 * a.T @ (y[:, 0] / abs(y.mean())))
+    got = np.append(enc.layers[0].params["weight"].ravel(), enc.layers[0].params["bias"])
+    np.testing.assert_allclose(got, theta, atol=2e-3)
+    unpenalised = np.linalg.lstsq(a, y[:, 0] / abs(y.mean()), rcond=None)[0]
+    assert np.abs(got - unpenalised).max() > 0.1  # the penalty made a difference this test can see
+
+
+def test_l2_penalty_leaves_frozen_parameters_alone(rng):
+    m = core_masks()
+    net = build_autoencoder(m, "C", seed=0)
+    enc = Sequential(net.layers[:net.n_encoder])
+    scale = enc.layers[0].params["scale"].copy()
+    x, y = _pairs(m, rng)
+    weight = np.abs(enc.layers[0].params["weight"]).sum()
+    finetune(enc, x, y, [0], FinetuneSettings(lr=1e-2, max_steps=300, tol=0.0, tune="phenotype", l2=10.0), True)
+    np.testing.assert_array_equal(enc.layers[0].params["scale"], scale)  # frozen: no gradient, no penalty
+    assert np.abs(enc.layers[0].params["weight"]).sum() < 0.1 * weight  # tuned: pulled towards zero
+    names = [id(p) for p, _ in tuned_parameters(enc)]
+    assert id(enc.layers[0].params["scale"]) in names  # finetune unfroze it again afterwards
+
+
+def test_fresh_weights_are_scaled_and_pretrained_ones_are_not():
+    m = core_masks()
+    net = build_autoencoder(m, "C", seed=0)
+    enc = Sequential(net.layers[:net.n_encoder] + [DenseLinear(len(m.phenotype_ids), 1, seed=3)])
+    before = [{k: v.copy() for k, v in layer.params.items()} for layer in enc.layers]
+    scale_fresh_weights(enc, 0.1, first_fresh=net.n_encoder)
+    for k, v in before[0].items():
+        np.testing.assert_array_equal(enc.layers[0].params[k], v)  # pre-trained: as it was
+    np.testing.assert_allclose(enc.layers[-1].params["weight"], 0.1 * before[-1]["weight"], rtol=1e-6)
+    np.testing.assert_array_equal(enc.layers[-1].params["bias"], before[-1]["bias"])
+    scale_fresh_weights(enc, 0.5)
+    np.testing.assert_allclose(enc.layers[0].params["weight"], 0.5 * before[0]["weight"], rtol=1e-6)
+    np.testing.assert_array_equal(enc.layers[0].params["scale"], before[0]["scale"])  # the one-to-one start stays 1
 
 
 def test_checkpoint_round_trip_and_mask_check(tmp_path):

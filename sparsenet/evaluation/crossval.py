@@ -24,7 +24,7 @@ from ..atomic import write_atomically
 from ..data.dataset import Dataset
 from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, member_prefix, save_checkpoint
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
-from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict
+from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict, scale_fresh_weights
 from ..training.network import Architecture, Ensemble, build_autoencoder, build_encoder, linked_genes
 from ..training.pretrain import PretrainSettings, pretrain
 from . import baselines, metrics
@@ -212,6 +212,7 @@ class Runner:
             net.load_state_dict(params)
             record.update(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
         encoder, columns = build_encoder(net, arch, self.ds.target_indices, seed)
+        scale_fresh_weights(encoder, self.cfg.finetune.init_scale, net.n_encoder if strategy == "C" else 0)
         if arch.head == "readout":  # start the read-out at the training mean of each target
             encoder.layers[-1].params["bias"][...] = backend.xp_for(self.device).asarray(
                 np.nan_to_num(np.nanmean(y, axis=0)), dtype=encoder.params.dtype)
