@@ -6,6 +6,7 @@ import pytest
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.standardise import InputTransform, fit_input_transform
 from sparsenet.evaluation import baselines, crossval
+from sparsenet.training.network import linked_genes
 from sparsenet.evaluation.crossval import RunConfig, Runner
 from sparsenet.evaluation.folds import leave_one_group_out
 from sparsenet.evaluation.report import aggregate, paired
@@ -24,7 +25,7 @@ def _config(**kw):
     base = dict(strategies=["B", "C"], cv=["grouped"], folds=3, seed=2, device="cpu", inputs="standardise",
                 architecture=Architecture("linear", "readout"),
                 pretrain=PretrainSettings(samples=800, batch=200, lr=0.01),
-                finetune=FinetuneSettings(lr=1e-2, max_steps=30), baselines=["mean", "ridge"], final_model=False)
+                finetune=FinetuneSettings(lr=1e-2, max_steps=30), baselines=["mean", "ridge", "ridge_linked"], final_model=False)
     base.update(kw)
     return RunConfig(**base)
 
@@ -42,14 +43,16 @@ def test_baselines_see_exactly_the_networks_folds(tmp_path, monkeypatch):
     (tmp_path / "r" / "state").mkdir(parents=True)
     results, _, _ = Runner(ds, _config(), tmp_path / "r").run()
     x = ds.inputs.take(ds.labelled)
+    linked = linked_genes(ds.masks)
+    assert 0 < linked.sum() < linked.size
     net_tests = [r["test"] for r in results[("grouped", "B", 0)]]
-    for name in ("mean", "ridge"):
+    for name, genes in (("mean", slice(None)), ("ridge", slice(None)), ("ridge_linked", linked)):
         calls = [c for c in seen if c[0] == name]
         assert len(calls) == len(net_tests)
         for (_, x_train, x_test), test, rec in zip(calls, net_tests, results[("grouped", f"baseline:{name}", 0)]):
             np.testing.assert_array_equal(rec["test"], test)
-            np.testing.assert_array_equal(x_test, x[test])
-            np.testing.assert_array_equal(x_train, np.delete(x, test, axis=0))  # every other labelled sample
+            np.testing.assert_array_equal(x_test, x[test][:, genes])
+            np.testing.assert_array_equal(x_train, np.delete(x, test, axis=0)[:, genes])  # every other labelled sample
     mean_pred = np.concatenate([r["predicted"] for r in results[("grouped", "baseline:mean", 0)]])
     train_means = np.concatenate([np.full(len(t), np.nanmean(np.delete(ds.y[:, 0], t))) for t in net_tests])
     np.testing.assert_allclose(mean_pred[:, 0], train_means)

@@ -5,6 +5,8 @@ A biology-guided network earns its place only by beating these on the same held-
 - ``mean``: the training samples' mean phenotype (what "no information" scores);
 - ``ridge``: ridge regression on genes standardised on the training samples, alpha chosen by
   inner cross-validation grouped like the outer one;
+- ``ridge_linked``: the same on the genes the masks link to a phenotype only: the linear model
+  with the network's choice of genes (the caller passes those columns, see ``ON_LINKED_GENES``);
 - ``knn``: k-nearest neighbours on the inputs, k chosen by the same inner cross-validation;
 - ``random_forest``: 300 trees, max_features 0.3, min_samples_leaf 2, seeded.
 
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-BASELINES = ("mean", "ridge", "knn", "random_forest")
+BASELINES = ("mean", "ridge", "ridge_linked", "knn", "random_forest")
+ON_LINKED_GENES = ("ridge_linked",)  # fitted on the masks' linked genes, not every gene
 RIDGE_ALPHAS = np.logspace(-1, 5, 13)
 KNN_K = (1, 2, 3, 5, 8, 12, 20)
 
@@ -49,7 +52,7 @@ def make_baseline(name: str, seed: int):
 
     if name == "mean":
         return lambda x, y, g: DummyRegressor(strategy="mean").fit(x, y)
-    if name == "ridge":
+    if name in ("ridge", "ridge_linked"):
         return lambda x, y, g: _search(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": RIDGE_ALPHAS}, x, y, g)
     if name == "knn":
         return lambda x, y, g: _search(KNeighborsRegressor(), {"n_neighbors": [k for k in KNN_K if k <= len(y) // 2] or [1]}, x, y, g)

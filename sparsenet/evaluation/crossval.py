@@ -271,11 +271,13 @@ class Runner:
         x_test = self.x_labelled[test]
         if model.startswith("baseline:"):
             groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
+            name = model.split(":", 1)[1]
+            genes = self.linked if name in baselines.ON_LINKED_GENES else slice(None)
             t0 = time.perf_counter()
             rec = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
                    "stop": "fitted", "test": test,
-                   "predicted": baselines.fit_predict(model.split(":", 1)[1], self.x_labelled[train], self.ds.y[train],
-                                                      groups, x_test, run_seed)}
+                   "predicted": baselines.fit_predict(name, self.x_labelled[train][:, genes], self.ds.y[train],
+                                                      groups, x_test[:, genes], run_seed)}
             rec["finetune_seconds"] = time.perf_counter() - t0
             self.progress("finetune", label, 1, 1, None)
         else:
