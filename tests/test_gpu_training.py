@@ -95,8 +95,9 @@ def check_reconstruction_step(name):
                                    err_msg=f"{name}: gradient of {key}")
 
 
-def check_finetune_step(name, loss, pretrained):
-    """One fine-tuning step through ``finetune`` itself: its loss value and the encoder's gradients."""
+def check_finetune_step(name, loss, pretrained, l2=0.0):
+    """One fine-tuning step through ``finetune`` itself: its loss value and the encoder's gradients (with
+    ``l2``, the penalty's gradient included)."""
     net_gpu, masks, arch = network(name, "gpu")
     net_ref = network(name, "cpu")[0]
     rng = np.random.default_rng(13)
@@ -104,7 +105,7 @@ def check_finetune_step(name, loss, pretrained):
     targets = [0, 3]
     y = rng.uniform(0.2, 1.5, size=(len(x), 2)).astype(np.float32)
     y[5, 1] = np.nan  # a phenotype not measured
-    settings = FinetuneSettings(lr=1e-2, max_steps=1, loss=loss, tune="auto")
+    settings = FinetuneSettings(lr=1e-2, max_steps=1, loss=loss, tune="auto", l2=l2)
     out = {}
     for label, net in (("gpu", net_gpu), ("ref", net_ref)):
         encoder, columns = build_encoder(net, arch, targets, seed=5)
@@ -188,15 +189,17 @@ def test_reconstruction_step_matches_float64_cpu(cp, name):
     check_reconstruction_step(name)
 
 
-@pytest.mark.parametrize("name,loss,pretrained", [
-    ("softplus decoder (fused GPU loss)", "relative", True),   # frozen input scale (want_params=False branch)
-    ("softplus decoder (fused GPU loss)", "squared", False),
-    ("linear decoder", "squared", False),                        # read-out head
-    ("gene-protein rules (unfused)", "relative", True),          # untrainable first layer
-    ("dense A", "relative", False),
+@pytest.mark.parametrize("name,loss,pretrained,l2", [
+    ("softplus decoder (fused GPU loss)", "relative", True, 0.0),   # frozen input scale (want_params=False branch)
+    ("softplus decoder (fused GPU loss)", "squared", False, 0.0),
+    ("linear decoder", "squared", False, 0.0),                        # read-out head
+    ("linear decoder", "squared", False, 0.5),                        # the default preset's L2 penalty
+    ("softplus decoder (fused GPU loss)", "relative", True, 0.5),    # penalty, frozen scale left out
+    ("gene-protein rules (unfused)", "relative", True, 0.0),          # untrainable first layer
+    ("dense A", "relative", False, 0.0),
 ])
-def test_finetune_step_matches_float64_cpu(cp, name, loss, pretrained):
-    check_finetune_step(name, loss, pretrained)
+def test_finetune_step_matches_float64_cpu(cp, name, loss, pretrained, l2):
+    check_finetune_step(name, loss, pretrained, l2)
 
 
 def test_adam_on_a_network_matches_float64_cpu(cp):
