@@ -227,8 +227,8 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
                      ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
                      pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
-                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune, loss=chosen["loss"],
-                                               l2=chosen["l2"], init_scale=chosen["init_scale"],
+                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune,
+                                               loss=chosen["loss"], l2=chosen["l2"], init_scale=chosen["init_scale"],
                                                early_stopping=chosen["early_stopping"]),
                      baselines=base, final_model=final_model, noise=noise)
 
@@ -273,7 +273,8 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
           decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: Optional[str] = LOSS, seeds: int = SEEDS,
           baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING, ensemble: Optional[int] = ENSEMBLE,
-          l2: Optional[float] = L2, init_scale: Optional[float] = INIT_SCALE, workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
+          l2: Optional[float] = L2, init_scale: Optional[float] = INIT_SCALE, workers: int = WORKERS,
+          scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
     """Cross-validate DeepMetabolism (default preset: strategy B, iJO1366 masks, PRECISE growth rate, grouped CV by
