@@ -58,7 +58,7 @@ def test_from_edges_then_train_on_the_regulatory_network(tmp_path):
     proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *args, "--out", out)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
-    assert "grouped/C" in report["results"] and "grouped/baseline:ridge" in report["results"]
+    assert "grouped/B" in report["results"] and "grouped/baseline:ridge" in report["results"]  # the default: B
     proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *args, "--head", "node",
                      "--out", tmp_path / "node")
     one_line_error(proc, "maps to no phenotype reaction")

@@ -53,7 +53,7 @@ def trained(tmp_path_factory):
 def test_train_writes_the_run_folder(trained):
     out = trained["out"]
     report = json.loads((out / "report.json").read_text())
-    models = [*"ABC", "baseline:mean", "baseline:ridge", "baseline:knn", "baseline:random_forest"]
+    models = [*"ABC", "baseline:mean", "baseline:ridge", "baseline:ridge_linked", "baseline:knn", "baseline:random_forest"]
     assert set(report["results"]) == {f"{cv}/{m}" for cv in ("grouped", "kfold") for m in models}
     # the networks and every baseline are in the printed table and were scored on the same held-out samples
     for m in models:
