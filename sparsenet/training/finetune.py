@@ -11,7 +11,8 @@ Training stops when the loss changed by less than ``tol`` (relative) over the la
 gene->protein input scale; not the frozen ones) to the mean loss per observation. Adam alone
 does not regularise: with ~6,000 parameters and ~160 samples it fits the training projects
 and whatever its random start was, where the penalty pulls every unneeded link to zero
-(ridge regression is the one-layer case).
+(ridge regression is the one-layer case). The losses returned (and the stopping rule) are the
+data loss alone, without the penalty.
 """
 from __future__ import annotations
 
@@ -96,8 +97,8 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
             grad = xp.zeros(out.shape, dtype=out.dtype)
             grad[:, indices] = g
             encoder.backward(backend.feature_major(grad))
-            for p, g in penalised:  # the loss gradient is of the sum over n observations: the penalty too
-                g += (settings.l2 * n) * p
+            for param, param_grad in penalised:  # the loss gradient is of the sum over n observations
+                param_grad += (settings.l2 * n) * param
             opt.step()
             losses.append(value / n)
             if validation is not None:
