@@ -262,3 +262,24 @@ def test_train_seeds_and_leave_one_project_out(tmp_path):
     pairs = {(c["model"], c["against"]) for c in report["comparisons"]}
     assert pairs == {("C", "B"), ("B", "baseline:ridge"), ("C", "baseline:ridge")}
     assert "±" in proc.stdout and "paired over 2 seeds" in proc.stdout
+
+
+def test_presets_and_single_options_over_them():
+    """Every option given on its own overrides its preset; what is not given comes from the preset."""
+    from cli.pipeline import PRESETS, _run_config
+
+    def config(preset, **options):
+        return _run_config(options.pop("strategy", None), "grouped", 10, "project", 0, "cpu", 1000, 100, None, None,
+                           None, 1e-4, "auto", preset=preset, **options)
+
+    for preset in PRESETS:
+        cfg, chosen = config(preset), PRESETS[preset]
+        assert cfg.strategies == [chosen["strategy"]] and cfg.inputs == chosen["inputs"]
+        assert (cfg.finetune.loss, cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.max_steps, cfg.ensemble) == \
+            (chosen["loss"], chosen["l2"], chosen["init_scale"], chosen["max_steps"], chosen["ensemble"])
+    assert PRESETS["default"]["l2"] > 0 and PRESETS["paper"]["l2"] == 0  # the paper's method has no penalty
+    cfg = config("default", l2=0.0, init_scale=1.0, loss="relative", strategy="B,C")
+    assert (cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.loss, cfg.strategies) == (0.0, 1.0, "relative",
+                                                                                             ["B", "C"])
+    cfg = config("paper", l2=0.5)
+    assert cfg.finetune.l2 == 0.5 and cfg.finetune.loss == "relative" and cfg.strategies == ["C"]
