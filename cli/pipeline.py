@@ -220,6 +220,9 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
             raise UserError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}")
     if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
         raise UserError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
+    if chosen["l2"] > 0 and chosen["inputs"] != "standardise":
+        _echo(f"note: --l2 {chosen['l2']:g} is sized for standardised inputs; with --inputs {chosen['inputs']} "
+              "(values ~0.1) it can hold every weight at zero (predictions = the training mean): consider --l2 0")
     schemes = ["grouped", "kfold"] if cv == "both" else _parse_list(cv, SCHEMES, "cv")
     base = [] if baselines.strip().lower() == "none" else _parse_list(baselines, list(BASELINE_CHOICES), "baselines")
     return RunConfig(strategies=_parse_list(chosen["strategy"], list(STRATEGIES), "strategy"), cv=schemes, folds=folds,

@@ -264,8 +264,9 @@ def test_train_seeds_and_leave_one_project_out(tmp_path):
     assert "±" in proc.stdout and "paired over 2 seeds" in proc.stdout
 
 
-def test_presets_and_single_options_over_them():
-    """Every option given on its own overrides its preset; what is not given comes from the preset."""
+def test_presets_and_single_options_over_them(capsys):
+    """Every option given on its own overrides its preset; what is not given comes from the preset; a penalty
+    over unscaled inputs is pointed out in one line."""
     from cli.pipeline import PRESETS, _run_config
 
     def config(preset, **options):
@@ -283,3 +284,10 @@ def test_presets_and_single_options_over_them():
                                                                                              ["B", "C"])
     cfg = config("paper", l2=0.5)
     assert cfg.finetune.l2 == 0.5 and cfg.finetune.loss == "relative" and cfg.strategies == ["C"]
+    capsys.readouterr()
+    config("default")
+    config("default", inputs="centre", l2=0.0)
+    assert capsys.readouterr().err == ""
+    config("default", inputs="centre")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--l2 0.03" in err and "--inputs centre" in err
