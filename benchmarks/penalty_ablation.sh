@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What made the default network work, reproduced with the CLI on the tuning split (seed 0's
 # grouped partition): single networks (--ensemble 1) over 5 seeds, strategy B, 1,600 steps,
-# no stopping by tolerance, each change against the default's settings. ~6 min on 2 cores.
+# no stopping by tolerance, each change against the default's settings. ~8 min on 2 cores.
 # Usage: bash benchmarks/penalty_ablation.sh [OUT_DIR]   (prints one line per setting)
 set -euo pipefail
 out=${1:-runs/penalty-ablation}

@@ -35,8 +35,22 @@ SAMPLE_COLUMN = typer.Option(None, "--sample-column", help="sample ID column of 
 KEEP_ZERO = typer.Option(False, "--keep-zero", help="keep observations of exactly 0 (default: treated as missing)")
 PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)")
 MASKS = typer.Option(None, "--masks", help="masks file (default: the shipped iJO1366 masks)")
+# What each preset sets; an option given on the command line overrides its preset's value.
+PRESETS = {"default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout",
+                       "pretrain_lr": 0.1, "early_stopping": "none", "max_steps": 2000, "ensemble": 5,
+                       "loss": "squared", "l2": 0.03, "init_scale": 0.1},
+           "paper": {"strategy": "C", "inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
+                     "early_stopping": "none", "max_steps": 3000, "ensemble": 1, "loss": "relative", "l2": 0.0,
+                     "init_scale": 1.0}}
+
+
+def _presets_say(key, fmt="{}"):
+    """'the preset's: VALUE; paper VALUE' for an option's help."""
+    return f"the preset's: {fmt.format(PRESETS['default'][key])}; paper {fmt.format(PRESETS['paper'][key])}"
+
+
 STRATEGY = typer.Option(None, "--strategy", help="A, B, C or a comma list (A,B,C or all): same data, same folds "
-                        "(default: the preset's: B; paper C)")
+                        f"(default: {_presets_say('strategy')})")
 CV = typer.Option("grouped", "--cv", help="grouped, kfold, lopo (leave one group out), a comma list, or both "
                   "(grouped,kfold)")
 FOLDS = typer.Option(10, "--folds", min=2, help="number of folds")
@@ -59,9 +73,9 @@ HEAD = typer.Option(None, "--head", help="node (paper: the target's phenotype no
 LOSS = typer.Option(None, "--loss", help="fine-tuning loss: relative (paper: sum |(y - yhat)/y|) or squared "
                     "(sum ((y - yhat)/mean y)^2) (default: the preset's)")
 L2 = typer.Option(None, "--l2", min=0.0, help="penalty l2 * |p|^2 / 2 on every fine-tuned parameter, per observation "
-                  "(default: the preset's: 0.03, chosen on seed 0's folds; paper 0)")
+                  f"(default: {_presets_say('l2', '{:g}')}; chosen on seed 0's folds)")
 INIT_SCALE = typer.Option(None, "--init-scale", min=0.0, help="factor on the initial weights of layers fine-tuning "
-                          "starts afresh (default: the preset's: 0.1; paper 1)")
+                          f"starts afresh (default: {_presets_say('init_scale', '{:g}')})")
 WORKERS = typer.Option(0, "--workers", min=0, help="fan the fits out over a local Dask cluster of N worker processes "
                        "(default 0: serial, in this process); same numbers either way")
 SCHEDULER = typer.Option(None, "--scheduler", help="submit the fits to a running Dask scheduler (tcp://HOST:8786): a "
@@ -76,18 +90,11 @@ EARLY_STOPPING = typer.Option(None, "--early-stopping", help="'inner': fine-tuni
                               "cross-validation on each fold's training samples; 'none': until --tol or --max-steps "
                               "(default: the preset's)")
 ENSEMBLE = typer.Option(None, "--ensemble", min=1, help="networks per fit, from different seeds (each with its own "
-                        "pre-training); predictions are their mean (default: the preset's: 5; paper 1)")
-MAX_STEPS_DEFAULT = 2000
-PRESETS = {"default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout", "pretrain_lr": 0.1,
-                       "early_stopping": "none", "max_steps": MAX_STEPS_DEFAULT, "ensemble": 5, "loss": "squared",
-                       "l2": 0.03, "init_scale": 0.1},
-           "paper": {"strategy": "C", "inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
-                     "early_stopping": "none", "max_steps": 3000, "ensemble": 1, "loss": "relative", "l2": 0.0,
-                     "init_scale": 1.0}}
+                        f"pre-training); predictions are their mean (default: {_presets_say('ensemble')})")
 FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
                            "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
-MAX_STEPS = typer.Option(None, "--max-steps", min=1, help=f"fine-tuning step limit (default: the preset's: "
-                         f"{MAX_STEPS_DEFAULT:,}, or until --tol; paper 3,000)")
+MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="fine-tuning step limit, stopping earlier by --tol "
+                         f"(default: {_presets_say('max_steps', '{:,}')})")
 TOL = typer.Option(1e-4, "--tol", help="fine-tuning stops when the loss moved less than this (relative) over 100 steps")
 TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
                     "(phenotype layer after pre-training, all without)")
@@ -215,7 +222,8 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
                                      if v is not None}}
     for name, value, allowed in (("tune", tune, TUNES), ("inputs", chosen["inputs"], INPUT_CHOICES),
                                  ("decoder", chosen["decoder"], DECODERS), ("head", chosen["head"], HEADS),
-                                 ("loss", chosen["loss"], LOSSES), ("early-stopping", chosen["early_stopping"], STOPPINGS)):
+                                 ("loss", chosen["loss"], LOSSES),
+                                 ("early-stopping", chosen["early_stopping"], STOPPINGS)):
         if value not in allowed:
             raise UserError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}")
     if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
@@ -225,7 +233,8 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
               "(values ~0.1) it can hold every weight at zero (predictions = the training mean): consider --l2 0")
     schemes = ["grouped", "kfold"] if cv == "both" else _parse_list(cv, SCHEMES, "cv")
     base = [] if baselines.strip().lower() == "none" else _parse_list(baselines, list(BASELINE_CHOICES), "baselines")
-    return RunConfig(strategies=_parse_list(chosen["strategy"], list(STRATEGIES), "strategy"), cv=schemes, folds=folds,
+    return RunConfig(strategies=_parse_list(chosen["strategy"], list(STRATEGIES), "strategy"), cv=schemes,
+                     folds=folds,
                      group_by=group_by or None, seed=seed, seeds=seeds, device=backend.resolve_device(device),
                      ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
