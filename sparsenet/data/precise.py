@@ -3,7 +3,8 @@
 On first use the wheel is fetched with pip (no dependencies, nothing installed), its files are
 extracted into the user's cache directory, and from then on they are read from there: the
 expression and sample tables (the default run), the transcriptional regulatory network
-(``trn.csv``: regulator, gene_id, effect) and the iModulon gene weights (``M.csv``).
+(``trn.csv``: regulator, gene_id, effect), the iModulon gene weights (``M.csv``) and the gene
+annotation (``gene_table.csv``: b-number, gene name, operon, COG).
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ PACKAGE, VERSION = "pymodulon", "0.2.1"
 FILES = {"log_tpm.csv": "pymodulon/data/ecoli/log_tpm.csv",
          "sample_table.csv": "pymodulon/data/ecoli/sample_table.csv",
          "trn.csv": "pymodulon/data/ecoli/trn.csv",
-         "M.csv": "pymodulon/data/ecoli/M.csv"}
+         "M.csv": "pymodulon/data/ecoli/M.csv",
+         "gene_table.csv": "pymodulon/data/ecoli/gene_table.csv"}
 DEFAULT_RUN = ("log_tpm.csv", "sample_table.csv")
 REFERENCE_SAMPLES = ["control__wt_glc__1", "control__wt_glc__2"]
 GROWTH_COLUMN = "Growth Rate (1/hr)"

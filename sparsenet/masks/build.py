@@ -52,7 +52,7 @@ def build_masks(model, settings: ScreenSettings, model_file: str = "", model_sha
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     return Masks(
-        gene_ids=gene_ids, protein_ids=list(gene_ids),
+        gene_ids=gene_ids, protein_ids=list(gene_ids), gene_names=[g.name or g.id for g in genes],
         phenotype_ids=[r.reaction_id for r in kept], phenotype_names=names,
         gene_protein=gene_protein, protein_phenotype=protein_phenotype,
         screened_ids=[r.reaction_id for r in results], screened_status=[r.status for r in results],

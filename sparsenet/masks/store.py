@@ -30,6 +30,13 @@ class Masks:
     screened_optimum: np.ndarray = field(default_factory=lambda: np.zeros(0))
     screened_exact_optimum: np.ndarray = field(default_factory=lambda: np.zeros(0))
     attrs: dict = field(default_factory=dict)
+    gene_names: list = field(default_factory=list)  # where the model names its genes (thrA for b0002); else empty
+    source: str = ""  # the file it was read from (not stored): named in messages that point back to it
+
+    def gene_label(self, i: int) -> str:
+        """Gene ``i``'s name where the model gives one, else ''."""
+        name = self.gene_names[i] if i < len(self.gene_names) else ""
+        return "" if name == self.gene_ids[i] else name
 
     def summary(self) -> dict:
         pp = self.protein_phenotype
@@ -45,6 +52,13 @@ class Masks:
         }
 
 
+def linked_genes(masks: Masks) -> np.ndarray:
+    """Genes that reach at least one phenotype (bool per gene): the others cannot be reconstructed
+    through the phenotype layer, and carry no signal to any phenotype node."""
+    reach = (sp.csr_matrix(masks.protein_phenotype) @ sp.csr_matrix(masks.gene_protein)).tocsc()
+    return np.diff(reach.indptr) > 0
+
+
 def write_masks(path, masks: Masks) -> None:
     with h5py.File(path, "w") as f:
         f.attrs["format"] = FORMAT
@@ -54,6 +68,8 @@ def write_masks(path, masks: Masks) -> None:
             f.create_dataset(name, data=encode_strings(getattr(masks, name)))
         f.create_dataset("screened_optimum", data=np.asarray(masks.screened_optimum, dtype=np.float64))
         f.create_dataset("screened_exact_optimum", data=np.asarray(masks.screened_exact_optimum, dtype=np.float64))
+        if masks.gene_names:
+            f.create_dataset("gene_names", data=encode_strings(masks.gene_names))
         write_sparse(f.create_group("gene_protein"), masks.gene_protein)
         write_sparse(f.create_group("protein_phenotype"), masks.protein_phenotype)
 
@@ -68,6 +84,7 @@ def read_masks(path) -> Masks:
             screened_ids=decode_strings(f["screened_ids"]), screened_status=decode_strings(f["screened_status"]),
             screened_optimum=f["screened_optimum"][()], screened_exact_optimum=f["screened_exact_optimum"][()],
             attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
+            gene_names=decode_strings(f["gene_names"]) if "gene_names" in f else [], source=str(path),
         )
 
 
