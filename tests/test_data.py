@@ -5,7 +5,8 @@ import pytest
 
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.normalise import ModelInput, fit_reference
-from sparsenet.data.phenotypes import read_phenotypes
+from sparsenet.data.phenotypes import find_phenotype, read_phenotypes
+from sparsenet.data.spec import DataSpec
 from sparsenet.data.spline import spline_pairs
 from sparsenet.data.stream import batches
 from sparsenet.data.tables import DataError, align, read_expression
@@ -89,7 +90,8 @@ def test_hdf5_and_h5ad_read_like_csv(tmp_path):
     ("gene,a,b\nb0001,1,\n", "missing, NaN or infinite"),
     ("gene,a,a\nb0001,1,2\n", "duplicate sample ID 'a'"),
     ("gene,a,b\nzzz,1,2\n", "no gene IDs in common"),
-    ("gene,a,b\nb0001,1,x2\n", "non-numeric"),
+    ("gene,a,b\nb0001,1,x2\n", r"line 2, column 'b': 'x2' is not a number \(missing values are written as empty, NA"),
+    ("gene,a,b\nb0001,1,NA\n", r"missing, NaN or infinite value for sample 'b'.*impute or drop"),
 ])
 def test_bad_expression_tables(tmp_path, content, message):
     m = core_masks()
@@ -110,23 +112,23 @@ def test_phenotypes_map_growth_rate_and_drop_zeros(tmp_path):
     m = core_masks()
     p = tmp_path / "p.csv"
     p.write_text("id,Growth Rate (1/hr),project,EX_ac_e\na,0.5,x,1.0\nb,0,y,\nc,,x,2\n")
-    ph = read_phenotypes(p, m.phenotype_ids, group_by="project")
+    ph = read_phenotypes(DataSpec(phenotypes=p, group_by="project"), m)
     biomass = [x for x in m.phenotype_ids if "biomass" in x.lower()][0]
     assert dict(zip(ph.columns, ph.reactions)) == {"Growth Rate (1/hr)": biomass, "EX_ac_e": "EX_ac_e"}
     assert np.isnan(ph.values[1, 0]) and ph.zeros_dropped == 1 and ph.groups == ["x", "y", "x"]
-    kept = read_phenotypes(p, m.phenotype_ids, keep_zero=True)
+    kept = read_phenotypes(DataSpec(phenotypes=p, keep_zero=True), m)
     assert kept.values[1, 0] == 0
     p2 = tmp_path / "p2.csv"
     p2.write_text("id,acetate\na,1.5\nb,2.5\n")
-    mapped = read_phenotypes(p2, m.phenotype_ids, mapping={"acetate": "EX_ac_e"})
+    mapped = read_phenotypes(DataSpec(phenotypes=p2, mapping={"acetate": "EX_ac_e"}), m)
     assert mapped.reactions == ["EX_ac_e"] and mapped.values[:, 0].tolist() == [1.5, 2.5]
     with pytest.raises(DataError, match="maps to no phenotype reaction"):
-        read_phenotypes(p, m.phenotype_ids, columns=["project"])
-    with pytest.raises(DataError, match="not a phenotype of the masks"):
-        read_phenotypes(p, m.phenotype_ids, mapping={"project": "EX_nothing"})
+        read_phenotypes(DataSpec(phenotypes=p, columns=["project"]), m)
+    with pytest.raises(DataError, match="'EX_nothing' is not a phenotype ID or name of the masks"):
+        read_phenotypes(DataSpec(phenotypes=p, mapping={"project": "EX_nothing"}), m)
     p.write_text("id,Growth Rate (1/hr)\na,1\na,2\n")
     with pytest.raises(DataError, match="duplicate sample ID 'a'"):
-        read_phenotypes(p, m.phenotype_ids)
+        read_phenotypes(DataSpec(phenotypes=p), m)
 
 
 def test_dataset_needs_matching_samples(tmp_path):
@@ -135,13 +137,13 @@ def test_dataset_needs_matching_samples(tmp_path):
     p = tmp_path / "other.csv"
     p.write_text("id,Growth Rate (1/hr)\nzz1,0.5\nzz2,0.4\n")
     with pytest.raises(DataError, match="no sample with an observed phenotype matches"):
-        load_dataset(m, expr, p)
+        load_dataset(m, DataSpec(expr, p))
 
 
 def test_dataset_locates_targets_in_the_phenotype_layer(tmp_path):
     m = core_masks()
     expr, phen, truth = write_dataset(tmp_path)
-    ds = load_dataset(m, expr, phen, ["ref_1", "ref_2"], group_by="project")
+    ds = load_dataset(m, DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"))
     assert ds.labelled_ids == truth["samples"][2:]
     assert m.phenotype_ids[ds.target_indices[0]] == ds.targets[0] and "biomass" in ds.targets[0].lower()
     np.testing.assert_allclose(ds.y[:, 0], truth["growth"][2:], atol=1e-5)

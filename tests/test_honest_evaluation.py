@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sparsenet.data.dataset import load_dataset
+from sparsenet.data.spec import DataSpec
 from sparsenet.data.standardise import InputTransform, fit_input_transform
 from sparsenet.evaluation import baselines, crossval
 from sparsenet.training.network import linked_genes
@@ -18,7 +19,7 @@ from synthetic import core_masks, write_dataset
 
 def _dataset(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "data")
-    return load_dataset(core_masks(), expr, phen, ["ref_1", "ref_2"], group_by="project")
+    return load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"))
 
 
 def _config(**kw):

@@ -6,14 +6,15 @@ import numpy as np
 
 from sparsenet.data import precise
 from sparsenet.data.dataset import load_dataset
+from sparsenet.data.spec import DataSpec
 from sparsenet.masks.store import read_masks, shipped_mask_path
 
 
 def test_precise_compendium_aligns_to_ijo1366():
     files = precise.precise_files(progress=lambda msg: None)
     masks = read_masks(shipped_mask_path("iJO1366"))
-    ds = load_dataset(masks, files["log_tpm.csv"], files["sample_table.csv"], precise.REFERENCE_SAMPLES,
-                      columns=[precise.GROWTH_COLUMN], group_by=precise.GROUP_COLUMN)
+    ds = load_dataset(masks, DataSpec(files["log_tpm.csv"], files["sample_table.csv"], precise.REFERENCE_SAMPLES,
+                                      columns=[precise.GROWTH_COLUMN], group_by=precise.GROUP_COLUMN))
     s = ds.summary
     # what the issue states about the files
     assert s["expression_samples"] == 278
@@ -25,3 +26,5 @@ def test_precise_compendium_aligns_to_ijo1366():
     # the references' mean fold change is 0 by construction; values are clipped and scaled into [-1, 1]
     assert np.abs(x[refs].mean(axis=0)).max() < 1e-6 and np.abs(x).max() <= 1
     assert len(set(ds.groups)) == 13
+    # the real default is clean: nothing dropped in silence, so nothing to warn about
+    assert ds.warnings == [] and s["checks"]["suspect_gene_columns"] == []

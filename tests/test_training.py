@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from sparsenet.data.dataset import load_dataset
+from sparsenet.data.spec import DataSpec
 from sparsenet.engine import DenseLinear, Sequential, sum_squared_error
 from sparsenet.evaluation.crossval import RunConfig, Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
@@ -161,7 +162,7 @@ def test_checkpoint_round_trip_and_mask_check(tmp_path):
 
 def _dataset(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "data")
-    return load_dataset(core_masks(), expr, phen, ["ref_1", "ref_2"], group_by="project")
+    return load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"))
 
 
 def _config(**kw):

@@ -1,41 +1,97 @@
 """Phenotype tables by sample ID, with columns mapped to phenotype reactions.
 
-A column maps to a phenotype reaction by its ID, or through a name mapping: built in, any
-column whose name contains "growth rate" maps to the model's core biomass reaction.
-Observations of exactly 0 are treated as missing by default (PRECISE's 0 growth rates are
-stress conditions where growth was not measured as a rate).
+A column maps to a phenotype reaction by its ID, or through a mapping ``COLUMN=ID_OR_NAME``
+(``--map``): a phenotype's ID or its name in the masks. Built in, any column whose name contains
+"growth rate" maps to the model's core biomass reaction. A query that matches nothing is an
+error listing the closest phenotypes (a growth word such as "growth", "mu" or "biomass" lists the
+biomass reactions) and the command that lists them all. Observations of exactly 0 are treated as
+missing by default (PRECISE's 0 growth rates are stress conditions where growth was not measured
+as a rate); so are the cells ``DataSpec.na_values`` names (empty, NA, NaN, nan, n.d.).
 """
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .tables import DataError, read_rows
+from .spec import DataSpec
+from .tables import DataError, parse_cell, read_rows
+
+GROWTH_WORDS = ("growth", "mu", "µ", "biomass", "doubling")
 
 
 @dataclass
 class Phenotypes:
     sample_ids: list
     columns: list  # column names in the table
-    reactions: list  # phenotype reaction ID of each column
+    reactions: list  # phenotype reaction ID of each column (None: no node; read out of all nodes)
     values: np.ndarray  # samples x columns, NaN = missing
     groups: list | None = None  # the --group-by column, if asked for
     zeros_dropped: int = 0  # observations of 0 treated as missing
+    missing_cells: int = 0  # cells read as missing (empty or one of the missing-value texts)
 
 
-def biomass_reaction(phenotype_ids) -> str | None:
-    biomass = [p for p in phenotype_ids if "biomass" in p.lower()]
-    core = [p for p in biomass if "core" in p.lower()]
-    return (core or biomass or [None])[0]
+def biomass_reactions(phenotype_ids, phenotype_names=()) -> list:
+    """The biomass reactions (by ID or name), the core one first."""
+    names = list(phenotype_names) or list(phenotype_ids)
+    found = [p for p, n in zip(phenotype_ids, names) if "biomass" in p.lower() or "biomass" in n.lower()]
+    return sorted(found, key=lambda p: "core" not in p.lower())
 
 
-def read_phenotypes(path, phenotype_ids, columns=None, mapping=None, group_by=None,
-                    sample_column=None, keep_zero=False, unmapped_ok=False) -> Phenotypes:
-    """Read the phenotype table; ``columns`` chooses columns (default: all that map).
+def biomass_reaction(phenotype_ids, phenotype_names=()) -> str | None:
+    return (biomass_reactions(phenotype_ids, phenotype_names) or [None])[0]
+
+
+def _masks_label(masks) -> str:
+    return f" {masks.source}" if getattr(masks, "source", "") else ""
+
+
+def closest_phenotypes(query: str, masks, n: int = 5) -> list:
+    """Phenotype IDs a user who typed ``query`` most likely meant: the biomass reactions for a growth
+    word, then IDs or names containing the query, then the closest spellings."""
+    q = query.strip().lower()
+    ids, names = list(masks.phenotype_ids), list(masks.phenotype_names) or list(masks.phenotype_ids)
+    out = []
+    if _mentions_growth(q):
+        out += biomass_reactions(ids, names)
+    out += [p for p, name in zip(ids, names) if q and (q in p.lower() or q in name.lower())]
+    lower = {p.lower(): p for p in ids} | {name.lower(): p for p, name in zip(ids, names)}
+    out += [lower[m] for m in difflib.get_close_matches(q, list(lower), n=n, cutoff=0.5)]
+    return list(dict.fromkeys(out))[:n]
+
+
+def describe_phenotypes(ids, masks) -> str:
+    names = dict(zip(masks.phenotype_ids, masks.phenotype_names or masks.phenotype_ids))
+    return "; ".join(f"{p} ({names[p]})" if names.get(p, p) != p else p for p in ids)
+
+
+def find_phenotype(query: str, masks, where: str = "") -> str:
+    """The phenotype ID ``query`` names: an ID, or a name (case-insensitive) that only one phenotype
+    has. Otherwise a DataError listing the closest ones and the command that lists all."""
+    q = query.strip()
+    if q in masks.phenotype_ids:
+        return q
+    names = masks.phenotype_names or masks.phenotype_ids
+    by_name = [p for p, name in zip(masks.phenotype_ids, names) if name.strip().lower() == q.lower()]
+    if len(by_name) == 1:
+        return by_name[0]
+    close = by_name or closest_phenotypes(q, masks)
+    hint = f"closest: {describe_phenotypes(close, masks)}. " if close else ""
+    raise DataError(f"{where}{q!r} is not a phenotype ID or name of the masks; {hint}All phenotypes: "
+                    f"sparsenet masks show{_masks_label(masks)}")
+
+
+def _mentions_growth(text: str) -> bool:
+    """'mu', 'growth_rate', 'Growth (1/h)', 'biomass yield': a name a growth rate goes by."""
+    return any(w in GROWTH_WORDS for w in re.split(r"[^a-zµ]+", text.lower()))
+
+
+def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenotypes:
+    """Read ``spec.phenotypes``; ``spec.columns`` chooses columns (default: all that map).
     ``unmapped_ok``: chosen columns may map to no phenotype node (their reaction is None)."""
-    path = Path(path)
+    path = spec.phenotypes
     rows = read_rows(path)
     if len(rows) < 2:
         raise DataError(f"{path}: empty phenotype table (needs a header and at least one sample)")
@@ -43,22 +99,22 @@ def read_phenotypes(path, phenotype_ids, columns=None, mapping=None, group_by=No
     for i, r in enumerate(rows[1:], start=2):
         if len(r) != len(header):
             raise DataError(f"{path}: ragged table: line {i} has {len(r)} fields, the header has {len(header)}")
-    id_col = header.index(sample_column) if sample_column else 0
-    if sample_column and sample_column not in header:
-        raise DataError(f"{path}: no sample ID column {sample_column!r}")
+    if spec.sample_column and spec.sample_column not in header:
+        raise DataError(f"{path}: no sample ID column {spec.sample_column!r}; the columns are {', '.join(header)}")
+    id_col = header.index(spec.sample_column) if spec.sample_column else 0
     ids = [r[id_col].strip() for r in rows[1:]]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise DataError(f"{path}: duplicate sample ID {dup!r}")
 
-    known = set(phenotype_ids)
-    biomass = biomass_reaction(phenotype_ids)
-    mapping = dict(mapping or {})
-    for name, reaction in mapping.items():
+    known = set(masks.phenotype_ids)
+    biomass = biomass_reaction(masks.phenotype_ids, masks.phenotype_names)
+    mapping = {}
+    for name, query in spec.mapping.items():
         if name not in header:
-            raise DataError(f"{path}: no column {name!r} (from the phenotype mapping)")
-        if reaction not in known:
-            raise DataError(f"phenotype mapping {name}={reaction}: {reaction!r} is not a phenotype of the masks")
+            raise DataError(f"{path}: no column {name!r} (from --map {name}={query}); the columns are "
+                            f"{', '.join(header)}")
+        mapping[name] = find_phenotype(query, masks, f"--map {name}={query}: ")
 
     def reaction_of(col):
         if col in mapping:
@@ -69,37 +125,41 @@ def read_phenotypes(path, phenotype_ids, columns=None, mapping=None, group_by=No
             return biomass
         return None
 
-    chosen = list(columns) if columns else [c for i, c in enumerate(header) if i != id_col and reaction_of(c)]
+    chosen = list(spec.columns) or [c for i, c in enumerate(header) if i != id_col and reaction_of(c)]
     for c in chosen:
         if c not in header:
-            raise DataError(f"{path}: no column {c!r}; columns are {', '.join(header[:8])}...")
+            raise DataError(f"{path}: no column {c!r}; the columns are {', '.join(header)}")
         if reaction_of(c) is None and not unmapped_ok:
-            raise DataError(f"{path}: column {c!r} maps to no phenotype reaction; map it with --map '{c}=REACTION_ID' "
-                            "or read it out of all nodes with --head readout")
+            raise DataError(f"{path}: column {c!r} maps to no phenotype reaction; map it with --map "
+                            f"'{c}={biomass if _mentions_growth(c) and biomass else 'PHENOTYPE'}' (all phenotypes: "
+                            f"sparsenet masks show{_masks_label(masks)}) or read it out of all nodes with --head "
+                            "readout")
     if not chosen:
-        raise DataError(f"{path}: no column maps to a phenotype reaction; name columns by reaction ID, "
-                        "use --map 'COLUMN=REACTION_ID', or choose them with --phenotype COLUMN (read out of all "
-                        "nodes with --head readout)")
+        growth = [c for i, c in enumerate(header) if i != id_col and _mentions_growth(c)]
+        suggestion = (f"; for a growth rate: --map '{growth[0]}={biomass}'" if growth and biomass else "")
+        raise DataError(f"{path}: no column maps to a phenotype of the masks (columns: {', '.join(header)}){suggestion}"
+                        f"; name columns by phenotype ID or map them with --map 'COLUMN=PHENOTYPE' (IDs and names: "
+                        f"sparsenet masks show{_masks_label(masks)})")
     values = np.full((len(ids), len(chosen)), np.nan)
     for j, c in enumerate(chosen):
         k = header.index(c)
         for i, r in enumerate(rows[1:]):
-            cell = r[k].strip()
-            if cell:
-                try:
-                    values[i, j] = float(cell)
-                except ValueError:
-                    raise DataError(f"{path}: column {c!r}, sample {ids[i]!r}: {cell!r} is not a number") from None
+            try:
+                values[i, j] = parse_cell(r[k], spec.na_values)
+            except DataError as e:
+                raise DataError(f"{path}: column {c!r}, sample {ids[i]!r}: {e}") from None
     if np.isinf(values).any():
-        raise DataError(f"{path}: infinite phenotype value; fix or leave the cell empty")
+        raise DataError(f"{path}: infinite phenotype value; fix it or mark it missing")
+    missing = int(np.isnan(values).sum())
     zeros = 0
-    if not keep_zero:
+    if not spec.keep_zero:
         zeros = int((values == 0).sum())
         values[values == 0] = np.nan
     groups = None
-    if group_by:
-        if group_by not in header:
-            raise DataError(f"{path}: no column {group_by!r} to group by (--group-by)")
-        k = header.index(group_by)
-        groups = [r[k].strip() or f"(no {group_by}) {ids[i]}" for i, r in enumerate(rows[1:])]
-    return Phenotypes(ids, chosen, [reaction_of(c) for c in chosen], values, groups, zeros)
+    if spec.group_by:
+        if spec.group_by not in header:
+            raise DataError(f"{path}: no column {spec.group_by!r} to group by (--group-by); the columns are "
+                            f"{', '.join(header)}")
+        k = header.index(spec.group_by)
+        groups = [r[k].strip() or f"(no {spec.group_by}) {ids[i]}" for i, r in enumerate(rows[1:])]
+    return Phenotypes(ids, chosen, [reaction_of(c) for c in chosen], values, groups, zeros, missing)

@@ -21,6 +21,9 @@ import numpy as np
 from ..h5io import decode_strings
 
 ORIENTATIONS = ("auto", "genes-by-samples", "samples-by-genes")
+# Cell texts read as a missing value (compared after stripping spaces): empty, R's NA, NaN as
+# pandas and Excel write it, and the lab's "not determined".
+NA_VALUES = ("", "NA", "NaN", "nan", "n.d.")
 
 
 class DataError(ValueError):
@@ -45,8 +48,27 @@ def read_rows(path) -> list[list[str]]:
         raise DataError(f"{path}: not a readable {'TSV' if delimiter == chr(9) else 'CSV'} file ({e})") from None
 
 
-def read_text_table(path) -> tuple[list[str], list[str], np.ndarray]:
-    """(header labels without the corner cell, row labels, float64 values) of a CSV/TSV file."""
+def describe_na(na_values) -> str:
+    """How the missing-value texts are named in messages: 'empty, NA, NaN, nan, n.d.'."""
+    return ", ".join("empty" if v == "" else v for v in na_values) or "none"
+
+
+def parse_cell(cell: str, na_values) -> float:
+    """A table cell as a float: a text in ``na_values`` (after stripping spaces) is NaN, i.e. missing;
+    anything else that is not a number is a DataError that says how missing values are written."""
+    text = cell.strip()
+    if text in na_values:
+        return np.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"{text!r} is not a number (missing values are written as {describe_na(na_values)}; "
+                        "--na-values changes the list)") from None
+
+
+def read_text_table(path, na_values=NA_VALUES) -> tuple[list[str], list[str], np.ndarray]:
+    """(header labels without the corner cell, row labels, float64 values) of a CSV/TSV file; cells in
+    ``na_values`` are NaN."""
     path = Path(path)
     rows = read_rows(path)
     if len(rows) < 2 or len(rows[0]) < 2:
@@ -57,10 +79,14 @@ def read_text_table(path) -> tuple[list[str], list[str], np.ndarray]:
             raise DataError(f"{path}: ragged table: line {i} has {len(r)} fields, the header has {width}")
     header = [h.strip() for h in rows[0][1:]]
     labels = [r[0].strip() for r in rows[1:]]
-    try:
-        values = np.array([[float(c) if c.strip() else np.nan for c in r[1:]] for r in rows[1:]], dtype=np.float64)
-    except ValueError as e:
-        raise DataError(f"{path}: non-numeric value ({e}); only the first row and column may hold labels") from None
+    values = np.empty((len(labels), len(header)), dtype=np.float64)
+    for i, r in enumerate(rows[1:]):
+        for j, c in enumerate(r[1:]):
+            try:
+                values[i, j] = parse_cell(c, na_values)
+            except DataError as e:
+                raise DataError(f"{path}: line {i + 2}, column {header[j]!r}: {e}; only the first row and column "
+                                "may hold labels") from None
     return header, labels, values
 
 
@@ -152,8 +178,9 @@ def _read_h5(path: Path) -> Expression:
     return Expression(path, samples, genes, None, (name, kind))
 
 
-def read_expression(path, model_gene_ids, orientation: str = "auto") -> Expression:
-    """Read an expression file; orientation of text tables is detected by matching gene IDs."""
+def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=NA_VALUES) -> Expression:
+    """Read an expression file; orientation of text tables is detected by matching gene IDs. A missing
+    value (a cell in ``na_values``, NaN or inf) is an error: impute or drop it first."""
     path = Path(path)
     if orientation not in ORIENTATIONS:
         raise DataError(f"--orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
@@ -162,7 +189,7 @@ def read_expression(path, model_gene_ids, orientation: str = "auto") -> Expressi
     if path.suffix in (".h5", ".hdf5", ".h5ad"):
         expr = _read_h5(path)
     else:
-        header, labels, values = read_text_table(path)
+        header, labels, values = read_text_table(path, na_values)
         model = set(model_gene_ids)
         in_rows, in_header = sum(r in model for r in labels), sum(h in model for h in header)
         if orientation == "auto":
@@ -177,7 +204,8 @@ def read_expression(path, model_gene_ids, orientation: str = "auto") -> Expressi
         if expr.values is not None and not np.isfinite(expr.values).all():
             bad = np.argwhere(~np.isfinite(expr.values))[0]
             raise DataError(f"{path}: missing, NaN or infinite value for sample {expr.sample_ids[bad[0]]!r}, "
-                            f"gene {expr.gene_ids[bad[1]]!r}; impute or drop it first")
+                            f"gene {expr.gene_ids[bad[1]]!r} (missing: {describe_na(na_values)}); the network "
+                            "needs every value: impute or drop that sample or gene first")
     _check_ids(path, expr.sample_ids, "sample")
     _check_ids(path, expr.gene_ids, "gene")
     return expr

@@ -17,8 +17,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..engine import DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus
+from ..masks.store import linked_genes  # noqa: F401  (re-exported: what training calls it)
 
 STRATEGIES = {"A": "fully connected, no pre-training", "B": "masks, no pre-training", "C": "masks + pre-training"}
+STRATEGY_WORDS = {"A": "dense network, no pre-training", "B": "wired network, no pre-training",
+                  "C": "wired network, pre-trained"}  # plot titles and file descriptions
 
 
 def is_identity(m: sp.csr_matrix) -> bool:
@@ -126,10 +129,3 @@ def freeze_gene_protein(encoder, frozen: bool = True) -> None:
         first.frozen = {"scale"} if frozen else set()
     else:
         first.trainable = not frozen
-
-
-def linked_genes(masks) -> np.ndarray:
-    """Genes that reach at least one phenotype (bool per gene): the others cannot be reconstructed
-    through the phenotype layer, so they are left out of the reconstruction loss and metrics."""
-    reach = (sp.csr_matrix(masks.protein_phenotype) @ sp.csr_matrix(masks.gene_protein)).tocsc()
-    return np.diff(reach.indptr) > 0
