@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import typer
@@ -13,7 +14,9 @@ class UserError(Exception):
 
 
 def friendly(fn):
-    """Report bad input as one line on stderr with a non-zero exit, never a traceback."""
+    """Report bad input as one line on stderr with exit status 1, never a traceback. Anything else that
+    goes wrong is a bug of sparsenet's: one line saying so, exit status 2 (SPARSENET_DEBUG=1 re-raises it,
+    traceback and all)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -22,7 +25,22 @@ def friendly(fn):
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             typer.echo(f"error: {msg}", err=True)
             raise typer.Exit(1)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:
+            if os.environ.get("SPARSENET_DEBUG"):
+                raise
+            what = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            typer.echo(f"error: sparsenet failed unexpectedly ({type(e).__name__}: {what[:200]}); this is a bug, "
+                       "please report it with the command you ran (SPARSENET_DEBUG=1 shows where)", err=True)
+            raise typer.Exit(2)
     return wrapper
+
+
+def flag(*names: str, help: str):
+    """A boolean flag: on when given, off otherwise, shown in --help without a value (typer's rich help
+    would show '<bool>', which reads as if it took one)."""
+    return typer.Option(False, *names, help=help, metavar="")
 
 
 def check_output_folder(path: Path) -> None:

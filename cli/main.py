@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cli import pipeline
-from cli.common import UserError, check_output_folder, friendly
+from cli.common import UserError, check_output_folder, flag, friendly
 from sparsenet.atomic import write_atomically, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -59,8 +59,8 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
                 uptake_flux: float = typer.Option(-10.0, help="fixed uptake flux, mmol/gDW/h (the reference code used -100)"),
                 threshold: float = typer.Option(0.95, help="essential if |v_KO| <= threshold * |v_orig|"),
                 zero_tol: float = typer.Option(1e-9, help="|flux| below this is zero"),
-                keep_zero_optimum: bool = typer.Option(False, help="keep zero-optimum and fragile phenotypes"),
-                exhaustive: bool = typer.Option(False, help="knock out every reaction (slow; the pruned screen is exact)"),
+                keep_zero_optimum: bool = flag("--keep-zero-optimum", help="keep zero-optimum and fragile phenotypes"),
+                exhaustive: bool = flag("--exhaustive", help="knock out every reaction (slow; the pruned screen is exact)"),
                 processes: int = typer.Option(0, help="worker processes (0: one per core)"),
                 json_out: Optional[Path] = typer.Option(None, "--json", help="write a summary here")):
     """Derive the gene->protein and protein->phenotype masks of a COBRA model (FBA knockout screen)."""
@@ -100,7 +100,7 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
 def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or TSV by its .tsv/.txt suffix) with a header row"),
                      source: str = typer.Option(..., help="column of the input layer's IDs (genes, matched to the expression by ID)"),
                      target: str = typer.Option(..., help="column of the next layer's nodes (regulators, pathways, iModulons)"),
-                     allow_self_loops: bool = typer.Option(False, help="accept rows whose two ends carry the same ID"),
+                     allow_self_loops: bool = flag("--allow-self-loops", help="accept rows whose two ends carry the same ID"),
                      out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)")):
     """Masks from any bipartite network: one node per --target ID, linked to its --source IDs."""
     from sparsenet.masks.edges import masks_from_edges as build
@@ -114,6 +114,71 @@ def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or 
     s = masks.summary()
     typer.echo(f"{out}: {s['genes']} inputs ({source}), {s['phenotypes']} nodes ({target}), "
                f"{s['protein_phenotype_links']} links")
+
+
+@masks_app.command("show")
+@friendly
+def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS]",
+                                                           help="masks file (default: the shipped iJO1366 masks)"),
+               find: Optional[str] = typer.Option(None, "--find", help="only phenotypes and genes whose ID or name "
+                                                  "contains this text (case-insensitive)"),
+               json_out: Optional[Path] = typer.Option(None, "--json", help="also write everything shown as JSON")):
+    """List a masks file's phenotypes (ID, name, linked genes) and genes (ID, name, phenotypes), with its counts
+    and provenance: the IDs and names --map, --phenotype and links.csv use."""
+    from sparsenet.masks.store import read_masks, shipped_mask_path
+
+    path = masks_file or shipped_mask_path("iJO1366")
+    masks = read_masks(path)
+    pp = masks.protein_phenotype.tocsr() @ masks.gene_protein.tocsr()
+    per_phenotype, per_gene = pp.getnnz(axis=1), pp.getnnz(axis=0)
+    names = masks.phenotype_names or masks.phenotype_ids
+    q = find.lower() if find else None
+
+    def shown(*texts):
+        return q is None or any(q in t.lower() for t in texts)
+
+    phenotypes = [{"id": p, "name": n, "linked_genes": int(k)}
+                  for p, n, k in zip(masks.phenotype_ids, names, per_phenotype) if shown(p, n)]
+    genes = [{"id": g, "name": masks.gene_label(i), "phenotypes": int(per_gene[i])}
+             for i, g in enumerate(masks.gene_ids) if shown(g, masks.gene_label(i))]
+    s = masks.summary()
+    provenance = {k: v for k, v in masks.attrs.items() if k not in ("format",)}
+    typer.echo(f"{path}: {s['genes']} genes ({s['genes'] - s['genes_linked_to_no_phenotype']} linked to a phenotype), "
+               f"{s['phenotypes']} phenotypes, {s['protein_phenotype_links']} protein->phenotype links")
+    typer.echo("provenance: " + "; ".join(f"{k} {v}" for k, v in provenance.items()))
+    typer.echo(f"\nphenotypes{f' matching {find!r}' if find else ''} ({len(phenotypes)}): ID, linked genes, name")
+    width = max([len(p["id"]) for p in phenotypes] + [2])
+    for p in phenotypes:
+        typer.echo(f"  {p['id']:{width}}  {p['linked_genes']:5d}  {p['name'] if p['name'] != p['id'] else ''}")
+    typer.echo(f"\ngenes{f' matching {find!r}' if find else ''} ({len(genes)}): ID, name, phenotypes linked")
+    for g in genes:
+        typer.echo(f"  {g['id']:12} {g['name'] or '-':10} {g['phenotypes']:4d}")
+    if not masks.gene_names:
+        typer.echo("(no gene names in this file: add them with sparsenet masks names)")
+    if json_out:
+        write_json(json_out, {"file": str(path), "summary": s, "provenance": provenance, "phenotypes": phenotypes,
+                              "genes": genes})
+
+
+@masks_app.command("names")
+@friendly
+def masks_names(masks_file: Path = typer.Argument(..., metavar="MASKS", help="masks file to add gene names to"),
+                table: Path = typer.Option(..., "--table", help="CSV/TSV of gene ID -> name with a header (PRECISE's "
+                                           "gene_table.csv: sparsenet data precise prints where it is)"),
+                id_column: Optional[str] = typer.Option(None, "--id-column", help="column of gene IDs (default: the "
+                                                        "first)"),
+                name_column: str = typer.Option("gene_name", "--name-column", help="column of gene names"),
+                out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5; may be MASKS itself)")):
+    """Add gene names to a masks file (the wiring and its fingerprint stay as they are)."""
+    from sparsenet.masks.names import names_from_table, with_gene_names
+    from sparsenet.masks.store import read_masks, write_masks
+
+    if out.suffix not in (".h5", ".hdf5"):
+        raise UserError(f"{out}: the masks file must end in .h5")
+    check_output_folder(out)
+    masks = with_gene_names(read_masks(masks_file), names_from_table(table, id_column, name_column), str(table))
+    write_atomically(out, lambda p: write_masks(p, masks))
+    typer.echo(f"{out}: names for {masks.attrs['gene_names_found']} of {len(masks.gene_ids)} genes from {table.name}")
 
 
 app.command("train")(friendly(pipeline.train))

@@ -17,7 +17,7 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from cli.common import UserError, check_output_folder
+from cli.common import UserError, check_output_folder, flag
 from sparsenet.atomic import write_json, write_text
 
 # ---------------------------------------------------------------- shared options
@@ -32,9 +32,13 @@ PHENOTYPE = typer.Option(None, "--phenotype", help="phenotype column to fine-tun
                          "column that maps; PRECISE: 'Growth Rate (1/hr)')")
 MAP = typer.Option(None, "--map", help="'COLUMN=REACTION_ID': map a phenotype column to a phenotype reaction (repeatable)")
 SAMPLE_COLUMN = typer.Option(None, "--sample-column", help="sample ID column of the phenotype table (default: the first)")
-KEEP_ZERO = typer.Option(False, "--keep-zero", help="keep observations of exactly 0 (default: treated as missing)")
+KEEP_ZERO = flag("--keep-zero", help="keep observations of exactly 0 (default: treated as missing)")
 PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)")
 MASKS = typer.Option(None, "--masks", help="masks file (default: the shipped iJO1366 masks)")
+NA_VALUES = typer.Option(None, "--na-values", help="comma-separated cell texts read as missing, 'empty' for an "
+                         "empty cell (default: empty,NA,NaN,nan,n.d.)")
+STRICT = flag("--strict", help="stop at the first data warning (unmatched sample IDs, genes that "
+                      "look misspelled, levels given as fold changes, few model genes) instead of going on")
 # What each preset sets; an option given on the command line overrides its preset's value.
 PRESETS = {"default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout",
                        "pretrain_lr": 0.1, "early_stopping": "none", "max_steps": 2000, "ensemble": 5,
@@ -120,11 +124,11 @@ def _masks(path):
     return read_masks(path or shipped_mask_path("iJO1366")), str(path or shipped_mask_path("iJO1366"))
 
 
-def load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
-              keep_zero, group_by, pretrain_data, read_out=False):
-    """The dataset of the data options (the PRECISE default where files are not given)."""
+def data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
+              group_by, pretrain_data, na_values):
+    """The DataSpec of the data options (the PRECISE default where files are not given)."""
     from sparsenet.data import precise
-    from sparsenet.data.dataset import load_dataset
+    from sparsenet.data.spec import DataSpec
 
     if (expression is None) != (phenotypes is None):
         raise UserError("give both --expression and --phenotypes, or neither (the PRECISE default)")
@@ -137,11 +141,28 @@ def load_data(masks, expression, phenotypes, reference, orientation, phenotype, 
     pairs = {}
     for m in mapping or []:
         if "=" not in m:
-            raise UserError(f"--map {m!r}: write it as 'COLUMN=REACTION_ID'")
+            raise UserError(f"--map {m!r}: write it as 'COLUMN=PHENOTYPE' (a phenotype ID or name of the masks)")
         k, v = m.split("=", 1)
         pairs[k.strip()] = v.strip()
-    return load_dataset(masks, expression, phenotypes, refs, orientation, phenotype or None, pairs,
-                        group_by or None, keep_zero, sample_column, pretrain_data, read_out=read_out)
+    return DataSpec(expression, phenotypes, refs, orientation, phenotype or (), pairs, sample_column, group_by or None,
+                    keep_zero, pretrain_data, _na_list(na_values))
+
+
+def _na_list(na_values):
+    from sparsenet.data.tables import NA_VALUES
+
+    if na_values is None:
+        return NA_VALUES
+    return tuple("" if v.strip().lower() == "empty" else v.strip() for v in na_values.split(","))
+
+
+def echo_checks(summary: dict, strict: bool) -> None:
+    """The data summary's warnings, one line each; with --strict the first one stops the command."""
+    warnings = summary["checks"]["warnings"] if "checks" in summary else summary.get("warnings", [])
+    if strict and warnings:
+        raise UserError(f"{warnings[0]} (--strict: stopped; {len(warnings)} warning{'s' if len(warnings) > 1 else ''})")
+    for w in warnings:
+        _echo(f"warning: {w}")
 
 
 class Bars:
@@ -245,22 +266,43 @@ def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, b
                      baselines=base, final_model=final_model, noise=noise)
 
 
+def _echo_data_summary(ds, cfg) -> None:
+    """What the data gave, before any fit: genes, samples, targets, pre-training pool (C only)."""
+    _echo(ds.summary["alignment"])
+    checks = ds.summary["checks"]
+    orphans = checks["phenotype_samples_without_expression"]
+    _echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(f'{c} -> {t}' if c != t else c for c, t in zip(ds.target_columns, ds.targets))})"
+          + (f"; {len(orphans)} phenotype rows without expression left out" if orphans else "")
+          + f"; {ds.summary['missing_phenotype_cells'].split(' ')[0]} cells missing, "
+          + f"zeros: {ds.summary['zero_observations']}")
+    if "C" in cfg.strategies:
+        _echo(f"{ds.pretrain_source.n_samples} expression profiles for pre-training (each fold without its held-out "
+              "samples)")
+
+
+def _files_written(files: dict) -> str:
+    width = max(len(f) for f in files)
+    return "\n".join(f"  {name:{width}}  {what}" for name, what in files.items())
+
+
 def _summary_table(report) -> str:
     """Networks and baselines side by side (mean ± sd over seeds when there are several), then the paired
     comparisons."""
     def f(v, fmt):
         return format(v, fmt) if isinstance(v, (int, float)) else "-"
 
-    lines = [f"{'CV':8} {'model':22} {'phenotype':24} {'r':>13} {'within 20%':>13} {'RMSE':>13} {'recon R2':>8} "
-             f"{'PCA R2':>7}"]
+    recon = any("reconstruction_held_out" in res for res in report["results"].values())
+    lines = [f"{'CV':8} {'model':22} {'phenotype':24} {'r':>13} {'within 20%':>13} {'RMSE':>13}"
+             + (f" {'recon R2':>8} {'PCA R2':>7}" if recon else "")]
     for key, res in report["results"].items():
         scheme, model = key.split("/", 1)
         rec = res.get("reconstruction_held_out", {})
         for col, m in res["over_seeds"].items():
             cells = [f(m[k]["mean"], fmt) + (f"±{f(m[k]['sd'], fmt)}" if len(res["seeds"]) > 1 else "")
                      for k, fmt in (("pearson_r", ".3f"), ("within_20_percent", ".1f"), ("rmse", ".3f"))]
-            lines.append(f"{scheme:8} {model:22} {col[:24]:24} {cells[0]:>13} {cells[1]:>13} {cells[2]:>13} "
-                         f"{f(rec.get('r2_mean'), '8.3f'):>8} {f(rec.get('pca_r2_mean'), '7.3f'):>7}")
+            lines.append(f"{scheme:8} {model:22} {col[:24]:24} {cells[0]:>13} {cells[1]:>13} {cells[2]:>13}"
+                         + (f" {f(rec.get('r2_mean'), '8.3f'):>8} {f(rec.get('pca_r2_mean'), '7.3f'):>7}" if recon
+                            else ""))
     comps = report.get("comparisons", [])
     if comps:
         n = len(next(iter(report["results"].values()))["seeds"])
@@ -287,11 +329,13 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING, ensemble: Optional[int] = ENSEMBLE,
           l2: Optional[float] = L2, init_scale: Optional[float] = INIT_SCALE, workers: int = WORKERS,
           scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
+          na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
-          resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped")):
+          resume: bool = flag("--resume", help="continue the run in --out where it stopped")):
     """Cross-validate DeepMetabolism (default preset: strategy B, iJO1366 masks, PRECISE growth rate, grouped CV by
     project) beside baselines on the same folds, train the final model, and write report, results, plots, model
     and link weights."""
+    from sparsenet.data.dataset import load_dataset
     from sparsenet.evaluation.crossval import Runner
     from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation.report import write_run
@@ -306,9 +350,11 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
                       l2=l2, init_scale=init_scale)
     masks, masks_path = _masks(masks_file)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
-    ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
-                   keep_zero, group_by if needs_groups else None, pretrain_data,
-                   read_out=cfg.architecture.head == "readout")
+    spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
+                     group_by if needs_groups else None, pretrain_data, na_values)
+    ds = load_dataset(masks, spec, read_out=cfg.architecture.head == "readout")
+    _echo_data_summary(ds, cfg)
+    echo_checks(ds.summary, strict)
     if resume and out is None:
         raise UserError("--resume needs the --out folder of the run to continue")
     out = out or Path("runs") / f"train-{datetime.datetime.now():%Y%m%d-%H%M%S}"
@@ -316,10 +362,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
                                                                      "fingerprint": mask_fingerprint(masks)}}
     with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
         _prepare_out(out, resume, settings)
-        _echo(f"{ds.summary['alignment']}")
-        _echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(ds.target_columns)}), "
-              f"{ds.pretrain_source.n_samples} expression profiles for pre-training; device {cfg.device}; "
-              f"fits: {executor.description}")
+        _echo(f"device {cfg.device}; fits: {executor.description}")
         runner = Runner(ds, cfg, out, None, pretrain_dir=cache_dir)
         plan = Plan([runner])
         with Bars(plan.n_tasks) as bars:
@@ -331,8 +374,8 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     for key, res in report["results"].items():
         for w in res.get("warnings", []):
             typer.echo(f"warning ({key}): {w}")
-    typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Report: {out / 'report.json'}; plots: "
-               f"{out / 'predicted_vs_observed.png'}, {out / 'training_curves.png'}; model: {out / 'model.h5'}")
+    typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Written to {out}:")
+    typer.echo(_files_written(report["files"]))
 
 
 # ---------------------------------------------------------------- predict
@@ -344,14 +387,17 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
                                                     "reference profile); 'none': DATA holds log2 fold changes"),
             orientation: str = ORIENTATION, masks_file: Optional[Path] = typer.Option(
                 None, "--masks", help="check the checkpoint was trained with these masks"),
-            device: str = DEVICE):
-    """Predict phenotypes for every sample of DATA, by sample ID."""
+            device: str = DEVICE, na_values: Optional[str] = NA_VALUES, strict: bool = STRICT):
+    """Predict phenotypes for every sample of DATA, by sample ID: the ensemble's mean and, for several
+    networks, their standard deviation."""
     from sparsenet import backend
+    from sparsenet.data.checks import data_checks
     from sparsenet.data.normalise import ModelInput, Normalisation, fit_reference
     from sparsenet.data.tables import align, read_expression
+    from sparsenet.masks.store import linked_genes
     from sparsenet.training.checkpoint import (check_same_masks, encoder_from_checkpoint, input_transform_of,
                                                load_checkpoint)
-    from sparsenet.training.finetune import predict as predict_phenotypes
+    from sparsenet.training.finetune import member_predictions
 
     if out.suffix.lower() not in (".csv", ".tsv"):
         raise UserError(f"{out}: predictions are written as .csv")
@@ -359,7 +405,8 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     ck = load_checkpoint(checkpoint)
     if masks_file:
         check_same_masks(ck, _masks(masks_file)[0], checkpoint)
-    expr = read_expression(data, ck.masks.gene_ids, orientation)
+    na = _na_list(na_values)
+    expr = read_expression(data, ck.masks.gene_ids, orientation, na)
     alignment = align(expr.gene_ids, ck.masks.gene_ids, expr.path)
     stored = ck.normalisation
     if reference == "none":
@@ -376,34 +423,43 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
         how = f"log2 fold change against the checkpoint's stored profile of {', '.join(stored.reference)}"
     else:
         norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
+    _echo(alignment.summary())
+    checks = data_checks(expr, alignment, ck.masks, linked_genes(ck.masks), norm.reference)
+    echo_checks(checks, strict)
     encoder, columns = encoder_from_checkpoint(ck, backend.resolve_device(device))
     transform = input_transform_of(ck)
     source = ModelInput(expr, alignment, norm)
-    preds = [predict_phenotypes(encoder, transform.apply(source.take(np.arange(a, min(a + 10000, expr.n_samples)))),
-                                columns)
-             for a in range(0, expr.n_samples, 10000)]
-    pred = np.concatenate(preds)
+    chunks = [member_predictions(encoder, transform.apply(source.take(np.arange(a, min(a + 10000, expr.n_samples)))),
+                                 columns) for a in range(0, expr.n_samples, 10000)]
+    members = np.concatenate(chunks, axis=1)  # networks x samples x targets
+    mean = members.mean(axis=0)
+    k = members.shape[0]
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["sample_id"] + [f"{c} [{t}]" for c, t in zip(ck.target_columns, ck.targets)])
-    for sid, row in zip(expr.sample_ids, pred):
-        w.writerow([sid] + [f"{v:.6g}" for v in row])
+    names = [f"{c} [{t}]" for c, t in zip(ck.target_columns, ck.targets)]
+    w.writerow(["sample_id"] + names + ([f"{c} sd over {k} networks" for c in ck.target_columns] if k > 1 else []))
+    sd = members.std(axis=0, ddof=1) if k > 1 else None
+    for i, sid in enumerate(expr.sample_ids):
+        w.writerow([sid] + [f"{v:.6g}" for v in mean[i]] + ([f"{v:.3g}" for v in sd[i]] if k > 1 else []))
     write_text(out, buf.getvalue())
-    _echo(alignment.summary())
-    typer.echo(f"{out}: {expr.n_samples} samples, {how}")
+    spread = f"; the mean of {k} networks and their sd" if k > 1 else ""
+    typer.echo(f"{out}: {expr.n_samples} samples, {how}{spread}")
 
 
 # ---------------------------------------------------------------- links
 def links(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train"),
           out: Path = typer.Option(..., "-o", "--out", help="CSV to write")):
     """Export the learned weight of every biological link (gene, protein, phenotype reaction)."""
-    from sparsenet.evaluation.report import links_csv
+    from sparsenet.evaluation.links import ZERO_TOLERANCE, links_csv
     from sparsenet.training.checkpoint import load_checkpoint
 
     check_output_folder(out)
-    text = links_csv(load_checkpoint(checkpoint))
+    ck = load_checkpoint(checkpoint)
+    text = links_csv(ck)
     write_text(out, text)
-    typer.echo(f"{out}: {text.count(chr(10)) - 1} links")
+    k = int(ck.config.get("ensemble", 1))
+    typer.echo(f"{out}: {text.count(chr(10)) - 1} links; weights are the mean{' and sd' if k > 1 else ''} over {k} "
+               f"network{'s' if k > 1 else ''}, |w| below {ZERO_TOLERANCE:g} of its layer's largest written as 0")
 
 
 # ---------------------------------------------------------------- robustness
@@ -419,10 +475,12 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                where: str = typer.Option("pretrain,finetune,both", "--where",
                                          help="noise in pretrain, finetune or both data (comma list)"),
                workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
+               na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
                out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/robustness-DATE-TIME)"),
-               resume: bool = typer.Option(False, "--resume", help="continue the runs in --out")):
+               resume: bool = flag("--resume", help="continue the runs in --out")):
     """The paper's Fig. 1F: choose p % of the samples, add p % noise, p = 25/50/75, in pre-training data,
     fine-tuning data or both; r and % within 20 % against the clean run (held-out samples never noised)."""
+    from sparsenet.data.dataset import load_dataset
     from sparsenet.evaluation.crossval import Runner
     from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation import plots
@@ -447,9 +505,10 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
     if len(base.cv) != 1:
         raise UserError("--cv: one scheme (grouped or kfold) for robustness")
     masks, masks_path = _masks(masks_file)
-    ds = load_data(masks, expression, phenotypes, reference, orientation, phenotype, mapping, sample_column,
-                   keep_zero, group_by if base.cv == ["grouped"] else None, None,
-                   read_out=base.architecture.head == "readout")
+    spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
+                     group_by if base.cv == ["grouped"] else None, None, na_values)
+    ds = load_dataset(masks, spec, read_out=base.architecture.head == "readout")
+    echo_checks(ds.summary, strict)
     out = out or Path("runs") / f"robustness-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     settings = {"run": base.to_dict(), "data": ds.summary, "percents": ps, "where": wheres,
                 "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}

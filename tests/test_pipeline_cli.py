@@ -84,6 +84,7 @@ def test_train_writes_the_run_folder(trained):
 def test_predict_matches_the_final_model(trained):
     from sparsenet.training.checkpoint import encoder_from_checkpoint, load_checkpoint
     from sparsenet.data.dataset import load_dataset
+    from sparsenet.data.spec import DataSpec
 
     out = trained["tmp"] / "pred.csv"
     proc = sparsenet("predict", trained["out"] / "model.h5", trained["expr"], "-o", out)
@@ -93,7 +94,7 @@ def test_predict_matches_the_final_model(trained):
     ck = load_checkpoint(trained["out"] / "model.h5")
     encoder, columns = encoder_from_checkpoint(ck)
     assert ck.config["inputs"] == "standardise" and ck.config["architecture"]["head"] == "readout"  # the default preset
-    ds = load_dataset(core_masks(), trained["expr"], trained["phen"], ["ref_1", "ref_2"])
+    ds = load_dataset(core_masks(), DataSpec(trained["expr"], trained["phen"], ["ref_1", "ref_2"]))
     x = ds.inputs.all()
     sd = np.where(x.std(axis=0) < 1e-3, 1.0, x.std(axis=0))
     standardised = (x - ck.extra["input_mean"].astype(np.float32)) / ck.extra["input_sd"].astype(np.float32)
@@ -110,7 +111,7 @@ def test_links_table_covers_every_link(trained):
     rows = list(csv.DictReader(open(out)))
     m = core_masks()
     assert len(rows) == m.protein_phenotype.nnz
-    assert {r["phenotype_reaction"] for r in rows} <= set(m.phenotype_ids)
+    assert {r["phenotype"] for r in rows} <= set(m.phenotype_ids)
     assert (out.read_text() == (trained["out"] / "links.csv").read_text())
 
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 BASELINES = ("mean", "ridge", "ridge_linked", "knn", "random_forest")
+BASELINE_WORDS = {"mean": "training mean", "ridge": "ridge on all genes",
+                  "ridge_linked": "ridge on the masks' linked genes", "knn": "k-nearest neighbours",
+                  "random_forest": "random forest"}
 ON_LINKED_GENES = ("ridge_linked",)  # fitted on the masks' linked genes, not every gene
 RIDGE_ALPHAS = np.logspace(-1, 5, 13)
 KNN_K = (1, 2, 3, 5, 8, 12, 20)

@@ -50,12 +50,18 @@ def reconstruction(path, observed, reconstructed, title):
     _save(fig, path)
 
 
-def training_curves(path, pretrain_curves, finetune_curves):
-    """Each argument: list of (label, per-sample losses)."""
-    cols = [c for c in (("pre-training (SSE / sample)", pretrain_curves), ("fine-tuning (mean |rel. error|)",
-                                                                            finetune_curves)) if c[1]]
+FINETUNE_LOSS_WORDS = {"relative": "mean |relative error| per observation",
+                       "squared": "mean ((y - prediction) / mean y)² per observation"}
+
+
+def training_curves(path, pretrain_curves, finetune_curves, loss: str = "relative") -> bool:
+    """Each curve argument: list of (label, per-observation losses); ``loss``: the fine-tuning loss used.
+    Returns whether a plot was written (nothing to plot: no file)."""
+    cols = [c for c in (("pre-training (squared reconstruction error per sample)", pretrain_curves),
+                        (f"fine-tuning ({FINETUNE_LOSS_WORDS.get(loss, loss)}, without the penalty)", finetune_curves))
+            if c[1]]
     if not cols:
-        return
+        return False
     fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 4), squeeze=False)
     for ax, (title, curves) in zip(axes[0], cols):
         for label, losses in curves:
@@ -67,6 +73,7 @@ def training_curves(path, pretrain_curves, finetune_curves):
             ax.legend(fontsize=6)
     fig.tight_layout()
     _save(fig, path)
+    return True
 
 
 def robustness(path, rows, clean):

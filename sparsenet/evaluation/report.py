@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import atomic
 from . import metrics, plots
+from .links import links_csv
 
 
 def _clean(v):
@@ -90,39 +91,6 @@ def results_csv(ds, records) -> str:
     return buf.getvalue()
 
 
-def links_csv(ck) -> str:
-    """Every biological link's learned weight: gene -> protein -> phenotype reaction."""
-    from ..training.network import is_identity
-
-    if ck.strategy == "A":
-        raise ValueError("strategy A is fully connected: its weights are not biological links")
-    m = ck.masks
-    pp = m.protein_phenotype.tocsr()
-    if "0.scale" in ck.params:  # one-to-one gene->protein folded into the phenotype layer as its input scale
-        gp, first = np.asarray(ck.params["0.scale"], float), "0"
-    else:
-        gp, first = np.asarray(ck.params["0.weight"], float), "1"
-    w = np.asarray(ck.params[f"{first}.weight"], float)
-    b = np.asarray(ck.params.get(f"{first}.bias", np.zeros(pp.shape[0])), float)
-    gp_csr = m.gene_protein.tocsr()
-    identity = is_identity(gp_csr)
-    gene_of = {}
-    for p in range(gp_csr.shape[0]):
-        for kk in range(gp_csr.indptr[p], gp_csr.indptr[p + 1]):
-            gene_of.setdefault(p, []).append((int(gp_csr.indices[kk]), gp[p] if identity else gp[kk]))
-    buf = io.StringIO()
-    wr = csv.writer(buf)
-    wr.writerow(["gene", "protein", "phenotype_reaction", "gene_protein_weight", "protein_phenotype_weight",
-                 "phenotype_bias"])
-    for r in range(pp.shape[0]):
-        for kk in range(pp.indptr[r], pp.indptr[r + 1]):
-            p = int(pp.indices[kk])
-            for g, gw in gene_of.get(p, []):
-                wr.writerow([m.gene_ids[g], m.protein_ids[p], m.phenotype_ids[r], f"{gw:.6g}", f"{w[kk]:.6g}",
-                             f"{b[r]:.6g}"])
-    return buf.getvalue()
-
-
 METRICS = ("pearson_r", "within_20_percent", "rmse")
 
 
@@ -170,10 +138,22 @@ def comparisons(ds, aggregated: dict) -> list:
     return rows
 
 
+def model_words(model: str) -> str:
+    """What a model key means, in words: 'B' -> 'wired network, no pre-training (B)'."""
+    from ..training.network import STRATEGY_WORDS
+    from .baselines import BASELINE_WORDS
+
+    if model.startswith("baseline:"):
+        return BASELINE_WORDS.get(model.split(":", 1)[1], model)
+    return f"{STRATEGY_WORDS.get(model, model)} ({model})"
+
+
 def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
-    """results: {(scheme, model, repeat): fold records}; model is a strategy or ``baseline:NAME``."""
+    """results: {(scheme, model, repeat): fold records}; model is a strategy or ``baseline:NAME``.
+    ``report['files']`` says what each written file holds."""
     out = Path(out)
     report = {"settings": cfg.to_dict(), "data": ds.summary, "wall_seconds": seconds, "results": {}}
+    files = {"report.json": "every metric per phenotype, fold and seed, the settings and the data checks"}
     panels, curves_pre, curves_ft = [], [], []
     groups = {}
     for (scheme, model, repeat), records in results.items():
@@ -188,11 +168,12 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
             res["per_seed"] = summaries
         report["results"][key] = res
         records = runs[0][1]
-        name = model.replace(":", "_")
-        atomic.write_text(out / f"results_{scheme}_{name}.csv", results_csv(ds, records))
+        name = f"results_{scheme}_{model.replace(':', '_')}.csv"
+        atomic.write_text(out / name, results_csv(ds, records))
+        files[name] = f"each sample's held-out prediction, {model_words(model)}, {scheme} CV (seed {cfg.seed})"
         y, pred, _ = pooled(ds, records)
         for j, col in enumerate(ds.target_columns):
-            panels.append((f"{col}: {scheme} CV, {model}", y[:, j], pred[:, j], res["phenotypes"][col]))
+            panels.append((f"{col}: {model_words(model)}, {scheme} CV", y[:, j], pred[:, j], res["phenotypes"][col]))
         if model.startswith("baseline:"):  # no training curves, no reconstruction
             continue
         for f, r in enumerate(records):
@@ -206,15 +187,21 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
             plots.reconstruction(out / f"reconstruction_{scheme}.png", obs, rec,
                                  f"held-out reconstruction ({scheme} CV), linked genes\nR² = {s['r2_mean']:.2f} "
                                  f"(PCA of the same width: {s['pca_r2_mean']:.2f}), mean over folds")
+            files[f"reconstruction_{scheme}.png"] = "the pre-trained autoencoder's held-out reconstruction"
     report["comparisons"] = comparisons(ds, {k: v["over_seeds"] for k, v in report["results"].items()})
     if panels:
         plots.predicted_vs_observed(out / "predicted_vs_observed.png", panels,
                                     ncols=len(groups) // len(cfg.cv) * len(ds.target_columns))  # a row per scheme
-    plots.training_curves(out / "training_curves.png", curves_pre, curves_ft)
+        files["predicted_vs_observed.png"] = "held-out predictions against observations, every model"
+    if plots.training_curves(out / "training_curves.png", curves_pre, curves_ft, cfg.finetune.loss):
+        files["training_curves.png"] = "the loss of every fit, step by step"
     if final is not None:
         report["final_model"] = {"file": str(out / "model.h5"), **final.progress}
+        files["model.h5"] = "the final model, trained on every labelled sample: sparsenet predict uses it"
         if final.strategy != "A":
             atomic.write_text(out / "links.csv", links_csv(final))
+            files["links.csv"] = "the final model's weight of every gene -> phenotype link (and on each target)"
     report.update(extra or {})
+    report["files"] = files
     write_json(out / "report.json", report)
     return report

@@ -60,8 +60,9 @@ def save_checkpoint(path, ck: Checkpoint) -> None:
             for k, v in ck.params.items():
                 p.create_dataset(k, data=np.asarray(v))
             m = f.create_group("masks")
-            for name in ("gene_ids", "protein_ids", "phenotype_ids"):
-                m.create_dataset(name, data=encode_strings(getattr(ck.masks, name)))
+            for name in ("gene_ids", "protein_ids", "phenotype_ids", "phenotype_names", "gene_names"):
+                if getattr(ck.masks, name):
+                    m.create_dataset(name, data=encode_strings(getattr(ck.masks, name)))
             for name in ("gene_protein", "protein_phenotype"):
                 write_sparse(m.create_group(name), getattr(ck.masks, name))
             n = f.create_group("normalisation")
@@ -80,9 +81,10 @@ def save_checkpoint(path, ck: Checkpoint) -> None:
 def load_checkpoint(path) -> Checkpoint:
     with open_checked(path, FORMAT, "checkpoint") as f:
         m = f["masks"]
+        names = "phenotype_names" if "phenotype_names" in m else "phenotype_ids"  # older checkpoints: IDs
         masks = Masks(decode_strings(m["gene_ids"]), decode_strings(m["protein_ids"]), decode_strings(m["phenotype_ids"]),
-                      decode_strings(m["phenotype_ids"]), read_sparse(m["gene_protein"]),
-                      read_sparse(m["protein_phenotype"]))
+                      decode_strings(m[names]), read_sparse(m["gene_protein"]), read_sparse(m["protein_phenotype"]),
+                      gene_names=decode_strings(m["gene_names"]) if "gene_names" in m else [])
         n = f["normalisation"]
         norm = Normalisation(decode_strings(n["reference"]),
                              n["reference_profile"][()] if "reference_profile" in n else None,
@@ -108,6 +110,13 @@ def input_transform_of(ck: Checkpoint) -> InputTransform:
                           np.asarray(ck.extra.get("input_sd", np.ones(n)), float))
 
 
+def target_indices(ck: Checkpoint) -> list:
+    """Each target's node in the phenotype layer; -1 for a target that is no node (a column read out of
+    all nodes, e.g. growth on a regulatory network)."""
+    node = {p: i for i, p in enumerate(ck.masks.phenotype_ids)}
+    return [node.get(t, -1) for t in ck.targets]
+
+
 def member_prefix(k: int) -> str:
     """Where an ensemble's member k keeps its parameters in a checkpoint: member 0 under the plain names
     (what links.csv and single-network checkpoints use), member k > 0 under 'member{k}:'."""
@@ -118,7 +127,7 @@ def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
     """The checkpoint's encoder (genes -> phenotypes [-> read-out]; an Ensemble when it holds several
     members), ready to predict on ``device``, and the output columns of its targets."""
     arch = architecture_of(ck)
-    indices = [ck.masks.phenotype_ids.index(t) for t in ck.targets]
+    indices = target_indices(ck)
     members = []
     for k in range(int(ck.config.get("ensemble", 1))):
         prefix = member_prefix(k)

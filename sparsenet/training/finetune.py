@@ -161,5 +161,11 @@ def choose_steps(encoder: Sequential, x, y, indices, settings: FinetuneSettings,
 
 
 def predict(encoder: Sequential, x: np.ndarray, indices) -> np.ndarray:
+    """Predictions (samples x targets) of an encoder, or an ensemble's mean."""
     out = backend.to_numpy(encoder.forward(backend.xp_for(encoder.device).asarray(x, dtype=np.float32)))
     return np.asarray(out)[:, np.asarray(indices)].astype(np.float64)
+
+
+def member_predictions(encoder, x: np.ndarray, indices) -> np.ndarray:
+    """Each network's predictions (networks x samples x targets): an ensemble's members, or the one encoder."""
+    return np.stack([predict(m, x, indices) for m in getattr(encoder, "members", [encoder])])
