@@ -170,9 +170,98 @@ def check_adam_steps():
         np.testing.assert_allclose(backend.to_numpy(a), b, rtol=1e-4, atol=1e-6, err_msg=f"Adam {what}")
 
 
+def stack_members(device, dtype=np.float32, k=3):
+    """K encoders of the default kind (folded input scale, read-out) on differently wired masks: the core
+    masks and copies with the genes permuted (a null draw's shape), each from its own seed."""
+    from sparsenet.training.stack import EncoderStack
+
+    m = core_masks()
+    rng = np.random.default_rng(29)
+    encoders, columns = [], []
+    for j in range(k):
+        perm = np.arange(len(m.gene_ids)) if j == 0 else rng.permutation(len(m.gene_ids))
+        masks = Masks(m.gene_ids, m.protein_ids, m.phenotype_ids, m.phenotype_names, m.gene_protein,
+                      sp.csr_matrix(m.protein_phenotype)[:, perm])
+        net = build_autoencoder(masks, "B", seed=3 + j, device="cpu", architecture=Architecture("linear", "readout"))
+        enc, cols = build_encoder(net, Architecture("linear", "readout"), [0, 3], seed=5 + j)
+        enc.layers[0].params["bias"][...] = rng.normal(size=enc.layers[0].params["bias"].shape) * 0.3
+        encoders.append(enc)
+        columns.append(cols)
+    stack = EncoderStack(encoders, columns, "cpu")
+    if dtype == np.float64:
+        as_float64(stack.net)
+    stack.net.to(device)
+    return stack
+
+
+def check_stacked_step(loss):
+    """One step of a stack of differently wired networks (per-member scales through ``scale_index``, the
+    block-diagonal read-out, each member's own training samples): every member's loss and every
+    gradient, GPU against float64 CPU."""
+    from sparsenet.engine import kernels
+
+    rng = np.random.default_rng(31)
+    x = data(rng, len(core_masks().gene_ids))
+    y = rng.uniform(0.2, 1.5, size=(len(x), 2)).astype(np.float32)
+    known = np.ones((3, 2, len(x)), dtype=np.uint8)
+    known[1, :, :10] = 0  # member 1 leaves out ten samples (an inner fold)
+    known[2, 1, 5] = 0  # a phenotype not measured
+    out = {}
+    for label, device, dtype in (("gpu", "gpu", np.float32), ("ref", "cpu", np.float64)):
+        stack = stack_members(device, dtype)
+        xp = backend.xp_for(device)
+        net = stack.net
+        o = net.forward(xp.asarray(x, dtype=dtype))
+        cols = xp.asarray(np.stack([mm.columns for mm in stack.members]))
+        gradT = xp.zeros((net.out_features, len(x)), dtype=dtype)
+        values = xp.zeros(3, dtype=np.float64)
+        kernels.for_module(xp).member_losses(0 if loss == "squared" else 1, backend.feature_major(o).T, cols,
+                                             xp.asarray(y.T, dtype=dtype), xp.asarray(known),
+                                             xp.asarray(np.full((3, 2), 0.8), dtype=dtype), gradT, values)
+        net.backward(gradT.T)
+        out[label] = backend.to_numpy(values), backend.to_numpy(net.grads).astype(np.float64), net.slices
+    np.testing.assert_allclose(out["gpu"][0], out["ref"][0], rtol=1e-5, err_msg=f"stack: {loss} loss per member")
+    g, ref = out["gpu"][1], out["ref"][1]
+    for key, sl in out["ref"][2].items():
+        np.testing.assert_allclose(g[sl], ref[sl], rtol=2e-4, atol=2e-4 * np.abs(ref).max(),
+                                   err_msg=f"stack: {loss} gradient of {key}")
+
+
+def check_adam_members():
+    """Adam for a stack: a per-parameter penalty inside the update, and stopped members held still."""
+    from sparsenet.engine import Adam
+
+    rng = np.random.default_rng(37)
+    n = 3000
+    xp = backend.xp_for("gpu")
+    p0 = rng.normal(size=n)
+    penalty = rng.uniform(0, 5, size=n)
+    ref = [p0.copy(), np.zeros(n), np.zeros(n)]
+    gpu = xp.asarray(p0, dtype=np.float32)
+    opt = Adam(gpu, xp.zeros(n, dtype=np.float32), lr=1e-2, penalty=xp.asarray(penalty, dtype=np.float32))
+    opt_ref = Adam(ref[0], ref[1], lr=1e-2, penalty=penalty)
+    held = np.arange(n) % 3 == 0  # a third of the parameters stop after two steps
+    for step in range(5):
+        g = rng.normal(size=n) * rng.uniform(0.1, 10, size=n)
+        active = ~held if step >= 2 else None
+        ref[1][...] = g
+        opt.grads[...] = xp.asarray(g, dtype=np.float32)
+        opt.step(active=None if active is None else xp.asarray(active))
+        opt_ref.step(active=active)
+        if step == 1:
+            after_two = backend.to_numpy(gpu).copy()
+    for a, b, what in ((opt.m, opt_ref.m, "m"), (opt.v, opt_ref.v, "v"), (gpu, ref[0], "p")):
+        np.testing.assert_allclose(backend.to_numpy(a), b, rtol=1e-4, atol=1e-6, err_msg=f"Adam members {what}")
+    assert np.array_equal(backend.to_numpy(gpu)[held], after_two[held])  # stopped: held exactly
+    assert not np.allclose(backend.to_numpy(gpu)[~held], after_two[~held])
+
+
 def all_checks():
     for name in NETWORKS:
         check_reconstruction_step(name)
+    check_stacked_step("squared")
+    check_stacked_step("relative")
+    check_adam_members()
     check_finetune_step("softplus decoder (fused GPU loss)", "relative", pretrained=True)
     check_finetune_step("linear decoder", "squared", pretrained=False)
     check_finetune_step("gene-protein rules (unfused)", "relative", pretrained=True)
@@ -204,6 +293,15 @@ def test_finetune_step_matches_float64_cpu(cp, name, loss, pretrained, l2):
 
 def test_adam_on_a_network_matches_float64_cpu(cp):
     check_adam_steps()
+
+
+@pytest.mark.parametrize("loss", ["squared", "relative"])
+def test_a_stack_of_networks_matches_float64_cpu(cp, loss):
+    check_stacked_step(loss)
+
+
+def test_adam_for_a_stack_matches_float64_cpu(cp):
+    check_adam_members()
 
 
 def test_the_emulator_ran_every_kernel(cp):
@@ -291,10 +389,26 @@ SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
     "adam ignores m": ("adam.cu", "- lr * (mi / bias1)", "- lr * (gi / bias1)"),
     "adam ignores weight decay": ("adam.cu", "p[i] = decay * p[i]", "p[i] = p[i]"),
     "adam ignores v": ("adam.cu", "(sqrtf(vi / bias2) + eps)", "(fabsf(gi) / sqrtf(bias2) + eps)"),
+    "stacked adam ignores the penalty": ("adam.cu", "g[i] + penalty[i] * pk", "g[i]"),
+    "stacked adam moves stopped members": ("adam.cu", "if (has_active && !active[i]) continue;", ""),
+    "stacked adam ignores v": ("adam.cu", "(sqrtf(vk / bias2) + eps)", "(fabsf(gk) / sqrtf(bias2) + eps)"),
     "softplus slope wrong": ("activation.cuh", "*slope = logistic(z, &e);",
                              "logistic(z, &e);\n            *slope = 1.0f / (1.0f + e);"),
 }
+def _double_member_loss_gradient(monkeypatch):
+    from sparsenet.engine.cuda import launch
+
+    original = launch.member_losses
+
+    def doubled(kind, outT, columns, yT, known, scale, gradT, values):
+        original(kind, outT, columns, yT, known, scale, gradT, values)
+        gradT *= 2
+
+    monkeypatch.setattr(launch, "member_losses", doubled)
+
+
 PYTHON_MUTATIONS = {
+    "GPU stacked loss gradient doubled": _double_member_loss_gradient,
     "GPU loss gradient doubled": lambda mp: _double_loss_output(mp, "grad"),
     "GPU loss value doubled": lambda mp: _double_loss_output(mp, "value"),
     "GPU OneToOne weight gradient doubled": _double_one_to_one_weight_gradient,

@@ -5,6 +5,10 @@ p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). With ``weight_decay`` w >
 decoupled from the gradient, as AdamW (Loshchilov & Hutter): p *= 1 - lr w before the update,
 over every parameter in the buffer (biases included). On the GPU one fused kernel updates
 every parameter of the network in one launch.
+
+For a stack of networks (``training.stack``): ``penalty`` (one coefficient per parameter) adds
+the L2 gradient ``penalty * p`` inside the update, and ``step(active=...)`` moves only the
+parameters whose mask entry is set (members that have stopped keep parameters and moments).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from . import kernels
 
 class Adam:
     def __init__(self, params, grads, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0):
+                 eps: float = 1e-8, weight_decay: float = 0.0, penalty=None):
         if params.shape != grads.shape or params.ndim != 1:
             raise ValueError("Adam: params and grads must be flat buffers of the same length")
         if not lr > 0:
@@ -27,18 +31,35 @@ class Adam:
         self.params, self.grads = params, grads
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
         self.weight_decay = float(weight_decay)
+        if penalty is not None:
+            if self.weight_decay:
+                raise ValueError("Adam: give weight_decay (decoupled) or penalty (coupled L2), not both")
+            penalty = xp.asarray(penalty, dtype=params.dtype)
+            if penalty.shape != params.shape:
+                raise ValueError(f"Adam: penalty needs one coefficient per parameter ({params.size})")
+        self.penalty = penalty
         self.m = xp.zeros_like(params)
         self.v = xp.zeros_like(params)
         self.t = 0
 
-    def step(self):
+    def step(self, active=None):
+        """One update; ``active`` (bool or uint8 per parameter): only those move (default: all)."""
         self.t += 1
         xp = backend.get_array_module(self.params)
         bias1 = 1.0 - self.beta1 ** self.t
         bias2 = 1.0 - self.beta2 ** self.t
-        kernels.for_module(xp).adam_update(self.params, self.grads, self.m, self.v, self.lr,
-                                           self.beta1, self.beta2, self.eps, bias1, bias2,
-                                           1.0 - self.lr * self.weight_decay)
+        ops = kernels.for_module(xp)
+        if self.penalty is None and active is None:
+            ops.adam_update(self.params, self.grads, self.m, self.v, self.lr, self.beta1, self.beta2, self.eps,
+                            bias1, bias2, 1.0 - self.lr * self.weight_decay)
+            return
+        if self.weight_decay:
+            raise ValueError("Adam: step(active=...) does not take weight_decay")
+        empty = xp.zeros(0, dtype=self.params.dtype)
+        ops.adam_update_members(self.params, self.grads, self.m, self.v,
+                                empty if self.penalty is None else self.penalty,
+                                xp.zeros(0, dtype=xp.uint8) if active is None else active.astype(xp.uint8, copy=False),
+                                self.lr, self.beta1, self.beta2, self.eps, bias1, bias2)
 
     def state_dict(self) -> dict:
         return {"m": backend.to_numpy(self.m).copy(), "v": backend.to_numpy(self.v).copy(),

@@ -64,10 +64,14 @@ class MaskedLinear(Layer):
         gradient at the nonzeros, ``S_k = sum_b dz_i x_j``, gives both gradients
         (``dw_k = s_j S_k``, ``ds_j = sum_k w_k S_k`` over column j), so the one-to-one
         layer's forward, backward and the input gradient it needed all disappear.
+    scale_index, n_scales : with ``input_scale``, which of ``n_scales`` scales each nonzero (CSR order)
+        reads; default its column (one scale per input). A stack of networks over one input
+        (``engine.stack``) gives each member's nonzeros the scales of their own member.
     """
 
     def __init__(self, mask, bias: bool = True, activation: str | None = None,
-                 dtype=np.float32, seed: int | None = 0, device: str = "cpu", input_scale: bool = False):
+                 dtype=np.float32, seed: int | None = 0, device: str = "cpu", input_scale: bool = False,
+                 scale_index=None, n_scales: int | None = None):
         super().__init__()
         self._act = activation_code(activation)
         m = as_binary_csr(mask)
@@ -81,17 +85,39 @@ class MaskedLinear(Layer):
         if bias:
             self.params["bias"] = np.zeros(m.shape[0], dtype=dtype)
         if input_scale:
-            self.params["scale"] = np.ones(m.shape[1], dtype=dtype)
+            self._scale_groups(scale_index, n_scales)
+            self.params["scale"] = np.ones(self.n_scales, dtype=dtype)
+        elif scale_index is not None:
+            raise ValueError("MaskedLinear: scale_index needs input_scale=True")
         self._new_grads()
         self._empty = np.zeros(0, dtype=dtype)
         self._param_grads_done = False  # set by forward_softplus_scaled_sse
         if device != "cpu":
             self.to(device)
 
+    def _scale_groups(self, scale_index, n_scales):
+        """Each nonzero's scale (``scale_index``) and, for the scale gradient, the nonzeros of each scale in
+        CSR order (``s_indptr``, ``s_perm``: with one scale per input, the transposed mask's own)."""
+        self._scales_by_column = scale_index is None
+        if scale_index is None:
+            self.n_scales = self.shape[1]
+            self.scale_index, self.s_indptr, self.s_perm = self.indices, self.t_indptr, self.t_perm
+            return
+        index = np.asarray(scale_index, dtype=np.int64)
+        n_scales = int(index.max()) + 1 if n_scales is None else int(n_scales)
+        if index.shape != (self.nnz,) or index.min() < 0 or index.max() >= n_scales:
+            raise ValueError(f"MaskedLinear: scale_index needs one entry in [0, {n_scales}) per nonzero "
+                             f"({self.nnz})")
+        self.n_scales = n_scales
+        self.scale_index = index.astype(np.int32)
+        self.s_perm = np.argsort(index, kind="stable").astype(np.int32)
+        self.s_indptr = np.zeros(n_scales + 1, dtype=np.int32)
+        np.cumsum(np.bincount(index, minlength=n_scales), out=self.s_indptr[1:])
+
     def effective_weight(self):
-        """The weights the kernels use: ``w_k * s_j`` with an input scale, else ``w``."""
+        """The weights the kernels use: ``w_k * s[scale_index_k]`` with an input scale, else ``w``."""
         w = self.params["weight"]
-        return w * self.params["scale"][self.indices] if "scale" in self.params else w
+        return w * self.params["scale"][self.scale_index] if "scale" in self.params else w
 
     def _init_weight(self, rng) -> np.ndarray:
         """Glorot-uniform on each link's real fan-in (row degree) and fan-out (column degree)."""
@@ -126,6 +152,12 @@ class MaskedLinear(Layer):
     def _move_buffers(self, xp):
         for name in ("indptr", "indices", "t_indptr", "t_indices", "t_perm"):
             setattr(self, name, xp.asarray(backend.to_numpy(getattr(self, name))))
+        if "scale" in self.params:
+            if self._scales_by_column:  # views of the moved mask's own arrays
+                self.scale_index, self.s_indptr, self.s_perm = self.indices, self.t_indptr, self.t_perm
+            else:
+                for name in ("scale_index", "s_indptr", "s_perm"):
+                    setattr(self, name, xp.asarray(backend.to_numpy(getattr(self, name))))
         self._empty = xp.zeros(0, dtype=self.dtype)
 
     # ---------------------------------------------------------------- compute
@@ -219,8 +251,8 @@ class MaskedLinear(Layer):
             if "scale" in self.frozen:
                 self.grads["scale"][...] = 0
             else:
-                kernels.for_module(xp).scale_gradient(self.t_indptr, self.t_perm, self.params["weight"], s_k,
+                kernels.for_module(xp).scale_gradient(self.s_indptr, self.s_perm, self.params["weight"], s_k,
                                                       self.grads["scale"])
-            xp.multiply(s_k, self.params["scale"][self.indices], out=self.grads["weight"])
+            xp.multiply(s_k, self.params["scale"][self.scale_index], out=self.grads["weight"])
         if "bias" in self.grads:
             db_tiles.sum(axis=0, out=self.grads["bias"])

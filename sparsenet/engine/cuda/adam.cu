@@ -17,3 +17,26 @@ extern "C" __global__ void adam_update(float* __restrict__ p, const float* __res
         p[i] = decay * p[i] - lr * (mi / bias1) / (sqrtf(vi / bias2) + eps);
     }
 }
+
+// Adam for a stack of networks: g = grad + penalty * p (one L2 coefficient per parameter; has_penalty 0:
+// none) and only where active[i] != 0 (has_active 0: everywhere), so a member that has stopped keeps its
+// parameters and moments. Bytes per parameter: the above + penalty (4 B) + active (1 B).
+extern "C" __global__ void adam_update_members(float* __restrict__ p, const float* __restrict__ g,
+                                               float* __restrict__ m, float* __restrict__ v,
+                                               const float* __restrict__ penalty, int has_penalty,
+                                               const unsigned char* __restrict__ active, int has_active,
+                                               long long n, float lr, float beta1, float beta2, float eps,
+                                               float bias1, float bias2)
+{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        if (has_active && !active[i]) continue;
+        float pk = p[i];
+        float gk = has_penalty ? g[i] + penalty[i] * pk : g[i];
+        float mk = beta1 * m[i] + (1.0f - beta1) * gk;
+        float vk = beta2 * v[i] + (1.0f - beta2) * gk * gk;
+        m[i] = mk;
+        v[i] = vk;
+        p[i] = pk - lr * (mk / bias1) / (sqrtf(vk / bias2) + eps);
+    }
+}

@@ -150,5 +150,38 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2, decay):
          np.float32(eps), np.float32(bias1), np.float32(bias2), np.float32(decay)))
 
 
+def adam_update_members(param, grad, m, v, penalty, active, lr, beta1, beta2, eps, bias1, bias2):
+    """Adam with a per-parameter L2 penalty (empty: none) on the active parameters (empty: all)."""
+    _check(param, grad, m, v, penalty)
+    if active.size and active.dtype != cp.uint8:
+        raise ValueError("adam_update_members: active must be uint8")
+    n = int(param.size)
+    _kernel("adam.cu", "adam_update_members")(
+        (_grid(n),), (THREADS,),
+        (param, grad, m, v, penalty, np.int32(penalty.size == n), active, np.int32(active.size == n), np.int64(n),
+         np.float32(lr), np.float32(beta1), np.float32(beta2), np.float32(eps), np.float32(bias1),
+         np.float32(bias2)))
+
+
+LOSS_SQUARED, LOSS_RELATIVE = 0, 1
+
+
+def member_losses(kind, outT, columns, yT, known, scale, gradT, values):
+    """Each stacked member's fine-tuning loss and its gradient (as cpu_kernels.member_losses), in CuPy
+    array operations: a few small elementwise kernels over (members, targets, batch)."""
+    out = outT[columns]  # K x T x B
+    kn = known.astype(cp.bool_)
+    if kind == LOSS_SQUARED:
+        inv2 = (1.0 / (scale.astype(cp.float64) ** 2))[:, :, None]
+        d = cp.where(kn, out - yT[None], 0)
+        values[...] = (d.astype(cp.float64) ** 2 * inv2).sum(axis=(1, 2))
+        gradT[columns] = (2 * d * inv2).astype(gradT.dtype)
+    else:
+        denom = yT[None] + cp.float32(1e-6)
+        r = cp.where(kn, (yT[None] - out) / denom, 0)
+        values[...] = cp.abs(r.astype(cp.float64)).sum(axis=(1, 2))
+        gradT[columns] = cp.where(kn, -cp.sign(r) / denom, 0).astype(gradT.dtype)
+
+
 def all_finite_rows(x, ok):
     ok[...] = cp.isfinite(x).all(axis=1)
