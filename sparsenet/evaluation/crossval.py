@@ -26,6 +26,7 @@ from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint,
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
 from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict, scale_fresh_weights
 from ..training.network import Architecture, Ensemble, build_autoencoder, build_encoder, linked_genes
+from ..training.stack import finetune_stack, stackable
 from ..training.pretrain import PretrainSettings, pretrain
 from . import baselines, metrics
 from .folds import grouped_kfold, kfold, leave_one_group_out
@@ -176,7 +177,8 @@ class Runner:
 
     def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label):
         """Fit the input transform on the pool without ``exclude_ids``, then (pre-train and) fine-tune each of
-        ``cfg.ensemble`` members (member k's seeds: ``seed + k * MEMBER_SEED``, ``pretrain_seed + k * MEMBER_SEED``).
+        ``cfg.ensemble`` members (member k's seeds: ``seed + k * MEMBER_SEED``, ``pretrain_seed + k * MEMBER_SEED``),
+        all at once as one stack where they can be (``training.stack``), else one by one.
 
         Returns (autoencoders, encoder (an Ensemble of the members' when there are several), output columns of
         the targets, input transform, pool rows, record of member 0 with the members' seconds summed)."""
@@ -185,24 +187,36 @@ class Runner:
         x, y = self.x_labelled[train], self.ds.y[train]
         if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
             x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
-        nets, encoders, record = [], [], None
+        xt = transform.apply(x)
+        members = []
         for k in range(self.cfg.ensemble):
             tag = f" member {k + 1}/{self.cfg.ensemble}" if self.cfg.ensemble > 1 else ""
-            net, encoder, columns, rec = self.fit_member(strategy, transform, rows, train, transform.apply(x), y,
-                                                         seed + k * MEMBER_SEED, pretrain_seed + k * MEMBER_SEED,
-                                                         label + tag)
-            nets.append(net)
-            encoders.append(encoder)
-            if record is None:
-                record = rec
-            else:
-                for key in ("pretrain_seconds", "finetune_seconds"):
-                    record[key] += rec[key]
+            members.append(self.build_member(strategy, transform, rows, y, seed + k * MEMBER_SEED,
+                                             pretrain_seed + k * MEMBER_SEED, label + tag))
+        nets, encoders, columns = ([m[i] for m in members] for i in range(3))
+        record = members[0][3]
+        record["pretrain_seconds"] = sum(m[3]["pretrain_seconds"] for m in members)
+        self.progress("finetune", label, 0, 1, None)
+        t0 = time.perf_counter()
+        settings = self.cfg.finetune
+        if not settings.lr:
+            settings = replace(settings, lr=default_lr(strategy))
+        pretrained = strategy == "C"
+        if settings.early_stopping == "none" and all(stackable(e) for e in encoders):
+            results = finetune_stack(encoders, columns, xt, y, settings, pretrained)
+        else:
+            results = [self.finetune_member(e, c, xt, y, train, settings, pretrained, seed + k * MEMBER_SEED,
+                                            record if k == 0 else {})  # the report keeps member 0's choice
+                       for k, (e, c) in enumerate(zip(encoders, columns))]
+        losses, reason = results[0]
+        record.update(finetune_seconds=time.perf_counter() - t0, finetune_losses=losses, stop=reason)
+        self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
         encoder = encoders[0] if len(encoders) == 1 else Ensemble(encoders)
-        return nets, encoder, columns, transform, rows, record
+        return nets, encoder, columns[0], transform, rows, record
 
-    def fit_member(self, strategy, transform, rows, train, xt, y, seed, pretrain_seed, label):
-        """One network: build, (pre-train,) fine-tune on the transformed inputs ``xt``."""
+    def build_member(self, strategy, transform, rows, y, seed, pretrain_seed, label):
+        """One network ready to fine-tune: built, (pre-trained,) its fresh layers started small and a
+        read-out at the training mean. Returns (autoencoder, encoder, output columns, record)."""
         record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
         arch = self.cfg.architecture
         net = build_autoencoder(self.ds.masks, strategy, seed, self.device, arch)
@@ -216,20 +230,16 @@ class Runner:
         if arch.head == "readout":  # start the read-out at the training mean of each target
             encoder.layers[-1].params["bias"][...] = backend.xp_for(self.device).asarray(
                 np.nan_to_num(np.nanmean(y, axis=0)), dtype=encoder.params.dtype)
-        self.progress("finetune", label, 0, 1, None)
-        t0 = time.perf_counter()
-        settings = self.cfg.finetune
-        if not settings.lr:
-            settings = replace(settings, lr=default_lr(strategy))
+        return net, encoder, columns, record
+
+    def finetune_member(self, encoder, columns, xt, y, train, settings, pretrained, seed, record):
+        """One network fine-tuned alone (dense A, gene -> protein rules, inner early stopping)."""
         if settings.early_stopping == "inner":  # the step count from inner folds of these training samples
-            steps, grid, curve = choose_steps(encoder, xt, y, columns, settings, strategy == "C",
+            steps, grid, curve = choose_steps(encoder, xt, y, columns, settings, pretrained,
                                               self.inner_folds(train, seed))
             settings = replace(settings, max_steps=steps, tol=0.0)
             record.update(inner_steps=grid, inner_loss=curve)
-        losses, reason = finetune(encoder, xt, y, columns, settings, strategy == "C")
-        record.update(finetune_seconds=time.perf_counter() - t0, finetune_losses=losses, stop=reason)
-        self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
-        return net, encoder, columns, record
+        return finetune(encoder, xt, y, columns, settings, pretrained)
 
     def inner_folds(self, train, seed):
         """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""

@@ -1,0 +1,194 @@
+"""Fine-tuning many encoders at once: K members that share their input (an ensemble, null-wiring
+draws, points on a penalty path, inner folds) as one stacked network, one forward/backward/Adam
+pass a step for all of them, and stopping per member.
+
+Each member keeps its own mask, weights, biases, gene -> protein scale and read-out, its own
+training samples (``train``: inner folds are members that see different samples of the same
+input), its own penalty and its own stopping step, and ends where fitting it alone ends (the same
+arithmetic, row by row; float32 round-off apart in the read-out's sums). What can be stacked:
+encoders whose first layer is a masked layer with the gene -> protein scale folded in
+(strategies B and C with one-to-one gene -> protein masks), with the node head or a read-out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import backend
+from ..engine import Adam, MaskedLinear, Sequential
+from ..engine import kernels
+from ..engine.dense_linear import DenseLinear
+from ..engine.stack import block_diagonal, member_of_rows, scale_index, stack_rows
+from .network import freeze_gene_protein
+
+LOSS_KINDS = {"squared": 0, "relative": 1}  # the kernels' codes (cpu_kernels.member_losses)
+
+
+def stackable(encoder) -> bool:
+    """Whether an encoder can join a stack: a masked first layer with an input scale, then at most a
+    dense read-out."""
+    layers = encoder.layers
+    first = layers[0]
+    return (isinstance(first, MaskedLinear) and "scale" in first.params and len(layers) <= 2
+            and all(isinstance(h, DenseLinear) for h in layers[1:]))
+
+
+@dataclass
+class Member:
+    """Where one member lives in the stack: its output columns and its parameters' slices."""
+    columns: np.ndarray  # output columns of its targets
+    rows: slice  # its rows of the stacked phenotype layer
+
+
+class EncoderStack:
+    """The members' encoders as one Sequential: a stacked masked layer (per-member input scales), and a
+    block-diagonal read-out when the members have one. ``load`` copies the members' parameters in,
+    ``store`` copies them back."""
+
+    def __init__(self, encoders, columns, device: str = "cpu"):
+        if not encoders or not all(stackable(e) for e in encoders):
+            raise ValueError("EncoderStack: every member needs a masked first layer with an input scale and at "
+                             "most a dense read-out")
+        firsts = [e.layers[0] for e in encoders]
+        n_in = firsts[0].in_features
+        self.k = len(encoders)
+        stacked, offsets = stack_rows([f.mask() for f in firsts])
+        phen = MaskedLinear(stacked, bias=True, activation=firsts[0].activation, input_scale=True,
+                            scale_index=scale_index(stacked, offsets), n_scales=self.k * n_in)
+        layers = [phen]
+        self.readout = len(encoders[0].layers) == 2
+        if self.readout:
+            shapes = [tuple(e.layers[1].params["weight"].shape) for e in encoders]
+            mask, out_rows, _ = block_diagonal(shapes)
+            layers.append(MaskedLinear(mask, bias=True))
+            self.members = [Member(out_rows[k] + np.asarray(c, dtype=np.int64), slice(offsets[k], offsets[k + 1]))
+                            for k, c in enumerate(columns)]
+        else:
+            self.members = [Member(offsets[k] + np.asarray(c, dtype=np.int64), slice(offsets[k], offsets[k + 1]))
+                            for k, c in enumerate(columns)]
+        self.net = Sequential(layers).to(device)
+        self.offsets, self.n_in = offsets, n_in
+        self.member_of_param = self._member_of_params()
+        self.load(encoders)
+
+    @property
+    def device(self) -> str:
+        return self.net.device
+
+    def _member_of_params(self) -> np.ndarray:
+        """The member each entry of the flat parameter buffer belongs to."""
+        phen = self.net.layers[0]
+        row_member = member_of_rows(self.offsets)
+        out = np.empty(self.net.params.size, dtype=np.int64)
+        nz_rows = np.repeat(np.arange(phen.out_features), np.diff(backend.to_numpy(phen.indptr)))
+        out[self.net.slices["0.weight"]] = row_member[nz_rows]
+        out[self.net.slices["0.bias"]] = row_member
+        out[self.net.slices["0.scale"]] = np.repeat(np.arange(self.k), self.n_in)
+        if self.readout:
+            head = self.net.layers[1]
+            per_row = np.repeat(np.arange(self.k), [len(m.columns) for m in self.members])
+            head_rows = np.repeat(np.arange(head.out_features), np.diff(backend.to_numpy(head.indptr)))
+            out[self.net.slices["1.weight"]] = per_row[head_rows]
+            out[self.net.slices["1.bias"]] = per_row
+        return out
+
+    def _pairs(self, encoders):
+        """(stacked array, [each member's array]) for every parameter."""
+        phen = self.net.layers[0]
+        yield phen.params["weight"], [e.layers[0].params["weight"] for e in encoders]
+        yield phen.params["bias"], [e.layers[0].params["bias"] for e in encoders]
+        yield phen.params["scale"], [e.layers[0].params["scale"] for e in encoders]
+        if self.readout:
+            head = self.net.layers[1]
+            yield head.params["weight"], [e.layers[1].params["weight"] for e in encoders]
+            yield head.params["bias"], [e.layers[1].params["bias"] for e in encoders]
+
+    def load(self, encoders) -> None:
+        xp = backend.xp_for(self.device)
+        for stacked, parts in self._pairs(encoders):
+            stacked[...] = xp.asarray(np.concatenate([backend.to_numpy(p).ravel() for p in parts]),
+                                      dtype=stacked.dtype)
+        phen, first = self.net.layers[0], encoders[0].layers[0]
+        phen.frozen = set(first.frozen)
+        phen.trainable = first.trainable
+
+    def store(self, encoders) -> None:
+        for stacked, parts in self._pairs(encoders):
+            flat = backend.to_numpy(stacked)
+            at = 0
+            for p in parts:
+                n = int(p.size)
+                p[...] = backend.get_array_module(p).asarray(flat[at:at + n].reshape(p.shape), dtype=p.dtype)
+                at += n
+
+
+def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=None, l2=None):
+    """Fine-tune every encoder of ``encoders`` on (x, y) at once, as ``finetune.finetune`` does one.
+
+    ``columns``: each member's target columns in its own output (as ``build_encoder`` returns them);
+    ``train`` (K, samples) bool: the samples each member trains on (default: all); ``l2`` (K,): each
+    member's penalty (default: ``settings.l2``). Every member stops on its own (``settings.tol`` over
+    ``settings.window`` steps) and is then held where it stopped. The encoders' parameters are replaced by
+    the tuned ones. Returns [(per-observation losses, stop reason)] per member."""
+    keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
+    for e in encoders:
+        freeze_gene_protein(e, keep_first)
+    try:
+        device = encoders[0].device
+        stack = EncoderStack(encoders, columns, device)
+    finally:
+        for e in encoders:
+            freeze_gene_protein(e, False)
+    k, (n_samples, n_targets) = stack.k, np.shape(y)
+    xp = backend.xp_for(device)
+    train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
+    y = np.asarray(y, dtype=np.float64)
+    observed = ~np.isnan(y)  # samples x targets
+    known_host = train[:, None, :] & observed.T[None]  # K x T x B
+    n = np.maximum(1, known_host.sum(axis=(1, 2)))
+    scale = np.empty((k, n_targets))
+    for m in range(k):
+        yk = np.where(known_host[m].T, y, np.nan)
+        scale[m] = np.nan_to_num(np.abs(np.nanmean(yk, axis=0)), nan=1.0) + 1e-12
+    l2 = np.full(k, float(settings.l2)) if l2 is None else np.asarray(l2, dtype=np.float64)
+    penalty = np.zeros(stack.net.params.size, dtype=np.float32)
+    for i, layer in enumerate(stack.net.layers):
+        if not layer.trainable:
+            continue
+        for name in layer.params:
+            if name not in layer.frozen:
+                sl = stack.net.slices[f"{i}.{name}"]
+                penalty[sl] = (l2 * n)[stack.member_of_param[sl]]
+    xd = backend.feature_major(xp.asarray(x, dtype=np.float32))
+    yT = xp.asarray(np.nan_to_num(y).T, dtype=np.float32)  # T x B
+    known = xp.asarray(known_host.astype(np.uint8))
+    scale_d = xp.asarray(scale, dtype=np.float32)
+    cols = xp.asarray(np.stack([m.columns for m in stack.members]))  # K x T
+    kind = LOSS_KINDS[settings.loss]
+    ops = kernels.for_module(xp)
+    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=penalty if penalty.any() else None)
+    active, moving = np.ones(k, dtype=bool), None  # moving: the active members' parameters, once one stopped
+    losses = np.zeros((settings.max_steps, k))
+    stopped_at = np.full(k, -1)
+    gradT = xp.zeros((stack.net.out_features, n_samples), dtype=np.float32)  # rows of no target stay 0
+    values = xp.zeros(k, dtype=np.float64)
+    step = 0
+    for step in range(settings.max_steps):
+        out = stack.net.forward(xd, check=False)  # (B, width), feature-major
+        ops.member_losses(kind, out.T, cols, yT, known, scale_d, gradT, values)
+        stack.net.backward(gradT.T)
+        opt.step(active=moving)
+        losses[step] = backend.to_numpy(values) / n
+        if step >= settings.window:
+            before, now = losses[step - settings.window], losses[step]
+            done = active & (np.abs(before - now) <= settings.tol * np.maximum(np.abs(before), 1e-12))
+            if done.any():
+                stopped_at[done] = step
+                active &= ~done
+                if not active.any():
+                    break
+                moving = xp.asarray(active[stack.member_of_param].astype(np.uint8))
+    stack.store(encoders)
+    return [(losses[:(s if s >= 0 else step) + 1, m].copy(), "tolerance" if s >= 0 else "step limit")
+            for m, s in enumerate(stopped_at)]
