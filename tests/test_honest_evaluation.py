@@ -8,7 +8,8 @@ from sparsenet.data.spec import DataSpec
 from sparsenet.data.standardise import InputTransform, fit_input_transform
 from sparsenet.evaluation import baselines, crossval
 from sparsenet.training.network import linked_genes
-from sparsenet.evaluation.crossval import RunConfig, Runner
+from sparsenet.evaluation.config import RunConfig
+from sparsenet.evaluation.crossval import Runner
 from sparsenet.evaluation.folds import leave_one_group_out
 from sparsenet.evaluation.report import aggregate, paired
 from sparsenet.training.finetune import FinetuneSettings
@@ -64,7 +65,7 @@ def test_standardisation_is_fitted_on_training_samples_only(tmp_path):
     runner = Runner(ds, _config(), tmp_path / "r")
     test = np.arange(0, ds.labelled.size, 4)
     held_out = {ds.labelled_ids[i] for i in test}
-    _, _, _, transform, rows, _ = runner.fit("C", np.setdiff1d(np.arange(ds.labelled.size), test), held_out, 0, 2,
+    transform, rows, _ = runner.fit("C", np.setdiff1d(np.arange(ds.labelled.size), test), held_out, 0, 2,
                                              "fold")
     pool_ids = ds.pretrain_source.sample_ids
     assert not held_out & {pool_ids[r] for r in rows}
@@ -185,13 +186,36 @@ def test_ensemble_is_the_mean_of_its_members_and_member_zero_is_the_single_netwo
     train = np.arange(0, ds.labelled.size, 2)
     test = np.arange(1, ds.labelled.size, 2)
     held_out = {ds.labelled_ids[i] for i in test}
-    single = Runner(ds, _config(ensemble=1), tmp_path / "one").fit("C", train, held_out, 11, 2, "fold")
-    pair = Runner(ds, _config(ensemble=2), tmp_path / "two").fit("C", train, held_out, 11, 2, "fold")
-    assert isinstance(pair[1], Ensemble) and len(pair[1].members) == 2 and len(pair[0]) == 2
-    np.testing.assert_array_equal(pair[1].members[0].params, single[1].params)
-    assert not np.array_equal(pair[1].members[0].params, pair[1].members[1].params)
-    x = pair[3].apply(ds.inputs.take(ds.labelled[test]))
-    members = [predict(m, x, pair[2]) for m in pair[1].members]
-    np.testing.assert_allclose(predict(pair[1], x, pair[2]), np.mean(members, axis=0), rtol=1e-6)
+    _, _, [single] = Runner(ds, _config(ensemble=1), tmp_path / "one").fit("C", train, held_out, 11, 2, "fold")
+    transform, _, [pair] = Runner(ds, _config(ensemble=2), tmp_path / "two").fit("C", train, held_out, 11, 2, "fold")
+    assert isinstance(pair.encoder, Ensemble) and len(pair.encoder.members) == 2 and len(pair.nets) == 2
+    np.testing.assert_array_equal(pair.encoder.members[0].params, single.encoder.params)
+    assert not np.array_equal(pair.encoder.members[0].params, pair.encoder.members[1].params)
+    x = transform.apply(ds.inputs.take(ds.labelled[test]))
+    members = [predict(m, x, pair.columns) for m in pair.encoder.members]
+    np.testing.assert_allclose(predict(pair.encoder, x, pair.columns), np.mean(members, axis=0), rtol=1e-6)
     with pytest.raises(ValueError, match="at least one member"):
         Ensemble([])
+
+
+def test_the_penalty_chosen_by_inner_cv_never_sees_the_held_out_fold(tmp_path):
+    """--l2 auto: each fold's penalty comes from inner folds of its training samples; changing the held-out
+    samples' phenotypes changes nothing of it, and the choice is one of the path's."""
+    from dataclasses import replace
+
+    from sparsenet.training.penalty import L2_PATH
+
+    ds = _dataset(tmp_path)
+    cfg = _config(strategies=["B"], baselines=[], finetune=FinetuneSettings(lr=1e-2, max_steps=60, l2="auto",
+                                                                            loss="squared"))
+    test = np.arange(0, ds.labelled.size, 4)
+    train = np.setdiff1d(np.arange(ds.labelled.size), test)
+    held_out = {ds.labelled_ids[i] for i in test}
+    rec = Runner(ds, cfg, tmp_path / "a").fit("B", train, held_out, 0, 2, "fold")[2][0].record
+    moved = replace(ds, y=ds.y.copy())
+    moved.y[test] *= 3
+    again = Runner(moved, cfg, tmp_path / "b").fit("B", train, held_out, 0, 2, "fold")[2][0].record
+    assert rec["l2_chosen"] in L2_PATH and list(rec["l2_path"]) == list(L2_PATH)
+    assert again["l2_chosen"] == rec["l2_chosen"]
+    np.testing.assert_array_equal(again["l2_inner_loss"], rec["l2_inner_loss"])
+    assert len(set(np.round(rec["l2_inner_loss"], 9))) > 1  # the penalties were told apart

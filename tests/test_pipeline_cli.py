@@ -268,17 +268,18 @@ def test_train_seeds_and_leave_one_project_out(tmp_path):
 def test_presets_and_single_options_over_them(capsys):
     """Every option given on its own overrides its preset; what is not given comes from the preset; a penalty
     over unscaled inputs is pointed out in one line."""
-    from cli.pipeline import PRESETS, _run_config
+    from cli.pipeline import _run_config
+    from sparsenet.evaluation.config import PRESETS
 
     def config(preset, **options):
-        return _run_config(options.pop("strategy", None), "grouped", 10, "project", 0, "cpu", 1000, 100, None, None,
-                           None, 1e-4, "auto", preset=preset, **options)
+        return _run_config(preset, "cpu", pretrain_samples=1000, batch=100, **options)
 
     for preset in PRESETS:
         cfg, chosen = config(preset), PRESETS[preset]
         assert cfg.strategies == [chosen["strategy"]] and cfg.inputs == chosen["inputs"]
-        assert (cfg.finetune.loss, cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.max_steps, cfg.ensemble) == \
-            (chosen["loss"], chosen["l2"], chosen["init_scale"], chosen["max_steps"], chosen["ensemble"])
+        assert (cfg.finetune.loss, cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.max_steps, cfg.ensemble,
+                cfg.finetune.optimizer) == (chosen["loss"], chosen["l2"], chosen["init_scale"], chosen["max_steps"],
+                                            chosen["ensemble"], chosen["optimizer"])
     assert PRESETS["default"]["l2"] > 0 and PRESETS["paper"]["l2"] == 0  # the paper's method has no penalty
     cfg = config("default", l2=0.0, init_scale=1.0, loss="relative", strategy="B,C")
     assert (cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.loss, cfg.strategies) == (0.0, 1.0, "relative",
@@ -292,3 +293,21 @@ def test_presets_and_single_options_over_them(capsys):
     config("default", inputs="centre")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--l2 0.03" in err and "--inputs centre" in err
+
+
+def test_allowed_values_are_checked_once_in_the_library():
+    from sparsenet.evaluation.config import CHOICES, ConfigError, build_config, parse_list
+
+    for option, allowed in CHOICES.items():
+        if option in ("cv", "baselines", "strategy", "tune"):
+            continue
+        with pytest.raises(ConfigError, match=f"--{option.replace('_', '-')} must be one of {', '.join(allowed)}"):
+            build_config("default", **{option: "nonsense"})
+    assert parse_list("all", "strategy") == ["A", "B", "C"] and parse_list("both", "cv") == ["grouped", "kfold"]
+    assert parse_list("none", "baselines") == [] and parse_list("B,B,C", "strategy") == ["B", "C"]
+    with pytest.raises(ConfigError, match="--cv: 'loo' is not one of grouped, kfold, lopo"):
+        build_config("default", cv="loo")
+    with pytest.raises(ConfigError, match="does not go with --optimizer lbfgs"):
+        build_config("default", optimizer="lbfgs", early_stopping="inner")
+    with pytest.raises(TypeError, match="unknown option"):
+        build_config("default", l3=0.1)

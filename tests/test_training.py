@@ -5,7 +5,8 @@ import pytest
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
 from sparsenet.engine import DenseLinear, Sequential, sum_squared_error
-from sparsenet.evaluation.crossval import RunConfig, Runner
+from sparsenet.evaluation.config import RunConfig
+from sparsenet.evaluation.crossval import Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from sparsenet.training.finetune import FinetuneSettings, finetune, scale_fresh_weights, tuned_parameters
 from sparsenet.training.network import build_autoencoder, linked_genes

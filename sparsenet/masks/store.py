@@ -52,6 +52,13 @@ class Masks:
         }
 
 
+def is_identity(m) -> bool:
+    """Whether a 0/1 matrix is the identity (a one-to-one gene -> protein layer)."""
+    m = sp.csr_matrix(m)
+    return m.shape[0] == m.shape[1] and m.nnz == m.shape[0] and np.array_equal(m.indices, np.arange(m.shape[0])) \
+        and np.array_equal(m.indptr, np.arange(m.shape[0] + 1))
+
+
 def linked_genes(masks: Masks) -> np.ndarray:
     """Genes that reach at least one phenotype (bool per gene): the others cannot be reconstructed
     through the phenotype layer, and carry no signal to any phenotype node."""

@@ -39,9 +39,13 @@ class FinetuneSettings:
     inner_folds: int = 5
     l2: float = 0.0  # penalty l2 * |p|^2 / 2 on every tuned parameter, added to the mean loss per observation
     init_scale: float = 1.0  # multiplies the initial weights of the layers fine-tuning starts afresh
+    optimizer: str = "adam"  # or "lbfgs": L-BFGS on the penalised objective (stacks only: training.stack)
+    lbfgs_tol: float = 1e-7  # L-BFGS stops when its objective fell less than this (relative) over ...
+    lbfgs_window: int = 5  # ... this many iterations
 
 
 LOSSES = ("relative", "squared")
+OPTIMIZERS = ("adam", "lbfgs")
 EARLY_STOPPING = ("none", "inner")
 
 

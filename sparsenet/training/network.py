@@ -17,17 +17,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..engine import DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus
-from ..masks.store import linked_genes  # noqa: F401  (re-exported: what training calls it)
+from ..masks.store import is_identity, linked_genes  # noqa: F401  (re-exported: what training calls them)
 
 STRATEGIES = {"A": "fully connected, no pre-training", "B": "masks, no pre-training", "C": "masks + pre-training"}
 STRATEGY_WORDS = {"A": "dense network, no pre-training", "B": "wired network, no pre-training",
                   "C": "wired network, pre-trained"}  # plot titles and file descriptions
-
-
-def is_identity(m: sp.csr_matrix) -> bool:
-    m = sp.csr_matrix(m)
-    return m.shape[0] == m.shape[1] and m.nnz == m.shape[0] and np.array_equal(m.indices, np.arange(m.shape[0])) \
-        and np.array_equal(m.indptr, np.arange(m.shape[0] + 1))
 
 
 DECODERS = {"softplus": "the paper's: gene = d * softplus(protein); one sign per gene",

@@ -20,6 +20,7 @@ from ..engine import Adam, MaskedLinear, Sequential
 from ..engine import kernels
 from ..engine.dense_linear import DenseLinear
 from ..engine.stack import block_diagonal, member_of_rows, scale_index, stack_rows
+from . import lbfgs
 from .network import freeze_gene_protein
 
 LOSS_KINDS = {"squared": 0, "relative": 1}  # the kernels' codes (cpu_kernels.member_losses)
@@ -123,61 +124,88 @@ class EncoderStack:
                 at += n
 
 
+class StackObjective:
+    """Each member's fine-tuning loss on the stack's shared input, its data gradient and its penalty.
+
+    ``data_gradient()`` runs forward and backward at the current parameters: it returns the members'
+    data losses (sums over their observations, (K,)) and leaves the data gradient in ``net.grads``.
+    ``penalty`` holds each parameter's L2 coefficient l2_k * n_k (0 for frozen ones), so that a member's
+    objective is (data loss + penalty |p|^2 / 2) / n_k, as ``finetune`` minimises it for one network."""
+
+    def __init__(self, stack: EncoderStack, x, y, loss: str, train=None, l2=None):
+        self.stack, self.net = stack, stack.net
+        k, (n_samples, n_targets) = stack.k, np.shape(y)
+        xp = self.xp = backend.xp_for(stack.device)
+        train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
+        y = np.asarray(y, dtype=np.float64)
+        known = train[:, None, :] & ~np.isnan(y).T[None]  # K x T x B: what each member trains on
+        self.n = np.maximum(1, known.sum(axis=(1, 2)))  # observations per member
+        scale = np.empty((k, n_targets))
+        for m in range(k):  # each member's mean |target| over its own observations
+            scale[m] = np.nan_to_num(np.abs(np.nanmean(np.where(known[m].T, y, np.nan), axis=0)), nan=1.0) + 1e-12
+        l2 = np.zeros(k) if l2 is None else np.broadcast_to(np.asarray(l2, dtype=np.float64), (k,))
+        penalty = np.zeros(self.net.params.size, dtype=np.float32)
+        for i, layer in enumerate(self.net.layers):
+            if layer.trainable:
+                for name in layer.params:
+                    if name not in layer.frozen:
+                        sl = self.net.slices[f"{i}.{name}"]
+                        penalty[sl] = (l2 * self.n)[stack.member_of_param[sl]]
+        self.penalty = xp.asarray(penalty) if penalty.any() else None
+        self.x = backend.feature_major(xp.asarray(x, dtype=np.float32))
+        self.yT = xp.asarray(np.nan_to_num(y).T, dtype=np.float32)  # T x B
+        self.known = xp.asarray(known.astype(np.uint8))
+        self.scale = xp.asarray(scale, dtype=np.float32)
+        self.columns = xp.asarray(np.stack([m.columns for m in stack.members]))  # K x T
+        self.kind = LOSS_KINDS[loss]
+        self.gradT = xp.zeros((self.net.out_features, n_samples), dtype=np.float32)  # rows of no target stay 0
+        self.values = xp.zeros(k, dtype=np.float64)
+        self.ops = kernels.for_module(xp)
+
+    def data_gradient(self):
+        out = self.net.forward(self.x, check=False)  # (B, width), feature-major
+        self.ops.member_losses(self.kind, out.T, self.columns, self.yT, self.known, self.scale, self.gradT, self.values)
+        self.net.backward(self.gradT.T)
+        return self.values
+
+
 def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=None, l2=None):
     """Fine-tune every encoder of ``encoders`` on (x, y) at once, as ``finetune.finetune`` does one.
 
     ``columns``: each member's target columns in its own output (as ``build_encoder`` returns them);
     ``train`` (K, samples) bool: the samples each member trains on (default: all); ``l2`` (K,): each
-    member's penalty (default: ``settings.l2``). Every member stops on its own (``settings.tol`` over
-    ``settings.window`` steps) and is then held where it stopped. The encoders' parameters are replaced by
-    the tuned ones. Returns [(per-observation losses, stop reason)] per member."""
+    member's penalty (default: ``settings.l2``). ``settings.optimizer``: 'adam' (``settings.lr``, stopping
+    by ``settings.tol`` over ``settings.window`` steps) or 'lbfgs' (``training.lbfgs``). Every member stops
+    on its own and is then held where it stopped. The encoders' parameters are replaced by the tuned ones.
+    Returns [(per-observation data losses, one per step or iteration, stop reason)] per member."""
     keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
     for e in encoders:
         freeze_gene_protein(e, keep_first)
     try:
-        device = encoders[0].device
-        stack = EncoderStack(encoders, columns, device)
+        stack = EncoderStack(encoders, columns, encoders[0].device)
     finally:
         for e in encoders:
             freeze_gene_protein(e, False)
-    k, (n_samples, n_targets) = stack.k, np.shape(y)
-    xp = backend.xp_for(device)
-    train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
-    y = np.asarray(y, dtype=np.float64)
-    observed = ~np.isnan(y)  # samples x targets
-    known_host = train[:, None, :] & observed.T[None]  # K x T x B
-    n = np.maximum(1, known_host.sum(axis=(1, 2)))
-    scale = np.empty((k, n_targets))
-    for m in range(k):
-        yk = np.where(known_host[m].T, y, np.nan)
-        scale[m] = np.nan_to_num(np.abs(np.nanmean(yk, axis=0)), nan=1.0) + 1e-12
-    l2 = np.full(k, float(settings.l2)) if l2 is None else np.asarray(l2, dtype=np.float64)
-    penalty = np.zeros(stack.net.params.size, dtype=np.float32)
-    for i, layer in enumerate(stack.net.layers):
-        if not layer.trainable:
-            continue
-        for name in layer.params:
-            if name not in layer.frozen:
-                sl = stack.net.slices[f"{i}.{name}"]
-                penalty[sl] = (l2 * n)[stack.member_of_param[sl]]
-    xd = backend.feature_major(xp.asarray(x, dtype=np.float32))
-    yT = xp.asarray(np.nan_to_num(y).T, dtype=np.float32)  # T x B
-    known = xp.asarray(known_host.astype(np.uint8))
-    scale_d = xp.asarray(scale, dtype=np.float32)
-    cols = xp.asarray(np.stack([m.columns for m in stack.members]))  # K x T
-    kind = LOSS_KINDS[settings.loss]
-    ops = kernels.for_module(xp)
-    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=penalty if penalty.any() else None)
+    objective = StackObjective(stack, x, y, settings.loss, train, settings.l2 if l2 is None else l2)
+    if getattr(settings, "optimizer", "adam") == "lbfgs":
+        results = _lbfgs(objective, settings)
+    else:
+        results = _adam(objective, settings)
+    stack.store(encoders)
+    return results
+
+
+def _adam(objective: StackObjective, settings):
+    """Adam as ``finetune`` runs it (the penalty's gradient added inside the update), stopping per member
+    when its data loss moved less than ``tol`` (relative) over ``window`` steps."""
+    stack, xp, k, n = objective.stack, objective.xp, objective.stack.k, objective.n
+    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty)
     active, moving = np.ones(k, dtype=bool), None  # moving: the active members' parameters, once one stopped
     losses = np.zeros((settings.max_steps, k))
     stopped_at = np.full(k, -1)
-    gradT = xp.zeros((stack.net.out_features, n_samples), dtype=np.float32)  # rows of no target stay 0
-    values = xp.zeros(k, dtype=np.float64)
     step = 0
     for step in range(settings.max_steps):
-        out = stack.net.forward(xd, check=False)  # (B, width), feature-major
-        ops.member_losses(kind, out.T, cols, yT, known, scale_d, gradT, values)
-        stack.net.backward(gradT.T)
+        values = objective.data_gradient()
         opt.step(active=moving)
         losses[step] = backend.to_numpy(values) / n
         if step >= settings.window:
@@ -189,6 +217,34 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
                 if not active.any():
                     break
                 moving = xp.asarray(active[stack.member_of_param].astype(np.uint8))
-    stack.store(encoders)
     return [(losses[:(s if s >= 0 else step) + 1, m].copy(), "tolerance" if s >= 0 else "step limit")
             for m, s in enumerate(stopped_at)]
+
+
+def _lbfgs(objective: StackObjective, settings):
+    """L-BFGS over each member's penalised objective, members side by side (equal parameter counts)."""
+    stack, xp, n = objective.stack, objective.xp, objective.n
+    order = np.argsort(stack.member_of_param, kind="stable")  # member-major: (K, P)
+    counts = np.bincount(stack.member_of_param, minlength=stack.k)
+    if np.any(counts != counts[0]):
+        raise ValueError("L-BFGS on a stack needs members with equal numbers of parameters; use Adam")
+    order_d = xp.asarray(order)
+    shape = (stack.k, int(counts[0]))
+    params, grads = stack.net.params, stack.net.grads
+    pen = (objective.penalty[order_d] if objective.penalty is not None
+           else xp.zeros(order.size, dtype=np.float32)).reshape(shape).astype(np.float64)
+    n_d = xp.asarray(n, dtype=np.float64)[:, None]
+
+    def evaluate(p):
+        params[order_d] = p.ravel().astype(params.dtype)
+        p32 = params[order_d].reshape(shape).astype(np.float64)  # what the network computes with
+        data = objective.data_gradient().copy()
+        g = (grads[order_d].reshape(shape).astype(np.float64) + pen * p32) / n_d
+        f = (data + 0.5 * (pen * p32 * p32).sum(axis=1)) / n_d[:, 0]
+        return f, g, backend.to_numpy(data) / n
+
+    p0 = params[order_d].reshape(shape).astype(np.float64)
+    result = lbfgs.minimise(evaluate, p0, xp, max_iter=settings.max_steps, tol=settings.lbfgs_tol,
+                            window=settings.lbfgs_window)
+    params[order_d] = result.params.ravel().astype(params.dtype)
+    return [(result.recorded[:result.iterations[m] + 1, m].copy(), result.reasons[m]) for m in range(stack.k)]

@@ -1,0 +1,150 @@
+"""A run's settings, built once: presets as library objects, options over them, every allowed
+value listed and checked in one place (as scikit-learn's ``_parameter_constraints``; as black's
+``Mode``, the result is passed down and nothing below re-checks it).
+
+``build_config(preset, **options)`` takes flat option names (those of the command line: strategy,
+l2, max_steps, ...); an option that is None takes the preset's value.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from ..data.standardise import INPUTS
+from ..training.finetune import EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings
+from ..training.network import DECODERS, HEADS, STRATEGIES, Architecture
+from ..training.pretrain import PretrainSettings
+from .baselines import BASELINES
+
+SCHEMES = ("grouped", "kfold", "lopo")
+
+# What each preset sets; an option given on its own overrides its preset's value.
+PRESETS = {
+    "default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout", "pretrain_lr": 0.1,
+                "early_stopping": "none", "max_steps": 2000, "ensemble": 5, "loss": "squared", "l2": 0.03,
+                "init_scale": 0.1, "optimizer": "adam"},
+    "paper": {"strategy": "C", "inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
+              "early_stopping": "none", "max_steps": 3000, "ensemble": 1, "loss": "relative", "l2": 0.0,
+              "init_scale": 1.0, "optimizer": "adam"},
+}
+# Every option with a fixed set of values, and those values.
+CHOICES = {"strategy": tuple(STRATEGIES), "inputs": INPUTS, "decoder": tuple(DECODERS), "head": tuple(HEADS),
+           "loss": LOSSES, "early_stopping": EARLY_STOPPING, "tune": TUNE, "optimizer": OPTIMIZERS, "cv": SCHEMES,
+           "baselines": BASELINES}
+LISTS = ("strategy", "cv", "baselines")  # options that take a comma list ('all' for every value)
+
+
+class ConfigError(ValueError):
+    """An option value that is not allowed; the message names the option as the command line does."""
+
+
+@dataclass
+class RunConfig:
+    strategies: list = field(default_factory=lambda: ["C"])
+    cv: list = field(default_factory=lambda: ["grouped"])
+    folds: int = 10
+    group_by: str | None = "project"
+    seed: int = 0  # the folds' seed, and the first network seed
+    seeds: int = 1  # repeats of every fit with network seeds seed, seed+1, ...; the folds stay the same
+    device: str = "cpu"
+    ensemble: int = 1  # networks per fit, from different seeds; their predictions are averaged
+    inputs: str = "raw"  # raw | centre | standardise, fitted per fold on training samples (data.standardise)
+    architecture: Architecture = field(default_factory=Architecture)
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
+    baselines: list = field(default_factory=lambda: list(BASELINES))
+    final_model: bool = True
+    noise: dict | None = None  # robustness: {"where": "pretrain"|"finetune"|"both", "percent": p}
+    nulls: dict | None = None  # control: {"kinds": [genes|edges|density ...], "draws": N, "seed": S}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_list(value, name: str) -> list:
+    """A comma list of allowed values ('all': every one; for cv 'both': grouped,kfold; for baselines
+    'none': no baseline), in order, without repeats."""
+    allowed = CHOICES[name]
+    if isinstance(value, (list, tuple)):
+        value = ",".join(value)
+    text = str(value).strip()
+    if name == "cv" and text == "both":
+        return ["grouped", "kfold"]
+    if name == "baselines" and text.lower() == "none":
+        return []
+    items = list(allowed) if text.lower() == "all" else [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise ConfigError(f"{_flag(name)}: {bad[0] if bad else text!r} is not one of {', '.join(allowed)}")
+    return list(dict.fromkeys(items))
+
+
+def parse_l2(value):
+    """A penalty: a number >= 0, or 'auto' (chosen by inner cross-validation, training.penalty)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        l2 = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--l2: give a number >= 0 or 'auto', got {value!r}") from None
+    if not l2 >= 0:
+        raise ConfigError(f"--l2: give a number >= 0 or 'auto', got {value!r}")
+    return l2
+
+
+def check_choice(name: str, value):
+    if value not in CHOICES[name]:
+        raise ConfigError(f"{_flag(name)} must be one of {', '.join(CHOICES[name])}, got {value!r}")
+    return value
+
+
+def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, group_by="project", seed: int = 0,
+                 seeds: int = 1, device: str = "cpu", baselines="none", final_model: bool = True, noise=None,
+                 pretrain_samples: int = 1_000_000, batch: int = 5000, finetune_lr=None, tol: float = 1e-4,
+                 tune: str = "auto", **options) -> RunConfig:
+    """The RunConfig of ``preset`` with ``options`` over it (strategy, inputs, decoder, head, pretrain_lr,
+    early_stopping, max_steps, ensemble, loss, l2, init_scale, optimizer; None: the preset's value).
+    Raises ConfigError for any value that is not allowed."""
+    if preset not in PRESETS:
+        raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    unknown = set(options) - set(PRESETS[preset])
+    if unknown:
+        raise TypeError(f"build_config: unknown option(s) {sorted(unknown)}")
+    chosen = {**PRESETS[preset], **{k: v for k, v in options.items() if v is not None}}
+    for name in ("inputs", "decoder", "head", "loss", "early_stopping", "optimizer"):
+        check_choice(name, chosen[name])
+    check_choice("tune", tune)
+    if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
+        raise ConfigError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
+    chosen["l2"] = parse_l2(chosen["l2"])
+    if chosen["init_scale"] < 0 or chosen["max_steps"] < 1 or chosen["ensemble"] < 1:
+        raise ConfigError("--init-scale must not be negative, --max-steps and --ensemble at least 1")
+    if chosen["l2"] == "auto" and (chosen["strategy"] == "A" or chosen["early_stopping"] != "none"):
+        raise ConfigError("--l2 auto fits masked networks (strategies B, C) by Adam's or L-BFGS's own stopping; "
+                          "not strategy A or --early-stopping inner")
+    if chosen["optimizer"] == "lbfgs" and chosen["early_stopping"] != "none":
+        raise ConfigError("--early-stopping inner chooses Adam's step count; it does not go with --optimizer lbfgs")
+    return RunConfig(strategies=parse_list(chosen["strategy"], "strategy"), cv=parse_list(cv, "cv"), folds=folds,
+                     group_by=group_by or None, seed=seed, seeds=seeds, device=device, ensemble=chosen["ensemble"],
+                     inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
+                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
+                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune,
+                                               loss=chosen["loss"], l2=chosen["l2"], init_scale=chosen["init_scale"],
+                                               early_stopping=chosen["early_stopping"],
+                                               optimizer=chosen["optimizer"]),
+                     baselines=parse_list(baselines, "baselines"), final_model=final_model, noise=noise)
+
+
+def config_from_dict(d: dict) -> RunConfig:
+    """A RunConfig back from ``to_dict()`` (a checkpoint's or a state folder's)."""
+    known = {f.name for f in fields(RunConfig)}
+    d = {k: v for k, v in d.items() if k in known}
+    nested = {"architecture": Architecture, "pretrain": PretrainSettings, "finetune": FinetuneSettings}
+    for name, cls in nested.items():
+        if isinstance(d.get(name), dict):
+            names = {f.name for f in fields(cls)}
+            d[name] = cls(**{k: v for k, v in d[name].items() if k in names})
+    return RunConfig(**d)
