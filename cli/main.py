@@ -182,6 +182,7 @@ def masks_names(masks_file: Path = typer.Argument(..., metavar="MASKS", help="ma
 
 
 app.command("train")(friendly(pipeline.train))
+app.command("control")(friendly(pipeline.control))
 app.command("predict")(friendly(pipeline.predict))
 app.command("links")(friendly(pipeline.links))
 app.command("robustness")(friendly(pipeline.robustness))

@@ -39,13 +39,7 @@ NA_VALUES = typer.Option(None, "--na-values", help="comma-separated cell texts r
                          "empty cell (default: empty,NA,NaN,nan,n.d.)")
 STRICT = flag("--strict", help="stop at the first data warning (unmatched sample IDs, genes that "
                       "look misspelled, levels given as fold changes, few model genes) instead of going on")
-# What each preset sets; an option given on the command line overrides its preset's value.
-PRESETS = {"default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout",
-                       "pretrain_lr": 0.1, "early_stopping": "none", "max_steps": 2000, "ensemble": 5,
-                       "loss": "squared", "l2": 0.03, "init_scale": 0.1},
-           "paper": {"strategy": "C", "inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
-                     "early_stopping": "none", "max_steps": 3000, "ensemble": 1, "loss": "relative", "l2": 0.0,
-                     "init_scale": 1.0}}
+from sparsenet.evaluation.config import PRESETS  # noqa: E402  (the help texts quote them)
 
 
 def _presets_say(key, fmt="{}"):
@@ -76,7 +70,9 @@ HEAD = typer.Option(None, "--head", help="node (paper: the target's phenotype no
                     "of every phenotype node) (default: the preset's)")
 LOSS = typer.Option(None, "--loss", help="fine-tuning loss: relative (paper: sum |(y - yhat)/y|) or squared "
                     "(sum ((y - yhat)/mean y)^2) (default: the preset's)")
-L2 = typer.Option(None, "--l2", min=0.0, help="penalty l2 * |p|^2 / 2 on every fine-tuned parameter, per observation "
+L2 = typer.Option(None, "--l2", help="penalty l2 * |p|^2 / 2 on every fine-tuned parameter, per observation, or "
+                  "'auto': chosen per fit by inner grouped CV of its training samples along "
+                  "1, 0.3, 0.1, 0.03, 0.01, 0.003 with warm starts "
                   f"(default: {_presets_say('l2', '{:g}')}; chosen on seed 0's folds)")
 INIT_SCALE = typer.Option(None, "--init-scale", min=0.0, help="factor on the initial weights of layers fine-tuning "
                           f"starts afresh (default: {_presets_say('init_scale', '{:g}')})")
@@ -99,7 +95,10 @@ FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine
                            "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
 MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="fine-tuning step limit, stopping earlier by --tol "
                          f"(default: {_presets_say('max_steps', '{:,}')})")
-TOL = typer.Option(1e-4, "--tol", help="fine-tuning stops when the loss moved less than this (relative) over 100 steps")
+TOL = typer.Option(1e-4, "--tol", help="fine-tuning (Adam) stops when the loss moved less than this (relative) over "
+                   "100 steps")
+OPTIMIZER = typer.Option(None, "--optimizer", help="fine-tuning optimizer: adam, or lbfgs (L-BFGS to the optimum of "
+                         f"the penalised loss) (default: {_presets_say('optimizer')})")
 TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
                     "(phenotype layer after pre-training, all without)")
 
@@ -222,48 +221,17 @@ def _prepare_out(out: Path, resume: bool, settings: dict):
     write_json(cfg_file, settings)
 
 
-def _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
-                max_steps, tol, tune, final_model=True, noise=None, preset="paper", inputs=None, decoder=None,
-                head=None, loss=None, seeds=1, baselines="none", early_stopping=None, ensemble=None, l2=None,
-                init_scale=None):
+def _run_config(preset="default", device="cpu", **options):
+    """The run's RunConfig: the preset with the options given over it (checked once, in the library), on the
+    resolved device; a penalty over unscaled inputs is pointed out in one line."""
     from sparsenet import backend
-    from sparsenet.data.standardise import INPUTS as INPUT_CHOICES
-    from sparsenet.evaluation.baselines import BASELINES as BASELINE_CHOICES
-    from sparsenet.evaluation.crossval import SCHEMES, RunConfig
-    from sparsenet.training.finetune import EARLY_STOPPING as STOPPINGS, LOSSES, TUNE as TUNES, FinetuneSettings
-    from sparsenet.training.network import DECODERS, HEADS, STRATEGIES, Architecture
-    from sparsenet.training.pretrain import PretrainSettings
+    from sparsenet.evaluation.config import build_config
 
-    if preset not in PRESETS:
-        raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    chosen = {**PRESETS[preset], **{k: v for k, v in dict(strategy=strategy, inputs=inputs, decoder=decoder, head=head,
-                                                           pretrain_lr=pretrain_lr, early_stopping=early_stopping,
-                                                           max_steps=max_steps, ensemble=ensemble, loss=loss, l2=l2,
-                                                           init_scale=init_scale).items()
-                                     if v is not None}}
-    for name, value, allowed in (("tune", tune, TUNES), ("inputs", chosen["inputs"], INPUT_CHOICES),
-                                 ("decoder", chosen["decoder"], DECODERS), ("head", chosen["head"], HEADS),
-                                 ("loss", chosen["loss"], LOSSES),
-                                 ("early-stopping", chosen["early_stopping"], STOPPINGS)):
-        if value not in allowed:
-            raise UserError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}")
-    if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
-        raise UserError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
-    if chosen["l2"] > 0 and chosen["inputs"] != "standardise":
-        _echo(f"note: --l2 {chosen['l2']:g} is sized for standardised inputs; with --inputs {chosen['inputs']} "
+    cfg = build_config(preset, device=backend.resolve_device(device), **options)
+    if cfg.finetune.l2 != "auto" and cfg.finetune.l2 > 0 and cfg.inputs != "standardise":
+        _echo(f"note: --l2 {cfg.finetune.l2:g} is sized for standardised inputs; with --inputs {cfg.inputs} "
               "(values ~0.1) it can hold every weight at zero (predictions = the training mean): consider --l2 0")
-    schemes = ["grouped", "kfold"] if cv == "both" else _parse_list(cv, SCHEMES, "cv")
-    base = [] if baselines.strip().lower() == "none" else _parse_list(baselines, list(BASELINE_CHOICES), "baselines")
-    return RunConfig(strategies=_parse_list(chosen["strategy"], list(STRATEGIES), "strategy"), cv=schemes,
-                     folds=folds,
-                     group_by=group_by or None, seed=seed, seeds=seeds, device=backend.resolve_device(device),
-                     ensemble=chosen["ensemble"],
-                     inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
-                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
-                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune,
-                                               loss=chosen["loss"], l2=chosen["l2"], init_scale=chosen["init_scale"],
-                                               early_stopping=chosen["early_stopping"]),
-                     baselines=base, final_model=final_model, noise=noise)
+    return cfg
 
 
 def _echo_data_summary(ds, cfg) -> None:
@@ -327,7 +295,8 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
           decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: Optional[str] = LOSS, seeds: int = SEEDS,
           baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING, ensemble: Optional[int] = ENSEMBLE,
-          l2: Optional[float] = L2, init_scale: Optional[float] = INIT_SCALE, workers: int = WORKERS,
+          l2: Optional[str] = L2, init_scale: Optional[float] = INIT_SCALE, optimizer: Optional[str] = OPTIMIZER,
+          workers: int = WORKERS,
           scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
           na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
@@ -344,10 +313,11 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     t0 = time.perf_counter()
     if workers and scheduler:
         raise UserError("give --workers (a local cluster) or --scheduler (a running one), not both")
-    cfg = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr, finetune_lr,
-                      max_steps, tol, tune, preset=preset, inputs=inputs, decoder=decoder, head=head, loss=loss,
-                      seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble,
-                      l2=l2, init_scale=init_scale)
+    cfg = _run_config(preset, device, strategy=strategy, cv=cv, folds=folds, group_by=group_by, seed=seed,
+                      pretrain_samples=pretrain_samples, batch=batch, pretrain_lr=pretrain_lr, finetune_lr=finetune_lr,
+                      max_steps=max_steps, tol=tol, tune=tune, inputs=inputs, decoder=decoder, head=head, loss=loss,
+                      seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble, l2=l2,
+                      init_scale=init_scale, optimizer=optimizer)
     masks, masks_path = _masks(masks_file)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
@@ -376,6 +346,135 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
             typer.echo(f"warning ({key}): {w}")
     typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Written to {out}:")
     typer.echo(_files_written(report["files"]))
+
+
+# ---------------------------------------------------------------- control
+def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = PHENOTYPES,
+            reference: Optional[str] = REFERENCE, orientation: str = ORIENTATION,
+            phenotype: Optional[List[str]] = PHENOTYPE, mapping: Optional[List[str]] = MAP,
+            sample_column: Optional[str] = SAMPLE_COLUMN, keep_zero: bool = KEEP_ZERO,
+            masks_file: Optional[Path] = MASKS,
+            null: str = typer.Option("genes,edges", "--null", help="null models, a comma list: genes (gene labels "
+                                     "permuted, topology kept), edges (links rewired, every degree kept), density "
+                                     "(random links, their number kept), or all"),
+            draws: int = typer.Option(50, "--draws", min=1, help="randomised wirings per null model"),
+            strategy: str = typer.Option(None, "--strategy", help="B or C (default: the preset's)"),
+            cv: str = typer.Option("grouped", "--cv", help="grouped, kfold or lopo (one scheme)"), folds: int = FOLDS,
+            group_by: str = GROUP_BY, seed: int = typer.Option(0, "--seed", help="the folds' seed, the first network "
+                                                                   "seed and the null draws' seed"),
+            seeds: int = SEEDS, device: str = DEVICE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
+            head: Optional[str] = HEAD, loss: Optional[str] = LOSS, l2: Optional[str] = L2,
+            init_scale: Optional[float] = INIT_SCALE, max_steps: Optional[int] = MAX_STEPS, tol: float = TOL,
+            ensemble: Optional[int] = ENSEMBLE, optimizer: Optional[str] = OPTIMIZER,
+            finetune_lr: Optional[float] = FINETUNE_LR, tune: str = TUNE, decoder: Optional[str] = DECODER,
+            pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH, pretrain_lr: float = PRETRAIN_LR,
+            baselines: str = typer.Option("random_forest,ridge_linked", "--baselines", help="baselines on the same "
+                                          "folds, beside the null (a comma list, all or none)"),
+            workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
+            na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
+            out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/control-DATE-TIME)"),
+            resume: bool = flag("--resume", help="continue the control in --out where it stopped")):
+    """Does the wiring matter? Train the same network on N randomised copies of the masks per null model,
+    with the real wiring's settings on the same folds and network seeds, and report where the real wiring
+    falls in each null distribution (rank, empirical p), beside the baselines on the same folds."""
+    from sparsenet.atomic import write_atomically
+    from sparsenet.data.dataset import load_dataset
+    from sparsenet.evaluation import control as ctl
+    from sparsenet.evaluation import plots
+    from sparsenet.evaluation.config import parse_list
+    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.evaluation.plan import Executor, Plan
+    from sparsenet.evaluation.report import write_run
+    from sparsenet.masks.randomise import KINDS
+    from sparsenet.masks.store import write_masks
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    t0 = time.perf_counter()
+    kinds = [k.strip() for k in (KINDS if null.strip() == "all" else null.split(",")) if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise UserError(f"--null: {bad[0] if bad else null!r} is not one of {', '.join(KINDS)}")
+    cfg = _run_config(preset, device, strategy=strategy, cv=cv, folds=folds, group_by=group_by, seed=seed, seeds=seeds,
+                      pretrain_samples=pretrain_samples, batch=batch, pretrain_lr=pretrain_lr, max_steps=max_steps,
+                      tol=tol, inputs=inputs, head=head, loss=loss, ensemble=ensemble, l2=l2, init_scale=init_scale,
+                      optimizer=optimizer, finetune_lr=finetune_lr, tune=tune, decoder=decoder, baselines=baselines,
+                      final_model=False)
+    if len(cfg.strategies) != 1 or cfg.strategies[0] not in ("B", "C") or len(cfg.cv) != 1:
+        raise UserError("control: one strategy (B or C: a wiring to randomise) and one --cv scheme")
+    cfg.nulls = {"kinds": kinds, "draws": draws, "seed": seed}
+    masks, masks_path = _masks(masks_file)
+    spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
+                     group_by if cfg.cv[0] in ("grouped", "lopo") else None, None, na_values)
+    ds = load_dataset(masks, spec, read_out=cfg.architecture.head == "readout")
+    _echo_data_summary(ds, cfg)
+    echo_checks(ds.summary, strict)
+    if resume and out is None:
+        raise UserError("--resume needs the --out folder of the control to continue")
+    out = out or Path("runs") / f"control-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    settings = {"run": cfg.to_dict(), "data": ds.summary, "masks": {"file": masks_path,
+                                                                     "fingerprint": mask_fingerprint(masks)}}
+    with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
+        _prepare_out(out, resume, settings)
+        runner = Runner(ds, cfg, out, None, pretrain_dir=cache_dir)
+        (out / "null_masks").mkdir(exist_ok=True)
+        moved = {}
+        for kind in kinds:  # every draw, written with its provenance: re-run any with train --masks
+            draws_ = runner.null_masks(kind)
+            moved[kind] = [float(d.attrs["null_links_moved"]) for d in draws_]
+            for d, m in enumerate(draws_):
+                target = out / "null_masks" / f"{kind}-{d:03d}.h5"
+                if not target.exists():
+                    write_atomically(target, lambda tmp, m=m: write_masks(tmp, m))
+        _echo(f"{draws} random wirings per null model ({', '.join(kinds)}), each trained as the real wiring "
+              f"({cfg.strategies[0]}, {cfg.ensemble} networks, l2 {cfg.finetune.l2}) on the same folds; device "
+              f"{cfg.device}; fits: {executor.description}")
+        plan = Plan([runner])
+        with Bars(plan.n_tasks) as bars:
+            runner.progress = bars
+            results, _, seconds = runner.run(executor)
+    report = write_run(out, ds, cfg, results, None, time.perf_counter() - t0,
+                       {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
+    summary = ctl.control_summary(ds, results, cfg.strategies[0], cfg.cv[0], kinds,
+                                  [cfg.seed + r for r in range(cfg.seeds)])
+    for kind in kinds:
+        summary["null_models"][kind]["links_moved"] = moved[kind]
+    report["control"] = summary
+    col = ds.target_columns[0]
+    base = {b.split(":", 1)[1]: report["results"][f"{cfg.cv[0]}/{b}"]["over_seeds"][col]
+            for b in [f"baseline:{x}" for x in cfg.baselines]}
+    base = {name: {m: v[m]["mean"] for m in v} for name, v in base.items()}
+    plots.control(out / "control.png", summary, col, base)
+    report["files"]["control.png"] = "each null model's distribution of r, % within 20 % and RMSE, the real wiring marked"
+    report["files"]["null_masks/"] = "every randomised wiring, with its provenance: re-run one with train --masks"
+    report["wall_seconds"] = time.perf_counter() - t0
+    from sparsenet.evaluation.report import write_json as write_report
+    write_report(out / "report.json", report)
+    typer.echo(_control_table(report, col))
+    typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Written to {out}:")
+    typer.echo(_files_written(report["files"]))
+
+
+def _control_table(report, col) -> str:
+    from sparsenet.evaluation.control import verdict
+
+    summary = report["control"]
+    real = report["results"][f"{summary['scheme']}/{summary['strategy']}"]["over_seeds"][col]
+    lines = [f"{col}, {summary['scheme']} CV, network seeds {summary['network_seeds']}: the real wiring "
+             f"(r {real['pearson_r']['mean']:.3f}, {real['within_20_percent']['mean']:.1f} % within 20 %, "
+             f"RMSE {real['rmse']['mean']:.3f}) against random wirings trained the same way",
+             f"{'null model':10} {'draws':>5} {'metric':18} {'real':>7} {'null mean ± sd':>16} {'rank':>6} {'p':>6}"]
+    for kind, entry in summary["null_models"].items():
+        for m, label in (("pearson_r", "r"), ("within_20_percent", "% within 20 %"), ("rmse", "RMSE")):
+            e = entry["phenotypes"][col][m]
+            lines.append(f"{kind:10} {entry['draws']:5d} {label:18} {e['real']:7.3f} "
+                         f"{e['null_mean']:8.3f} ± {e['null_sd']:5.3f} {e['rank']:6d} {e['p']:6.3f}")
+        lines.append(f"  {kind}: {verdict(entry, col)}")
+    for key, res in report["results"].items():
+        if "baseline:" in key:
+            v = res["over_seeds"][col]
+            lines.append(f"baseline {key.split(':', 1)[1]:16} r {v['pearson_r']['mean']:.3f}, "
+                         f"{v['within_20_percent']['mean']:.1f} % within 20 %, RMSE {v['rmse']['mean']:.3f}")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- predict
@@ -447,19 +546,30 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
 
 
 # ---------------------------------------------------------------- links
-def links(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train"),
+def links(source: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="model.h5 from sparsenet train, or a "
+                                        "finished run folder of sparsenet train or control"),
           out: Path = typer.Option(..., "-o", "--out", help="CSV to write")):
-    """Export the learned weight of every biological link (gene, protein, phenotype reaction)."""
-    from sparsenet.evaluation.links import ZERO_TOLERANCE, links_csv
+    """Export the learned weight of every biological link (gene, protein, phenotype) and on each target: the
+    model's networks (mean and sd), and from a run folder also over every fold's networks, with each link's
+    percentile under the null wirings where a control was run."""
+    from sparsenet.evaluation.links import ZERO_TOLERANCE, link_table, run_link_table, table_csv
     from sparsenet.training.checkpoint import load_checkpoint
 
     check_output_folder(out)
-    ck = load_checkpoint(checkpoint)
-    text = links_csv(ck)
+    if source.is_dir():
+        table = run_link_table(source)
+        nulls = [c.split(" ")[0].removeprefix("null_percentile_") for c in table if c.startswith("null_percentile_")]
+        how = (f"weights over {int(table['fold_networks'][0])} fold networks (mean, sd, share of the same sign)"
+               + (f", percentiles under the null wirings ({', '.join(dict.fromkeys(nulls))})" if nulls else ""))
+    else:
+        ck = load_checkpoint(source)
+        table = link_table(ck)
+        k = int(ck.config.get("ensemble", 1))
+        how = (f"weights are the mean{' and sd' if k > 1 else ''} over {k} network{'s' if k > 1 else ''}, |w| below "
+               f"{ZERO_TOLERANCE:g} of its layer's largest written as 0")
+    text = table_csv(table)
     write_text(out, text)
-    k = int(ck.config.get("ensemble", 1))
-    typer.echo(f"{out}: {text.count(chr(10)) - 1} links; weights are the mean{' and sd' if k > 1 else ''} over {k} "
-               f"network{'s' if k > 1 else ''}, |w| below {ZERO_TOLERANCE:g} of its layer's largest written as 0")
+    typer.echo(f"{out}: {text.count(chr(10)) - 1} links; {how}")
 
 
 # ---------------------------------------------------------------- robustness
@@ -500,8 +610,9 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
     if strategy != "C" and any(w != "finetune" for w in wheres):
         wheres = ["finetune"]
         _echo(f"strategy {strategy} has no pre-training: noise only in fine-tuning data")
-    base = _run_config(strategy, cv, folds, group_by, seed, device, pretrain_samples, batch, pretrain_lr,
-                       finetune_lr, max_steps, tol, tune, final_model=False, preset=preset)
+    base = _run_config(preset, device, strategy=strategy, cv=cv, folds=folds, group_by=group_by, seed=seed,
+                       pretrain_samples=pretrain_samples, batch=batch, pretrain_lr=pretrain_lr, finetune_lr=finetune_lr,
+                       max_steps=max_steps, tol=tol, tune=tune, final_model=False)
     if len(base.cv) != 1:
         raise UserError("--cv: one scheme (grouped or kfold) for robustness")
     masks, masks_path = _masks(masks_file)

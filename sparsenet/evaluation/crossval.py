@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -22,40 +22,22 @@ import numpy as np
 from .. import backend
 from ..atomic import write_atomically
 from ..data.dataset import Dataset
-from ..training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, member_prefix, save_checkpoint
+from ..training.checkpoint import (Checkpoint, check_same_masks, load_checkpoint, mask_fingerprint, member_prefix,
+                                   save_checkpoint)
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
 from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict, scale_fresh_weights
 from ..training.network import Architecture, Ensemble, build_autoencoder, build_encoder, linked_genes
+from ..training.penalty import choose_l2
 from ..training.stack import finetune_stack, stackable
 from ..training.pretrain import PretrainSettings, pretrain
 from . import baselines, metrics
+from ..masks.randomise import randomise
+from .links import encoder_link_weights
+from .config import SCHEMES, RunConfig  # noqa: F401  (RunConfig: the runner's settings)
 from .folds import grouped_kfold, kfold, leave_one_group_out
 
-SCHEMES = ("grouped", "kfold", "lopo")
 MEMBER_SEED = 1_000_003  # offset between the seeds of an ensemble's members
 PCA_ROWS = 20_000  # rows of the pool the PCA reference of the reconstruction is fitted on, at most
-
-
-@dataclass
-class RunConfig:
-    strategies: list = field(default_factory=lambda: ["C"])
-    cv: list = field(default_factory=lambda: ["grouped"])
-    folds: int = 10
-    group_by: str | None = "project"
-    seed: int = 0  # the folds' seed, and the first network seed
-    seeds: int = 1  # repeats of every fit with network seeds seed, seed+1, ...; the folds stay the same
-    device: str = "cpu"
-    ensemble: int = 1  # networks per fit, from different seeds; their predictions are averaged
-    inputs: str = "raw"  # raw | centre | standardise, fitted per fold on training samples (data.standardise)
-    architecture: Architecture = field(default_factory=Architecture)
-    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
-    finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
-    baselines: list = field(default_factory=lambda: list(baselines.BASELINES))
-    final_model: bool = True
-    noise: dict | None = None  # robustness: {"where": "pretrain"|"finetune"|"both", "percent": p}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def make_folds(ds: Dataset, scheme: str, k: int, seed: int):
@@ -103,6 +85,17 @@ def noisy_pairs(x, y, percent, seed):
 
 
 # ---------------------------------------------------------------- one fit
+@dataclass
+class Fitted:
+    """One wiring's fitted networks: its members' autoencoders, the encoder that predicts (an Ensemble of
+    the members' when there are several), the output columns of the targets, and the record of member 0
+    (losses, stop, the penalty chosen) with the members' seconds summed."""
+    nets: list
+    encoder: object
+    columns: np.ndarray
+    record: dict
+
+
 class Runner:
     def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None, pretrain_dir: Path | None = None):
         self.ds, self.cfg, self.out = ds, cfg, Path(out)
@@ -128,30 +121,33 @@ class Runner:
         self.__dict__.update(state)
         self.progress = self.progress or (lambda *a, **k: None)
 
-    def _checkpoint(self, strategy, params, progress, extra=None) -> Checkpoint:
-        return Checkpoint(strategy, params, self.ds.masks, self.ds.normalisation, self.ds.targets,
+    def _checkpoint(self, strategy, params, progress, extra=None, masks=None) -> Checkpoint:
+        return Checkpoint(strategy, params, masks or self.ds.masks, self.ds.normalisation, self.ds.targets,
                           self.ds.target_columns, self.cfg.to_dict(), progress, extra or {})
 
     def pool_rows(self, exclude_ids: set) -> np.ndarray:
         return np.array([i for i, s in enumerate(self.pool.sample_ids) if s not in exclude_ids], dtype=np.int64)
 
-    def pretrained(self, rows, transform: InputTransform, seed: int, label: str):
-        """Pre-trained autoencoder parameters and losses for the pool ``rows`` (cached)."""
+    def pretrained(self, rows, transform: InputTransform, seed: int, label: str, masks=None):
+        """Pre-trained autoencoder parameters and losses on ``masks`` (default: the data set's) for the pool
+        ``rows`` (cached by everything they depend on, the masks' fingerprint included)."""
+        masks = masks or self.ds.masks
         noise = self.cfg.noise or {}
         pool_noise = noise.get("percent") if noise.get("where") in ("pretrain", "both") else None
-        what = [seed, asdict(self.cfg.pretrain), pool_noise, transform.how, asdict(self.cfg.architecture)]
+        what = [seed, asdict(self.cfg.pretrain), pool_noise, transform.how, asdict(self.cfg.architecture),
+                mask_fingerprint(masks)]
         key = hashlib.sha256(rows.tobytes() + json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
         done = self.pretrain_dir / f"pretrain-{key}.h5"
         partial = self.pretrain_dir / f"pretrain-{key}.partial.h5"
         if done.exists():
             ck = load_checkpoint(done)
-            check_same_masks(ck, self.ds.masks, done)
+            check_same_masks(ck, masks, done)
             return ck.params, ck.extra["losses"], float(ck.progress["seconds"])
-        net = build_autoencoder(self.ds.masks, "C", seed, self.device, self.cfg.architecture)
+        net = build_autoencoder(masks, "C", seed, self.device, self.cfg.architecture)
         resume = None
         if partial.exists():
             ck = load_checkpoint(partial)
-            check_same_masks(ck, self.ds.masks, partial)
+            check_same_masks(ck, masks, partial)
             net.load_state_dict(ck.params)
             resume = {"step": ck.progress["step"], "losses": ck.extra["losses"],
                       "adam": {"m": ck.extra["adam_m"], "v": ck.extra["adam_v"], "t": ck.extra["adam_t"]}}
@@ -164,65 +160,92 @@ class Runner:
         def on_checkpoint(s):
             save_checkpoint(partial, self._checkpoint("C", net.state_dict(), {
                 "stage": "pretrain", "step": s["step"], "seconds": time.perf_counter() - t0},
-                {"losses": s["losses"], "adam_m": s["adam"]["m"], "adam_v": s["adam"]["v"], "adam_t": s["adam"]["t"]}))
+                {"losses": s["losses"], "adam_m": s["adam"]["m"], "adam_v": s["adam"]["v"], "adam_t": s["adam"]["t"]},
+                masks))
 
-        losses = pretrain(net, TransformedSource(self.pool, transform), rows, self.cfg.pretrain, self.linked, seed,
+        linked = self.linked if masks is self.ds.masks else linked_genes(masks)
+        losses = pretrain(net, TransformedSource(self.pool, transform), rows, self.cfg.pretrain, linked, seed,
                           resume, on_step, on_checkpoint)
         seconds = time.perf_counter() - t0
         params = net.state_dict()
         save_checkpoint(done, self._checkpoint("C", params, {"stage": "pretrained", "seconds": seconds},
-                                               {"losses": losses}))
+                                               {"losses": losses}, masks))
         partial.unlink(missing_ok=True)
         return params, losses, seconds
 
-    def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label):
-        """Fit the input transform on the pool without ``exclude_ids``, then (pre-train and) fine-tune each of
-        ``cfg.ensemble`` members (member k's seeds: ``seed + k * MEMBER_SEED``, ``pretrain_seed + k * MEMBER_SEED``),
-        all at once as one stack where they can be (``training.stack``), else one by one.
+    def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label, wirings=None):
+        """Fit the input transform on the pool without ``exclude_ids``, then (pre-train and) fine-tune
+        ``cfg.ensemble`` members (member k's seeds: ``seed + k * MEMBER_SEED``, ``pretrain_seed + k * MEMBER_SEED``)
+        for each of ``wirings`` (masks; default: the data set's), every member of every wiring at once as one
+        stack where they can be (``training.stack``), else one by one. With ``--l2 auto`` each wiring's penalty
+        comes from inner folds of these training samples first (``training.penalty``).
 
-        Returns (autoencoders, encoder (an Ensemble of the members' when there are several), output columns of
-        the targets, input transform, pool rows, record of member 0 with the members' seconds summed)."""
+        Returns (input transform, pool rows, one :class:`Fitted` per wiring)."""
         rows = self.pool_rows(exclude_ids)
         transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
         x, y = self.x_labelled[train], self.ds.y[train]
         if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
             x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
         xt = transform.apply(x)
-        members = []
-        for k in range(self.cfg.ensemble):
-            tag = f" member {k + 1}/{self.cfg.ensemble}" if self.cfg.ensemble > 1 else ""
-            members.append(self.build_member(strategy, transform, rows, y, seed + k * MEMBER_SEED,
-                                             pretrain_seed + k * MEMBER_SEED, label + tag))
-        nets, encoders, columns = ([m[i] for m in members] for i in range(3))
-        record = members[0][3]
-        record["pretrain_seconds"] = sum(m[3]["pretrain_seconds"] for m in members)
+        wirings = list(wirings or [self.ds.masks])
+        k_members = self.cfg.ensemble
+
+        def member(masks, k, tag=""):
+            return self.build_member(strategy, transform, rows, y, seed + k * MEMBER_SEED,
+                                     pretrain_seed + k * MEMBER_SEED, label + tag, masks)
+
+        built = [[member(w, k, f" member {k + 1}/{k_members}" if k_members > 1 else "") for k in range(k_members)]
+                 for w in wirings]
+        records = [ms[0][3] for ms in built]
+        for rec, ms in zip(records, built):
+            rec["pretrain_seconds"] = sum(m[3]["pretrain_seconds"] for m in ms)
         self.progress("finetune", label, 0, 1, None)
         t0 = time.perf_counter()
         settings = self.cfg.finetune
         if not settings.lr:
             settings = replace(settings, lr=default_lr(strategy))
         pretrained = strategy == "C"
+        l2 = [settings.l2] * len(wirings)
+        if settings.l2 == "auto":  # each wiring's penalty from inner folds of these training samples
+            factories = [lambda w=w: member(w, 0)[1:3] for w in wirings]
+            chosen = choose_l2(factories, xt, y, self.inner_folds(train, seed), settings, pretrained)
+            l2 = [c.l2 for c in chosen]
+            for rec, c in zip(records, chosen):
+                rec.update(l2_chosen=c.l2, l2_path=np.asarray(c.path), l2_inner_loss=np.asarray(c.inner_loss),
+                           l2_path_steps=np.asarray(c.steps))
+        encoders = [m[1] for ms in built for m in ms]
+        columns = [m[2] for ms in built for m in ms]
         if settings.early_stopping == "none" and all(stackable(e) for e in encoders):
-            results = finetune_stack(encoders, columns, xt, y, settings, pretrained)
+            results = finetune_stack(encoders, columns, xt, y, settings, pretrained,
+                                     l2=np.repeat(np.asarray(l2, dtype=np.float64), k_members))
         else:
-            results = [self.finetune_member(e, c, xt, y, train, settings, pretrained, seed + k * MEMBER_SEED,
-                                            record if k == 0 else {})  # the report keeps member 0's choice
-                       for k, (e, c) in enumerate(zip(encoders, columns))]
-        losses, reason = results[0]
-        record.update(finetune_seconds=time.perf_counter() - t0, finetune_losses=losses, stop=reason)
+            results = [self.finetune_member(e, c, xt, y, train, replace(settings, l2=l2[i // k_members]), pretrained,
+                                            seed + (i % k_members) * MEMBER_SEED,
+                                            records[i // k_members] if i % k_members == 0 else {})
+                       for i, (e, c) in enumerate(zip(encoders, columns))]  # the report keeps member 0's choice
+        seconds = time.perf_counter() - t0
+        fitted = []
+        for w, (ms, rec) in enumerate(zip(built, records)):
+            losses, reason = results[w * k_members]
+            rec.update(finetune_seconds=seconds / len(wirings), finetune_losses=losses, stop=reason)
+            members = [m[1] for m in ms]
+            fitted.append(Fitted([m[0] for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0][2],
+                                 rec))
+        losses = fitted[0].record["finetune_losses"]
         self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
-        encoder = encoders[0] if len(encoders) == 1 else Ensemble(encoders)
-        return nets, encoder, columns[0], transform, rows, record
+        return transform, rows, fitted
 
-    def build_member(self, strategy, transform, rows, y, seed, pretrain_seed, label):
-        """One network ready to fine-tune: built, (pre-trained,) its fresh layers started small and a
-        read-out at the training mean. Returns (autoencoder, encoder, output columns, record)."""
+    def build_member(self, strategy, transform, rows, y, seed, pretrain_seed, label, masks=None):
+        """One network on ``masks`` (default: the data set's) ready to fine-tune: built, (pre-trained,) its fresh
+        layers started small and a read-out at the training mean. Returns (autoencoder, encoder, output
+        columns, record)."""
         record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
         arch = self.cfg.architecture
-        net = build_autoencoder(self.ds.masks, strategy, seed, self.device, arch)
+        masks = masks or self.ds.masks
+        net = build_autoencoder(masks, strategy, seed, self.device, arch)
         if strategy == "C":
             # one pre-training seed for every fold: folds whose pools are the same share one pre-training
-            params, losses, seconds = self.pretrained(rows, transform, pretrain_seed, label)
+            params, losses, seconds = self.pretrained(rows, transform, pretrain_seed, label, masks)
             net.load_state_dict(params)
             record.update(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
         encoder, columns = build_encoder(net, arch, self.ds.target_indices, seed)
@@ -290,18 +313,44 @@ class Runner:
                                                       groups, x_test[:, genes], run_seed)}
             rec["finetune_seconds"] = time.perf_counter() - t0
             self.progress("finetune", label, 1, 1, None)
+        elif model.startswith("null:"):  # every draw of a null wiring, trained as the real one, in one stack
+            draws = self.null_masks(model.split(":", 1)[1])
+            transform, _, fitted = self.fit(self.cfg.strategies[0], train, {ids[i] for i in test},
+                                            run_seed * 1000 + f, run_seed, label, wirings=draws)
+            rec = dict(fitted[0].record, test=test)
+            x_in = transform.apply(x_test)
+            rec["predicted_draws"] = np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted])
+            weights = [encoder_link_weights(fi.encoder) for fi in fitted]
+            if weights[0] is not None:  # each draw's links, mean over its ensemble (links.csv's null percentiles)
+                rec["link_weights_draws"] = np.stack([w.mean(axis=0) for w in weights])
+            rec["steps_draws"] = np.array([fi.record["finetune_losses"].size for fi in fitted])
+            if "l2_chosen" in rec:
+                rec["l2_chosen_draws"] = np.array([fi.record["l2_chosen"] for fi in fitted])
         else:
-            _, encoder, columns, transform, rows, rec = self.fit(
-                model, train, {ids[i] for i in test}, run_seed * 1000 + f, run_seed, label)
-            rec["test"] = test
-            rec["predicted"] = predict(encoder, transform.apply(x_test), columns)
+            transform, rows, [fitted] = self.fit(model, train, {ids[i] for i in test}, run_seed * 1000 + f, run_seed,
+                                                 label)
+            rec = dict(fitted.record, test=test)
+            rec["predicted"] = predict(fitted.encoder, transform.apply(x_test), fitted.columns)
+            weights = encoder_link_weights(fitted.encoder)
+            if weights is not None:  # every network's link weights on the targets (links.csv over folds)
+                rec["link_weights"] = weights
             if model == "C":
                 rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test)
         write_fold(path, rec)
         return rec
 
     def models(self):
-        return list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines]
+        nulls = (self.cfg.nulls or {}).get("kinds", [])
+        return list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines] + [f"null:{k}" for k in nulls]
+
+    def null_masks(self, kind: str) -> list:
+        """The ``cfg.nulls['draws']`` randomised copies of the masks of one null model (seeded by
+        ``cfg.nulls['seed']``; made once per runner)."""
+        cache = self.__dict__.setdefault("_null_masks", {})
+        if kind not in cache:
+            nulls = self.cfg.nulls
+            cache[kind] = [randomise(self.ds.masks, kind, nulls["seed"], d) for d in range(nulls["draws"])]
+        return cache[kind]
 
     def run(self, executor=None):
         """Every (scheme, model, repeat) over the same folds; returns (results, final model, seconds).
@@ -317,9 +366,9 @@ class Runner:
         if path.exists():
             return load_checkpoint(path)
         n = self.ds.labelled.size
-        nets, encoder, columns, transform, _, rec = self.fit(strategy, np.arange(n), set(),
-                                                             self.cfg.seed * 1000 + 999, self.cfg.seed,
-                                                             f"final model ({strategy})")
+        transform, _, [fitted] = self.fit(strategy, np.arange(n), set(), self.cfg.seed * 1000 + 999, self.cfg.seed,
+                                          f"final model ({strategy})")
+        nets, encoder, rec = fitted.nets, fitted.encoder, fitted.record
         params = {}
         for k, (net, member) in enumerate(zip(nets, getattr(encoder, "members", [encoder]))):
             prefix = member_prefix(k)
@@ -328,7 +377,8 @@ class Runner:
                 params.update({f"{prefix}head.{name}": backend.to_numpy(v).copy()
                                for name, v in member.layers[-1].params.items()})
         ck = self._checkpoint(strategy, params,
-                              {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n)},
+                              {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n),
+                               **({"l2_chosen": float(rec["l2_chosen"])} if "l2_chosen" in rec else {})},
                               {"finetune_losses": rec["finetune_losses"], "input_mean": transform.mean,
                                "input_sd": transform.sd})
         save_checkpoint(path, ck)

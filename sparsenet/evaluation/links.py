@@ -2,6 +2,12 @@
 its learned weights as the mean and spread over the ensemble's networks, and for a read-out head the
 weight of each node on each target and of each gene, through its node, on the target.
 
+From a run folder (``train`` or ``control``) the same links also get their weight on each target
+over every fold's networks (mean and sd over folds, ensemble members and network seeds: a link
+whose weight changes sign from fold to fold is not a finding), and where a control was run, each
+link's percentile among the weights of the links into the same phenotype node in the null
+wirings' networks, fold by fold: a link at the 50th percentile weighs what chance wiring weighs.
+
 Zeros are written as zeros: the L2 penalty pulls a link the data do not use toward 0 geometrically
 (at the optimum a weight is its data gradient / (l2 * n)), so what is left of such a link after
 fine-tuning is round-off. A weight is written as 0 when its magnitude is below ``ZERO_TOLERANCE``
@@ -11,9 +17,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 
+from .. import backend
 from ..training.checkpoint import architecture_of, member_prefix
 from ..training.network import is_identity
 
@@ -94,9 +103,75 @@ def link_table(ck) -> dict:
     return table
 
 
+def _identity_columns(masks) -> dict:
+    """gene, gene_name, protein, phenotype, phenotype_name of every link, in the phenotype layer's CSR order
+    (one-to-one gene -> protein masks)."""
+    pp = masks.protein_phenotype.tocsr()
+    nodes = np.repeat(np.arange(pp.shape[0]), np.diff(pp.indptr))
+    names = masks.phenotype_names or masks.phenotype_ids
+    return {"gene": [masks.gene_ids[g] for g in pp.indices], "gene_name": [masks.gene_label(int(g)) for g in pp.indices],
+            "protein": [masks.protein_ids[g] for g in pp.indices], "phenotype": [masks.phenotype_ids[r] for r in nodes],
+            "phenotype_name": [names[r] for r in nodes]}
+
+
+def run_link_table(folder) -> dict:
+    """links.csv's columns for a run folder: the final model's (when it has one) and every link's weight on
+    each target over the folds' networks, with its null percentiles where a control was run."""
+    from ..masks.store import read_masks
+    from ..training.checkpoint import load_checkpoint, mask_fingerprint
+    from .crossval import read_fold
+
+    folder = Path(folder)
+    report_file = folder / "report.json"
+    if not report_file.exists():
+        raise ValueError(f"{folder}: no report.json; give a finished run folder of sparsenet train or control, "
+                         "or its model.h5")
+    report = json.loads(report_file.read_text())
+    masks = read_masks(report["masks"]["file"])
+    if mask_fingerprint(masks) != report["masks"]["fingerprint"]:
+        raise ValueError(f"{report['masks']['file']}: not the masks {folder} was trained with (fingerprint differs)")
+    settings = report["settings"]
+    scheme = settings["cv"][0]
+    strategy = report.get("control", {}).get("strategy") or next(
+        (s for s in ("C", "B") if s in settings["strategies"]), settings["strategies"][0])
+    columns = list(next(iter(report["results"].values()))["phenotypes"])
+    folds = sorted((folder / "state").glob(f"{scheme}-{strategy}-s*-fold*.h5"))
+    weights = [read_fold(f).get("link_weights") for f in folds]
+    weights = [w for w in weights if w is not None]
+    if not weights:
+        raise ValueError(f"{folder}: its folds kept no link weights (strategy A, gene -> protein rules, or a run "
+                         "from before sparsenet kept them)")
+    table = link_table(load_checkpoint(folder / "model.h5")) if (folder / "model.h5").exists() else \
+        _identity_columns(masks)
+    every = np.concatenate(weights)  # (fold networks, targets, links)
+    mean, sd = every.mean(axis=0), every.std(axis=0, ddof=1)
+    nodes = np.repeat(np.arange(masks.protein_phenotype.shape[0]), np.diff(masks.protein_phenotype.tocsr().indptr))
+    kinds = list(report.get("control", {}).get("null_models", {}))
+    percentiles = {}
+    for kind in kinds:
+        draws = [read_fold(f) for f in sorted((folder / "state").glob(f"{scheme}-null-{kind}-s*-fold*.h5"))]
+        null_nodes = [np.repeat(np.arange(m.protein_phenotype.shape[0]), np.diff(m.protein_phenotype.tocsr().indptr))
+                      for m in (read_masks(folder / "null_masks" / f"{kind}-{d:03d}.h5")
+                                for d in range(len(draws[0]["link_weights_draws"])))]
+        pairs = [(rec["link_weights_draws"][d], null_nodes[d]) for rec in draws for d in range(len(null_nodes))]
+        percentiles[kind] = null_percentiles(mean, nodes, pairs)
+    for t, col in enumerate(columns):
+        table[f"weight_over_folds [{col}]"] = mean[t]
+        table[f"weight_over_folds_sd [{col}]"] = sd[t]
+        table[f"folds_same_sign [{col}]"] = np.mean(np.sign(every[:, t]) == np.sign(mean[t]), axis=0)
+        for kind in kinds:
+            table[f"null_percentile_{kind} [{col}]"] = percentiles[kind][t]
+    table["fold_networks"] = np.full(mean.shape[1], every.shape[0])
+    return table
+
+
 def links_csv(ck) -> str:
     """links.csv's text: one row per link, the columns of :func:`link_table`."""
-    table = link_table(ck)
+    return table_csv(link_table(ck))
+
+
+def table_csv(table: dict) -> str:
+    """One row per link, the table's columns in order."""
     buf = io.StringIO()
     w = csv.writer(buf)
     names = list(table)
@@ -113,3 +188,44 @@ def _cell(v) -> str:
     if isinstance(v, (np.integer, int)):
         return str(int(v))
     return "" if not np.isfinite(v) else ("0" if v == 0 else f"{v:.6g}")
+
+
+def encoder_link_weights(encoder) -> np.ndarray | None:
+    """Each network's weight of every link on each target, (networks, targets, links) with the links in the
+    first layer's CSR order (node by node): the gene -> node weight (input scale x weight) times the node's
+    read-out weight (read-out head), or the gene -> node weight (node head). None for an encoder whose first
+    layer has no folded gene -> protein scale (dense A, gene -> protein rules)."""
+    out = []
+    for e in getattr(encoder, "members", [encoder]):
+        first = e.layers[0]
+        if "scale" not in first.params:
+            return None
+        eff = np.asarray(backend.to_numpy(first.effective_weight()), dtype=np.float64)
+        nodes = np.repeat(np.arange(first.out_features), np.diff(backend.to_numpy(first.indptr)))
+        if len(e.layers) > 1:
+            head = np.asarray(backend.to_numpy(e.layers[-1].params["weight"]), dtype=np.float64)
+            out.append(eff[None, :] * head[:, nodes])
+        else:
+            out.append(eff[None, :])
+    return np.stack(out).astype(np.float32)
+
+
+def null_percentiles(real: np.ndarray, real_nodes: np.ndarray, null_draws: list) -> np.ndarray:
+    """Each real link's |weight| as a percentile (0-100) of the |weights| of the null networks' links into the
+    same node. ``real`` (targets, links); ``null_draws``: (weights (targets, links), nodes (links)) per draw
+    and fold. Returns (targets, links)."""
+    out = np.full(real.shape, np.nan)
+    pooled = {}
+    for weights, nodes in null_draws:
+        for t in range(weights.shape[0]):
+            for node in np.unique(nodes):
+                pooled.setdefault((t, node), []).append(np.abs(weights[t, nodes == node]))
+    for t in range(real.shape[0]):
+        for node in np.unique(real_nodes):
+            chance = pooled.get((t, node))
+            if not chance:
+                continue
+            chance = np.sort(np.concatenate(chance))
+            mine = np.abs(real[t, real_nodes == node])
+            out[t, real_nodes == node] = 100.0 * np.searchsorted(chance, mine, side="right") / chance.size
+    return out

@@ -89,3 +89,34 @@ def robustness(path, rows, clean):
         ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
+
+
+METRIC_WORDS = {"pearson_r": "Pearson r", "within_20_percent": "% within 20 %", "rmse": "RMSE"}
+
+
+def control(path, summary: dict, column: str, baselines: dict):
+    """The null wirings' distribution per null model (rows) and metric (columns): every draw a point
+    (jittered), the real wiring a red line, the baselines on the same folds dashed grey lines."""
+    kinds = list(summary["null_models"])
+    metrics_ = list(METRIC_WORDS)
+    fig, axes = plt.subplots(len(kinds), len(metrics_), figsize=(4.2 * len(metrics_), 2.6 * len(kinds)), squeeze=False)
+    rng = np.random.default_rng(0)
+    for i, kind in enumerate(kinds):
+        entry = summary["null_models"][kind]["phenotypes"][column]
+        for j, m in enumerate(metrics_):
+            ax = axes[i, j]
+            null = np.asarray(entry[m]["null_values"], float)
+            ax.scatter(null, rng.uniform(-0.3, 0.3, null.size), s=10, alpha=0.6, color="tab:blue",
+                       label=f"{len(null)} random wirings")
+            ax.axvline(entry[m]["real"], color="tab:red", lw=2, label=f"real wiring (p = {entry[m]['p']:.3f})")
+            for k, (name, value) in enumerate(baselines.items()):
+                if value.get(m) is not None:
+                    ax.axvline(value[m], color="0.4", ls=("--", ":", "-.")[k % 3], lw=1, label=name)
+            ax.set_yticks([])
+            ax.set_xlabel(METRIC_WORDS[m])
+            ax.set_title(f"{kind}: {METRIC_WORDS[m]}", fontsize=9)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=6, loc="best")
+    fig.suptitle(f"{column}: the real wiring against its null wirings ({summary['scheme']} CV)", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

@@ -63,6 +63,10 @@ def summarise(ds, records) -> dict:
     stops = [str(r["stop"]) for r in records]
     out["finetune_stopped_by"] = {s: stops.count(s) for s in sorted(set(stops))}
     out["finetune_steps"] = [int(np.size(r["finetune_losses"])) for r in records]
+    if any("l2_chosen" in r for r in records):  # --l2 auto: the penalty each fold's inner CV chose
+        out["l2_chosen_per_fold"] = [float(r["l2_chosen"]) for r in records]
+        out["l2_path"] = [float(v) for v in records[0]["l2_path"]]
+        out["l2_inner_loss_per_fold"] = [[float(v) for v in r["l2_inner_loss"]] for r in records]
     out["pretrain_seconds"] = float(sum(r["pretrain_seconds"] for r in records))
     out["finetune_seconds"] = float(sum(r["finetune_seconds"] for r in records))
     rs = [r["reconstruction"] for r in records if "reconstruction" in r]
@@ -157,7 +161,8 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
     panels, curves_pre, curves_ft = [], [], []
     groups = {}
     for (scheme, model, repeat), records in results.items():
-        groups.setdefault((scheme, model), []).append((repeat, records))
+        if not model.startswith("null:"):  # null draws are summarised by evaluation.control
+            groups.setdefault((scheme, model), []).append((repeat, records))
     for (scheme, model), runs in groups.items():
         key = f"{scheme}/{model}"
         summaries = [summarise(ds, records) for _, records in runs]

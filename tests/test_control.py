@@ -1,0 +1,107 @@
+"""Null-wiring controls: every draw is trained exactly as the real wiring (same folds, seeds, settings),
+the empirical p-value and rank are what they claim, and `sparsenet control` writes a report, a plot
+and every randomised wiring, any of which trains again with `train --masks`."""
+import json
+
+import numpy as np
+import pytest
+
+from sparsenet.data.dataset import load_dataset
+from sparsenet.data.spec import DataSpec
+from sparsenet.evaluation import control, crossval
+from sparsenet.evaluation.config import build_config
+from sparsenet.evaluation.crossval import Runner
+from sparsenet.masks.store import read_masks
+
+from synthetic import CORE_MASKS, core_masks, write_dataset
+from test_pipeline_cli import FAST, sparsenet, without
+
+
+def _dataset(tmp_path):
+    expr, phen, _ = write_dataset(tmp_path / "data")
+    return load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"), read_out=True)
+
+
+def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch):
+    """With a 'randomisation' that changes nothing, every draw must give the real wiring's held-out predictions:
+    the same folds, network seeds, settings and stopping, fold by fold and seed by seed."""
+    ds = _dataset(tmp_path)
+    monkeypatch.setattr(crossval, "randomise", lambda masks, kind, seed, draw: masks)
+    cfg = build_config("default", cv="grouped", folds=3, seed=4, seeds=2, max_steps=80, ensemble=2)
+    cfg.nulls = {"kinds": ["genes"], "draws": 3, "seed": 4}
+    results, _, _ = Runner(ds, cfg, tmp_path / "run").run()
+    for repeat in range(2):
+        real, null = results[("grouped", "B", repeat)], results[("grouped", "null:genes", repeat)]
+        for r, n in zip(real, null):
+            np.testing.assert_array_equal(n["test"], r["test"])
+            for d in range(3):
+                np.testing.assert_allclose(n["predicted_draws"][d], r["predicted"], rtol=1e-6, atol=1e-7)
+    # and a real randomisation moves them
+    monkeypatch.undo()
+    results, _, _ = Runner(ds, cfg, tmp_path / "run2").run()
+    assert not np.allclose(results[("grouped", "null:genes", 0)][0]["predicted_draws"][0],
+                           results[("grouped", "B", 0)][0]["predicted"])
+
+
+def test_empirical_p_and_rank():
+    null = np.array([0.1, 0.2, 0.3, 0.5, 0.6])
+    c = control.compare(0.4, null, "pearson_r")
+    assert c["draws_at_least_as_good"] == 2 and c["rank"] == 3 and c["p"] == pytest.approx(3 / 6)
+    c = control.compare(0.7, null, "pearson_r")
+    assert c["rank"] == 1 and c["p"] == pytest.approx(1 / 6)  # beats every draw: the smallest p N draws allow
+    c = control.compare(0.15, null, "rmse")  # lower is better: 0.1 is at least as good
+    assert c["draws_at_least_as_good"] == 1 and c["p"] == pytest.approx(2 / 6)
+    assert c["null_mean"] == pytest.approx(0.34) and c["null_quantiles"]["0.5"] == pytest.approx(0.3)
+
+
+def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_path):
+    expr, phen, _ = write_dataset(tmp_path / "data")
+    out = tmp_path / "ctl"
+    args = without(FAST, "--folds", "--max-steps", "--pretrain-samples", "--batch", "--pretrain-lr")
+    proc = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--folds", "3", "--max-steps", "60",
+                     "--draws", "4", "--null", "genes,edges,density", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    col = "Growth Rate (1/hr)"
+    summary = report["control"]
+    assert set(summary["null_models"]) == {"genes", "edges", "density"}
+    for kind, entry in summary["null_models"].items():
+        r = entry["phenotypes"][col]["pearson_r"]
+        assert entry["draws"] == 4 and len(r["null_values"]) == 4 and len(entry["links_moved"]) == 4
+        assert r["p"] == pytest.approx((1 + r["draws_at_least_as_good"]) / 5)
+        assert r["real"] == pytest.approx(report["results"]["grouped/B"]["over_seeds"][col]["pearson_r"]["mean"])
+        assert kind in proc.stdout
+    assert {"grouped/B", "grouped/baseline:random_forest", "grouped/baseline:ridge_linked"} == set(report["results"])
+    assert (out / "control.png").read_bytes()[:4] == b"\x89PNG"
+    draw = out / "null_masks" / "edges-002.h5"
+    m = read_masks(draw)
+    assert m.attrs["null_model"] == "edges" and m.attrs["null_draw"] == 2
+    # links over the folds' networks, with each link's percentile under the null wirings
+    proc = sparsenet("links", out, "-o", tmp_path / "links.csv")
+    assert proc.returncode == 0, proc.stderr
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / "links.csv")))
+    assert len(rows) == core_masks().protein_phenotype.nnz and rows[0]["fold_networks"] == str(3 * 5)
+    for kind in ("genes", "edges", "density"):
+        values = [float(r[f"null_percentile_{kind} [{col}]"]) for r in rows]
+        assert all(0 <= v <= 100 for v in values) and len(set(values)) > 10
+    same = [float(r[f"folds_same_sign [{col}]"]) for r in rows]
+    assert all(0 <= v <= 1 for v in same) and max(same) == 1
+    again = sparsenet("train", "--expression", expr, "--phenotypes", phen, *without(FAST, "--masks"), "--masks", draw,
+                      "--strategy", "B", "--cv", "kfold", "--baselines", "none", "--out", tmp_path / "rerun")
+    assert again.returncode == 0, again.stderr
+    bad = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--null", "labels",
+                    "--out", tmp_path / "bad")
+    assert bad.returncode == 1 and "--null: 'labels' is not one of genes, edges, density" in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_null_percentiles_compare_with_the_same_nodes_links():
+    from sparsenet.evaluation.links import null_percentiles
+
+    real = np.array([[5.0, -0.1, 1.0]])  # links 0, 1 into node 0; link 2 into node 1
+    nodes = np.array([0, 0, 1])
+    draws = [(np.array([[1.0, -2.0, 10.0]]), np.array([0, 0, 1])), (np.array([[3.0, 0.5, 20.0]]), np.array([0, 0, 1]))]
+    out = null_percentiles(real, nodes, draws)
+    # node 0's null |weights|: 1, 2, 3, 0.5; node 1's: 10, 20
+    np.testing.assert_allclose(out, [[100.0, 0.0, 0.0]])
