@@ -181,8 +181,27 @@ def masks_names(masks_file: Path = typer.Argument(..., metavar="MASKS", help="ma
     typer.echo(f"{out}: names for {masks.attrs['gene_names_found']} of {len(masks.gene_ids)} genes from {table.name}")
 
 
+@masks_app.command("combine")
+@friendly
+def masks_combine(first: Path = typer.Argument(..., help="masks file (e.g. a metabolic model's)"),
+                  second: Path = typer.Argument(..., help="masks file (e.g. a regulatory network's)"),
+                  out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)")):
+    """Two wirings as one: the genes of both, the nodes of both side by side, each node linked to its genes."""
+    from sparsenet.masks.combine import combine
+    from sparsenet.masks.store import read_masks, write_masks
+
+    if out.suffix not in (".h5", ".hdf5"):
+        raise UserError(f"{out}: the masks file must end in .h5")
+    check_output_folder(out)
+    masks = combine(read_masks(first), read_masks(second), (first.stem, second.stem))
+    write_atomically(out, lambda p: write_masks(p, masks))
+    s = masks.summary()
+    typer.echo(f"{out}: {s['genes']} genes, {s['phenotypes']} nodes, {s['protein_phenotype_links']} links")
+
+
 app.command("train")(friendly(pipeline.train))
 app.command("control")(friendly(pipeline.control))
+app.command("curve")(friendly(pipeline.curve))
 app.command("predict")(friendly(pipeline.predict))
 app.command("links")(friendly(pipeline.links))
 app.command("robustness")(friendly(pipeline.robustness))

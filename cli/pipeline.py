@@ -381,7 +381,6 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     from sparsenet.data.dataset import load_dataset
     from sparsenet.evaluation import control as ctl
     from sparsenet.evaluation import plots
-    from sparsenet.evaluation.config import parse_list
     from sparsenet.evaluation.crossval import Runner
     from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation.report import write_run
@@ -474,6 +473,137 @@ def _control_table(report, col) -> str:
             v = res["over_seeds"][col]
             lines.append(f"baseline {key.split(':', 1)[1]:16} r {v['pearson_r']['mean']:.3f}, "
                          f"{v['within_20_percent']['mean']:.1f} % within 20 %, RMSE {v['rmse']['mean']:.3f}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- curve
+CURVE_WORDS = {"B": "network, no pre-training (default)", "C": "network, pre-trained (default's settings)",
+               "paper": "DeepMetabolism as published (C, paper preset)", "baseline:random_forest": "random forest",
+               "baseline:ridge_linked": "ridge on the masks' genes", "baseline:mean": "training mean",
+               "baseline:ridge": "ridge on all genes", "baseline:knn": "k-nearest neighbours"}
+
+
+def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = PHENOTYPES,
+          reference: Optional[str] = REFERENCE, orientation: str = ORIENTATION,
+          phenotype: Optional[List[str]] = PHENOTYPE, mapping: Optional[List[str]] = MAP,
+          sample_column: Optional[str] = SAMPLE_COLUMN, keep_zero: bool = KEEP_ZERO,
+          masks_file: Optional[Path] = MASKS,
+          labels: str = typer.Option("10,20,40,80,all", "--labels", help="labelled samples per fit: counts and/or all"),
+          draws: int = typer.Option(5, "--draws", min=1, help="subsets drawn per label count and way of drawing"),
+          draw_by: str = typer.Option("projects,random", "--draw-by", help="projects (whole projects), random "
+                                      "(samples from every project), or both"),
+          models: str = typer.Option("B,C,paper", "--models", help="networks: B, C (the default preset's settings), "
+                                     "paper (the paper's C)"),
+          baselines: str = typer.Option("random_forest,ridge_linked,mean", "--baselines", help="baselines on the same "
+                                        "subsets (a comma list, all or none)"),
+          cv: str = typer.Option("grouped", "--cv", help="grouped, kfold or lopo (one scheme)"), folds: int = FOLDS,
+          group_by: str = GROUP_BY, seed: int = typer.Option(0, "--seed", help="the folds', networks' and subsets' seed"),
+          device: str = DEVICE, pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH,
+          pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR,
+          max_steps: Optional[int] = MAX_STEPS, ensemble: Optional[int] = ENSEMBLE,
+          workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
+          na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
+          out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/curve-DATE-TIME)"),
+          resume: bool = flag("--resume", help="continue the curve in --out where it stopped")):
+    """Learning curves: every model fitted on subsets of N labelled samples of each fold's training samples
+    (N = --labels; the pre-training pool stays every profile outside the held-out fold), scored on the usual
+    held-out folds; does pre-training pay where labels are few?"""
+    from sparsenet.data.dataset import load_dataset
+    from sparsenet.evaluation import plots
+    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.evaluation.curves import KINDS, curve_summary, parse_labels
+    from sparsenet.evaluation.plan import Executor, Plan
+    from sparsenet.evaluation.report import write_json as write_report
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    t0 = time.perf_counter()
+    counts = parse_labels(labels)
+    kinds = [k.strip() for k in (KINDS if draw_by.strip() == "both" else draw_by.split(",")) if k.strip()]
+    wanted = [m.strip() for m in models.split(",") if m.strip()]
+    bad = [k for k in kinds if k not in KINDS] + [m for m in wanted if m not in ("B", "C", "paper")]
+    if bad or not kinds or not wanted:
+        raise UserError(f"--draw-by is one of {', '.join(KINDS)}; --models of B, C, paper (got {bad[0] if bad else ''!r})")
+    common = dict(cv=cv, folds=folds, group_by=group_by, seed=seed, pretrain_samples=pretrain_samples, batch=batch,
+                  pretrain_lr=pretrain_lr, finetune_lr=finetune_lr, max_steps=max_steps, final_model=False)
+    curve_spec = {"labels": counts, "draws": draws, "kinds": kinds, "seed": seed}
+    configs = []
+    nets = [m for m in ("B", "C") if m in wanted]
+    if nets or baselines.strip() != "none":
+        cfg = _run_config("default", device, strategy=",".join(nets) or "B", ensemble=ensemble, baselines=baselines,
+                          **common)
+        if not nets:
+            cfg.strategies = []
+        cfg.curve = curve_spec
+        configs.append(("default", cfg))
+    if "paper" in wanted:
+        cfg = _run_config("paper", device, ensemble=ensemble, **common)
+        cfg.curve = curve_spec
+        configs.append(("paper", cfg))
+    if any(len(c.cv) != 1 for _, c in configs):
+        raise UserError("--cv: one scheme for a learning curve")
+    masks, masks_path = _masks(masks_file)
+    scheme = configs[0][1].cv[0]
+    spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
+                     group_by if scheme in ("grouped", "lopo") else None, None, na_values)
+    ds = load_dataset(masks, spec, read_out=True)
+    _echo_data_summary(ds, configs[0][1])
+    echo_checks(ds.summary, strict)
+    if resume and out is None:
+        raise UserError("--resume needs the --out folder of the curve to continue")
+    out = out or Path("runs") / f"curve-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    settings = {"runs": {name: c.to_dict() for name, c in configs}, "data": ds.summary,
+                "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}
+    with Executor(workers, scheduler) as executor:
+        _prepare_out(out, resume, settings)
+        runners = []
+        for name, c in configs:
+            sub = out / "state" / name
+            (sub / "state").mkdir(parents=True, exist_ok=True)
+            runners.append(Runner(ds, c, sub, None, pretrain_dir=cache_dir or out / "state" / "pretrain"))
+        _echo(f"label counts {', '.join(map(str, counts))}; {draws} draws each, drawn by {', '.join(kinds)}; "
+              f"device {configs[0][1].device}; fits: {executor.description}")
+        plan = Plan(runners)
+        with Bars(plan.n_tasks) as bars:
+            for r in runners:
+                r.progress = bars
+            all_results, _, _ = executor.run(plan, bars)
+    merged, names = {}, []
+    for (name, c), results in zip(configs, all_results):
+        for (sch, model, rep), records in results.items():
+            label = "paper" if name == "paper" else model.split(":", 1)[1]
+            merged[(sch, f"curve:{label}", rep)] = records
+            names.append(label)
+    summary = curve_summary(ds, merged, list(dict.fromkeys(names)), scheme)
+    col = ds.target_columns[0]
+    plots.learning_curves(out / "curve.png", summary, col, CURVE_WORDS)
+    report = {"settings": settings, "data": ds.summary, "curve": summary, "wall_seconds": time.perf_counter() - t0,
+              "files": {"report.json": "every model's metrics per label count, way of drawing and draw; paired "
+                                       "differences against B", "curve.png": "each metric against the number of "
+                                       "labelled samples, a line per model, bands of one sd"}}
+    write_report(out / "report.json", report)
+    typer.echo(_curve_table(summary, col))
+    typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Written to {out}:")
+    typer.echo(_files_written(report["files"]))
+
+
+def _curve_table(summary, col) -> str:
+    lines = [f"{col}, {summary['scheme']} CV: r (mean ± sd over draws) by labelled samples"]
+    models = list(summary["models"])
+    keys = list(next(iter(summary["models"].values())))
+    lines.append(f"{'labels':14}" + "".join(f"{m[:22]:>24}" for m in models))
+    for key in keys:
+        cells = []
+        for m in models:
+            e = summary["models"][m].get(key)
+            cells.append("-" if e is None else f"{e[col]['pearson_r']['mean']:.3f} ± {e[col]['pearson_r']['sd']:.3f}")
+        lines.append(f"{key:14}" + "".join(f"{c:>24}" for c in cells))
+    for model, table in summary["paired_against_B"].items():
+        if model.startswith("baseline:"):  # the table above has them; the question is pre-training's
+            continue
+        for key, entry in table.items():
+            d = entry["differences"][col]["pearson_r"]
+            lines.append(f"  {model} - B at {key}: r {d['mean']:+.3f} ± {d['sd']:.3f} (better in {d['better_in']}"
+                         f"{', beyond the spread' if d['beyond_spread'] else ''})")
     return "\n".join(lines)
 
 

@@ -203,9 +203,10 @@ def check_stacked_step(loss):
     rng = np.random.default_rng(31)
     x = data(rng, len(core_masks().gene_ids))
     y = rng.uniform(0.2, 1.5, size=(len(x), 2)).astype(np.float32)
-    known = np.ones((3, 2, len(x)), dtype=np.uint8)
+    known = np.ones((3, 2, len(x)), dtype=np.float32)
     known[1, :, :10] = 0  # member 1 leaves out ten samples (an inner fold)
     known[2, 1, 5] = 0  # a phenotype not measured
+    known[0, :, 20:25] = 2.5  # member 0 weighs five samples more
     out = {}
     for label, device, dtype in (("gpu", "gpu", np.float32), ("ref", "cpu", np.float64)):
         stack = stack_members(device, dtype)
@@ -216,7 +217,7 @@ def check_stacked_step(loss):
         gradT = xp.zeros((net.out_features, len(x)), dtype=dtype)
         values = xp.zeros(3, dtype=np.float64)
         kernels.for_module(xp).member_losses(0 if loss == "squared" else 1, backend.feature_major(o).T, cols,
-                                             xp.asarray(y.T, dtype=dtype), xp.asarray(known),
+                                             xp.asarray(y.T, dtype=dtype), xp.asarray(known, dtype=dtype),
                                              xp.asarray(np.full((3, 2), 0.8), dtype=dtype), gradT, values)
         net.backward(gradT.T)
         out[label] = backend.to_numpy(values), backend.to_numpy(net.grads).astype(np.float64), net.slices

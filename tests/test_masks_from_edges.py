@@ -91,3 +91,24 @@ def test_self_loops_can_be_allowed_and_tsv_is_read(tmp_path):
     path.write_text("a\tb\nx\tx\ny\tx\n")
     m = masks_from_edges(path, source="a", target="b", allow_self_loops=True)
     assert m.gene_ids == ["x", "y"] and m.phenotype_ids == ["x"] and m.protein_phenotype.nnz == 2
+
+
+def test_two_wirings_combine_into_one(tmp_path):
+    from sparsenet.masks.combine import combine
+    from sparsenet.masks.edges import masks_from_edges
+    from synthetic import core_masks
+
+    core = core_masks()
+    edges = tmp_path / "e.csv"
+    genes = core.gene_ids[:5] + ["bNEW1", "bNEW2"]
+    edges.write_text("gene,regulator\n" + "".join(f"{g},R{i % 2}\n" for i, g in enumerate(genes)) + f"{genes[0]},{core.phenotype_ids[0]}\n")
+    trn = masks_from_edges(edges, "gene", "regulator")
+    both = combine(core, trn, ("core", "trn"))
+    assert both.gene_ids == core.gene_ids + ["bNEW1", "bNEW2"]
+    assert both.protein_phenotype.nnz == core.protein_phenotype.nnz + trn.protein_phenotype.nnz
+    assert both.phenotype_ids[0] == f"core:{core.phenotype_ids[0]}" and f"trn:{core.phenotype_ids[0]}" in both.phenotype_ids
+    # every node keeps its genes
+    pp = both.protein_phenotype.tocsr()
+    row = both.phenotype_ids.index("R1")
+    assert sorted(both.gene_ids[j] for j in pp.indices[pp.indptr[row]:pp.indptr[row + 1]]) == sorted(genes[1::2])
+    assert both.gene_names[0] == core.gene_names[0]

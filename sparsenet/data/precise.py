@@ -67,3 +67,25 @@ def precise_files(progress=print, names=DEFAULT_RUN) -> dict:
             shutil.rmtree(target)
         os.replace(staging, target)  # all files appear at once or not at all
     return paths
+
+
+def growth_dataset(masks=None, progress=lambda msg: None):
+    """PRECISE's growth rates as scikit-learn arrays, on the masks' genes (default: the shipped iJO1366
+    masks), prepared as ``sparsenet train`` prepares them (log2 fold change against the reference
+    samples, clipped, / 10; model genes missing from the data are 0).
+
+    Returns (X, y, groups, unlabelled): the labelled samples' inputs (samples x the masks' genes, in the
+    masks' gene order), their growth rates (1/h), their projects, and the inputs of every profile without
+    a growth rate (for ``SparseNetRegressor(unlabelled=...)``)."""
+    import numpy as np
+
+    from ..masks.store import read_masks, shipped_mask_path
+    from .dataset import load_dataset
+    from .spec import DataSpec
+
+    files = precise_files(progress=progress)
+    masks = masks or read_masks(shipped_mask_path("iJO1366"))
+    ds = load_dataset(masks, DataSpec(files["log_tpm.csv"], files["sample_table.csv"], REFERENCE_SAMPLES,
+                                      columns=[GROWTH_COLUMN], group_by=GROUP_COLUMN), read_out=True)
+    others = np.setdiff1d(np.arange(ds.inputs.n_samples), ds.labelled)
+    return ds.inputs.take(ds.labelled), ds.y[:, 0], np.asarray(ds.groups, dtype=object), ds.inputs.take(others)

@@ -34,18 +34,38 @@ class InputTransform:
         return (z if self.how == "centre" else z * self.sd) + self.mean
 
 
-def fit_input_transform(source, rows, how: str, chunk: int = 10_000) -> InputTransform:
-    """Mean and standard deviation per gene over ``source.take(rows)``, read ``chunk`` rows at a time."""
+def fit_input_transform(source, rows, how: str, chunk: int = 10_000, weights=None) -> InputTransform:
+    """Mean and standard deviation per gene over ``source.take(rows)``, read ``chunk`` rows at a time;
+    ``weights`` (one per row) weigh the rows (integer weights: as if repeated)."""
     if how not in INPUTS:
         raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {how!r}")
     rows = np.asarray(rows, dtype=np.int64)
+    w_all = np.ones(rows.size) if weights is None else np.asarray(weights, dtype=np.float64)
     total = s1 = s2 = 0.0
     for a in range(0, rows.size, chunk):
         x = source.take(rows[a:a + chunk]).astype(np.float64)
-        total, s1, s2 = total + x.shape[0], s1 + x.sum(axis=0), s2 + (x * x).sum(axis=0)
+        if weights is None:
+            total, s1, s2 = total + x.shape[0], s1 + x.sum(axis=0), s2 + (x * x).sum(axis=0)
+        else:
+            w = w_all[a:a + chunk, None]
+            total, s1, s2 = total + w.sum(), s1 + (w * x).sum(axis=0), s2 + (w * x * x).sum(axis=0)
     mean = s1 / total
     sd = np.sqrt(np.maximum(s2 / total - mean * mean, 0.0))
     return InputTransform(how, mean, np.where(sd < MIN_SD, 1.0, sd))
+
+
+class ArraySource:
+    """An in-memory samples x genes array as a source of rows (what ``take`` the loaders' sources have)."""
+
+    def __init__(self, x):
+        self.x = np.asarray(x)
+
+    @property
+    def n_samples(self) -> int:
+        return self.x.shape[0]
+
+    def take(self, rows):
+        return self.x[np.asarray(rows, dtype=np.int64)]
 
 
 class TransformedSource:

@@ -570,35 +570,36 @@ LOSS_RELATIVE = 1
 
 
 @nb.njit(cache=True)
-def member_losses(kind, outT, columns, yT, known, scale, gradT, values):
+def member_losses(kind, outT, columns, yT, weight, scale, gradT, values):
     """The fine-tuning loss of each member of a stack, and its gradient, in one pass.
 
     ``outT`` (width, batch): the stack's output; ``columns`` (K, T): member k's rows of its T targets;
-    ``yT`` (T, batch) targets; ``known`` (K, T, batch) uint8: what member k trains on; ``scale`` (K, T)
-    member k's mean |target|. kind 0 (squared): sum (out - y)^2 / scale^2, gradient 2 (out - y) / scale^2;
-    kind 1 (relative): sum |(y - out) / (y + 1e-6)|, gradient -sign / (y + 1e-6). Writes ``values`` (K,)
-    (float64 sums) and the gradient into ``gradT`` at the members' rows (every other row must be 0)."""
+    ``yT`` (T, batch) targets; ``weight`` (K, T, batch): each observation's weight for member k (0: not
+    trained on, or not observed; a sample weight otherwise); ``scale`` (K, T): member k's mean |target|.
+    kind 0 (squared): sum w (out - y)^2 / scale^2, gradient 2 w (out - y) / scale^2; kind 1 (relative):
+    sum w |(y - out) / (y + 1e-6)|, gradient -w sign / (y + 1e-6). Writes ``values`` (K,) (float64 sums)
+    and the gradient into ``gradT`` at the members' rows (every other row must be 0)."""
     k_members, n_targets = columns.shape
     batch = outT.shape[1]
     for k in range(k_members):
         acc = 0.0
         for t in range(n_targets):
             row = columns[k, t]
-            o, g, y, kn = outT[row], gradT[row], yT[t], known[k, t]
+            o, g, y, w = outT[row], gradT[row], yT[t], weight[k, t]
             sc = scale[k, t]
             inv2 = 1.0 / (sc * sc)
             for b in range(batch):
-                if kn[b] == 0:
+                if w[b] == 0:
                     g[b] = 0
                 elif kind == LOSS_SQUARED:
                     d = o[b] - y[b]
-                    acc += np.float64(d) * np.float64(d) * inv2
-                    g[b] = 2 * d * inv2
+                    acc += np.float64(w[b]) * np.float64(d) * np.float64(d) * inv2
+                    g[b] = 2 * w[b] * d * inv2
                 else:
                     denom = y[b] + np.float32(1e-6)
                     r = (y[b] - o[b]) / denom
-                    acc += abs(np.float64(r))
-                    g[b] = -(1.0 if r > 0 else (-1.0 if r < 0 else 0.0)) / denom
+                    acc += np.float64(w[b]) * abs(np.float64(r))
+                    g[b] = -w[b] * (1.0 if r > 0 else (-1.0 if r < 0 else 0.0)) / denom
         values[k] = acc
 
 

@@ -55,6 +55,7 @@ class RunConfig:
     final_model: bool = True
     noise: dict | None = None  # robustness: {"where": "pretrain"|"finetune"|"both", "percent": p}
     nulls: dict | None = None  # control: {"kinds": [genes|edges|density ...], "draws": N, "seed": S}
+    curve: dict | None = None  # learning curve: {"labels": [10, ..., "all"], "draws": N, "kinds": [...], "seed": S}
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -22,21 +22,20 @@ import numpy as np
 from .. import backend
 from ..atomic import write_atomically
 from ..data.dataset import Dataset
+from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
+from ..masks.randomise import randomise
 from ..training.checkpoint import (Checkpoint, check_same_masks, load_checkpoint, mask_fingerprint, member_prefix,
                                    save_checkpoint)
-from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
-from ..training.finetune import FinetuneSettings, choose_steps, default_lr, finetune, predict, scale_fresh_weights
-from ..training.network import Architecture, Ensemble, build_autoencoder, build_encoder, linked_genes
-from ..training.penalty import choose_l2
-from ..training.stack import finetune_stack, stackable
-from ..training.pretrain import PretrainSettings, pretrain
+from ..training.finetune import predict
+from ..training.fitting import MEMBER_SEED, NetworkSpec, fit_networks
+from ..training.network import build_autoencoder, linked_genes
+from ..training.pretrain import pretrain
 from . import baselines, metrics
-from ..masks.randomise import randomise
-from .links import encoder_link_weights
-from .config import SCHEMES, RunConfig  # noqa: F401  (RunConfig: the runner's settings)
+from .config import SCHEMES, RunConfig  # noqa: F401  (re-exported: the runner's settings and schemes)
 from .folds import grouped_kfold, kfold, leave_one_group_out
+from .curves import subsets as curve_subsets
+from .links import encoder_link_weights
 
-MEMBER_SEED = 1_000_003  # offset between the seeds of an ensemble's members
 PCA_ROWS = 20_000  # rows of the pool the PCA reference of the reconstruction is fitted on, at most
 
 
@@ -85,17 +84,6 @@ def noisy_pairs(x, y, percent, seed):
 
 
 # ---------------------------------------------------------------- one fit
-@dataclass
-class Fitted:
-    """One wiring's fitted networks: its members' autoencoders, the encoder that predicts (an Ensemble of
-    the members' when there are several), the output columns of the targets, and the record of member 0
-    (losses, stop, the penalty chosen) with the members' seconds summed."""
-    nets: list
-    encoder: object
-    columns: np.ndarray
-    record: dict
-
-
 class Runner:
     def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None, pretrain_dir: Path | None = None):
         self.ds, self.cfg, self.out = ds, cfg, Path(out)
@@ -125,8 +113,14 @@ class Runner:
         return Checkpoint(strategy, params, masks or self.ds.masks, self.ds.normalisation, self.ds.targets,
                           self.ds.target_columns, self.cfg.to_dict(), progress, extra or {})
 
-    def pool_rows(self, exclude_ids: set) -> np.ndarray:
-        return np.array([i for i, s in enumerate(self.pool.sample_ids) if s not in exclude_ids], dtype=np.int64)
+    def pool_rows(self, exclude_ids: set, first_ids=()) -> np.ndarray:
+        """Rows of the pre-training pool without ``exclude_ids``: those of ``first_ids`` first (in their order),
+        then the others in file order."""
+        where = {s: i for i, s in enumerate(self.pool.sample_ids)}
+        first = [where[s] for s in first_ids if s in where and s not in exclude_ids]
+        taken = set(first)
+        rest = [i for i, s in enumerate(self.pool.sample_ids) if s not in exclude_ids and i not in taken]
+        return np.array(first + rest, dtype=np.int64)
 
     def pretrained(self, rows, transform: InputTransform, seed: int, label: str, masks=None):
         """Pre-trained autoencoder parameters and losses on ``masks`` (default: the data set's) for the pool
@@ -173,96 +167,29 @@ class Runner:
         partial.unlink(missing_ok=True)
         return params, losses, seconds
 
-    def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label, wirings=None):
-        """Fit the input transform on the pool without ``exclude_ids``, then (pre-train and) fine-tune
-        ``cfg.ensemble`` members (member k's seeds: ``seed + k * MEMBER_SEED``, ``pretrain_seed + k * MEMBER_SEED``)
-        for each of ``wirings`` (masks; default: the data set's), every member of every wiring at once as one
-        stack where they can be (``training.stack``), else one by one. With ``--l2 auto`` each wiring's penalty
-        comes from inner folds of these training samples first (``training.penalty``).
+    def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label, wirings=None, subsets=None):
+        """Fit the input transform on the pool without ``exclude_ids`` (the fold's labelled training samples
+        first, then the rest of the pool in file order: what ``SparseNetRegressor(unlabelled=...)`` fits it on),
+        then the networks of each of ``wirings`` (masks; default: the data set's) by
+        ``training.fitting.fit_networks``, network seed ``seed``, member k pre-trained from
+        ``pretrain_seed + k * MEMBER_SEED`` (cached).
 
         Returns (input transform, pool rows, one :class:`Fitted` per wiring)."""
-        rows = self.pool_rows(exclude_ids)
+        rows = self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])
         transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
         x, y = self.x_labelled[train], self.ds.y[train]
         if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
             x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
-        xt = transform.apply(x)
-        wirings = list(wirings or [self.ds.masks])
-        k_members = self.cfg.ensemble
+        spec = NetworkSpec(strategy, self.cfg.architecture, self.cfg.ensemble, self.cfg.finetune, self.device)
+        needs_folds = spec.finetune.l2 == "auto" or spec.finetune.early_stopping == "inner"
 
-        def member(masks, k, tag=""):
-            return self.build_member(strategy, transform, rows, y, seed + k * MEMBER_SEED,
-                                     pretrain_seed + k * MEMBER_SEED, label + tag, masks)
+        def pretrained(masks, k, member_label):
+            return self.pretrained(rows, transform, pretrain_seed + k * MEMBER_SEED, member_label, masks)
 
-        built = [[member(w, k, f" member {k + 1}/{k_members}" if k_members > 1 else "") for k in range(k_members)]
-                 for w in wirings]
-        records = [ms[0][3] for ms in built]
-        for rec, ms in zip(records, built):
-            rec["pretrain_seconds"] = sum(m[3]["pretrain_seconds"] for m in ms)
-        self.progress("finetune", label, 0, 1, None)
-        t0 = time.perf_counter()
-        settings = self.cfg.finetune
-        if not settings.lr:
-            settings = replace(settings, lr=default_lr(strategy))
-        pretrained = strategy == "C"
-        l2 = [settings.l2] * len(wirings)
-        if settings.l2 == "auto":  # each wiring's penalty from inner folds of these training samples
-            factories = [lambda w=w: member(w, 0)[1:3] for w in wirings]
-            chosen = choose_l2(factories, xt, y, self.inner_folds(train, seed), settings, pretrained)
-            l2 = [c.l2 for c in chosen]
-            for rec, c in zip(records, chosen):
-                rec.update(l2_chosen=c.l2, l2_path=np.asarray(c.path), l2_inner_loss=np.asarray(c.inner_loss),
-                           l2_path_steps=np.asarray(c.steps))
-        encoders = [m[1] for ms in built for m in ms]
-        columns = [m[2] for ms in built for m in ms]
-        if settings.early_stopping == "none" and all(stackable(e) for e in encoders):
-            results = finetune_stack(encoders, columns, xt, y, settings, pretrained,
-                                     l2=np.repeat(np.asarray(l2, dtype=np.float64), k_members))
-        else:
-            results = [self.finetune_member(e, c, xt, y, train, replace(settings, l2=l2[i // k_members]), pretrained,
-                                            seed + (i % k_members) * MEMBER_SEED,
-                                            records[i // k_members] if i % k_members == 0 else {})
-                       for i, (e, c) in enumerate(zip(encoders, columns))]  # the report keeps member 0's choice
-        seconds = time.perf_counter() - t0
-        fitted = []
-        for w, (ms, rec) in enumerate(zip(built, records)):
-            losses, reason = results[w * k_members]
-            rec.update(finetune_seconds=seconds / len(wirings), finetune_losses=losses, stop=reason)
-            members = [m[1] for m in ms]
-            fitted.append(Fitted([m[0] for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0][2],
-                                 rec))
-        losses = fitted[0].record["finetune_losses"]
-        self.progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
+        fitted = fit_networks(spec, list(wirings or [self.ds.masks]), transform.apply(x), y, self.ds.target_indices,
+                              seed, pretrained, self.inner_folds(train, seed) if needs_folds else None,
+                              self.progress, label, subsets=subsets)
         return transform, rows, fitted
-
-    def build_member(self, strategy, transform, rows, y, seed, pretrain_seed, label, masks=None):
-        """One network on ``masks`` (default: the data set's) ready to fine-tune: built, (pre-trained,) its fresh
-        layers started small and a read-out at the training mean. Returns (autoencoder, encoder, output
-        columns, record)."""
-        record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
-        arch = self.cfg.architecture
-        masks = masks or self.ds.masks
-        net = build_autoencoder(masks, strategy, seed, self.device, arch)
-        if strategy == "C":
-            # one pre-training seed for every fold: folds whose pools are the same share one pre-training
-            params, losses, seconds = self.pretrained(rows, transform, pretrain_seed, label, masks)
-            net.load_state_dict(params)
-            record.update(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
-        encoder, columns = build_encoder(net, arch, self.ds.target_indices, seed)
-        scale_fresh_weights(encoder, self.cfg.finetune.init_scale, net.n_encoder if strategy == "C" else 0)
-        if arch.head == "readout":  # start the read-out at the training mean of each target
-            encoder.layers[-1].params["bias"][...] = backend.xp_for(self.device).asarray(
-                np.nan_to_num(np.nanmean(y, axis=0)), dtype=encoder.params.dtype)
-        return net, encoder, columns, record
-
-    def finetune_member(self, encoder, columns, xt, y, train, settings, pretrained, seed, record):
-        """One network fine-tuned alone (dense A, gene -> protein rules, inner early stopping)."""
-        if settings.early_stopping == "inner":  # the step count from inner folds of these training samples
-            steps, grid, curve = choose_steps(encoder, xt, y, columns, settings, pretrained,
-                                              self.inner_folds(train, seed))
-            settings = replace(settings, max_steps=steps, tol=0.0)
-            record.update(inner_steps=grid, inner_loss=curve)
-        return finetune(encoder, xt, y, columns, settings, pretrained)
 
     def inner_folds(self, train, seed):
         """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""
@@ -313,10 +240,12 @@ class Runner:
                                                       groups, x_test[:, genes], run_seed)}
             rec["finetune_seconds"] = time.perf_counter() - t0
             self.progress("finetune", label, 1, 1, None)
+        elif model.startswith("curve:"):  # a learning curve: every subset of the training samples, one stack
+            rec = self.curve_fold(model.split(":", 1)[1], f, train, test, run_seed, label)
         elif model.startswith("null:"):  # every draw of a null wiring, trained as the real one, in one stack
             draws = self.null_masks(model.split(":", 1)[1])
             transform, _, fitted = self.fit(self.cfg.strategies[0], train, {ids[i] for i in test},
-                                            run_seed * 1000 + f, run_seed, label, wirings=draws)
+                                            run_seed, run_seed, label, wirings=draws)
             rec = dict(fitted[0].record, test=test)
             x_in = transform.apply(x_test)
             rec["predicted_draws"] = np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted])
@@ -327,7 +256,7 @@ class Runner:
             if "l2_chosen" in rec:
                 rec["l2_chosen_draws"] = np.array([fi.record["l2_chosen"] for fi in fitted])
         else:
-            transform, rows, [fitted] = self.fit(model, train, {ids[i] for i in test}, run_seed * 1000 + f, run_seed,
+            transform, rows, [fitted] = self.fit(model, train, {ids[i] for i in test}, run_seed, run_seed,
                                                  label)
             rec = dict(fitted.record, test=test)
             rec["predicted"] = predict(fitted.encoder, transform.apply(x_test), fitted.columns)
@@ -340,8 +269,38 @@ class Runner:
         return rec
 
     def models(self):
+        if self.cfg.curve:  # a learning curve: its models only
+            return [f"curve:{m}" for m in list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines]]
         nulls = (self.cfg.nulls or {}).get("kinds", [])
         return list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines] + [f"null:{k}" for k in nulls]
+
+    def curve_fold(self, inner: str, f, train, test, run_seed, label) -> dict:
+        """One fold of a learning curve: ``inner`` (a strategy or ``baseline:NAME``) fitted on every subset of the
+        fold's training samples that ``cfg.curve`` asks for (``evaluation.curves.subsets``)."""
+        c = self.cfg.curve
+        groups = [self.ds.groups[i] for i in train] if self.ds.groups is not None else [str(i) for i in train]
+        subs = curve_subsets(groups, c["labels"], c["draws"], c["kinds"], c["seed"], f)
+        x_test = self.x_labelled[test]
+        t0 = time.perf_counter()
+        if inner.startswith("baseline:"):
+            name = inner.split(":", 1)[1]
+            genes = self.linked if name in baselines.ON_LINKED_GENES else slice(None)
+            x_train, y_train = self.x_labelled[train][:, genes], self.ds.y[train]
+            preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m) if keep],
+                                           x_test[:, genes], run_seed) for *_, m in subs]
+            rec = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
+                   "stop": "fitted"}
+            self.progress("finetune", label, 1, 1, None)
+        else:
+            transform, _, fitted = self.fit(inner, train, {self.ds.labelled_ids[i] for i in test}, run_seed, run_seed,
+                                            label, subsets=[m for *_, m in subs])
+            x_in = transform.apply(x_test)
+            preds = [predict(fi.encoder, x_in, fi.columns) for fi in fitted]
+            rec = dict(fitted[0].record)
+        rec.update(test=test, predicted_subsets=np.stack(preds), finetune_seconds=time.perf_counter() - t0,
+                   subset_keys=np.array([f"{n}|{kind}|{d}".encode() for n, kind, d, _ in subs]),
+                   subset_sizes=np.array([int(m.sum()) for *_, m in subs]))
+        return rec
 
     def null_masks(self, kind: str) -> list:
         """The ``cfg.nulls['draws']`` randomised copies of the masks of one null model (seeded by
@@ -366,7 +325,7 @@ class Runner:
         if path.exists():
             return load_checkpoint(path)
         n = self.ds.labelled.size
-        transform, _, [fitted] = self.fit(strategy, np.arange(n), set(), self.cfg.seed * 1000 + 999, self.cfg.seed,
+        transform, _, [fitted] = self.fit(strategy, np.arange(n), set(), self.cfg.seed, self.cfg.seed,
                                           f"final model ({strategy})")
         nets, encoder, rec = fitted.nets, fitted.encoder, fitted.record
         params = {}

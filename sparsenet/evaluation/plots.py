@@ -120,3 +120,38 @@ def control(path, summary: dict, column: str, baselines: dict):
     fig.suptitle(f"{column}: the real wiring against its null wirings ({summary['scheme']} CV)", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+
+
+def learning_curves(path, summary: dict, column: str, words: dict):
+    """Each metric (columns) against the number of labelled samples, per draw kind (rows): a line per
+    model (its mean over draws), a band of +- one sd."""
+    kinds = [k for k in ("projects", "random") if any(e["kind"] in (k, "all") for m in summary["models"].values()
+                                                      for e in m.values())]
+    metrics_ = list(METRIC_WORDS)
+    fig, axes = plt.subplots(len(kinds), len(metrics_), figsize=(4.3 * len(metrics_), 3.2 * len(kinds)), squeeze=False)
+    for i, kind in enumerate(kinds):
+        for j, m in enumerate(metrics_):
+            ax = axes[i, j]
+            for model, table in summary["models"].items():
+                entries = [e for e in table.values() if e["kind"] in (kind, "all")]
+                if not entries:
+                    continue
+                xs = np.array([e["samples"] for e in entries], float)  # "all": the folds' mean training samples
+                order = np.argsort(xs)
+                mean = np.array([e[column][m]["mean"] for e in entries])[order]
+                sd = np.array([e[column][m]["sd"] for e in entries])[order]
+                line, = ax.plot(xs[order], mean, marker="o", label=words.get(model, model))
+                ax.fill_between(xs[order], mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
+            ax.set_xscale("log")
+            ticks = sorted({round(e["samples"]) for t in summary["models"].values() for e in t.values()})
+            ax.set_xticks(ticks, [str(t) for t in ticks])
+            ax.minorticks_off()
+            ax.set_xlabel("labelled samples (rightmost: all, the folds' mean)")
+            ax.set_ylabel(METRIC_WORDS[m])
+            ax.set_title(f"drawn {'by whole projects' if kind == 'projects' else 'at random'}: {METRIC_WORDS[m]}",
+                         fontsize=9)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=7)
+    fig.suptitle(f"{column}: accuracy against the number of labelled samples ({summary['scheme']} CV)", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

@@ -161,7 +161,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
     panels, curves_pre, curves_ft = [], [], []
     groups = {}
     for (scheme, model, repeat), records in results.items():
-        if not model.startswith("null:"):  # null draws are summarised by evaluation.control
+        if not model.startswith(("null:", "curve:")):  # summarised by evaluation.control and .curves
             groups.setdefault((scheme, model), []).append((repeat, records))
     for (scheme, model), runs in groups.items():
         key = f"{scheme}/{model}"

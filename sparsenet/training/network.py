@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..engine import DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus
 from ..masks.store import is_identity, linked_genes  # noqa: F401  (re-exported: what training calls them)

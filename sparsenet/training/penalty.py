@@ -40,7 +40,7 @@ class Choice:
     steps: list  # fine-tuning steps at each, summed over inner folds
 
 
-def choose_l2(factories, x, y, folds, settings, pretrained: bool, path=L2_PATH) -> list:
+def choose_l2(factories, x, y, folds, settings, pretrained: bool, path=L2_PATH, sample_weight=None) -> list:
     """Each wiring's penalty of least mean inner held-out loss along ``path``.
 
     ``factories``: one per wiring, each returning a fresh (encoder, output columns) ready to fine-tune (the
@@ -54,7 +54,8 @@ def choose_l2(factories, x, y, folds, settings, pretrained: bool, path=L2_PATH) 
         train[i, np.asarray(folds[i % n_folds])] = False
     curves, steps = np.zeros((len(factories), len(path))), np.zeros((len(factories), len(path)), dtype=np.int64)
     for j, l2 in enumerate(path):
-        results = finetune_stack(encoders, columns, x, y, replace(settings, l2=float(l2)), pretrained, train=train)
+        results = finetune_stack(encoders, columns, x, y, replace(settings, l2=float(l2)), pretrained, train=train,
+                                 sample_weight=sample_weight)
         for i, (e, c) in enumerate(zip(encoders, columns)):
             test, keep = folds[i % n_folds], train[i]
             scale = np.abs(np.nanmean(y[keep], axis=0)) + 1e-12

@@ -132,17 +132,23 @@ class StackObjective:
     ``penalty`` holds each parameter's L2 coefficient l2_k * n_k (0 for frozen ones), so that a member's
     objective is (data loss + penalty |p|^2 / 2) / n_k, as ``finetune`` minimises it for one network."""
 
-    def __init__(self, stack: EncoderStack, x, y, loss: str, train=None, l2=None):
+    def __init__(self, stack: EncoderStack, x, y, loss: str, train=None, l2=None, sample_weight=None):
         self.stack, self.net = stack, stack.net
         k, (n_samples, n_targets) = stack.k, np.shape(y)
         xp = self.xp = backend.xp_for(stack.device)
         train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
         y = np.asarray(y, dtype=np.float64)
+        sw = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         known = train[:, None, :] & ~np.isnan(y).T[None]  # K x T x B: what each member trains on
-        self.n = np.maximum(1, known.sum(axis=(1, 2)))  # observations per member
+        weight = np.where(known, sw[None, None, :], 0.0)
+        self.n = np.maximum(weight.sum(axis=(1, 2)), 1e-12) if sample_weight is not None else \
+            np.maximum(1, known.sum(axis=(1, 2)))  # (weighted) observations per member
         scale = np.empty((k, n_targets))
-        for m in range(k):  # each member's mean |target| over its own observations
-            scale[m] = np.nan_to_num(np.abs(np.nanmean(np.where(known[m].T, y, np.nan), axis=0)), nan=1.0) + 1e-12
+        for m in range(k):  # each member's (weighted) mean |target| over its own observations
+            wt = weight[m].T  # B x T
+            total = wt.sum(axis=0)
+            mean = np.where(total > 0, (wt * np.nan_to_num(y)).sum(axis=0) / np.where(total > 0, total, 1), np.nan)
+            scale[m] = np.nan_to_num(np.abs(mean), nan=1.0) + 1e-12
         l2 = np.zeros(k) if l2 is None else np.broadcast_to(np.asarray(l2, dtype=np.float64), (k,))
         penalty = np.zeros(self.net.params.size, dtype=np.float32)
         for i, layer in enumerate(self.net.layers):
@@ -154,7 +160,7 @@ class StackObjective:
         self.penalty = xp.asarray(penalty) if penalty.any() else None
         self.x = backend.feature_major(xp.asarray(x, dtype=np.float32))
         self.yT = xp.asarray(np.nan_to_num(y).T, dtype=np.float32)  # T x B
-        self.known = xp.asarray(known.astype(np.uint8))
+        self.weight = xp.asarray(weight, dtype=np.float32)
         self.scale = xp.asarray(scale, dtype=np.float32)
         self.columns = xp.asarray(np.stack([m.columns for m in stack.members]))  # K x T
         self.kind = LOSS_KINDS[loss]
@@ -164,59 +170,92 @@ class StackObjective:
 
     def data_gradient(self):
         out = self.net.forward(self.x, check=False)  # (B, width), feature-major
-        self.ops.member_losses(self.kind, out.T, self.columns, self.yT, self.known, self.scale, self.gradT, self.values)
+        self.ops.member_losses(self.kind, out.T, self.columns, self.yT, self.weight, self.scale, self.gradT,
+                               self.values)
         self.net.backward(self.gradT.T)
         return self.values
 
 
-def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=None, l2=None):
+COMPACT = 0.6  # rebuild the stack without its stopped members once no more than this share of it is active
+
+
+def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=None, l2=None, sample_weight=None):
     """Fine-tune every encoder of ``encoders`` on (x, y) at once, as ``finetune.finetune`` does one.
 
     ``columns``: each member's target columns in its own output (as ``build_encoder`` returns them);
     ``train`` (K, samples) bool: the samples each member trains on (default: all); ``l2`` (K,): each
-    member's penalty (default: ``settings.l2``). ``settings.optimizer``: 'adam' (``settings.lr``, stopping
-    by ``settings.tol`` over ``settings.window`` steps) or 'lbfgs' (``training.lbfgs``). Every member stops
-    on its own and is then held where it stopped. The encoders' parameters are replaced by the tuned ones.
-    Returns [(per-observation data losses, one per step or iteration, stop reason)] per member."""
+    member's penalty (default: ``settings.l2``); ``sample_weight`` (samples,): each sample's weight in the
+    loss and in the observation count the penalty scales with (integer weights: as if repeated).
+    ``settings.optimizer``: 'adam' (``settings.lr``, stopping by ``settings.tol`` over ``settings.window``
+    steps) or 'lbfgs' (``training.lbfgs``). Every member stops on its own and is then held where it
+    stopped. The encoders' parameters are replaced by the tuned ones. Returns [(per-observation data
+    losses, one per step or iteration, stop reason)] per member."""
+    k = len(encoders)
+    n_samples = np.shape(y)[0]
+    train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
+    l2 = np.broadcast_to(np.asarray(settings.l2 if l2 is None else l2, dtype=np.float64), (k,))
     keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
-    for e in encoders:
-        freeze_gene_protein(e, keep_first)
-    try:
-        stack = EncoderStack(encoders, columns, encoders[0].device)
-    finally:
-        for e in encoders:
-            freeze_gene_protein(e, False)
-    objective = StackObjective(stack, x, y, settings.loss, train, settings.l2 if l2 is None else l2)
+
+    def objective_of(members):
+        """The stack and objective of ``members`` (indices into ``encoders``), parameters loaded."""
+        chosen = [encoders[m] for m in members]
+        for e in chosen:
+            freeze_gene_protein(e, keep_first)
+        try:
+            stack = EncoderStack(chosen, [columns[m] for m in members], chosen[0].device)
+        finally:
+            for e in chosen:
+                freeze_gene_protein(e, False)
+        return StackObjective(stack, x, y, settings.loss, train[members], l2[members], sample_weight)
+
     if getattr(settings, "optimizer", "adam") == "lbfgs":
+        objective = objective_of(np.arange(k))
         results = _lbfgs(objective, settings)
-    else:
-        results = _adam(objective, settings)
-    stack.store(encoders)
-    return results
+        objective.stack.store(encoders)
+        return results
+    return _adam(objective_of, encoders, settings)
 
 
-def _adam(objective: StackObjective, settings):
+def _adam(objective_of, encoders, settings):
     """Adam as ``finetune`` runs it (the penalty's gradient added inside the update), stopping per member
-    when its data loss moved less than ``tol`` (relative) over ``window`` steps."""
-    stack, xp, k, n = objective.stack, objective.xp, objective.stack.k, objective.n
+    when its data loss moved less than ``tol`` (relative) over ``window`` steps. Once no more than
+    ``COMPACT`` of the stack is active, it is rebuilt from the active members alone (their Adam moments
+    carried over): the same numbers, without the stopped members' arithmetic."""
+    k = len(encoders)
+    members = np.arange(k)  # the members in the current stack
+    objective = objective_of(members)
+    stack, xp = objective.stack, objective.xp
     opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty)
-    active, moving = np.ones(k, dtype=bool), None  # moving: the active members' parameters, once one stopped
+    active, moving = np.ones(k, dtype=bool), None  # moving: the current stack's active parameters
     losses = np.zeros((settings.max_steps, k))
     stopped_at = np.full(k, -1)
     step = 0
     for step in range(settings.max_steps):
         values = objective.data_gradient()
         opt.step(active=moving)
-        losses[step] = backend.to_numpy(values) / n
+        losses[step, members] = backend.to_numpy(values) / objective.n
         if step >= settings.window:
-            before, now = losses[step - settings.window], losses[step]
-            done = active & (np.abs(before - now) <= settings.tol * np.maximum(np.abs(before), 1e-12))
+            before, now = losses[step - settings.window, members], losses[step, members]
+            done = active[members] & (np.abs(before - now) <= settings.tol * np.maximum(np.abs(before), 1e-12))
             if done.any():
-                stopped_at[done] = step
-                active &= ~done
+                stopped_at[members[done]] = step
+                active[members[done]] = False
                 if not active.any():
                     break
-                moving = xp.asarray(active[stack.member_of_param].astype(np.uint8))
+                inside = active[members]
+                if inside.mean() <= COMPACT and settings.max_steps - step > settings.window:
+                    stack.store([encoders[m] for m in members])  # the stopped ones keep where they stopped
+                    keep = np.flatnonzero(inside[stack.member_of_param])  # the same order in the new stack
+                    m_, v_, t_ = opt.m[keep], opt.v[keep], opt.t
+                    members = members[inside]
+                    objective = objective_of(members)
+                    stack = objective.stack
+                    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty)
+                    opt.m[...], opt.v[...], opt.t = m_, v_, t_
+                    moving = None
+                else:
+                    moving = xp.asarray(inside[stack.member_of_param].astype(np.uint8))
+    stack.store([encoders[m] for m in members])
     return [(losses[:(s if s >= 0 else step) + 1, m].copy(), "tolerance" if s >= 0 else "step limit")
             for m, s in enumerate(stopped_at)]
 

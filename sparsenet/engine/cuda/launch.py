@@ -166,21 +166,21 @@ def adam_update_members(param, grad, m, v, penalty, active, lr, beta1, beta2, ep
 LOSS_SQUARED, LOSS_RELATIVE = 0, 1
 
 
-def member_losses(kind, outT, columns, yT, known, scale, gradT, values):
+def member_losses(kind, outT, columns, yT, weight, scale, gradT, values):
     """Each stacked member's fine-tuning loss and its gradient (as cpu_kernels.member_losses), in CuPy
     array operations: a few small elementwise kernels over (members, targets, batch)."""
     out = outT[columns]  # K x T x B
-    kn = known.astype(cp.bool_)
+    w = weight.astype(cp.float64)
     if kind == LOSS_SQUARED:
         inv2 = (1.0 / (scale.astype(cp.float64) ** 2))[:, :, None]
-        d = cp.where(kn, out - yT[None], 0)
-        values[...] = (d.astype(cp.float64) ** 2 * inv2).sum(axis=(1, 2))
-        gradT[columns] = (2 * d * inv2).astype(gradT.dtype)
+        d = cp.where(w > 0, out - yT[None], 0).astype(cp.float64)
+        values[...] = (w * d ** 2 * inv2).sum(axis=(1, 2))
+        gradT[columns] = (2 * w * d * inv2).astype(gradT.dtype)
     else:
         denom = yT[None] + cp.float32(1e-6)
-        r = cp.where(kn, (yT[None] - out) / denom, 0)
-        values[...] = cp.abs(r.astype(cp.float64)).sum(axis=(1, 2))
-        gradT[columns] = cp.where(kn, -cp.sign(r) / denom, 0).astype(gradT.dtype)
+        r = cp.where(w > 0, (yT[None] - out) / denom, 0)
+        values[...] = (w * cp.abs(r.astype(cp.float64))).sum(axis=(1, 2))
+        gradT[columns] = cp.where(w > 0, -w * cp.sign(r) / denom, 0).astype(gradT.dtype)
 
 
 def all_finite_rows(x, ok):

@@ -1,0 +1,114 @@
+"""The scikit-learn estimators: scikit-learn's own checks, one code path with `sparsenet train` (the same
+fold predictions from cross_val_predict), gene columns aligned by ID, multi-output, sample weights, the
+penalty by grouped inner CV, warm starts, pickling (a GPU fit loads on the CPU) and AnnData."""
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sparsenet import SparseNetRegressor, SparseNetRegressorCV
+from sparsenet.data.dataset import load_dataset
+from sparsenet.data.spec import DataSpec
+from sparsenet.evaluation.config import build_config
+from sparsenet.evaluation.crossval import Runner, make_folds
+
+from synthetic import core_masks, write_dataset
+
+SMALL = dict(masks="random", max_iter=30, ensemble=2)
+
+
+@parametrize_with_checks([SparseNetRegressor(**SMALL),
+                          SparseNetRegressorCV(masks="random", max_iter=20, ensemble=1, alphas=(0.1, 0.01), cv=2)])
+def test_scikit_learn_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    expr, phen, _ = write_dataset(tmp_path_factory.mktemp("d") / "data", n_samples=40)
+    ds = load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"), read_out=True)
+    unlabelled = np.setdiff1d(np.arange(ds.inputs.n_samples), ds.labelled)
+    return ds, ds.inputs.take(ds.labelled), ds.y[:, 0], np.asarray(ds.groups), ds.inputs.take(unlabelled)
+
+
+def test_cross_val_predict_reproduces_sparsenet_trains_folds(data, tmp_path):
+    """The estimator is train's code path: the project's folds through cross_val_predict give train's
+    held-out predictions, for the same seed."""
+    ds, x, y, groups, unlabelled = data
+    cfg = build_config("default", cv="grouped", folds=4, seed=3, max_steps=80, ensemble=2)
+    results, _, _ = Runner(ds, cfg, tmp_path / "run").run()
+    records = results[("grouped", "B", 0)]
+    folds = make_folds(ds, "grouped", 4, 3)
+    cv = [(np.setdiff1d(np.arange(len(y)), test), test) for test in folds]
+    est = SparseNetRegressor(masks=core_masks(), max_iter=80, ensemble=2, random_state=3, unlabelled=unlabelled)
+    predicted = cross_val_predict(est, x, y, groups=groups, cv=cv)
+    for rec in records:
+        np.testing.assert_array_equal(predicted[rec["test"]], rec["predicted"][:, 0])
+
+
+def test_gene_columns_are_aligned_by_id(data):
+    pd = pytest.importorskip("pandas")
+    ds, x, y, _, _ = data
+    genes = ds.masks.gene_ids
+    frame = pd.DataFrame(x, columns=genes)
+    shuffled = frame[list(reversed(genes))].assign(not_a_gene=1.0)  # other order, one column the masks lack
+    est = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2)
+    a = est.fit(x, y).predict(x)
+    b = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2).fit(shuffled, y).predict(shuffled)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.fit(shuffled, y).predict(frame.assign(not_a_gene=1.0))
+
+
+def test_multi_output_with_missing_targets(data):
+    ds, x, y, _, _ = data
+    y2 = np.column_stack([y, 2 * y + 0.1])
+    y2[::5, 1] = np.nan  # the second phenotype not measured in every sample
+    est = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2).fit(x, y2)
+    mean, sd = est.predict(x, return_std=True)
+    assert mean.shape == sd.shape == (len(x), 2) and (sd > 0).all() and est.n_outputs_ == 2
+
+
+def test_penalty_by_grouped_inner_cv(data):
+    _, x, y, groups, _ = data
+    est = SparseNetRegressorCV(alphas=(0.3, 0.03, 0.003), cv=GroupKFold(3), masks=core_masks(), max_iter=40,
+                               ensemble=1).fit(x, y, groups=groups)
+    assert est.alpha_ in (0.3, 0.03, 0.003) and est.alphas_ == [0.3, 0.03, 0.003] and len(est.cv_loss_) == 3
+    assert est.alpha_ == est.alphas_[int(np.argmin(est.cv_loss_))]
+    auto = SparseNetRegressor(masks=core_masks(), alpha="auto", max_iter=40, ensemble=1).fit(x, y, groups=groups)
+    assert auto.alpha_ in (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)
+
+
+def test_warm_start_continues_from_the_fitted_networks(data):
+    _, x, y, _, _ = data
+    cold = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2, tol=0.0, alpha=0.0).fit(x, y)
+    warm = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2, tol=0.0, alpha=0.0, warm_start=True)
+    warm.fit(x, y)
+    np.testing.assert_array_equal(warm.predict(x), cold.predict(x))  # the first fit is a cold one
+    warm.fit(x, y)  # 40 more steps from where it was: the training fit improves
+    assert warm.score(x, y) > cold.score(x, y)
+    again = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2, tol=0.0, alpha=0.0).fit(x, y).fit(x, y)
+    np.testing.assert_array_equal(again.predict(x), cold.predict(x))  # without it, every fit starts afresh
+
+
+def test_pickle_round_trip_and_a_gpu_fit_loads_on_the_cpu(data, cp):
+    ds, x, y, _, _ = data
+    est = SparseNetRegressor(masks=core_masks(), max_iter=30, ensemble=2, device="gpu").fit(x, y)
+    on_gpu = est.predict(x)
+    blob = pickle.dumps(est)
+    assert type(est.encoder_.members[0].params) is np.ndarray  # the fitted networks are kept on the CPU
+    back = pickle.loads(blob).set_params(device="cpu")
+    np.testing.assert_allclose(back.predict(x), on_gpu, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_on_anndata_writes_obs(data):
+    anndata = pytest.importorskip("anndata")
+    pd = pytest.importorskip("pandas")
+    ds, x, y, _, _ = data
+    est = SparseNetRegressor(masks=core_masks(), max_iter=30, ensemble=2).fit(x, y)
+    adata = anndata.AnnData(X=x, var=pd.DataFrame(index=ds.masks.gene_ids))
+    out = est.fit(adata, y).predict_anndata(adata, key="growth")
+    assert out is adata and {"growth", "growth_sd"} <= set(adata.obs.columns)
+    np.testing.assert_allclose(adata.obs["growth"].to_numpy(), est.predict(x), rtol=1e-6)
