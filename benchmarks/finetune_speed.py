@@ -1,6 +1,7 @@
 """Fine-tuning speed, every ratio measured in one run on this machine.
 
-    python benchmarks/finetune_speed.py [--baseline-rev REV] [--steps 500] [--train-pairs 0] [--json FILE]
+    python benchmarks/finetune_speed.py [--baseline-rev REV | --no-baseline] [--device cpu|gpu] [--steps 500]
+                                        [--train-pairs 0] [--json FILE] [--precise DIR]
 
 1. One fine-tuning step of the default network (iJO1366 masks, read-out head, squared loss, L2 0.03)
    at the default run's batch (a fold's ~150 training samples of PRECISE, or 160 synthetic samples
@@ -47,18 +48,20 @@ print(json.dumps(out[1:] if len(out) > 1 else out))
 """
 
 
-def problem():
-    """A fold's standardised training inputs and growth rates from PRECISE, else synthetic ones."""
+def problem(folder=None):
+    """A fold's standardised training inputs and growth rates from PRECISE (its cache, or ``folder``
+    holding log_tpm.csv and sample_table.csv), else synthetic ones."""
     from sparsenet.data import precise
 
-    if all((precise.cache_dir() / f).exists() for f in precise.DEFAULT_RUN):
+    where = Path(folder) if folder is not None else precise.cache_dir()
+    if all((where / f).exists() for f in precise.DEFAULT_RUN):
         from sparsenet.data.dataset import load_dataset
         from sparsenet.data.spec import DataSpec
         from sparsenet.data.standardise import fit_input_transform
         from sparsenet.evaluation.crossval import make_folds
         from sparsenet.masks.store import read_masks, shipped_mask_path
 
-        files = precise.precise_files(progress=lambda m: None)
+        files = {f: where / f for f in precise.DEFAULT_RUN}
         ds = load_dataset(read_masks(shipped_mask_path("iJO1366")),
                           DataSpec(files["log_tpm.csv"], files["sample_table.csv"], precise.REFERENCE_SAMPLES,
                                    columns=[precise.GROWTH_COLUMN], group_by="project"), read_out=True)
@@ -73,7 +76,7 @@ def problem():
     return x, (0.5 + 0.2 * np.tanh(x[:, :20].mean(axis=1, keepdims=True) * 3)), "synthetic, 160 samples"
 
 
-def encoders(k, seed=1):
+def encoders(k, seed=1, device="cpu"):
     from sparsenet.masks.store import read_masks, shipped_mask_path
     from sparsenet.training.finetune import scale_fresh_weights
     from sparsenet.training.network import Architecture, build_autoencoder, build_encoder
@@ -83,25 +86,25 @@ def encoders(k, seed=1):
     idx = [masks.phenotype_ids.index("BIOMASS_Ec_iJO1366_core_53p95M")]
     out = []
     for j in range(k):
-        net = build_autoencoder(masks, "B", seed + 1_000_003 * j, "cpu", arch)
+        net = build_autoencoder(masks, "B", seed + 1_000_003 * j, device, arch)
         enc, cols = build_encoder(net, arch, idx, seed + 1_000_003 * j)
         scale_fresh_weights(enc, 0.1, 0)
         out.append((enc, cols))
     return out
 
 
-def stack_step(x, y, k, steps):
+def stack_step(x, y, k, steps, device="cpu"):
     from sparsenet.training.finetune import FinetuneSettings
     from sparsenet.training.stack import finetune_stack
 
-    members = encoders(k)
+    members = encoders(k, device=device)
     s = FinetuneSettings(lr=0.01, max_steps=steps, tol=0.0, loss="squared", l2=0.03, init_scale=0.1)
     t = time.perf_counter()
     results = finetune_stack([e for e, _ in members], [c for _, c in members], x, y, s, False)
     return (time.perf_counter() - t) / max(len(losses) for losses, _ in results)
 
 
-def torch_step(x, y, steps):
+def torch_step(x, y, steps, device="cpu"):
     """The same network in PyTorch, masked-dense (weights times a fixed 0/1 mask), Adam, full batch."""
     try:
         import torch
@@ -110,16 +113,17 @@ def torch_step(x, y, steps):
     from sparsenet.masks.store import read_masks, shipped_mask_path
 
     torch.set_num_threads(os.cpu_count() or 1)
+    dev = torch.device("cuda" if device == "gpu" else "cpu")
     masks = read_masks(shipped_mask_path("iJO1366"))
-    mask = torch.tensor(masks.protein_phenotype.toarray(), dtype=torch.float32)
+    mask = torch.tensor(masks.protein_phenotype.toarray(), dtype=torch.float32, device=dev)
     n_genes, n_nodes = mask.shape[1], mask.shape[0]
     g = torch.Generator().manual_seed(0)
-    w = (torch.rand(n_nodes, n_genes, generator=g) * 0.02 - 0.01).mul_(mask).requires_grad_()
-    b = torch.zeros(n_nodes, requires_grad=True)
-    s = torch.ones(n_genes, requires_grad=True)
-    r = (torch.rand(1, n_nodes, generator=g) * 0.02 - 0.01).requires_grad_()
-    c = torch.zeros(1, requires_grad=True)
-    xt, yt = torch.tensor(x), torch.tensor(np.asarray(y, np.float32))
+    w = (torch.rand(n_nodes, n_genes, generator=g) * 0.02 - 0.01).to(dev).mul_(mask).requires_grad_()
+    b = torch.zeros(n_nodes, device=dev, requires_grad=True)
+    s = torch.ones(n_genes, device=dev, requires_grad=True)
+    r = (torch.rand(1, n_nodes, generator=g) * 0.02 - 0.01).to(dev).requires_grad_()
+    c = torch.zeros(1, device=dev, requires_grad=True)
+    xt, yt = torch.tensor(x, device=dev), torch.tensor(np.asarray(y, np.float32), device=dev)
     scale = yt.mean()
     opt = torch.optim.Adam([w, b, s, r, c], lr=0.01)
     n = yt.numel()
@@ -134,9 +138,13 @@ def torch_step(x, y, steps):
 
     for _ in range(20):
         step()
+    if device == "gpu":
+        torch.cuda.synchronize()
     t = time.perf_counter()
     for _ in range(steps):
         step()
+    if device == "gpu":
+        torch.cuda.synchronize()
     return (time.perf_counter() - t) / steps
 
 
@@ -179,42 +187,58 @@ def train_pairs(rev, pairs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline-rev", default="114594b", help="the previous code (default: before the stack)")
+    ap.add_argument("--no-baseline", action="store_true", help="no previous code (a machine without git history)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
+    ap.add_argument("--precise", type=Path, help="folder with PRECISE's log_tpm.csv and sample_table.csv")
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--stacks", default="1,5,50", help="stack sizes K to time against K separate fits")
     ap.add_argument("--train-pairs", type=int, default=0)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    x, y, data = problem()
-    print(f"data: {data}; batch {len(x)}; {os.cpu_count()} cores")
-    stack_step(x, y, 1, 30)  # compile
+    x, y, data = problem(args.precise)
+    device = args.device
+    print(f"data: {data}; batch {len(x)}; {os.cpu_count()} cores; device {device}")
+    stack_step(x, y, 1, 30, device)  # compile
     old, now, torch_ = [], [], []
     for _ in range(args.repeats):  # alternating, so drift in the machine's speed hits every candidate alike
-        old += old_step(args.baseline_rev, x, y, args.steps, 1)
-        now.append(stack_step(x, y, 1, args.steps))
-        t = torch_step(x, y, args.steps)
+        if not args.no_baseline and device == "cpu":
+            old += old_step(args.baseline_rev, x, y, args.steps, 1)
+        now.append(stack_step(x, y, 1, args.steps, device))
+        t = torch_step(x, y, args.steps, device)
         if t is not None:
             torch_.append(t)
-    result = {"data": data, "batch": len(x), "steps": args.steps, "baseline_rev": args.baseline_rev,
-              "one_step_ms": {"previous": 1e3 * float(np.median(old)), "now": 1e3 * float(np.median(now)),
+    result = {"data": data, "batch": len(x), "steps": args.steps, "device": device,
+              "baseline_rev": None if args.no_baseline else args.baseline_rev,
+              "one_step_ms": {"previous": 1e3 * float(np.median(old)) if old else None,
+                              "now": 1e3 * float(np.median(now)),
                               "pytorch_masked_dense": 1e3 * float(np.median(torch_)) if torch_ else None}}
     one = result["one_step_ms"]
     print(f"one step of the default network, batch {len(x)}, penalty included (median of {args.repeats}):")
-    print(f"  previous code {one['previous']:.3f} ms; now {one['now']:.3f} ms: {one['previous'] / one['now']:.1f}x faster")
+    if one["previous"]:
+        print(f"  previous code {one['previous']:.3f} ms; now {one['now']:.3f} ms: "
+              f"{one['previous'] / one['now']:.1f}x faster")
+    else:
+        print(f"  now {one['now']:.3f} ms")
     if one["pytorch_masked_dense"]:
-        print(f"  PyTorch masked-dense {one['pytorch_masked_dense']:.3f} ms: now {one['pytorch_masked_dense'] / one['now']:.1f}x faster")
+        print(f"  PyTorch masked-dense {one['pytorch_masked_dense']:.3f} ms: now "
+              f"{one['pytorch_masked_dense'] / one['now']:.1f}x faster")
     stacked = {}
-    for k in (1, 5, 50):
+    sizes = [int(k) for k in args.stacks.split(",")]
+    for k in sizes:
         steps = max(50, args.steps // k)
-        together = stack_step(x, y, k, steps)
-        alone = stack_step(x, y, 1, steps) * k
+        together = stack_step(x, y, k, steps, device)
+        alone = stack_step(x, y, 1, steps, device) * k
         stacked[k] = {"stacked_ms_per_step": 1e3 * together, "separate_ms_per_step": 1e3 * alone}
         print(f"  K = {k:2d}: stacked {1e3 * together:8.3f} ms a step, K separate fits {1e3 * alone:8.3f} ms: "
               f"{alone / together:.1f}x")
     result["stacks"] = stacked
-    result["fifty_stacked_over_one"] = stacked[50]["stacked_ms_per_step"] / stacked[1]["stacked_ms_per_step"]
-    result["fifty_stacked_over_one_previous"] = stacked[50]["stacked_ms_per_step"] / one["previous"]
-    print(f"  50 stacked / one: {result['fifty_stacked_over_one']:.1f}x the time of one network now, "
-          f"{result['fifty_stacked_over_one_previous']:.1f}x the previous code's one")
+    if 1 in stacked and sizes[-1] != 1:
+        big = sizes[-1]
+        result["largest_stacked_over_one"] = stacked[big]["stacked_ms_per_step"] / stacked[1]["stacked_ms_per_step"]
+        print(f"  {big} stacked: {result['largest_stacked_over_one']:.1f}x the time of one network's step"
+              + (f", {stacked[big]['stacked_ms_per_step'] / one['previous']:.1f}x the previous code's one"
+                 if one["previous"] else ""))
     if args.train_pairs:
         times = train_pairs(args.baseline_rev, args.train_pairs)
         result["default_train_seconds"] = times

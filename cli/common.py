@@ -37,10 +37,10 @@ def friendly(fn):
     return wrapper
 
 
-def flag(*names: str, help: str):
+def flag(*names: str, help: str, rich_help_panel: str | None = None):
     """A boolean flag: on when given, off otherwise, shown in --help without a value (typer's rich help
     would show '<bool>', which reads as if it took one)."""
-    return typer.Option(False, *names, help=help, metavar="")
+    return typer.Option(False, *names, help=help, metavar="", rich_help_panel=rich_help_panel)
 
 
 def check_output_folder(path: Path) -> None:

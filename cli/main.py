@@ -13,6 +13,20 @@ from sparsenet.atomic import write_atomically, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Sparse neural networks from genome-scale metabolic models (DeepMetabolism).")
+
+
+def _version(value: bool):
+    if value:
+        from sparsenet import __version__
+
+        typer.echo(f"sparsenet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
+                                       help="print the version and exit")):
+    """Sparse neural networks from genome-scale metabolic models (DeepMetabolism)."""
 masks_app = typer.Typer(no_args_is_help=True, help="Connection masks from a COBRA model.")
 app.add_typer(masks_app, name="masks")
 data_app = typer.Typer(no_args_is_help=True, help="Data preparation (paired-data synthesis).")

@@ -22,23 +22,23 @@ from sparsenet.atomic import write_json, write_text
 
 # ---------------------------------------------------------------- shared options
 EXPRESSION = typer.Option(None, "--expression", help="expression file: CSV/TSV (either orientation), HDF5 or .h5ad "
-                          "(default: PRECISE log_tpm.csv from pymodulon 0.2.1, fetched once)")
-PHENOTYPES = typer.Option(None, "--phenotypes", help="phenotype table by sample ID (default: PRECISE sample_table.csv)")
+                          "(default: PRECISE log_tpm.csv from pymodulon 0.2.1, fetched once)", rich_help_panel='Your data')
+PHENOTYPES = typer.Option(None, "--phenotypes", help="phenotype table by sample ID (default: PRECISE sample_table.csv)", rich_help_panel='Your data')
 REFERENCE = typer.Option(None, "--reference", help="comma-separated reference sample IDs: the values are log2 levels "
                          "and become log2 fold changes against their mean (PRECISE default: control__wt_glc__1,2; "
-                         "'none': values are already log2 fold changes)")
-ORIENTATION = typer.Option("auto", "--orientation", help="auto, genes-by-samples or samples-by-genes (text tables)")
+                         "'none': values are already log2 fold changes)", rich_help_panel='Your data')
+ORIENTATION = typer.Option("auto", "--orientation", help="auto, genes-by-samples or samples-by-genes (text tables)", rich_help_panel='Your data')
 PHENOTYPE = typer.Option(None, "--phenotype", help="phenotype column to fine-tune on (repeatable; default: every "
-                         "column that maps; PRECISE: 'Growth Rate (1/hr)')")
-MAP = typer.Option(None, "--map", help="'COLUMN=REACTION_ID': map a phenotype column to a phenotype reaction (repeatable)")
-SAMPLE_COLUMN = typer.Option(None, "--sample-column", help="sample ID column of the phenotype table (default: the first)")
-KEEP_ZERO = flag("--keep-zero", help="keep observations of exactly 0 (default: treated as missing)")
-PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)")
+                         "column that maps; PRECISE: 'Growth Rate (1/hr)')", rich_help_panel='Your data')
+MAP = typer.Option(None, "--map", help="'COLUMN=REACTION_ID': map a phenotype column to a phenotype reaction (repeatable)", rich_help_panel='Your data')
+SAMPLE_COLUMN = typer.Option(None, "--sample-column", help="sample ID column of the phenotype table (default: the first)", rich_help_panel='Your data')
+KEEP_ZERO = flag("--keep-zero", help="keep observations of exactly 0 (default: treated as missing)", rich_help_panel='Your data')
+PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)", rich_help_panel='Your data')
 MASKS = typer.Option(None, "--masks", help="masks file (default: the shipped iJO1366 masks)")
 NA_VALUES = typer.Option(None, "--na-values", help="comma-separated cell texts read as missing, 'empty' for an "
-                         "empty cell (default: empty,NA,NaN,nan,n.d.)")
+                         "empty cell (default: empty,NA,NaN,nan,n.d.)", rich_help_panel='Your data')
 STRICT = flag("--strict", help="stop at the first data warning (unmatched sample IDs, genes that "
-                      "look misspelled, levels given as fold changes, few model genes) instead of going on")
+                      "look misspelled, levels given as fold changes, few model genes) instead of going on", rich_help_panel='Your data')
 from sparsenet.evaluation.config import PRESETS  # noqa: E402  (the help texts quote them)
 
 
@@ -56,51 +56,51 @@ GROUP_BY = typer.Option("project", "--group-by", help="phenotype-table column wh
 SEED = typer.Option(0, "--seed", help="same seed, same numbers (CPU)")
 DEVICE = typer.Option("auto", "--device", help="cpu, gpu or auto")
 PRETRAIN_SAMPLES = typer.Option(1_000_000, "--pretrain-samples", min=1, help="samples streamed in pre-training "
-                                "(paper: 2,500,000)")
-BATCH = typer.Option(5000, "--batch", min=1, help="pre-training batch size (paper: 5,000)")
-PRETRAIN_LR = typer.Option(None, "--pretrain-lr", help="Adam learning rate, pre-training (default: the preset's)")
+                                "(paper: 2,500,000)", rich_help_panel='Network settings over the preset')
+BATCH = typer.Option(5000, "--batch", min=1, help="pre-training batch size (paper: 5,000)", rich_help_panel='Network settings over the preset')
+PRETRAIN_LR = typer.Option(None, "--pretrain-lr", help="Adam learning rate, pre-training (default: the preset's)", rich_help_panel='Network settings over the preset')
 PRESET = typer.Option("default", "--preset", help="'default': inputs standardised per gene on the training samples, "
                       "a linear decoder (it reconstructs), a read-out of every phenotype node, squared error with an "
                       "L2 penalty from a small start, 5 networks averaged; 'paper': the paper's "
                       "DeepMetabolism (raw inputs, softplus decoder, the target's own node)")
 INPUTS = typer.Option(None, "--inputs", help="raw, centre or standardise per gene, fitted on each fold's training "
-                      "samples (default: the preset's)")
-DECODER = typer.Option(None, "--decoder", help="softplus (paper) or linear (default: the preset's)")
+                      "samples (default: the preset's)", rich_help_panel='Network settings over the preset')
+DECODER = typer.Option(None, "--decoder", help="softplus (paper) or linear (default: the preset's)", rich_help_panel='Network settings over the preset')
 HEAD = typer.Option(None, "--head", help="node (paper: the target's phenotype node) or readout (a linear read-out "
-                    "of every phenotype node) (default: the preset's)")
+                    "of every phenotype node) (default: the preset's)", rich_help_panel='Network settings over the preset')
 LOSS = typer.Option(None, "--loss", help="fine-tuning loss: relative (paper: sum |(y - yhat)/y|) or squared "
-                    "(sum ((y - yhat)/mean y)^2) (default: the preset's)")
+                    "(sum ((y - yhat)/mean y)^2) (default: the preset's)", rich_help_panel='Network settings over the preset')
 L2 = typer.Option(None, "--l2", help="penalty l2 * |p|^2 / 2 on every fine-tuned parameter, per observation, or "
                   "'auto': chosen per fit by inner grouped CV of its training samples along "
                   "1, 0.3, 0.1, 0.03, 0.01, 0.003 with warm starts "
-                  f"(default: {_presets_say('l2', '{:g}')}; chosen on seed 0's folds)")
+                  f"(default: {_presets_say('l2', '{:g}')}; chosen on seed 0's folds)", rich_help_panel='Network settings over the preset')
 INIT_SCALE = typer.Option(None, "--init-scale", min=0.0, help="factor on the initial weights of layers fine-tuning "
-                          f"starts afresh (default: {_presets_say('init_scale', '{:g}')})")
+                          f"starts afresh (default: {_presets_say('init_scale', '{:g}')})", rich_help_panel='Network settings over the preset')
 WORKERS = typer.Option(0, "--workers", min=0, help="fan the fits out over a local Dask cluster of N worker processes "
-                       "(default 0: serial, in this process); same numbers either way")
+                       "(default 0: serial, in this process); same numbers either way", rich_help_panel='Many machines (Dask)')
 SCHEDULER = typer.Option(None, "--scheduler", help="submit the fits to a running Dask scheduler (tcp://HOST:8786): a "
-                         "cluster via dask-jobqueue, one worker per GPU via dask-cuda")
+                         "cluster via dask-jobqueue, one worker per GPU via dask-cuda", rich_help_panel='Many machines (Dask)')
 CACHE_DIR = typer.Option(None, "--cache-dir", help="folder of cached pre-trainings (default: the run's state folder); "
-                         "on shared storage, workers on other machines reuse them")
+                         "on shared storage, workers on other machines reuse them", rich_help_panel='Many machines (Dask)')
 SEEDS = typer.Option(1, "--seeds", min=1, help="repeat every fit over N network seeds on the same folds; report "
                      "mean ± sd and paired comparisons")
 BASELINES = typer.Option("all", "--baselines", help="baselines fitted on the same folds: all, none, or a comma list "
                          "of mean, ridge, ridge_linked (ridge on the genes the masks link), knn, random_forest")
 EARLY_STOPPING = typer.Option(None, "--early-stopping", help="'inner': fine-tuning steps chosen by inner "
                               "cross-validation on each fold's training samples; 'none': until --tol or --max-steps "
-                              "(default: the preset's)")
+                              "(default: the preset's)", rich_help_panel='Network settings over the preset')
 ENSEMBLE = typer.Option(None, "--ensemble", min=1, help="networks per fit, from different seeds (each with its own "
-                        f"pre-training); predictions are their mean (default: {_presets_say('ensemble')})")
+                        f"pre-training); predictions are their mean (default: {_presets_say('ensemble')})", rich_help_panel='Network settings over the preset')
 FINETUNE_LR = typer.Option(None, "--finetune-lr", help="Adam learning rate, fine-tuning (default: 0.01 for the "
-                           "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)")
+                           "masked strategies B and C, 0.001 for the dense A, which dies at 0.01)", rich_help_panel='Network settings over the preset')
 MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="fine-tuning step limit, stopping earlier by --tol "
-                         f"(default: {_presets_say('max_steps', '{:,}')})")
+                         f"(default: {_presets_say('max_steps', '{:,}')})", rich_help_panel='Network settings over the preset')
 TOL = typer.Option(1e-4, "--tol", help="fine-tuning (Adam) stops when the loss moved less than this (relative) over "
-                   "100 steps")
+                   "100 steps", rich_help_panel='Network settings over the preset')
 OPTIMIZER = typer.Option(None, "--optimizer", help="fine-tuning optimizer: adam, or lbfgs (L-BFGS to the optimum of "
-                         f"the penalised loss) (default: {_presets_say('optimizer')})")
+                         f"the penalised loss) (default: {_presets_say('optimizer')})", rich_help_panel='Network settings over the preset')
 TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
-                    "(phenotype layer after pre-training, all without)")
+                    "(phenotype layer after pre-training, all without)", rich_help_panel='Network settings over the preset')
 
 
 def _echo(msg):
@@ -234,6 +234,23 @@ def _run_config(preset="default", device="cpu", **options):
     return cfg
 
 
+def _load_run(command, cfg, masks_file, spec, strict, out, resume, read_out=None):
+    """The masks and data of a run (the data summary and warnings echoed before anything is fitted), its
+    folder, and the settings it starts with (state/config.json: what --resume compares), without the run's
+    own: (dataset, folder, settings)."""
+    from sparsenet.data.dataset import load_dataset
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    masks, masks_path = _masks(masks_file)
+    ds = load_dataset(masks, spec, read_out=cfg.architecture.head == "readout" if read_out is None else read_out)
+    _echo_data_summary(ds, cfg)
+    echo_checks(ds.summary, strict)
+    if resume and out is None:
+        raise UserError(f"--resume needs the --out folder of the {command} to continue")
+    out = out or Path("runs") / f"{command}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    return ds, out, {"data": ds.summary, "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}
+
+
 def _echo_data_summary(ds, cfg) -> None:
     """What the data gave, before any fit: genes, samples, targets, pre-training pool (C only)."""
     _echo(ds.summary["alignment"])
@@ -304,11 +321,9 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     """Cross-validate DeepMetabolism (default preset: strategy B, iJO1366 masks, PRECISE growth rate, grouped CV by
     project) beside baselines on the same folds, train the final model, and write report, results, plots, model
     and link weights."""
-    from sparsenet.data.dataset import load_dataset
     from sparsenet.evaluation.crossval import Runner
     from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation.report import write_run
-    from sparsenet.training.checkpoint import mask_fingerprint
 
     t0 = time.perf_counter()
     if workers and scheduler:
@@ -318,18 +333,11 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
                       max_steps=max_steps, tol=tol, tune=tune, inputs=inputs, decoder=decoder, head=head, loss=loss,
                       seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble, l2=l2,
                       init_scale=init_scale, optimizer=optimizer)
-    masks, masks_path = _masks(masks_file)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
                      group_by if needs_groups else None, pretrain_data, na_values)
-    ds = load_dataset(masks, spec, read_out=cfg.architecture.head == "readout")
-    _echo_data_summary(ds, cfg)
-    echo_checks(ds.summary, strict)
-    if resume and out is None:
-        raise UserError("--resume needs the --out folder of the run to continue")
-    out = out or Path("runs") / f"train-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    settings = {"run": cfg.to_dict(), "data": ds.summary, "masks": {"file": masks_path,
-                                                                     "fingerprint": mask_fingerprint(masks)}}
+    ds, out, settings = _load_run("train", cfg, masks_file, spec, strict, out, resume)
+    settings["run"] = cfg.to_dict()
     with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
         _prepare_out(out, resume, settings)
         _echo(f"device {cfg.device}; fits: {executor.description}")
@@ -344,6 +352,10 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     for key, res in report["results"].items():
         for w in res.get("warnings", []):
             typer.echo(f"warning ({key}): {w}")
+    if any(s in ("B", "C") for s in cfg.strategies):
+        from sparsenet.evaluation.evidence import wiring_statement
+
+        typer.echo(wiring_statement(settings["masks"]["fingerprint"]))
     typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Written to {out}:")
     typer.echo(_files_written(report["files"]))
 
@@ -378,7 +390,6 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     with the real wiring's settings on the same folds and network seeds, and report where the real wiring
     falls in each null distribution (rank, empirical p), beside the baselines on the same folds."""
     from sparsenet.atomic import write_atomically
-    from sparsenet.data.dataset import load_dataset
     from sparsenet.evaluation import control as ctl
     from sparsenet.evaluation import plots
     from sparsenet.evaluation.crossval import Runner
@@ -386,7 +397,6 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     from sparsenet.evaluation.report import write_run
     from sparsenet.masks.randomise import KINDS
     from sparsenet.masks.store import write_masks
-    from sparsenet.training.checkpoint import mask_fingerprint
 
     t0 = time.perf_counter()
     kinds = [k.strip() for k in (KINDS if null.strip() == "all" else null.split(",")) if k.strip()]
@@ -401,17 +411,10 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     if len(cfg.strategies) != 1 or cfg.strategies[0] not in ("B", "C") or len(cfg.cv) != 1:
         raise UserError("control: one strategy (B or C: a wiring to randomise) and one --cv scheme")
     cfg.nulls = {"kinds": kinds, "draws": draws, "seed": seed}
-    masks, masks_path = _masks(masks_file)
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
                      group_by if cfg.cv[0] in ("grouped", "lopo") else None, None, na_values)
-    ds = load_dataset(masks, spec, read_out=cfg.architecture.head == "readout")
-    _echo_data_summary(ds, cfg)
-    echo_checks(ds.summary, strict)
-    if resume and out is None:
-        raise UserError("--resume needs the --out folder of the control to continue")
-    out = out or Path("runs") / f"control-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    settings = {"run": cfg.to_dict(), "data": ds.summary, "masks": {"file": masks_path,
-                                                                     "fingerprint": mask_fingerprint(masks)}}
+    ds, out, settings = _load_run("control", cfg, masks_file, spec, strict, out, resume)
+    settings["run"] = cfg.to_dict()
     with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
         _prepare_out(out, resume, settings)
         runner = Runner(ds, cfg, out, None, pretrain_dir=cache_dir)
@@ -508,13 +511,11 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     """Learning curves: every model fitted on subsets of N labelled samples of each fold's training samples
     (N = --labels; the pre-training pool stays every profile outside the held-out fold), scored on the usual
     held-out folds; does pre-training pay where labels are few?"""
-    from sparsenet.data.dataset import load_dataset
     from sparsenet.evaluation import plots
     from sparsenet.evaluation.crossval import Runner
     from sparsenet.evaluation.curves import KINDS, curve_summary, parse_labels
     from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation.report import write_json as write_report
-    from sparsenet.training.checkpoint import mask_fingerprint
 
     t0 = time.perf_counter()
     counts = parse_labels(labels)
@@ -541,18 +542,11 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
         configs.append(("paper", cfg))
     if any(len(c.cv) != 1 for _, c in configs):
         raise UserError("--cv: one scheme for a learning curve")
-    masks, masks_path = _masks(masks_file)
     scheme = configs[0][1].cv[0]
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
                      group_by if scheme in ("grouped", "lopo") else None, None, na_values)
-    ds = load_dataset(masks, spec, read_out=True)
-    _echo_data_summary(ds, configs[0][1])
-    echo_checks(ds.summary, strict)
-    if resume and out is None:
-        raise UserError("--resume needs the --out folder of the curve to continue")
-    out = out or Path("runs") / f"curve-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    settings = {"runs": {name: c.to_dict() for name, c in configs}, "data": ds.summary,
-                "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}
+    ds, out, settings = _load_run("curve", configs[0][1], masks_file, spec, strict, out, resume, read_out=True)
+    settings["runs"] = {name: c.to_dict() for name, c in configs}
     with Executor(workers, scheduler) as executor:
         _prepare_out(out, resume, settings)
         runners = []
@@ -720,12 +714,10 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                resume: bool = flag("--resume", help="continue the runs in --out")):
     """The paper's Fig. 1F: choose p % of the samples, add p % noise, p = 25/50/75, in pre-training data,
     fine-tuning data or both; r and % within 20 % against the clean run (held-out samples never noised)."""
-    from sparsenet.data.dataset import load_dataset
     from sparsenet.evaluation.crossval import Runner
     from sparsenet.evaluation.plan import Executor, Plan
     from sparsenet.evaluation import plots
     from sparsenet.evaluation.report import summarise, write_json as write_report
-    from sparsenet.training.checkpoint import mask_fingerprint
 
     t0 = time.perf_counter()
     try:
@@ -745,14 +737,10 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                        max_steps=max_steps, tol=tol, tune=tune, final_model=False)
     if len(base.cv) != 1:
         raise UserError("--cv: one scheme (grouped or kfold) for robustness")
-    masks, masks_path = _masks(masks_file)
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
                      group_by if base.cv == ["grouped"] else None, None, na_values)
-    ds = load_dataset(masks, spec, read_out=base.architecture.head == "readout")
-    echo_checks(ds.summary, strict)
-    out = out or Path("runs") / f"robustness-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    settings = {"run": base.to_dict(), "data": ds.summary, "percents": ps, "where": wheres,
-                "masks": {"file": masks_path, "fingerprint": mask_fingerprint(masks)}}
+    ds, out, settings = _load_run("robustness", base, masks_file, spec, strict, out, resume)
+    settings.update(run=base.to_dict(), percents=ps, where=wheres)
     if workers and scheduler:
         raise UserError("give --workers (a local cluster) or --scheduler (a running one), not both")
     runs = [("clean", 0.0)] + [(w, p) for w in wheres for p in ps]

@@ -87,6 +87,19 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
         assert all(0 <= v <= 100 for v in values) and len(set(values)) > 10
     same = [float(r[f"folds_same_sign [{col}]"]) for r in rows]
     assert all(0 <= v <= 1 for v in same) and max(same) == 1
+    # what train's summary says of these masks, before and after the control's evidence is recorded
+    from sparsenet.evaluation.evidence import record, wiring_statement
+
+    evidence = tmp_path / "controls.json"
+    fingerprint = report["masks"]["fingerprint"]
+    assert "not tested against null wirings" in wiring_statement(fingerprint, evidence)
+    entry = record(out, "synthetic data", evidence)
+    assert entry["null_models"]["genes"]["pearson_r"]["p"] == summary["null_models"]["genes"]["phenotypes"][col][
+        "pearson_r"]["p"]
+    said = wiring_statement(fingerprint, evidence)
+    assert "synthetic data: " in said and "genes p = " in said
+    assert ("biology-guided" in said) == all(e["phenotypes"][col]["pearson_r"]["p"] < 0.05
+                                            for e in summary["null_models"].values())
     again = sparsenet("train", "--expression", expr, "--phenotypes", phen, *without(FAST, "--masks"), "--masks", draw,
                       "--strategy", "B", "--cv", "kfold", "--baselines", "none", "--out", tmp_path / "rerun")
     assert again.returncode == 0, again.stderr

@@ -1,0 +1,55 @@
+"""What the shipped controls found about a wiring, said wherever a result is shown (``train``'s summary):
+"biology-guided" only for a wiring whose gain over its null wirings is significant; otherwise a sparse,
+regularised network whose wiring is not shown to matter on those data, with the numbers.
+
+``data/controls.json`` holds, per masks fingerprint, the results of ``sparsenet control`` runs
+(``record`` adds one from a finished run folder).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..masks.store import DATA_DIR
+from .control import SIGNIFICANT
+
+EVIDENCE = DATA_DIR / "controls.json"
+
+
+def load(path: Path = EVIDENCE) -> dict:
+    return json.loads(Path(path).read_text()) if Path(path).exists() else {}
+
+
+def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
+    """Add a finished control's results (per null model and metric: p, rank, draws, the real value and the
+    null's mean) to ``path`` under its masks' fingerprint and ``label`` (data and split, in words)."""
+    report = json.loads((Path(run_folder) / "report.json").read_text())
+    control = report["control"]
+    col = next(iter(next(iter(control["null_models"].values()))["phenotypes"]))
+    entry = {"data": label, "scheme": control["scheme"], "network_seeds": control["network_seeds"],
+             "masks_file": Path(report["masks"]["file"]).name, "null_models": {}}
+    for kind, e in control["null_models"].items():
+        entry["null_models"][kind] = {m: {k: v[k] for k in ("real", "null_mean", "null_sd", "rank", "draws", "p")}
+                                      for m, v in e["phenotypes"][col].items()}
+    evidence = load(path)
+    evidence.setdefault(report["masks"]["fingerprint"], {})[label] = entry
+    Path(path).write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+    return entry
+
+
+def wiring_statement(fingerprint: str, path: Path = EVIDENCE) -> str:
+    """One sentence on whether these masks' wiring has been shown to matter, and where."""
+    tested = load(path).get(fingerprint)
+    if not tested:
+        return ("wiring: not tested against null wirings; `sparsenet control` (same options) trains the same network "
+                "on randomised copies of the masks and says whether this wiring beats them")
+    parts, significant = [], []
+    for label, entry in tested.items():
+        ps = {kind: v["pearson_r"]["p"] for kind, v in entry["null_models"].items()}
+        parts.append(f"{label}: " + ", ".join(f"{k} p = {p:.3f}" for k, p in ps.items()))
+        significant.append(all(p < SIGNIFICANT for p in ps.values()))
+    if all(significant):
+        return (f"wiring: biology-guided: beyond its null wirings in r ({'; '.join(parts)}); `sparsenet control` "
+                "tests it on other data")
+    return ("wiring: a sparse, regularised network whose wiring is not shown to matter (empirical p of its r against "
+            f"random wirings trained the same way: {'; '.join(parts)}); `sparsenet control` tests it on your data")
