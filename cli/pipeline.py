@@ -97,10 +97,15 @@ MAX_STEPS = typer.Option(None, "--max-steps", min=1, help="fine-tuning step limi
                          f"(default: {_presets_say('max_steps', '{:,}')})", rich_help_panel='Network settings over the preset')
 TOL = typer.Option(1e-4, "--tol", help="fine-tuning (Adam) stops when the loss moved less than this (relative) over "
                    "100 steps", rich_help_panel='Network settings over the preset')
+ANCHOR = typer.Option(None, "--anchor", help="the L2 penalty pulls toward 'zero', or toward the 'pretrained' "
+                      f"weights (strategy C) (default: {_presets_say('anchor')})", rich_help_panel="Network settings over the preset")
+PRETRAIN_NOISE = typer.Option(None, "--pretrain-noise", help="denoising pre-training: this fraction of each "
+                              f"profile's genes set to 0 in the input (default: {_presets_say('pretrain_noise')})",
+                              rich_help_panel="Network settings over the preset")
 OPTIMIZER = typer.Option(None, "--optimizer", help="fine-tuning optimizer: adam, or lbfgs (L-BFGS to the optimum of "
                          f"the penalised loss) (default: {_presets_say('optimizer')})", rich_help_panel='Network settings over the preset')
-TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, or 'auto' "
-                    "(phenotype layer after pre-training, all without)", rich_help_panel='Network settings over the preset')
+TUNE = typer.Option("auto", "--tune", help="fine-tune 'phenotype' layer only, 'all' layers, 'readout' only (on the "
+                    "pre-trained phenotype nodes), or 'auto' (phenotype layer after pre-training, all without)", rich_help_panel='Network settings over the preset')
 
 
 def _echo(msg):
@@ -313,7 +318,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           decoder: Optional[str] = DECODER, head: Optional[str] = HEAD, loss: Optional[str] = LOSS, seeds: int = SEEDS,
           baselines: str = BASELINES, early_stopping: Optional[str] = EARLY_STOPPING, ensemble: Optional[int] = ENSEMBLE,
           l2: Optional[str] = L2, init_scale: Optional[float] = INIT_SCALE, optimizer: Optional[str] = OPTIMIZER,
-          workers: int = WORKERS,
+          anchor: Optional[str] = ANCHOR, pretrain_noise: Optional[float] = PRETRAIN_NOISE, workers: int = WORKERS,
           scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
           na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
@@ -332,7 +337,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
                       pretrain_samples=pretrain_samples, batch=batch, pretrain_lr=pretrain_lr, finetune_lr=finetune_lr,
                       max_steps=max_steps, tol=tol, tune=tune, inputs=inputs, decoder=decoder, head=head, loss=loss,
                       seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble, l2=l2,
-                      init_scale=init_scale, optimizer=optimizer)
+                      init_scale=init_scale, optimizer=optimizer, anchor=anchor, pretrain_noise=pretrain_noise)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
                      group_by if needs_groups else None, pretrain_data, na_values)
@@ -480,7 +485,11 @@ def _control_table(report, col) -> str:
 
 
 # ---------------------------------------------------------------- curve
+CURVE_VARIANTS = {"C+denoise": {"pretrain_noise": 0.2}, "C+readout": {"tune": "readout"},
+                  "C+anchor": {"anchor": "pretrained"}}  # what the semi-supervised literature tries where labels are few
 CURVE_WORDS = {"B": "network, no pre-training (default)", "C": "network, pre-trained (default's settings)",
+               "C+denoise": "pre-trained as a denoising autoencoder (20 % of genes dropped)",
+               "C+readout": "pre-trained, only the read-out tuned", "C+anchor": "pre-trained, penalty toward it",
                "paper": "DeepMetabolism as published (C, paper preset)", "baseline:random_forest": "random forest",
                "baseline:ridge_linked": "ridge on the masks' genes", "baseline:mean": "training mean",
                "baseline:ridge": "ridge on all genes", "baseline:knn": "k-nearest neighbours"}
@@ -496,7 +505,9 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           draw_by: str = typer.Option("projects,random", "--draw-by", help="projects (whole projects), random "
                                       "(samples from every project), or both"),
           models: str = typer.Option("B,C,paper", "--models", help="networks: B, C (the default preset's settings), "
-                                     "paper (the paper's C)"),
+                                     "paper (the paper's C), C+denoise (denoising pre-training), C+readout (only "
+                                     "the read-out tuned on the pre-trained nodes), C+anchor (the penalty pulls "
+                                     "toward the pre-trained weights)"),
           baselines: str = typer.Option("random_forest,ridge_linked,mean", "--baselines", help="baselines on the same "
                                         "subsets (a comma list, all or none)"),
           cv: str = typer.Option("grouped", "--cv", help="grouped, kfold or lopo (one scheme)"), folds: int = FOLDS,
@@ -521,9 +532,11 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     counts = parse_labels(labels)
     kinds = [k.strip() for k in (KINDS if draw_by.strip() == "both" else draw_by.split(",")) if k.strip()]
     wanted = [m.strip() for m in models.split(",") if m.strip()]
-    bad = [k for k in kinds if k not in KINDS] + [m for m in wanted if m not in ("B", "C", "paper")]
+    known = ("B", "C", "paper", *CURVE_VARIANTS)
+    bad = [k for k in kinds if k not in KINDS] + [m for m in wanted if m not in known]
     if bad or not kinds or not wanted:
-        raise UserError(f"--draw-by is one of {', '.join(KINDS)}; --models of B, C, paper (got {bad[0] if bad else ''!r})")
+        raise UserError(f"--draw-by is one of {', '.join(KINDS)}; --models of {', '.join(known)} "
+                        f"(got {bad[0] if bad else ''!r})")
     common = dict(cv=cv, folds=folds, group_by=group_by, seed=seed, pretrain_samples=pretrain_samples, batch=batch,
                   pretrain_lr=pretrain_lr, finetune_lr=finetune_lr, max_steps=max_steps, final_model=False)
     curve_spec = {"labels": counts, "draws": draws, "kinds": kinds, "seed": seed}
@@ -540,6 +553,13 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
         cfg = _run_config("paper", device, ensemble=ensemble, **common)
         cfg.curve = curve_spec
         configs.append(("paper", cfg))
+    for variant, overrides in CURVE_VARIANTS.items():
+        if variant in wanted:
+            options = {**common, **{k: v for k, v in overrides.items() if k != "tune"}}
+            cfg = _run_config("default", device, strategy="C", ensemble=ensemble, tune=overrides.get("tune", "auto"),
+                              **options)
+            cfg.curve = curve_spec
+            configs.append((variant, cfg))
     if any(len(c.cv) != 1 for _, c in configs):
         raise UserError("--cv: one scheme for a learning curve")
     scheme = configs[0][1].cv[0]
@@ -564,7 +584,7 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     merged, names = {}, []
     for (name, c), results in zip(configs, all_results):
         for (sch, model, rep), records in results.items():
-            label = "paper" if name == "paper" else model.split(":", 1)[1]
+            label = model.split(":", 1)[1] if name == "default" else name
             merged[(sch, f"curve:{label}", rep)] = records
             names.append(label)
     summary = curve_summary(ds, merged, list(dict.fromkeys(names)), scheme)

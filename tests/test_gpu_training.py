@@ -237,10 +237,12 @@ def check_adam_members():
     xp = backend.xp_for("gpu")
     p0 = rng.normal(size=n)
     penalty = rng.uniform(0, 5, size=n)
+    anchor = np.where(np.arange(n) % 2 == 0, p0 + rng.normal(size=n), 0.0)  # half pulled toward other values
     ref = [p0.copy(), np.zeros(n), np.zeros(n)]
     gpu = xp.asarray(p0, dtype=np.float32)
-    opt = Adam(gpu, xp.zeros(n, dtype=np.float32), lr=1e-2, penalty=xp.asarray(penalty, dtype=np.float32))
-    opt_ref = Adam(ref[0], ref[1], lr=1e-2, penalty=penalty)
+    opt = Adam(gpu, xp.zeros(n, dtype=np.float32), lr=1e-2, penalty=xp.asarray(penalty, dtype=np.float32),
+               anchor=xp.asarray(anchor, dtype=np.float32))
+    opt_ref = Adam(ref[0], ref[1], lr=1e-2, penalty=penalty, anchor=anchor)
     held = np.arange(n) % 3 == 0  # a third of the parameters stop after two steps
     for step in range(5):
         g = rng.normal(size=n) * rng.uniform(0.1, 10, size=n)
@@ -390,7 +392,8 @@ SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
     "adam ignores m": ("adam.cu", "- lr * (mi / bias1)", "- lr * (gi / bias1)"),
     "adam ignores weight decay": ("adam.cu", "p[i] = decay * p[i]", "p[i] = p[i]"),
     "adam ignores v": ("adam.cu", "(sqrtf(vi / bias2) + eps)", "(fabsf(gi) / sqrtf(bias2) + eps)"),
-    "stacked adam ignores the penalty": ("adam.cu", "g[i] + penalty[i] * pk", "g[i]"),
+    "stacked adam ignores the penalty": ("adam.cu", "g[i] + penalty[i] * (has_anchor ? pk - anchor[i] : pk)", "g[i]"),
+    "stacked adam ignores the anchor": ("adam.cu", "has_anchor ? pk - anchor[i] : pk", "pk"),
     "stacked adam moves stopped members": ("adam.cu", "if (has_active && !active[i]) continue;", ""),
     "stacked adam ignores v": ("adam.cu", "(sqrtf(vk / bias2) + eps)", "(fabsf(gk) / sqrtf(bias2) + eps)"),
     "softplus slope wrong": ("activation.cuh", "*slope = logistic(z, &e);",

@@ -197,3 +197,61 @@ def test_lbfgs_reaches_the_long_run_adam_objective():
     adam, lbfgs = penalised_objective(a, cols, x, y, 0.03), penalised_objective(b, cols, x, y, 0.03)
     assert lbfgs <= adam * (1 + 1e-4), (lbfgs, adam)
     assert len(losses) < 3000 and reason in ("tolerance", "line search")
+
+
+def test_readout_only_tuning_keeps_the_pretrained_nodes():
+    m, x, y = problem(seed=9)
+    e, cols = encoder(m, 51)
+    before = [layer.params[name].copy() for layer in e.layers[:1] for name in layer.params]
+    head = e.layers[1].params["weight"].copy()
+    from dataclasses import replace
+
+    finetune_stack([e], [cols], x, y, replace(SETTINGS, tune="readout", max_steps=200), pretrained=True)
+    for b, (layer, name) in zip(before, [(e.layers[0], n) for n in e.layers[0].params]):
+        np.testing.assert_array_equal(layer.params[name], b)  # the phenotype layer, scale included: as it was
+    assert not np.allclose(e.layers[1].params["weight"], head)  # the read-out learned
+    assert all(layer.trainable for layer in e.layers) and not e.layers[0].frozen  # released afterwards
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_penalty_anchored_at_the_pretrained_weights_keeps_them(optimizer):
+    """A strong penalty toward the pre-trained weights holds the phenotype layer near them (toward zero it
+    would shrink them), while the read-out is still pulled toward zero."""
+    from dataclasses import replace
+
+    m, x, y = problem(seed=10)
+    strong = replace(SETTINGS, l2=50.0, max_steps=300, optimizer=optimizer)
+    anchored, cols = encoder(m, 61)
+    start = anchored.layers[0].params["weight"].copy()
+    free, _ = encoder(m, 61)
+    finetune_stack([anchored], [cols], x, y, replace(strong, anchor="pretrained"), pretrained=True)
+    finetune_stack([free], [cols], x, y, strong, pretrained=True)
+    near = np.abs(anchored.layers[0].params["weight"] - start).max()
+    assert near < 0.1 * np.abs(start).max()
+    assert np.abs(free.layers[0].params["weight"]).max() < 0.5 * np.abs(start).max()
+
+
+def test_denoising_pretraining_corrupts_the_input_not_the_target():
+    from sparsenet.training.pretrain import PretrainSettings, corrupted, pretrain, reconstruction_step
+    from sparsenet.masks.store import linked_genes
+    from sparsenet.data.standardise import ArraySource
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 30)).astype(np.float32)
+    out = corrupted(x, 0.25, np.random.default_rng(1), np)
+    dropped = out == 0
+    assert 0.15 < dropped.mean() < 0.35 and np.array_equal(out[~dropped], x[~dropped])
+    m = core_masks()
+    data = rng.normal(size=(200, len(m.gene_ids))).astype(np.float32)
+    nets = []
+    for noise in (0.0, 0.3, 0.3):
+        net = build_autoencoder(m, "C", 3, "cpu", Architecture("linear", "readout"))
+        pretrain(net, ArraySource(data), np.arange(200), PretrainSettings(samples=2000, batch=100, lr=0.01, noise=noise),
+                 linked_genes(m), seed=4)
+        nets.append(net.params.copy())
+    assert not np.allclose(nets[0], nets[1]) and np.array_equal(nets[1], nets[2])  # denoising differs; seeded
+    # the loss is against the clean target: a target equal to the input gives the plain step's loss
+    net = build_autoencoder(m, "C", 3, "cpu", Architecture("linear", "readout"))
+    from sparsenet.engine.layer import cpu_feature_major
+    xb = cpu_feature_major(data[:50])
+    assert reconstruction_step(net, xb) == pytest.approx(reconstruction_step(net, xb, target=xb))

@@ -7,8 +7,9 @@ over every parameter in the buffer (biases included). On the GPU one fused kerne
 every parameter of the network in one launch.
 
 For a stack of networks (``training.stack``): ``penalty`` (one coefficient per parameter) adds
-the L2 gradient ``penalty * p`` inside the update, and ``step(active=...)`` moves only the
-parameters whose mask entry is set (members that have stopped keep parameters and moments).
+the L2 gradient ``penalty * (p - anchor)`` inside the update (``anchor``: default 0; pre-trained
+weights to pull toward them), and ``step(active=...)`` moves only the parameters whose mask entry
+is set (members that have stopped keep parameters and moments).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from . import kernels
 
 class Adam:
     def __init__(self, params, grads, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, penalty=None):
+                 eps: float = 1e-8, weight_decay: float = 0.0, penalty=None, anchor=None):
         if params.shape != grads.shape or params.ndim != 1:
             raise ValueError("Adam: params and grads must be flat buffers of the same length")
         if not lr > 0:
@@ -38,6 +39,11 @@ class Adam:
             if penalty.shape != params.shape:
                 raise ValueError(f"Adam: penalty needs one coefficient per parameter ({params.size})")
         self.penalty = penalty
+        if anchor is not None:
+            anchor = xp.asarray(anchor, dtype=params.dtype)
+            if anchor.shape != params.shape or penalty is None:
+                raise ValueError("Adam: anchor needs a penalty and one value per parameter")
+        self.anchor = anchor
         self.m = xp.zeros_like(params)
         self.v = xp.zeros_like(params)
         self.t = 0
@@ -58,6 +64,7 @@ class Adam:
         empty = xp.zeros(0, dtype=self.params.dtype)
         ops.adam_update_members(self.params, self.grads, self.m, self.v,
                                 empty if self.penalty is None else self.penalty,
+                                empty if self.anchor is None else self.anchor,
                                 xp.zeros(0, dtype=xp.uint8) if active is None else active.astype(xp.uint8, copy=False),
                                 self.lr, self.beta1, self.beta2, self.eps, bias1, bias2)
 

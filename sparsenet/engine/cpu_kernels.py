@@ -652,16 +652,18 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2, decay):
 
 
 @nb.njit(inline="always", fastmath=True)
-def _adam_members_chunk(param, grad, m, v, penalty, active, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                        has_penalty, has_active):
+def _adam_members_chunk(param, grad, m, v, penalty, anchor, active, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
+                        has_penalty, has_anchor, has_active):
     """One chunk of ``adam_update_members``, branch-free in the loop so that it vectorises: a stopped
     parameter computes its update and keeps its old values."""
     p_, g_, m_, v_ = param[i0:i1], grad[i0:i1], m[i0:i1], v[i0:i1]  # slices: the loop vectorises
     pen = penalty[i0:i1] if has_penalty else penalty
+    anc = anchor[i0:i1] if has_anchor else anchor
     act = active[i0:i1] if has_active else active
     for i in range(i1 - i0):
         p = p_[i]
-        g = g_[i] + pen[i] * p if has_penalty else g_[i]
+        pull = p - anc[i] if has_anchor else p
+        g = g_[i] + pen[i] * pull if has_penalty else g_[i]
         mi = beta1 * m_[i] + (1 - beta1) * g
         vi = beta2 * v_[i] + (1 - beta2) * g * g
         step = p - lr * (mi / bias1) / (math.sqrt(vi / bias2) + eps)
@@ -672,29 +674,43 @@ def _adam_members_chunk(param, grad, m, v, penalty, active, i0, i1, lr, beta1, b
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def adam_update_members(param, grad, m, v, penalty, active, lr, beta1, beta2, eps, bias1, bias2):
-    """Adam for a stack of networks: g = grad + penalty * param (each parameter's own L2 coefficient, 0 for
-    none), and only where ``active`` (uint8 per parameter; empty: everywhere) is set, so that a member that
-    has stopped keeps its parameters and moments as they were."""
+def adam_update_members(param, grad, m, v, penalty, anchor, active, lr, beta1, beta2, eps, bias1, bias2):
+    """Adam for a stack of networks: g = grad + penalty * (param - anchor) (each parameter's own L2
+    coefficient, 0 for none, pulling toward ``anchor``, empty: toward 0), and only where ``active`` (uint8
+    per parameter; empty: everywhere) is set, so that a member that has stopped keeps its parameters and
+    moments as they were."""
     n = param.shape[0]
     has_penalty = penalty.shape[0] == n
+    has_anchor = anchor.shape[0] == n and has_penalty
     has_active = active.shape[0] == n
     pen = penalty if has_penalty else np.zeros(1, dtype=param.dtype)
+    anc = anchor if has_anchor else np.zeros(1, dtype=param.dtype)
     act = active if has_active else np.ones(1, dtype=np.uint8)
     chunk = 16384
     for c in nb.prange((n + chunk - 1) // chunk):
         mxcsr = _flush_denormals()
         i0, i1 = c * chunk, min(n, (c + 1) * chunk)
-        # the four cases spelled out: the flags are then constants inside each loop
-        if has_penalty and has_active:
-            _adam_members_chunk(param, grad, m, v, pen, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, True, True)
+        # the flags are constants inside each call: one specialised loop per case
+        if has_penalty and has_anchor:
+            if has_active:
+                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
+                                    True, True, True)
+            else:
+                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
+                                    True, True, False)
         elif has_penalty:
-            _adam_members_chunk(param, grad, m, v, pen, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, True, False)
+            if has_active:
+                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
+                                    True, False, True)
+            else:
+                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
+                                    True, False, False)
         elif has_active:
-            _adam_members_chunk(param, grad, m, v, pen, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, False, True)
+            _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
+                                False, False, True)
         else:
-            _adam_members_chunk(param, grad, m, v, pen, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, False,
-                                False)
+            _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
+                                False, False, False)
         _restore_mxcsr(mxcsr)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from ..data.standardise import INPUTS
-from ..training.finetune import EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings
+from ..training.finetune import ANCHORS, EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings
 from ..training.network import DECODERS, HEADS, STRATEGIES, Architecture
 from ..training.pretrain import PretrainSettings
 from .baselines import BASELINES
@@ -21,14 +21,15 @@ SCHEMES = ("grouped", "kfold", "lopo")
 PRESETS = {
     "default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout", "pretrain_lr": 0.1,
                 "early_stopping": "none", "max_steps": 2000, "ensemble": 5, "loss": "squared", "l2": 0.03,
-                "init_scale": 0.1, "optimizer": "adam"},
+                "init_scale": 0.1, "optimizer": "adam", "anchor": "zero", "pretrain_noise": 0.0},
     "paper": {"strategy": "C", "inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
               "early_stopping": "none", "max_steps": 3000, "ensemble": 1, "loss": "relative", "l2": 0.0,
-              "init_scale": 1.0, "optimizer": "adam"},
+              "init_scale": 1.0, "optimizer": "adam", "anchor": "zero", "pretrain_noise": 0.0},
 }
 # Every option with a fixed set of values, and those values.
 CHOICES = {"strategy": tuple(STRATEGIES), "inputs": INPUTS, "decoder": tuple(DECODERS), "head": tuple(HEADS),
-           "loss": LOSSES, "early_stopping": EARLY_STOPPING, "tune": TUNE, "optimizer": OPTIMIZERS, "cv": SCHEMES,
+           "loss": LOSSES, "early_stopping": EARLY_STOPPING, "tune": TUNE, "optimizer": OPTIMIZERS, "anchor": ANCHORS,
+           "cv": SCHEMES,
            "baselines": BASELINES}
 LISTS = ("strategy", "cv", "baselines")  # options that take a comma list ('all' for every value)
 
@@ -107,7 +108,8 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
                  pretrain_samples: int = 1_000_000, batch: int = 5000, finetune_lr=None, tol: float = 1e-4,
                  tune: str = "auto", **options) -> RunConfig:
     """The RunConfig of ``preset`` with ``options`` over it (strategy, inputs, decoder, head, pretrain_lr,
-    early_stopping, max_steps, ensemble, loss, l2, init_scale, optimizer; None: the preset's value).
+    early_stopping, max_steps, ensemble, loss, l2, init_scale, optimizer, anchor, pretrain_noise; None: the
+    preset's value).
     Raises ConfigError for any value that is not allowed."""
     if preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -115,8 +117,10 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
     if unknown:
         raise TypeError(f"build_config: unknown option(s) {sorted(unknown)}")
     chosen = {**PRESETS[preset], **{k: v for k, v in options.items() if v is not None}}
-    for name in ("inputs", "decoder", "head", "loss", "early_stopping", "optimizer"):
+    for name in ("inputs", "decoder", "head", "loss", "early_stopping", "optimizer", "anchor"):
         check_choice(name, chosen[name])
+    if not 0 <= chosen["pretrain_noise"] < 1:
+        raise ConfigError(f"--pretrain-noise: a fraction of genes in [0, 1), got {chosen['pretrain_noise']}")
     check_choice("tune", tune)
     if not (chosen["pretrain_lr"] > 0 and (finetune_lr is None or finetune_lr > 0) and tol >= 0):
         raise ConfigError("--pretrain-lr and --finetune-lr must be positive, --tol not negative")
@@ -131,11 +135,12 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
     return RunConfig(strategies=parse_list(chosen["strategy"], "strategy"), cv=parse_list(cv, "cv"), folds=folds,
                      group_by=group_by or None, seed=seed, seeds=seeds, device=device, ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
-                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"]),
+                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"],
+                                               noise=chosen["pretrain_noise"]),
                      finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune,
                                                loss=chosen["loss"], l2=chosen["l2"], init_scale=chosen["init_scale"],
                                                early_stopping=chosen["early_stopping"],
-                                               optimizer=chosen["optimizer"]),
+                                               optimizer=chosen["optimizer"], anchor=chosen["anchor"]),
                      baselines=parse_list(baselines, "baselines"), final_model=final_model, noise=noise)
 
 

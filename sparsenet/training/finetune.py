@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import backend
-from ..engine import Adam, Sequential, sum_abs_relative_error, sum_squared_error
+from ..engine import Adam, DenseLinear, Sequential, sum_abs_relative_error, sum_squared_error
 from .network import freeze_gene_protein
 
-TUNE = ("auto", "phenotype", "all")
+TUNE = ("auto", "phenotype", "all", "readout")
 
 
 @dataclass
@@ -39,6 +39,7 @@ class FinetuneSettings:
     inner_folds: int = 5
     l2: float = 0.0  # penalty l2 * |p|^2 / 2 on every tuned parameter, added to the mean loss per observation
     init_scale: float = 1.0  # multiplies the initial weights of the layers fine-tuning starts afresh
+    anchor: str = "zero"  # the penalty pulls toward 0, or toward the "pretrained" weights (strategy C)
     optimizer: str = "adam"  # or "lbfgs": L-BFGS on the penalised objective (stacks only: training.stack)
     lbfgs_tol: float = 1e-7  # L-BFGS stops when its objective fell less than this (relative) over ...
     lbfgs_window: int = 5  # ... this many iterations
@@ -46,6 +47,7 @@ class FinetuneSettings:
 
 LOSSES = ("relative", "squared")
 OPTIMIZERS = ("adam", "lbfgs")
+ANCHORS = ("zero", "pretrained")
 EARLY_STOPPING = ("none", "inner")
 
 
@@ -76,8 +78,7 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
         raise ValueError(f"tune must be one of {', '.join(TUNE)}, got {settings.tune!r}")
     if settings.loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {settings.loss!r}")
-    keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
-    freeze_gene_protein(encoder, keep_first)
+    freeze_for_tuning(encoder, settings.tune, pretrained)
     xp = backend.xp_for(encoder.device)
     xd = xp.asarray(x, dtype=np.float32)
     yd = xp.asarray(y, dtype=np.float32)
@@ -87,6 +88,10 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
     opt = Adam(encoder.params, encoder.grads, lr=settings.lr)
     n = max(1, int(np.sum(~np.isnan(y))))
     penalised = tuned_parameters(encoder) if settings.l2 else []
+    kept = encoder.layers[:-1] if isinstance(encoder.layers[-1], DenseLinear) else encoder.layers  # not a read-out
+    pretrained_layers = {id(v) for layer in kept for v in layer.params.values()} \
+        if settings.anchor == "pretrained" else set()
+    anchors = [param.copy() if id(param) in pretrained_layers else None for param, _ in penalised]
     scale = xp.asarray(np.nan_to_num(np.abs(np.nanmean(np.asarray(y, float), axis=0)), nan=1.0) + 1e-12,
                        dtype=np.float32)
     if validation is not None:
@@ -101,8 +106,8 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
             grad = xp.zeros(out.shape, dtype=out.dtype)
             grad[:, indices] = g
             encoder.backward(backend.feature_major(grad))
-            for param, param_grad in penalised:  # the loss gradient is of the sum over n observations
-                param_grad += (settings.l2 * n) * param
+            for (param, param_grad), anchor in zip(penalised, anchors):  # the loss gradient: of the sum over n
+                param_grad += (settings.l2 * n) * (param if anchor is None else param - anchor)
             opt.step()
             losses.append(value / n)
             if validation is not None:
@@ -119,6 +124,19 @@ def finetune(encoder: Sequential, x: np.ndarray, y: np.ndarray, indices, setting
     if validation is not None:
         return np.asarray(losses), reason, np.asarray(val_losses)
     return np.asarray(losses), reason
+
+
+def freeze_for_tuning(encoder, tune: str, pretrained: bool) -> None:
+    """Hold fixed what fine-tuning keeps: the gene -> protein layer after pre-training ('auto') or always
+    ('phenotype'); the whole phenotype layer ('readout': only a read-out on top of the pre-trained nodes is
+    tuned). ``freeze_gene_protein(encoder, False)`` releases it all."""
+    if tune == "readout":
+        if len(encoder.layers) < 2:
+            raise ValueError("--tune readout needs a read-out head (--head readout)")
+        for layer in encoder.layers[:-1]:
+            layer.trainable = False
+        return
+    freeze_gene_protein(encoder, tune == "phenotype" or (tune == "auto" and pretrained))
 
 
 def tuned_parameters(encoder: Sequential):

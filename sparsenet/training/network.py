@@ -116,8 +116,12 @@ class Ensemble:
 
 
 def freeze_gene_protein(encoder, frozen: bool = True) -> None:
-    """Hold the gene->protein weights fixed (the fused input scale, or the whole first layer)."""
+    """Hold the gene->protein weights fixed (the fused input scale, or the whole first layer); with
+    ``frozen=False``, release every layer of the encoder."""
     first = encoder.layers[0]
+    if not frozen:
+        for layer in encoder.layers:
+            layer.trainable = True
     if "scale" in first.params:
         first.frozen = {"scale"} if frozen else set()
     else:

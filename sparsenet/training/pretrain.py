@@ -22,6 +22,7 @@ class PretrainSettings:
     batch: int = 5000
     lr: float = 0.1  # Adam step for the SSE of 5,000-sample batches (chosen on reconstruction, not on phenotypes)
     checkpoint_every: int = 50
+    noise: float = 0.0  # denoising: this fraction of each profile's genes set to 0 in the input, the clean profile the target
 
 
 LOG_EVERY = 10  # pre-training steps between reading the loss back (and reporting progress)
@@ -35,9 +36,9 @@ def _read_back(values) -> list[float]:
     return [float(v) for v in backend.to_numpy(xp.stack(values))]
 
 
-def reconstruction_step(net, x, weight=None):
-    """Forward, weighted SSE against ``x`` itself, backward (fills ``net.grads``); the loss value
-    (a float on the CPU, a 0-d device array on the GPU: the step does not wait for the device).
+def reconstruction_step(net, x, weight=None, target=None):
+    """Forward, weighted SSE against ``target`` (default: ``x`` itself), backward (fills ``net.grads``); the
+    loss value (a float on the CPU, a 0-d device array on the GPU: the step does not wait for the device).
 
     A network ending in ``[..., MaskedLinear (linear), Softplus(), OneToOne]`` (the
     DeepMetabolism decoder) runs those three layers and the loss as one fused pass
@@ -46,6 +47,7 @@ def reconstruction_step(net, x, weight=None):
     ``[..., Softplus(), OneToOne]`` fuses two (:func:`softplus_scaled_squared_error`), a final
     one-to-one layer alone one. ``x`` was validated when it was read.
     """
+    target = x if target is None else target
     layers = net.layers
     last = layers[-1]
     fusable = isinstance(last, OneToOne) and "bias" not in last.params and last.trainable and not last.frozen
@@ -55,22 +57,29 @@ def reconstruction_step(net, x, weight=None):
         linear_decoder = layers[-2] if tail == 1 and len(layers) > 1 else None
         if isinstance(decoder, MaskedLinear) and decoder.activation is None:  # decoder + softplus + last + loss
             h = net.forward(x, check=False, stop=len(layers) - 3)
-            value, grad, grad_d = decoder.forward_softplus_scaled_sse(h, last.params["weight"], x, weight)
+            value, grad, grad_d = decoder.forward_softplus_scaled_sse(h, last.params["weight"], target, weight)
             tail = 2
         elif isinstance(linear_decoder, MaskedLinear) and linear_decoder.activation is None:  # decoder + last + loss
             h = net.forward(x, check=False, stop=len(layers) - 2)
-            value, grad, grad_d = linear_decoder.forward_scaled_sse(h, last.params["weight"], x, weight)
+            value, grad, grad_d = linear_decoder.forward_scaled_sse(h, last.params["weight"], target, weight)
             tail = 1
         else:
             fused = softplus_scaled_squared_error if tail == 2 else scaled_squared_error
             before = net.forward(x, check=False, stop=len(layers) - tail)
-            value, grad, grad_d = fused(before, last.params["weight"], x, weight)
+            value, grad, grad_d = fused(before, last.params["weight"], target, weight)
         last.grads["weight"][...] = grad_d
         net.backward(grad, stop=len(layers) - tail)
         return value
-    value, grad = sum_squared_error(net.forward(x, check=False), x, weight)
+    value, grad = sum_squared_error(net.forward(x, check=False), target, weight)
     net.backward(grad)
     return value
+
+
+def corrupted(x, fraction: float, rng, xp):
+    """``x`` with ``fraction`` of its entries set to 0 (masking noise: a denoising autoencoder's input),
+    feature-major like ``x``."""
+    keep = xp.asarray(rng.random(x.shape) >= fraction, dtype=x.dtype)
+    return x * keep
 
 
 def device_batches(source, rows, settings: PretrainSettings, seed: int, start: int, xp):
@@ -102,7 +111,11 @@ def pretrain(net, source, rows, settings: PretrainSettings, linked: np.ndarray, 
     total = n_steps(settings.samples, settings.batch)
     pending = []  # losses not read back yet: on a GPU each read waits for the device
     for step, x in device_batches(source, rows, settings, seed, start, xp):
-        value = reconstruction_step(net, x, weight)
+        if settings.noise:  # denoising: a corrupted profile in, the clean one as the target (seeded per step)
+            noisy = backend.feature_major(corrupted(x, settings.noise, np.random.default_rng([seed, 13, step]), xp))
+            value = reconstruction_step(net, noisy, weight, target=x)
+        else:
+            value = reconstruction_step(net, x, weight)
         opt.step()
         pending.append(value / x.shape[0])
         done = step + 1

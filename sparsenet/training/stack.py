@@ -21,6 +21,7 @@ from ..engine import kernels
 from ..engine.dense_linear import DenseLinear
 from ..engine.stack import block_diagonal, member_of_rows, scale_index, stack_rows
 from . import lbfgs
+from .finetune import freeze_for_tuning
 from .network import freeze_gene_protein
 
 LOSS_KINDS = {"squared": 0, "relative": 1}  # the kernels' codes (cpu_kernels.member_losses)
@@ -110,9 +111,9 @@ class EncoderStack:
         for stacked, parts in self._pairs(encoders):
             stacked[...] = xp.asarray(np.concatenate([backend.to_numpy(p).ravel() for p in parts]),
                                       dtype=stacked.dtype)
-        phen, first = self.net.layers[0], encoders[0].layers[0]
-        phen.frozen = set(first.frozen)
-        phen.trainable = first.trainable
+        for mine, theirs in zip(self.net.layers, encoders[0].layers):  # what is held fixed, held fixed here
+            mine.trainable = theirs.trainable
+        self.net.layers[0].frozen = set(encoders[0].layers[0].frozen)
 
     def store(self, encoders) -> None:
         for stacked, parts in self._pairs(encoders):
@@ -158,6 +159,7 @@ class StackObjective:
                         sl = self.net.slices[f"{i}.{name}"]
                         penalty[sl] = (l2 * self.n)[stack.member_of_param[sl]]
         self.penalty = xp.asarray(penalty) if penalty.any() else None
+        self.anchor = None  # what the penalty pulls toward (None: 0); set_anchor_here for pre-trained weights
         self.x = backend.feature_major(xp.asarray(x, dtype=np.float32))
         self.yT = xp.asarray(np.nan_to_num(y).T, dtype=np.float32)  # T x B
         self.weight = xp.asarray(weight, dtype=np.float32)
@@ -167,6 +169,15 @@ class StackObjective:
         self.gradT = xp.zeros((self.net.out_features, n_samples), dtype=np.float32)  # rows of no target stay 0
         self.values = xp.zeros(k, dtype=np.float64)
         self.ops = kernels.for_module(xp)
+
+    def set_anchor_here(self) -> None:
+        """Pull the penalty toward the current (pre-trained) weights of the phenotype layer; the read-out, tuned
+        afresh, still toward 0."""
+        anchor = self.net.params.copy()
+        for i in range(1, len(self.net.layers)):
+            for name in self.net.layers[i].params:
+                anchor[self.net.slices[f"{i}.{name}"]] = 0
+        self.anchor = anchor
 
     def data_gradient(self):
         out = self.net.forward(self.x, check=False)  # (B, width), feature-major
@@ -194,13 +205,11 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
     n_samples = np.shape(y)[0]
     train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
     l2 = np.broadcast_to(np.asarray(settings.l2 if l2 is None else l2, dtype=np.float64), (k,))
-    keep_first = settings.tune == "phenotype" or (settings.tune == "auto" and pretrained)
-
     def objective_of(members):
         """The stack and objective of ``members`` (indices into ``encoders``), parameters loaded."""
         chosen = [encoders[m] for m in members]
         for e in chosen:
-            freeze_gene_protein(e, keep_first)
+            freeze_for_tuning(e, settings.tune, pretrained)
         try:
             stack = EncoderStack(chosen, [columns[m] for m in members], chosen[0].device)
         finally:
@@ -210,6 +219,8 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
 
     if getattr(settings, "optimizer", "adam") == "lbfgs":
         objective = objective_of(np.arange(k))
+        if settings.anchor == "pretrained":
+            objective.set_anchor_here()
         results = _lbfgs(objective, settings)
         objective.stack.store(encoders)
         return results
@@ -224,8 +235,10 @@ def _adam(objective_of, encoders, settings):
     k = len(encoders)
     members = np.arange(k)  # the members in the current stack
     objective = objective_of(members)
+    if settings.anchor == "pretrained":
+        objective.set_anchor_here()
     stack, xp = objective.stack, objective.xp
-    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty)
+    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty, anchor=objective.anchor)
     active, moving = np.ones(k, dtype=bool), None  # moving: the current stack's active parameters
     losses = np.zeros((settings.max_steps, k))
     stopped_at = np.full(k, -1)
@@ -247,10 +260,13 @@ def _adam(objective_of, encoders, settings):
                     stack.store([encoders[m] for m in members])  # the stopped ones keep where they stopped
                     keep = np.flatnonzero(inside[stack.member_of_param])  # the same order in the new stack
                     m_, v_, t_ = opt.m[keep], opt.v[keep], opt.t
+                    anchor = None if objective.anchor is None else objective.anchor[keep]
                     members = members[inside]
                     objective = objective_of(members)
+                    objective.anchor = anchor
                     stack = objective.stack
-                    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty)
+                    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty,
+                               anchor=anchor)
                     opt.m[...], opt.v[...], opt.t = m_, v_, t_
                     moving = None
                 else:
@@ -272,14 +288,16 @@ def _lbfgs(objective: StackObjective, settings):
     params, grads = stack.net.params, stack.net.grads
     pen = (objective.penalty[order_d] if objective.penalty is not None
            else xp.zeros(order.size, dtype=np.float32)).reshape(shape).astype(np.float64)
+    anchor = 0.0 if objective.anchor is None else objective.anchor[order_d].reshape(shape).astype(np.float64)
     n_d = xp.asarray(n, dtype=np.float64)[:, None]
 
     def evaluate(p):
         params[order_d] = p.ravel().astype(params.dtype)
         p32 = params[order_d].reshape(shape).astype(np.float64)  # what the network computes with
         data = objective.data_gradient().copy()
-        g = (grads[order_d].reshape(shape).astype(np.float64) + pen * p32) / n_d
-        f = (data + 0.5 * (pen * p32 * p32).sum(axis=1)) / n_d[:, 0]
+        pull = p32 - anchor
+        g = (grads[order_d].reshape(shape).astype(np.float64) + pen * pull) / n_d
+        f = (data + 0.5 * (pen * pull * pull).sum(axis=1)) / n_d[:, 0]
         return f, g, backend.to_numpy(data) / n
 
     p0 = params[order_d].reshape(shape).astype(np.float64)

@@ -18,12 +18,14 @@ extern "C" __global__ void adam_update(float* __restrict__ p, const float* __res
     }
 }
 
-// Adam for a stack of networks: g = grad + penalty * p (one L2 coefficient per parameter; has_penalty 0:
-// none) and only where active[i] != 0 (has_active 0: everywhere), so a member that has stopped keeps its
-// parameters and moments. Bytes per parameter: the above + penalty (4 B) + active (1 B).
+// Adam for a stack of networks: g = grad + penalty * (p - anchor) (one L2 coefficient per parameter,
+// has_penalty 0: none; pulling toward anchor, has_anchor 0: toward 0) and only where active[i] != 0
+// (has_active 0: everywhere), so a member that has stopped keeps its parameters and moments.
+// Bytes per parameter: the above + penalty (4 B) + anchor (4 B) + active (1 B).
 extern "C" __global__ void adam_update_members(float* __restrict__ p, const float* __restrict__ g,
                                                float* __restrict__ m, float* __restrict__ v,
                                                const float* __restrict__ penalty, int has_penalty,
+                                               const float* __restrict__ anchor, int has_anchor,
                                                const unsigned char* __restrict__ active, int has_active,
                                                long long n, float lr, float beta1, float beta2, float eps,
                                                float bias1, float bias2)
@@ -32,7 +34,7 @@ extern "C" __global__ void adam_update_members(float* __restrict__ p, const floa
          i += (long long)gridDim.x * blockDim.x) {
         if (has_active && !active[i]) continue;
         float pk = p[i];
-        float gk = has_penalty ? g[i] + penalty[i] * pk : g[i];
+        float gk = has_penalty ? g[i] + penalty[i] * (has_anchor ? pk - anchor[i] : pk) : g[i];
         float mk = beta1 * m[i] + (1.0f - beta1) * gk;
         float vk = beta2 * v[i] + (1.0f - beta2) * gk * gk;
         m[i] = mk;

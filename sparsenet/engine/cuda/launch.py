@@ -150,15 +150,17 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2, decay):
          np.float32(eps), np.float32(bias1), np.float32(bias2), np.float32(decay)))
 
 
-def adam_update_members(param, grad, m, v, penalty, active, lr, beta1, beta2, eps, bias1, bias2):
-    """Adam with a per-parameter L2 penalty (empty: none) on the active parameters (empty: all)."""
-    _check(param, grad, m, v, penalty)
+def adam_update_members(param, grad, m, v, penalty, anchor, active, lr, beta1, beta2, eps, bias1, bias2):
+    """Adam with a per-parameter L2 penalty (empty: none) toward ``anchor`` (empty: 0) on the active parameters
+    (empty: all)."""
+    _check(param, grad, m, v, penalty, anchor)
     if active.size and active.dtype != cp.uint8:
         raise ValueError("adam_update_members: active must be uint8")
     n = int(param.size)
     _kernel("adam.cu", "adam_update_members")(
         (_grid(n),), (THREADS,),
-        (param, grad, m, v, penalty, np.int32(penalty.size == n), active, np.int32(active.size == n), np.int64(n),
+        (param, grad, m, v, penalty, np.int32(penalty.size == n), anchor, np.int32(anchor.size == n and penalty.size == n),
+         active, np.int32(active.size == n), np.int64(n),
          np.float32(lr), np.float32(beta1), np.float32(beta2), np.float32(eps), np.float32(bias1),
          np.float32(bias2)))
 
