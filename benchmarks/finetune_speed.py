@@ -58,7 +58,7 @@ def problem(folder=None):
         from sparsenet.data.dataset import load_dataset
         from sparsenet.data.spec import DataSpec
         from sparsenet.data.standardise import fit_input_transform
-        from sparsenet.evaluation.crossval import make_folds
+        from sparsenet.evaluation.folds import make_folds
         from sparsenet.masks.store import read_masks, shipped_mask_path
 
         files = {f: where / f for f in precise.DEFAULT_RUN}
@@ -93,15 +93,22 @@ def encoders(k, seed=1, device="cpu"):
     return out
 
 
-def stack_step(x, y, k, steps, device="cpu"):
+def stack_fit(x, y, k, steps, device="cpu"):
+    """Seconds of one stacked fine-tuning of k networks for ``steps`` steps, building the stack included."""
     from sparsenet.training.finetune import FinetuneSettings
     from sparsenet.training.stack import finetune_stack
 
     members = encoders(k, device=device)
     s = FinetuneSettings(lr=0.01, max_steps=steps, tol=0.0, loss="squared", l2=0.03, init_scale=0.1)
     t = time.perf_counter()
-    results = finetune_stack([e for e, _ in members], [c for _, c in members], x, y, s, False)
-    return (time.perf_counter() - t) / max(len(losses) for losses, _ in results)
+    finetune_stack([e for e, _ in members], [c for _, c in members], x, y, s, False)
+    return time.perf_counter() - t
+
+
+def stack_step(x, y, k, steps, device="cpu"):
+    """Seconds of one step of a stack of k networks: the difference between fits of 2 * steps and steps
+    steps, so that building the stack (the same for both) is not counted as stepping."""
+    return (stack_fit(x, y, k, 2 * steps, device) - stack_fit(x, y, k, steps, device)) / steps
 
 
 def torch_step(x, y, steps, device="cpu"):
@@ -198,8 +205,9 @@ def main():
     args = ap.parse_args()
     x, y, data = problem(args.precise)
     device = args.device
-    print(f"data: {data}; batch {len(x)}; {os.cpu_count()} cores; device {device}")
-    stack_step(x, y, 1, 30, device)  # compile
+    wait = os.environ.get("OMP_WAIT_POLICY")  # sparsenet sets PASSIVE unless told; every subprocess inherits it
+    print(f"data: {data}; batch {len(x)}; {os.cpu_count()} cores; device {device}; OMP_WAIT_POLICY {wait}")
+    stack_fit(x, y, 1, 30, device)  # compile
     old, now, torch_ = [], [], []
     for _ in range(args.repeats):  # alternating, so drift in the machine's speed hits every candidate alike
         if not args.no_baseline and device == "cpu":
@@ -208,7 +216,7 @@ def main():
         t = torch_step(x, y, args.steps, device)
         if t is not None:
             torch_.append(t)
-    result = {"data": data, "batch": len(x), "steps": args.steps, "device": device,
+    result = {"data": data, "batch": len(x), "steps": args.steps, "device": device, "omp_wait_policy": wait,
               "baseline_rev": None if args.no_baseline else args.baseline_rev,
               "one_step_ms": {"previous": 1e3 * float(np.median(old)) if old else None,
                               "now": 1e3 * float(np.median(now)),
@@ -226,12 +234,14 @@ def main():
     stacked = {}
     sizes = [int(k) for k in args.stacks.split(",")]
     for k in sizes:
-        steps = max(50, args.steps // k)
+        steps = max(100, args.steps // k)
         together = stack_step(x, y, k, steps, device)
         alone = stack_step(x, y, 1, steps, device) * k
-        stacked[k] = {"stacked_ms_per_step": 1e3 * together, "separate_ms_per_step": 1e3 * alone}
+        setup = stack_fit(x, y, k, 1, device)
+        stacked[k] = {"stacked_ms_per_step": 1e3 * together, "separate_ms_per_step": 1e3 * alone,
+                      "building_the_stack_ms": 1e3 * setup}
         print(f"  K = {k:2d}: stacked {1e3 * together:8.3f} ms a step, K separate fits {1e3 * alone:8.3f} ms: "
-              f"{alone / together:.1f}x")
+              f"{alone / together:.1f}x (building the stack: {1e3 * setup:.0f} ms)")
     result["stacks"] = stacked
     if 1 in stacked and sizes[-1] != 1:
         big = sizes[-1]

@@ -10,7 +10,8 @@ from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
 from sparsenet.evaluation import crossval
 from sparsenet.evaluation.config import build_config
-from sparsenet.evaluation.crossval import Runner, make_folds
+from sparsenet.evaluation.crossval import Runner
+from sparsenet.evaluation.folds import make_folds
 from sparsenet.evaluation.curves import parse_labels, subsets
 
 from synthetic import core_masks, write_dataset

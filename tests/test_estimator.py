@@ -12,15 +12,24 @@ from sparsenet import SparseNetRegressor, SparseNetRegressorCV
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
 from sparsenet.evaluation.config import build_config
-from sparsenet.evaluation.crossval import Runner, make_folds
+from sparsenet.evaluation.crossval import Runner
+from sparsenet.evaluation.folds import make_folds
 
 from synthetic import core_masks, write_dataset
 
 SMALL = dict(masks="random", max_iter=30, ensemble=2)
 
 
+def expected_failures(estimator):
+    """The checks scikit-learn's tolerances cannot be met in, and why."""
+    return {"check_sample_weight_equivalence_on_dense_data":
+            "fine-tuning runs in float32: integer sample weights and repeated samples sum the same terms in another "
+            "order, and agree to ~2e-7 relative (tests/test_estimator.py checks 1e-6), not the check's 1e-7"}
+
+
 @parametrize_with_checks([SparseNetRegressor(**SMALL),
-                          SparseNetRegressorCV(masks="random", max_iter=20, ensemble=1, alphas=(0.1, 0.01), cv=2)])
+                          SparseNetRegressorCV(masks="random", max_iter=20, ensemble=1, alphas=(0.1, 0.01), cv=2)],
+                         expected_failed_checks=expected_failures)
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
 
@@ -60,6 +69,15 @@ def test_gene_columns_are_aligned_by_id(data):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="feature names should match"):
         est.fit(shuffled, y).predict(frame.assign(not_a_gene=1.0))
+
+
+def test_integer_sample_weights_are_repeated_samples(data):
+    _, x, y, _, _ = data
+    w = np.random.default_rng(0).integers(0, 3, size=len(y)).astype(float)
+    weighted = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2).fit(x, y, sample_weight=w)
+    keep = np.repeat(np.arange(len(y)), w.astype(int))
+    repeated = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2).fit(x[keep], y[keep])
+    np.testing.assert_allclose(weighted.predict(x), repeated.predict(x), rtol=1e-6)
 
 
 def test_multi_output_with_missing_targets(data):

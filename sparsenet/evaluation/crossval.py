@@ -15,12 +15,11 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
-import h5py
 import numpy as np
 
 from .. import backend
-from ..atomic import write_atomically
 from ..data.dataset import Dataset
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
 from ..masks.randomise import randomise
@@ -31,56 +30,31 @@ from ..training.fitting import MEMBER_SEED, NetworkSpec, fit_networks
 from ..training.network import build_autoencoder, linked_genes
 from ..training.pretrain import pretrain
 from . import baselines, metrics
-from .config import SCHEMES, RunConfig  # noqa: F401  (re-exported: the runner's settings and schemes)
-from .folds import grouped_kfold, kfold, leave_one_group_out
+from .config import RunConfig
+from .fold_state import read_fold, write_fold
+from .folds import grouped_kfold, kfold
+from .noise import NoisyInput, noisy_pairs
+from .plan import Executor, Plan
 from .curves import subsets as curve_subsets
 from .links import encoder_link_weights
 
 PCA_ROWS = 20_000  # rows of the pool the PCA reference of the reconstruction is fitted on, at most
 
 
-def make_folds(ds: Dataset, scheme: str, k: int, seed: int):
-    n = ds.labelled.size
-    if scheme == "kfold":
-        return kfold(n, min(k, n), seed)
-    if ds.groups is None:
-        raise ValueError(f"{scheme} cross-validation needs --group-by COLUMN of the phenotype table")
-    return leave_one_group_out(ds.groups) if scheme == "lopo" else grouped_kfold(ds.groups, k, seed)
+class FoldFit(NamedTuple):
+    """What :meth:`Runner.fit` fitted: the input transform, the pool rows it was fitted on (and
+    pre-training read), one :class:`~sparsenet.training.fitting.Fitted` per wiring."""
+    transform: InputTransform
+    pool_rows: np.ndarray
+    fitted: list
 
 
-# ---------------------------------------------------------------- noise (robustness)
-class NoisyInput:
-    """A pre-training source with p % noise on a fixed p % of its rows: v * (1 + p/100 * N(0,1))."""
-
-    def __init__(self, source, percent: float, seed: int):
-        self.source, self.p = source, percent / 100.0
-        rng = np.random.default_rng([seed, 7])
-        n = source.n_samples
-        self.noisy = np.zeros(n, dtype=bool)
-        self.noisy[rng.choice(n, int(round(self.p * n)), replace=False)] = True
-        self.seed = seed
-
-    sample_ids = property(lambda self: self.source.sample_ids)
-    n_samples = property(lambda self: self.source.n_samples)
-
-    def take(self, rows):
-        x = self.source.take(rows)
-        for i, r in enumerate(np.asarray(rows)):
-            if self.noisy[r]:
-                eps = np.random.default_rng([self.seed, 8, int(r)]).standard_normal(x.shape[1])
-                x[i] *= (1 + self.p * eps).astype(x.dtype)
-        return x
-
-
-def noisy_pairs(x, y, percent, seed):
-    """p % noise on p % of the fine-tuning pairs (expression and phenotypes alike)."""
-    p = percent / 100.0
-    rng = np.random.default_rng([seed, 9])
-    chosen = rng.choice(x.shape[0], int(round(p * x.shape[0])), replace=False)
-    x, y = x.copy(), y.copy()
-    x[chosen] *= (1 + p * rng.standard_normal((chosen.size, x.shape[1]))).astype(x.dtype)
-    y[chosen] *= 1 + p * rng.standard_normal((chosen.size, y.shape[1]))
-    return x, y
+class RunOutcome(NamedTuple):
+    """What :meth:`Runner.run` returns: ``results[(scheme, model, repeat)]`` is the list of fold records;
+    ``final`` the final model's checkpoint (None when not asked for); ``seconds`` the wall time."""
+    results: dict
+    final: object
+    seconds: float
 
 
 # ---------------------------------------------------------------- one fit
@@ -174,7 +148,7 @@ class Runner:
         ``training.fitting.fit_networks``, network seed ``seed``, member k pre-trained from
         ``pretrain_seed + k * MEMBER_SEED`` (cached).
 
-        Returns (input transform, pool rows, one :class:`Fitted` per wiring)."""
+        Returns a :class:`FoldFit`."""
         rows = self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])
         transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
         x, y = self.x_labelled[train], self.ds.y[train]
@@ -189,7 +163,7 @@ class Runner:
         fitted = fit_networks(spec, list(wirings or [self.ds.masks]), transform.apply(x), y, self.ds.target_indices,
                               seed, pretrained, self.inner_folds(train, seed) if needs_folds else None,
                               self.progress, label, subsets=subsets)
-        return transform, rows, fitted
+        return FoldFit(transform, rows, fitted)
 
     def inner_folds(self, train, seed):
         """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""
@@ -312,12 +286,10 @@ class Runner:
         return cache[kind]
 
     def run(self, executor=None):
-        """Every (scheme, model, repeat) over the same folds; returns (results, final model, seconds).
+        """Every (scheme, model, repeat) over the same folds, then the final model: a :class:`RunOutcome`.
         ``executor``: an :class:`~sparsenet.evaluation.plan.Executor` (default: serial, in-process)."""
-        from .plan import Executor, Plan
-
         results, finals, seconds = (executor or Executor()).run(Plan([self]), self.progress)
-        return results[0], finals[0], seconds
+        return RunOutcome(results[0], finals[0], seconds)
 
     def final_model(self):
         path = self.out / "model.h5"
@@ -342,30 +314,3 @@ class Runner:
                                "input_sd": transform.sd})
         save_checkpoint(path, ck)
         return ck
-
-
-def write_fold(path, rec):
-    def write(tmp):
-        with h5py.File(tmp, "w") as f:
-            for k, v in rec.items():
-                if isinstance(v, dict):
-                    g = f.create_group(k)
-                    for kk, vv in v.items():
-                        g.attrs[kk] = vv
-                elif isinstance(v, str):
-                    f.attrs[k] = v
-                else:
-                    f.create_dataset(k, data=np.asarray(v))
-    write_atomically(path, write)
-
-
-def read_fold(path):
-    try:
-        with h5py.File(path, "r") as f:
-            rec = {k: (dict(v.attrs) if isinstance(v, h5py.Group) else v[()]) for k, v in f.items()}
-            rec.update({k: str(v) for k, v in f.attrs.items()})
-    except OSError as e:
-        raise ValueError(f"{path}: corrupt fold state ({e}); delete it to recompute that fold") from None
-    for k in ("pretrain_seconds", "finetune_seconds"):
-        rec[k] = float(rec[k])
-    return rec

@@ -42,3 +42,14 @@ def leave_one_group_out(groups) -> list[np.ndarray]:
     if len(names) < 2:
         raise ValueError(f"leave-one-group-out needs at least 2 groups, got {len(names)}")
     return [np.flatnonzero(groups == g) for g in names]
+
+
+def make_folds(ds, scheme: str, k: int, seed: int) -> list[np.ndarray]:
+    """The held-out rows of each fold of a dataset's labelled samples under one scheme: ``kfold``,
+    ``grouped`` (k folds of whole groups) or ``lopo`` (one group per fold)."""
+    n = ds.labelled.size
+    if scheme == "kfold":
+        return kfold(n, min(k, n), seed)
+    if ds.groups is None:
+        raise ValueError(f"{scheme} cross-validation needs --group-by COLUMN of the phenotype table")
+    return leave_one_group_out(ds.groups) if scheme == "lopo" else grouped_kfold(ds.groups, k, seed)

@@ -119,7 +119,7 @@ def run_link_table(folder) -> dict:
     each target over the folds' networks, with its null percentiles where a control was run."""
     from ..masks.store import read_masks
     from ..training.checkpoint import load_checkpoint, mask_fingerprint
-    from .crossval import read_fold
+    from .fold_state import read_fold
 
     folder = Path(folder)
     report_file = folder / "report.json"

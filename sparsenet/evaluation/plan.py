@@ -13,10 +13,14 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .crossval import Runner, make_folds
+from .folds import make_folds
+
+if TYPE_CHECKING:
+    from .crossval import Runner
 
 
 @dataclass(frozen=True)
