@@ -20,6 +20,7 @@ from ..engine import Adam, MaskedLinear, Sequential
 from ..engine import kernels
 from ..engine.dense_linear import DenseLinear
 from ..engine.stack import block_diagonal, member_of_rows, scale_index, stack_rows
+from ..engine.threads import threads_for
 from . import lbfgs
 from .finetune import freeze_for_tuning
 from .network import freeze_gene_protein
@@ -217,6 +218,13 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
                 freeze_gene_protein(e, False)
         return StackObjective(stack, x, y, settings.loss, train[members], l2[members], sample_weight)
 
+    work = sum(int(e.params.size) for e in encoders) * n_samples  # compaction only lowers it
+    with threads_for(work, encoders[0].device):
+        return _optimise(objective_of, encoders, settings)
+
+
+def _optimise(objective_of, encoders, settings):
+    k = len(encoders)
     if getattr(settings, "optimizer", "adam") == "lbfgs":
         objective = objective_of(np.arange(k))
         if settings.anchor == "pretrained":
