@@ -130,6 +130,29 @@ def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or 
                f"{s['protein_phenotype_links']} links")
 
 
+@masks_app.command("subsystems")
+@friendly
+def masks_subsystems(model: str = typer.Argument("iJO1366", help="SBML (.xml/.xml.gz), JSON or MAT file, or iJO1366 / e_coli_core"),
+                     min_genes: int = typer.Option(2, help="drop subsystems with fewer genes than this"),
+                     out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)")):
+    """Masks from the model's subsystems: one node per pathway, linked to the genes of its reactions."""
+    from sparsenet.masks.model_io import load_model
+    from sparsenet.masks.store import write_masks
+    from sparsenet.masks.subsystems import subsystem_masks
+
+    if out.suffix not in (".h5", ".hdf5"):
+        raise UserError(f"{out}: the masks file must end in .h5")
+    if min_genes < 1:
+        raise UserError(f"--min-genes must be at least 1, got {min_genes}")
+    check_output_folder(out)
+    cobra_model, path, digest = load_model(model)
+    masks = subsystem_masks(cobra_model, model_file=model, model_sha256=digest, min_genes=min_genes)
+    write_atomically(out, lambda p: write_masks(p, masks))
+    s = masks.summary()
+    typer.echo(f"{out}: {s['genes']} genes, {s['phenotypes']} subsystems, {s['protein_phenotype_links']} links "
+               f"({masks.attrs['subsystems_too_small']} subsystems with fewer than {min_genes} genes dropped)")
+
+
 @masks_app.command("show")
 @friendly
 def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS]",

@@ -35,6 +35,11 @@ SAMPLE_COLUMN = typer.Option(None, "--sample-column", help="sample ID column of 
 KEEP_ZERO = flag("--keep-zero", help="keep observations of exactly 0 (default: treated as missing)", rich_help_panel='Your data')
 PRETRAIN_DATA = typer.Option(None, "--pretrain-data", help="separate expression file for pre-training (HDF5 streams)", rich_help_panel='Your data')
 MASKS = typer.Option(None, "--masks", help="masks file (default: the shipped iJO1366 masks)")
+WIRING = typer.Option("masks", "--wiring", help="masks: the masks file's wiring; ica: each fit wired to the "
+                      "independent components (iModulons) of its own pre-training pool over the masks' genes "
+                      "(held-out profiles never seen)")
+ICA_COMPONENTS = typer.Option(50, "--ica-components", help="components of --wiring ica (those with 3 or more genes "
+                              "become nodes)")
 NA_VALUES = typer.Option(None, "--na-values", help="comma-separated cell texts read as missing, 'empty' for an "
                          "empty cell (default: empty,NA,NaN,nan,n.d.)", rich_help_panel='Your data')
 STRICT = flag("--strict", help="stop at the first data warning (unmatched sample IDs, genes that "
@@ -311,7 +316,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           phenotype: Optional[List[str]] = PHENOTYPE, mapping: Optional[List[str]] = MAP,
           sample_column: Optional[str] = SAMPLE_COLUMN, keep_zero: bool = KEEP_ZERO,
           pretrain_data: Optional[Path] = PRETRAIN_DATA, masks_file: Optional[Path] = MASKS,
-          strategy: str = STRATEGY, cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED,
+          wiring: str = WIRING, ica_components: int = ICA_COMPONENTS, strategy: str = STRATEGY, cv: str = CV, folds: int = FOLDS, group_by: str = GROUP_BY, seed: int = SEED,
           device: str = DEVICE, pretrain_samples: int = PRETRAIN_SAMPLES, batch: int = BATCH,
           pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR, max_steps: Optional[int] = MAX_STEPS,
           tol: float = TOL, tune: str = TUNE, preset: str = PRESET, inputs: Optional[str] = INPUTS,
@@ -337,7 +342,8 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
                       pretrain_samples=pretrain_samples, batch=batch, pretrain_lr=pretrain_lr, finetune_lr=finetune_lr,
                       max_steps=max_steps, tol=tol, tune=tune, inputs=inputs, decoder=decoder, head=head, loss=loss,
                       seeds=seeds, baselines=baselines, early_stopping=early_stopping, ensemble=ensemble, l2=l2,
-                      init_scale=init_scale, optimizer=optimizer, anchor=anchor, pretrain_noise=pretrain_noise)
+                      init_scale=init_scale, optimizer=optimizer, anchor=anchor, pretrain_noise=pretrain_noise,
+                      wiring=wiring, ica_components=ica_components)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
                      group_by if needs_groups else None, pretrain_data, na_values)
@@ -357,7 +363,10 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
     for key, res in report["results"].items():
         for w in res.get("warnings", []):
             typer.echo(f"warning ({key}): {w}")
-    if any(s in ("B", "C") for s in cfg.strategies):
+    if cfg.wiring:
+        typer.echo(f"wiring: each fit's own {cfg.wiring['components']} independent components of its pre-training "
+                   "pool; `sparsenet control --wiring ica` tests them against random wirings of the same folds")
+    elif any(s in ("B", "C") for s in cfg.strategies):
         from sparsenet.evaluation.evidence import wiring_statement
 
         typer.echo(wiring_statement(settings["masks"]["fingerprint"]))
@@ -370,7 +379,7 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
             reference: Optional[str] = REFERENCE, orientation: str = ORIENTATION,
             phenotype: Optional[List[str]] = PHENOTYPE, mapping: Optional[List[str]] = MAP,
             sample_column: Optional[str] = SAMPLE_COLUMN, keep_zero: bool = KEEP_ZERO,
-            masks_file: Optional[Path] = MASKS,
+            masks_file: Optional[Path] = MASKS, wiring: str = WIRING, ica_components: int = ICA_COMPONENTS,
             null: str = typer.Option("genes,edges", "--null", help="null models, a comma list: genes (gene labels "
                                      "permuted, topology kept), edges (links rewired, every degree kept), density "
                                      "(random links, their number kept), or all"),
@@ -412,7 +421,7 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
                       pretrain_samples=pretrain_samples, batch=batch, pretrain_lr=pretrain_lr, max_steps=max_steps,
                       tol=tol, inputs=inputs, head=head, loss=loss, ensemble=ensemble, l2=l2, init_scale=init_scale,
                       optimizer=optimizer, finetune_lr=finetune_lr, tune=tune, decoder=decoder, baselines=baselines,
-                      final_model=False)
+                      final_model=False, wiring=wiring, ica_components=ica_components)
     if len(cfg.strategies) != 1 or cfg.strategies[0] not in ("B", "C") or len(cfg.cv) != 1:
         raise UserError("control: one strategy (B or C: a wiring to randomise) and one --cv scheme")
     cfg.nulls = {"kinds": kinds, "draws": draws, "seed": seed}
@@ -423,9 +432,10 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
         _prepare_out(out, resume, settings)
         runner = Runner(ds, cfg, out, None, pretrain_dir=cache_dir)
-        (out / "null_masks").mkdir(exist_ok=True)
+        if not cfg.wiring:
+            (out / "null_masks").mkdir(exist_ok=True)
         moved = {}
-        for kind in kinds:  # every draw, written with its provenance: re-run any with train --masks
+        for kind in kinds if not cfg.wiring else ():  # every draw, with its provenance: re-run any with train --masks
             draws_ = runner.null_masks(kind)
             moved[kind] = [float(d.attrs["null_links_moved"]) for d in draws_]
             for d, m in enumerate(draws_):
@@ -443,7 +453,7 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
                        {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
     summary = ctl.control_summary(ds, results, cfg.strategies[0], cfg.cv[0], kinds,
                                   [cfg.seed + r for r in range(cfg.seeds)])
-    for kind in kinds:
+    for kind in kinds if not cfg.wiring else ():  # a per-fold wiring's draws are drawn per fold, not written
         summary["null_models"][kind]["links_moved"] = moved[kind]
     report["control"] = summary
     col = ds.target_columns[0]
@@ -452,7 +462,8 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     base = {name: {m: v[m]["mean"] for m in v} for name, v in base.items()}
     plots.control(out / "control.png", summary, col, base)
     report["files"]["control.png"] = "each null model's distribution of r, % within 20 % and RMSE, the real wiring marked"
-    report["files"]["null_masks/"] = "every randomised wiring, with its provenance: re-run one with train --masks"
+    if not cfg.wiring:
+        report["files"]["null_masks/"] = "every randomised wiring, with its provenance: re-run one with train --masks"
     report["wall_seconds"] = time.perf_counter() - t0
     from sparsenet.evaluation.report import write_json as write_report
     write_report(out / "report.json", report)
@@ -499,7 +510,7 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           reference: Optional[str] = REFERENCE, orientation: str = ORIENTATION,
           phenotype: Optional[List[str]] = PHENOTYPE, mapping: Optional[List[str]] = MAP,
           sample_column: Optional[str] = SAMPLE_COLUMN, keep_zero: bool = KEEP_ZERO,
-          masks_file: Optional[Path] = MASKS,
+          masks_file: Optional[Path] = MASKS, wiring: str = WIRING, ica_components: int = ICA_COMPONENTS,
           labels: str = typer.Option("10,20,40,80,all", "--labels", help="labelled samples per fit: counts and/or all"),
           draws: int = typer.Option(5, "--draws", min=1, help="subsets drawn per label count and way of drawing"),
           draw_by: str = typer.Option("projects,random", "--draw-by", help="projects (whole projects), random "
@@ -538,7 +549,8 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
         raise UserError(f"--draw-by is one of {', '.join(KINDS)}; --models of {', '.join(known)} "
                         f"(got {bad[0] if bad else ''!r})")
     common = dict(cv=cv, folds=folds, group_by=group_by, seed=seed, pretrain_samples=pretrain_samples, batch=batch,
-                  pretrain_lr=pretrain_lr, finetune_lr=finetune_lr, max_steps=max_steps, final_model=False)
+                  pretrain_lr=pretrain_lr, finetune_lr=finetune_lr, max_steps=max_steps, final_model=False,
+                  wiring=wiring, ica_components=ica_components)
     curve_spec = {"labels": counts, "draws": draws, "kinds": kinds, "seed": seed}
     configs = []
     nets = [m for m in ("B", "C") if m in wanted]

@@ -17,11 +17,12 @@ def core_masks():
 
 
 def write_dataset(folder: Path, n_samples=36, n_groups=6, seed=0, genes_by_samples=True, extra_genes=3,
-                  drop_genes=2):
+                  drop_genes=2, modules=()):
     """log2 levels (genes x samples CSV) + a phenotype table with a growth rate and a group column.
 
     The growth rate depends on the expression, so a network can learn it. Two model genes are
-    left out of the data and ``extra_genes`` genes unknown to the model are added.
+    left out of the data and ``extra_genes`` genes unknown to the model are added. ``modules``: (first, last)
+    column ranges of genes that share one heavy-tailed activity per sample (gene sets ICA can find).
     """
     masks = core_masks()
     rng = np.random.default_rng(seed)
@@ -29,6 +30,8 @@ def write_dataset(folder: Path, n_samples=36, n_groups=6, seed=0, genes_by_sampl
     samples = ["ref_1", "ref_2"] + [f"s{i:03d}" for i in range(n_samples - 2)]
     base = rng.uniform(2, 8, size=len(genes))
     levels = base + rng.normal(0, 1.0, size=(n_samples, len(genes)))
+    for a, b in modules:
+        levels[:, a:b] += 3 * rng.laplace(0, 1, size=(n_samples, 1)) * rng.uniform(0.8, 1.2, size=b - a)
     levels[:2] = base + rng.normal(0, 0.05, size=(2, len(genes)))
     fc = levels - levels[:2].mean(axis=0)
     growth = 0.6 + 0.25 * np.tanh(fc[:, :10].mean(axis=1))

@@ -19,7 +19,7 @@ import numpy as np
 
 BASELINES = ("mean", "ridge", "ridge_linked", "knn", "random_forest")
 BASELINE_WORDS = {"mean": "training mean", "ridge": "ridge on all genes",
-                  "ridge_linked": "ridge on the masks' linked genes", "knn": "k-nearest neighbours",
+                  "ridge_linked": "ridge on the genes the wiring links", "knn": "k-nearest neighbours",
                   "random_forest": "random forest"}
 ON_LINKED_GENES = ("ridge_linked",)  # fitted on the masks' linked genes, not every gene
 RIDGE_ALPHAS = np.logspace(-1, 5, 13)

@@ -16,6 +16,7 @@ from ..training.pretrain import PretrainSettings
 from .baselines import BASELINES
 
 SCHEMES = ("grouped", "kfold", "lopo")
+WIRINGS = ("masks", "ica")  # the masks file's wiring, or independent components of each fit's pool
 
 # What each preset sets; an option given on its own overrides its preset's value.
 PRESETS = {
@@ -57,6 +58,8 @@ class RunConfig:
     noise: dict | None = None  # robustness: {"where": "pretrain"|"finetune"|"both", "percent": p}
     nulls: dict | None = None  # control: {"kinds": [genes|edges|density ...], "draws": N, "seed": S}
     curve: dict | None = None  # learning curve: {"labels": [10, ..., "all"], "draws": N, "kinds": [...], "seed": S}
+    wiring: dict | None = None  # None: the masks file's; {"kind": "ica", "components": K, "seed": S, "min_genes": M}:
+    #                             every fit's own, from its pre-training pool (masks.ica)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,10 +109,11 @@ def check_choice(name: str, value):
 def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, group_by="project", seed: int = 0,
                  seeds: int = 1, device: str = "cpu", baselines="none", final_model: bool = True, noise=None,
                  pretrain_samples: int = 1_000_000, batch: int = 5000, finetune_lr=None, tol: float = 1e-4,
-                 tune: str = "auto", **options) -> RunConfig:
+                 tune: str = "auto", wiring: str = "masks", ica_components: int = 50, **options) -> RunConfig:
     """The RunConfig of ``preset`` with ``options`` over it (strategy, inputs, decoder, head, pretrain_lr,
     early_stopping, max_steps, ensemble, loss, l2, init_scale, optimizer, anchor, pretrain_noise; None: the
-    preset's value).
+    preset's value); ``wiring``: 'masks' (the masks file's) or 'ica' (``ica_components`` independent components
+    of each fit's pool, computed on that pool only).
     Raises ConfigError for any value that is not allowed."""
     if preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -132,6 +136,13 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
                           "not strategy A or --early-stopping inner")
     if chosen["optimizer"] == "lbfgs" and chosen["early_stopping"] != "none":
         raise ConfigError("--early-stopping inner chooses Adam's step count; it does not go with --optimizer lbfgs")
+    if wiring not in WIRINGS:
+        raise ConfigError(f"--wiring must be one of {', '.join(WIRINGS)}, got {wiring!r}")
+    if wiring == "ica" and (chosen["head"] != "readout" or "A" in parse_list(chosen["strategy"], "strategy")):
+        raise ConfigError("--wiring ica: the components are no phenotypes, so the network reads them out "
+                          "(--head readout) and is masked (strategies B, C)")
+    if wiring == "ica" and ica_components < 2:
+        raise ConfigError(f"--ica-components must be at least 2, got {ica_components}")
     return RunConfig(strategies=parse_list(chosen["strategy"], "strategy"), cv=parse_list(cv, "cv"), folds=folds,
                      group_by=group_by or None, seed=seed, seeds=seeds, device=device, ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
@@ -141,7 +152,9 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
                                                loss=chosen["loss"], l2=chosen["l2"], init_scale=chosen["init_scale"],
                                                early_stopping=chosen["early_stopping"],
                                                optimizer=chosen["optimizer"], anchor=chosen["anchor"]),
-                     baselines=parse_list(baselines, "baselines"), final_model=final_model, noise=noise)
+                     baselines=parse_list(baselines, "baselines"), final_model=final_model, noise=noise,
+                     wiring={"kind": "ica", "components": int(ica_components), "seed": int(seed), "min_genes": 3}
+                     if wiring == "ica" else None)
 
 
 def config_from_dict(d: dict) -> RunConfig:

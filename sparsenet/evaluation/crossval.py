@@ -22,6 +22,7 @@ import numpy as np
 from .. import backend
 from ..data.dataset import Dataset
 from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
+from ..masks.ica import IcaSettings, ica_masks
 from ..masks.randomise import randomise
 from ..training.checkpoint import (Checkpoint, check_same_masks, load_checkpoint, mask_fingerprint, member_prefix,
                                    save_checkpoint)
@@ -146,10 +147,13 @@ class Runner:
         first, then the rest of the pool in file order: what ``SparseNetRegressor(unlabelled=...)`` fits it on),
         then the networks of each of ``wirings`` (masks; default: the data set's) by
         ``training.fitting.fit_networks``, network seed ``seed``, member k pre-trained from
-        ``pretrain_seed + k * MEMBER_SEED`` (cached).
+        ``pretrain_seed + k * MEMBER_SEED`` (cached). ``wirings`` may be a function of the fit's own wiring
+        (:meth:`fold_masks`: its null draws).
 
         Returns a :class:`FoldFit`."""
         rows = self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])
+        own = self.fold_masks(rows)
+        wirings = wirings(own) if callable(wirings) else wirings
         transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
         x, y = self.x_labelled[train], self.ds.y[train]
         if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
@@ -160,10 +164,35 @@ class Runner:
         def pretrained(masks, k, member_label):
             return self.pretrained(rows, transform, pretrain_seed + k * MEMBER_SEED, member_label, masks)
 
-        fitted = fit_networks(spec, list(wirings or [self.ds.masks]), transform.apply(x), y, self.ds.target_indices,
+        fitted = fit_networks(spec, list(wirings or [own]), transform.apply(x), y, self.ds.target_indices,
                               seed, pretrained, self.inner_folds(train, seed) if needs_folds else None,
                               self.progress, label, subsets=subsets)
         return FoldFit(transform, rows, fitted)
+
+    def fold_masks(self, rows) -> object:
+        """The wiring of a fit whose pool is ``rows``: the data set's masks, or (``cfg.wiring`` 'ica') the
+        independent components of those rows alone (centred per gene on them; at most PCA_ROWS rows evenly
+        spaced), over the masks' genes. Computed once per pool."""
+        w = self.cfg.wiring
+        if not w:
+            return self.ds.masks
+        rows = np.sort(rows)
+        cache = self.__dict__.setdefault("_fold_masks", {})
+        key = hashlib.sha256(rows.tobytes()).hexdigest()
+        if key not in cache:
+            pick = rows[np.linspace(0, rows.size - 1, min(rows.size, PCA_ROWS)).astype(int)]
+            pool = np.asarray(self.ds.pretrain_source.take(pick), dtype=np.float64)
+            cache[key] = ica_masks(pool - pool.mean(axis=0), self.ds.masks,
+                                   IcaSettings(components=w["components"], seed=w["seed"], min_genes=w["min_genes"]))
+        return cache[key]
+
+    def genes_of_fold(self, name, exclude_ids, train):
+        """The genes a baseline sees: every gene, or (ridge_linked) those the fit's wiring links."""
+        if name not in baselines.ON_LINKED_GENES:
+            return slice(None)
+        if not self.cfg.wiring:
+            return self.linked
+        return linked_genes(self.fold_masks(self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])))
 
     def inner_folds(self, train, seed):
         """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""
@@ -173,21 +202,23 @@ class Runner:
             return grouped_kfold(groups, k, seed)
         return kfold(len(train), min(k, len(train)), seed)
 
-    def reconstruction(self, transform, rows, pretrain_seed, x_test):
+    def reconstruction(self, transform, rows, pretrain_seed, x_test, masks=None):
         """Held-out reconstruction of the pre-trained autoencoder(s) (before fine-tuning moves the phenotype
         layer; an ensemble's members averaged) over the linked genes, in input units, against the training mean
         and against PCA of the same width fitted on the same training pool."""
+        masks = masks or self.ds.masks
+        linked = self.linked if masks is self.ds.masks else linked_genes(masks)
         z = 0.0
         for k in range(self.cfg.ensemble):
-            net = build_autoencoder(self.ds.masks, "C", 0, self.device, self.cfg.architecture)
-            net.load_state_dict(self.pretrained(rows, transform, pretrain_seed + k * MEMBER_SEED, "")[0])  # cached
+            net = build_autoencoder(masks, "C", 0, self.device, self.cfg.architecture)
+            net.load_state_dict(self.pretrained(rows, transform, pretrain_seed + k * MEMBER_SEED, "", masks)[0])
             z = z + np.asarray(backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(
                 transform.apply(x_test))))) / self.cfg.ensemble
-        recon = transform.invert(np.asarray(z))[:, self.linked]
-        obs, mean = x_test[:, self.linked].astype(np.float64), transform.mean[self.linked]
+        recon = transform.invert(np.asarray(z))[:, linked]
+        obs, mean = x_test[:, linked].astype(np.float64), transform.mean[linked]
         pool = self.ds.pretrain_source.take(rows[np.linspace(0, rows.size - 1, min(rows.size, PCA_ROWS)).astype(int)])
         out = metrics.reconstruction_metrics(obs, recon, mean)
-        pca = metrics.pca_reconstruction(pool[:, self.linked], obs, len(self.ds.masks.phenotype_ids))
+        pca = metrics.pca_reconstruction(pool[:, linked], obs, len(masks.phenotype_ids))
         out.update({f"pca_{k}": v for k, v in metrics.reconstruction_metrics(obs, pca, mean).items()})
         return out, np.stack([obs.ravel()[:2000], recon.ravel()[:2000]])
 
@@ -206,7 +237,7 @@ class Runner:
         if model.startswith("baseline:"):
             groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
             name = model.split(":", 1)[1]
-            genes = self.linked if name in baselines.ON_LINKED_GENES else slice(None)
+            genes = self.genes_of_fold(name, {ids[i] for i in test}, train)
             t0 = time.perf_counter()
             rec = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
                    "stop": "fitted", "test": test,
@@ -217,9 +248,9 @@ class Runner:
         elif model.startswith("curve:"):  # a learning curve: every subset of the training samples, one stack
             rec = self.curve_fold(model.split(":", 1)[1], f, train, test, run_seed, label)
         elif model.startswith("null:"):  # every draw of a null wiring, trained as the real one, in one stack
-            draws = self.null_masks(model.split(":", 1)[1])
+            kind = model.split(":", 1)[1]
             transform, _, fitted = self.fit(self.cfg.strategies[0], train, {ids[i] for i in test},
-                                            run_seed, run_seed, label, wirings=draws)
+                                            run_seed, run_seed, label, wirings=lambda own: self.null_masks(kind, own))
             rec = dict(fitted[0].record, test=test)
             x_in = transform.apply(x_test)
             rec["predicted_draws"] = np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted])
@@ -237,8 +268,12 @@ class Runner:
             weights = encoder_link_weights(fitted.encoder)
             if weights is not None:  # every network's link weights on the targets (links.csv over folds)
                 rec["link_weights"] = weights
+            if self.cfg.wiring:  # this fold's own wiring: its size
+                own = self.fold_masks(rows)
+                rec["wiring_nodes"], rec["wiring_links"] = len(own.phenotype_ids), int(own.protein_phenotype.nnz)
             if model == "C":
-                rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test)
+                rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test,
+                                                                                 self.fold_masks(rows))
         write_fold(path, rec)
         return rec
 
@@ -258,7 +293,7 @@ class Runner:
         t0 = time.perf_counter()
         if inner.startswith("baseline:"):
             name = inner.split(":", 1)[1]
-            genes = self.linked if name in baselines.ON_LINKED_GENES else slice(None)
+            genes = self.genes_of_fold(name, {self.ds.labelled_ids[i] for i in test}, train)
             x_train, y_train = self.x_labelled[train][:, genes], self.ds.y[train]
             preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m) if keep],
                                            x_test[:, genes], run_seed) for *_, m in subs]
@@ -276,14 +311,16 @@ class Runner:
                    subset_sizes=np.array([int(m.sum()) for *_, m in subs]))
         return rec
 
-    def null_masks(self, kind: str) -> list:
-        """The ``cfg.nulls['draws']`` randomised copies of the masks of one null model (seeded by
-        ``cfg.nulls['seed']``; made once per runner)."""
+    def null_masks(self, kind: str, masks=None) -> list:
+        """The ``cfg.nulls['draws']`` randomised copies of ``masks`` (default: the data set's; a fit's own wiring
+        under ``cfg.wiring``) of one null model (seeded by ``cfg.nulls['seed']``; made once per runner)."""
+        masks = masks or self.ds.masks
         cache = self.__dict__.setdefault("_null_masks", {})
-        if kind not in cache:
+        key = kind if masks is self.ds.masks else (kind, mask_fingerprint(masks))
+        if key not in cache:
             nulls = self.cfg.nulls
-            cache[kind] = [randomise(self.ds.masks, kind, nulls["seed"], d) for d in range(nulls["draws"])]
-        return cache[kind]
+            cache[key] = [randomise(masks, kind, nulls["seed"], d) for d in range(nulls["draws"])]
+        return cache[key]
 
     def run(self, executor=None):
         """Every (scheme, model, repeat) over the same folds, then the final model: a :class:`RunOutcome`.
@@ -297,8 +334,8 @@ class Runner:
         if path.exists():
             return load_checkpoint(path)
         n = self.ds.labelled.size
-        transform, _, [fitted] = self.fit(strategy, np.arange(n), set(), self.cfg.seed, self.cfg.seed,
-                                          f"final model ({strategy})")
+        transform, rows, [fitted] = self.fit(strategy, np.arange(n), set(), self.cfg.seed, self.cfg.seed,
+                                             f"final model ({strategy})")
         nets, encoder, rec = fitted.nets, fitted.encoder, fitted.record
         params = {}
         for k, (net, member) in enumerate(zip(nets, getattr(encoder, "members", [encoder]))):
@@ -311,6 +348,6 @@ class Runner:
                               {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n),
                                **({"l2_chosen": float(rec["l2_chosen"])} if "l2_chosen" in rec else {})},
                               {"finetune_losses": rec["finetune_losses"], "input_mean": transform.mean,
-                               "input_sd": transform.sd})
+                               "input_sd": transform.sd}, self.fold_masks(rows))
         save_checkpoint(path, ck)
         return ck
