@@ -103,3 +103,25 @@ def test_ica_wiring_needs_the_read_out_head():
         build_config("paper", wiring="ica")
     with pytest.raises(ConfigError, match="--wiring must be one of"):
         build_config("default", wiring="modules")
+
+
+def test_control_of_an_ica_wiring_randomises_each_folds_own_wiring(tmp_path):
+    expr, phen, _ = write_dataset(tmp_path / "data", n_samples=48, modules=MODULES)
+    out = tmp_path / "control"
+    args = without(FAST, "--max-steps", "--folds") + ["--max-steps", "30", "--folds", "3", "--ensemble", "1",
+                                                      "--baselines", "ridge_linked"]
+    proc = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--wiring", "ica",
+                     "--ica-components", "4", "--phenotype", "Growth Rate (1/hr)", "--draws", "3",
+                     "--null", "genes,edges", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    summary = report["control"]["null_models"]
+    assert set(summary) == {"genes", "edges"}
+    r = summary["genes"]["phenotypes"]["Growth Rate (1/hr)"]["pearson_r"]
+    assert r["draws"] == 3 and 1 <= r["rank"] <= 4
+    assert not (out / "null_masks").exists()  # drawn per fold from that fold's wiring, not written once
+    from sparsenet.evaluation.fold_state import read_fold
+    real = read_fold(out / "state" / "grouped-B-s0-fold00.h5")
+    null = read_fold(out / "state" / "grouped-null-genes-s0-fold00.h5")
+    assert real["wiring_nodes"] >= 1 and null["predicted_draws"].shape[0] == 3
+    assert not np.allclose(null["predicted_draws"][0], real["predicted"])
