@@ -75,6 +75,9 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
                 zero_tol: float = typer.Option(1e-9, help="|flux| below this is zero"),
                 keep_zero_optimum: bool = flag("--keep-zero-optimum", help="keep zero-optimum and fragile phenotypes"),
                 exhaustive: bool = flag("--exhaustive", help="knock out every reaction (slow; the pruned screen is exact)"),
+                level: str = typer.Option("genes", "--level", help="genes: a phenotype's node links the genes of its "
+                                          "essential reactions (the paper's); reactions: gene -> reaction (gene-protein "
+                                          "rules) -> phenotype, one middle node per essential reaction"),
                 processes: int = typer.Option(0, help="worker processes (0: one per core)"),
                 json_out: Optional[Path] = typer.Option(None, "--json", help="write a summary here")):
     """Derive the gene->protein and protein->phenotype masks of a COBRA model (FBA knockout screen)."""
@@ -87,6 +90,8 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
 
     if not 0 < threshold <= 1:
         raise UserError(f"--threshold must be in (0, 1], got {threshold}")
+    if level not in ("genes", "reactions"):
+        raise UserError(f"--level must be genes or reactions, got {level!r}")
     if out.suffix not in (".h5", ".hdf5"):
         raise UserError(f"{out}: the masks file must end in .h5")
     check_output_folder(out)  # before the screen, not after a minute of it
@@ -98,13 +103,15 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
         task = bar.add_task("screen", total=None)
         masks = build_masks(cobra_model, settings, model_file=model, model_sha256=digest,
                             processes=processes or None,
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+                            progress=lambda done, total: bar.update(task, completed=done, total=total), level=level)
     write_atomically(out, lambda p: write_masks(p, masks))
     summary = masks.summary()
     typer.echo(f"{out}: {summary['genes']} genes, {summary['phenotypes']} phenotypes "
                f"({summary['phenotypes_zero_optimum']} zero-optimum and {summary['phenotypes_fragile']} fragile "
                f"of {summary['phenotypes_screened']} dropped{' except kept' if keep_zero_optimum else ''}), "
-               f"{summary['protein_phenotype_links']} protein->phenotype links, {summary['seconds']} s")
+               f"{summary['protein_phenotype_links']} {'reaction' if level == 'reactions' else 'protein'}->phenotype links"
+               + (f" over {summary['proteins']} reactions ({summary['gene_protein_links']} gene->reaction links)"
+                  if level == "reactions" else "") + f", {summary['seconds']} s")
     if json_out:
         write_json(json_out, summary)
 

@@ -11,22 +11,32 @@ from .screen import PhenotypeResult, ScreenSettings, is_pseudo_gene, screen
 from .store import Masks
 
 
+LEVELS = ("genes", "reactions")
+
+
 def build_masks(model, settings: ScreenSettings, model_file: str = "", model_sha256: str = "",
-                processes: int | None = None, progress=None) -> Masks:
+                processes: int | None = None, progress=None, level: str = "genes") -> Masks:
     """Screen the model and return its masks with provenance.
+
+    ``level`` 'genes' (the paper's): the genes of a phenotype's essential reactions link to it, through a
+    one-to-one gene -> protein layer. 'reactions': one middle node per essential reaction that has genes,
+    linked to the genes of its gene-protein rule, and each phenotype to its essential reactions
+    (gene -> reaction -> phenotype); the genes that reach a phenotype are the same.
 
     Phenotypes kept: status "ok" (a nonzero, numerically stable optimum). Zero-optimum and
     fragile phenotypes are kept only with ``settings.keep_zero_optimum`` (their rows mark
     nearly every reaction essential, or depend on round-off); every phenotype's status is stored.
     """
-    import cobra
-
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     t0 = time.perf_counter()
     genes = [g for g in model.genes if not is_pseudo_gene(g)]
     gene_ids = [g.id for g in genes]
     gene_index = {g: i for i, g in enumerate(gene_ids)}
     results: list[PhenotypeResult] = screen(model, settings, processes=processes, progress=progress)
     kept = [r for r in results if r.status == "ok" or settings.keep_zero_optimum]
+    if level == "reactions":
+        return _reaction_masks(model, settings, results, kept, genes, t0, model_file, model_sha256)
     rows, cols = [], []
     for j, res in enumerate(kept):
         linked = set()
@@ -39,6 +49,36 @@ def build_masks(model, settings: ScreenSettings, model_file: str = "", model_sha
                                       shape=(len(kept), len(gene_ids)))
     n = len(gene_ids)
     gene_protein = sp.identity(n, dtype=np.int8, format="csr")
+    return _masks(model, settings, results, kept, genes, list(gene_ids), gene_protein, protein_phenotype, t0,
+                  model_file, model_sha256)
+
+
+def _reaction_masks(model, settings, results, kept, genes, t0, model_file, model_sha256) -> Masks:
+    """gene -> reaction (gene-protein rules) -> phenotype (essential reactions): reactions in model order."""
+    gene_index = {g.id: i for i, g in enumerate(genes)}
+    essential = set().union(*(set(r.essential) for r in kept)) if kept else set()
+    reactions = [r for r in model.reactions if r.id in essential and any(g.id in gene_index for g in r.genes)]
+    where = {r.id: k for k, r in enumerate(reactions)}
+    gp_rows, gp_cols = zip(*[(k, gene_index[g.id]) for k, r in enumerate(reactions)
+                             for g in sorted(r.genes, key=lambda g: gene_index.get(g.id, -1)) if g.id in gene_index]) \
+        if reactions else ((), ())
+    pp = [(j, where[rid]) for j, res in enumerate(kept) for rid in res.essential if rid in where]
+    pp_rows, pp_cols = zip(*pp) if pp else ((), ())
+    gene_protein = sp.csr_matrix((np.ones(len(gp_rows), dtype=np.int8), (gp_rows, gp_cols)),
+                                 shape=(len(reactions), len(genes)))
+    protein_phenotype = sp.csr_matrix((np.ones(len(pp_rows), dtype=np.int8), (pp_rows, pp_cols)),
+                                      shape=(len(kept), len(reactions)))
+    gene_protein.sort_indices()
+    protein_phenotype.sort_indices()
+    return _masks(model, settings, results, kept, genes, [r.id for r in reactions], gene_protein, protein_phenotype,
+                  t0, model_file, model_sha256, level="reactions")
+
+
+def _masks(model, settings, results, kept, genes, protein_ids, gene_protein, protein_phenotype, t0, model_file,
+           model_sha256, level="genes") -> Masks:
+    import cobra
+
+    gene_ids = [g.id for g in genes]
     names = [model.reactions.get_by_id(r.reaction_id).name or r.reaction_id for r in kept]
     attrs = {
         "model_id": model.id, "model_file": str(model_file), "model_sha256": model_sha256,
@@ -47,12 +87,12 @@ def build_masks(model, settings: ScreenSettings, model_file: str = "", model_sha
         "uptake_flux": settings.uptake_flux, "zero_tolerance": settings.zero_tol,
         "screen": "exhaustive" if settings.exhaustive else "pruned (flux-carrying reactions only; exact)",
         "keep_zero_optimum": bool(settings.keep_zero_optimum),
-        "knockout_lps": int(sum(r.lps for r in results)),
+        "knockout_lps": int(sum(r.lps for r in results)), "level": level,
         "seconds": round(time.perf_counter() - t0, 2),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     return Masks(
-        gene_ids=gene_ids, protein_ids=list(gene_ids), gene_names=[g.name or g.id for g in genes],
+        gene_ids=gene_ids, protein_ids=list(protein_ids), gene_names=[g.name or g.id for g in genes],
         phenotype_ids=[r.reaction_id for r in kept], phenotype_names=names,
         gene_protein=gene_protein, protein_phenotype=protein_phenotype,
         screened_ids=[r.reaction_id for r in results], screened_status=[r.status for r in results],
