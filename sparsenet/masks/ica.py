@@ -63,7 +63,7 @@ def gene_weights(pool: np.ndarray, components: int, seed: int) -> np.ndarray:
 
 def ica_masks(pool: np.ndarray, base: Masks, settings: IcaSettings = IcaSettings()) -> Masks:
     """``base``'s genes (its one-to-one gene -> protein layer kept) wired to the independent components of
-    ``pool`` (samples x ``base``'s genes, standardised on that pool): one node per component with
+    ``pool`` (samples x ``base``'s genes, centred per gene on that pool): one node per component with
     ``settings.min_genes`` or more genes. ValueError when no component has."""
     w = gene_weights(pool, settings.components, settings.seed)
     cutoff = settings.k2_per_gene * w.shape[0]
