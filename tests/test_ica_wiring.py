@@ -96,6 +96,11 @@ def test_train_with_ica_wiring_writes_a_model_that_predicts(tmp_path):
     proc = sparsenet("predict", out / "model.h5", expr, "-o", pred)
     assert proc.returncode == 0, proc.stderr
     assert pred.read_text().count("\n") > 10
+    across = sparsenet("links", out, "-o", tmp_path / "links.csv")
+    assert across.returncode == 1 and "every fold has its own wiring" in across.stderr
+    final = sparsenet("links", out / "model.h5", "-o", tmp_path / "links.csv")
+    assert final.returncode == 0, final.stderr
+    assert (tmp_path / "links.csv").read_text().count("\n") > 3
 
 
 def test_ica_wiring_needs_the_read_out_head():

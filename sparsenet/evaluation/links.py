@@ -131,6 +131,9 @@ def run_link_table(folder) -> dict:
     if mask_fingerprint(masks) != report["masks"]["fingerprint"]:
         raise ValueError(f"{report['masks']['file']}: not the masks {folder} was trained with (fingerprint differs)")
     settings = report["settings"]
+    if settings.get("wiring"):
+        raise ValueError(f"{folder}: every fold has its own wiring (--wiring {settings['wiring']['kind']}), so links do "
+                         f"not line up across folds; give {folder / 'model.h5'} for the final model's links")
     scheme = settings["cv"][0]
     strategy = report.get("control", {}).get("strategy") or next(
         (s for s in ("C", "B") if s in settings["strategies"]), settings["strategies"][0])
