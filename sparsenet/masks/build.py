@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .screen import PhenotypeResult, ScreenSettings, is_pseudo_gene, screen
-from .store import Masks
+from .store import Masks, incidence
 
 
 LEVELS = ("genes", "reactions")
@@ -36,7 +36,7 @@ def build_masks(model, settings: ScreenSettings, model_file: str = "", model_sha
     results: list[PhenotypeResult] = screen(model, settings, processes=processes, progress=progress)
     kept = [r for r in results if r.status == "ok" or settings.keep_zero_optimum]
     if level == "reactions":
-        return _reaction_masks(model, settings, results, kept, genes, t0, model_file, model_sha256)
+        return _reaction_masks(model, settings, results, kept, genes, gene_index, t0, model_file, model_sha256)
     rows, cols = [], []
     for j, res in enumerate(kept):
         linked = set()
@@ -45,31 +45,21 @@ def build_masks(model, settings: ScreenSettings, model_file: str = "", model_sha
         for gid in sorted(linked, key=gene_index.get):
             rows.append(j)
             cols.append(gene_index[gid])
-    protein_phenotype = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)),
-                                      shape=(len(kept), len(gene_ids)))
-    n = len(gene_ids)
-    gene_protein = sp.identity(n, dtype=np.int8, format="csr")
+    protein_phenotype = incidence(rows, cols, (len(kept), len(gene_ids)))
+    gene_protein = sp.identity(len(gene_ids), dtype=np.int8, format="csr")
     return _masks(model, settings, results, kept, genes, list(gene_ids), gene_protein, protein_phenotype, t0,
                   model_file, model_sha256)
 
 
-def _reaction_masks(model, settings, results, kept, genes, t0, model_file, model_sha256) -> Masks:
+def _reaction_masks(model, settings, results, kept, genes, gene_index, t0, model_file, model_sha256) -> Masks:
     """gene -> reaction (gene-protein rules) -> phenotype (essential reactions): reactions in model order."""
-    gene_index = {g.id: i for i, g in enumerate(genes)}
-    essential = set().union(*(set(r.essential) for r in kept)) if kept else set()
+    essential = set().union(*(r.essential for r in kept))
     reactions = [r for r in model.reactions if r.id in essential and any(g.id in gene_index for g in r.genes)]
     where = {r.id: k for k, r in enumerate(reactions)}
-    gp_rows, gp_cols = zip(*[(k, gene_index[g.id]) for k, r in enumerate(reactions)
-                             for g in sorted(r.genes, key=lambda g: gene_index.get(g.id, -1)) if g.id in gene_index]) \
-        if reactions else ((), ())
+    gp = [(k, gene_index[g.id]) for k, r in enumerate(reactions) for g in r.genes if g.id in gene_index]
     pp = [(j, where[rid]) for j, res in enumerate(kept) for rid in res.essential if rid in where]
-    pp_rows, pp_cols = zip(*pp) if pp else ((), ())
-    gene_protein = sp.csr_matrix((np.ones(len(gp_rows), dtype=np.int8), (gp_rows, gp_cols)),
-                                 shape=(len(reactions), len(genes)))
-    protein_phenotype = sp.csr_matrix((np.ones(len(pp_rows), dtype=np.int8), (pp_rows, pp_cols)),
-                                      shape=(len(kept), len(reactions)))
-    gene_protein.sort_indices()
-    protein_phenotype.sort_indices()
+    gene_protein = incidence([k for k, _ in gp], [g for _, g in gp], (len(reactions), len(genes)))
+    protein_phenotype = incidence([j for j, _ in pp], [k for _, k in pp], (len(kept), len(reactions)))
     return _masks(model, settings, results, kept, genes, [r.id for r in reactions], gene_protein, protein_phenotype,
                   t0, model_file, model_sha256, level="reactions")
 

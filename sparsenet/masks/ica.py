@@ -13,12 +13,13 @@ components on each fold's pool, which is what ``sparsenet train --wiring ica`` d
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-from .store import Masks
+from .store import Masks, incidence
 
 K2_PER_GENE = 550 / 3923  # pymodulon's D'Agostino cut-off on PRECISE's 3,923 genes, per gene
 
@@ -52,8 +53,6 @@ def gene_weights(pool: np.ndarray, components: int, seed: int) -> np.ndarray:
     if n < 1:
         raise ValueError(f"ICA needs at least 2 samples and 2 genes, got {pool.shape[0]} x {pool.shape[1]}")
     ica = FastICA(n_components=n, whiten="unit-variance", max_iter=1000, tol=1e-4, random_state=seed)
-    import warnings
-
     with warnings.catch_warnings():  # a component that has not fully converged is still a gene set; say nothing
         warnings.simplefilter("ignore")
         s = ica.fit_transform(np.asarray(pool, dtype=np.float64).T)
@@ -75,8 +74,7 @@ def ica_masks(pool: np.ndarray, base: Masks, settings: IcaSettings = IcaSettings
                          "or use a wiring from a masks file")
     rows = np.concatenate([np.full(sets[k].size, r) for r, k in enumerate(kept)])
     cols = np.concatenate([sets[k] for k in kept])
-    pp = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(len(kept), len(base.gene_ids)))
-    pp.sort_indices()
+    pp = incidence(rows, cols, (len(kept), len(base.gene_ids)))
     ids = [f"IC{k + 1:03d}" for k in kept]
     attrs = {k: v for k, v in base.attrs.items() if k in ("model_id", "model_file")}
     attrs.update(kind="ica", ica_components=int(w.shape[1]), ica_seed=int(settings.seed),

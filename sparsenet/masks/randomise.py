@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 import scipy.sparse as sp
 
-from .store import Masks, is_identity
+from .store import Masks, incidence, is_identity
 
 KINDS = ("genes", "edges", "density")
 KIND_WORDS = {"genes": "gene labels permuted (topology kept)",
@@ -58,9 +58,7 @@ def curveball(mask: sp.csr_matrix, rng, trades: int | None = None) -> sp.csr_mat
         rows[b] = (rb - only_b) | new_b
     r = np.repeat(np.arange(n), [len(s) for s in rows])
     c = np.concatenate([np.array(sorted(s), dtype=np.int64) for s in rows]) if r.size else np.zeros(0, np.int64)
-    out = sp.csr_matrix((np.ones(r.size, dtype=np.int8), (r, c)), shape=m.shape)
-    out.sort_indices()
-    return out
+    return incidence(r, c, m.shape)
 
 
 def moved_share(before: sp.csr_matrix, after: sp.csr_matrix) -> float:
@@ -89,8 +87,7 @@ def randomise(masks: Masks, kind: str, seed: int, draw: int) -> Masks:
         moved = moved_share(pp @ gp, new_pp @ new_gp)
     else:
         cells = rng.choice(pp.shape[0] * pp.shape[1], size=pp.nnz, replace=False)
-        new_pp = sp.csr_matrix((np.ones(pp.nnz, dtype=np.int8), np.divmod(cells, pp.shape[1])), shape=pp.shape)
-        new_pp.sort_indices()
+        new_pp = incidence(*np.divmod(cells, pp.shape[1]), pp.shape)
         new_gp = gp
         moved = moved_share(pp @ gp, new_pp @ new_gp)
     attrs = {k: v for k, v in masks.attrs.items() if not str(k).startswith("null_")}

@@ -52,6 +52,13 @@ class Masks:
         }
 
 
+def incidence(rows, cols, shape) -> sp.csr_matrix:
+    """The 0/1 mask (int8, CSR, sorted indices) with a link at each (rows[k], cols[k])."""
+    m = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=shape)
+    m.sort_indices()
+    return m
+
+
 def is_identity(m) -> bool:
     """Whether a 0/1 matrix is the identity (a one-to-one gene -> protein layer)."""
     m = sp.csr_matrix(m)

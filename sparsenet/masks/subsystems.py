@@ -11,7 +11,7 @@ from collections import defaultdict
 import numpy as np
 import scipy.sparse as sp
 
-from .store import Masks
+from .store import Masks, incidence
 
 UNGROUPED = ("", "Unassigned")  # reactions the model puts in no pathway
 
@@ -38,9 +38,8 @@ def subsystem_masks(model, model_file: str = "", model_sha256: str = "", min_gen
     genes = sorted(set().union(*(genes_of[n] for n in kept)))
     column = {g: i for i, g in enumerate(genes)}
     rows = np.concatenate([np.full(len(genes_of[n]), k) for k, n in enumerate(kept)])
-    cols = np.concatenate([sorted(column[g] for g in genes_of[n]) for n in kept])
-    links = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(len(kept), len(genes)))
-    links.sort_indices()
+    cols = np.concatenate([[column[g] for g in genes_of[n]] for n in kept])
+    links = incidence(rows, cols, (len(kept), len(genes)))
     names = {g.id: g.name for g in model.genes}
     return Masks(gene_ids=genes, protein_ids=list(genes), phenotype_ids=kept, phenotype_names=list(kept),
                  gene_protein=sp.identity(len(genes), format="csr"), protein_phenotype=links,
