@@ -432,10 +432,12 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
         _prepare_out(out, resume, settings)
         runner = Runner(ds, cfg, out, None, pretrain_dir=cache_dir)
-        if not cfg.wiring:
+        # every draw, with its provenance, to re-run with train --masks; a per-fold wiring's are drawn per fold
+        written = [] if cfg.wiring else kinds
+        if written:
             (out / "null_masks").mkdir(exist_ok=True)
         moved = {}
-        for kind in kinds if not cfg.wiring else ():  # every draw, with its provenance: re-run any with train --masks
+        for kind in written:
             draws_ = runner.null_masks(kind)
             moved[kind] = [float(d.attrs["null_links_moved"]) for d in draws_]
             for d, m in enumerate(draws_):
@@ -453,7 +455,7 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
                        {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
     summary = ctl.control_summary(ds, results, cfg.strategies[0], cfg.cv[0], kinds,
                                   [cfg.seed + r for r in range(cfg.seeds)])
-    for kind in kinds if not cfg.wiring else ():  # a per-fold wiring's draws are drawn per fold, not written
+    for kind in written:
         summary["null_models"][kind]["links_moved"] = moved[kind]
     report["control"] = summary
     col = ds.target_columns[0]
@@ -462,7 +464,7 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
     base = {name: {m: v[m]["mean"] for m in v} for name, v in base.items()}
     plots.control(out / "control.png", summary, col, base)
     report["files"]["control.png"] = "each null model's distribution of r, % within 20 % and RMSE, the real wiring marked"
-    if not cfg.wiring:
+    if written:
         report["files"]["null_masks/"] = "every randomised wiring, with its provenance: re-run one with train --masks"
     report["wall_seconds"] = time.perf_counter() - t0
     from sparsenet.evaluation.report import write_json as write_report

@@ -42,6 +42,11 @@ from .links import encoder_link_weights
 PCA_ROWS = 20_000  # rows of the pool the PCA reference of the reconstruction is fitted on, at most
 
 
+def spaced(rows: np.ndarray, at_most: int = PCA_ROWS) -> np.ndarray:
+    """At most ``at_most`` of ``rows``, evenly spaced (all of them when there are fewer)."""
+    return rows[np.linspace(0, rows.size - 1, min(rows.size, at_most)).astype(int)]
+
+
 class FoldFit(NamedTuple):
     """What :meth:`Runner.fit` fitted: the input transform, the pool rows it was fitted on (and
     pre-training read), one :class:`~sparsenet.training.fitting.Fitted` per wiring."""
@@ -132,9 +137,8 @@ class Runner:
                 {"losses": s["losses"], "adam_m": s["adam"]["m"], "adam_v": s["adam"]["v"], "adam_t": s["adam"]["t"]},
                 masks))
 
-        linked = self.linked if masks is self.ds.masks else linked_genes(masks)
-        losses = pretrain(net, TransformedSource(self.pool, transform), rows, self.cfg.pretrain, linked, seed,
-                          resume, on_step, on_checkpoint)
+        losses = pretrain(net, TransformedSource(self.pool, transform), rows, self.cfg.pretrain, self.linked_of(masks),
+                          seed, resume, on_step, on_checkpoint)
         seconds = time.perf_counter() - t0
         params = net.state_dict()
         save_checkpoint(done, self._checkpoint("C", params, {"stage": "pretrained", "seconds": seconds},
@@ -180,19 +184,22 @@ class Runner:
         cache = self.__dict__.setdefault("_fold_masks", {})
         key = hashlib.sha256(rows.tobytes()).hexdigest()
         if key not in cache:
-            pick = rows[np.linspace(0, rows.size - 1, min(rows.size, PCA_ROWS)).astype(int)]
-            pool = np.asarray(self.ds.pretrain_source.take(pick), dtype=np.float64)
+            pool = np.asarray(self.ds.pretrain_source.take(spaced(rows)), dtype=np.float64)
             cache[key] = ica_masks(pool - pool.mean(axis=0), self.ds.masks,
                                    IcaSettings(components=w["components"], seed=w["seed"], min_genes=w["min_genes"]))
         return cache[key]
+
+    def linked_of(self, masks) -> np.ndarray:
+        """The genes ``masks`` link to a node (the data set's: computed once)."""
+        return self.linked if masks is self.ds.masks else linked_genes(masks)
 
     def genes_of_fold(self, name, exclude_ids, train):
         """The genes a baseline sees: every gene, or (ridge_linked) those the fit's wiring links."""
         if name not in baselines.ON_LINKED_GENES:
             return slice(None)
-        if not self.cfg.wiring:
+        if not self.cfg.wiring:  # the data set's masks: no pool to look at
             return self.linked
-        return linked_genes(self.fold_masks(self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])))
+        return self.linked_of(self.fold_masks(self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])))
 
     def inner_folds(self, train, seed):
         """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""
@@ -207,7 +214,7 @@ class Runner:
         layer; an ensemble's members averaged) over the linked genes, in input units, against the training mean
         and against PCA of the same width fitted on the same training pool."""
         masks = masks or self.ds.masks
-        linked = self.linked if masks is self.ds.masks else linked_genes(masks)
+        linked = self.linked_of(masks)
         z = 0.0
         for k in range(self.cfg.ensemble):
             net = build_autoencoder(masks, "C", 0, self.device, self.cfg.architecture)
@@ -216,7 +223,7 @@ class Runner:
                 transform.apply(x_test))))) / self.cfg.ensemble
         recon = transform.invert(np.asarray(z))[:, linked]
         obs, mean = x_test[:, linked].astype(np.float64), transform.mean[linked]
-        pool = self.ds.pretrain_source.take(rows[np.linspace(0, rows.size - 1, min(rows.size, PCA_ROWS)).astype(int)])
+        pool = self.ds.pretrain_source.take(spaced(rows))
         out = metrics.reconstruction_metrics(obs, recon, mean)
         pca = metrics.pca_reconstruction(pool[:, linked], obs, len(masks.phenotype_ids))
         out.update({f"pca_{k}": v for k, v in metrics.reconstruction_metrics(obs, pca, mean).items()})
