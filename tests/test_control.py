@@ -118,3 +118,33 @@ def test_null_percentiles_compare_with_the_same_nodes_links():
     out = null_percentiles(real, nodes, draws)
     # node 0's null |weights|: 1, 2, 3, 0.5; node 1's: 10, 20
     np.testing.assert_allclose(out, [[100.0, 0.0, 0.0]])
+
+
+def test_recorded_evidence_joins_null_models_of_one_split_and_keeps_splits_apart(tmp_path):
+    from sparsenet.evaluation.evidence import load, record, wiring_statement
+
+    def control_folder(name, scheme, seeds, kind, p):
+        metrics = {m: {"real": 0.6, "null_mean": 0.5, "null_sd": 0.05, "rank": 3, "draws": 50, "p": p}
+                   for m in ("pearson_r", "within_20_percent", "rmse")}
+        report = {"masks": {"file": "/somewhere/trn_masks.h5", "fingerprint": "f00d"},
+                  "control": {"scheme": scheme, "network_seeds": seeds,
+                              "null_models": {kind: {"phenotypes": {"growth": metrics}}}}}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(report))
+        return tmp_path / name
+
+    evidence = tmp_path / "controls.json"
+    record(control_folder("genes", "grouped", [1], "genes", 0.745), "split one", evidence)
+    record(control_folder("edges", "grouped", [1], "edges", 0.02), "split one", evidence)
+    entry = load(evidence)["f00d"]["split one"]
+    assert entry["null_models"]["genes"]["pearson_r"]["p"] == 0.745  # kept when the other null model joined
+    assert entry["null_models"]["edges"]["pearson_r"]["p"] == 0.02
+    said = wiring_statement("f00d", evidence)
+    assert "genes p = 0.745" in said and "edges p = 0.020" in said and "not shown to matter" in said
+    record(control_folder("again", "grouped", [1], "edges", 0.5), "split one", evidence)  # a rerun replaces
+    assert load(evidence)["f00d"]["split one"]["null_models"]["edges"]["pearson_r"]["p"] == 0.5
+    with pytest.raises(ValueError, match="network seeds"):  # another split under the same label is refused
+        record(control_folder("lopo", "lopo", [0], "genes", 0.3), "split one", evidence)
+    assert load(evidence)["f00d"]["split one"]["scheme"] == "grouped"  # and nothing was written
+    record(tmp_path / "lopo", "split two", evidence)
+    assert set(load(evidence)["f00d"]) == {"split one", "split two"}

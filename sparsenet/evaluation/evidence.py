@@ -22,7 +22,9 @@ def load(path: Path = EVIDENCE) -> dict:
 
 def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
     """Add a finished control's results (per null model and metric: p, rank, draws, the real value and the
-    null's mean) to ``path`` under its masks' fingerprint and ``label`` (data and split, in words)."""
+    null's mean) to ``path`` under its masks' fingerprint and ``label`` (data and split, in words). A control
+    of other null models on the same split and network seeds, recorded under the same label, joins the
+    entry (a null model run again replaces its earlier result); another split or seed needs another label."""
     report = json.loads((Path(run_folder) / "report.json").read_text())
     control = report["control"]
     col = next(iter(next(iter(control["null_models"].values()))["phenotypes"]))
@@ -32,7 +34,16 @@ def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
         entry["null_models"][kind] = {m: {k: v[k] for k in ("real", "null_mean", "null_sd", "rank", "draws", "p")}
                                       for m, v in e["phenotypes"][col].items()}
     evidence = load(path)
-    evidence.setdefault(report["masks"]["fingerprint"], {})[label] = entry
+    tested = evidence.setdefault(report["masks"]["fingerprint"], {})
+    before = tested.get(label)
+    if before is not None:  # another null model on the same split joins the entry; a different split may not
+        same = {k: before[k] for k in ("scheme", "network_seeds")} == {k: entry[k] for k in ("scheme", "network_seeds")}
+        if not same:
+            raise ValueError(f"{label!r} already holds a control with scheme {before['scheme']} and network seeds "
+                             f"{before['network_seeds']}; this run has {entry['scheme']}, {entry['network_seeds']}: "
+                             "record it under another label")
+        entry["null_models"] = {**before["null_models"], **entry["null_models"]}
+    tested[label] = entry
     Path(path).write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
     return entry
 
