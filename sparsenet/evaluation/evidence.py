@@ -37,8 +37,7 @@ def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
     tested = evidence.setdefault(report["masks"]["fingerprint"], {})
     before = tested.get(label)
     if before is not None:  # another null model on the same split joins the entry; a different split may not
-        same = {k: before[k] for k in ("scheme", "network_seeds")} == {k: entry[k] for k in ("scheme", "network_seeds")}
-        if not same:
+        if any(before[k] != entry[k] for k in ("scheme", "network_seeds")):
             raise ValueError(f"{label!r} already holds a control with scheme {before['scheme']} and network seeds "
                              f"{before['network_seeds']}; this run has {entry['scheme']}, {entry['network_seeds']}: "
                              "record it under another label")
