@@ -8,6 +8,10 @@
    when PRECISE is not fetched): the previous code (``--baseline-rev``, checked out in a temporary
    git worktree and run in a subprocess on the same data), the stack of one now, and PyTorch running
    the same network masked-dense (when torch is installed), alternating, medians.
+   Of that step, the time inside the masked layers' sparse kernels (forward, and backward: weight
+   gradient and input gradient), timed around each call in a separate fit: what is left when every
+   other cost of a step (Python, the one-to-one layers, the loss, Adam) is gone, so the most any
+   change that keeps these kernels could gain.
 2. K = 1, 5, 50 networks stacked against K separate fits (each the stack of one), the same steps.
 3. ``--train-pairs N``: the whole default ``sparsenet train`` of the previous code and of this one,
    alternating N times (paired), wall seconds.
@@ -109,6 +113,33 @@ def stack_step(x, y, k, steps, device="cpu"):
     """Seconds of one step of a stack of k networks: the difference between fits of 2 * steps and steps
     steps, so that building the stack (the same for both) is not counted as stepping."""
     return (stack_fit(x, y, k, 2 * steps, device) - stack_fit(x, y, k, steps, device)) / steps
+
+
+def kernel_step(x, y, steps):
+    """(seconds a step inside the CPU masked-layer kernels, seconds a step in all) for one network, from
+    a fit whose calls to those kernels are timed one by one."""
+    from sparsenet.engine import cpu_kernels
+
+    spent = [0.0]
+    originals = {name: getattr(cpu_kernels, name) for name in ("masked_forward", "masked_backward")}
+
+    def timed(kernel):
+        def call(*args):
+            t = time.perf_counter()
+            kernel(*args)
+            spent[0] += time.perf_counter() - t
+        return call
+
+    try:
+        for name, kernel in originals.items():
+            setattr(cpu_kernels, name, timed(kernel))
+        stack_fit(x, y, 1, 30)
+        spent[0] = 0.0
+        total = stack_fit(x, y, 1, steps)
+    finally:
+        for name, kernel in originals.items():
+            setattr(cpu_kernels, name, kernel)
+    return spent[0] / steps, total / steps
 
 
 def torch_step(x, y, steps, device="cpu"):
@@ -216,7 +247,8 @@ def main():
         t = torch_step(x, y, args.steps, device)
         if t is not None:
             torch_.append(t)
-    result = {"data": data, "batch": len(x), "steps": args.steps, "device": device, "omp_wait_policy": wait,
+    result = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *sys.argv]),
+              "cores": os.cpu_count(), "data": data, "batch": len(x), "steps": args.steps, "device": device, "omp_wait_policy": wait,
               "baseline_rev": None if args.no_baseline else args.baseline_rev,
               "one_step_ms": {"previous": 1e3 * float(np.median(old)) if old else None,
                               "now": 1e3 * float(np.median(now)),
@@ -231,6 +263,14 @@ def main():
     if one["pytorch_masked_dense"]:
         print(f"  PyTorch masked-dense {one['pytorch_masked_dense']:.3f} ms: now "
               f"{one['pytorch_masked_dense'] / one['now']:.1f}x faster")
+    if device == "cpu":
+        kernel, whole = kernel_step(x, y, args.steps)
+        result["one_step_ms"]["in_masked_kernels"] = 1e3 * kernel
+        result["one_step_ms"]["timed_fit_per_step"] = 1e3 * whole
+        print(f"  of a step ({1e3 * whole:.3f} ms in a fit timing its kernels), {1e3 * kernel:.3f} ms "
+              f"({100 * kernel / whole:.0f} %) is inside the masked layers' sparse kernels"
+              + (f": a step with nothing else would be {one['previous'] / (1e3 * kernel):.1f}x faster than the previous "
+                 f"code's" if one["previous"] else ""))
     stacked = {}
     sizes = [int(k) for k in args.stacks.split(",")]
     for k in sizes:
