@@ -123,10 +123,10 @@ def test_null_percentiles_compare_with_the_same_nodes_links():
 def test_recorded_evidence_joins_null_models_of_one_split_and_keeps_splits_apart(tmp_path):
     from sparsenet.evaluation.evidence import load, record, wiring_statement
 
-    def control_folder(name, scheme, seeds, kind, p):
+    def control_folder(name, scheme, seeds, kind, p, wiring=None):
         metrics = {m: {"real": 0.6, "null_mean": 0.5, "null_sd": 0.05, "rank": 3, "draws": 50, "p": p}
                    for m in ("pearson_r", "within_20_percent", "rmse")}
-        report = {"masks": {"file": "/somewhere/trn_masks.h5", "fingerprint": "f00d"},
+        report = {"masks": {"file": "/somewhere/trn_masks.h5", "fingerprint": "f00d"}, "settings": {"wiring": wiring},
                   "control": {"scheme": scheme, "network_seeds": seeds,
                               "null_models": {kind: {"phenotypes": {"growth": metrics}}}}}
         (tmp_path / name).mkdir()
@@ -148,3 +148,8 @@ def test_recorded_evidence_joins_null_models_of_one_split_and_keeps_splits_apart
     assert load(evidence)["f00d"]["split one"]["scheme"] == "grouped"  # and nothing was written
     record(tmp_path / "lopo", "split two", evidence)
     assert set(load(evidence)["f00d"]) == {"split one", "split two"}
+    # a control of each fit's own independent components over the same masks' genes is not the masks' wiring
+    ica = {"kind": "ica", "components": 50, "seed": 1, "min_genes": 3}
+    record(control_folder("ica", "grouped", [1], "genes", 0.01, ica), "split one", evidence)
+    assert load(evidence)["f00d"]["split one"]["null_models"]["genes"]["pearson_r"]["p"] == 0.745
+    assert load(evidence)["f00d+ica50"]["split one"]["null_models"]["genes"]["pearson_r"]["p"] == 0.01

@@ -3,7 +3,8 @@
 regularised network whose wiring is not shown to matter on those data, with the numbers.
 
 ``data/controls.json`` holds, per masks fingerprint, the results of ``sparsenet control`` runs
-(``record`` adds one from a finished run folder).
+(``record`` adds one from a finished run folder); ``--wiring ica`` controls under the fingerprint and
+the number of components (``wiring_key``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ def load(path: Path = EVIDENCE) -> dict:
     return json.loads(Path(path).read_text()) if Path(path).exists() else {}
 
 
+def wiring_key(fingerprint: str, wiring: dict | None = None) -> str:
+    """The key a wiring's controls are kept under: the masks' fingerprint, or for ``--wiring ica`` (each fit
+    wired to its own independent components over the masks' genes, not to the masks) the fingerprint and the
+    number of components, so an ICA control never stands for the masks' own wiring."""
+    return fingerprint if not wiring else f"{fingerprint}+{wiring['kind']}{wiring['components']}"
+
+
 def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
     """Add a finished control's results (per null model and metric: p, rank, draws, the real value and the
     null's mean) to ``path`` under its masks' fingerprint and ``label`` (data and split, in words). A control
@@ -34,7 +42,8 @@ def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
         entry["null_models"][kind] = {m: {k: v[k] for k in ("real", "null_mean", "null_sd", "rank", "draws", "p")}
                                       for m, v in e["phenotypes"][col].items()}
     evidence = load(path)
-    tested = evidence.setdefault(report["masks"]["fingerprint"], {})
+    key = wiring_key(report["masks"]["fingerprint"], report.get("settings", {}).get("wiring"))
+    tested = evidence.setdefault(key, {})
     before = tested.get(label)
     if before is not None:  # another null model on the same split joins the entry; a different split may not
         if any(before[k] != entry[k] for k in ("scheme", "network_seeds")):
