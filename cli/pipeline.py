@@ -364,14 +364,9 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
         for w in res.get("warnings", []):
             typer.echo(f"warning ({key}): {w}")
     if any(s in ("B", "C") for s in cfg.strategies):
-        from sparsenet.evaluation.evidence import load, wiring_key, wiring_statement
+        from sparsenet.evaluation.evidence import wiring_statement
 
-        key = wiring_key(settings["masks"]["fingerprint"], cfg.wiring)
-        if cfg.wiring and key not in load():
-            typer.echo(f"wiring: each fit's own {cfg.wiring['components']} independent components of its pre-training "
-                       "pool; `sparsenet control --wiring ica` tests them against random wirings of the same folds")
-        else:
-            typer.echo(wiring_statement(key))
+        typer.echo(wiring_statement(settings["masks"]["fingerprint"], wiring=cfg.wiring))
     typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. Written to {out}:")
     typer.echo(_files_written(report["files"]))
 

@@ -56,9 +56,13 @@ def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
     return entry
 
 
-def wiring_statement(fingerprint: str, path: Path = EVIDENCE) -> str:
-    """One sentence on whether these masks' wiring has been shown to matter, and where."""
-    tested = load(path).get(fingerprint)
+def wiring_statement(fingerprint: str, path: Path = EVIDENCE, *, wiring: dict | None = None) -> str:
+    """One sentence on whether these masks' wiring (or, with ``wiring``, the run's own wiring over the masks'
+    genes) has been shown to matter, and where."""
+    tested = load(path).get(wiring_key(fingerprint, wiring))
+    if not tested and wiring:
+        return (f"wiring: each fit's own {wiring['components']} independent components of its pre-training pool; "
+                "`sparsenet control --wiring ica` tests them against random wirings of the same folds")
     if not tested:
         return ("wiring: not tested against null wirings; `sparsenet control` (same options) trains the same network "
                 "on randomised copies of the masks and says whether this wiring beats them")
