@@ -2,7 +2,7 @@
 distribution that machine lacks (gpu_packages.txt) fails as it would there, so an optional import is
 skipped and a needed one stops the run. The refused imports are written to $REFUSED_IMPORTS.
 
-    python benchmarks/as_on_gpu.py -m cli.main train ...     python benchmarks/as_on_gpu.py script.py ...
+    python benchmarks/as_on_gpu.py -m sparsenet.cli.main train ...     python benchmarks/as_on_gpu.py script.py ...
 """
 from __future__ import annotations
 

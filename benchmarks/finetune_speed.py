@@ -212,7 +212,7 @@ def train_pairs(rev, pairs):
                 for label, where in (("previous", tree), ("now", ROOT)):
                     env = dict(os.environ, PYTHONPATH=str(where))
                     t = time.perf_counter()
-                    subprocess.run([sys.executable, "-m", "cli.main", "train", "--out", str(Path(tmp) / f"{label}{i}")],
+                    subprocess.run([sys.executable, "-m", "sparsenet.cli.main", "train", "--out", str(Path(tmp) / f"{label}{i}")],
                                    cwd=where, env=env, check=True, capture_output=True)
                     times[label].append(time.perf_counter() - t)
         finally:

@@ -78,13 +78,13 @@ stage() {
 }
 
 stage tests 120 "${tests[@]}"
-stage bench_ijo1366 30 -m cli.main bench --dense-vs-sparse --device $device "${bench[@]}" --json "$work/bench_ijo1366.json"
-stage bench_random 30 -m cli.main bench --dense-vs-sparse --device $device --mask random "${bench[@]}" \
+stage bench_ijo1366 30 -m sparsenet.cli.main bench --dense-vs-sparse --device $device "${bench[@]}" --json "$work/bench_ijo1366.json"
+stage bench_random 30 -m sparsenet.cli.main bench --dense-vs-sparse --device $device --mask random "${bench[@]}" \
       --json "$work/bench_random.json"
 stage stacks 90 benchmarks/finetune_speed.py --no-baseline --device $device --precise "$precise" "${stacks[@]}" \
       --json "$work/stacks.json"
-stage train 120 -m cli.main train --device $device "${data[@]}" "${train[@]}" --out "$work/train"
-stage paper 100 -m cli.main train --preset paper --device $device "${data[@]}" "${paper[@]}" --baselines none \
+stage train 120 -m sparsenet.cli.main train --device $device "${data[@]}" "${train[@]}" --out "$work/train"
+stage paper 100 -m sparsenet.cli.main train --preset paper --device $device "${data[@]}" "${paper[@]}" --baselines none \
       --out "$work/paper"
 
 $py benchmarks/gpu_summary.py "$work" "$results" "$stamp" "$dry"

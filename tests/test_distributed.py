@@ -45,7 +45,7 @@ def _train(tmp, out, *extra):
     expr, phen = tmp / "data" / "expression.csv", tmp / "data" / "phenotypes.csv"
     args = ["train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "B,C", "--baselines", "ridge",
             "--ensemble", "1", "--out", out, *extra]
-    return [sys.executable, "-m", "cli.main", *map(str, args)]
+    return [sys.executable, "-m", "sparsenet.cli.main", *map(str, args)]
 
 
 def _results(out):

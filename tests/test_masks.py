@@ -99,7 +99,7 @@ def test_shipped_ijo1366_masks_summary():
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, cwd=cwd or ROOT)
+    return subprocess.run([sys.executable, "-m", "sparsenet.cli.main", *args], capture_output=True, text=True, cwd=cwd or ROOT)
 
 
 def test_cli_builds_masks_and_json(tmp_path):

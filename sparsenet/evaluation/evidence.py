@@ -2,23 +2,43 @@
 "biology-guided" only for a wiring whose gain over its null wirings is significant; otherwise a sparse,
 regularised network whose wiring is not shown to matter on those data, with the numbers.
 
-``data/controls.json`` holds, per masks fingerprint, the results of ``sparsenet control`` runs
-(``record`` adds one from a finished run folder); ``--wiring ica`` controls under the fingerprint and
-the number of components (``wiring_key``).
+The shipped ``controls.json`` (package data, the repository's ``data/``) holds, per masks fingerprint, the
+results of ``sparsenet control`` runs; ``--wiring ica`` controls under the fingerprint and the number of
+components (``wiring_key``). ``record`` adds one from a finished run folder to the user's own file
+(``$SPARSENET_DATA`` or ``$XDG_DATA_HOME/sparsenet``, default ``~/.local/share/sparsenet/controls.json``),
+never into the installed package; ``load`` reads both, the user's entries over the shipped ones.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from ..masks.store import DATA_DIR
+from ..masks.store import shipped_file
 from .control import SIGNIFICANT
 
-EVIDENCE = DATA_DIR / "controls.json"
+SHIPPED = "controls.json"
 
 
-def load(path: Path = EVIDENCE) -> dict:
+def user_file() -> Path:
+    """Where ``record`` writes: the user's data folder, outside the installed package."""
+    root = os.environ.get("SPARSENET_DATA") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "sparsenet")
+    return Path(root) / "controls.json"
+
+
+def _read(path: Path) -> dict:
     return json.loads(Path(path).read_text()) if Path(path).exists() else {}
+
+
+def load(path: Path | None = None) -> dict:
+    """The recorded controls: ``path`` alone, or (None) the shipped ones with the user's recorded over them."""
+    if path is not None:
+        return _read(path)
+    merged = _read(shipped_file(SHIPPED))
+    for key, labels in _read(user_file()).items():
+        merged[key] = {**merged.get(key, {}), **labels}
+    return merged
 
 
 def wiring_key(fingerprint: str, wiring: dict | None = None) -> str:
@@ -28,11 +48,14 @@ def wiring_key(fingerprint: str, wiring: dict | None = None) -> str:
     return fingerprint if not wiring else f"{fingerprint}+{wiring['kind']}{wiring['components']}"
 
 
-def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
+def record(run_folder, label: str, path: Path | None = None) -> dict:
     """Add a finished control's results (per null model and metric: p, rank, draws, the real value and the
     null's mean) to ``path`` under its masks' fingerprint and ``label`` (data and split, in words). A control
     of other null models on the same split and network seeds, recorded under the same label, joins the
-    entry (a null model run again replaces its earlier result); another split or seed needs another label."""
+    entry (a null model run again replaces its earlier result); another split or seed needs another label.
+    ``path`` defaults to the user's file (``user_file()``); the shipped file is copied from the repository's
+    ``data/controls.json`` by hand when a result is to ship."""
+    path = Path(path) if path is not None else user_file()
     report = json.loads((Path(run_folder) / "report.json").read_text())
     control = report["control"]
     col = next(iter(next(iter(control["null_models"].values()))["phenotypes"]))
@@ -41,7 +64,7 @@ def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
     for kind, e in control["null_models"].items():
         entry["null_models"][kind] = {m: {k: v[k] for k in ("real", "null_mean", "null_sd", "rank", "draws", "p")}
                                       for m, v in e["phenotypes"][col].items()}
-    evidence = load(path)
+    evidence = _read(path)
     key = wiring_key(report["masks"]["fingerprint"], report.get("settings", {}).get("wiring"))
     tested = evidence.setdefault(key, {})
     before = tested.get(label)
@@ -52,11 +75,12 @@ def record(run_folder, label: str, path: Path = EVIDENCE) -> dict:
                              "record it under another label")
         entry["null_models"] = {**before["null_models"], **entry["null_models"]}
     tested[label] = entry
-    Path(path).write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
     return entry
 
 
-def wiring_statement(fingerprint: str, path: Path = EVIDENCE, *, wiring: dict | None = None) -> str:
+def wiring_statement(fingerprint: str, path: Path | None = None, *, wiring: dict | None = None) -> str:
     """One sentence on whether these masks' wiring (or, with ``wiring``, the run's own wiring over the masks'
     genes) has been shown to matter, and where."""
     tested = load(path).get(wiring_key(fingerprint, wiring))

@@ -5,6 +5,7 @@ No cobra here: the engine and the training pipeline read masks without the model
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import h5py
@@ -14,7 +15,12 @@ import scipy.sparse as sp
 from ..h5io import decode_strings, encode_strings, open_checked, read_sparse, write_sparse
 
 FORMAT = "sparsenet-masks/1"
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+
+def shipped_file(name: str) -> Path:
+    """A file sparsenet ships (package data of ``sparsenet.shipped``: the repository's ``data/``), read through
+    importlib.resources, so an installed wheel finds it as a checkout does."""
+    return Path(str(resources.files("sparsenet.shipped").joinpath(name)))
 
 
 @dataclass
@@ -103,4 +109,4 @@ def read_masks(path) -> Masks:
 
 
 def shipped_mask_path(model_name: str) -> Path:
-    return DATA_DIR / f"{model_name}_masks.h5"
+    return shipped_file(f"{model_name}_masks.h5")
