@@ -7,9 +7,10 @@ from typing import Optional
 
 import typer
 
-from cli import pipeline
-from cli.common import UserError, check_output_folder, flag, friendly
+from . import pipeline
+from .common import UserError, check_output_folder, flag, friendly
 from sparsenet.atomic import write_atomically, write_json
+from sparsenet.masks import store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Sparse neural networks from genome-scale metabolic models (DeepMetabolism).")
@@ -165,31 +166,23 @@ def masks_subsystems(model: str = typer.Argument("iJO1366", help="SBML (.xml/.xm
 def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS]",
                                                            help="masks file (default: the shipped iJO1366 masks)"),
                find: Optional[str] = typer.Option(None, "--find", help="only phenotypes and genes whose ID or name "
-                                                  "contains this text (case-insensitive)"),
+                                                  "contains this text (case-insensitive; 'growth' also finds the "
+                                                  "biomass reactions)"),
+               gene_table: Optional[Path] = typer.Option(None, "--gene-table", help="write every gene's ID and "
+                                                         "symbol (the names --gene-ids maps) to this CSV"),
                json_out: Optional[Path] = typer.Option(None, "--json", help="also write everything shown as JSON")):
     """List a masks file's phenotypes (ID, name, linked genes) and genes (ID, name, phenotypes), with its counts
     and provenance: the IDs and names --map, --phenotype and links.csv use."""
-    from sparsenet.masks.store import read_masks, shipped_mask_path
+    from sparsenet.masks.show import masks_listing
 
-    path = masks_file or shipped_mask_path("iJO1366")
-    masks = read_masks(path)
-    pp = masks.protein_phenotype.tocsr() @ masks.gene_protein.tocsr()
-    per_phenotype, per_gene = pp.getnnz(axis=1), pp.getnnz(axis=0)
-    names = masks.phenotype_names or masks.phenotype_ids
-    q = find.lower() if find else None
-
-    def shown(*texts):
-        return q is None or any(q in t.lower() for t in texts)
-
-    phenotypes = [{"id": p, "name": n, "linked_genes": int(k)}
-                  for p, n, k in zip(masks.phenotype_ids, names, per_phenotype) if shown(p, n)]
-    genes = [{"id": g, "name": masks.gene_label(i), "phenotypes": int(per_gene[i])}
-             for i, g in enumerate(masks.gene_ids) if shown(g, masks.gene_label(i))]
-    s = masks.summary()
-    provenance = {k: v for k, v in masks.attrs.items() if k not in ("format",)}
+    path = masks_file or store.shipped_mask_path("iJO1366")
+    if gene_table is not None:
+        check_output_folder(gene_table)
+    listing = masks_listing(store.read_masks(path), find)
+    s, phenotypes, genes = listing["summary"], listing["phenotypes"], listing["genes"]
     typer.echo(f"{path}: {s['genes']} genes ({s['genes'] - s['genes_linked_to_no_phenotype']} linked to a phenotype), "
                f"{s['phenotypes']} phenotypes, {s['protein_phenotype_links']} protein->phenotype links")
-    typer.echo("provenance: " + "; ".join(f"{k} {v}" for k, v in provenance.items()))
+    typer.echo("provenance: " + "; ".join(f"{k} {v}" for k, v in listing["provenance"].items()))
     typer.echo(f"\nphenotypes{f' matching {find!r}' if find else ''} ({len(phenotypes)}): ID, linked genes, name")
     width = max([len(p["id"]) for p in phenotypes] + [2])
     for p in phenotypes:
@@ -197,11 +190,14 @@ def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS
     typer.echo(f"\ngenes{f' matching {find!r}' if find else ''} ({len(genes)}): ID, name, phenotypes linked")
     for g in genes:
         typer.echo(f"  {g['id']:12} {g['name'] or '-':10} {g['phenotypes']:4d}")
-    if not masks.gene_names:
+    if not listing["named"]:
         typer.echo("(no gene names in this file: add them with sparsenet masks names)")
+    if gene_table is not None:
+        write_atomically(gene_table, lambda p: Path(p).write_text(listing["gene_table_csv"]))
+        typer.echo(f"wrote {gene_table}: ID and symbol of all {s['genes']} genes")
     if json_out:
-        write_json(json_out, {"file": str(path), "summary": s, "provenance": provenance, "phenotypes": phenotypes,
-                              "genes": genes})
+        write_json(json_out, {"file": str(path), "summary": s, "provenance": listing["provenance"],
+                              "phenotypes": phenotypes, "genes": genes})
 
 
 @masks_app.command("names")

@@ -89,7 +89,7 @@ def test_hdf5_and_h5ad_read_like_csv(tmp_path):
     ("gene,a,b\nb0001,1,nan\n", "NaN or infinite"),
     ("gene,a,b\nb0001,1,\n", "missing, NaN or infinite"),
     ("gene,a,a\nb0001,1,2\n", "duplicate sample ID 'a'"),
-    ("gene,a,b\nzzz,1,2\n", "no gene IDs in common"),
+    ("gene,a,b\nzzz,1,2\n", "no gene IDs or symbols in common"),
     ("gene,a,b\nb0001,1,x2\n", r"line 2, column 'b': 'x2' is not a number \(missing values are written as empty, NA"),
     ("gene,a,b\nb0001,1,NA\n", r"missing, NaN or infinite value for sample 'b'.*impute or drop"),
 ])

@@ -92,20 +92,23 @@ def levels_not_fold_changes(values: np.ndarray) -> dict | None:
     return None
 
 
-def data_checks(expr, alignment, masks, linked, reference, phenotype_ids=None) -> dict:
+def data_checks(expr, alignment, masks, linked, reference, phenotype_ids=None, mapping=None) -> dict:
     """Every check on one data set: ``expr`` (an Expression) aligned to ``masks`` by ``alignment``;
     ``linked`` (bool per model gene) marks the genes that reach a phenotype; ``reference`` the
     reference sample IDs (empty: values taken as fold changes); ``phenotype_ids``: the phenotype
-    table's sample IDs (training only). Returns the facts and a list of warnings."""
+    table's sample IDs (training only); ``mapping``: how the data's gene labels were mapped to the model's
+    IDs (``genes.GeneMapping``), whose losses are then the gene warnings. Returns the facts and warnings."""
     warnings = []
     facts = {}
     if phenotype_ids is not None:
         have = set(expr.sample_ids)
         orphans = [s for s in phenotype_ids if s not in have]
         facts["phenotype_samples_without_expression"] = orphans
+        closest = {s: (difflib.get_close_matches(s, list(have), n=1, cutoff=0.7) or [None])[0] for s in orphans[:1000]}
+        facts["phenotype_samples_closest_expression_id"] = closest
         if orphans:
-            close = difflib.get_close_matches(orphans[0], list(have), n=1, cutoff=0.7)
-            hint = f" ({orphans[0]!r} may be {close[0]!r})" if close else ""
+            close = closest[orphans[0]]
+            hint = f" ({orphans[0]!r} may be {close!r})" if close else ""
             warnings.append(f"{len(orphans)} of {len(phenotype_ids)} phenotype rows have no expression profile and "
                             f"are left out: {_listed(orphans)}{hint}; make the sample IDs of both files match")
     missing = [g for g, c in zip(masks.gene_ids, alignment.columns) if c < 0]
@@ -117,8 +120,15 @@ def data_checks(expr, alignment, masks, linked, reference, phenotype_ids=None) -
         warnings.append(f"only {found_linked} of the {n_linked} genes the masks link to a phenotype are in "
                         f"{expr.path.name} ({len(masks.gene_ids) - len(missing)} of {len(masks.gene_ids)} model genes); "
                         "the others are filled as 'no change', so predictions lean on few genes")
-    suspects = suspect_gene_columns(expr.gene_ids, masks.gene_ids, masks.gene_names)
-    facts["suspect_gene_columns"] = [{"column": d, "model_gene": g, "why": why} for d, g, why in suspects]
+    if mapping is not None:
+        facts["gene_labels"] = mapping.summary()
+        facts["suspect_gene_columns"] = [{"column": lab, "model_gene": c, "why": "spelled close to it"}
+                                         for lab, c in mapping.unrecognised if c]
+        warnings += mapping.warnings(expr.path.name)
+        suspects = []
+    else:
+        suspects = suspect_gene_columns(expr.gene_ids, masks.gene_ids, masks.gene_names)
+        facts["suspect_gene_columns"] = [{"column": d, "model_gene": g, "why": why} for d, g, why in suspects]
     if suspects:
         warnings.append(f"{len(suspects)} gene ID{'s' if len(suspects) > 1 else ''} of {expr.path.name} match no model "
                         "gene but look like one: " + _listed(f"{d} ({g}? {why})" for d, g, why in suspects)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..masks.store import linked_genes
 from .checks import data_checks
+from .genes import GeneVocabulary, resolve_expression_genes
 from .normalise import ModelInput, Normalisation, fit_reference
 from .phenotypes import Phenotypes, read_phenotypes
 from .spec import DataSpec
@@ -44,7 +45,9 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
     the masks (e.g. growth on a regulatory network); such a target is named by its column and has
     target index -1."""
     genes = masks.gene_ids
-    expr = read_expression(spec.expression, genes, spec.orientation, spec.na_values)
+    vocabulary = GeneVocabulary(masks)
+    expr = read_expression(spec.expression, vocabulary.labels(), spec.orientation, spec.na_values)
+    expr, mapping = resolve_expression_genes(expr, masks, spec.gene_ids, spec.duplicates, vocabulary)
     alignment = align(expr.gene_ids, genes, expr.path)
     norm = fit_reference(expr, alignment, list(spec.reference))
     inputs = ModelInput(expr, alignment, norm)
@@ -60,16 +63,17 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
     index = {p: i for i, p in enumerate(masks.phenotype_ids)}
     pretrain = inputs
     if spec.pretrain_expression:
-        pexpr = read_expression(spec.pretrain_expression, genes, spec.orientation, spec.na_values)
+        pexpr = read_expression(spec.pretrain_expression, vocabulary.labels(), spec.orientation, spec.na_values)
+        pexpr, _ = resolve_expression_genes(pexpr, masks, spec.gene_ids, spec.duplicates, vocabulary)
         palign = align(pexpr.gene_ids, genes, pexpr.path)
         own = spec.reference and all(r in set(pexpr.sample_ids) for r in spec.reference)
         # references inside the pre-training file: its own fold changes; else those of the main data's references
         pnorm = fit_reference(pexpr, palign, list(spec.reference)) if own else norm
         pretrain = ModelInput(pexpr, palign, pnorm)
-    checks = data_checks(expr, alignment, masks, linked_genes(masks), spec.reference, phen.sample_ids)
+    checks = data_checks(expr, alignment, masks, linked_genes(masks), spec.reference, phen.sample_ids, mapping)
     summary = {
         "expression_file": str(spec.expression), "phenotype_file": str(spec.phenotypes),
-        "expression_samples": expr.n_samples, "alignment": alignment.summary(),
+        "expression_samples": expr.n_samples, "alignment": alignment.summary(), "gene_labels": mapping.sentence(),
         "model_genes_missing": len(alignment.missing), "data_genes_unused": alignment.unused,
         "phenotype_columns": dict(zip(phen.columns, phen.reactions)),
         "labelled_samples": int(labelled.size),

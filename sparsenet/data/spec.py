@@ -24,6 +24,9 @@ class DataSpec:
     keep_zero : keep observations of exactly 0 (default: missing)
     pretrain_expression : a separate pre-training pool (HDF5 streams)
     na_values : cell texts read as missing
+    gene_ids : how expression gene labels name model genes: 'auto' (an ID, else a symbol, any case), 'id'
+        or 'symbol' (``genes.map_gene_labels``)
+    duplicates : several rows of one gene: 'mean' (averaged), 'first' (the first kept) or 'error'
     """
     expression: Path | None = None
     phenotypes: Path | None = None
@@ -36,9 +39,17 @@ class DataSpec:
     keep_zero: bool = False
     pretrain_expression: Path | None = None
     na_values: tuple = NA_VALUES
+    gene_ids: str = "auto"
+    duplicates: str = "mean"
 
     def __post_init__(self):
+        from .genes import DUPLICATE_MODES, GENE_ID_MODES
+
         if self.orientation not in ORIENTATIONS:
             raise DataError(f"--orientation must be one of {', '.join(ORIENTATIONS)}, got {self.orientation!r}")
+        if self.gene_ids not in GENE_ID_MODES:
+            raise DataError(f"--gene-ids must be one of {', '.join(GENE_ID_MODES)}, got {self.gene_ids!r}")
+        if self.duplicates not in DUPLICATE_MODES:
+            raise DataError(f"--duplicates must be one of {', '.join(DUPLICATE_MODES)}, got {self.duplicates!r}")
         self.reference, self.columns, self.na_values = tuple(self.reference), tuple(self.columns), tuple(self.na_values)
         self.mapping = dict(self.mapping)

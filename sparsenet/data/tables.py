@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +44,14 @@ def read_rows(path) -> list[list[str]]:
     delimiter = "\t" if stem.endswith((".tsv", ".txt", ".tab")) else ","
     try:
         with _open_text(path) as fh:
-            return [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
+            rows = [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
     except (UnicodeDecodeError, OSError, csv.Error) as e:
         raise DataError(f"{path}: not a readable {'TSV' if delimiter == chr(9) else 'CSV'} file ({e})") from None
+    if rows and delimiter == "," and ";".join(rows[0]).count(";") > len(rows[0]) - 1:
+        raise DataError(f"{path}: looks ';'-separated (its header is {','.join(rows[0])[:60]!r}), as spreadsheets "
+                        "in decimal-comma locales save CSV; save it with ',' between fields and '.' in numbers, or "
+                        "as tab-separated .tsv")
+    return rows
 
 
 def describe_na(na_values) -> str:
@@ -62,6 +68,9 @@ def parse_cell(cell: str, na_values) -> float:
     try:
         return float(text)
     except ValueError:
+        if re.fullmatch(r"[-+]?\d*,\d+", text):
+            raise DataError(f"{text!r} is not a number: a decimal comma? write numbers with a '.' "
+                            f"({text.replace(',', '.')}), e.g. save the sheet in an English locale") from None
         raise DataError(f"{text!r} is not a number (missing values are written as {describe_na(na_values)}; "
                         "--na-values changes the list)") from None
 
@@ -179,8 +188,10 @@ def _read_h5(path: Path) -> Expression:
 
 
 def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=NA_VALUES) -> Expression:
-    """Read an expression file; orientation of text tables is detected by matching gene IDs. A missing
-    value (a cell in ``na_values``, NaN or inf) is an error: impute or drop it first."""
+    """Read an expression file; orientation of text tables is detected by matching ``model_gene_ids`` (any
+    labels that name model genes: IDs and symbols, compared case-insensitively). A missing value (a cell in
+    ``na_values``, NaN or inf) is an error: impute or drop it first. Gene labels may repeat (``genes.
+    resolve_expression_genes`` maps them to the model's IDs and deals with duplicates); sample IDs may not."""
     path = Path(path)
     if orientation not in ORIENTATIONS:
         raise DataError(f"--orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
@@ -190,12 +201,14 @@ def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=N
         expr = _read_h5(path)
     else:
         header, labels, values = read_text_table(path, na_values)
-        model = set(model_gene_ids)
-        in_rows, in_header = sum(r in model for r in labels), sum(h in model for h in header)
+        model = {str(g).lower() for g in model_gene_ids}
+        in_rows, in_header = sum(r.lower() in model for r in labels), sum(h.lower() in model for h in header)
         if orientation == "auto":
             if in_rows == 0 and in_header == 0:
-                raise DataError(f"{path}: no gene IDs in common with the model (row labels like {labels[0]!r}, "
-                                f"column labels like {header[0]!r}; the model uses IDs like {model_gene_ids[0]!r})")
+                known = list(model_gene_ids)
+                raise DataError(f"{path}: no gene IDs or symbols in common with the model (row labels like "
+                                f"{labels[0]!r}, column labels like {header[0]!r}; the model's genes are named like "
+                                f"{known[0] if known else '?'!r}); check the file, or the masks (--masks)")
             orientation = "genes-by-samples" if in_rows >= in_header else "samples-by-genes"
         if orientation == "genes-by-samples":
             expr = Expression(path, header, labels, np.ascontiguousarray(values.T))
@@ -207,7 +220,8 @@ def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=N
                             f"gene {expr.gene_ids[bad[1]]!r} (missing: {describe_na(na_values)}); the network "
                             "needs every value: impute or drop that sample or gene first")
     _check_ids(path, expr.sample_ids, "sample")
-    _check_ids(path, expr.gene_ids, "gene")
+    if any(g == "" for g in expr.gene_ids):
+        raise DataError(f"{path}: empty gene ID; every gene needs an ID")
     return expr
 
 
