@@ -6,13 +6,17 @@ with its parameters as plain values and nothing built in ``__init__``. ``SparseN
 chooses the L2 penalty by inner cross-validation of the training samples (any scikit-learn splitter,
 ``GroupKFold`` with ``groups``), along a path from strong to weak with warm starts.
 
-``X``: a DataFrame (or AnnData) whose columns are gene IDs, aligned to the masks' genes by ID as the
-command line does (model genes not in X are 0), or an array in the masks' gene order. Rows whose
+``X``: a DataFrame (or AnnData) whose columns are gene IDs or symbols (thrA, any letter case), mapped to the
+masks' genes as the command line maps them (model genes not in X are 0; columns that name no gene are named
+in one warning, and X must hold at least ``min_gene_share`` of the masks' genes), or an array in the masks'
+gene order. Rows whose
 ``y`` is all missing (NaN) are unlabelled: they take part in the input standardisation (and, for
 strategy C, pre-training) only. ``unlabelled``: more profiles (the same columns as X) for the same
 purpose, e.g. a compendium's profiles without a phenotype.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -87,6 +91,10 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
     device : ``"cpu"``, ``"gpu"`` or ``"auto"``
     random_state : the seed of everything (member k: ``random_state + k * 1,000,003``)
     warm_start : fit again from the fitted networks instead of a fresh start
+    min_gene_share : a DataFrame's columns must map to at least this share of the masks' genes (else ``fit``
+        raises instead of fitting a near-constant model)
+    interval_cv : folds (grouped by ``groups`` when given) whose held-out residuals back
+        ``predict(X, return_interval=level)``; None: no intervals (fitting them costs that many more fits)
     """
 
     def __init__(self, masks=None, strategy=DEFAULT["strategy"], alpha=DEFAULT["l2"], init_scale=DEFAULT["init_scale"],
@@ -94,7 +102,9 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
                  ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
                  loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
                  pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], inner_folds=5, device="cpu", random_state=0,
-                 warm_start=False):
+                 warm_start=False, min_gene_share=0.5, interval_cv=None):
+        self.min_gene_share = min_gene_share
+        self.interval_cv = interval_cv
         self.masks = masks
         self.strategy = strategy
         self.alpha = alpha
@@ -157,19 +167,43 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
         nodes = [f"node{i}" for i in range(wiring.shape[0])]
         return Masks(ids, list(ids), nodes, list(nodes), sp.identity(n_features, format="csr"), wiring)
 
-    def _columns(self, names, masks):
-        """Where each model gene's values are in X (-1: not in X, taken as 0), by ID when X names its columns
-        with the masks' gene IDs, else by position."""
+    def _columns(self, names, masks, fitting: bool = True):
+        """Where each model gene's values are in X (-1: not in X, taken as 0): by gene ID or symbol when X names
+        its columns (``data.genes.map_gene_labels``), else by position. Columns that name no gene are named in one
+        warning; a DataFrame holding too few of the masks' genes is refused."""
+        from .data.genes import map_gene_labels
+
         genes = masks.gene_ids
-        if names is not None:
-            where = {n: i for i, n in enumerate(names)}
-            columns = np.array([where.get(g, -1) for g in genes], dtype=np.int64)
-            if (columns >= 0).any():
-                return columns
-        if len(names or [None] * self.n_features_in_) != len(genes):
-            raise ValueError(f"X has {self.n_features_in_} columns and none is named by a gene ID of the masks; give "
-                             f"a DataFrame with gene IDs as columns or an array of the masks' {len(genes)} genes in order")
-        return np.arange(len(genes), dtype=np.int64)
+        if names is None:
+            if self.n_features_in_ != len(genes):
+                raise ValueError(f"X has {self.n_features_in_} columns, the masks {len(genes)} genes: give a DataFrame "
+                                 f"with gene IDs or symbols as columns, or an array of the masks' {len(genes)} genes in "
+                                 "order")
+            return np.arange(len(genes), dtype=np.int64)
+        mapping = map_gene_labels(names, masks)
+        if mapping.duplicates:
+            raise ValueError("X has several columns for one gene: " + ", ".join(
+                f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items()) + "; keep one of each")
+        where = {g: i for i, g in enumerate(mapping.model_ids) if g is not None}
+        columns = np.array([where.get(g, -1) for g in genes], dtype=np.int64)
+        found = int((columns >= 0).sum())
+        unmatched = [str(n) for n, g in zip(names, mapping.model_ids) if g is None]
+        if fitting and found < self.min_gene_share * len(genes):
+            raise ValueError(f"X's columns name {found} of the masks' {len(genes)} genes ({100 * found / len(genes):.0f} "
+                             f"%, below min_gene_share {self.min_gene_share:g}): columns like {names[0]!r} match no gene "
+                             f"ID or symbol (the masks' genes look like {masks.gene_ids[0]!r}); rename the columns, or "
+                             "lower min_gene_share")
+        said = []
+        if unmatched:
+            said.append(f"{len(unmatched)} columns of X name no gene of the masks and are not used: "
+                        + ", ".join(unmatched[:8]) + (f" and {len(unmatched) - 8} more" if len(unmatched) > 8 else ""))
+        if found < len(genes):
+            missing = [g for g, c in zip(genes, columns) if c < 0]
+            said.append(f"{len(missing)} of the masks' {len(genes)} genes are not in X and are taken as 0 (no change): "
+                        + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
+        if said:
+            warnings.warn("; ".join(said), UserWarning, stacklevel=4)
+        return columns
 
     def _check_X(self, X, reset: bool):
         names = _names(X)
@@ -181,21 +215,27 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
                 self.feature_names_in_ = np.asarray(names, dtype=object)
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-        else:
-            if arr.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
-                                 f"{self.n_features_in_} features as input.")
-            fitted = getattr(self, "feature_names_in_", None)
-            if fitted is not None and names is not None and list(fitted) != names:
-                raise ValueError("The feature names should match those that were passed during fit (the same gene "
-                                 "columns in the same order).")
-        return arr, names
+            return arr, None
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None:  # aligned by name, in any order
+            if list(fitted) == names:
+                return arr, self.gene_columns_
+            columns = self._columns(names, self.masks_, fitting=False)
+            if not (columns >= 0).any():
+                raise ValueError("The feature names should match those that were passed during fit: none of X's "
+                                 f"columns (like {names[0]!r}) names a gene of the masks")
+            return arr, columns
+        if arr.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        return arr, self.gene_columns_
 
-    def _model_inputs(self, arr):
+    def _model_inputs(self, arr, columns=None):
         """X's values in the masks' gene order (genes not in X: 0), float32."""
+        columns = self.gene_columns_ if columns is None else columns
         out = np.zeros((arr.shape[0], len(self.masks_.gene_ids)), dtype=np.float32)
-        present = self.gene_columns_ >= 0
-        out[:, present] = arr[:, self.gene_columns_[present]]
+        present = columns >= 0
+        out[:, present] = arr[:, columns[present]]
         return out
 
     # ------------------------------------------------------------ fit
@@ -210,7 +250,8 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
         cfg = self._settings(alpha)
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        arr, names = self._check_X(X, reset=True)
+        arr, _ = self._check_X(X, reset=True)
+        names = _names(X)
         y_arr = check_array(y, ensure_2d=False, ensure_all_finite="allow-nan", dtype=np.float64, input_name="y")
         if y_arr.shape[0] != arr.shape[0]:
             raise ValueError(f"X has {arr.shape[0]} samples, y has {y_arr.shape[0]}")
@@ -227,9 +268,13 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
         pool = x_all
         if self.unlabelled is not None:
             extra, extra_names = check_array(_values(self.unlabelled), dtype=[np.float64, np.float32]), _names(self.unlabelled)
-            if extra.shape[1] != arr.shape[1] or (names is not None and extra_names is not None and extra_names != names):
+            if names is not None and extra_names is not None and extra_names != names:
+                columns = self._columns(extra_names, masks, fitting=False)
+            elif extra.shape[1] != arr.shape[1]:
                 raise ValueError("unlabelled: needs the same columns as X")
-            pool = np.concatenate([x_all, self._model_inputs(extra)])
+            else:
+                columns = None
+            pool = np.concatenate([x_all, self._model_inputs(extra, columns)])
         weights = None
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
@@ -270,7 +315,34 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
             self.alpha_inner_loss_ = list(fitted.record["l2_inner_loss"])
         self.n_iter_ = int(np.size(fitted.record["finetune_losses"]))
         self.stop_reason_ = fitted.record["stop"]
+        self.residuals_ = None
+        if self.interval_cv:
+            self._held_out_residuals(X, y2, labelled, groups, sample_weight)
         return self
+
+    def _held_out_residuals(self, X, y2, labelled, groups, sample_weight):
+        """``residuals_``: each labelled sample's held-out residual over ``interval_cv`` folds (grouped by
+        ``groups``), the same settings refitted per fold: what ``predict(return_interval=...)`` stands on."""
+        from sklearn.base import clone
+
+        rows = np.flatnonzero(labelled)
+        g = None if groups is None else list(np.asarray(groups, dtype=object)[labelled])
+        k = int(self.interval_cv)
+        folds = (grouped_kfold(g, k, self.random_state) if g is not None and len(set(g)) >= 2
+                 else kfold(rows.size, min(k, rows.size), self.random_state))
+        residuals = np.full((rows.size, y2.shape[1]), np.nan)
+        take = (lambda idx: X.iloc[idx]) if hasattr(X, "iloc") else (lambda idx: X[idx])
+        for test in folds:
+            inner = clone(self).set_params(interval_cv=None, warm_start=False)
+            train_rows = np.setdiff1d(np.arange(y2.shape[0]), rows[test])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # said once, by the fit on all samples
+                inner.fit(take(train_rows), y2[train_rows, 0] if self._y_1d else y2[train_rows],
+                          None if groups is None else np.asarray(groups, dtype=object)[train_rows],
+                          None if sample_weight is None else np.asarray(sample_weight)[train_rows])
+                pred = inner.predict(take(rows[test]))
+            residuals[test] = y2[rows[test]] - np.asarray(pred).reshape(len(test), -1)
+        self.residuals_ = residuals
 
     def _target_indices(self, masks):
         if self.head == "node":
@@ -310,22 +382,33 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
             self._device_encoder = copy.deepcopy(self.encoder_).to(device)
         return self._device_encoder
 
-    def predict(self, X, return_std: bool = False):
+    def predict(self, X, return_std: bool = False, return_interval: float | None = None):
         """Predictions (samples,) or (samples, outputs): the mean of the ensemble's networks; with
-        ``return_std`` also their standard deviation."""
+        ``return_std`` also their standard deviation (their spread, not an error bar); with
+        ``return_interval=level`` (e.g. 0.9) also the interval, (samples, 2) or (samples, outputs, 2), from the
+        held-out residuals of ``interval_cv`` folds (split-conformal). Returns the mean, followed by the sd and
+        the interval when asked for."""
         check_is_fitted(self, "encoder_")
-        arr, _ = self._check_X(X, reset=False)
-        x = self.input_transform_.apply(self._model_inputs(arr))
+        arr, columns = self._check_X(X, reset=False)
+        x = self.input_transform_.apply(self._model_inputs(arr, columns))
         encoder = self._encoder()
         mean = predict(encoder, x, self.columns_)  # the ensemble's mean, as sparsenet train predicts
+        out = [mean]
         if return_std:
             members = member_predictions(encoder, x, self.columns_)  # networks x samples x outputs
-            sd = members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.zeros_like(mean)
-        else:
-            sd = mean
+            out.append(members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.zeros_like(mean))
+        if return_interval is not None:
+            from .evaluation.intervals import half_width
+
+            if getattr(self, "residuals_", None) is None:
+                raise ValueError("return_interval needs held-out residuals: fit with interval_cv=5 (grouped by the "
+                                 "groups passed to fit)")
+            q = np.array([half_width(np.abs(self.residuals_[:, j]), return_interval)
+                          for j in range(self.residuals_.shape[1])])
+            out.append(np.stack([mean - q, mean + q], axis=-1))
         if self._y_1d:
-            mean, sd = mean[:, 0], sd[:, 0]
-        return (mean, sd) if return_std else mean
+            out = [o[:, 0] for o in out]
+        return tuple(out) if len(out) > 1 else out[0]
 
     def predict_anndata(self, adata, key: str = "sparsenet"):
         """Predict for every cell/sample of an AnnData and write the predictions into ``adata.obs``
@@ -356,7 +439,9 @@ class SparseNetRegressorCV(SparseNetRegressor):
                  ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
                  loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
                  pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu", random_state=0,
-                 warm_start=False):
+                 warm_start=False, min_gene_share=0.5, interval_cv=None):
+        self.min_gene_share = min_gene_share
+        self.interval_cv = interval_cv
         self.alphas = alphas
         self.cv = cv
         self.masks = masks

@@ -67,8 +67,48 @@ def test_gene_columns_are_aligned_by_id(data):
     a = est.fit(x, y).predict(x)
     b = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2).fit(shuffled, y).predict(shuffled)
     np.testing.assert_array_equal(a, b)
+    with pytest.warns(UserWarning, match="1 columns of X name no gene of the masks and are not used: not_a_gene"):
+        est.fit(shuffled, y)
+    np.testing.assert_array_equal(est.predict(frame.assign(not_a_gene=1.0)), b)  # any column order, by name
     with pytest.raises(ValueError, match="feature names should match"):
-        est.fit(shuffled, y).predict(frame.assign(not_a_gene=1.0))
+        est.predict(pd.DataFrame(x, columns=[f"junk{i}" for i in range(len(genes))]))
+
+
+def test_symbol_columns_fit_the_same_model_and_junk_columns_are_refused(data):
+    """Gene symbols (any case) as columns give the same model as IDs; columns that name no gene raise instead of
+    fitting a constant; a frame missing genes says which."""
+    from sparsenet.data.genes import GeneVocabulary
+
+    pd = pytest.importorskip("pandas")
+    ds, x, y, _, _ = data
+    masks = core_masks()
+    vocabulary = GeneVocabulary(masks)
+    symbols = [vocabulary.symbol[g] or g for g in masks.gene_ids]
+    assert sum(s != g for s, g in zip(symbols, masks.gene_ids)) > 100
+    by_id = SparseNetRegressor(masks=masks, max_iter=40, ensemble=2).fit(pd.DataFrame(x, columns=masks.gene_ids), y)
+    frame = pd.DataFrame(x, columns=[s.upper() if i % 2 else s for i, s in enumerate(symbols)])
+    by_symbol = SparseNetRegressor(masks=masks, max_iter=40, ensemble=2).fit(frame, y)
+    np.testing.assert_array_equal(by_id.predict(pd.DataFrame(x, columns=masks.gene_ids)), by_symbol.predict(frame))
+    junk = pd.DataFrame(x, columns=[f"OD600_{i}" for i in range(x.shape[1])]).assign(**{masks.gene_ids[0]: x[:, 0]})
+    with pytest.raises(ValueError, match=r"name 1 of the masks' \d+ genes .*below min_gene_share 0.5"):
+        SparseNetRegressor(masks=masks, max_iter=40).fit(junk, y)
+    half = pd.DataFrame(x[:, :30], columns=masks.gene_ids[:30])
+    with pytest.warns(UserWarning, match=f"{len(masks.gene_ids) - 30} of the masks' {len(masks.gene_ids)} genes are "
+                                         "not in X"):
+        SparseNetRegressor(masks=masks, max_iter=10, min_gene_share=0.1).fit(half, y)
+
+
+def test_intervals_from_held_out_residuals(data):
+    ds, x, y, groups, _ = data
+    est = SparseNetRegressor(masks=core_masks(), max_iter=40, ensemble=2, interval_cv=3).fit(x, y, groups=groups)
+    assert est.residuals_.shape == (len(y), 1) and np.isfinite(est.residuals_).all()
+    mean, sd, interval = est.predict(x, return_std=True, return_interval=0.8)
+    width = interval[:, 1] - interval[:, 0]
+    assert np.allclose(interval.mean(axis=1), mean, atol=1e-6) and np.allclose(width, width[0]) and width[0] > 0
+    q = np.sort(np.abs(est.residuals_[:, 0]))[int(np.ceil((len(y) + 1) * 0.8)) - 1]
+    assert width[0] == pytest.approx(2 * q)
+    with pytest.raises(ValueError, match="interval_cv"):
+        SparseNetRegressor(masks=core_masks(), max_iter=10).fit(x, y).predict(x, return_interval=0.9)
 
 
 def test_integer_sample_weights_are_repeated_samples(data):
