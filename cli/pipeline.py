@@ -17,7 +17,7 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from cli.common import UserError, check_output_folder, flag
+from .common import UserError, check_output_folder, flag
 from sparsenet.atomic import write_json, write_text
 
 # ---------------------------------------------------------------- shared options
@@ -42,6 +42,11 @@ ICA_COMPONENTS = typer.Option(50, "--ica-components", help="components of --wiri
                               "become nodes)")
 NA_VALUES = typer.Option(None, "--na-values", help="comma-separated cell texts read as missing, 'empty' for an "
                          "empty cell (default: empty,NA,NaN,nan,n.d.)", rich_help_panel='Your data')
+GENE_IDS = typer.Option("auto", "--gene-ids", help="how the expression file names genes: auto (a model gene ID, "
+                        "else a gene symbol such as thrA, any letter case), id or symbol; the data summary says how "
+                        "many mapped each way", rich_help_panel='Your data')
+DUPLICATES = typer.Option("mean", "--duplicates", help="several rows of one gene: mean (averaged), first (the first "
+                          "kept) or error; all are named in one warning", rich_help_panel='Your data')
 STRICT = flag("--strict", help="stop at the first data warning (unmatched sample IDs, genes that "
                       "look misspelled, levels given as fold changes, few model genes) instead of going on", rich_help_panel='Your data')
 from sparsenet.evaluation.config import PRESETS  # noqa: E402  (the help texts quote them)
@@ -134,7 +139,7 @@ def _masks(path):
 
 
 def data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
-              group_by, pretrain_data, na_values):
+              group_by, pretrain_data, na_values, gene_ids="auto", duplicates="mean"):
     """The DataSpec of the data options (the PRECISE default where files are not given)."""
     from sparsenet.data import precise
     from sparsenet.data.spec import DataSpec
@@ -154,7 +159,7 @@ def data_spec(expression, phenotypes, reference, orientation, phenotype, mapping
         k, v = m.split("=", 1)
         pairs[k.strip()] = v.strip()
     return DataSpec(expression, phenotypes, refs, orientation, phenotype or (), pairs, sample_column, group_by or None,
-                    keep_zero, pretrain_data, _na_list(na_values))
+                    keep_zero, pretrain_data, _na_list(na_values), gene_ids, duplicates)
 
 
 def _na_list(na_values):
@@ -249,12 +254,14 @@ def _load_run(command, cfg, masks_file, spec, strict, out, resume, read_out=None
     folder, and the settings it starts with (state/config.json: what --resume compares), without the run's
     own: (dataset, folder, settings)."""
     from sparsenet.data.dataset import load_dataset
+    from sparsenet.evaluation.folds import check_trainable
     from sparsenet.training.checkpoint import mask_fingerprint
 
     masks, masks_path = _masks(masks_file)
     ds = load_dataset(masks, spec, read_out=cfg.architecture.head == "readout" if read_out is None else read_out)
     _echo_data_summary(ds, cfg)
     echo_checks(ds.summary, strict)
+    check_trainable(ds, cfg.cv, cfg.folds, spec.group_by)
     if resume and out is None:
         raise UserError(f"--resume needs the --out folder of the {command} to continue")
     out = out or Path("runs") / f"{command}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
@@ -264,6 +271,7 @@ def _load_run(command, cfg, masks_file, spec, strict, out, resume, read_out=None
 def _echo_data_summary(ds, cfg) -> None:
     """What the data gave, before any fit: genes, samples, targets, pre-training pool (C only)."""
     _echo(ds.summary["alignment"])
+    _echo(ds.summary["gene_labels"])
     checks = ds.summary["checks"]
     orphans = checks["phenotype_samples_without_expression"]
     _echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(f'{c} -> {t}' if c != t else c for c, t in zip(ds.target_columns, ds.targets))})"
@@ -325,7 +333,8 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           l2: Optional[str] = L2, init_scale: Optional[float] = INIT_SCALE, optimizer: Optional[str] = OPTIMIZER,
           anchor: Optional[str] = ANCHOR, pretrain_noise: Optional[float] = PRETRAIN_NOISE, workers: int = WORKERS,
           scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
-          na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
+          na_values: Optional[str] = NA_VALUES, gene_ids: str = GENE_IDS,
+          duplicates: str = DUPLICATES, strict: bool = STRICT,
           out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/train-DATE-TIME)"),
           resume: bool = flag("--resume", help="continue the run in --out where it stopped")):
     """Cross-validate DeepMetabolism (default preset: strategy B, iJO1366 masks, PRECISE growth rate, grouped CV by
@@ -346,7 +355,7 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
                       wiring=wiring, ica_components=ica_components)
     needs_groups = bool({"grouped", "lopo"} & set(cfg.cv))
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
-                     group_by if needs_groups else None, pretrain_data, na_values)
+                     group_by if needs_groups else None, pretrain_data, na_values, gene_ids, duplicates)
     ds, out, settings = _load_run("train", cfg, masks_file, spec, strict, out, resume)
     settings["run"] = cfg.to_dict()
     with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
@@ -357,9 +366,18 @@ def train(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
         with Bars(plan.n_tasks) as bars:
             runner.progress = bars
             results, final, seconds = runner.run(executor)
+    from sparsenet.evaluation.intervals import attach_to_model
+
+    intervals = attach_to_model(out / "model.h5", ds, results, cfg) if final is not None else None
     report = write_run(out, ds, cfg, results, final, time.perf_counter() - t0,
-                       {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0})
+                       {"masks": settings["masks"], "command_seconds": time.perf_counter() - t0,
+                        **({"intervals": intervals} if intervals else {})})
     typer.echo(_summary_table(report))
+    if intervals:
+        for col, c in intervals["phenotypes"].items():
+            typer.echo(f"intervals ({col}): {100 * c['coverage']:.1f} % of held-out samples inside their "
+                       f"{100 * c['level']:g} % interval, each project held out in turn ({intervals['scheme']} CV "
+                       f"residuals); mean width {c['mean_width']:.3g} (RMSE {c['rmse']:.3g})")
     for key, res in report["results"].items():
         for w in res.get("warnings", []):
             typer.echo(f"warning ({key}): {w}")
@@ -394,7 +412,8 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
             baselines: str = typer.Option("random_forest,ridge_linked", "--baselines", help="baselines on the same "
                                           "folds, beside the null (a comma list, all or none)"),
             workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
-            na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
+            na_values: Optional[str] = NA_VALUES, gene_ids: str = GENE_IDS,
+            duplicates: str = DUPLICATES, strict: bool = STRICT,
             out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/control-DATE-TIME)"),
             resume: bool = flag("--resume", help="continue the control in --out where it stopped")):
     """Does the wiring matter? Train the same network on N randomised copies of the masks per null model,
@@ -423,7 +442,7 @@ def control(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] 
         raise UserError("control: one strategy (B or C: a wiring to randomise) and one --cv scheme")
     cfg.nulls = {"kinds": kinds, "draws": draws, "seed": seed}
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
-                     group_by if cfg.cv[0] in ("grouped", "lopo") else None, None, na_values)
+                     group_by if cfg.cv[0] in ("grouped", "lopo") else None, None, na_values, gene_ids, duplicates)
     ds, out, settings = _load_run("control", cfg, masks_file, spec, strict, out, resume)
     settings["run"] = cfg.to_dict()
     with Executor(workers, scheduler) as executor:  # connects first: a bad address writes nothing
@@ -526,7 +545,8 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
           pretrain_lr: float = PRETRAIN_LR, finetune_lr: Optional[float] = FINETUNE_LR,
           max_steps: Optional[int] = MAX_STEPS, ensemble: Optional[int] = ENSEMBLE,
           workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
-          na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
+          na_values: Optional[str] = NA_VALUES, gene_ids: str = GENE_IDS,
+          duplicates: str = DUPLICATES, strict: bool = STRICT,
           out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/curve-DATE-TIME)"),
           resume: bool = flag("--resume", help="continue the curve in --out where it stopped")):
     """Learning curves: every model fitted on subsets of N labelled samples of each fold's training samples
@@ -575,7 +595,7 @@ def curve(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Path] = 
         raise UserError("--cv: one scheme for a learning curve")
     scheme = configs[0][1].cv[0]
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
-                     group_by if scheme in ("grouped", "lopo") else None, None, na_values)
+                     group_by if scheme in ("grouped", "lopo") else None, None, na_values, gene_ids, duplicates)
     ds, out, settings = _load_run("curve", configs[0][1], masks_file, spec, strict, out, resume, read_out=True)
     settings["runs"] = {name: c.to_dict() for name, c in configs}
     with Executor(workers, scheduler) as executor:
@@ -641,75 +661,43 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
                                                     "reference profile); 'none': DATA holds log2 fold changes"),
             orientation: str = ORIENTATION, masks_file: Optional[Path] = typer.Option(
                 None, "--masks", help="check the checkpoint was trained with these masks"),
-            device: str = DEVICE, na_values: Optional[str] = NA_VALUES, strict: bool = STRICT):
-    """Predict phenotypes for every sample of DATA, by sample ID: the ensemble's mean and, for several
-    networks, their standard deviation."""
-    from sparsenet import backend
-    from sparsenet.data.checks import data_checks
-    from sparsenet.data.normalise import ModelInput, Normalisation, fit_reference
-    from sparsenet.data.tables import align, read_expression
-    from sparsenet.masks.store import linked_genes
-    from sparsenet.training.checkpoint import (check_same_masks, encoder_from_checkpoint, input_transform_of,
-                                               load_checkpoint)
-    from sparsenet.training.finetune import member_predictions
+            level: float = typer.Option(0.9, "--level", help="interval level: lower/upper from the held-out "
+                                        "residuals of the model's cross-validation"),
+            device: str = DEVICE, na_values: Optional[str] = NA_VALUES, gene_ids: str = GENE_IDS,
+            duplicates: str = DUPLICATES, strict: bool = STRICT):
+    """Predict phenotypes for every sample of DATA, by sample ID: the ensemble's mean, an interval at --level
+    from the cross-validation's held-out residuals, the networks' spread, and a flag for samples unlike the
+    training data."""
+    from sparsenet.evaluation.predictions import predict_file
 
     if out.suffix.lower() not in (".csv", ".tsv"):
         raise UserError(f"{out}: predictions are written as .csv")
     check_output_folder(out)
-    ck = load_checkpoint(checkpoint)
-    if masks_file:
-        check_same_masks(ck, _masks(masks_file)[0], checkpoint)
-    na = _na_list(na_values)
-    expr = read_expression(data, ck.masks.gene_ids, orientation, na)
-    alignment = align(expr.gene_ids, ck.masks.gene_ids, expr.path)
-    stored = ck.normalisation
-    if reference == "none":
-        norm = Normalisation(clip=stored.clip, scale=stored.scale)
-        how = "values taken as log2 fold changes"
-    elif reference:
-        norm = fit_reference(expr, alignment, [r.strip() for r in reference.split(",")])
-        how = f"log2 fold change against {reference}"
-    elif stored.reference and all(r in set(expr.sample_ids) for r in stored.reference):
-        norm = fit_reference(expr, alignment, stored.reference)
-        how = f"log2 fold change against {', '.join(stored.reference)} (found in DATA)"
-    elif stored.reference:
-        norm = stored
-        how = f"log2 fold change against the checkpoint's stored profile of {', '.join(stored.reference)}"
-    else:
-        norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
-    _echo(alignment.summary())
-    checks = data_checks(expr, alignment, ck.masks, linked_genes(ck.masks), norm.reference)
-    echo_checks(checks, strict)
-    encoder, columns = encoder_from_checkpoint(ck, backend.resolve_device(device))
-    transform = input_transform_of(ck)
-    source = ModelInput(expr, alignment, norm)
-    chunks = [member_predictions(encoder, transform.apply(source.take(np.arange(a, min(a + 10000, expr.n_samples)))),
-                                 columns) for a in range(0, expr.n_samples, 10000)]
-    members = np.concatenate(chunks, axis=1)  # networks x samples x targets
-    mean = members.mean(axis=0)
-    k = members.shape[0]
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    names = [f"{c} [{t}]" for c, t in zip(ck.target_columns, ck.targets)]
-    w.writerow(["sample_id"] + names + ([f"{c} sd over {k} networks" for c in ck.target_columns] if k > 1 else []))
-    sd = members.std(axis=0, ddof=1) if k > 1 else None
-    for i, sid in enumerate(expr.sample_ids):
-        w.writerow([sid] + [f"{v:.6g}" for v in mean[i]] + ([f"{v:.3g}" for v in sd[i]] if k > 1 else []))
-    write_text(out, buf.getvalue())
-    spread = f"; the mean of {k} networks and their sd" if k > 1 else ""
-    typer.echo(f"{out}: {expr.n_samples} samples, {how}{spread}")
+    masks = _masks(masks_file)[0] if masks_file else None
+    result = predict_file(checkpoint, data, reference=reference, orientation=orientation, masks=masks, level=level,
+                          device=device, na_values=_na_list(na_values), gene_ids=gene_ids, duplicates=duplicates)
+    _echo(result.alignment)
+    _echo(result.gene_labels)
+    echo_checks(result.checks, strict)
+    write_text(out, result.csv())
+    typer.echo(f"{out}: {result.n_samples} samples, {result.how}; {result.said()}")
 
 
 # ---------------------------------------------------------------- links
 def links(source: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="model.h5 from sparsenet train, or a "
                                         "finished run folder of sparsenet train or control"),
-          out: Path = typer.Option(..., "-o", "--out", help="CSV to write")):
+          out: Path = typer.Option(..., "-o", "--out", help="CSV to write"),
+          by: str = typer.Option("link", "--by", help="link: one row per gene -> phenotype link; gene: one row per "
+                                 "gene, its links' summed |weight| (strongest first), sign agreement over folds, "
+                                 "null percentile of its strongest link")):
     """Export the learned weight of every biological link (gene, protein, phenotype) and on each target: the
     model's networks (mean and sd), and from a run folder also over every fold's networks, with each link's
-    percentile under the null wirings where a control was run."""
-    from sparsenet.evaluation.links import ZERO_TOLERANCE, link_table, run_link_table, table_csv
+    percentile under the null wirings where a control was run; --by gene ranks the genes."""
+    from sparsenet.evaluation.links import ZERO_TOLERANCE, gene_table, link_table, run_link_table, table_csv
     from sparsenet.training.checkpoint import load_checkpoint
 
+    if by not in ("link", "gene"):
+        raise UserError(f"--by must be link or gene, got {by!r}")
     check_output_folder(out)
     if source.is_dir():
         table = run_link_table(source)
@@ -722,9 +710,12 @@ def links(source: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="model
         k = int(ck.config.get("ensemble", 1))
         how = (f"weights are the mean{' and sd' if k > 1 else ''} over {k} network{'s' if k > 1 else ''}, |w| below "
                f"{ZERO_TOLERANCE:g} of its layer's largest written as 0")
+    what = "links"
+    if by == "gene":
+        table, what = gene_table(table), "genes, strongest first"
     text = table_csv(table)
     write_text(out, text)
-    typer.echo(f"{out}: {text.count(chr(10)) - 1} links; {how}")
+    typer.echo(f"{out}: {text.count(chr(10)) - 1} {what}; {how}")
 
 
 # ---------------------------------------------------------------- robustness
@@ -740,7 +731,8 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
                where: str = typer.Option("pretrain,finetune,both", "--where",
                                          help="noise in pretrain, finetune or both data (comma list)"),
                workers: int = WORKERS, scheduler: Optional[str] = SCHEDULER, cache_dir: Optional[Path] = CACHE_DIR,
-               na_values: Optional[str] = NA_VALUES, strict: bool = STRICT,
+               na_values: Optional[str] = NA_VALUES, gene_ids: str = GENE_IDS,
+               duplicates: str = DUPLICATES, strict: bool = STRICT,
                out: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/robustness-DATE-TIME)"),
                resume: bool = flag("--resume", help="continue the runs in --out")):
     """The paper's Fig. 1F: choose p % of the samples, add p % noise, p = 25/50/75, in pre-training data,
@@ -769,7 +761,7 @@ def robustness(expression: Optional[Path] = EXPRESSION, phenotypes: Optional[Pat
     if len(base.cv) != 1:
         raise UserError("--cv: one scheme (grouped or kfold) for robustness")
     spec = data_spec(expression, phenotypes, reference, orientation, phenotype, mapping, sample_column, keep_zero,
-                     group_by if base.cv == ["grouped"] else None, None, na_values)
+                     group_by if base.cv == ["grouped"] else None, None, na_values, gene_ids, duplicates)
     ds, out, settings = _load_run("robustness", base, masks_file, spec, strict, out, resume)
     settings.update(run=base.to_dict(), percents=ps, where=wheres)
     if workers and scheduler:
@@ -849,7 +841,7 @@ def spline(expression: Path = typer.Argument(..., help="time-series expression f
 
     def table(cols, rows, first):
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv.writer(buf, lineterminator="\n")
         w.writerow(["sample_id"] + cols)
         for name, extra, r in zip(names, first, rows):
             w.writerow([name] + extra + [f"{v:.6g}" for v in r])

@@ -28,7 +28,7 @@ def without(args, *options):
 
 
 def sparsenet(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sparsenet.cli.main", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd)
 
 
@@ -150,7 +150,7 @@ def test_train_bad_input(tmp_path):
         (["--expression", _bad(tmp_path, "nan.csv", f"gene,ref_1,ref_2\n{g[0]},1,nan\n"), "--phenotypes", phen],
          "NaN"),
         (["--expression", _bad(tmp_path, "ids.csv", "gene,ref_1,ref_2\nzz,1,2\n"), "--phenotypes", phen],
-         "no gene IDs in common"),
+         "no gene IDs or symbols in common"),
         (["--expression", _bad(tmp_path, "dup.csv", f"gene,ref_1,ref_1\n{g[0]},1,2\n"), "--phenotypes", phen],
          "duplicate sample ID"),
         (["--expression", expr, "--phenotypes", _bad(tmp_path, "p.csv", "id,project,Growth Rate (1/hr)\nq,a,1\n")],
@@ -268,7 +268,7 @@ def test_train_seeds_and_leave_one_project_out(tmp_path):
 def test_presets_and_single_options_over_them(capsys):
     """Every option given on its own overrides its preset; what is not given comes from the preset; a penalty
     over unscaled inputs is pointed out in one line."""
-    from cli.pipeline import _run_config
+    from sparsenet.cli.pipeline import _run_config
     from sparsenet.evaluation.config import PRESETS
 
     def config(preset, **options):

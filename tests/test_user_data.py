@@ -78,9 +78,13 @@ def test_every_trained_model_predicts(tmp_path, options):
     assert done.returncode == 0, done.stderr
     rows = list(csv.reader(open(pred)))
     ensemble = int(options[options.index("--ensemble") + 1]) if "--ensemble" in options else 5
-    assert rows[0][1].startswith("mu [") and len(rows) - 1 == len(samples)
-    assert (len(rows[0]) == 3 and rows[0][2] == f"mu sd over {ensemble} networks") if ensemble > 1 else len(rows[0]) == 2
-    assert all(np.isfinite(float(v)) for r in rows[1:] for v in r[1:])
+    assert rows[0][1].startswith("mu [") and rows[0][1].endswith("] predicted") and len(rows) - 1 == len(samples)
+    assert rows[0][2:4] == ["mu lower (90 % interval from held-out residuals)",
+                            "mu upper (90 % interval from held-out residuals)"]
+    spread = [f"mu sd over {ensemble} networks (spread, not an error bar)"] if ensemble > 1 else []
+    assert rows[0][4:] == spread + ["flag (why to doubt this prediction)"]
+    assert all(np.isfinite(float(v)) for r in rows[1:] for v in r[1:-1])
+    assert all(float(r[2]) < float(r[1]) < float(r[3]) for r in rows[1:])
 
 
 # ------------------------------------------------------------------ find what to map to
@@ -150,11 +154,13 @@ def test_unmatched_samples_misspelled_genes_and_levels_are_reported(tmp_path):
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     assert "4 of 30 phenotype rows have no expression profile and are left out" in err and f"{samples[0]}_x" in err
-    assert f"{typo} ({first}? its number without leading zeros)" in err
+    described = f"{named[first]} ({first})" if named[first] != first else first
+    assert f"{typo} ({described}?)" in err  # its number without leading zeros
     checks = json.loads((out / "report.json").read_text())["data"]["checks"]
     assert checks["phenotype_samples_without_expression"] == [f"{s}_x" for s in samples[:4]]  # all, by name
-    assert {(c["column"], c["model_gene"]) for c in checks["suspect_gene_columns"]} == {
-        (typo, first), (named[m.gene_ids[0]].upper(), m.gene_ids[0])}
+    assert {(c["column"], c["model_gene"]) for c in checks["suspect_gene_columns"]} == {(typo, described)}
+    # a gene's name in other letter case is no suspect any more: it maps, by symbol
+    assert checks["gene_labels"]["symbols_mapped"] == {named[m.gene_ids[0]].upper(): m.gene_ids[0]}
     # --strict: the first warning is the error, and nothing is written
     strict = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--map", f"mu={core_biomass()}", "--group-by", "batch", "--strict",
                        "--out", tmp_path / "strict")

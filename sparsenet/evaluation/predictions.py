@@ -1,0 +1,135 @@
+"""``sparsenet predict`` as a function: a trained model's predictions for an expression file, with an
+interval from the model's held-out residuals, the networks' spread and a flag for unusual samples."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .intervals import DEFAULT_LEVEL, check_level, interval_of, unusual
+
+
+@dataclass
+class Predictions:
+    """Predictions of one model for one data file (``csv()`` is what ``sparsenet predict`` writes)."""
+    sample_ids: list
+    target_columns: list
+    targets: list
+    mean: np.ndarray  # samples x targets
+    sd: np.ndarray | None  # the networks' spread (None for one network)
+    half_width: np.ndarray | None  # per target (None: the model kept no residuals)
+    level: float
+    flags: list
+    networks: int
+    how: str  # how the values were normalised
+    alignment: str = ""
+    gene_labels: str = ""
+    checks: dict = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.sample_ids)
+
+    @property
+    def lower(self):
+        return None if self.half_width is None else self.mean - self.half_width
+
+    @property
+    def upper(self):
+        return None if self.half_width is None else self.mean + self.half_width
+
+    def said(self) -> str:
+        """What the columns are, in one sentence."""
+        parts = [f"the mean of {self.networks} networks" if self.networks > 1 else "one network's prediction"]
+        if self.half_width is not None:
+            parts.append(f"a {100 * self.level:g} % interval from the cross-validation's held-out residuals "
+                         f"(+- {', '.join(f'{h:.3g}' for h in self.half_width)})")
+        else:
+            parts.append("no interval (a model trained before sparsenet 0.2 keeps no held-out residuals: train again)")
+        if self.sd is not None:
+            parts.append("the networks' sd (their spread, not an error bar)")
+        n = sum(bool(f) for f in self.flags)
+        parts.append(f"{n} sample{'s' if n != 1 else ''} flagged as unlike the training data")
+        return ", ".join(parts)
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        pct = f"{100 * self.level:g} %"
+        header = ["sample_id"]
+        for c, t in zip(self.target_columns, self.targets):
+            header.append(f"{c} [{t}] predicted")
+            if self.half_width is not None:
+                header += [f"{c} lower ({pct} interval from held-out residuals)",
+                           f"{c} upper ({pct} interval from held-out residuals)"]
+            if self.sd is not None:
+                header.append(f"{c} sd over {self.networks} networks (spread, not an error bar)")
+        header.append("flag (why to doubt this prediction)")
+        w.writerow(header)
+        lo, hi = self.lower, self.upper
+        for i, sid in enumerate(self.sample_ids):
+            row = [sid]
+            for j in range(len(self.target_columns)):
+                row.append(f"{self.mean[i, j]:.6g}")
+                if self.half_width is not None:
+                    row += [f"{lo[i, j]:.6g}", f"{hi[i, j]:.6g}"]
+                if self.sd is not None:
+                    row.append(f"{self.sd[i, j]:.3g}")
+            row.append(self.flags[i])
+            w.writerow(row)
+        return buf.getvalue()
+
+
+def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=None, level=DEFAULT_LEVEL,
+                 device="cpu", na_values=None, gene_ids="auto", duplicates="mean") -> Predictions:
+    """Predict every sample of ``data`` with the model in ``checkpoint`` (see ``sparsenet predict --help``)."""
+    from .. import backend
+    from ..data.checks import data_checks
+    from ..data.genes import GeneVocabulary, resolve_expression_genes
+    from ..data.normalise import ModelInput, Normalisation, fit_reference
+    from ..data.tables import NA_VALUES, align, read_expression
+    from ..masks.store import linked_genes
+    from ..training.checkpoint import (check_same_masks, encoder_from_checkpoint, input_transform_of,
+                                       load_checkpoint)
+    from ..training.finetune import member_predictions
+
+    check_level(level)
+    ck = load_checkpoint(checkpoint)
+    if masks is not None:
+        check_same_masks(ck, masks, checkpoint)
+    vocabulary = GeneVocabulary(ck.masks)
+    expr = read_expression(data, vocabulary.labels(), orientation, na_values or NA_VALUES)
+    expr, mapping = resolve_expression_genes(expr, ck.masks, gene_ids, duplicates, vocabulary)
+    alignment = align(expr.gene_ids, ck.masks.gene_ids, expr.path)
+    stored = ck.normalisation
+    if reference == "none":
+        norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
+    elif reference:
+        norm = fit_reference(expr, alignment, [r.strip() for r in reference.split(",")])
+        how = f"log2 fold change against {reference}"
+    elif stored.reference and all(r in set(expr.sample_ids) for r in stored.reference):
+        norm = fit_reference(expr, alignment, stored.reference)
+        how = f"log2 fold change against {', '.join(stored.reference)} (found in DATA)"
+    elif stored.reference:
+        norm = stored
+        how = f"log2 fold change against the checkpoint's stored profile of {', '.join(stored.reference)}"
+    else:
+        norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
+    linked = linked_genes(ck.masks)
+    checks = data_checks(expr, alignment, ck.masks, linked, norm.reference, mapping=mapping)
+    encoder, columns = encoder_from_checkpoint(ck, backend.resolve_device(device))
+    transform = input_transform_of(ck)
+    source = ModelInput(expr, alignment, norm)
+    chunks, flags = [], []
+    data_coverage = float(np.mean(source.present[linked])) if linked.any() else 1.0
+    for a in range(0, expr.n_samples, 10000):
+        x = transform.apply(source.take(np.arange(a, min(a + 10000, expr.n_samples))))
+        chunks.append(member_predictions(encoder, x, columns))
+        flags += unusual(ck, x, data_coverage)
+    members = np.concatenate(chunks, axis=1)  # networks x samples x targets
+    k = members.shape[0]
+    return Predictions(list(expr.sample_ids), list(ck.target_columns), list(ck.targets), members.mean(axis=0),
+                       members.std(axis=0, ddof=1) if k > 1 else None, interval_of(ck, level), level, flags, k, how,
+                       alignment.summary(), mapping.sentence(), checks)
