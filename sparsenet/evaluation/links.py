@@ -146,7 +146,10 @@ def run_link_table(folder) -> dict:
                          "from before sparsenet kept them)")
     table = link_table(load_checkpoint(folder / "model.h5")) if (folder / "model.h5").exists() else \
         _identity_columns(masks)
-    every = np.concatenate(weights)  # (fold networks, targets, links)
+    every = np.concatenate(weights).astype(np.float64)  # (fold networks, targets, links)
+    for k in range(every.shape[0]):  # round-off of links the penalty pulled to 0 is 0, per network, as below
+        for t in range(every.shape[1]):
+            every[k, t] = _zeroed(every[k, t])
     mean, sd = every.mean(axis=0), every.std(axis=0, ddof=1)
     nodes = np.repeat(np.arange(masks.protein_phenotype.shape[0]), np.diff(masks.protein_phenotype.tocsr().indptr))
     kinds = list(report.get("control", {}).get("null_models", {}))
@@ -176,7 +179,7 @@ def links_csv(ck) -> str:
 def table_csv(table: dict) -> str:
     """One row per link, the table's columns in order."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv.writer(buf, lineterminator="\n")
     names = list(table)
     w.writerow(names)
     columns = [table[n] for n in names]
@@ -232,3 +235,39 @@ def null_percentiles(real: np.ndarray, real_nodes: np.ndarray, null_draws: list)
             mine = np.abs(real[t, real_nodes == node])
             out[t, real_nodes == node] = 100.0 * np.searchsorted(chance, mine, side="right") / chance.size
     return out
+
+
+def gene_table(table: dict) -> dict:
+    """links.csv's rows summed per gene, strongest first: on each target the summed |weight| of the gene's
+    links (``gene_to_target`` of a model, ``weight_over_folds`` of a run folder), its number of links, the
+    share of fold networks agreeing in sign with the mean (averaged over its links, weighted by |weight|)
+    and the null percentile of its strongest link where a control was run."""
+    genes = list(dict.fromkeys(table["gene"]))
+    index = {g: i for i, g in enumerate(genes)}
+    row = np.array([index[g] for g in table["gene"]])
+    names = {g: n for g, n in zip(table["gene"], table.get("gene_name", [""] * len(row)))}
+    weight_cols = [c for c in table if c.startswith("weight_over_folds [")] or \
+        [c for c in table if c.startswith("gene_to_target [")] or [c for c in table if c.startswith("weight_mean")]
+    out = {"gene": genes, "gene_name": [names[g] for g in genes],
+           "links": np.bincount(row, minlength=len(genes))}
+    first = None
+    for c in weight_cols:
+        target = c[c.index("["):] if "[" in c else ""
+        w = np.abs(np.asarray(table[c], dtype=np.float64))
+        w = np.where(np.isfinite(w), w, 0.0)
+        total = np.bincount(row, weights=w, minlength=len(genes))
+        out[f"sum_abs_weight {target}".strip()] = total
+        first = total if first is None else first
+        same = f"folds_same_sign {target}"
+        if same in table:
+            agree = np.bincount(row, weights=w * np.asarray(table[same], float), minlength=len(genes))
+            out[f"folds_same_sign {target}".strip()] = np.where(total > 0, agree / np.where(total > 0, total, 1), np.nan)
+        for col in [x for x in table if x.startswith("null_percentile_") and x.endswith(target)]:
+            strongest = np.full(len(genes), -1.0)
+            pct = np.full(len(genes), np.nan)
+            for i, (r, v) in enumerate(zip(row, w)):
+                if v > strongest[r]:
+                    strongest[r], pct[r] = v, float(table[col][i])
+            out[col.replace("null_percentile_", "null_percentile_strongest_link_")] = pct
+    order = np.argsort(-first, kind="stable") if first is not None else np.arange(len(genes))
+    return {k: [v[i] for i in order] if isinstance(v, list) else np.asarray(v)[order] for k, v in out.items()}

@@ -15,26 +15,49 @@ def _save(fig, path):
     plt.close(fig)
 
 
+def _title(text: str, width: int = 44) -> str:
+    """A panel title wrapped to the panel's width (long phenotype and model names are cut off otherwise)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
 def predicted_vs_observed(path, panels, ncols=None):
-    """panels: list of (title, observed, predicted, metrics dict), ``ncols`` to a row."""
+    """panels: list of (title, observed, predicted, metrics dict[, group of each sample]), ``ncols`` to a row.
+    With groups, each group (project) has its colour, named in a legend below the panels."""
     n = len(panels)
     ncols = min(n, ncols or n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.2 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.8 * nrows), squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
-    for ax, (title, y, p, m) in zip(axes.ravel(), panels):
+    handles = {}
+    for ax, (title, y, p, m, *rest) in zip(axes.ravel(), panels):
+        groups = np.asarray(rest[0], dtype=object) if rest and rest[0] is not None else None
         ok = np.isfinite(y) & np.isfinite(p)
-        ax.scatter(y[ok], p[ok], s=12, alpha=0.7)
+        if groups is None:
+            ax.scatter(y[ok], p[ok], s=12, alpha=0.7)
+        else:
+            names = list(dict.fromkeys(groups[ok].tolist()))
+            colours = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+            for k, g in enumerate(names):
+                mine = ok & (groups == g)
+                handles[g] = ax.scatter(y[mine], p[mine], s=12, alpha=0.8, color=colours(k % colours.N), label=str(g))
         lo, hi = float(np.nanmin([y[ok].min(), p[ok].min(), 0])), float(max(y[ok].max(), p[ok].max()))
         grid = np.linspace(lo, hi, 2)
-        ax.plot(grid, grid, "k-", lw=0.8, label="y = x")
-        ax.fill_between(grid, 0.8 * grid, 1.2 * grid, color="grey", alpha=0.15, label="within 20 %")
+        line, = ax.plot(grid, grid, "k-", lw=0.8, label="y = x")
+        band = ax.fill_between(grid, 0.8 * grid, 1.2 * grid, color="grey", alpha=0.15, label="within 20 %")
         ax.set_xlabel("observed")
         ax.set_ylabel("predicted")
-        ax.set_title(f"{title}\nr = {m['pearson_r']:.2f}, {m['within_20_percent']:.0f} % within 20 %", fontsize=9)
-        ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+        ax.set_title(_title(f"{title}\nr = {m['pearson_r']:.2f}, {m['within_20_percent']:.0f} % within 20 %"),
+                     fontsize=8)
+        ax.legend(handles=[line, band], fontsize=7, loc="upper left")
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(7, len(handles)), fontsize=7,
+                   title="group (--group-by)", title_fontsize=7, frameon=False)
+        fig.tight_layout(rect=(0, 0.04 + 0.03 * (-(-len(handles) // 7)) / nrows, 1, 1))
+    else:
+        fig.tight_layout()
     _save(fig, path)
 
 
@@ -45,7 +68,7 @@ def reconstruction(path, observed, reconstructed, title):
     ax.plot(lim, lim, "k-", lw=0.8)
     ax.set_xlabel("held-out expression (log2 FC / 10)")
     ax.set_ylabel("reconstructed")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_title(title), fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 
@@ -68,7 +91,7 @@ def training_curves(path, pretrain_curves, finetune_curves, loss: str = "relativ
             ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.8, alpha=0.7, label=label)
         ax.set_yscale("log")
         ax.set_xlabel("step")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(_title(title), fontsize=9)
         if len(curves) <= 12:
             ax.legend(fontsize=6)
     fig.tight_layout()
@@ -117,7 +140,7 @@ def control(path, summary: dict, column: str, baselines: dict):
             ax.set_title(f"{kind}: {METRIC_WORDS[m]}", fontsize=9)
             if i == 0 and j == 0:
                 ax.legend(fontsize=6, loc="best")
-    fig.suptitle(f"{column}: the real wiring against its null wirings ({summary['scheme']} CV)", fontsize=10)
+    fig.suptitle(_title(f"{column}: the real wiring against its null wirings ({summary['scheme']} CV)", 90), fontsize=10)
     fig.tight_layout()
     _save(fig, path)
 

@@ -85,7 +85,7 @@ def summarise(ds, records) -> dict:
 def results_csv(ds, records) -> str:
     y, pred, fold = pooled(ds, records)
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv.writer(buf, lineterminator="\n")
     w.writerow(["sample_id", "fold"] + (["group"] if ds.groups else []) + [f"observed {c}" for c in ds.target_columns]
                + [f"predicted {c}" for c in ds.target_columns])
     ids = ds.labelled_ids
@@ -178,7 +178,8 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
         files[name] = f"each sample's held-out prediction, {model_words(model)}, {scheme} CV (seed {cfg.seed})"
         y, pred, _ = pooled(ds, records)
         for j, col in enumerate(ds.target_columns):
-            panels.append((f"{col}: {model_words(model)}, {scheme} CV", y[:, j], pred[:, j], res["phenotypes"][col]))
+            panels.append((f"{col}: {model_words(model)}, {scheme} CV", y[:, j], pred[:, j], res["phenotypes"][col],
+                           ds.groups))
         if model.startswith("baseline:"):  # no training curves, no reconstruction
             continue
         for f, r in enumerate(records):
