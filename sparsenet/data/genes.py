@@ -19,22 +19,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import _listed, _zero_padded
 from .tables import DataError, Expression
 
 GENE_ID_MODES = ("auto", "id", "symbol")
 DUPLICATE_MODES = ("mean", "first", "error")
 GENOME_TABLE = "ecoli_genes.csv"
-SHOWN = 5  # labels listed in a message; the report has all
 
 
 def _n(count: int, what: str) -> str:
     """'1 gene', '2 genes'."""
     return f"{count} {what}" + ("" if count == 1 else "s")
-
-
-def _listed(items, n=SHOWN) -> str:
-    items = list(items)
-    return ", ".join(map(str, items[:n])) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,8 +96,6 @@ class GeneVocabulary:
     def closest(self, label: str) -> str | None:
         """The model gene ID or symbol a misspelled ``label`` most likely means (at most 2 edits, or a number
         written without its leading zeros), as 'zwf (b1852)'; None when nothing is that close."""
-        from .checks import _zero_padded
-
         padded = _zero_padded(label, set(self.ids))
         if padded:
             return self.describe(padded)
