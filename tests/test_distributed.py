@@ -43,13 +43,15 @@ def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
 
 def _train(tmp, out, *extra):
     expr, phen = tmp / "data" / "expression.csv", tmp / "data" / "phenotypes.csv"
-    args = ["train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "B,C", "--baselines", "ridge",
+    args = ["train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "B,C", "--baselines", "all",
             "--ensemble", "1", "--out", out, *extra]
     return [sys.executable, "-m", "sparsenet.cli.main", *map(str, args)]
 
 
 def _results(out):
-    return {p.name: p.read_bytes() for p in sorted(Path(out).glob("results_*.csv"))}
+    """Every results file of a run, byte for byte: each model's held-out predictions (networks and every
+    baseline) and the final model's link weights."""
+    return {p.name: p.read_bytes() for p in sorted(Path(out).glob("*.csv"))}
 
 
 def _metrics(out):
@@ -72,8 +74,16 @@ def test_cli_workers_give_byte_identical_results(serial_run):
     assert proc.returncode == 0, proc.stderr
     assert "2 local Dask workers" in proc.stderr + proc.stdout
     serial, two = _results(tmp / "serial"), _results(tmp / "two")
-    assert serial and serial == two
+    baselines = [f"results_grouped_baseline_{b}.csv" for b in ("mean", "ridge", "ridge_linked", "knn", "random_forest")]
+    assert set(baselines + ["results_grouped_B.csv", "results_grouped_C.csv", "links.csv"]) <= set(serial)
+    assert serial == two, [name for name in serial if serial[name] != two.get(name)]
     assert _metrics(tmp / "serial") == _metrics(tmp / "two")
+    from sparsenet.training.checkpoint import load_checkpoint
+
+    one, other = load_checkpoint(tmp / "serial" / "model.h5"), load_checkpoint(tmp / "two" / "model.h5")
+    assert one.params.keys() == other.params.keys()
+    for k in one.params:
+        np.testing.assert_array_equal(one.params[k], other.params[k])
 
 
 def _children(pid):

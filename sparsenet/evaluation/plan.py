@@ -84,10 +84,15 @@ def _finals(plan: Plan):
 
 
 def _limit_threads(threads):
+    """A worker's share of the cores, set when its task starts: Numba's threads, and the BLAS/OpenMP pools
+    (threadpoolctl). The BLAS libraries themselves start as in the serial process (no thread-count variables
+    at start-up: OpenBLAS picks its kernels' blocking then), so the same call gives the same bits."""
     if threads:
         import numba
+        from threadpoolctl import threadpool_limits
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        threadpool_limits(threads)
 
 
 class Executor:
@@ -114,8 +119,7 @@ class Executor:
             # each worker gets its share of the cores: N workers do not oversubscribe the machine
             self.threads = max(1, (os.cpu_count() or 1) // workers)
             share = str(self.threads)
-            env = {"OMP_NUM_THREADS": share, "OPENBLAS_NUM_THREADS": share, "MKL_NUM_THREADS": share,
-                   "NUMBA_NUM_THREADS": share, "LOKY_MAX_CPU_COUNT": share}
+            env = {"NUMBA_NUM_THREADS": share, "LOKY_MAX_CPU_COUNT": share}  # BLAS: limited per task
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=logging.ERROR, env=env)
             self.client = Client(self.cluster)
