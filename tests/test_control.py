@@ -14,7 +14,9 @@ from sparsenet.evaluation.crossval import Runner
 from sparsenet.masks.store import read_masks
 
 from synthetic import CORE_MASKS, core_masks, write_dataset
-from test_pipeline_cli import FAST, sparsenet, without
+from conftest import FAST, sparsenet, without
+
+pytestmark = pytest.mark.slow  # whole control runs
 
 
 def _dataset(tmp_path):
@@ -27,9 +29,9 @@ def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch
     the same folds, network seeds, settings and stopping, fold by fold and seed by seed."""
     ds = _dataset(tmp_path)
     monkeypatch.setattr(crossval, "randomise", lambda masks, kind, seed, draw: masks)
-    cfg = build_config("default", cv="grouped", folds=3, seed=4, seeds=2, max_steps=80, ensemble=2)
-    cfg.nulls = {"kinds": ["genes"], "draws": 3, "seed": 4}
-    results, _, _ = Runner(ds, cfg, tmp_path / "run").run()
+    cfg = build_config("default", cv="grouped", folds=3, seed=4, seeds=2, max_steps=80, ensemble=2,
+                       nulls={"kinds": ["genes"], "draws": 3, "seed": 4})
+    results = Runner(ds, cfg, tmp_path / "run").run().results
     for repeat in range(2):
         real, null = results[("grouped", "B", repeat)], results[("grouped", "null:genes", repeat)]
         for r, n in zip(real, null):
@@ -38,7 +40,7 @@ def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch
                 np.testing.assert_allclose(n["predicted_draws"][d], r["predicted"], rtol=1e-6, atol=1e-7)
     # and a real randomisation moves them
     monkeypatch.undo()
-    results, _, _ = Runner(ds, cfg, tmp_path / "run2").run()
+    results = Runner(ds, cfg, tmp_path / "run2").run().results
     assert not np.allclose(results[("grouped", "null:genes", 0)][0]["predicted_draws"][0],
                            results[("grouped", "B", 0)][0]["predicted"])
 

@@ -15,7 +15,9 @@ from sparsenet.evaluation.folds import make_folds
 from sparsenet.evaluation.curves import parse_labels, subsets
 
 from synthetic import core_masks, write_dataset
-from test_pipeline_cli import FAST, sparsenet, without
+from conftest import FAST, sparsenet, without
+
+pytestmark = pytest.mark.slow  # whole learning-curve runs
 
 
 def test_subsets_are_drawn_from_the_training_samples_as_asked():
@@ -41,8 +43,8 @@ def test_no_held_out_sample_reaches_pre_training_or_a_subset(tmp_path, monkeypat
     expr, phen, _ = write_dataset(tmp_path / "data")
     ds = load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"), read_out=True)
     cfg = build_config("default", strategy="C", cv="grouped", folds=3, seed=1, max_steps=20, ensemble=1,
-                       pretrain_samples=400, batch=100)
-    cfg.curve = {"labels": [5, "all"], "draws": 2, "kinds": ["projects", "random"], "seed": 1}
+                       pretrain_samples=400, batch=100,
+                       curve={"labels": [5, "all"], "draws": 2, "kinds": ["projects", "random"], "seed": 1})
     seen = []
     real_fit, real_pretrained = crossval.fit_networks, Runner.pretrained
 

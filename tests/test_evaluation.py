@@ -59,7 +59,7 @@ def test_metrics_match_their_definitions():
 def test_report_warns_when_fine_tuning_collapsed(tmp_path):
     from types import SimpleNamespace
 
-    from sparsenet.evaluation.report import summarise
+    from sparsenet.evaluation.statistics import summarise
 
     y = np.linspace(0.2, 1.0, 12)[:, None]
     ds = SimpleNamespace(y=y, target_columns=["growth"], targets=["BIOMASS"])

@@ -7,7 +7,7 @@ l2, max_steps, ...); an option that is None takes the preset's value.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..data.standardise import INPUTS
 from ..training.finetune import ANCHORS, EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings
@@ -16,7 +16,8 @@ from ..training.pretrain import PretrainSettings
 from .baselines import BASELINES
 
 SCHEMES = ("grouped", "kfold", "lopo")
-WIRINGS = ("masks", "ica")  # the masks file's wiring, or independent components of each fit's pool
+WIRINGS = ("masks", "ica")
+NOISE_WHERE = ("pretrain", "finetune", "both")  # robustness: noise in which data  # the masks file's wiring, or independent components of each fit's pool
 
 # What each preset sets; an option given on its own overrides its preset's value.
 PRESETS = {
@@ -39,10 +40,47 @@ class ConfigError(ValueError):
     """An option value that is not allowed; the message names the option as the command line does."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class NullSpec:
+    """A control's null wirings: ``draws`` randomised copies of the wiring per null model in ``kinds``
+    (``masks.randomise.KINDS``), seeded by ``seed``."""
+    kinds: tuple = ("genes", "edges")
+    draws: int = 50
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """A learning curve's subsets: ``labels`` (counts and/or 'all') per fit, ``draws`` per count and way of
+    drawing in ``kinds`` (``evaluation.curves.KINDS``), seeded by ``seed``."""
+    labels: tuple = (10, 20, 40, 80, "all")
+    draws: int = 5
+    kinds: tuple = ("projects", "random")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """Robustness: ``percent`` % noise on ``percent`` % of the samples, in the ``where`` data."""
+    where: str = "finetune"  # pretrain | finetune | both
+    percent: float = 25.0
+
+
+@dataclass(frozen=True)
+class IcaWiring:
+    """Every fit wired to the independent components of its own pre-training pool (``masks.ica``)."""
+    kind: str = "ica"
+    components: int = 50
+    seed: int = 0
+    min_genes: int = 3
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    strategies: list = field(default_factory=lambda: ["C"])
-    cv: list = field(default_factory=lambda: ["grouped"])
+    """A run's settings. Frozen: built and checked once (``build_config``), never changed after; a variant is
+    ``dataclasses.replace(cfg, ...)``, a new configuration."""
+    strategies: tuple = ("C",)
+    cv: tuple = ("grouped",)
     folds: int = 10
     group_by: str | None = "project"
     seed: int = 0  # the folds' seed, and the first network seed
@@ -53,13 +91,16 @@ class RunConfig:
     architecture: Architecture = field(default_factory=Architecture)
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
-    baselines: list = field(default_factory=lambda: list(BASELINES))
+    baselines: tuple = BASELINES
     final_model: bool = True
-    noise: dict | None = None  # robustness: {"where": "pretrain"|"finetune"|"both", "percent": p}
-    nulls: dict | None = None  # control: {"kinds": [genes|edges|density ...], "draws": N, "seed": S}
-    curve: dict | None = None  # learning curve: {"labels": [10, ..., "all"], "draws": N, "kinds": [...], "seed": S}
-    wiring: dict | None = None  # None: the masks file's; {"kind": "ica", "components": K, "seed": S, "min_genes": M}:
-    #                             every fit's own, from its pre-training pool (masks.ica)
+    noise: NoiseSpec | None = None  # robustness
+    nulls: NullSpec | None = None  # control
+    curve: CurveSpec | None = None  # learning curve
+    wiring: IcaWiring | None = None  # None: the masks file's; else every fit's own, from its pre-training pool
+
+    def __post_init__(self):  # lists given (as JSON reads them) are kept as tuples: nothing to change in place
+        for name in ("strategies", "cv", "baselines"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,14 +147,61 @@ def check_choice(name: str, value):
     return value
 
 
+def _typed(cls, value, name):
+    """``value`` as the sub-configuration ``cls`` (given as one, or as the dict ``to_dict`` wrote), or None."""
+    if value is None or isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        names = {f.name for f in fields(cls)}
+        unknown = set(value) - names
+        if unknown:
+            raise TypeError(f"build_config: {name} has unknown key(s) {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
+    raise TypeError(f"build_config: {name} must be a {cls.__name__} or a dict, got {type(value).__name__}")
+
+
+def check_nulls(nulls: NullSpec) -> NullSpec:
+    from ..masks.randomise import KINDS
+
+    bad = [k for k in nulls.kinds if k not in KINDS]
+    if bad or not nulls.kinds:
+        raise ConfigError(f"--null: {bad[0] if bad else ''!r} is not one of {', '.join(KINDS)}")
+    if nulls.draws < 1:
+        raise ConfigError(f"--draws must be at least 1, got {nulls.draws}")
+    return replace(nulls, kinds=tuple(dict.fromkeys(nulls.kinds)))
+
+
+def check_curve(curve: CurveSpec) -> CurveSpec:
+    from .curves import KINDS, parse_labels
+
+    bad = [k for k in curve.kinds if k not in KINDS]
+    if bad or not curve.kinds:
+        raise ConfigError(f"--draw-by: {bad[0] if bad else ''!r} is not one of {', '.join(KINDS)}")
+    if curve.draws < 1:
+        raise ConfigError(f"--draws must be at least 1, got {curve.draws}")
+    return replace(curve, labels=tuple(parse_labels(",".join(map(str, curve.labels)))),
+                   kinds=tuple(dict.fromkeys(curve.kinds)))
+
+
+def check_noise(noise: NoiseSpec) -> NoiseSpec:
+    if noise.where not in NOISE_WHERE:
+        raise ConfigError(f"--where: {noise.where!r} is not one of {', '.join(NOISE_WHERE)}")
+    if not 0 < noise.percent <= 100:
+        raise ConfigError(f"--percent values must be in (0, 100], got {noise.percent:g}")
+    return noise
+
+
 def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, group_by="project", seed: int = 0,
-                 seeds: int = 1, device: str = "cpu", baselines="none", final_model: bool = True, noise=None,
+                 seeds: int = 1, device: str = "cpu", baselines="none", final_model: bool = True,
                  pretrain_samples: int = 1_000_000, batch: int = 5000, finetune_lr=None, tol: float = 1e-4,
-                 tune: str = "auto", wiring: str = "masks", ica_components: int = 50, **options) -> RunConfig:
+                 tune: str = "auto", wiring: str = "masks", ica_components: int = 50, noise=None, nulls=None,
+                 curve=None, **options) -> RunConfig:
     """The RunConfig of ``preset`` with ``options`` over it (strategy, inputs, decoder, head, pretrain_lr,
     early_stopping, max_steps, ensemble, loss, l2, init_scale, optimizer, anchor, pretrain_noise; None: the
     preset's value); ``wiring``: 'masks' (the masks file's) or 'ica' (``ica_components`` independent components
-    of each fit's pool, computed on that pool only).
+    of each fit's pool, computed on that pool only). ``noise`` (robustness), ``nulls`` (a control) and ``curve``
+    (a learning curve): a :class:`NoiseSpec`, :class:`NullSpec`, :class:`CurveSpec` (or its dict), checked here
+    too; a learning curve of baselines alone has ``strategy='none'``.
     Raises ConfigError for any value that is not allowed."""
     if preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -121,6 +209,8 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
     if unknown:
         raise TypeError(f"build_config: unknown option(s) {sorted(unknown)}")
     chosen = {**PRESETS[preset], **{k: v for k, v in options.items() if v is not None}}
+    noise, nulls, curve = (_typed(NoiseSpec, noise, "noise"), _typed(NullSpec, nulls, "nulls"),
+                           _typed(CurveSpec, curve, "curve"))
     for name in ("inputs", "decoder", "head", "loss", "early_stopping", "optimizer", "anchor"):
         check_choice(name, chosen[name])
     if not 0 <= chosen["pretrain_noise"] < 1:
@@ -138,12 +228,27 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
         raise ConfigError("--early-stopping inner chooses Adam's step count; it does not go with --optimizer lbfgs")
     if wiring not in WIRINGS:
         raise ConfigError(f"--wiring must be one of {', '.join(WIRINGS)}, got {wiring!r}")
-    if wiring == "ica" and (chosen["head"] != "readout" or "A" in parse_list(chosen["strategy"], "strategy")):
+    no_network = str(chosen["strategy"]).strip().lower() == "none"
+    if no_network and curve is None:
+        raise ConfigError("--strategy none (baselines only) is for a learning curve")
+    strategies = [] if no_network else parse_list(chosen["strategy"], "strategy")
+    if wiring == "ica" and (chosen["head"] != "readout" or "A" in strategies):
         raise ConfigError("--wiring ica: the components are no phenotypes, so the network reads them out "
                           "(--head readout) and is masked (strategies B, C)")
     if wiring == "ica" and ica_components < 2:
         raise ConfigError(f"--ica-components must be at least 2, got {ica_components}")
-    return RunConfig(strategies=parse_list(chosen["strategy"], "strategy"), cv=parse_list(cv, "cv"), folds=folds,
+    schemes = parse_list(cv, "cv")
+    if nulls is not None:
+        nulls = check_nulls(nulls)
+        if len(strategies) != 1 or strategies[0] not in ("B", "C") or len(schemes) != 1:
+            raise ConfigError("control: one strategy (B or C: a wiring to randomise) and one --cv scheme")
+    if curve is not None:
+        curve = check_curve(curve)
+        if len(schemes) != 1:
+            raise ConfigError("--cv: one scheme for a learning curve")
+    if noise is not None:
+        noise = check_noise(noise)
+    return RunConfig(strategies=strategies, cv=schemes, folds=folds,
                      group_by=group_by or None, seed=seed, seeds=seeds, device=device, ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
                      pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"],
@@ -153,17 +258,28 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
                                                early_stopping=chosen["early_stopping"],
                                                optimizer=chosen["optimizer"], anchor=chosen["anchor"]),
                      baselines=parse_list(baselines, "baselines"), final_model=final_model, noise=noise,
-                     wiring={"kind": "ica", "components": int(ica_components), "seed": int(seed), "min_genes": 3}
-                     if wiring == "ica" else None)
+                     nulls=nulls, curve=curve,
+                     wiring=IcaWiring(components=int(ica_components), seed=int(seed)) if wiring == "ica" else None)
 
 
 def config_from_dict(d: dict) -> RunConfig:
     """A RunConfig back from ``to_dict()`` (a checkpoint's or a state folder's)."""
     known = {f.name for f in fields(RunConfig)}
     d = {k: v for k, v in d.items() if k in known}
-    nested = {"architecture": Architecture, "pretrain": PretrainSettings, "finetune": FinetuneSettings}
+    nested = {"architecture": Architecture, "pretrain": PretrainSettings, "finetune": FinetuneSettings,
+              "noise": NoiseSpec, "nulls": NullSpec, "curve": CurveSpec, "wiring": IcaWiring}
     for name, cls in nested.items():
         if isinstance(d.get(name), dict):
             names = {f.name for f in fields(cls)}
-            d[name] = cls(**{k: v for k, v in d[name].items() if k in names})
+            d[name] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d[name].items() if k in names})
     return RunConfig(**d)
+
+
+def config_notes(cfg: RunConfig) -> list:
+    """What a configuration allows but its user probably did not mean, one line each."""
+    notes = []
+    l2 = cfg.finetune.l2
+    if l2 != "auto" and l2 > 0 and cfg.inputs != "standardise":
+        notes.append(f"--l2 {l2:g} is sized for standardised inputs; with --inputs {cfg.inputs} (values ~0.1) it "
+                     "can hold every weight at zero (predictions = the training mean): consider --l2 0")
+    return notes

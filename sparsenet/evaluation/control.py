@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .report import METRICS, summarise
+from .statistics import METRICS, summarise
 
 HIGHER_IS_BETTER = {"pearson_r": True, "within_20_percent": True, "rmse": False}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
-
 import numpy as np
 
 from .. import backend
@@ -47,7 +45,8 @@ def spaced(rows: np.ndarray, at_most: int = PCA_ROWS) -> np.ndarray:
     return rows[np.linspace(0, rows.size - 1, min(rows.size, at_most)).astype(int)]
 
 
-class FoldFit(NamedTuple):
+@dataclass(frozen=True)
+class FoldFit:
     """What :meth:`Runner.fit` fitted: the input transform, the pool rows it was fitted on (and
     pre-training read), one :class:`~sparsenet.training.fitting.Fitted` per wiring."""
     transform: InputTransform
@@ -55,7 +54,8 @@ class FoldFit(NamedTuple):
     fitted: list
 
 
-class RunOutcome(NamedTuple):
+@dataclass(frozen=True)
+class RunOutcome:
     """What :meth:`Runner.run` returns: ``results[(scheme, model, repeat)]`` is the list of fold records;
     ``final`` the final model's checkpoint (None when not asked for); ``seconds`` the wall time."""
     results: dict
@@ -74,10 +74,9 @@ class Runner:
         self.device = backend.resolve_device(cfg.device)
         self.linked = linked_genes(ds.masks)
         self.progress = progress or (lambda *a, **k: None)
-        noise = cfg.noise or {}
         self.pool = ds.pretrain_source
-        if noise.get("where") in ("pretrain", "both"):
-            self.pool = NoisyInput(ds.pretrain_source, noise["percent"], cfg.seed)
+        if cfg.noise and cfg.noise.where in ("pretrain", "both"):
+            self.pool = NoisyInput(ds.pretrain_source, cfg.noise.percent, cfg.seed)
         self.x_labelled = ds.inputs.take(ds.labelled)
 
     def __getstate__(self):  # shipped to Dask workers: without the (terminal-bound) progress display
@@ -106,8 +105,8 @@ class Runner:
         """Pre-trained autoencoder parameters and losses on ``masks`` (default: the data set's) for the pool
         ``rows`` (cached by everything they depend on, the masks' fingerprint included)."""
         masks = masks or self.ds.masks
-        noise = self.cfg.noise or {}
-        pool_noise = noise.get("percent") if noise.get("where") in ("pretrain", "both") else None
+        noise = self.cfg.noise
+        pool_noise = noise.percent if noise and noise.where in ("pretrain", "both") else None
         what = [seed, asdict(self.cfg.pretrain), pool_noise, transform.how, asdict(self.cfg.architecture),
                 mask_fingerprint(masks)]
         key = hashlib.sha256(rows.tobytes() + json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -160,8 +159,8 @@ class Runner:
         wirings = wirings(own) if callable(wirings) else wirings
         transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
         x, y = self.x_labelled[train], self.ds.y[train]
-        if (self.cfg.noise or {}).get("where") in ("finetune", "both"):
-            x, y = noisy_pairs(x, y, self.cfg.noise["percent"], seed)
+        if self.cfg.noise and self.cfg.noise.where in ("finetune", "both"):
+            x, y = noisy_pairs(x, y, self.cfg.noise.percent, seed)
         spec = NetworkSpec(strategy, self.cfg.architecture, self.cfg.ensemble, self.cfg.finetune, self.device)
         needs_folds = spec.finetune.l2 == "auto" or spec.finetune.early_stopping == "inner"
 
@@ -186,7 +185,7 @@ class Runner:
         if key not in cache:
             pool = np.asarray(self.ds.pretrain_source.take(spaced(rows)), dtype=np.float64)
             cache[key] = ica_masks(pool - pool.mean(axis=0), self.ds.masks,
-                                   IcaSettings(components=w["components"], seed=w["seed"], min_genes=w["min_genes"]))
+                                   IcaSettings(components=w.components, seed=w.seed, min_genes=w.min_genes))
         return cache[key]
 
     def linked_of(self, masks) -> np.ndarray:
@@ -256,8 +255,9 @@ class Runner:
             rec = self.curve_fold(model.split(":", 1)[1], f, train, test, run_seed, label)
         elif model.startswith("null:"):  # every draw of a null wiring, trained as the real one, in one stack
             kind = model.split(":", 1)[1]
-            transform, _, fitted = self.fit(self.cfg.strategies[0], train, {ids[i] for i in test},
-                                            run_seed, run_seed, label, wirings=lambda own: self.null_masks(kind, own))
+            fold_fit = self.fit(self.cfg.strategies[0], train, {ids[i] for i in test}, run_seed, run_seed, label,
+                                wirings=lambda own: self.null_masks(kind, own))
+            transform, fitted = fold_fit.transform, fold_fit.fitted
             rec = dict(fitted[0].record, test=test)
             x_in = transform.apply(x_test)
             rec["predicted_draws"] = np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted])
@@ -268,8 +268,8 @@ class Runner:
             if "l2_chosen" in rec:
                 rec["l2_chosen_draws"] = np.array([fi.record["l2_chosen"] for fi in fitted])
         else:
-            transform, rows, [fitted] = self.fit(model, train, {ids[i] for i in test}, run_seed, run_seed,
-                                                 label)
+            fold_fit = self.fit(model, train, {ids[i] for i in test}, run_seed, run_seed, label)
+            transform, rows, [fitted] = fold_fit.transform, fold_fit.pool_rows, fold_fit.fitted
             rec = dict(fitted.record, test=test)
             rec["predicted"] = predict(fitted.encoder, transform.apply(x_test), fitted.columns)
             weights = encoder_link_weights(fitted.encoder)
@@ -287,7 +287,7 @@ class Runner:
     def models(self):
         if self.cfg.curve:  # a learning curve: its models only
             return [f"curve:{m}" for m in list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines]]
-        nulls = (self.cfg.nulls or {}).get("kinds", [])
+        nulls = self.cfg.nulls.kinds if self.cfg.nulls else ()
         return list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines] + [f"null:{k}" for k in nulls]
 
     def curve_fold(self, inner: str, f, train, test, run_seed, label) -> dict:
@@ -295,7 +295,7 @@ class Runner:
         fold's training samples that ``cfg.curve`` asks for (``evaluation.curves.subsets``)."""
         c = self.cfg.curve
         groups = [self.ds.groups[i] for i in train] if self.ds.groups is not None else [str(i) for i in train]
-        subs = curve_subsets(groups, c["labels"], c["draws"], c["kinds"], c["seed"], f)
+        subs = curve_subsets(groups, list(c.labels), c.draws, list(c.kinds), c.seed, f)
         x_test = self.x_labelled[test]
         t0 = time.perf_counter()
         if inner.startswith("baseline:"):
@@ -308,8 +308,9 @@ class Runner:
                    "stop": "fitted"}
             self.progress("finetune", label, 1, 1, None)
         else:
-            transform, _, fitted = self.fit(inner, train, {self.ds.labelled_ids[i] for i in test}, run_seed, run_seed,
-                                            label, subsets=[m for *_, m in subs])
+            fold_fit = self.fit(inner, train, {self.ds.labelled_ids[i] for i in test}, run_seed, run_seed, label,
+                                subsets=[m for *_, m in subs])
+            transform, fitted = fold_fit.transform, fold_fit.fitted
             x_in = transform.apply(x_test)
             preds = [predict(fi.encoder, x_in, fi.columns) for fi in fitted]
             rec = dict(fitted[0].record)
@@ -319,21 +320,21 @@ class Runner:
         return rec
 
     def null_masks(self, kind: str, masks=None) -> list:
-        """The ``cfg.nulls['draws']`` randomised copies of ``masks`` (default: the data set's; a fit's own wiring
-        under ``cfg.wiring``) of one null model (seeded by ``cfg.nulls['seed']``; made once per runner)."""
+        """The ``cfg.nulls.draws`` randomised copies of ``masks`` (default: the data set's; a fit's own wiring
+        under ``cfg.wiring``) of one null model (seeded by ``cfg.nulls.seed``; made once per runner)."""
         masks = masks or self.ds.masks
         cache = self.__dict__.setdefault("_null_masks", {})
         key = kind if masks is self.ds.masks else (kind, mask_fingerprint(masks))
         if key not in cache:
             nulls = self.cfg.nulls
-            cache[key] = [randomise(masks, kind, nulls["seed"], d) for d in range(nulls["draws"])]
+            cache[key] = [randomise(masks, kind, nulls.seed, d) for d in range(nulls.draws)]
         return cache[key]
 
     def run(self, executor=None):
         """Every (scheme, model, repeat) over the same folds, then the final model: a :class:`RunOutcome`.
         ``executor``: an :class:`~sparsenet.evaluation.plan.Executor` (default: serial, in-process)."""
-        results, finals, seconds = (executor or Executor()).run(Plan([self]), self.progress)
-        return RunOutcome(results[0], finals[0], seconds)
+        done = (executor or Executor()).run(Plan([self]), self.progress)
+        return RunOutcome(done.results[0], done.finals[0], done.seconds)
 
     def final_model(self):
         path = self.out / "model.h5"
@@ -341,8 +342,8 @@ class Runner:
         if path.exists():
             return load_checkpoint(path)
         n = self.ds.labelled.size
-        transform, rows, [fitted] = self.fit(strategy, np.arange(n), set(), self.cfg.seed, self.cfg.seed,
-                                             f"final model ({strategy})")
+        fold_fit = self.fit(strategy, np.arange(n), set(), self.cfg.seed, self.cfg.seed, f"final model ({strategy})")
+        transform, rows, [fitted] = fold_fit.transform, fold_fit.pool_rows, fold_fit.fitted
         nets, encoder, rec = fitted.nets, fitted.encoder, fitted.record
         params = {}
         for k, (net, member) in enumerate(zip(nets, getattr(encoder, "members", [encoder]))):

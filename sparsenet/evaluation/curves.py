@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 
 from . import metrics
-from .report import METRICS
+from .statistics import METRICS
 
 KINDS = ("projects", "random")
 

@@ -13,14 +13,24 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from .folds import make_folds
 
-if TYPE_CHECKING:
-    from .crossval import Runner
+
+class Runner(Protocol):
+    """What a plan runs (``evaluation.crossval.Runner`` is one): a data set and configuration whose fits are
+    ``(scheme, model, fold, repeat)``, each run by ``run_fold``, and a final model."""
+    ds: object
+    cfg: object
+
+    def models(self) -> list: ...
+
+    def run_fold(self, scheme: str, model, fold: int, test: np.ndarray, repeat: int = 0) -> dict: ...
+
+    def final_model(self): ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,16 @@ class Fit:
     @property
     def name(self) -> str:
         return f"run{self.run}-{self.scheme}-{self.model}-s{self.repeat}-fold{self.fold}"
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """What :meth:`Executor.run` returns: per runner of the plan, its results
+    (``{(scheme, model, repeat): [record per fold]}``) and its final checkpoint (None without one); the wall
+    time."""
+    results: list
+    finals: list
+    seconds: float
 
 
 class Plan:
@@ -145,12 +165,12 @@ class Executor:
             self.cluster.close()
         self.client = self.cluster = None
 
-    def run(self, plan: Plan, progress=None):
-        """(results per runner, final checkpoint per runner or None, seconds)."""
+    def run(self, plan: Plan, progress=None) -> PlanOutcome:
+        """Every fit of ``plan``, then each runner's final model."""
         t0 = time.perf_counter()
         if self.client is None:
             records = {fit: run_fit(plan.runners[fit.run], fit) for fit in plan.fits}
-            return plan.gather(records), _finals(plan), time.perf_counter() - t0
+            return PlanOutcome(plan.gather(records), _finals(plan), time.perf_counter() - t0)
         return self._run_dask(plan, progress, t0)
 
     def _run_dask(self, plan: Plan, progress, t0):
@@ -179,7 +199,7 @@ class Executor:
             for future in futures:
                 future.cancel()
             raise
-        return plan.gather(records), _finals(plan), time.perf_counter() - t0  # finals read back from model.h5
+        return PlanOutcome(plan.gather(records), _finals(plan), time.perf_counter() - t0)  # finals: from model.h5
 
 
 def _has_distributed() -> bool:

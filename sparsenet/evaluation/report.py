@@ -1,4 +1,5 @@
-"""The run folder: result CSVs (observed then predicted, folds stacked), report.json, plots, links."""
+"""The run folder: result CSVs (observed then predicted, folds stacked), report.json, plots, links. The numbers
+themselves come from :mod:`sparsenet.evaluation.statistics`; this module only writes them."""
 from __future__ import annotations
 
 import csv
@@ -9,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import atomic
-from . import metrics, plots
+from . import plots
 from .links import links_csv
+from .statistics import aggregate, comparisons, pooled, summarise
 
 
 def _clean(v):
@@ -32,56 +34,6 @@ def write_json(path, data):
     atomic.write_json(path, _clean(data))
 
 
-def pooled(ds, records):
-    """Observed and predicted of every labelled sample (each held out once), with its fold."""
-    n, k = ds.y.shape
-    pred, fold = np.full((n, k), np.nan), np.zeros(n, dtype=np.int64)
-    for f, rec in enumerate(records):
-        test = np.asarray(rec["test"], dtype=np.int64)
-        pred[test] = rec["predicted"]
-        fold[test] = f
-    return ds.y, pred, fold
-
-
-def summarise(ds, records) -> dict:
-    y, pred, _ = pooled(ds, records)
-    out = {"phenotypes": {}, "folds": len(records)}
-    for j, col in enumerate(ds.target_columns):
-        m = metrics.prediction_metrics(y[:, j], pred[:, j])
-        per_fold = [metrics.pearson(ds.y[np.asarray(r["test"], int), j], np.asarray(r["predicted"])[:, j])
-                    for r in records]
-        m["reaction"] = ds.targets[j]
-        m["pearson_r_per_fold"] = per_fold
-        p = pred[:, j][np.isfinite(pred[:, j])]
-        scale = float(np.nanmedian(np.abs(y[:, j]))) if np.isfinite(y[:, j]).any() else 1.0
-        stuck = float(np.mean(np.abs(p) < 1e-3 * scale)) if p.size else 0.0
-        if stuck >= 0.9:
-            out.setdefault("warnings", []).append(
-                f"{col}: {100 * stuck:.0f} % of predictions are ~0: fine-tuning collapsed (softplus output stuck "
-                "at 0); try a smaller --finetune-lr")
-        out["phenotypes"][col] = m
-    stops = [str(r["stop"]) for r in records]
-    out["finetune_stopped_by"] = {s: stops.count(s) for s in sorted(set(stops))}
-    out["finetune_steps"] = [int(np.size(r["finetune_losses"])) for r in records]
-    if any("l2_chosen" in r for r in records):  # --l2 auto: the penalty each fold's inner CV chose
-        out["l2_chosen_per_fold"] = [float(r["l2_chosen"]) for r in records]
-        out["l2_path"] = [float(v) for v in records[0]["l2_path"]]
-        out["l2_inner_loss_per_fold"] = [[float(v) for v in r["l2_inner_loss"]] for r in records]
-    out["pretrain_seconds"] = float(sum(r["pretrain_seconds"] for r in records))
-    out["finetune_seconds"] = float(sum(r["finetune_seconds"] for r in records))
-    rs = [r["reconstruction"] for r in records if "reconstruction" in r]
-    if rs:
-        out["reconstruction_held_out"] = {
-            **{f"{k}_mean": float(np.nanmean([r[k] for r in rs])) for k in ("pearson_r", "r2", "pca_pearson_r", "pca_r2")},
-            "r2_per_fold": [float(r["r2"]) for r in rs],
-            "pca_r2_per_fold": [float(r["pca_r2"]) for r in rs],
-            "genes": "genes linked to at least one phenotype",
-            "reference": "R² and r of deviations from the per-gene training mean; pca_*: PCA of the same width "
-                         "(one component per phenotype node) fitted on the same training pool"}
-        out["pretrain_final_loss_mean"] = float(np.mean([r["pretrain_losses"][-1] for r in records]))
-    return out
-
-
 def results_csv(ds, records) -> str:
     y, pred, fold = pooled(ds, records)
     buf = io.StringIO()
@@ -93,53 +45,6 @@ def results_csv(ds, records) -> str:
         w.writerow([ids[i], int(fold[i]) + 1] + ([ds.groups[i]] if ds.groups else [])
                    + ["" if not np.isfinite(v) else f"{v:.6g}" for v in y[i]] + [f"{v:.6g}" for v in pred[i]])
     return buf.getvalue()
-
-
-METRICS = ("pearson_r", "within_20_percent", "rmse")
-
-
-def aggregate(per_seed: list) -> dict:
-    """Mean and sd over seeds of each phenotype's metrics (``per_seed``: summarise() of each seed)."""
-    out = {}
-    for col in per_seed[0]["phenotypes"]:
-        vals = {m: [s["phenotypes"][col][m] for s in per_seed] for m in METRICS}
-        out[col] = {m: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
-                        "per_seed": v} for m, v in vals.items()}
-    return out
-
-
-def paired(a: list, b: list) -> dict:
-    """Paired differences a - b over seeds (same folds): each metric's mean, sd, and in how many seeds a was
-    better. A gain is claimed only when a is better in every seed and the mean gain exceeds the sd of both."""
-    out = {}
-    for m in METRICS:
-        d = np.asarray(a[m]["per_seed"]) - np.asarray(b[m]["per_seed"])
-        better = -d if m == "rmse" else d
-        spread = max(a[m]["sd"], b[m]["sd"], float(np.std(d, ddof=1)) if d.size > 1 else 0.0)
-        out[m] = {"difference_mean": float(d.mean()), "difference_sd": float(np.std(d, ddof=1)) if d.size > 1 else 0.0,
-                  "better_in": f"{int((better > 0).sum())}/{d.size}",
-                  "verdict": "one seed: no verdict" if d.size < 2 else
-                             "better" if (better > 0).all() and better.mean() > spread else
-                             "worse" if (better < 0).all() and -better.mean() > spread else "within noise"}
-    return out
-
-
-def comparisons(ds, aggregated: dict) -> list:
-    """Per scheme and phenotype: C against B, and each network strategy against the best baseline by mean r."""
-    rows = []
-    for scheme in dict.fromkeys(k.split("/")[0] for k in aggregated):
-        models = {k.split("/", 1)[1]: v for k, v in aggregated.items() if k.startswith(scheme + "/")}
-        nets = [m for m in models if not m.startswith("baseline:")]
-        bases = [m for m in models if m.startswith("baseline:") and m != "baseline:mean"]
-        for col in ds.target_columns:
-            pairs = [("C", "B")] if {"B", "C"} <= set(nets) else []
-            if bases:
-                best = max(bases, key=lambda m: models[m][col]["pearson_r"]["mean"])
-                pairs += [(n, best) for n in nets]
-            for a, b in pairs:
-                rows.append({"scheme": scheme, "phenotype": col, "model": a, "against": b,
-                             **paired(models[a][col], models[b][col])})
-    return rows
 
 
 def model_words(model: str) -> str:

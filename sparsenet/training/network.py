@@ -29,7 +29,7 @@ HEADS = {"node": "the paper's: the target's own node of the phenotype layer",
          "readout": "a linear read-out of every phenotype node (phenotype layer -> targets)"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Architecture:
     """What may change while the gene -> protein -> phenotype wiring from the masks stays."""
     decoder: str = "softplus"

@@ -16,7 +16,7 @@ from ..engine import (Adam, MaskedLinear, OneToOne, Softplus, scaled_squared_err
 from ..engine.layer import cpu_feature_major
 
 
-@dataclass
+@dataclass(frozen=True)
 class PretrainSettings:
     samples: int = 1_000_000
     batch: int = 5000

@@ -1,0 +1,95 @@
+"""sparsenet.evaluation.config: presets with options over them, every allowed value checked once in
+build_config, typed sub-configurations (nulls, curve, noise, wiring) checked there too, and a configuration
+that cannot change after it is built."""
+import dataclasses
+
+import pytest
+
+from sparsenet.evaluation.config import (CHOICES, ConfigError, CurveSpec, IcaWiring, NoiseSpec, NullSpec, PRESETS,
+                                         RunConfig, build_config, config_from_dict, config_notes, parse_list)
+
+
+def test_presets_and_single_options_over_them():
+    """Every option given on its own overrides its preset; what is not given comes from the preset; a penalty
+    over unscaled inputs is pointed out in one line."""
+    def config(preset, **options):
+        return build_config(preset, device="cpu", pretrain_samples=1000, batch=100, **options)
+
+    for preset in PRESETS:
+        cfg, chosen = config(preset), PRESETS[preset]
+        assert cfg.strategies == (chosen["strategy"],) and cfg.inputs == chosen["inputs"]
+        assert (cfg.finetune.loss, cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.max_steps, cfg.ensemble,
+                cfg.finetune.optimizer) == (chosen["loss"], chosen["l2"], chosen["init_scale"], chosen["max_steps"],
+                                            chosen["ensemble"], chosen["optimizer"])
+    assert PRESETS["default"]["l2"] > 0 and PRESETS["paper"]["l2"] == 0  # the paper's method has no penalty
+    cfg = config("default", l2=0.0, init_scale=1.0, loss="relative", strategy="B,C")
+    assert (cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.loss, cfg.strategies) == (0.0, 1.0, "relative",
+                                                                                             ("B", "C"))
+    cfg = config("paper", l2=0.5)
+    assert cfg.finetune.l2 == 0.5 and cfg.finetune.loss == "relative" and cfg.strategies == ("C",)
+    assert config_notes(config("default")) == config_notes(config("default", inputs="centre", l2=0.0)) == []
+    [note] = config_notes(config("default", inputs="centre"))
+    assert "--l2 0.03" in note and "--inputs centre" in note
+
+
+def test_allowed_values_are_checked_once_in_the_library():
+    for option, allowed in CHOICES.items():
+        if option in ("cv", "baselines", "strategy", "tune"):
+            continue
+        with pytest.raises(ConfigError, match=f"--{option.replace('_', '-')} must be one of {', '.join(allowed)}"):
+            build_config("default", **{option: "nonsense"})
+    assert parse_list("all", "strategy") == ["A", "B", "C"] and parse_list("both", "cv") == ["grouped", "kfold"]
+    assert parse_list("none", "baselines") == [] and parse_list("B,B,C", "strategy") == ["B", "C"]
+    with pytest.raises(ConfigError, match="--cv: 'loo' is not one of grouped, kfold, lopo"):
+        build_config("default", cv="loo")
+    with pytest.raises(ConfigError, match="does not go with --optimizer lbfgs"):
+        build_config("default", optimizer="lbfgs", early_stopping="inner")
+    with pytest.raises(TypeError, match="unknown option"):
+        build_config("default", l3=0.1)
+
+
+def test_a_configuration_is_frozen_and_a_variant_is_a_new_one():
+    cfg = build_config("default", cv="grouped", folds=3)
+    for name, value in (("nulls", NullSpec()), ("strategies", ("C",)), ("folds", 4)):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(cfg, name, value)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.finetune.l2 = 1.0
+    with pytest.raises(AttributeError):  # tuples: nothing to change in place either
+        cfg.strategies.append("C")
+    noisy = dataclasses.replace(cfg, noise=NoiseSpec("finetune", 50.0))
+    assert cfg.noise is None and noisy.noise.percent == 50.0
+
+
+def test_sub_configurations_are_typed_and_checked_by_build_config():
+    cfg = build_config("default", nulls={"kinds": ["genes", "genes", "edges"], "draws": 3, "seed": 4})
+    assert cfg.nulls == NullSpec(("genes", "edges"), 3, 4)
+    with pytest.raises(ConfigError, match="--null: 'shuffle' is not one of genes, edges, density"):
+        build_config("default", nulls=NullSpec(("shuffle",), 3, 0))
+    with pytest.raises(ConfigError, match="one strategy"):
+        build_config("default", strategy="B,C", nulls=NullSpec())
+    curve = build_config("default", strategy="none", baselines="mean", curve=CurveSpec(("10", "all"), 2)).curve
+    assert curve.labels == (10, "all") and curve.kinds == ("projects", "random")
+    with pytest.raises(ConfigError, match="learning curve"):
+        build_config("default", strategy="none")
+    with pytest.raises(ConfigError, match="--draw-by"):
+        build_config("default", curve=CurveSpec(kinds=("sideways",)))
+    with pytest.raises(ConfigError, match=r"--percent values must be in \(0, 100\]"):
+        build_config("default", noise=NoiseSpec("both", 150.0))
+    with pytest.raises(ConfigError, match="--where"):
+        build_config("default", noise={"where": "everywhere", "percent": 10})
+    with pytest.raises(TypeError, match="unknown key"):
+        build_config("default", nulls={"kinds": ["genes"], "n": 3})
+    assert build_config("default", wiring="ica", ica_components=7).wiring == IcaWiring(components=7)
+
+
+def test_a_configuration_survives_its_dict():
+    """What a checkpoint or a state folder keeps (to_dict, as JSON) reads back as the same configuration, with
+    the same keys as before the sub-configurations were typed (a resumed run compares them)."""
+    import json
+
+    cfg = build_config("default", wiring="ica", nulls=NullSpec(("genes",), 2, 1), baselines="mean,ridge")
+    d = json.loads(json.dumps(cfg.to_dict()))
+    assert d["nulls"] == {"kinds": ["genes"], "draws": 2, "seed": 1}
+    assert d["wiring"] == {"kind": "ica", "components": 50, "seed": 0, "min_genes": 3}
+    assert config_from_dict(d) == cfg and isinstance(config_from_dict(d), RunConfig)
