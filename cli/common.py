@@ -46,3 +46,10 @@ def flag(*names: str, help: str, rich_help_panel: str | None = None):
 def check_output_folder(path: Path) -> None:
     if not Path(path).parent.exists():
         raise UserError(f"{path}: folder {Path(path).parent} does not exist")
+
+
+def check_masks_output(path: Path) -> None:
+    """A masks file to write: an .h5 name in a folder that exists."""
+    if Path(path).suffix not in (".h5", ".hdf5"):
+        raise UserError(f"{path}: the masks file must end in .h5")
+    check_output_folder(path)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from . import pipeline
-from .common import UserError, check_output_folder, flag, friendly
+from .common import UserError, check_masks_output, check_output_folder, flag, friendly
 from sparsenet.atomic import write_atomically, write_json
 from sparsenet.masks import store
 
@@ -93,9 +93,7 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
         raise UserError(f"--threshold must be in (0, 1], got {threshold}")
     if level not in ("genes", "reactions"):
         raise UserError(f"--level must be genes or reactions, got {level!r}")
-    if out.suffix not in (".h5", ".hdf5"):
-        raise UserError(f"{out}: the masks file must end in .h5")
-    check_output_folder(out)  # before the screen, not after a minute of it
+    check_masks_output(out)  # before the screen, not after a minute of it
     cobra_model, path, digest = load_model(model)
     settings = ScreenSettings(uptake=uptake, uptake_flux=uptake_flux, threshold=threshold, zero_tol=zero_tol,
                               exhaustive=exhaustive, keep_zero_optimum=keep_zero_optimum)
@@ -128,9 +126,7 @@ def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or 
     from sparsenet.masks.edges import masks_from_edges as build
     from sparsenet.masks.store import write_masks
 
-    if out.suffix not in (".h5", ".hdf5"):
-        raise UserError(f"{out}: the masks file must end in .h5")
-    check_output_folder(out)
+    check_masks_output(out)
     masks = build(edges, source, target, allow_self_loops)
     write_atomically(out, lambda p: write_masks(p, masks))
     s = masks.summary()
@@ -148,11 +144,9 @@ def masks_subsystems(model: str = typer.Argument("iJO1366", help="SBML (.xml/.xm
     from sparsenet.masks.store import write_masks
     from sparsenet.masks.subsystems import subsystem_masks
 
-    if out.suffix not in (".h5", ".hdf5"):
-        raise UserError(f"{out}: the masks file must end in .h5")
     if min_genes < 1:
         raise UserError(f"--min-genes must be at least 1, got {min_genes}")
-    check_output_folder(out)
+    check_masks_output(out)
     cobra_model, path, digest = load_model(model)
     masks = subsystem_masks(cobra_model, model_file=model, model_sha256=digest, min_genes=min_genes)
     write_atomically(out, lambda p: write_masks(p, masks))
@@ -213,9 +207,7 @@ def masks_names(masks_file: Path = typer.Argument(..., metavar="MASKS", help="ma
     from sparsenet.masks.names import names_from_table, with_gene_names
     from sparsenet.masks.store import read_masks, write_masks
 
-    if out.suffix not in (".h5", ".hdf5"):
-        raise UserError(f"{out}: the masks file must end in .h5")
-    check_output_folder(out)
+    check_masks_output(out)
     masks = with_gene_names(read_masks(masks_file), names_from_table(table, id_column, name_column), str(table))
     write_atomically(out, lambda p: write_masks(p, masks))
     typer.echo(f"{out}: names for {masks.attrs['gene_names_found']} of {len(masks.gene_ids)} genes from {table.name}")
@@ -230,9 +222,7 @@ def masks_combine(first: Path = typer.Argument(..., help="masks file (e.g. a met
     from sparsenet.masks.combine import combine
     from sparsenet.masks.store import read_masks, write_masks
 
-    if out.suffix not in (".h5", ".hdf5"):
-        raise UserError(f"{out}: the masks file must end in .h5")
-    check_output_folder(out)
+    check_masks_output(out)
     masks = combine(read_masks(first), read_masks(second), (first.stem, second.stem))
     write_atomically(out, lambda p: write_masks(p, masks))
     s = masks.summary()

@@ -10,6 +10,7 @@ never into the installed package; ``load`` reads both, the user's entries over t
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -41,10 +42,16 @@ def load(path: Path | None = None) -> dict:
     return merged
 
 
+def _as_dict(wiring) -> dict | None:
+    return dataclasses.asdict(wiring) if dataclasses.is_dataclass(wiring) else wiring
+
+
 def wiring_key(fingerprint: str, wiring: dict | None = None) -> str:
     """The key a wiring's controls are kept under: the masks' fingerprint, or for ``--wiring ica`` (each fit
     wired to its own independent components over the masks' genes, not to the masks) the fingerprint and the
-    number of components, so an ICA control never stands for the masks' own wiring."""
+    number of components, so an ICA control never stands for the masks' own wiring. ``wiring``: a configuration's
+    (``IcaWiring``) or the dict a report keeps of it."""
+    wiring = _as_dict(wiring)
     return fingerprint if not wiring else f"{fingerprint}+{wiring['kind']}{wiring['components']}"
 
 
@@ -83,6 +90,7 @@ def record(run_folder, label: str, path: Path | None = None) -> dict:
 def wiring_statement(fingerprint: str, path: Path | None = None, *, wiring: dict | None = None) -> str:
     """One sentence on whether these masks' wiring (or, with ``wiring``, the run's own wiring over the masks'
     genes) has been shown to matter, and where."""
+    wiring = _as_dict(wiring)
     tested = load(path).get(wiring_key(fingerprint, wiring))
     if not tested and wiring:
         return (f"wiring: each fit's own {wiring['components']} independent components of its pre-training pool; "

@@ -1,0 +1,44 @@
+"""The study ``sparsenet train`` runs: cross-validate the configured networks beside baselines on the same
+folds, train the final model, keep in it what ``predict`` needs for intervals, and write the run folder."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..evaluation.config import RunConfig
+from ..evaluation.crossval import Runner
+from ..evaluation.intervals import attach_to_model
+from ..evaluation.plan import Executor, Plan
+from ..evaluation.report import write_run
+from .inputs import StudyData, prepare_out
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` wrote and found: ``report`` is report.json's content (``report['files']`` names every
+    file); ``intervals`` the held-out coverage of the final model's intervals (None without a final model)."""
+    out: Path
+    report: dict
+    intervals: dict | None
+    seconds: float
+
+
+def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None = None, progress=None,
+          resume: bool = False, cache_dir: Path | None = None) -> TrainResult:
+    """Run ``cfg`` on ``data`` into the folder ``out`` (fresh, or ``resume``: the same settings' folder), its fits
+    on ``executor`` (default: serially here); ``progress(kind, label, done, total, loss)`` hears of every stage,
+    first ``('plan', 'fits', 0, n_tasks, None)``; ``cache_dir``: a folder of pre-trainings to share."""
+    t0 = time.perf_counter()
+    ds = data.dataset
+    prepare_out(out, resume, {"data": ds.summary, "masks": data.masks, "run": cfg.to_dict()})
+    runner = Runner(ds, cfg, out, progress, pretrain_dir=cache_dir)
+    if progress:
+        progress("plan", "fits", 0, Plan([runner]).n_tasks, None)
+    outcome = runner.run(executor)
+    results, final = outcome.results, outcome.final
+    intervals = attach_to_model(Path(out) / "model.h5", ds, results, cfg) if final is not None else None
+    seconds = time.perf_counter() - t0
+    report = write_run(out, ds, cfg, results, final, seconds,
+                       {"masks": data.masks, "command_seconds": seconds, **({"intervals": intervals} if intervals else {})})
+    return TrainResult(Path(out), report, intervals, time.perf_counter() - t0)
