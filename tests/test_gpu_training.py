@@ -19,8 +19,8 @@ import scipy.sparse as sp
 from sparsenet import backend
 from sparsenet.engine import OneToOne, MaskedLinear
 from sparsenet.masks.store import Masks
-from sparsenet.training import finetune as finetune_module
-from sparsenet.training.finetune import FinetuneSettings, finetune
+from sparsenet.training.finetune import FinetuneSettings
+from sparsenet.training.stack import finetune
 from sparsenet.training.network import Architecture, build_autoencoder, build_encoder, linked_genes
 from sparsenet.training.pretrain import reconstruction_step
 from synthetic import core_masks
@@ -450,6 +450,7 @@ def test_a_broken_gpu_branch_fails_the_checks(cp, monkeypatch, mutation):
         all_checks()
 
 
+@pytest.mark.slow  # a whole pre-training on the emulated device
 def test_pretraining_on_the_device_sees_the_cpu_batches(cp):
     """Pre-training with the rows buffered on the device (batches gathered there) follows the CPU
     run step by step: same batches, same losses."""

@@ -8,9 +8,9 @@ import scipy.sparse as sp
 from sparsenet.engine import MaskedLinear, Sequential, cpu_kernels, sum_squared_error
 from sparsenet.engine.stack import block_diagonal, scale_index, stack_rows
 from sparsenet.masks.store import Masks
-from sparsenet.training.finetune import FinetuneSettings, finetune, predict, scale_fresh_weights
+from sparsenet.training.finetune import FinetuneSettings, predict, scale_fresh_weights
 from sparsenet.training.network import Architecture, build_autoencoder, build_encoder
-from sparsenet.training.stack import EncoderStack, finetune_stack
+from sparsenet.training.stack import EncoderStack, finetune, finetune_stack
 
 from conftest import random_mask
 from synthetic import core_masks
@@ -99,17 +99,29 @@ def test_members_of_a_stack_end_where_each_alone_ends():
         np.testing.assert_allclose(e.params, params, rtol=1e-5, atol=1e-7)
 
 
-def test_a_stack_of_one_matches_the_one_network_fine_tuner():
-    """The stack's fine-tuner reaches what ``finetune`` reaches (the read-out's sums and the penalty's
-    rounding apart): the same losses and predictions."""
+def as_float64(encoder):
+    """The encoder with float64 parameters: the same network, computed in float64 (a reference)."""
+    for layer in encoder.layers:
+        layer.set_dtype(np.float64)
+    encoder._flatten()
+    return encoder
+
+
+def test_the_stack_matches_its_float64_reference():
+    """The stacked float32 fine-tuner against the same loop run in float64 on the one network (a stack of one
+    trained in place): the same losses, step by step, and the same predictions, to float32 round-off."""
     m, x, y = problem(seed=4)
     a, cols = encoder(m, 3)
     b, _ = encoder(m, 3)
+    reference = as_float64(a)
+    assert reference.params.dtype == np.float64
     settings = FinetuneSettings(lr=0.01, max_steps=300, tol=0.0, loss="squared", l2=0.03)
-    losses_a, _ = finetune(a, x, y, cols, settings, False)
+    losses_ref, _ = finetune(reference, x.astype(np.float64), y, cols, settings, False)
     [(losses_b, _)] = finetune_stack([b], [cols], x, y, settings, False)
-    np.testing.assert_allclose(losses_b, losses_a, rtol=2e-3)
-    np.testing.assert_allclose(predict(b, x, cols), predict(a, x, cols), rtol=2e-3, atol=1e-4)
+    np.testing.assert_allclose(losses_b, losses_ref, rtol=2e-3)
+    np.testing.assert_allclose(predict(b, x, cols), predict(reference, x.astype(np.float64), cols), rtol=2e-3,
+                               atol=1e-4)
+    assert np.abs(losses_ref - losses_b).max() > 0  # two arithmetics compared, not one run twice
 
 
 def test_each_member_trains_on_its_own_samples_with_its_own_penalty():

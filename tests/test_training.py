@@ -2,18 +2,17 @@
 import numpy as np
 import pytest
 
-from sparsenet.data.dataset import load_dataset
-from sparsenet.data.spec import DataSpec
 from sparsenet.engine import DenseLinear, Sequential, sum_squared_error
-from sparsenet.evaluation.config import RunConfig
 from sparsenet.evaluation.crossval import Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
-from sparsenet.training.finetune import FinetuneSettings, finetune, scale_fresh_weights, tuned_parameters
+from sparsenet.training.finetune import FinetuneSettings, scale_fresh_weights, tuned_parameters
+from sparsenet.training.stack import finetune
 from sparsenet.training.network import build_autoencoder, linked_genes
 from sparsenet.training.pretrain import PretrainSettings, pretrain
 from sparsenet.data.normalise import Normalisation
 
-from synthetic import core_masks, write_dataset
+from conftest import core_dataset, training_config
+from synthetic import core_masks
 
 
 @pytest.mark.parametrize("layout", ["feature_major", "c_order"])
@@ -162,16 +161,11 @@ def test_checkpoint_round_trip_and_mask_check(tmp_path):
 
 
 def _dataset(tmp_path):
-    expr, phen, _ = write_dataset(tmp_path / "data")
-    return load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"))
+    return core_dataset(tmp_path)
 
 
 def _config(**kw):
-    base = dict(strategies=["B", "C"], cv=["grouped", "kfold"], folds=3, seed=5, device="cpu",
-                pretrain=PretrainSettings(samples=2400, batch=200, lr=0.01, checkpoint_every=3),
-                finetune=FinetuneSettings(lr=1e-2, max_steps=60), final_model=True)
-    base.update(kw)
-    return RunConfig(**base)
+    return training_config(**kw)
 
 
 def _run(ds, cfg, out, progress=None):
@@ -183,11 +177,13 @@ class Killed(Exception):
     pass
 
 
+@pytest.mark.slow  # a whole cross-validation, killed and resumed
 def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
     ds = _dataset(tmp_path)
     cfg = _config()
-    full, final, _ = _run(ds, cfg, tmp_path / "a")
-    again, _, _ = _run(ds, cfg, tmp_path / "b")
+    first = _run(ds, cfg, tmp_path / "a")
+    full, final = first.results, first.final
+    again = _run(ds, cfg, tmp_path / "b").results
     for key in full:
         for r1, r2 in zip(full[key], again[key]):
             np.testing.assert_array_equal(r1["predicted"], r2["predicted"])
@@ -208,7 +204,8 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
         if kind == "pretrain":
             reported.setdefault(label, []).append(done)
 
-    resumed, final2, _ = _run(ds, cfg, tmp_path / "c", count)
+    second = _run(ds, cfg, tmp_path / "c", count)
+    resumed, final2 = second.results, second.final
     steps = -(-cfg.pretrain.samples // cfg.pretrain.batch)
     # grouped fold 1 was done; fold 2 restarts after step 6; the rest run whole (fold 3, 3 kfold, final C)
     assert len(reported) == 1 + 1 + 3 + 1
@@ -224,7 +221,7 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
 
 def test_strategies_share_folds_and_only_c_reconstructs(tmp_path):
     ds = _dataset(tmp_path)
-    results, _, _ = _run(ds, _config(strategies=["A", "B", "C"], cv=["grouped"], final_model=False), tmp_path / "r")
+    results = _run(ds, _config(strategies=["A", "B", "C"], cv=["grouped"], final_model=False), tmp_path / "r").results
     tests = {s: [tuple(r["test"]) for r in results[("grouped", s, 0)]] for s in "ABC"}
     assert tests["A"] == tests["B"] == tests["C"]
     groups = np.asarray(ds.groups)

@@ -5,7 +5,7 @@ For each wiring (masks; null draws are more wirings), ``ensemble`` members are b
 seed ``seed + k * MEMBER_SEED``), pre-trained for strategy C (by the caller's ``pretrained``: the CLI
 caches pre-trainings on disk, the estimator runs them on its pool), started small with a read-out at
 the training mean, then fine-tuned: every member of every wiring at once as one stack where they can
-be (``training.stack``), else one by one. With ``l2='auto'`` each wiring's penalty comes first from
+be (``training.stack``), else each as a stack of one. With ``l2='auto'`` each wiring's penalty comes first from
 inner folds of the training samples (``training.penalty``).
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import backend
-from .finetune import FinetuneSettings, choose_steps, default_lr, finetune, scale_fresh_weights
+from .finetune import FinetuneSettings, default_lr, scale_fresh_weights
 from .network import Architecture, Ensemble, build_autoencoder, build_encoder
 from .penalty import L2_PATH, choose_l2
-from .stack import finetune_stack, stackable
+from .stack import choose_steps, finetune_stack
 
 MEMBER_SEED = 1_000_003  # offset between the seeds of an ensemble's members
 
@@ -80,10 +80,10 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     """Fit ``spec.ensemble`` networks per wiring on transformed inputs ``xt`` and targets ``y`` (NaN: not
     observed). ``pretrained(masks, k, label)`` returns (params, losses, seconds) of member k's pre-training
     (strategy C); ``inner_folds``: held-out rows of ``xt`` for ``l2='auto'`` (along ``l2_path``, default
-    ``penalty.L2_PATH``) and inner early stopping; ``sample_weight``: each sample's weight in the loss
-    (stacked fine-tuning only); ``initial``: per wiring, each member's encoder parameters to start from
+    ``penalty.L2_PATH``) and inner early stopping; ``sample_weight``: each sample's weight in the loss;
+    ``initial``: per wiring, each member's encoder parameters to start from
     (warm start) instead of a fresh start; ``subsets``: boolean masks of the rows of ``xt`` to fit on, each
-    wiring fitted once per subset (a learning curve's label counts; stacked fine-tuning only). Returns one
+    wiring fitted once per subset (a learning curve's label counts; without inner early stopping). Returns one
     :class:`Fitted` per wiring (and subset: wiring-major)."""
     progress = progress or (lambda *a, **k: None)
     k_members = spec.ensemble
@@ -123,23 +123,21 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
                                                    k_members, axis=0)
     per_wiring = len(problems) // len(wirings)  # problems are wiring-major
     l2 = [l2[i // per_wiring] for i in range(len(problems))]
-    if settings.early_stopping == "none" and all(stackable(e) for e in encoders):
+    if settings.early_stopping == "none":  # every member of every wiring (and subset) in one stack
         results = finetune_stack(encoders, columns, xt, y, settings, pretrained_run,
                                  l2=np.repeat(np.asarray(l2, dtype=np.float64), k_members), sample_weight=sample_weight,
                                  train=train)
-    else:
-        if sample_weight is not None or subsets is not None:
-            raise ValueError("sample weights and subsets need stacked fine-tuning: a masked network with its gene -> "
-                             "protein layer folded in (strategies B, C) and no inner early stopping")
+    else:  # each member's step count from inner folds of these training samples, then fitted to it
+        if subsets is not None:
+            raise ValueError("a learning curve's subsets are fitted without inner early stopping (--early-stopping none)")
         results = []
         for i, (e, c) in enumerate(zip(encoders, columns)):
             own = replace(settings, l2=l2[i // k_members])
-            if own.early_stopping == "inner":  # the step count from inner folds of these training samples
-                steps, grid, curve = choose_steps(e, xt, y, c, own, pretrained_run, inner_folds)
-                own = replace(own, max_steps=steps, tol=0.0)
-                if i % k_members == 0:  # the report keeps member 0's choice
-                    records[i // k_members].update(inner_steps=grid, inner_loss=curve)
-            results.append(finetune(e, xt, y, c, own, pretrained_run))
+            steps, grid, curve = choose_steps(e, xt, y, c, own, pretrained_run, inner_folds)
+            if i % k_members == 0:  # the report keeps member 0's choice
+                records[i // k_members].update(inner_steps=grid, inner_loss=curve)
+            results += finetune_stack([e], [c], xt, y, replace(own, max_steps=steps, tol=0.0), pretrained_run,
+                                      sample_weight=sample_weight)
     seconds = time.perf_counter() - t0
     fitted = []
     for w, (ms, rec) in enumerate(zip(built, records)):

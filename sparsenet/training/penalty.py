@@ -13,22 +13,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .finetune import predict
+from .finetune import held_out_loss, predict
 from .stack import finetune_stack
 
 L2_PATH = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)  # strong -> weak; the default's fixed 0.03 among them
-
-
-def held_out_loss(prediction, y, scale, loss: str) -> float:
-    """The fine-tuning loss per observation on held-out samples (squared: relative to ``scale``, the mean
-    |y| of the samples the network trained on, as fine-tuning scales it)."""
-    y = np.asarray(y, float)
-    known = np.isfinite(y)
-    if not known.any():
-        return float("nan")
-    if loss == "relative":
-        return float(np.mean(np.abs((y[known] - prediction[known]) / (y[known] + 1e-6))))
-    return float(np.mean((((prediction - np.nan_to_num(y)) / scale) ** 2)[known]))
 
 
 @dataclass

@@ -8,10 +8,15 @@ input), its own penalty and its own stopping step, and ends where fitting it alo
 arithmetic, row by row; float32 round-off apart in the read-out's sums). What can be stacked:
 encoders whose first layer is a masked layer with the gene -> protein scale folded in
 (strategies B and C with one-to-one gene -> protein masks), with the node head or a read-out.
+
+This is the one fine-tuning loop: any other encoder (a dense first layer, strategy A; a masked gene ->
+reaction layer; float64 parameters) is a stack of one, trained in place (``SingleNetwork``, ``finetune``),
+and early stopping's inner folds are members of a stack (``choose_steps``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,7 +27,7 @@ from ..engine.dense_linear import DenseLinear
 from ..engine.stack import block_diagonal, member_of_rows, scale_index, stack_rows
 from ..engine.threads import threads_for
 from . import lbfgs
-from .finetune import freeze_for_tuning
+from .finetune import LOSSES, TUNE, freeze_for_tuning, held_out_loss, predict, step_grid
 from .network import freeze_gene_protein
 
 LOSS_KINDS = {"squared": 0, "relative": 1}  # the kernels' codes (cpu_kernels.member_losses)
@@ -71,6 +76,7 @@ class EncoderStack:
             self.members = [Member(offsets[k] + np.asarray(c, dtype=np.int64), slice(offsets[k], offsets[k + 1]))
                             for k, c in enumerate(columns)]
         self.net = Sequential(layers).to(device)
+        self.width = self.net.out_features
         self.offsets, self.n_in = offsets, n_in
         self.member_of_param = self._member_of_params()
         self.load(encoders)
@@ -126,6 +132,26 @@ class EncoderStack:
                 at += n
 
 
+class SingleNetwork:
+    """A stack of one: any encoder, trained in place (its own parameters and gradients are the stack's), for
+    what ``EncoderStack`` cannot hold and for ``finetune``'s one network."""
+
+    def __init__(self, encoder, columns):
+        self.net, self.k = encoder, 1
+        self.readout = isinstance(encoder.layers[-1], DenseLinear)  # a read-out on top: tuned afresh
+        # the output's width: the last layer that sets one (an activation keeps its input's)
+        self.width = next(w for w in (layer.out_features for layer in reversed(encoder.layers)) if w is not None)
+        self.members = [Member(np.asarray(columns, dtype=np.int64), slice(0, self.width))]
+        self.member_of_param = np.zeros(encoder.params.size, dtype=np.int64)
+
+    @property
+    def device(self) -> str:
+        return self.net.device
+
+    def store(self, encoders) -> None:  # trained in place: nothing to copy back
+        pass
+
+
 class StackObjective:
     """Each member's fine-tuning loss on the stack's shared input, its data gradient and its penalty.
 
@@ -152,7 +178,8 @@ class StackObjective:
             mean = np.where(total > 0, (wt * np.nan_to_num(y)).sum(axis=0) / np.where(total > 0, total, 1), np.nan)
             scale[m] = np.nan_to_num(np.abs(mean), nan=1.0) + 1e-12
         l2 = np.zeros(k) if l2 is None else np.broadcast_to(np.asarray(l2, dtype=np.float64), (k,))
-        penalty = np.zeros(self.net.params.size, dtype=np.float32)
+        dtype = self.net.params.dtype  # float32 for stacks; a float64 network is its own reference
+        penalty = np.zeros(self.net.params.size, dtype=dtype)
         for i, layer in enumerate(self.net.layers):
             if layer.trainable:
                 for name in layer.params:
@@ -161,28 +188,29 @@ class StackObjective:
                         penalty[sl] = (l2 * self.n)[stack.member_of_param[sl]]
         self.penalty = xp.asarray(penalty) if penalty.any() else None
         self.anchor = None  # what the penalty pulls toward (None: 0); set_anchor_here for pre-trained weights
-        self.x = backend.feature_major(xp.asarray(x, dtype=np.float32))
-        self.yT = xp.asarray(np.nan_to_num(y).T, dtype=np.float32)  # T x B
-        self.weight = xp.asarray(weight, dtype=np.float32)
-        self.scale = xp.asarray(scale, dtype=np.float32)
+        self.x = backend.feature_major(xp.asarray(x, dtype=dtype))
+        self.yT = xp.asarray(np.nan_to_num(y).T, dtype=dtype)  # T x B
+        self.weight = xp.asarray(weight, dtype=dtype)
+        self.scale = xp.asarray(scale, dtype=dtype)
         self.columns = xp.asarray(np.stack([m.columns for m in stack.members]))  # K x T
         self.kind = LOSS_KINDS[loss]
-        self.gradT = xp.zeros((self.net.out_features, n_samples), dtype=np.float32)  # rows of no target stay 0
+        self.gradT = xp.zeros((stack.width, n_samples), dtype=dtype)  # rows of no target stay 0
         self.values = xp.zeros(k, dtype=np.float64)
         self.ops = kernels.for_module(xp)
 
     def set_anchor_here(self) -> None:
-        """Pull the penalty toward the current (pre-trained) weights of the phenotype layer; the read-out, tuned
-        afresh, still toward 0."""
+        """Pull the penalty toward the current (pre-trained) weights of every layer but a read-out, which is tuned
+        afresh and still pulled toward 0."""
         anchor = self.net.params.copy()
-        for i in range(1, len(self.net.layers)):
+        layers = self.net.layers
+        for i in range(len(layers) - 1 if self.stack.readout else len(layers), len(layers)):
             for name in self.net.layers[i].params:
                 anchor[self.net.slices[f"{i}.{name}"]] = 0
         self.anchor = anchor
 
     def data_gradient(self):
-        out = self.net.forward(self.x, check=False)  # (B, width), feature-major
-        self.ops.member_losses(self.kind, out.T, self.columns, self.yT, self.weight, self.scale, self.gradT,
+        out = self.net.forward(self.x, check=False)  # (B, width), feature-major for masked layers
+        self.ops.member_losses(self.kind, self.xp.ascontiguousarray(out.T), self.columns, self.yT, self.weight, self.scale, self.gradT,
                                self.values)
         self.net.backward(self.gradT.T)
         return self.values
@@ -191,8 +219,10 @@ class StackObjective:
 COMPACT = 0.6  # rebuild the stack without its stopped members once no more than this share of it is active
 
 
-def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=None, l2=None, sample_weight=None):
-    """Fine-tune every encoder of ``encoders`` on (x, y) at once, as ``finetune.finetune`` does one.
+def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=None, l2=None, sample_weight=None,
+                   at_steps=(), on_step=None):
+    """Fine-tune every encoder of ``encoders`` on (x, y) at once: one stack where they all stack, else each as a
+    stack of one (``finetune``).
 
     ``columns``: each member's target columns in its own output (as ``build_encoder`` returns them);
     ``train`` (K, samples) bool: the samples each member trains on (default: all); ``l2`` (K,): each
@@ -200,12 +230,19 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
     loss and in the observation count the penalty scales with (integer weights: as if repeated).
     ``settings.optimizer``: 'adam' (``settings.lr``, stopping by ``settings.tol`` over ``settings.window``
     steps) or 'lbfgs' (``training.lbfgs``). Every member stops on its own and is then held where it
-    stopped. The encoders' parameters are replaced by the tuned ones. Returns [(per-observation data
-    losses, one per step or iteration, stop reason)] per member."""
+    stopped. ``on_step(step, k)`` is called after each of ``at_steps`` Adam steps for every member k, its
+    encoder then holding its parameters of that step. The encoders' parameters are replaced by the tuned
+    ones. Returns [(per-observation data losses, one per step or iteration, stop reason)] per member."""
     k = len(encoders)
     n_samples = np.shape(y)[0]
     train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
     l2 = np.broadcast_to(np.asarray(settings.l2 if l2 is None else l2, dtype=np.float64), (k,))
+    if not all(stackable(e) for e in encoders) or len({e.params.dtype for e in encoders}) > 1:
+        return [finetune(e, x, y, c, replace(settings, l2=float(l2[m])), pretrained, train=train[m],
+                         sample_weight=sample_weight, at_steps=at_steps,
+                         on_step=None if on_step is None else (lambda step, _, m=m: on_step(step, m)))
+                for m, (e, c) in enumerate(zip(encoders, columns))]
+
     def objective_of(members):
         """The stack and objective of ``members`` (indices into ``encoders``), parameters loaded."""
         chosen = [encoders[m] for m in members]
@@ -220,10 +257,59 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
 
     work = sum(int(e.params.size) for e in encoders) * n_samples  # compaction only lowers it
     with threads_for(work, encoders[0].device):
-        return _optimise(objective_of, encoders, settings)
+        return _optimise(objective_of, encoders, settings, at_steps, on_step)
 
 
-def _optimise(objective_of, encoders, settings):
+def finetune(encoder, x, y, columns, settings, pretrained: bool, train=None, sample_weight=None, at_steps=(),
+             on_step=None) -> list:
+    """Fine-tune one encoder in place, as a stack of one (the same loop, stopping rule and penalty as every
+    stack): any encoder, float32 or float64. Arguments as :func:`finetune_stack`'s for one member
+    (``train``: its samples, (samples,) bool). Returns (per-observation data losses, stop reason)."""
+    if settings.tune not in TUNE:
+        raise ValueError(f"tune must be one of {', '.join(TUNE)}, got {settings.tune!r}")
+    if settings.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {settings.loss!r}")
+    if not settings.lr and settings.optimizer == "adam":
+        raise ValueError("finetune: settings.lr is not set (see finetune.default_lr)")
+    n_samples = np.shape(y)[0]
+    rows = np.ones((1, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool).reshape(1, -1)
+    freeze_for_tuning(encoder, settings.tune, pretrained)
+    try:
+        single = SingleNetwork(encoder, columns)
+        objective = StackObjective(single, x, y, settings.loss, rows, [settings.l2], sample_weight)
+        with threads_for(int(encoder.params.size) * n_samples, encoder.device):
+            return _optimise(lambda members: objective, [encoder], settings, at_steps, on_step)[0]
+    finally:
+        freeze_gene_protein(encoder, False)
+
+
+def choose_steps(encoder, x, y, columns, settings, pretrained: bool, folds):
+    """Early stopping on inner folds of the training samples only: a copy of the encoder per inner fold, from
+    its current parameters, fine-tuned on the fold's training part (the copies are members of one stack),
+    each scored on its held-out part after each of ``step_grid`` steps. Returns (the step count of least mean
+    held-out loss, the grid, the mean held-out losses); the encoder is left as it was."""
+    grid = step_grid(settings.max_steps)
+    n = np.shape(y)[0]
+    copies = [copy.deepcopy(encoder) for _ in folds]
+    train = np.ones((len(folds), n), dtype=bool)
+    for i, test in enumerate(folds):
+        train[i, np.asarray(test)] = False
+    y = np.asarray(y, dtype=np.float64)
+    at = {int(s): j for j, s in enumerate(grid)}
+    curves = np.full((len(folds), len(grid)), np.nan)
+
+    def score(step, i):
+        test, seen = np.asarray(folds[i]), y[train[i]]
+        scale = np.nan_to_num(np.abs(np.nanmean(seen, axis=0)), nan=1.0) + 1e-12  # as fine-tuning scales it
+        curves[i, at[step]] = held_out_loss(predict(copies[i], x[test], columns), y[test], scale, settings.loss)
+
+    finetune_stack(copies, [columns] * len(folds), x, y, replace(settings, max_steps=int(grid[-1]), tol=0.0),
+                   pretrained, train=train, at_steps=grid, on_step=score)
+    mean = curves.mean(axis=0)
+    return int(grid[int(np.argmin(mean))]), grid, mean
+
+
+def _optimise(objective_of, encoders, settings, at_steps=(), on_step=None):
     k = len(encoders)
     if getattr(settings, "optimizer", "adam") == "lbfgs":
         objective = objective_of(np.arange(k))
@@ -232,14 +318,14 @@ def _optimise(objective_of, encoders, settings):
         results = _lbfgs(objective, settings)
         objective.stack.store(encoders)
         return results
-    return _adam(objective_of, encoders, settings)
+    return _adam(objective_of, encoders, settings, at_steps, on_step)
 
 
-def _adam(objective_of, encoders, settings):
-    """Adam as ``finetune`` runs it (the penalty's gradient added inside the update), stopping per member
-    when its data loss moved less than ``tol`` (relative) over ``window`` steps. Once no more than
-    ``COMPACT`` of the stack is active, it is rebuilt from the active members alone (their Adam moments
-    carried over): the same numbers, without the stopped members' arithmetic."""
+def _adam(objective_of, encoders, settings, at_steps=(), on_step=None):
+    """Adam with the penalty's gradient added inside the update, stopping per member when its data loss moved
+    less than ``tol`` (relative) over ``window`` steps. Once no more than ``COMPACT`` of the stack is active,
+    it is rebuilt from the active members alone (their Adam moments carried over): the same numbers, without
+    the stopped members' arithmetic. ``on_step(step, k)`` after each of ``at_steps`` steps."""
     k = len(encoders)
     members = np.arange(k)  # the members in the current stack
     objective = objective_of(members)
@@ -250,11 +336,20 @@ def _adam(objective_of, encoders, settings):
     active, moving = np.ones(k, dtype=bool), None  # moving: the current stack's active parameters
     losses = np.zeros((settings.max_steps, k))
     stopped_at = np.full(k, -1)
+    checkpoints = sorted(int(s) for s in at_steps) if on_step is not None else []
+
+    def report(step):  # every member's encoder at ``step`` steps (stopped members held where they stopped)
+        stack.store([encoders[m] for m in members])
+        for m in range(k):
+            on_step(step, m)
+
     step = 0
     for step in range(settings.max_steps):
         values = objective.data_gradient()
         opt.step(active=moving)
         losses[step, members] = backend.to_numpy(values) / objective.n
+        while checkpoints and checkpoints[0] == step + 1:
+            report(checkpoints.pop(0))
         if step >= settings.window:
             before, now = losses[step - settings.window, members], losses[step, members]
             done = active[members] & (np.abs(before - now) <= settings.tol * np.maximum(np.abs(before), 1e-12))
@@ -280,6 +375,8 @@ def _adam(objective_of, encoders, settings):
                 else:
                     moving = xp.asarray(inside[stack.member_of_param].astype(np.uint8))
     stack.store([encoders[m] for m in members])
+    for later in checkpoints:  # every member stopped before these steps: they stay where they stopped
+        report(later)
     return [(losses[:(s if s >= 0 else step) + 1, m].copy(), "tolerance" if s >= 0 else "step limit")
             for m, s in enumerate(stopped_at)]
 
