@@ -16,18 +16,22 @@ purpose, e.g. a compendium's profiles without a phenotype.
 """
 from __future__ import annotations
 
+import os
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from .data.standardise import INPUTS
 from .evaluation.config import PRESETS
 from .evaluation.folds import grouped_kfold, kfold
 from .masks.store import Masks, read_masks, shipped_mask_path
-from .training.finetune import member_predictions, predict
+from .training.finetune import LOSSES, OPTIMIZERS, member_predictions, predict
 from .training.fitting import MEMBER_SEED, NetworkSpec, fit_networks
-from .training.network import Architecture
+from .training.network import DECODERS, HEADS, Architecture
 from .training.penalty import L2_PATH
 
 DEFAULT = PRESETS["default"]
@@ -65,49 +69,44 @@ def random_masks(n_features: int, seed: int, names=None, nodes: int | None = Non
                  attrs={"kind": "random", "seed": int(seed), "density": density})
 
 
-class SparseNetRegressor(RegressorMixin, BaseEstimator):
-    """The biology-guided sparse network as a scikit-learn regressor (what ``sparsenet train`` fits).
+class _SparseNetBase(RegressorMixin, BaseEstimator):
+    """What both estimators share: their parameters (keyword-only after ``masks``, each checked against
+    ``_parameter_constraints`` when ``fit`` starts), fitting, prediction and intervals. Subclasses add how the
+    penalty is set."""
 
-    Parameters
-    ----------
-    masks : path of a masks file, a ``Masks``, a 0/1 (nodes x features) matrix, ``"random"`` (a random
-        wiring over X's features, seeded by ``random_state``) or None (the shipped iJO1366 masks)
-    strategy : ``"B"`` (masks, no pre-training) or ``"C"`` (masks and pre-training)
-    alpha : the L2 penalty (l2 * |p|^2 / 2 per observation), or ``"auto"`` (inner grouped CV of the
-        training samples along ``penalty.L2_PATH``; ``groups`` passed to ``fit``)
-    init_scale : factor on the initial weights of the layers fine-tuning starts afresh
-    max_iter, tol : fine-tuning steps at most, and the relative loss change over 100 steps that stops it
-    learning_rate : Adam's step (None: 0.01)
-    optimizer : ``"adam"`` or ``"lbfgs"``
-    ensemble : networks per fit, averaged
-    inputs : ``"standardise"``, ``"centre"`` or ``"raw"`` per gene, fitted on the training rows
-    head : ``"readout"`` (a linear read-out of every node) or ``"node"`` (the node named in ``targets``)
-    targets : with ``head="node"``, the phenotype ID of each output
-    loss : ``"squared"`` or ``"relative"``
-    decoder : the pre-training decoder (``"linear"`` or ``"softplus"``), strategy C
-    unlabelled : more profiles for the input standardisation and pre-training (the same columns as X)
-    pretrain_samples, pretrain_batch, pretrain_lr : pre-training (strategy C)
-    inner_folds : inner folds for ``alpha="auto"``
-    device : ``"cpu"``, ``"gpu"`` or ``"auto"``
-    random_state : the seed of everything (member k: ``random_state + k * 1,000,003``)
-    warm_start : fit again from the fitted networks instead of a fresh start
-    min_gene_share : a DataFrame's columns must map to at least this share of the masks' genes (else ``fit``
-        raises instead of fitting a near-constant model)
-    interval_cv : folds (grouped by ``groups`` when given) whose held-out residuals back
-        ``predict(X, return_interval=level)``; None: no intervals (fitting them costs that many more fits)
-    """
+    _parameter_constraints = {
+        "masks": [None, str, os.PathLike, Masks, "array-like", "sparse matrix"],
+        "strategy": [StrOptions({"B", "C"})],
+        "init_scale": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "learning_rate": [None, Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "ensemble": [Interval(Integral, 1, None, closed="left")],
+        "inputs": [StrOptions(set(INPUTS))],
+        "head": [StrOptions(set(HEADS))],
+        "targets": [None, "array-like"],
+        "loss": [StrOptions(set(LOSSES))],
+        "decoder": [StrOptions(set(DECODERS))],
+        "unlabelled": "no_validation",  # an array, a DataFrame or an AnnData: checked where it is read
+        "pretrain_samples": [Interval(Integral, 1, None, closed="left")],
+        "pretrain_batch": [Interval(Integral, 1, None, closed="left")],
+        "pretrain_lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [StrOptions({"cpu", "gpu", "auto"})],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "min_gene_share": [Interval(Real, 0, 1, closed="both")],
+        "interval_cv": [None, Interval(Integral, 2, None, closed="left")],
+    }
 
-    def __init__(self, masks=None, strategy=DEFAULT["strategy"], alpha=DEFAULT["l2"], init_scale=DEFAULT["init_scale"],
+    def __init__(self, masks=None, *, strategy=DEFAULT["strategy"], init_scale=DEFAULT["init_scale"],
                  max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None, optimizer=DEFAULT["optimizer"],
                  ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
                  loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
-                 pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], inner_folds=5, device="cpu", random_state=0,
+                 pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu", random_state=0,
                  warm_start=False, min_gene_share=0.5, interval_cv=None):
-        self.min_gene_share = min_gene_share
-        self.interval_cv = interval_cv
         self.masks = masks
         self.strategy = strategy
-        self.alpha = alpha
         self.init_scale = init_scale
         self.max_iter = max_iter
         self.tol = tol
@@ -123,10 +122,11 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
         self.pretrain_samples = pretrain_samples
         self.pretrain_batch = pretrain_batch
         self.pretrain_lr = pretrain_lr
-        self.inner_folds = inner_folds
         self.device = device
         self.random_state = random_state
         self.warm_start = warm_start
+        self.min_gene_share = min_gene_share
+        self.interval_cv = interval_cv
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -239,11 +239,6 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
         return out
 
     # ------------------------------------------------------------ fit
-    def fit(self, X, y, groups=None, sample_weight=None):
-        """Fit the networks on (X, y); ``groups`` (one per sample) make ``alpha="auto"``'s inner folds grouped;
-        ``sample_weight`` weighs each sample in the loss and the input standardisation."""
-        return self._fit(X, y, groups, sample_weight, self.alpha, None, None, self.inner_folds)
-
     def _fit(self, X, y, groups, sample_weight, alpha, l2_path, folds, n_inner):
         from .data.standardise import ArraySource, fit_input_transform
 
@@ -427,45 +422,94 @@ class SparseNetRegressor(RegressorMixin, BaseEstimator):
         return state
 
 
-class SparseNetRegressorCV(SparseNetRegressor):
+class SparseNetRegressor(_SparseNetBase):
+    """The biology-guided sparse network as a scikit-learn regressor (what ``sparsenet train`` fits).
+
+    Parameters
+    ----------
+    masks : path of a masks file, a ``Masks``, a 0/1 (nodes x features) matrix, ``"random"`` (a random
+        wiring over X's features, seeded by ``random_state``) or None (the shipped iJO1366 masks)
+    strategy : ``"B"`` (masks, no pre-training) or ``"C"`` (masks and pre-training)
+    alpha : the L2 penalty (l2 * |p|^2 / 2 per observation), or ``"auto"`` (inner grouped CV of the
+        training samples along ``penalty.L2_PATH``; ``groups`` passed to ``fit``)
+    init_scale : factor on the initial weights of the layers fine-tuning starts afresh
+    max_iter, tol : fine-tuning steps at most, and the relative loss change over 100 steps that stops it
+    learning_rate : Adam's step (None: 0.01)
+    optimizer : ``"adam"`` or ``"lbfgs"``
+    ensemble : networks per fit, averaged
+    inputs : ``"standardise"``, ``"centre"`` or ``"raw"`` per gene, fitted on the training rows
+    head : ``"readout"`` (a linear read-out of every node) or ``"node"`` (the node named in ``targets``)
+    targets : with ``head="node"``, the phenotype ID of each output
+    loss : ``"squared"`` or ``"relative"``
+    decoder : the pre-training decoder (``"linear"`` or ``"softplus"``), strategy C
+    unlabelled : more profiles for the input standardisation and pre-training (the same columns as X)
+    pretrain_samples, pretrain_batch, pretrain_lr : pre-training (strategy C)
+    inner_folds : inner folds for ``alpha="auto"``
+    device : ``"cpu"``, ``"gpu"`` or ``"auto"``
+    random_state : the seed of everything (member k: ``random_state + k * 1,000,003``)
+    warm_start : fit again from the fitted networks instead of a fresh start
+    min_gene_share : a DataFrame's columns must map to at least this share of the masks' genes (else ``fit``
+        raises instead of fitting a near-constant model)
+    interval_cv : folds (grouped by ``groups`` when given) whose held-out residuals back
+        ``predict(X, return_interval=level)``; None: no intervals (fitting them costs that many more fits)
+    """
+
+    _parameter_constraints = {**_SparseNetBase._parameter_constraints,
+                              "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+                              "inner_folds": [Interval(Integral, 2, None, closed="left")]}
+
+    def __init__(self, masks=None, *, strategy=DEFAULT["strategy"], alpha=DEFAULT["l2"], init_scale=DEFAULT["init_scale"],
+                 max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None, optimizer=DEFAULT["optimizer"],
+                 ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
+                 loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
+                 pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], inner_folds=5, device="cpu", random_state=0,
+                 warm_start=False, min_gene_share=0.5, interval_cv=None):
+        super().__init__(masks, strategy=strategy, init_scale=init_scale, max_iter=max_iter, tol=tol,
+                         learning_rate=learning_rate, optimizer=optimizer, ensemble=ensemble, inputs=inputs, head=head,
+                         targets=targets, loss=loss, decoder=decoder, unlabelled=unlabelled,
+                         pretrain_samples=pretrain_samples, pretrain_batch=pretrain_batch, pretrain_lr=pretrain_lr,
+                         device=device, random_state=random_state, warm_start=warm_start,
+                         min_gene_share=min_gene_share, interval_cv=interval_cv)
+        self.alpha = alpha
+        self.inner_folds = inner_folds
+
+    def fit(self, X, y, groups=None, sample_weight=None):
+        """Fit the networks on (X, y); ``groups`` (one per sample) make ``alpha="auto"``'s inner folds grouped;
+        ``sample_weight`` weighs each sample in the loss and the input standardisation."""
+        self._validate_params()
+        return self._fit(X, y, groups, sample_weight, self.alpha, None, None, self.inner_folds)
+
+
+class SparseNetRegressorCV(_SparseNetBase):
     """``SparseNetRegressor`` with the L2 penalty chosen by inner cross-validation of the training samples.
 
     ``alphas``: the penalties, tried from strong to weak with warm starts; ``cv``: the number of inner folds
     (grouped by ``groups`` when given) or a scikit-learn splitter (``GroupKFold(5)``). After ``fit``:
-    ``alpha_`` (chosen), ``alphas_`` and ``cv_loss_`` (mean inner held-out loss at each)."""
+    ``alpha_`` (chosen), ``alphas_`` and ``cv_loss_`` (mean inner held-out loss at each). The other parameters
+    are ``SparseNetRegressor``'s."""
 
-    def __init__(self, alphas=L2_PATH, cv=5, masks=None, strategy=DEFAULT["strategy"], init_scale=DEFAULT["init_scale"],
-                 max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None, optimizer=DEFAULT["optimizer"],
-                 ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
-                 loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
-                 pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu", random_state=0,
-                 warm_start=False, min_gene_share=0.5, interval_cv=None):
-        self.min_gene_share = min_gene_share
-        self.interval_cv = interval_cv
+    _parameter_constraints = {**_SparseNetBase._parameter_constraints, "alphas": ["array-like"],
+                              "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"]}
+
+    def __init__(self, masks=None, *, alphas=L2_PATH, cv=5, strategy=DEFAULT["strategy"],
+                 init_scale=DEFAULT["init_scale"], max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None,
+                 optimizer=DEFAULT["optimizer"], ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"],
+                 head=DEFAULT["head"], targets=None, loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None,
+                 pretrain_samples=1_000_000, pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu",
+                 random_state=0, warm_start=False, min_gene_share=0.5, interval_cv=None):
+        super().__init__(masks, strategy=strategy, init_scale=init_scale, max_iter=max_iter, tol=tol,
+                         learning_rate=learning_rate, optimizer=optimizer, ensemble=ensemble, inputs=inputs, head=head,
+                         targets=targets, loss=loss, decoder=decoder, unlabelled=unlabelled,
+                         pretrain_samples=pretrain_samples, pretrain_batch=pretrain_batch, pretrain_lr=pretrain_lr,
+                         device=device, random_state=random_state, warm_start=warm_start,
+                         min_gene_share=min_gene_share, interval_cv=interval_cv)
         self.alphas = alphas
         self.cv = cv
-        self.masks = masks
-        self.strategy = strategy
-        self.init_scale = init_scale
-        self.max_iter = max_iter
-        self.tol = tol
-        self.learning_rate = learning_rate
-        self.optimizer = optimizer
-        self.ensemble = ensemble
-        self.inputs = inputs
-        self.head = head
-        self.targets = targets
-        self.loss = loss
-        self.decoder = decoder
-        self.unlabelled = unlabelled
-        self.pretrain_samples = pretrain_samples
-        self.pretrain_batch = pretrain_batch
-        self.pretrain_lr = pretrain_lr
-        self.device = device
-        self.random_state = random_state
-        self.warm_start = warm_start
 
     def fit(self, X, y, groups=None, sample_weight=None):
+        """Choose the penalty along ``alphas`` by inner CV, then fit with it; arguments as
+        ``SparseNetRegressor.fit``'s."""
+        self._validate_params()
         alphas = sorted((float(a) for a in self.alphas), reverse=True)  # strong -> weak
         if not alphas or min(alphas) < 0:
             raise ValueError("alphas: give penalties >= 0")

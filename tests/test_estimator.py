@@ -47,7 +47,7 @@ def test_cross_val_predict_reproduces_sparsenet_trains_folds(data, tmp_path):
     held-out predictions, for the same seed."""
     ds, x, y, groups, unlabelled = data
     cfg = build_config("default", cv="grouped", folds=4, seed=3, max_steps=80, ensemble=2)
-    results, _, _ = Runner(ds, cfg, tmp_path / "run").run()
+    results = Runner(ds, cfg, tmp_path / "run").run().results
     records = results[("grouped", "B", 0)]
     folds = make_folds(ds, "grouped", 4, 3)
     cv = [(np.setdiff1d(np.arange(len(y)), test), test) for test in folds]
@@ -170,3 +170,21 @@ def test_predict_on_anndata_writes_obs(data):
     out = est.fit(adata, y).predict_anndata(adata, key="growth")
     assert out is adata and {"growth", "growth_sd"} <= set(adata.obs.columns)
     np.testing.assert_allclose(adata.obs["growth"].to_numpy(), est.predict(x), rtol=1e-6)
+
+
+def test_parameters_are_keyword_only_shared_and_checked_when_fit_starts():
+    """Both estimators are one base class with the same parameters (the CV one choosing alpha instead of taking
+    it); after the masks every parameter is named; a bad value is scikit-learn's one clear error at fit."""
+    from sparsenet.estimator import SparseNetRegressorCV, _SparseNetBase
+
+    reg, cv = SparseNetRegressor().get_params(), SparseNetRegressorCV().get_params()
+    assert set(reg) - {"alpha", "inner_folds"} == set(cv) - {"alphas", "cv"}
+    assert issubclass(SparseNetRegressor, _SparseNetBase) and issubclass(SparseNetRegressorCV, _SparseNetBase)
+    with pytest.raises(TypeError):
+        SparseNetRegressor(None, "C")
+    x, y = np.zeros((6, 3)), np.arange(6.0)
+    for bad in ({"strategy": "A"}, {"alpha": -1.0}, {"max_iter": 0}, {"device": "tpu"}, {"min_gene_share": 2.0}):
+        with pytest.raises(ValueError, match=f"'{next(iter(bad))}' parameter of SparseNetRegressor"):
+            SparseNetRegressor(masks="random", **bad).fit(x, y)
+    with pytest.raises(ValueError, match="'alphas' parameter of SparseNetRegressorCV"):
+        SparseNetRegressorCV(masks="random", alphas="strong").fit(x, y)
