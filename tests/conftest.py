@@ -1,6 +1,13 @@
+"""What many test modules share: small masks, the command line as a user runs it (``sparsenet``), its fast
+options on the synthetic data set (``FAST``), and the one-line error every bad input must give."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
+from synthetic import CORE_MASKS, ROOT, core_masks, write_dataset
 
 
 def random_mask(rng, n_out, n_in, density, empty_row=None, empty_col=None):
@@ -43,3 +50,56 @@ def cp(request):
 
     with cupy_standin.install() as module:
         yield module
+
+
+# ---------------------------------------------------------------- the command line
+FAST = ["--masks", str(CORE_MASKS), "--reference", "ref_1,ref_2", "--folds", "3", "--pretrain-samples", "1200",
+        "--batch", "200", "--pretrain-lr", "0.01", "--finetune-lr", "0.01", "--max-steps", "50", "--device", "cpu"]
+
+
+def without(args, *options):
+    """``args`` minus each named option and its value."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        else:
+            out.append(a)
+    return out
+
+
+def sparsenet(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "sparsenet.cli.main", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def one_line_error(proc, message):
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+# ---------------------------------------------------------------- a small training run
+def core_dataset(tmp_path):
+    """The synthetic data set on the shipped e_coli_core masks, grouped by project."""
+    from sparsenet.data.dataset import load_dataset
+    from sparsenet.data.spec import DataSpec
+
+    expr, phen, _ = write_dataset(tmp_path / "data")
+    return load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"))
+
+
+def training_config(**kw):
+    """A small, fast RunConfig of strategies B and C on two schemes (``kw`` over it)."""
+    from sparsenet.evaluation.config import RunConfig
+    from sparsenet.training.finetune import FinetuneSettings
+    from sparsenet.training.pretrain import PretrainSettings
+
+    base = dict(strategies=["B", "C"], cv=["grouped", "kfold"], folds=3, seed=5, device="cpu",
+                pretrain=PretrainSettings(samples=2400, batch=200, lr=0.01, checkpoint_every=3),
+                finetune=FinetuneSettings(lr=1e-2, max_steps=60), final_model=True)
+    base.update(kw)
+    return RunConfig(**base)

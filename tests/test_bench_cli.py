@@ -1,10 +1,13 @@
 """sparsenet bench --dense-vs-sparse runs both networks and writes the promised JSON keys."""
+import pytest
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from sparsenet.benchmark import N_LINKS, random_phenotype_mask, step_flops
+
+pytestmark = pytest.mark.slow  # the benchmark command run whole
 
 ROOT = Path(__file__).resolve().parents[1]
 

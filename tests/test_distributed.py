@@ -14,8 +14,9 @@ import pytest
 from sparsenet.evaluation.crossval import Runner
 from sparsenet.evaluation.plan import Executor, Plan
 from synthetic import ROOT, write_dataset
-from test_pipeline_cli import FAST, one_line_error, sparsenet
-from test_training import _config, _dataset
+from conftest import FAST, core_dataset as _dataset, one_line_error, training_config as _config
+
+pytestmark = pytest.mark.slow  # local Dask clusters and whole runs
 
 
 def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
@@ -30,14 +31,14 @@ def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
         assert plan.n_tasks == n
         seen = []
         distributed = executor.run(plan, lambda *a: seen.append(a))
-    results, finals, _ = distributed
-    assert set(results[0]) == set(serial[0])
-    for key in serial[0]:
-        for a, b in zip(serial[0][key], results[0][key]):
+    results, finals = distributed.results, distributed.finals
+    assert set(results[0]) == set(serial.results)
+    for key in serial.results:
+        for a, b in zip(serial.results[key], results[0][key]):
             np.testing.assert_array_equal(a["predicted"], b["predicted"])
             np.testing.assert_array_equal(a["finetune_losses"], b["finetune_losses"])
-    for k in serial[1].params:
-        np.testing.assert_array_equal(serial[1].params[k], finals[0].params[k])
+    for k in serial.final.params:
+        np.testing.assert_array_equal(serial.final.params[k], finals[0].params[k])
     assert seen[-1][2:4] == (n, n) and seen[-1][0] == "tasks"  # progress: tasks done / total
 
 

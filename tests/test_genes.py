@@ -12,7 +12,7 @@ from sparsenet.data.tables import DataError, Expression, read_rows, read_text_ta
 from sparsenet.masks.store import Masks, read_masks, shipped_mask_path
 
 from synthetic import CORE_MASKS, core_masks, write_dataset
-from test_pipeline_cli import one_line_error, sparsenet
+from conftest import one_line_error, sparsenet
 
 
 def tiny_masks():

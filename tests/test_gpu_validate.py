@@ -1,5 +1,6 @@
 """benchmarks/gpu_validate.sh, as the lent GPU machine will run it, rehearsed here: every stage small, on the
 CPU, with only the packages that machine has (an import of anything else fails as it would there)."""
+import pytest
 import json
 import subprocess
 import sys
@@ -7,6 +8,8 @@ import sys
 from sparsenet.data import precise
 
 from synthetic import ROOT
+
+pytestmark = pytest.mark.slow  # the GPU machine's validation script rehearsed whole
 
 
 def test_gpu_validation_runs_with_only_the_gpu_machines_packages(tmp_path):

@@ -16,7 +16,9 @@ from sparsenet.evaluation.folds import make_folds
 from sparsenet.masks.ica import IcaSettings, component_genes, ica_masks
 
 from synthetic import core_masks, write_dataset
-from test_pipeline_cli import FAST, sparsenet, without
+from conftest import FAST, sparsenet, without
+
+pytestmark = pytest.mark.slow  # whole train and control runs
 
 
 MODULES = ((2, 12), (30, 45), (60, 75))  # columns of the synthetic data with a shared activity (ICA's gene sets)

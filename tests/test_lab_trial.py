@@ -11,9 +11,9 @@ import pytest
 from sparsenet.data import precise
 from sparsenet.data.genes import genome_genes
 
-from test_pipeline_cli import sparsenet
+from conftest import sparsenet
 
-pytestmark = pytest.mark.network  # fetches PRECISE (~50 MB) once into the user's cache
+pytestmark = [pytest.mark.network, pytest.mark.slow]  # fetches PRECISE (~50 MB) once; trains on it
 
 QUICK = ["--baselines", "none", "--ensemble", "2", "--max-steps", "200", "--folds", "3"]
 

@@ -8,7 +8,9 @@ import pytest
 from sparsenet.masks.edges import masks_from_edges
 from sparsenet.masks.store import read_masks
 from synthetic import core_masks, write_dataset
-from test_pipeline_cli import FAST, one_line_error, sparsenet, without
+from conftest import FAST, one_line_error, sparsenet, without
+
+pytestmark = pytest.mark.slow  # whole train runs on edge-list masks
 
 
 def write_edges(path, rows, header=("regulator", "gene_id", "effect")):

@@ -8,7 +8,9 @@ from sparsenet.masks.model_io import load_model
 from sparsenet.masks.screen import ScreenSettings
 from sparsenet.masks.store import is_identity, read_masks
 from sparsenet.training.network import build_autoencoder
-from test_pipeline_cli import sparsenet
+from conftest import sparsenet
+
+pytestmark = pytest.mark.slow  # a COBRA knockout screen and a train run
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,9 @@ import pytest
 
 from sparsenet.masks.store import read_masks
 from sparsenet.masks.subsystems import subsystem_masks
-from test_pipeline_cli import one_line_error, sparsenet
+from conftest import one_line_error, sparsenet
+
+pytestmark = pytest.mark.slow  # a COBRA model read and a train run
 
 
 def pathway_model(tmp_path=None):

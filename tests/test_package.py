@@ -9,7 +9,7 @@ from importlib import resources
 import sparsenet
 from sparsenet.evaluation import evidence
 
-from test_pipeline_cli import sparsenet as run_cli
+from conftest import sparsenet as run_cli
 
 
 def test_shipped_files_are_package_resources_and_the_version_is_one_string():
@@ -43,7 +43,7 @@ def test_a_recorded_control_goes_to_the_user_folder_and_joins_the_shipped_ones(t
 
 
 def test_links_by_gene_ranks_genes_and_writes_lf(tmp_path):
-    from test_pipeline_cli import FAST
+    from conftest import FAST
     from synthetic import write_dataset
 
     expr, phen, _ = write_dataset(tmp_path / "data")

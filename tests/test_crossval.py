@@ -11,7 +11,7 @@ from sparsenet.training.network import linked_genes
 from sparsenet.evaluation.config import RunConfig
 from sparsenet.evaluation.crossval import Runner
 from sparsenet.evaluation.folds import leave_one_group_out
-from sparsenet.evaluation.report import aggregate, paired
+from sparsenet.evaluation.statistics import aggregate, paired
 from sparsenet.training.finetune import FinetuneSettings
 from sparsenet.training.network import Architecture, build_autoencoder
 from sparsenet.training.pretrain import PretrainSettings, pretrain
@@ -43,7 +43,7 @@ def test_baselines_see_exactly_the_networks_folds(tmp_path, monkeypatch):
 
     monkeypatch.setattr(crossval.baselines, "fit_predict", spy)
     (tmp_path / "r" / "state").mkdir(parents=True)
-    results, _, _ = Runner(ds, _config(), tmp_path / "r").run()
+    results = Runner(ds, _config(), tmp_path / "r").run().results
     x = ds.inputs.take(ds.labelled)
     linked = linked_genes(ds.masks)
     assert 0 < linked.sum() < linked.size
@@ -65,8 +65,8 @@ def test_standardisation_is_fitted_on_training_samples_only(tmp_path):
     runner = Runner(ds, _config(), tmp_path / "r")
     test = np.arange(0, ds.labelled.size, 4)
     held_out = {ds.labelled_ids[i] for i in test}
-    transform, rows, _ = runner.fit("C", np.setdiff1d(np.arange(ds.labelled.size), test), held_out, 0, 2,
-                                             "fold")
+    fold_fit = runner.fit("C", np.setdiff1d(np.arange(ds.labelled.size), test), held_out, 0, 2, "fold")
+    transform, rows = fold_fit.transform, fold_fit.pool_rows
     pool_ids = ds.pretrain_source.sample_ids
     assert not held_out & {pool_ids[r] for r in rows}
     everything = ds.pretrain_source.all().astype(np.float64)
@@ -96,7 +96,7 @@ def test_input_transform_round_trip_and_streamed_statistics(rng):
 def test_seeds_repeat_on_the_same_folds_and_aggregate(tmp_path):
     ds = _dataset(tmp_path)
     (tmp_path / "r" / "state").mkdir(parents=True)
-    results, _, _ = Runner(ds, _config(seeds=2, strategies=["B"]), tmp_path / "r").run()
+    results = Runner(ds, _config(seeds=2, strategies=["B"]), tmp_path / "r").run().results
     a, b = results[("grouped", "B", 0)], results[("grouped", "B", 1)]
     assert [tuple(r["test"]) for r in a] == [tuple(r["test"]) for r in b]
     assert not np.allclose(np.concatenate([r["predicted"] for r in a]), np.concatenate([r["predicted"] for r in b]))
@@ -149,7 +149,8 @@ def test_linear_decoder_reconstructs_both_signs(rng):
 
 
 def test_early_stopping_chooses_from_inner_folds_and_leaves_the_encoder(rng):
-    from sparsenet.training.finetune import choose_steps, step_grid
+    from sparsenet.training.finetune import step_grid
+    from sparsenet.training.stack import choose_steps
     from sparsenet.training.network import build_encoder
 
     masks = core_masks()
@@ -165,7 +166,7 @@ def test_early_stopping_chooses_from_inner_folds_and_leaves_the_encoder(rng):
     assert list(grid) == list(step_grid(200)) and grid[0] == 25 and grid[-1] == 200
     assert steps == grid[int(np.argmin(curve))] and curve.shape == grid.shape and np.isfinite(curve).all()
     # the curve is the mean over inner folds of the held-out loss after that many steps, from the same start
-    from sparsenet.training.finetune import finetune
+    from sparsenet.training.stack import finetune
     from dataclasses import replace
 
     tail = []
@@ -186,8 +187,9 @@ def test_ensemble_is_the_mean_of_its_members_and_member_zero_is_the_single_netwo
     train = np.arange(0, ds.labelled.size, 2)
     test = np.arange(1, ds.labelled.size, 2)
     held_out = {ds.labelled_ids[i] for i in test}
-    _, _, [single] = Runner(ds, _config(ensemble=1), tmp_path / "one").fit("C", train, held_out, 11, 2, "fold")
-    transform, _, [pair] = Runner(ds, _config(ensemble=2), tmp_path / "two").fit("C", train, held_out, 11, 2, "fold")
+    [single] = Runner(ds, _config(ensemble=1), tmp_path / "one").fit("C", train, held_out, 11, 2, "fold").fitted
+    two = Runner(ds, _config(ensemble=2), tmp_path / "two").fit("C", train, held_out, 11, 2, "fold")
+    transform, [pair] = two.transform, two.fitted
     assert isinstance(pair.encoder, Ensemble) and len(pair.encoder.members) == 2 and len(pair.nets) == 2
     np.testing.assert_array_equal(pair.encoder.members[0].params, single.encoder.params)
     assert not np.array_equal(pair.encoder.members[0].params, pair.encoder.members[1].params)
@@ -211,10 +213,10 @@ def test_the_penalty_chosen_by_inner_cv_never_sees_the_held_out_fold(tmp_path):
     test = np.arange(0, ds.labelled.size, 4)
     train = np.setdiff1d(np.arange(ds.labelled.size), test)
     held_out = {ds.labelled_ids[i] for i in test}
-    rec = Runner(ds, cfg, tmp_path / "a").fit("B", train, held_out, 0, 2, "fold")[2][0].record
+    rec = Runner(ds, cfg, tmp_path / "a").fit("B", train, held_out, 0, 2, "fold").fitted[0].record
     moved = replace(ds, y=ds.y.copy())
     moved.y[test] *= 3
-    again = Runner(moved, cfg, tmp_path / "b").fit("B", train, held_out, 0, 2, "fold")[2][0].record
+    again = Runner(moved, cfg, tmp_path / "b").fit("B", train, held_out, 0, 2, "fold").fitted[0].record
     assert rec["l2_chosen"] in L2_PATH and list(rec["l2_path"]) == list(L2_PATH)
     assert again["l2_chosen"] == rec["l2_chosen"]
     np.testing.assert_array_equal(again["l2_inner_loss"], rec["l2_inner_loss"])

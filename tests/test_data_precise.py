@@ -3,11 +3,15 @@
 Fetches the wheel (~50 MB) once into the user's cache; set SPARSENET_CACHE to move it.
 """
 import numpy as np
+import pytest
 
 from sparsenet.data import precise
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
 from sparsenet.masks.store import read_masks, shipped_mask_path
+
+
+pytestmark = pytest.mark.network  # fetches PRECISE once
 
 
 def test_precise_compendium_aligns_to_ijo1366():

@@ -15,7 +15,9 @@ from sparsenet.data.tables import DataError, align, read_expression
 from sparsenet.masks.store import linked_genes
 
 from synthetic import CORE_MASKS, ROOT, core_masks, write_dataset
-from test_pipeline_cli import FAST, one_line_error, sparsenet, without
+from conftest import FAST, one_line_error, sparsenet, without
+
+pytestmark = pytest.mark.slow  # whole train/predict runs on a lab's files
 
 QUICK = [*without(FAST, "--max-steps", "--reference"), "--max-steps", "20", "--folds", "2", "--baselines", "none",
          "--reference", "none"]  # lab_files writes fold changes

@@ -1,43 +1,15 @@
 """sparsenet train / predict / links / robustness / data spline as a user runs them, on small real files."""
 import csv
 import json
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
 
+from conftest import FAST, one_line_error, sparsenet, without
 from synthetic import CORE_MASKS, ROOT, core_masks, write_dataset
 
-FAST = ["--masks", str(CORE_MASKS), "--reference", "ref_1,ref_2", "--folds", "3", "--pretrain-samples", "1200",
-        "--batch", "200", "--pretrain-lr", "0.01", "--finetune-lr", "0.01", "--max-steps", "50", "--device", "cpu"]
-
-
-def without(args, *options):
-    """``args`` minus each named option and its value."""
-    out, skip = [], False
-    for a in args:
-        if skip:
-            skip = False
-        elif a in options:
-            skip = True
-        else:
-            out.append(a)
-    return out
-
-
-def sparsenet(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "sparsenet.cli.main", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
-def one_line_error(proc, message):
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], proc.stderr
-
+pytestmark = pytest.mark.slow  # every command run end to end as a user runs it
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -263,51 +235,3 @@ def test_train_seeds_and_leave_one_project_out(tmp_path):
     pairs = {(c["model"], c["against"]) for c in report["comparisons"]}
     assert pairs == {("C", "B"), ("B", "baseline:ridge"), ("C", "baseline:ridge")}
     assert "±" in proc.stdout and "paired over 2 seeds" in proc.stdout
-
-
-def test_presets_and_single_options_over_them(capsys):
-    """Every option given on its own overrides its preset; what is not given comes from the preset; a penalty
-    over unscaled inputs is pointed out in one line."""
-    from sparsenet.cli.pipeline import _run_config
-    from sparsenet.evaluation.config import PRESETS
-
-    def config(preset, **options):
-        return _run_config(preset, "cpu", pretrain_samples=1000, batch=100, **options)
-
-    for preset in PRESETS:
-        cfg, chosen = config(preset), PRESETS[preset]
-        assert cfg.strategies == [chosen["strategy"]] and cfg.inputs == chosen["inputs"]
-        assert (cfg.finetune.loss, cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.max_steps, cfg.ensemble,
-                cfg.finetune.optimizer) == (chosen["loss"], chosen["l2"], chosen["init_scale"], chosen["max_steps"],
-                                            chosen["ensemble"], chosen["optimizer"])
-    assert PRESETS["default"]["l2"] > 0 and PRESETS["paper"]["l2"] == 0  # the paper's method has no penalty
-    cfg = config("default", l2=0.0, init_scale=1.0, loss="relative", strategy="B,C")
-    assert (cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.loss, cfg.strategies) == (0.0, 1.0, "relative",
-                                                                                             ["B", "C"])
-    cfg = config("paper", l2=0.5)
-    assert cfg.finetune.l2 == 0.5 and cfg.finetune.loss == "relative" and cfg.strategies == ["C"]
-    capsys.readouterr()
-    config("default")
-    config("default", inputs="centre", l2=0.0)
-    assert capsys.readouterr().err == ""
-    config("default", inputs="centre")
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--l2 0.03" in err and "--inputs centre" in err
-
-
-def test_allowed_values_are_checked_once_in_the_library():
-    from sparsenet.evaluation.config import CHOICES, ConfigError, build_config, parse_list
-
-    for option, allowed in CHOICES.items():
-        if option in ("cv", "baselines", "strategy", "tune"):
-            continue
-        with pytest.raises(ConfigError, match=f"--{option.replace('_', '-')} must be one of {', '.join(allowed)}"):
-            build_config("default", **{option: "nonsense"})
-    assert parse_list("all", "strategy") == ["A", "B", "C"] and parse_list("both", "cv") == ["grouped", "kfold"]
-    assert parse_list("none", "baselines") == [] and parse_list("B,B,C", "strategy") == ["B", "C"]
-    with pytest.raises(ConfigError, match="--cv: 'loo' is not one of grouped, kfold, lopo"):
-        build_config("default", cv="loo")
-    with pytest.raises(ConfigError, match="does not go with --optimizer lbfgs"):
-        build_config("default", optimizer="lbfgs", early_stopping="inner")
-    with pytest.raises(TypeError, match="unknown option"):
-        build_config("default", l3=0.1)
