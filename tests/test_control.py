@@ -8,7 +8,7 @@ import pytest
 
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
-from sparsenet.evaluation import control, crossval
+from sparsenet.evaluation import control, wirings
 from sparsenet.evaluation.config import build_config
 from sparsenet.evaluation.crossval import Runner
 from sparsenet.masks.store import read_masks
@@ -28,7 +28,7 @@ def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch
     """With a 'randomisation' that changes nothing, every draw must give the real wiring's held-out predictions:
     the same folds, network seeds, settings and stopping, fold by fold and seed by seed."""
     ds = _dataset(tmp_path)
-    monkeypatch.setattr(crossval, "randomise", lambda masks, kind, seed, draw: masks)
+    monkeypatch.setattr(wirings, "randomise", lambda masks, kind, seed, draw: masks)
     cfg = build_config("default", cv="grouped", folds=3, seed=4, seeds=2, max_steps=80, ensemble=2,
                        nulls={"kinds": ["genes"], "draws": 3, "seed": 4})
     results = Runner(ds, cfg, tmp_path / "run").run().results

@@ -73,3 +73,18 @@ def test_report_warns_when_fine_tuning_collapsed(tmp_path):
     assert "collapsed" in stuck["warnings"][0]
     fine = summarise(ds, records(y * 1.1))
     assert "warnings" not in fine and fine["phenotypes"]["growth"]["within_20_percent"] == 100.0
+
+
+def test_a_model_key_reads_back_from_its_text():
+    """Results, reports and fold files keep a model as text ('B', 'baseline:ridge', 'null:genes', 'curve:C',
+    'curve:baseline:mean'); the typed key a plan dispatches on reads back from it, and nothing else parses."""
+    from sparsenet.evaluation.models import Model
+
+    for text in ("B", "baseline:ridge_linked", "null:edges", "curve:C", "curve:baseline:mean"):
+        assert str(Model.parse(text)) == text
+    assert Model.parse("curve:baseline:mean") == Model("curve", inner=Model("baseline", "mean"))
+    assert Model.parse("null:genes").kind == "null" and Model.parse("A") == Model("network", "A")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Model("ensemble", "B")
+    with pytest.raises(ValueError, match="inner"):
+        Model("curve")

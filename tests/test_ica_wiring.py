@@ -67,15 +67,15 @@ def test_a_held_out_profile_never_shapes_its_folds_wiring(tmp_path):
     train = np.setdiff1d(np.arange(ds.labelled.size), test)
     rows = runner.pool_rows(held_out, [ds.labelled_ids[i] for i in train])
     assert not held_out & {runner.pool.sample_ids[r] for r in rows}
-    wiring = runner.fold_masks(rows)
+    wiring = runner.wirings.of_pool(rows)
     # the same pool in another order: the same wiring (cached by the pool, not its order)
-    assert runner.fold_masks(rows[::-1]) is wiring
+    assert runner.wirings.of_pool(rows[::-1]) is wiring
     # what the fold's fit is wired with is what fold_masks gives its pool: held-out rows play no part
     fitted = runner.fit("B", train, held_out, 1, 1, "t")
     assert fitted.fitted[0].encoder is not None and set(fitted.pool_rows) == set(rows)
     # a pool that includes the held-out profiles gives another wiring (the test could fail)
     everything = np.arange(len(runner.pool.sample_ids))
-    other = runner.fold_masks(everything)
+    other = runner.wirings.of_pool(everything)
     assert other is not wiring and other.attrs["ica_pool_samples"] == everything.size
     assert wiring.attrs["ica_pool_samples"] == rows.size
 

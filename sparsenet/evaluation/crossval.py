@@ -10,24 +10,18 @@ A killed run started again with the same settings picks up where it stopped.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
 from .. import backend
 from ..data.dataset import Dataset
-from ..data.standardise import InputTransform, TransformedSource, fit_input_transform
-from ..masks.ica import IcaSettings, ica_masks
-from ..masks.randomise import randomise
-from ..training.checkpoint import (Checkpoint, check_same_masks, load_checkpoint, mask_fingerprint, member_prefix,
-                                   save_checkpoint)
+from ..data.standardise import InputTransform, fit_input_transform
+from ..training.checkpoint import Checkpoint, load_checkpoint, member_prefix, save_checkpoint
 from ..training.finetune import predict
 from ..training.fitting import MEMBER_SEED, NetworkSpec, fit_networks
-from ..training.network import build_autoencoder, linked_genes
-from ..training.pretrain import pretrain
+from ..training.network import build_autoencoder
 from . import baselines, metrics
 from .config import RunConfig
 from .fold_state import read_fold, write_fold
@@ -36,13 +30,9 @@ from .noise import NoisyInput, noisy_pairs
 from .plan import Executor, Plan
 from .curves import subsets as curve_subsets
 from .links import encoder_link_weights
-
-PCA_ROWS = 20_000  # rows of the pool the PCA reference of the reconstruction is fitted on, at most
-
-
-def spaced(rows: np.ndarray, at_most: int = PCA_ROWS) -> np.ndarray:
-    """At most ``at_most`` of ``rows``, evenly spaced (all of them when there are fewer)."""
-    return rows[np.linspace(0, rows.size - 1, min(rows.size, at_most)).astype(int)]
+from .models import Model
+from .pretrain_cache import PretrainCache
+from .wirings import Wirings, spaced
 
 
 @dataclass(frozen=True)
@@ -65,19 +55,23 @@ class RunOutcome:
 
 # ---------------------------------------------------------------- one fit
 class Runner:
+    """One run's fits: each held-out fold of each model (a :class:`~sparsenet.evaluation.models.Model`) at
+    each network seed, saved under ``out/state`` when done, and the final model. Its pieces: the
+    pre-training cache (:class:`PretrainCache`; runs may share a folder of them), the wirings
+    (:class:`Wirings`: ICA per pool, null draws) and the baselines (``evaluation.baselines``)."""
+
     def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None, pretrain_dir: Path | None = None):
         self.ds, self.cfg, self.out = ds, cfg, Path(out)
         self.state = self.out / "state"
-        # pre-trainings are cached by what they depend on; runs may share a folder of them
-        self.pretrain_dir = Path(pretrain_dir) if pretrain_dir else self.state
-        self.pretrain_dir.mkdir(parents=True, exist_ok=True)
         self.device = backend.resolve_device(cfg.device)
-        self.linked = linked_genes(ds.masks)
+        self.wirings = Wirings(ds, cfg)
         self.progress = progress or (lambda *a, **k: None)
         self.pool = ds.pretrain_source
         if cfg.noise and cfg.noise.where in ("pretrain", "both"):
             self.pool = NoisyInput(ds.pretrain_source, cfg.noise.percent, cfg.seed)
         self.x_labelled = ds.inputs.take(ds.labelled)
+        self.pretrainings = PretrainCache(self.pool, cfg, Path(pretrain_dir) if pretrain_dir else self.state,
+                                          self.device, self._checkpoint)
 
     def __getstate__(self):  # shipped to Dask workers: without the (terminal-bound) progress display
         state = dict(self.__dict__)
@@ -102,48 +96,11 @@ class Runner:
         return np.array(first + rest, dtype=np.int64)
 
     def pretrained(self, rows, transform: InputTransform, seed: int, label: str, masks=None):
-        """Pre-trained autoencoder parameters and losses on ``masks`` (default: the data set's) for the pool
-        ``rows`` (cached by everything they depend on, the masks' fingerprint included)."""
+        """Pre-trained autoencoder (parameters, losses, seconds) on ``masks`` (default: the data set's) for the
+        pool ``rows``, from the cache."""
         masks = masks or self.ds.masks
-        noise = self.cfg.noise
-        pool_noise = noise.percent if noise and noise.where in ("pretrain", "both") else None
-        what = [seed, asdict(self.cfg.pretrain), pool_noise, transform.how, asdict(self.cfg.architecture),
-                mask_fingerprint(masks)]
-        key = hashlib.sha256(rows.tobytes() + json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
-        done = self.pretrain_dir / f"pretrain-{key}.h5"
-        partial = self.pretrain_dir / f"pretrain-{key}.partial.h5"
-        if done.exists():
-            ck = load_checkpoint(done)
-            check_same_masks(ck, masks, done)
-            return ck.params, ck.extra["losses"], float(ck.progress["seconds"])
-        net = build_autoencoder(masks, "C", seed, self.device, self.cfg.architecture)
-        resume = None
-        if partial.exists():
-            ck = load_checkpoint(partial)
-            check_same_masks(ck, masks, partial)
-            net.load_state_dict(ck.params)
-            resume = {"step": ck.progress["step"], "losses": ck.extra["losses"],
-                      "adam": {"m": ck.extra["adam_m"], "v": ck.extra["adam_v"], "t": ck.extra["adam_t"]}}
-        t0 = time.perf_counter() - (float(ck.progress.get("seconds", 0.0)) if resume else 0.0)
-        total = -(-self.cfg.pretrain.samples // self.cfg.pretrain.batch)
-
-        def on_step(step, n, loss):
-            self.progress("pretrain", label, step, total, loss)
-
-        def on_checkpoint(s):
-            save_checkpoint(partial, self._checkpoint("C", net.state_dict(), {
-                "stage": "pretrain", "step": s["step"], "seconds": time.perf_counter() - t0},
-                {"losses": s["losses"], "adam_m": s["adam"]["m"], "adam_v": s["adam"]["v"], "adam_t": s["adam"]["t"]},
-                masks))
-
-        losses = pretrain(net, TransformedSource(self.pool, transform), rows, self.cfg.pretrain, self.linked_of(masks),
-                          seed, resume, on_step, on_checkpoint)
-        seconds = time.perf_counter() - t0
-        params = net.state_dict()
-        save_checkpoint(done, self._checkpoint("C", params, {"stage": "pretrained", "seconds": seconds},
-                                               {"losses": losses}, masks))
-        partial.unlink(missing_ok=True)
-        return params, losses, seconds
+        return self.pretrainings.get(rows, transform, seed, masks, self.wirings.linked_of(masks), label,
+                                     self.progress)
 
     def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label, wirings=None, subsets=None):
         """Fit the input transform on the pool without ``exclude_ids`` (the fold's labelled training samples
@@ -151,11 +108,11 @@ class Runner:
         then the networks of each of ``wirings`` (masks; default: the data set's) by
         ``training.fitting.fit_networks``, network seed ``seed``, member k pre-trained from
         ``pretrain_seed + k * MEMBER_SEED`` (cached). ``wirings`` may be a function of the fit's own wiring
-        (:meth:`fold_masks`: its null draws).
+        (``Wirings.nulls``: its null draws).
 
         Returns a :class:`FoldFit`."""
         rows = self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])
-        own = self.fold_masks(rows)
+        own = self.wirings.of_pool(rows)
         wirings = wirings(own) if callable(wirings) else wirings
         transform = fit_input_transform(self.ds.pretrain_source, rows, self.cfg.inputs)
         x, y = self.x_labelled[train], self.ds.y[train]
@@ -172,33 +129,14 @@ class Runner:
                               self.progress, label, subsets=subsets)
         return FoldFit(transform, rows, fitted)
 
-    def fold_masks(self, rows) -> object:
-        """The wiring of a fit whose pool is ``rows``: the data set's masks, or (``cfg.wiring`` 'ica') the
-        independent components of those rows alone (centred per gene on them; at most PCA_ROWS rows evenly
-        spaced), over the masks' genes. Computed once per pool."""
-        w = self.cfg.wiring
-        if not w:
-            return self.ds.masks
-        rows = np.sort(rows)
-        cache = self.__dict__.setdefault("_fold_masks", {})
-        key = hashlib.sha256(rows.tobytes()).hexdigest()
-        if key not in cache:
-            pool = np.asarray(self.ds.pretrain_source.take(spaced(rows)), dtype=np.float64)
-            cache[key] = ica_masks(pool - pool.mean(axis=0), self.ds.masks,
-                                   IcaSettings(components=w.components, seed=w.seed, min_genes=w.min_genes))
-        return cache[key]
-
-    def linked_of(self, masks) -> np.ndarray:
-        """The genes ``masks`` link to a node (the data set's: computed once)."""
-        return self.linked if masks is self.ds.masks else linked_genes(masks)
-
     def genes_of_fold(self, name, exclude_ids, train):
         """The genes a baseline sees: every gene, or (ridge_linked) those the fit's wiring links."""
         if name not in baselines.ON_LINKED_GENES:
             return slice(None)
         if not self.cfg.wiring:  # the data set's masks: no pool to look at
-            return self.linked
-        return self.linked_of(self.fold_masks(self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])))
+            return self.wirings.linked
+        rows = self.pool_rows(exclude_ids, [self.ds.labelled_ids[i] for i in train])
+        return self.wirings.linked_of(self.wirings.of_pool(rows))
 
     def inner_folds(self, train, seed):
         """Folds of the training samples for early stopping, grouped like the outer CV where it can be."""
@@ -213,7 +151,7 @@ class Runner:
         layer; an ensemble's members averaged) over the linked genes, in input units, against the training mean
         and against PCA of the same width fitted on the same training pool."""
         masks = masks or self.ds.masks
-        linked = self.linked_of(masks)
+        linked = self.wirings.linked_of(masks)
         z = 0.0
         for k in range(self.cfg.ensemble):
             net = build_autoencoder(masks, "C", 0, self.device, self.cfg.architecture)
@@ -230,77 +168,90 @@ class Runner:
 
     # ------------------------------------------------------------ folds
     def run_fold(self, scheme, model, f, test, repeat=0):
-        """One held-out fold of one model (a strategy, or ``baseline:NAME``) at network seed ``cfg.seed + repeat``."""
-        path = self.state / f"{scheme}-{model.replace(':', '-')}-s{repeat}-fold{f:02d}.h5"
+        """One held-out fold of one model (a :class:`Model`, or its text: 'B', 'baseline:ridge', 'null:genes',
+        'curve:C') at network seed ``cfg.seed + repeat``."""
+        model = Model.parse(model) if isinstance(model, str) else model
+        path = self.state / f"{scheme}-{str(model).replace(':', '-')}-s{repeat}-fold{f:02d}.h5"
         if path.exists():
             return read_fold(path)
-        n = self.ds.labelled.size
-        train = np.setdiff1d(np.arange(n), test)
-        ids = self.ds.labelled_ids
+        train = np.setdiff1d(np.arange(self.ds.labelled.size), test)
         run_seed = self.cfg.seed + repeat
         label = f"{scheme} {model} fold {f + 1}" + (f" seed {run_seed}" if self.cfg.seeds > 1 else "")
-        x_test = self.x_labelled[test]
-        if model.startswith("baseline:"):
-            groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
-            name = model.split(":", 1)[1]
-            genes = self.genes_of_fold(name, {ids[i] for i in test}, train)
-            t0 = time.perf_counter()
-            rec = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
-                   "stop": "fitted", "test": test,
-                   "predicted": baselines.fit_predict(name, self.x_labelled[train][:, genes], self.ds.y[train],
-                                                      groups, x_test[:, genes], run_seed)}
-            rec["finetune_seconds"] = time.perf_counter() - t0
-            self.progress("finetune", label, 1, 1, None)
-        elif model.startswith("curve:"):  # a learning curve: every subset of the training samples, one stack
-            rec = self.curve_fold(model.split(":", 1)[1], f, train, test, run_seed, label)
-        elif model.startswith("null:"):  # every draw of a null wiring, trained as the real one, in one stack
-            kind = model.split(":", 1)[1]
-            fold_fit = self.fit(self.cfg.strategies[0], train, {ids[i] for i in test}, run_seed, run_seed, label,
-                                wirings=lambda own: self.null_masks(kind, own))
-            transform, fitted = fold_fit.transform, fold_fit.fitted
-            rec = dict(fitted[0].record, test=test)
-            x_in = transform.apply(x_test)
-            rec["predicted_draws"] = np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted])
-            weights = [encoder_link_weights(fi.encoder) for fi in fitted]
-            if weights[0] is not None:  # each draw's links, mean over its ensemble (links.csv's null percentiles)
-                rec["link_weights_draws"] = np.stack([w.mean(axis=0) for w in weights])
-            rec["steps_draws"] = np.array([fi.record["finetune_losses"].size for fi in fitted])
-            if "l2_chosen" in rec:
-                rec["l2_chosen_draws"] = np.array([fi.record["l2_chosen"] for fi in fitted])
-        else:
-            fold_fit = self.fit(model, train, {ids[i] for i in test}, run_seed, run_seed, label)
-            transform, rows, [fitted] = fold_fit.transform, fold_fit.pool_rows, fold_fit.fitted
-            rec = dict(fitted.record, test=test)
-            rec["predicted"] = predict(fitted.encoder, transform.apply(x_test), fitted.columns)
-            weights = encoder_link_weights(fitted.encoder)
-            if weights is not None:  # every network's link weights on the targets (links.csv over folds)
-                rec["link_weights"] = weights
-            if self.cfg.wiring:  # this fold's own wiring: its size
-                own = self.fold_masks(rows)
-                rec["wiring_nodes"], rec["wiring_links"] = len(own.phenotype_ids), int(own.protein_phenotype.nnz)
-            if model == "C":
-                rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test,
-                                                                                 self.fold_masks(rows))
+        fold = {"network": self.network_fold, "baseline": self.baseline_fold, "null": self.null_fold,
+                "curve": self.curve_fold}[model.kind]
+        rec = fold(model, train, test, run_seed, label, f)
         write_fold(path, rec)
         return rec
 
-    def models(self):
-        if self.cfg.curve:  # a learning curve: its models only
-            return [f"curve:{m}" for m in list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines]]
-        nulls = self.cfg.nulls.kinds if self.cfg.nulls else ()
-        return list(self.cfg.strategies) + [f"baseline:{b}" for b in self.cfg.baselines] + [f"null:{k}" for k in nulls]
+    def held_out_ids(self, test) -> set:
+        return {self.ds.labelled_ids[i] for i in test}
 
-    def curve_fold(self, inner: str, f, train, test, run_seed, label) -> dict:
-        """One fold of a learning curve: ``inner`` (a strategy or ``baseline:NAME``) fitted on every subset of the
+    def baseline_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+        """A baseline fitted on the fold's training samples (ridge_linked: on the genes the fit's wiring links)."""
+        groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
+        genes = self.genes_of_fold(model.name, self.held_out_ids(test), train)
+        t0 = time.perf_counter()
+        predicted = baselines.fit_predict(model.name, self.x_labelled[train][:, genes], self.ds.y[train], groups,
+                                          self.x_labelled[test][:, genes], run_seed)
+        self.progress("finetune", label, 1, 1, None)
+        return {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
+                "stop": "fitted", "test": test, "predicted": predicted,
+                "finetune_seconds": time.perf_counter() - t0}
+
+    def network_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+        """The configured network of strategy ``model.name``: predictions, every network's link weights, the
+        fold's own wiring's size (``--wiring ica``) and, for C, the held-out reconstruction."""
+        x_test = self.x_labelled[test]
+        fold_fit = self.fit(model.name, train, self.held_out_ids(test), run_seed, run_seed, label)
+        transform, rows, [fitted] = fold_fit.transform, fold_fit.pool_rows, fold_fit.fitted
+        rec = dict(fitted.record, test=test)
+        rec["predicted"] = predict(fitted.encoder, transform.apply(x_test), fitted.columns)
+        weights = encoder_link_weights(fitted.encoder)
+        if weights is not None:  # every network's link weights on the targets (links.csv over folds)
+            rec["link_weights"] = weights
+        if self.cfg.wiring:  # this fold's own wiring: its size
+            own = self.wirings.of_pool(rows)
+            rec["wiring_nodes"], rec["wiring_links"] = len(own.phenotype_ids), int(own.protein_phenotype.nnz)
+        if model.name == "C":
+            rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test,
+                                                                             self.wirings.of_pool(rows))
+        return rec
+
+    def null_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+        """Every draw of the null model ``model.name``, trained as the real wiring, in one stack."""
+        fold_fit = self.fit(self.cfg.strategies[0], train, self.held_out_ids(test), run_seed, run_seed, label,
+                            wirings=lambda own: self.wirings.nulls(model.name, own))
+        transform, fitted = fold_fit.transform, fold_fit.fitted
+        rec = dict(fitted[0].record, test=test)
+        x_in = transform.apply(self.x_labelled[test])
+        rec["predicted_draws"] = np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted])
+        weights = [encoder_link_weights(fi.encoder) for fi in fitted]
+        if weights[0] is not None:  # each draw's links, mean over its ensemble (links.csv's null percentiles)
+            rec["link_weights_draws"] = np.stack([w.mean(axis=0) for w in weights])
+        rec["steps_draws"] = np.array([fi.record["finetune_losses"].size for fi in fitted])
+        if "l2_chosen" in rec:
+            rec["l2_chosen_draws"] = np.array([fi.record["l2_chosen"] for fi in fitted])
+        return rec
+
+    def models(self) -> list:
+        """Every model of the configuration: a learning curve's, or the networks, baselines and null models."""
+        own = [Model("network", s) for s in self.cfg.strategies] + [Model("baseline", b) for b in self.cfg.baselines]
+        if self.cfg.curve:
+            return [Model("curve", inner=m) for m in own]
+        return own + [Model("null", k) for k in (self.cfg.nulls.kinds if self.cfg.nulls else ())]
+
+    def curve_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+        """One fold of a learning curve: ``model.inner`` (a network or a baseline) fitted on every subset of the
         fold's training samples that ``cfg.curve`` asks for (``evaluation.curves.subsets``)."""
+        inner = model.inner
         c = self.cfg.curve
         groups = [self.ds.groups[i] for i in train] if self.ds.groups is not None else [str(i) for i in train]
         subs = curve_subsets(groups, list(c.labels), c.draws, list(c.kinds), c.seed, f)
         x_test = self.x_labelled[test]
         t0 = time.perf_counter()
-        if inner.startswith("baseline:"):
-            name = inner.split(":", 1)[1]
-            genes = self.genes_of_fold(name, {self.ds.labelled_ids[i] for i in test}, train)
+        if inner.kind == "baseline":
+            name = inner.name
+            genes = self.genes_of_fold(name, self.held_out_ids(test), train)
             x_train, y_train = self.x_labelled[train][:, genes], self.ds.y[train]
             preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m) if keep],
                                            x_test[:, genes], run_seed) for *_, m in subs]
@@ -308,7 +259,7 @@ class Runner:
                    "stop": "fitted"}
             self.progress("finetune", label, 1, 1, None)
         else:
-            fold_fit = self.fit(inner, train, {self.ds.labelled_ids[i] for i in test}, run_seed, run_seed, label,
+            fold_fit = self.fit(inner.name, train, self.held_out_ids(test), run_seed, run_seed, label,
                                 subsets=[m for *_, m in subs])
             transform, fitted = fold_fit.transform, fold_fit.fitted
             x_in = transform.apply(x_test)
@@ -318,17 +269,6 @@ class Runner:
                    subset_keys=np.array([f"{n}|{kind}|{d}".encode() for n, kind, d, _ in subs]),
                    subset_sizes=np.array([int(m.sum()) for *_, m in subs]))
         return rec
-
-    def null_masks(self, kind: str, masks=None) -> list:
-        """The ``cfg.nulls.draws`` randomised copies of ``masks`` (default: the data set's; a fit's own wiring
-        under ``cfg.wiring``) of one null model (seeded by ``cfg.nulls.seed``; made once per runner)."""
-        masks = masks or self.ds.masks
-        cache = self.__dict__.setdefault("_null_masks", {})
-        key = kind if masks is self.ds.masks else (kind, mask_fingerprint(masks))
-        if key not in cache:
-            nulls = self.cfg.nulls
-            cache[key] = [randomise(masks, kind, nulls.seed, d) for d in range(nulls.draws)]
-        return cache[key]
 
     def run(self, executor=None):
         """Every (scheme, model, repeat) over the same folds, then the final model: a :class:`RunOutcome`.
@@ -356,6 +296,6 @@ class Runner:
                               {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n),
                                **({"l2_chosen": float(rec["l2_chosen"])} if "l2_chosen" in rec else {})},
                               {"finetune_losses": rec["finetune_losses"], "input_mean": transform.mean,
-                               "input_sd": transform.sd}, self.fold_masks(rows))
+                               "input_sd": transform.sd}, self.wirings.of_pool(rows))
         save_checkpoint(path, ck)
         return ck

@@ -35,10 +35,11 @@ class Runner(Protocol):
 
 @dataclass(frozen=True)
 class Fit:
-    """One held-out fold of one model at one network seed, of the plan's ``run``-th runner."""
+    """One held-out fold of one model (an ``evaluation.models.Model``) at one network seed, of the plan's
+    ``run``-th runner."""
     run: int
     scheme: str
-    model: str
+    model: object
     repeat: int
     fold: int
     test: tuple
@@ -80,10 +81,10 @@ class Plan:
         return len(self.fits) + len(self.finals)
 
     def gather(self, records: dict):
-        """Fold records (by fit) into each runner's results: {(scheme, model, repeat): [record per fold]}."""
+        """Fold records (by fit) into each runner's results: {(scheme, model's text, repeat): [record per fold]}."""
         results = [dict() for _ in self.runners]
         for fit in self.fits:
-            results[fit.run].setdefault((fit.scheme, fit.model, fit.repeat), []).append(records[fit])
+            results[fit.run].setdefault((fit.scheme, str(fit.model), fit.repeat), []).append(records[fit])
         return results
 
 

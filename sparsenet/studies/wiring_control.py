@@ -32,7 +32,7 @@ def write_null_masks(runner: Runner, folder: Path) -> dict:
     folder.mkdir(exist_ok=True)
     moved = {}
     for kind in runner.cfg.nulls.kinds:
-        draws = runner.null_masks(kind)
+        draws = runner.wirings.nulls(kind)
         moved[kind] = [float(d.attrs["null_links_moved"]) for d in draws]
         for d, m in enumerate(draws):
             target = folder / f"{kind}-{d:03d}.h5"

@@ -1,0 +1,46 @@
+"""What one fit of a plan fits, as a typed key: a network strategy, a baseline, a null model's draws or a
+learning curve of another model. Its text (``str``) is what results, report keys, file names and fold state
+files have always used: 'B', 'baseline:ridge', 'null:genes', 'curve:C', 'curve:baseline:mean'."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = ("network", "baseline", "null", "curve")
+PREFIXES = {"baseline": "baseline:", "null": "null:", "curve": "curve:"}
+
+
+@dataclass(frozen=True)
+class Model:
+    """``kind``: network (``name`` a strategy), baseline (``name`` a baseline), null (``name`` a null model,
+    its draws trained as the configuration's strategy) or curve (``inner``, fitted on each subset)."""
+    kind: str
+    name: str = ""
+    inner: Model | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Model: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if (self.kind == "curve") != (self.inner is not None):
+            raise ValueError("Model: a curve, and only a curve, has an inner model")
+
+    def __str__(self) -> str:
+        if self.kind == "curve":
+            return PREFIXES["curve"] + str(self.inner)
+        return PREFIXES.get(self.kind, "") + self.name
+
+    @classmethod
+    def parse(cls, text: str) -> Model:
+        """The model a key names ('B', 'baseline:ridge', 'null:genes', 'curve:...')."""
+        for kind, prefix in PREFIXES.items():
+            if text.startswith(prefix):
+                rest = text[len(prefix):]
+                return cls("curve", inner=cls.parse(rest)) if kind == "curve" else cls(kind, rest)
+        return cls("network", text)
+
+
+def network(strategy: str) -> Model:
+    return Model("network", strategy)
+
+
+def baseline(name: str) -> Model:
+    return Model("baseline", name)
