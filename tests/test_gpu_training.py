@@ -436,6 +436,7 @@ def mutated_sources(cp, monkeypatch, tmp_path):
     launch._module.cache_clear()
 
 
+@pytest.mark.slow  # every check re-run per mutation
 @pytest.mark.parametrize("mutation", list(SOURCE_MUTATIONS))
 def test_a_broken_kernel_fails_the_checks(mutated_sources, mutation):
     mutated_sources(*SOURCE_MUTATIONS[mutation])
@@ -443,6 +444,7 @@ def test_a_broken_kernel_fails_the_checks(mutated_sources, mutation):
         all_checks()
 
 
+@pytest.mark.slow  # every check re-run per mutation
 @pytest.mark.parametrize("mutation", list(PYTHON_MUTATIONS))
 def test_a_broken_gpu_branch_fails_the_checks(cp, monkeypatch, mutation):
     PYTHON_MUTATIONS[mutation](monkeypatch)

@@ -102,6 +102,7 @@ def run_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "sparsenet.cli.main", *args], capture_output=True, text=True, cwd=cwd or ROOT)
 
 
+@pytest.mark.slow  # a knockout screen through the command line
 def test_cli_builds_masks_and_json(tmp_path):
     out, js = tmp_path / "core.h5", tmp_path / "core.json"
     proc = run_cli("masks", "build", "e_coli_core", "-o", str(out), "--json", str(js))
@@ -112,6 +113,7 @@ def test_cli_builds_masks_and_json(tmp_path):
     assert summary["protein_phenotype_links"] == read_masks(out).protein_phenotype.nnz
 
 
+@pytest.mark.slow  # a COBRA model read per case, through the command line
 @pytest.mark.parametrize("args,message", [
     (["no_such_model.xml"], "no such model file"),
     (["e_coli_core", "--uptake", "EX_nothing"], "uptake reaction 'EX_nothing' does not exist"),

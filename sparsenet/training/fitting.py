@@ -51,10 +51,19 @@ class Fitted:
     record: dict
 
 
-def build_member(spec: NetworkSpec, masks, y, seed: int, target_indices, pretrained=None, sample_weight=None):
+@dataclass
+class Built:
+    """One network ready to fine-tune: its autoencoder, the encoder that is tuned, the encoder's output columns
+    of the targets, and its record so far (pre-training's losses and seconds)."""
+    net: object
+    encoder: object
+    columns: np.ndarray
+    record: dict
+
+
+def build_member(spec: NetworkSpec, masks, y, seed: int, target_indices, pretrained=None, sample_weight=None) -> Built:
     """One network on ``masks`` ready to fine-tune: built, for strategy C loaded with ``pretrained()``'s
-    parameters, its fresh layers started small and a read-out at the (weighted) training mean of ``y``.
-    Returns (autoencoder, encoder, output columns, record)."""
+    parameters, its fresh layers started small and a read-out at the (weighted) training mean of ``y``."""
     record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
     net = build_autoencoder(masks, spec.strategy, seed, spec.device, spec.architecture)
     if spec.strategy == "C":
@@ -71,7 +80,7 @@ def build_member(spec: NetworkSpec, masks, y, seed: int, target_indices, pretrai
             mean = (w * np.nan_to_num(y)).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-300)
         encoder.layers[-1].params["bias"][...] = backend.xp_for(spec.device).asarray(
             np.nan_to_num(mean), dtype=encoder.params.dtype)
-    return net, encoder, columns, record
+    return Built(net, encoder, columns, record)
 
 
 def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, pretrained=None,
@@ -103,22 +112,22 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
              for w, s in problems]
     for w, start in enumerate(initial or []):  # warm start: the members continue from where they were
         for m, params in zip(built[w], start):
-            m[1].params[...] = backend.xp_for(spec.device).asarray(params, dtype=m[1].params.dtype)
-    records = [ms[0][3] for ms in built]
+            m.encoder.params[...] = backend.xp_for(spec.device).asarray(params, dtype=m.encoder.params.dtype)
+    records = [ms[0].record for ms in built]
     for rec, ms in zip(records, built):
-        rec["pretrain_seconds"] = sum(m[3]["pretrain_seconds"] for m in ms)
+        rec["pretrain_seconds"] = sum(m.record["pretrain_seconds"] for m in ms)
     progress("finetune", label, 0, 1, None)
     t0 = time.perf_counter()
     l2 = [settings.l2] * len(wirings)
     if settings.l2 == "auto":  # each wiring's penalty from inner folds of these training samples
-        factories = [lambda w=w: member(w, None, 0)[1:3] for w in wirings]
+        factories = [lambda w=w: (lambda b: (b.encoder, b.columns))(member(w, None, 0)) for w in wirings]
         chosen = choose_l2(factories, xt, y, inner_folds, settings, pretrained_run, l2_path or L2_PATH, sample_weight)
         l2 = [c.l2 for c in chosen]
         for rec, c in zip(records, chosen):
             rec.update(l2_chosen=c.l2, l2_path=np.asarray(c.path), l2_inner_loss=np.asarray(c.inner_loss),
                        l2_path_steps=np.asarray(c.steps))
-    encoders = [m[1] for ms in built for m in ms]
-    columns = [m[2] for ms in built for m in ms]
+    encoders = [m.encoder for ms in built for m in ms]
+    columns = [m.columns for ms in built for m in ms]
     train = None if subsets is None else np.repeat(np.array([np.asarray(s, dtype=bool) for _, s in problems]),
                                                    k_members, axis=0)
     per_wiring = len(problems) // len(wirings)  # problems are wiring-major
@@ -143,8 +152,8 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     for w, (ms, rec) in enumerate(zip(built, records)):
         losses, reason = results[w * k_members]
         rec.update(finetune_seconds=seconds / len(problems), finetune_losses=losses, stop=reason)
-        members = [m[1] for m in ms]
-        fitted.append(Fitted([m[0] for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0][2],
+        members = [m.encoder for m in ms]
+        fitted.append(Fitted([m.net for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0].columns,
                              rec))
     losses = fitted[0].record["finetune_losses"]
     progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
