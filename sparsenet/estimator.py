@@ -16,6 +16,7 @@ purpose, e.g. a compendium's profiles without a phenotype.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from numbers import Integral, Real
@@ -464,12 +465,7 @@ class SparseNetRegressor(_SparseNetBase):
                  loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
                  pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], inner_folds=5, device="cpu", random_state=0,
                  warm_start=False, min_gene_share=0.5, interval_cv=None):
-        super().__init__(masks, strategy=strategy, init_scale=init_scale, max_iter=max_iter, tol=tol,
-                         learning_rate=learning_rate, optimizer=optimizer, ensemble=ensemble, inputs=inputs, head=head,
-                         targets=targets, loss=loss, decoder=decoder, unlabelled=unlabelled,
-                         pretrain_samples=pretrain_samples, pretrain_batch=pretrain_batch, pretrain_lr=pretrain_lr,
-                         device=device, random_state=random_state, warm_start=warm_start,
-                         min_gene_share=min_gene_share, interval_cv=interval_cv)
+        super().__init__(masks, **_shared(locals()))
         self.alpha = alpha
         self.inner_folds = inner_folds
 
@@ -497,12 +493,7 @@ class SparseNetRegressorCV(_SparseNetBase):
                  head=DEFAULT["head"], targets=None, loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None,
                  pretrain_samples=1_000_000, pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu",
                  random_state=0, warm_start=False, min_gene_share=0.5, interval_cv=None):
-        super().__init__(masks, strategy=strategy, init_scale=init_scale, max_iter=max_iter, tol=tol,
-                         learning_rate=learning_rate, optimizer=optimizer, ensemble=ensemble, inputs=inputs, head=head,
-                         targets=targets, loss=loss, decoder=decoder, unlabelled=unlabelled,
-                         pretrain_samples=pretrain_samples, pretrain_batch=pretrain_batch, pretrain_lr=pretrain_lr,
-                         device=device, random_state=random_state, warm_start=warm_start,
-                         min_gene_share=min_gene_share, interval_cv=interval_cv)
+        super().__init__(masks, **_shared(locals()))
         self.alphas = alphas
         self.cv = cv
 
@@ -524,6 +515,15 @@ class SparseNetRegressorCV(_SparseNetBase):
         self._fit(X, y, groups, sample_weight, "auto", alphas, folds, n_inner)
         self.alphas_, self.cv_loss_ = self.alpha_path_, self.alpha_inner_loss_
         return self
+
+
+def _shared(values: dict) -> dict:
+    """The base class's parameters among a subclass's ``__init__`` arguments (its ``locals()``)."""
+    return {name: values[name] for name in SHARED}
+
+
+SHARED = [p.name for p in inspect.signature(_SparseNetBase.__init__).parameters.values()
+          if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
 def _device(device: str) -> str:

@@ -160,27 +160,27 @@ def _typed(cls, value, name):
     raise TypeError(f"build_config: {name} must be a {cls.__name__} or a dict, got {type(value).__name__}")
 
 
+def _kinds_and_draws(kinds, allowed, flag: str, draws: int) -> tuple:
+    """``kinds`` checked against ``allowed`` (in order, without repeats) and ``draws`` at least 1."""
+    bad = [k for k in kinds if k not in allowed]
+    if bad or not kinds:
+        raise ConfigError(f"{flag}: {bad[0] if bad else ''!r} is not one of {', '.join(allowed)}")
+    if draws < 1:
+        raise ConfigError(f"--draws must be at least 1, got {draws}")
+    return tuple(dict.fromkeys(kinds))
+
+
 def check_nulls(nulls: NullSpec) -> NullSpec:
     from ..masks.randomise import KINDS
 
-    bad = [k for k in nulls.kinds if k not in KINDS]
-    if bad or not nulls.kinds:
-        raise ConfigError(f"--null: {bad[0] if bad else ''!r} is not one of {', '.join(KINDS)}")
-    if nulls.draws < 1:
-        raise ConfigError(f"--draws must be at least 1, got {nulls.draws}")
-    return replace(nulls, kinds=tuple(dict.fromkeys(nulls.kinds)))
+    return replace(nulls, kinds=_kinds_and_draws(nulls.kinds, KINDS, "--null", nulls.draws))
 
 
 def check_curve(curve: CurveSpec) -> CurveSpec:
     from .curves import KINDS, parse_labels
 
-    bad = [k for k in curve.kinds if k not in KINDS]
-    if bad or not curve.kinds:
-        raise ConfigError(f"--draw-by: {bad[0] if bad else ''!r} is not one of {', '.join(KINDS)}")
-    if curve.draws < 1:
-        raise ConfigError(f"--draws must be at least 1, got {curve.draws}")
-    return replace(curve, labels=tuple(parse_labels(",".join(map(str, curve.labels)))),
-                   kinds=tuple(dict.fromkeys(curve.kinds)))
+    return replace(curve, kinds=_kinds_and_draws(curve.kinds, KINDS, "--draw-by", curve.draws),
+                   labels=tuple(parse_labels(",".join(map(str, curve.labels)))))
 
 
 def check_noise(noise: NoiseSpec) -> NoiseSpec:
