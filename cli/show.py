@@ -1,6 +1,7 @@
 """What the study commands print: progress, the data summary and warnings, and each study's table."""
 from __future__ import annotations
 
+import math
 import sys
 
 import typer
@@ -90,17 +91,24 @@ def summary_table(report) -> str:
         return format(v, fmt) if isinstance(v, (int, float)) else "-"
 
     recon = any("reconstruction_held_out" in res for res in report["results"].values())
+    ranked = any(math.isfinite(m["within_group_r"]["mean"] if m["within_group_r"]["mean"] is not None else math.nan)
+                 for res in report["results"].values() for m in res["over_seeds"].values())
+    columns = [("pearson_r", ".3f"), ("within_20_percent", ".1f"), ("rmse", ".3f")]
+    columns += [("within_group_r", ".3f")] if ranked else []
     lines = [f"{'CV':8} {'model':22} {'phenotype':24} {'r':>13} {'within 20%':>13} {'RMSE':>13}"
-             + (f" {'recon R2':>8} {'PCA R2':>7}" if recon else "")]
+             + (f" {'r in groups':>13}" if ranked else "") + (f" {'recon R2':>8} {'PCA R2':>7}" if recon else "")]
     for key, res in report["results"].items():
         scheme, model = key.split("/", 1)
         rec = res.get("reconstruction_held_out", {})
         for col, m in res["over_seeds"].items():
             cells = [f(m[k]["mean"], fmt) + (f"±{f(m[k]['sd'], fmt)}" if len(res["seeds"]) > 1 else "")
-                     for k, fmt in (("pearson_r", ".3f"), ("within_20_percent", ".1f"), ("rmse", ".3f"))]
-            lines.append(f"{scheme:8} {model:22} {col[:24]:24} {cells[0]:>13} {cells[1]:>13} {cells[2]:>13}"
+                     for k, fmt in columns]
+            lines.append(f"{scheme:8} {model:22} {col[:24]:24} " + " ".join(f"{c:>13}" for c in cells)
                          + (f" {f(rec.get('r2_mean'), '8.3f'):>8} {f(rec.get('pca_r2_mean'), '7.3f'):>7}" if recon
                             else ""))
+    if ranked:
+        lines.append("r in groups: the mean over held-out groups of 5 or more samples of r within each group (how well "
+                     "a project's own samples are ranked); claims here rest on pooled r")
     comps = report.get("comparisons", [])
     if comps:
         n = len(next(iter(report["results"].values()))["seeds"])

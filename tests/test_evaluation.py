@@ -62,7 +62,7 @@ def test_report_warns_when_fine_tuning_collapsed(tmp_path):
     from sparsenet.evaluation.statistics import summarise
 
     y = np.linspace(0.2, 1.0, 12)[:, None]
-    ds = SimpleNamespace(y=y, target_columns=["growth"], targets=["BIOMASS"])
+    ds = SimpleNamespace(y=y, target_columns=["growth"], targets=["BIOMASS"], groups=None)
 
     def records(pred):
         return [{"test": np.arange(6 * f, 6 * f + 6), "predicted": pred[6 * f:6 * f + 6], "stop": "tolerance",
@@ -88,3 +88,29 @@ def test_a_model_key_reads_back_from_its_text():
         Model("ensemble", "B")
     with pytest.raises(ValueError, match="inner"):
         Model("curve")
+
+
+def test_within_group_r_is_the_mean_of_each_big_enough_groups_r():
+    """Ranking inside a project: Pearson's and Spearman's r per group of 5 or more observed samples, averaged
+    over those groups; smaller groups and missing values take no part; without groups there is nothing to
+    rank (NaN), and a prediction that is right within groups but offset between them scores 1 here and less
+    pooled."""
+    from scipy.stats import pearsonr, spearmanr
+
+    from sparsenet.evaluation.metrics import prediction_metrics, within_group_r
+
+    rng = np.random.default_rng(4)
+    groups = ["a"] * 8 + ["b"] * 6 + ["c"] * 4
+    y = rng.normal(size=18)
+    p = y + rng.normal(scale=0.7, size=18)
+    y[3] = np.nan
+    out = within_group_r(y, p, groups)
+    a, b = np.arange(8)[np.arange(8) != 3], np.arange(8, 14)
+    assert out["groups_ranked"] == 2  # c has 4 samples
+    assert out["within_group_r"] == pytest.approx(np.mean([pearsonr(y[a], p[a])[0], pearsonr(y[b], p[b])[0]]))
+    assert out["within_group_spearman"] == pytest.approx(np.mean([spearmanr(y[a], p[a])[0],
+                                                                  spearmanr(y[b], p[b])[0]]))
+    offset = np.where(np.asarray(groups) == "a", 5.0, -5.0) + np.nan_to_num(y)  # right within, wrong between
+    m = prediction_metrics(np.nan_to_num(y), offset, groups)
+    assert m["within_group_r"] == pytest.approx(1.0) and m["pearson_r"] < 0.9
+    assert np.isnan(prediction_metrics(y, p)["within_group_r"])

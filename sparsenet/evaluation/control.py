@@ -16,7 +16,8 @@ import numpy as np
 from . import metrics
 from .statistics import METRICS, summarise
 
-HIGHER_IS_BETTER = {"pearson_r": True, "within_20_percent": True, "rmse": False}
+HIGHER_IS_BETTER = {"pearson_r": True, "within_20_percent": True, "rmse": False, "within_group_r": True,
+                    "within_group_spearman": True}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SIGNIFICANT = 0.05
 
@@ -31,7 +32,7 @@ def draw_metrics(ds, records) -> dict:
         pred[:, np.asarray(rec["test"], dtype=np.int64)] = np.asarray(rec["predicted_draws"])
     out = {}
     for j, col in enumerate(ds.target_columns):
-        per = [metrics.prediction_metrics(ds.y[:, j], pred[d, :, j]) for d in range(n_draws)]
+        per = [metrics.prediction_metrics(ds.y[:, j], pred[d, :, j], ds.groups) for d in range(n_draws)]
         out[col] = {m: np.array([p[m] for p in per]) for m in METRICS}
     return out
 
@@ -40,6 +41,9 @@ def compare(real: float, null: np.ndarray, metric: str) -> dict:
     """The real wiring's value against its null distribution."""
     null = np.asarray(null, dtype=float)
     null = null[np.isfinite(null)]
+    if not null.size:  # a metric the data cannot give (a within-group r without groups)
+        return {"real": real, "null_mean": float("nan"), "null_sd": float("nan"), "null_quantiles": {}, "rank": None,
+                "draws": 0, "draws_at_least_as_good": 0, "p": float("nan")}
     better = HIGHER_IS_BETTER[metric]
     at_least = int(np.sum(null >= real) if better else np.sum(null <= real))
     return {"real": real, "null_mean": float(np.mean(null)), "null_sd": float(np.std(null, ddof=1)) if null.size > 1 else 0.0,

@@ -72,7 +72,21 @@ def subsets(train_groups, labels, draws: int, kinds, seed: int, fold: int):
     return out
 
 
-def curve_metrics(y, records) -> dict:
+def _nanmean(v) -> float:
+    """The mean of the finite values (NaN, without a warning, when there are none: a metric the data cannot
+    give, such as a within-group r without groups)."""
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def _nansd(v) -> float:
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return float(v.std(ddof=1)) if v.size > 1 else (0.0 if v.size else float("nan"))
+
+
+def curve_metrics(y, records, groups=None) -> dict:
     """{(label, kind, draw): [metrics per column]} of one model at one network seed: each subset's held-out
     predictions pooled over the folds."""
     keys = []
@@ -83,7 +97,8 @@ def curve_metrics(y, records) -> dict:
     pred = np.full((len(keys), n, k), np.nan)
     for rec in records:
         pred[:, np.asarray(rec["test"], dtype=np.int64)] = np.asarray(rec["predicted_subsets"])
-    return {key: [metrics.prediction_metrics(y[:, j], pred[i, :, j]) for j in range(k)] for i, key in enumerate(keys)}
+    return {key: [metrics.prediction_metrics(y[:, j], pred[i, :, j], groups) for j in range(k)]
+            for i, key in enumerate(keys)}
 
 
 def mean_sizes(records) -> dict:
@@ -102,7 +117,7 @@ def curve_summary(ds, results: dict, models, scheme: str) -> dict:
     out = {"scheme": scheme, "models": {}, "paired_against_B": {}}
     per_model = {}
     for model in models:
-        m = curve_metrics(ds.y, results[(scheme, f"curve:{model}", 0)])
+        m = curve_metrics(ds.y, results[(scheme, f"curve:{model}", 0)], ds.groups)
         per_model[model] = m
         table = {}
         sizes = mean_sizes(results[(scheme, f"curve:{model}", 0)])
@@ -118,8 +133,7 @@ def curve_summary(ds, results: dict, models, scheme: str) -> dict:
             for col in ds.target_columns:
                 for mm in METRICS:
                     v = np.asarray(entry[col][mm], float)
-                    entry[col][mm] = {"mean": float(np.nanmean(v)), "sd": float(np.nanstd(v, ddof=1)) if v.size > 1 else 0.0,
-                                      "per_draw": v.tolist()}
+                    entry[col][mm] = {"mean": _nanmean(v), "sd": _nansd(v), "per_draw": v.tolist()}
         out["models"][model] = table
     if "B" in per_model:
         for model in per_model:
@@ -141,9 +155,9 @@ def curve_summary(ds, results: dict, models, scheme: str) -> dict:
                     for mm, d in per.items():
                         d = np.asarray(d, float)
                         better = -d if mm == "rmse" else d
-                        per[mm] = {"mean": float(np.nanmean(d)), "sd": float(np.nanstd(d, ddof=1)) if d.size > 1 else 0.0,
+                        per[mm] = {"mean": _nanmean(d), "sd": _nansd(d),
                                    "better_in": f"{int(np.sum(better > 0))}/{d.size}",
                                    "beyond_spread": bool(d.size > 1 and np.all(better > 0)
-                                                         and np.nanmean(better) > np.nanstd(d, ddof=1))}
+                                                         and _nanmean(better) > _nansd(d))}
             out["paired_against_B"][model] = paired
     return out

@@ -29,11 +29,38 @@ def rmse(observed, predicted) -> float:
     return float(np.sqrt(np.mean((p[ok] - y[ok]) ** 2))) if ok.any() else float("nan")
 
 
-def prediction_metrics(observed, predicted) -> dict:
+MIN_GROUP = 5  # samples a group needs for its within-group r to count
+
+
+def within_group_r(observed, predicted, groups, min_size: int = MIN_GROUP) -> dict:
+    """How well predictions rank the samples inside each group (a project: one lab's strains and conditions),
+    which pooled r cannot see: the mean over groups with at least ``min_size`` observed samples of Pearson's r
+    and of Spearman's (r of ranks) between observed and predicted, and how many groups counted."""
+    from scipy.stats import rankdata
+
+    y, p = np.asarray(observed, float), np.asarray(predicted, float)
+    g = np.asarray(groups, dtype=object)
+    pearsons, spearmans = [], []
+    for group in dict.fromkeys(g.tolist()):
+        ok = (g == group) & np.isfinite(y) & np.isfinite(p)
+        if ok.sum() >= min_size:
+            pearsons.append(pearson(y[ok], p[ok]))
+            spearmans.append(pearson(rankdata(y[ok]), rankdata(p[ok])))
+    def mean(values):
+        values = [v for v in values if np.isfinite(v)]  # a group whose predictions are all equal has no r
+        return float(np.mean(values)) if values else float("nan")
+    return {"within_group_r": mean(pearsons), "within_group_spearman": mean(spearmans), "groups_ranked": len(pearsons)}
+
+
+def prediction_metrics(observed, predicted, groups=None) -> dict:
+    """n, pooled Pearson r, % within 20 %, RMSE and, with ``groups``, the mean within-group r and Spearman's
+    (``within_group_r``; NaN without groups or without a group of ``MIN_GROUP`` samples)."""
     y = np.asarray(observed, float)
     n = int(np.isfinite(y).sum())
+    ranked = within_group_r(y, predicted, groups) if groups is not None else \
+        {"within_group_r": float("nan"), "within_group_spearman": float("nan"), "groups_ranked": 0}
     return {"n": n, "pearson_r": pearson(y, predicted), "within_20_percent": within(y, predicted),
-            "rmse": rmse(y, predicted)}
+            "rmse": rmse(y, predicted), **ranked}
 
 
 def reconstruction_metrics(observed, reconstructed, training_mean) -> dict:

@@ -23,7 +23,7 @@ def summarise(ds, records) -> dict:
     y, pred, _ = pooled(ds, records)
     out = {"phenotypes": {}, "folds": len(records)}
     for j, col in enumerate(ds.target_columns):
-        m = metrics.prediction_metrics(y[:, j], pred[:, j])
+        m = metrics.prediction_metrics(y[:, j], pred[:, j], ds.groups)
         per_fold = [metrics.pearson(ds.y[np.asarray(r["test"], int), j], np.asarray(r["predicted"])[:, j])
                     for r in records]
         m["reaction"] = ds.targets[j]
@@ -58,14 +58,16 @@ def summarise(ds, records) -> dict:
     return out
 
 
-METRICS = ("pearson_r", "within_20_percent", "rmse")
+# pooled r (what a claim here rests on), % within 20 %, RMSE; and how well each group's samples are ranked
+METRICS = ("pearson_r", "within_20_percent", "rmse", "within_group_r", "within_group_spearman")
 
 
 def aggregate(per_seed: list) -> dict:
     """Mean and sd over seeds of each phenotype's metrics (``per_seed``: summarise() of each seed)."""
     out = {}
     for col in per_seed[0]["phenotypes"]:
-        vals = {m: [s["phenotypes"][col][m] for s in per_seed] for m in METRICS}
+        vals = {m: [s["phenotypes"][col][m] for s in per_seed] for m in METRICS
+                if all(m in s["phenotypes"][col] for s in per_seed)}  # summaries from before a metric existed
         out[col] = {m: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
                         "per_seed": v} for m, v in vals.items()}
     return out
@@ -75,8 +77,10 @@ def paired(a: list, b: list) -> dict:
     """Paired differences a - b over seeds (same folds): each metric's mean, sd, and in how many seeds a was
     better. A gain is claimed only when a is better in every seed and the mean gain exceeds the sd of both."""
     out = {}
-    for m in METRICS:
-        d = np.asarray(a[m]["per_seed"]) - np.asarray(b[m]["per_seed"])
+    for m in [m for m in METRICS if m in a and m in b]:
+        d = np.asarray(a[m]["per_seed"], dtype=float) - np.asarray(b[m]["per_seed"], dtype=float)
+        if not np.isfinite(d).all():  # a metric the data cannot give (no groups to rank within)
+            continue
         better = -d if m == "rmse" else d
         spread = max(a[m]["sd"], b[m]["sd"], float(np.std(d, ddof=1)) if d.size > 1 else 0.0)
         out[m] = {"difference_mean": float(d.mean()), "difference_sd": float(np.std(d, ddof=1)) if d.size > 1 else 0.0,
