@@ -89,7 +89,9 @@ CACHE_DIR = typer.Option(None, "--cache-dir", help="folder of cached pre-trainin
 SEEDS = typer.Option(1, "--seeds", min=1, help="repeat every fit over N network seeds on the same folds; report "
                      "mean ± sd and paired comparisons")
 BASELINES = typer.Option("all", "--baselines", help="baselines fitted on the same folds: all, none, or a comma list "
-                         "of mean, ridge, ridge_linked (ridge on the genes the masks link), knn, random_forest")
+                         "of mean, ridge, ridge_linked (ridge on the genes the masks link), knn, random_forest; "
+                         "and, by name only (E-Flux solves every sample per fold), the metabolic model as a model: "
+                         "eflux (E-Flux's biomass flux, calibrated), flux_ridge, flux_forest (on pFBA fluxes)")
 EARLY_STOPPING = typer.Option(None, "--early-stopping", help="'inner': fine-tuning steps chosen by inner "
                               "cross-validation on each fold's training samples; 'none': until --tol or --max-steps "
                               "(default: the preset's)", rich_help_panel='Network settings over the preset')

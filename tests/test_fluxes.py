@@ -72,3 +72,56 @@ def test_a_held_out_sample_never_shapes_the_scaling(core):
     moved[0] *= 50
     third = eflux(core, genes, moved, train_rows=train, settings=EFluxSettings(pfba=False))
     assert not np.allclose(first.growth[1:4], third.growth[1:4])
+
+
+def test_eflux_baseline_is_a_line_fitted_on_training_samples_only():
+    from sparsenet.fluxes.baselines import fit_predict
+    from sparsenet.fluxes.eflux import FluxResult
+
+    growth = np.array([0.1, 0.2, 0.3, 0.4, 0.9, np.nan])
+    result = FluxResult(growth, None, [], ["optimal"] * 5 + ["infeasible"])
+    y = np.array([[1.0], [1.5], [2.0], [2.5]])
+    pred = fit_predict("eflux", result, [0, 1, 2, 3], [4, 5], y, None, 0)
+    np.testing.assert_allclose(pred[:, 0], [1.0 + 5 * 0.8, 1.0 + 5 * 0.15])  # y = 0.5 + 5 g; a failed solve: mean g
+    moved = FluxResult(np.array([0.1, 0.2, 0.3, 0.4, 5.0, np.nan]), None, [], result.status)
+    np.testing.assert_allclose(fit_predict("eflux", moved, [0, 1, 2, 3], [5], y, None, 0), pred[1:])
+
+
+def test_flux_baselines_run_on_a_folds_training_samples_and_leave_its_scaling_to_them(tmp_path):
+    """Through the runner, on the synthetic data and the e_coli_core masks: every flux baseline predicts each
+    held-out sample; the fold's E-Flux is scaled on its training samples, so a held-out sample's expression
+    leaves every training sample's growth and fluxes as they were."""
+    from conftest import core_dataset
+    from sparsenet.evaluation.config import build_config
+    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.evaluation.folds import make_folds
+
+    ds = core_dataset(tmp_path)
+    cfg = build_config("default", strategy="B", cv="grouped", folds=3, seed=1, max_steps=20, ensemble=1,
+                       baselines="eflux,flux_ridge,flux_forest", final_model=False)
+    assert "eflux" not in build_config("default", baselines="all").baselines  # asked for by name only
+    results = Runner(ds, cfg, tmp_path / "run").run().results
+    for name in ("eflux", "flux_ridge", "flux_forest"):
+        records = results[("grouped", f"baseline:{name}", 0)]
+        assert sum(len(r["test"]) for r in records) == ds.labelled.size
+        assert all(np.isfinite(r["predicted"]).all() for r in records)
+    test = make_folds(ds, "grouped", 3, 1)[0]
+    train = np.setdiff1d(np.arange(ds.labelled.size), test)
+    runner = Runner(ds, cfg, tmp_path / "again")
+    before = runner.fold_fluxes(train, test)
+    take = ds.inputs.expr.take
+
+    def louder(rows):  # every held-out sample's expression raised tenfold (log2 + 3.3)
+        values = take(rows).copy()
+        values[np.isin(rows, ds.labelled[test])] += 3.3
+        return values
+
+    ds.inputs.expr.take = louder
+    try:
+        after = Runner(ds, cfg, tmp_path / "moved").fold_fluxes(train, test)
+    finally:
+        del ds.inputs.expr.take
+    n = len(train)
+    np.testing.assert_array_equal(before.growth[:n], after.growth[:n])
+    np.testing.assert_array_equal(before.fluxes[:n], after.fluxes[:n])
+    assert not np.allclose(before.growth[n:], after.growth[n:])  # the held-out samples themselves did move

@@ -72,3 +72,13 @@ class ModelInput:
 
     def all(self) -> np.ndarray:
         return self.take(np.arange(self.n_samples))
+
+    def levels(self, rows) -> np.ndarray:
+        """The values as read (levels, before fold changes), float64 (samples, model genes); NaN for a gene the
+        data lack. Only data with reference samples hold levels (without them the values are fold changes)."""
+        if self.normalisation.reference_profile is None:
+            raise DataError(f"{self.expr.path}: its values are log2 fold changes (no --reference), but the model as "
+                            "a model needs expression levels: give --reference with the control samples' IDs")
+        out = np.full((len(rows), len(self.alignment.columns)), np.nan)
+        out[:, self.present] = self.expr.take(rows)[:, self.source]
+        return out

@@ -13,7 +13,7 @@ from ..data.standardise import INPUTS
 from ..training.finetune import ANCHORS, EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings
 from ..training.network import DECODERS, HEADS, STRATEGIES, Architecture
 from ..training.pretrain import PretrainSettings
-from .baselines import BASELINES
+from .baselines import BASELINES, FLUX_BASELINES
 
 SCHEMES = ("grouped", "kfold", "lopo")
 WIRINGS = ("masks", "ica")
@@ -32,7 +32,8 @@ PRESETS = {
 CHOICES = {"strategy": tuple(STRATEGIES), "inputs": INPUTS, "decoder": tuple(DECODERS), "head": tuple(HEADS),
            "loss": LOSSES, "early_stopping": EARLY_STOPPING, "tune": TUNE, "optimizer": OPTIMIZERS, "anchor": ANCHORS,
            "cv": SCHEMES,
-           "baselines": BASELINES}
+           "baselines": BASELINES + FLUX_BASELINES}
+ALL = {"baselines": BASELINES}  # what 'all' means where it is not every allowed value (flux baselines: by name)
 LISTS = ("strategy", "cv", "baselines")  # options that take a comma list ('all' for every value)
 
 
@@ -121,7 +122,7 @@ def parse_list(value, name: str) -> list:
         return ["grouped", "kfold"]
     if name == "baselines" and text.lower() == "none":
         return []
-    items = list(allowed) if text.lower() == "all" else [v.strip() for v in text.split(",") if v.strip()]
+    items = list(ALL.get(name, allowed)) if text.lower() == "all" else [v.strip() for v in text.split(",") if v.strip()]
     bad = [v for v in items if v not in allowed]
     if bad or not items:
         raise ConfigError(f"{_flag(name)}: {bad[0] if bad else text!r} is not one of {', '.join(allowed)}")

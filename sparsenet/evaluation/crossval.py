@@ -65,6 +65,7 @@ class Runner:
         self.state = self.out / "state"
         self.device = backend.resolve_device(cfg.device)
         self.wirings = Wirings(ds, cfg)
+        self._fold_fluxes, self._cobra_model = {}, None  # flux baselines: E-Flux per fold, the model read once
         self.progress = progress or (lambda *a, **k: None)
         self.pool = ds.pretrain_source
         if cfg.noise and cfg.noise.where in ("pretrain", "both"):
@@ -187,16 +188,47 @@ class Runner:
         return {self.ds.labelled_ids[i] for i in test}
 
     def baseline_fold(self, model, train, test, run_seed, label, f=0) -> dict:
-        """A baseline fitted on the fold's training samples (ridge_linked: on the genes the fit's wiring links)."""
+        """A baseline fitted on the fold's training samples (ridge_linked: on the genes the fit's wiring links;
+        a flux baseline: on E-Flux of the fold, scaled on its training samples)."""
         groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
-        genes = self.genes_of_fold(model.name, self.held_out_ids(test), train)
         t0 = time.perf_counter()
+        if model.name in baselines.FLUX_BASELINES:
+            from ..fluxes import baselines as flux_baselines
+
+            fluxes = self.fold_fluxes(train, test)
+            n = len(train)
+            predicted = flux_baselines.fit_predict(model.name, fluxes, np.arange(n), np.arange(n, n + len(test)),
+                                                   self.ds.y[train], groups, run_seed)
+            self.progress("finetune", label, 1, 1, None)
+            return {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
+                    "stop": "fitted", "test": test, "predicted": predicted, "flux_failed": str(fluxes.failed),
+                    "finetune_seconds": time.perf_counter() - t0}
+        genes = self.genes_of_fold(model.name, self.held_out_ids(test), train)
         predicted = baselines.fit_predict(model.name, self.x_labelled[train][:, genes], self.ds.y[train], groups,
                                           self.x_labelled[test][:, genes], run_seed)
         self.progress("finetune", label, 1, 1, None)
         return {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
                 "stop": "fitted", "test": test, "predicted": predicted,
                 "finetune_seconds": time.perf_counter() - t0}
+
+    def fold_fluxes(self, train, test):
+        """E-Flux (with pFBA) of the fold's training then held-out samples, each reaction scaled on the training
+        samples only, with the masks' metabolic model; made once per fold (every flux baseline and seed)."""
+        from ..fluxes.baselines import fold_fluxes
+        from ..masks.model_io import load_model
+
+        key = tuple(int(i) for i in test)
+        if key not in self._fold_fluxes:
+            source = self.ds.masks.attrs.get("model_file")
+            if not source:
+                raise ValueError("flux baselines need the masks' metabolic model: these masks name none (masks built "
+                                 "by sparsenet masks build record it)")
+            if self._cobra_model is None:
+                self._cobra_model = load_model(source)[0]
+            rows = self.ds.labelled[np.concatenate([train, test])]
+            self._fold_fluxes[key] = fold_fluxes(self._cobra_model, self.ds.masks.gene_ids,
+                                                 self.ds.inputs.levels(rows), np.arange(len(train)))
+        return self._fold_fluxes[key]
 
     def network_fold(self, model, train, test, run_seed, label, f=0) -> dict:
         """The configured network of strategy ``model.name``: predictions, every network's link weights, the

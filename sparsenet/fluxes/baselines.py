@@ -1,0 +1,62 @@
+"""Flux-based baselines on a fold, fitted on its training samples only: E-Flux's biomass flux calibrated to the
+phenotype by a straight line (``eflux``), and ridge and a random forest on each sample's pFBA fluxes
+(``flux_ridge``, ``flux_forest``). E-Flux scales each reaction on the fold's training samples; the held-out
+samples are solved with that scaling and never shape it."""
+from __future__ import annotations
+
+import numpy as np
+
+from .eflux import EFlux, EFluxSettings, FluxResult, training_maxima
+from .gpr import reaction_activities
+
+FLUX_BASELINES = ("eflux", "flux_ridge", "flux_forest")
+WORDS = {"eflux": "E-Flux biomass flux, calibrated", "flux_ridge": "ridge on pFBA fluxes",
+         "flux_forest": "random forest on pFBA fluxes"}
+
+
+def linear_levels(log_levels) -> np.ndarray:
+    """log2(level + 1) values (PRECISE's log TPM) as linear levels, 0 or more."""
+    return np.maximum(np.power(2.0, np.asarray(log_levels, dtype=np.float64)) - 1.0, 0.0)
+
+
+def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EFluxSettings()) -> FluxResult:
+    """E-Flux of every row of ``log_levels`` (samples x ``gene_ids``; NaN: a gene the data lack), each reaction
+    scaled by its maximum over the rows ``train``."""
+    levels = np.asarray(log_levels, dtype=np.float64)
+    measured = np.isfinite(levels).all(axis=0)
+    genes = [g for g, ok in zip(gene_ids, measured) if ok]
+    activities = reaction_activities(model, genes, linear_levels(levels[:, measured]))
+    scaled = activities.values / training_maxima(activities, np.asarray(train))
+    return EFlux(model, activities.reaction_ids, settings).solve(scaled)
+
+
+def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_train, seed: int) -> np.ndarray:
+    """Predictions (test samples x phenotype columns) of the flux baseline ``name`` from a fold's E-Flux result
+    (rows ``train`` and ``test`` of it), each column fitted where it is observed."""
+    from ..evaluation import baselines
+
+    train, test = np.asarray(train), np.asarray(test)
+    y_train = np.asarray(y_train, dtype=np.float64)
+    if name == "eflux":
+        growth = fluxes.growth
+        pred = np.full((test.size, y_train.shape[1]), np.nan)
+        for j in range(y_train.shape[1]):
+            ok = np.isfinite(y_train[:, j]) & np.isfinite(growth[train])
+            if ok.sum() < 2 or np.ptp(growth[train][ok]) == 0:
+                pred[:, j] = np.nanmean(y_train[:, j])  # nothing to calibrate on: the training mean
+                continue
+            slope, intercept = np.polyfit(growth[train][ok], y_train[ok, j], 1)
+            at = np.where(np.isfinite(growth[test]), growth[test], np.nanmean(growth[train][ok]))
+            pred[:, j] = intercept + slope * at
+        return pred
+    if name not in ("flux_ridge", "flux_forest"):
+        raise ValueError(f"flux baseline must be one of {', '.join(FLUX_BASELINES)}, got {name!r}")
+    if fluxes.fluxes is None:
+        raise ValueError(f"{name}: needs pFBA fluxes (EFluxSettings(pfba=True))")
+    features = fluxes.fluxes
+    mean = np.nanmean(features[train], axis=0)
+    features = np.where(np.isfinite(features), features, np.nan_to_num(mean))  # a failed solve: the training mean
+    varies = np.ptp(features[train], axis=0) > 1e-9  # fluxes fixed in every training sample say nothing
+    x_train, x_test = features[train][:, varies], features[test][:, varies]
+    return baselines.fit_predict("ridge" if name == "flux_ridge" else "random_forest", x_train, y_train,
+                                 groups_train, x_test, seed)
