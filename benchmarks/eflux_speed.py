@@ -34,6 +34,7 @@ def main():
     from sparsenet.data.tables import read_expression
     from sparsenet.evaluation.metrics import pearson, within_group_r
     from sparsenet.fluxes import EFlux, reaction_activities, training_maxima
+    from sparsenet.fluxes.baselines import linear_levels
     from sparsenet.masks.model_io import load_model
 
     files = precise.precise_files(progress=lambda m: None)
@@ -41,7 +42,7 @@ def main():
     model = load_model("iJO1366")[0]
     genes = [g.id for g in model.genes]
     expr = read_expression(files["log_tpm.csv"], genes, "auto")
-    levels = np.power(2.0, np.asarray(expr.take(np.arange(expr.n_samples)), dtype=np.float64)) - 1.0
+    levels = linear_levels(expr.take(np.arange(expr.n_samples)))
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
     activities = reaction_activities(model, list(expr.gene_ids), levels)

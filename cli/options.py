@@ -136,11 +136,9 @@ def collect(name: str, table: dict, make):
     return decorate
 
 
-def _data_options(expression, phenotypes, reference=None, orientation="auto", phenotype=None, mapping=None,
-                  sample_column=None, keep_zero=False, pretrain_data=None, na_values=None, gene_ids="auto",
-                  duplicates="mean", masks_file=None, strict=False):
-    return DataOptions(expression, phenotypes, reference, orientation, tuple(phenotype or ()), tuple(mapping or ()),
-                       sample_column, keep_zero, pretrain_data, na_values, gene_ids, duplicates, masks_file, strict)
+def _data_options(masks_file=None, phenotype=None, mapping=None, **values):
+    """The command's data options as DataOptions (its other fields are named as the options are)."""
+    return DataOptions(masks=masks_file, phenotype=tuple(phenotype or ()), mapping=tuple(mapping or ()), **values)
 
 
 DATA = {"expression": (Optional[Path], EXPRESSION), "phenotypes": (Optional[Path], PHENOTYPES),

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from .common import UserError
+from sparsenet.studies.inputs import stop_at_warnings
 
 
 def echo(msg):
@@ -17,8 +17,8 @@ def echo(msg):
 def echo_checks(summary: dict, strict: bool) -> None:
     """The data summary's warnings, one line each; with --strict the first one stops the command."""
     warnings = summary["checks"]["warnings"] if "checks" in summary else summary.get("warnings", [])
-    if strict and warnings:
-        raise UserError(f"{warnings[0]} (--strict: stopped; {len(warnings)} warning{'s' if len(warnings) > 1 else ''})")
+    if strict:
+        stop_at_warnings(warnings)
     for w in warnings:
         echo(f"warning: {w}")
 
@@ -91,8 +91,8 @@ def summary_table(report) -> str:
         return format(v, fmt) if isinstance(v, (int, float)) else "-"
 
     recon = any("reconstruction_held_out" in res for res in report["results"].values())
-    ranked = any(math.isfinite(m["within_group_r"]["mean"] if m["within_group_r"]["mean"] is not None else math.nan)
-                 for res in report["results"].values() for m in res["over_seeds"].values())
+    ranked = any(isinstance(v, float) and math.isfinite(v) for res in report["results"].values()
+                 for m in res["over_seeds"].values() for v in [m.get("within_group_r", {}).get("mean")])
     columns = [("pearson_r", ".3f"), ("within_20_percent", ".1f"), ("rmse", ".3f")]
     columns += [("within_group_r", ".3f")] if ranked else []
     lines = [f"{'CV':8} {'model':22} {'phenotype':24} {'r':>13} {'within 20%':>13} {'RMSE':>13}"

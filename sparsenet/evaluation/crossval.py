@@ -53,6 +53,12 @@ class RunOutcome:
     seconds: float
 
 
+def untrained_record() -> dict:
+    """The training part of a fold record of a model with nothing trained step by step (a baseline)."""
+    return {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
+            "stop": "fitted"}
+
+
 # ---------------------------------------------------------------- one fit
 class Runner:
     """One run's fits: each held-out fold of each model (a :class:`~sparsenet.evaluation.models.Model`) at
@@ -199,17 +205,15 @@ class Runner:
             n = len(train)
             predicted = flux_baselines.fit_predict(model.name, fluxes, np.arange(n), np.arange(n, n + len(test)),
                                                    self.ds.y[train], groups, run_seed)
-            self.progress("finetune", label, 1, 1, None)
-            return {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
-                    "stop": "fitted", "test": test, "predicted": predicted, "flux_failed": str(fluxes.failed),
-                    "finetune_seconds": time.perf_counter() - t0}
-        genes = self.genes_of_fold(model.name, self.held_out_ids(test), train)
-        predicted = baselines.fit_predict(model.name, self.x_labelled[train][:, genes], self.ds.y[train], groups,
-                                          self.x_labelled[test][:, genes], run_seed)
+            extra = {"flux_failed": str(fluxes.failed)}
+        else:
+            genes = self.genes_of_fold(model.name, self.held_out_ids(test), train)
+            predicted = baselines.fit_predict(model.name, self.x_labelled[train][:, genes], self.ds.y[train], groups,
+                                              self.x_labelled[test][:, genes], run_seed)
+            extra = {}
         self.progress("finetune", label, 1, 1, None)
-        return {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
-                "stop": "fitted", "test": test, "predicted": predicted,
-                "finetune_seconds": time.perf_counter() - t0}
+        return {**untrained_record(), "test": test, "predicted": predicted,
+                "finetune_seconds": time.perf_counter() - t0, **extra}
 
     def fold_fluxes(self, train, test):
         """E-Flux (with pFBA) of the fold's training then held-out samples, each reaction scaled on the training
@@ -241,12 +245,11 @@ class Runner:
         weights = encoder_link_weights(fitted.encoder)
         if weights is not None:  # every network's link weights on the targets (links.csv over folds)
             rec["link_weights"] = weights
+        own = self.wirings.of_pool(rows)
         if self.cfg.wiring:  # this fold's own wiring: its size
-            own = self.wirings.of_pool(rows)
             rec["wiring_nodes"], rec["wiring_links"] = len(own.phenotype_ids), int(own.protein_phenotype.nnz)
         if model.name == "C":
-            rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test,
-                                                                             self.wirings.of_pool(rows))
+            rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test, own)
         return rec
 
     def null_fold(self, model, train, test, run_seed, label, f=0) -> dict:
@@ -287,8 +290,7 @@ class Runner:
             x_train, y_train = self.x_labelled[train][:, genes], self.ds.y[train]
             preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m) if keep],
                                            x_test[:, genes], run_seed) for *_, m in subs]
-            rec = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
-                   "stop": "fitted"}
+            rec = untrained_record()
             self.progress("finetune", label, 1, 1, None)
         else:
             fold_fit = self.fit(inner.name, train, self.held_out_ids(test), run_seed, run_seed, label,

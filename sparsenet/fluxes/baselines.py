@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .eflux import EFlux, EFluxSettings, FluxResult, training_maxima
-from .gpr import reaction_activities
+from .eflux import EFluxSettings, FluxResult, eflux
 
 FLUX_BASELINES = ("eflux", "flux_ridge", "flux_forest")
 WORDS = {"eflux": "E-Flux biomass flux, calibrated", "flux_ridge": "ridge on pFBA fluxes",
@@ -25,9 +24,7 @@ def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EF
     levels = np.asarray(log_levels, dtype=np.float64)
     measured = np.isfinite(levels).all(axis=0)
     genes = [g for g, ok in zip(gene_ids, measured) if ok]
-    activities = reaction_activities(model, genes, linear_levels(levels[:, measured]))
-    scaled = activities.values / training_maxima(activities, np.asarray(train))
-    return EFlux(model, activities.reaction_ids, settings).solve(scaled)
+    return eflux(model, genes, linear_levels(levels[:, measured]), train, settings)
 
 
 def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_train, seed: int) -> np.ndarray:

@@ -9,9 +9,9 @@ from pathlib import Path
 from ..evaluation.config import RunConfig
 from ..evaluation.crossval import Runner
 from ..evaluation.intervals import attach_to_model
-from ..evaluation.plan import Executor, Plan
+from ..evaluation.plan import Executor
 from ..evaluation.report import write_run
-from .inputs import StudyData, prepare_out
+from .inputs import StudyData, prepare_out, run_plan
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,8 @@ def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None 
     ds = data.dataset
     prepare_out(out, resume, {"data": ds.summary, "masks": data.masks, "run": cfg.to_dict()})
     runner = Runner(ds, cfg, out, progress, pretrain_dir=cache_dir)
-    if progress:
-        progress("plan", "fits", 0, Plan([runner]).n_tasks, None)
-    outcome = runner.run(executor)
-    results, final = outcome.results, outcome.final
+    outcome = run_plan([runner], executor, progress)
+    results, final = outcome.results[0], outcome.finals[0]
     intervals = attach_to_model(Path(out) / "model.h5", ds, results, cfg) if final is not None else None
     seconds = time.perf_counter() - t0
     report = write_run(out, ds, cfg, results, final, seconds,

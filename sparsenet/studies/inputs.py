@@ -1,5 +1,6 @@
 """What every study starts from: the data options (files and reading rules, one object), the data set
-they load with its masks, and the run folder (fresh, or resumed with the same settings)."""
+they load with its masks, the run folder (fresh, or resumed with the same settings), and how its fits run
+(``run_plan``)."""
 from __future__ import annotations
 
 import datetime
@@ -11,6 +12,7 @@ from ..atomic import write_json
 from ..data.dataset import Dataset, load_dataset
 from ..data.spec import DataSpec
 from ..data.tables import NA_VALUES
+from ..evaluation.plan import Executor, Plan, PlanOutcome
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,12 @@ def na_list(na_values: str | None) -> tuple:
     return tuple("" if v.strip().lower() == "empty" else v.strip() for v in na_values.split(","))
 
 
+def stop_at_warnings(warnings) -> None:
+    """With ``--strict``: the first data warning as an error (how many there were, said with it)."""
+    if warnings:
+        raise ValueError(f"{warnings[0]} (--strict: stopped; {len(warnings)} warning{'s' if len(warnings) > 1 else ''})")
+
+
 def read_masks_file(path=None):
     """(masks, the path they came from): ``path``, or the shipped iJO1366 masks."""
     from ..masks.store import read_masks, shipped_mask_path
@@ -101,9 +109,8 @@ def load_data(options: DataOptions, cfg, read_out: bool | None = None, progress=
     group_by = cfg.group_by if {"grouped", "lopo"} & set(cfg.cv) else None
     spec = options.spec(group_by, progress)
     ds = load_dataset(masks, spec, read_out=cfg.architecture.head == "readout" if read_out is None else read_out)
-    warnings = ds.summary["checks"]["warnings"]
-    if options.strict and warnings:
-        raise ValueError(f"{warnings[0]} (--strict: stopped; {len(warnings)} warning{'s' if len(warnings) > 1 else ''})")
+    if options.strict:
+        stop_at_warnings(ds.summary["checks"]["warnings"])
     check_trainable(ds, cfg.cv, cfg.folds, spec.group_by)
     return StudyData(ds, {"file": path, "fingerprint": mask_fingerprint(masks)})
 
@@ -138,3 +145,12 @@ def prepare_out(out: Path, resume: bool, settings: dict) -> None:
                          "another --out")
     state.mkdir(parents=True, exist_ok=True)
     write_json(cfg_file, settings)
+
+
+def run_plan(runners, executor: Executor | None = None, progress=None) -> PlanOutcome:
+    """Every fit of ``runners`` as one plan on ``executor`` (default: serially here); ``progress`` first hears
+    ``('plan', 'fits', 0, n_tasks, None)``, then every stage."""
+    plan = Plan(runners)
+    if progress:
+        progress("plan", "fits", 0, plan.n_tasks, None)
+    return (executor or Executor()).run(plan, progress)

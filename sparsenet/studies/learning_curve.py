@@ -11,9 +11,9 @@ from ..evaluation import plots
 from ..evaluation.config import CurveSpec, build_config
 from ..evaluation.crossval import Runner
 from ..evaluation.curves import curve_summary
-from ..evaluation.plan import Executor, Plan
+from ..evaluation.plan import Executor
 from ..evaluation.report import write_json
-from .inputs import StudyData, prepare_out
+from .inputs import StudyData, prepare_out, run_plan
 
 # what the semi-supervised literature tries where labels are few: each a strategy C variant of the default
 VARIANTS = {"C+denoise": {"pretrain_noise": 0.2}, "C+readout": {"tune": "readout"},
@@ -72,10 +72,7 @@ def curve(data: StudyData, configs: dict, out: Path, executor: Executor | None =
         sub = out / "state" / name
         (sub / "state").mkdir(parents=True, exist_ok=True)
         runners.append(Runner(ds, c, sub, progress, pretrain_dir=cache_dir or out / "state" / "pretrain"))
-    plan = Plan(runners)
-    if progress:
-        progress("plan", "fits", 0, plan.n_tasks, None)
-    all_results = (executor or Executor()).run(plan, progress).results
+    all_results = run_plan(runners, executor, progress).results
     merged, names = {}, []
     for name, results in zip(configs, all_results):
         for (scheme, model, repeat), records in results.items():

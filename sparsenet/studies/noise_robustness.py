@@ -10,10 +10,10 @@ from pathlib import Path
 from ..evaluation import plots
 from ..evaluation.config import NOISE_WHERE, NoiseSpec, RunConfig, check_noise
 from ..evaluation.crossval import Runner
-from ..evaluation.plan import Executor, Plan
+from ..evaluation.plan import Executor
 from ..evaluation.report import write_json
 from ..evaluation.statistics import summarise
-from .inputs import StudyData, prepare_out
+from .inputs import StudyData, prepare_out, run_plan
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,7 @@ def robustness(data: StudyData, cfg: RunConfig, percents, wheres, out: Path, exe
         # runs with the same pre-training pool (clean, or the same p in 'pretrain' and 'both') share it
         runners.append(Runner(ds, replace(cfg, noise=noise), sub, progress,
                               pretrain_dir=cache_dir or out / "state" / "pretrain"))
-    plan = Plan(runners)
-    if progress:
-        progress("plan", "fits", 0, plan.n_tasks, None)
-    all_results = (executor or Executor()).run(plan, progress).results
+    all_results = run_plan(runners, executor, progress).results
     col = ds.target_columns[0]
     rows = []
     for noise, results in zip(noises, all_results):

@@ -12,10 +12,10 @@ from ..evaluation import control as null_statistics
 from ..evaluation import plots
 from ..evaluation.config import RunConfig
 from ..evaluation.crossval import Runner
-from ..evaluation.plan import Executor, Plan
+from ..evaluation.plan import Executor
 from ..evaluation.report import write_json, write_run
 from ..masks.store import write_masks
-from .inputs import StudyData, prepare_out
+from .inputs import StudyData, prepare_out, run_plan
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,7 @@ def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | Non
     runner = Runner(ds, cfg, out, progress, pretrain_dir=cache_dir)
     # a per-fold wiring's draws are drawn per fold, inside its fits: nothing to write beforehand
     moved = {} if cfg.wiring else write_null_masks(runner, out / "null_masks")
-    if progress:
-        progress("plan", "fits", 0, Plan([runner]).n_tasks, None)
-    results = runner.run(executor).results
+    results = run_plan([runner], executor, progress).results[0]
     seconds = time.perf_counter() - t0
     report = write_run(out, ds, cfg, results, None, seconds, {"masks": data.masks, "command_seconds": seconds})
     scheme, strategy = cfg.cv[0], cfg.strategies[0]

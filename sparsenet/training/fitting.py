@@ -120,7 +120,11 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     t0 = time.perf_counter()
     l2 = [settings.l2] * len(wirings)
     if settings.l2 == "auto":  # each wiring's penalty from inner folds of these training samples
-        factories = [lambda w=w: (lambda b: (b.encoder, b.columns))(member(w, None, 0)) for w in wirings]
+        def fresh(w):  # member 0 of wiring w, as choose_l2 starts every inner fold from it
+            built_one = member(w, None, 0)
+            return built_one.encoder, built_one.columns
+
+        factories = [lambda w=w: fresh(w) for w in wirings]
         chosen = choose_l2(factories, xt, y, inner_folds, settings, pretrained_run, l2_path or L2_PATH, sample_weight)
         l2 = [c.l2 for c in chosen]
         for rec, c in zip(records, chosen):

@@ -261,7 +261,7 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
 
 
 def finetune(encoder, x, y, columns, settings, pretrained: bool, train=None, sample_weight=None, at_steps=(),
-             on_step=None) -> list:
+             on_step=None) -> tuple:
     """Fine-tune one encoder in place, as a stack of one (the same loop, stopping rule and penalty as every
     stack): any encoder, float32 or float64. Arguments as :func:`finetune_stack`'s for one member
     (``train``: its samples, (samples,) bool). Returns (per-observation data losses, stop reason)."""
@@ -297,11 +297,12 @@ def choose_steps(encoder, x, y, columns, settings, pretrained: bool, folds):
     y = np.asarray(y, dtype=np.float64)
     at = {int(s): j for j, s in enumerate(grid)}
     curves = np.full((len(folds), len(grid)), np.nan)
+    # each inner fold's mean |target| over its training part, as fine-tuning scales its loss
+    scales = [np.nan_to_num(np.abs(np.nanmean(y[keep], axis=0)), nan=1.0) + 1e-12 for keep in train]
 
     def score(step, i):
-        test, seen = np.asarray(folds[i]), y[train[i]]
-        scale = np.nan_to_num(np.abs(np.nanmean(seen, axis=0)), nan=1.0) + 1e-12  # as fine-tuning scales it
-        curves[i, at[step]] = held_out_loss(predict(copies[i], x[test], columns), y[test], scale, settings.loss)
+        test = np.asarray(folds[i])
+        curves[i, at[step]] = held_out_loss(predict(copies[i], x[test], columns), y[test], scales[i], settings.loss)
 
     finetune_stack(copies, [columns] * len(folds), x, y, replace(settings, max_steps=int(grid[-1]), tol=0.0),
                    pretrained, train=train, at_steps=grid, on_step=score)
