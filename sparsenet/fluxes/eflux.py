@@ -54,6 +54,15 @@ def training_maxima(activities: Activities, train_rows) -> np.ndarray:
     return np.where(top > 0, top, 1.0)
 
 
+@dataclass(frozen=True)
+class _Limits:
+    model: object
+    variables: list
+    lower: np.ndarray
+    upper: np.ndarray
+    columns: list | None  # GLPK's column of each variable, where the solver is GLPK
+
+
 class EFlux:
     """The FBA and pFBA problems of a cobra ``model`` (copied; the caller's is left alone), ready to solve one
     sample after another with ``activities``' reactions bounded."""
@@ -79,21 +88,42 @@ class EFlux:
             self.pfba.objective.set_linear_coefficients({v: 1.0 for v in variables})
             self._pfba_limits = self._limits(self.pfba, reaction_ids)
             self._pfba_objective = self.pfba.reactions.get_by_id(self.objective_id)
+            self._directions = [(r.forward_variable.name, r.reverse_variable.name) for r in self.pfba.reactions]
 
     @staticmethod
-    def _limits(model, reaction_ids):
-        """(forward variable, reverse variable, their upper bounds in the model) of each constrained reaction."""
-        out = []
+    def _limits(model, reaction_ids) -> _Limits:
+        """Each constrained reaction's forward and reverse variable with their lower and (the model's) upper
+        bounds."""
+        variables, lower, upper = [], [], []
         for rid in reaction_ids:
             r = model.reactions.get_by_id(rid)
-            out.append((r.forward_variable, r.reverse_variable, max(0.0, r.upper_bound), max(0.0, -r.lower_bound)))
-        return out
+            for v, top in ((r.forward_variable, max(0.0, r.upper_bound)), (r.reverse_variable, max(0.0, -r.lower_bound))):
+                variables.append(v)
+                lower.append(v.lb)
+                upper.append(top)
+        columns = None
+        if model.solver.interface.__name__ == "optlang.glpk_interface":
+            import swiglpk
+
+            columns = [swiglpk.glp_find_col(model.solver.problem, v.name) for v in variables]
+        return _Limits(model, variables, np.array(lower, dtype=np.float64), np.array(upper, dtype=np.float64), columns)
 
     @staticmethod
-    def _bound(limits, caps) -> None:
-        for (forward, reverse, up, down), cap in zip(limits, caps):
-            forward.ub = max(forward.lb, min(up, cap))  # a flux the model forces (lb > 0) stays forced
-            reverse.ub = max(reverse.lb, min(down, cap))
+    def _bound(limits: _Limits, caps) -> None:
+        """Upper bounds min(the model's, cap) on both directions of each constrained reaction; a flux the model
+        forces (lb > 0) stays forced."""
+        ub = np.maximum(limits.lower, np.minimum(limits.upper, np.repeat(caps, 2)))
+        if limits.columns is None:
+            for v, value in zip(limits.variables, ub):
+                v.ub = float(value)
+            return
+        # GLPK: straight to the solver (optlang's setter costs ~10 us of Python a bound, 4,000 bounds a sample);
+        # the types as optlang sets them. These variables are the E-Flux copy's own, never read back through optlang.
+        import swiglpk
+
+        problem = limits.model.solver.problem
+        for j, lb, value in zip(limits.columns, limits.lower.tolist(), ub.tolist()):
+            swiglpk.glp_set_col_bnds(problem, j, swiglpk.GLP_FX if lb == value else swiglpk.GLP_DB, lb, value)
 
     def solve(self, scaled) -> FluxResult:
         """Each row of ``scaled`` (samples x the constrained reactions, activity / training maximum) as one
@@ -124,8 +154,7 @@ class EFlux:
             st = str(self.pfba.solver.status)
             if st == "optimal":
                 primal = self.pfba.solver.primal_values
-                fluxes[s] = [primal[r.forward_variable.name] - primal[r.reverse_variable.name]
-                             for r in self.pfba.reactions]
+                fluxes[s] = [primal[forward] - primal[reverse] for forward, reverse in self._directions]
             return st if st == "optimal" else f"pfba {st}"
         finally:
             keep.lb = 0.0
