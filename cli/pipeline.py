@@ -14,7 +14,7 @@ from .common import UserError, check_output_folder, flag
 from .options import (BASELINES, CV, DEVICE, DUPLICATES, FOLDS, GENE_IDS, GROUP_BY, ICA_COMPONENTS, NA_VALUES,
                       ORIENTATION, PRESET, SEED, SEEDS, STRATEGY, STRICT, WIRING, Fanout, data_options,
                       data_options_with_pool, fanout_options, network_options)
-from .show import (Bars, control_table, curve_table, echo, echo_checks, echo_data_summary, files_written,
+from .show import (Bars, control_table, flux_control_table, curve_table, echo, echo_checks, echo_data_summary, files_written,
                    robustness_table, summary_table)
 from sparsenet import studies
 from sparsenet.atomic import write_text
@@ -81,6 +81,11 @@ def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
         from sparsenet.evaluation.evidence import wiring_statement
 
         typer.echo(wiring_statement(loaded.masks["fingerprint"], wiring=cfg.wiring))
+    from sparsenet.evaluation.evidence import flux_statement
+    from sparsenet.fluxes.baselines import FLUX_BASELINES
+
+    for name in (b for b in cfg.baselines if b in FLUX_BASELINES):
+        typer.echo(flux_statement(loaded.masks["fingerprint"], name))
     _written(t0, out, report["files"])
 
 
@@ -91,9 +96,13 @@ def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
 @fanout_options
 def control(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str = WIRING,
             ica_components: int = ICA_COMPONENTS,
-            null: str = typer.Option("genes,edges", "--null", help="null models, a comma list: genes (gene labels "
-                                     "permuted, topology kept), edges (links rewired, every degree kept), density "
-                                     "(random links, their number kept), or all"),
+            null: Optional[str] = typer.Option(None, "--null", help="null models, a comma list: genes (gene labels "
+                                               "permuted, topology kept), edges (links rewired, every degree kept), "
+                                               "density (random links, their number kept), or all (default: genes,"
+                                               "edges; with --predictor flux only genes applies)"),
+            predictor: str = typer.Option("network", "--predictor", help="what is tested: network (the wiring) or "
+                                          "flux (the E-Flux predictors eflux, flux_ridge, flux_forest, their gene "
+                                          "labels permuted before the gene-protein-reaction rules)"),
             draws: int = typer.Option(50, "--draws", min=1, help="randomised wirings per null model"),
             strategy: Optional[str] = typer.Option(None, "--strategy", help="B or C (default: the preset's)"),
             cv: str = typer.Option("grouped", "--cv", help="grouped, kfold or lopo (one scheme)"), folds: int = FOLDS,
@@ -109,6 +118,11 @@ def control(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: st
     from sparsenet.masks.randomise import KINDS
 
     t0 = time.perf_counter()
+    if predictor not in ("network", "flux"):
+        raise UserError(f"--predictor must be network or flux, got {predictor!r}")
+    if predictor == "flux":
+        return _flux_control(data, fanout, null, draws, cv, folds, group_by, seed, out, resume, t0)
+    null = null or "genes,edges"
     kinds = list(KINDS) if null.strip() == "all" else [k.strip() for k in null.split(",") if k.strip()]
     cfg = _config(preset, device, strategy=strategy, cv=cv, folds=folds, group_by=group_by, seed=seed, seeds=seeds,
                   baselines=baselines, final_model=False, wiring=wiring, ica_components=ica_components,
@@ -121,6 +135,24 @@ def control(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: st
              f"{cfg.device}; fits: {executor.description}")
         result = studies.control(loaded, cfg, out, executor, bars, resume, fanout.cache_dir)
     typer.echo(control_table(result.report, loaded.dataset.target_columns[0]))
+    _written(t0, out, result.report["files"])
+
+
+def _flux_control(data, fanout, null, draws, cv, folds, group_by, seed, out, resume, t0):
+    """control --predictor flux: the flux predictors against their gene-permutation null."""
+    if null not in (None, "genes"):
+        raise UserError(f"--null {null}: with --predictor flux the null is genes (the gene labels permuted before the "
+                        "gene-protein-reaction rules); drop --null")
+    cfg = _config("default", "cpu", cv=cv, folds=folds, group_by=group_by, seed=seed, baselines="none",
+                  final_model=False)
+    loaded = _data(data, cfg)
+    out = studies.run_folder("control", out, resume)
+    with fanout.executor() as executor, Bars() as bars:
+        echo(f"{draws} permutations of the gene labels, each through E-Flux and the flux predictors on the same "
+             f"{cv} folds; draws: {executor.description}")
+        result = studies.flux_control(loaded, out, scheme=cv, folds=folds, seed=seed, draws=draws, executor=executor,
+                                      progress=bars, resume=resume)
+    typer.echo(flux_control_table(result.report, loaded.dataset.target_columns[0]))
     _written(t0, out, result.report["files"])
 
 

@@ -144,6 +144,22 @@ def control_table(report, col) -> str:
     return "\n".join(lines)
 
 
+def flux_control_table(report, col) -> str:
+    """Each flux predictor's real value against its gene-permutation null."""
+    summary = report["flux_control"]
+    lines = [f"{col}, {summary['scheme']} CV (seed {summary['seed']}): each flux predictor with the real gene labels "
+             f"against {summary['draws']} permutations of them",
+             f"{'predictor':12} {'metric':18} {'real':>7} {'null mean ± sd':>16} {'rank':>6} {'p':>6}"]
+    for name, entry in summary["predictors"].items():
+        for m, label in (("pearson_r", "r"), ("within_20_percent", "% within 20 %"), ("rmse", "RMSE"),
+                         ("within_group_r", "r within projects")):
+            e = entry["phenotypes"][col][m]
+            rank = "" if e["rank"] is None else f"{e['rank']:6d}"
+            lines.append(f"{name:12} {label:18} {e['real']:7.3f} {e['null_mean']:8.3f} ± {e['null_sd']:5.3f} "
+                         f"{rank:>6} {e['p']:6.3f}")
+    return "\n".join(lines)
+
+
 def curve_table(summary, col) -> str:
     lines = [f"{col}, {summary['scheme']} CV: r (mean ± sd over draws) by labelled samples"]
     models = list(summary["models"])

@@ -125,3 +125,86 @@ def test_flux_baselines_run_on_a_folds_training_samples_and_leave_its_scaling_to
     np.testing.assert_array_equal(before.growth[:n], after.growth[:n])
     np.testing.assert_array_equal(before.fluxes[:n], after.fluxes[:n])
     assert not np.allclose(before.growth[n:], after.growth[n:])  # the held-out samples themselves did move
+
+
+def test_glpk_bounds_set_straight_match_optlangs_own(core):
+    """The GLPK fast path (bounds through swiglpk) gives the growth and pFBA fluxes optlang's setters give."""
+    from sparsenet.fluxes import EFlux
+
+    genes = [g.id for g in core.genes]
+    levels = np.random.default_rng(3).uniform(1.0, 60.0, (6, len(genes)))
+    act = reaction_activities(core, genes, levels)
+    scaled = act.values / training_maxima(act, np.arange(6))
+    fast = EFlux(core, act.reaction_ids)
+    assert fast._fba_limits.columns is not None  # the solver here is GLPK: the fast path is what runs
+    slow = EFlux(core, act.reaction_ids)
+    for name in ("_fba_limits", "_pfba_limits"):
+        limits = getattr(slow, name)
+        setattr(slow, name, type(limits)(**{**limits.__dict__, "columns": None}))
+    a, b = fast.solve(scaled), slow.solve(scaled)
+    assert a.status == b.status == ["optimal"] * 6
+    np.testing.assert_allclose(a.growth, b.growth, rtol=1e-9)
+    np.testing.assert_allclose(a.fluxes, b.fluxes, atol=1e-7)
+    assert np.ptp(a.growth) > 0  # the samples' bounds did differ
+
+
+def test_flux_null_draw_zero_is_trains_flux_baselines_and_permuted_draws_differ(tmp_path):
+    """control --predictor flux: its draw 0 (the real gene labels) predicts exactly what train's flux baselines
+    predict on the same folds; permuted draws predict otherwise; a resumed run solves nothing again."""
+    from conftest import core_dataset
+    from sparsenet.evaluation.config import build_config
+    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.studies import StudyData, flux_control
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    ds = core_dataset(tmp_path)
+    data = StudyData(ds, {"file": "core", "fingerprint": mask_fingerprint(ds.masks)})
+    result = flux_control(data, tmp_path / "null", scheme="grouped", folds=3, seed=1, draws=2)
+    cfg = build_config("default", strategy="B", cv="grouped", folds=3, seed=1, max_steps=5, ensemble=1,
+                       baselines="eflux,flux_ridge,flux_forest", final_model=False)
+    runner = Runner(ds, cfg, tmp_path / "run")
+    draws = [dict(np.load(tmp_path / "null" / "state" / "flux-draws" / f"{d:03d}.npz")) for d in range(3)]
+    from sparsenet.evaluation.folds import make_folds
+    from sparsenet.evaluation.models import baseline
+
+    for name in ("eflux", "flux_ridge", "flux_forest"):
+        for test in make_folds(ds, "grouped", 3, 1):
+            train = np.setdiff1d(np.arange(ds.labelled.size), test)
+            rec = runner.baseline_fold(baseline(name), train, test, 1, name)
+            np.testing.assert_allclose(draws[0][name][test], rec["predicted"], rtol=1e-12)
+        assert not np.allclose(draws[1][name], draws[0][name])
+        entry = result.report["flux_control"]["predictors"][name]["phenotypes"][ds.target_columns[0]]["pearson_r"]
+        assert entry["draws"] == 2 and len(entry["null_values"]) == 2
+    stamps = [p.stat().st_mtime_ns for p in sorted((tmp_path / "null" / "state" / "flux-draws").iterdir())]
+    again = flux_control(data, tmp_path / "null", scheme="grouped", folds=3, seed=1, draws=2, resume=True)
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "null" / "state" / "flux-draws").iterdir())] == stamps
+    assert again.report["flux_control"]["predictors"] == result.report["flux_control"]["predictors"]
+
+
+@pytest.mark.slow
+def test_flux_control_recorded_is_what_train_says(tmp_path):
+    """control --predictor flux on the synthetic data: a wrong --null is one line; the run's p-values, recorded,
+    are what the statement train prints for each flux baseline says."""
+    from conftest import FAST, one_line_error, sparsenet, without
+    from synthetic import write_dataset
+    from sparsenet.evaluation.evidence import flux_statement, record_flux
+
+    expr, phen, _ = write_dataset(tmp_path / "data")
+    args = without(FAST, "--max-steps", "--pretrain-samples", "--batch", "--pretrain-lr", "--finetune-lr", "--device")
+    bad = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--predictor", "flux", "--null",
+                    "edges", "--out", tmp_path / "bad")
+    one_line_error(bad, "with --predictor flux the null is genes")
+    assert not (tmp_path / "bad").exists()
+    out = tmp_path / "null"
+    proc = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--predictor", "flux", "--draws",
+                     "3", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "flux_forest" in proc.stdout and "r within projects" in proc.stdout
+    report = __import__("json").loads((out / "report.json").read_text())
+    fingerprint, evidence = report["masks"]["fingerprint"], tmp_path / "controls.json"
+    assert "not tested" in flux_statement(fingerprint, "flux_forest", evidence)
+    entry = record_flux(out, "synthetic", evidence)
+    p = entry["predictors"]["flux_forest"]["pearson_r"]["p"]
+    said = flux_statement(fingerprint, "flux_forest", evidence)
+    assert f"synthetic: p = {p:.3f} (3 draws)" in said
+    assert ("beyond its gene-permutation null" in said) == (p < 0.05)

@@ -87,6 +87,45 @@ def record(run_folder, label: str, path: Path | None = None) -> dict:
     return entry
 
 
+def flux_key(fingerprint: str) -> str:
+    """The key the flux predictors' gene-permutation controls are kept under (never a wiring's)."""
+    return f"{fingerprint}+fluxes"
+
+
+def record_flux(run_folder, label: str, path: Path | None = None) -> dict:
+    """Add a finished ``control --predictor flux`` (per predictor and metric: p, rank, draws, the real value and
+    the null's mean) to ``path`` (default: the user's file) under its masks' fingerprint and ``label``."""
+    path = Path(path) if path is not None else user_file()
+    report = json.loads((Path(run_folder) / "report.json").read_text())
+    control = report["flux_control"]
+    entry = {"data": label, "scheme": control["scheme"], "seed": control["seed"], "null_model": control["null_model"],
+             "masks_file": Path(report["masks"]["file"]).name, "predictors": {}}
+    for name, e in control["predictors"].items():
+        col = next(iter(e["phenotypes"]))
+        entry["predictors"][name] = {m: {k: v[k] for k in ("real", "null_mean", "null_sd", "rank", "draws", "p")}
+                                     for m, v in e["phenotypes"][col].items()}
+    evidence = _read(path)
+    evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {})[label] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+    return entry
+
+
+def flux_statement(fingerprint: str, predictor: str, path: Path | None = None) -> str:
+    """One sentence on whether the flux predictor ``predictor`` is shown to use the gene -> reaction mapping of
+    these masks' model (its r against its gene-permutation null), and where."""
+    tested = {label: e["predictors"][predictor] for label, e in load(path).get(flux_key(fingerprint), {}).items()
+              if predictor in e["predictors"]}
+    if not tested:
+        return (f"{predictor}: not tested against its gene-permutation null; `sparsenet control --predictor flux` "
+                "(same data options) runs it")
+    parts = [f"{label}: p = {e['pearson_r']['p']:.3f} ({e['pearson_r']['draws']} draws)" for label, e in tested.items()]
+    if all(e["pearson_r"]["p"] < SIGNIFICANT for e in tested.values()):
+        return f"{predictor}: beyond its gene-permutation null in r ({'; '.join(parts)})"
+    return (f"{predictor}: not shown to use the gene -> reaction mapping (empirical p of its r against permuted gene "
+            f"labels: {'; '.join(parts)})")
+
+
 def wiring_statement(fingerprint: str, path: Path | None = None, *, wiring: dict | None = None) -> str:
     """One sentence on whether these masks' wiring (or, with ``wiring``, the run's own wiring over the masks'
     genes) has been shown to matter, and where."""

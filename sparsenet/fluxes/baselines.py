@@ -18,12 +18,16 @@ def linear_levels(log_levels) -> np.ndarray:
     return np.maximum(np.power(2.0, np.asarray(log_levels, dtype=np.float64)) - 1.0, 0.0)
 
 
-def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EFluxSettings()) -> FluxResult:
+def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EFluxSettings(),
+                gene_order=None) -> FluxResult:
     """E-Flux of every row of ``log_levels`` (samples x ``gene_ids``; NaN: a gene the data lack), each reaction
-    scaled by its maximum over the rows ``train``."""
+    scaled by its maximum over the rows ``train``. ``gene_order`` (a permutation of the measured genes) relabels
+    the data's genes before the rules read them: the null in which the gene -> reaction mapping is random."""
     levels = np.asarray(log_levels, dtype=np.float64)
     measured = np.isfinite(levels).all(axis=0)
     genes = [g for g, ok in zip(gene_ids, measured) if ok]
+    if gene_order is not None:
+        genes = [genes[i] for i in gene_order]
     return eflux(model, genes, linear_levels(levels[:, measured]), train, settings)
 
 
