@@ -28,6 +28,12 @@ def _version(value: bool):
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
                                        help="print the version and exit")):
     """Sparse neural networks from genome-scale metabolic models (DeepMetabolism)."""
+    import shlex
+    import sys
+
+    from sparsenet.evaluation import report
+
+    report.COMMAND = shlex.join(["sparsenet", *sys.argv[1:]])  # what each run's report says was run
 masks_app = typer.Typer(no_args_is_help=True, help="Connection masks from a COBRA model.")
 app.add_typer(masks_app, name="masks")
 data_app = typer.Typer(no_args_is_help=True, help="Data preparation (paired-data synthesis).")
@@ -234,6 +240,7 @@ app.command("control")(friendly(pipeline.control))
 app.command("curve")(friendly(pipeline.curve))
 app.command("predict")(friendly(pipeline.predict))
 app.command("links")(friendly(pipeline.links))
+app.command("report")(friendly(pipeline.report))
 app.command("robustness")(friendly(pipeline.robustness))
 data_app.command("spline")(friendly(pipeline.spline))
 data_app.command("precise")(friendly(pipeline.precise_data))

@@ -263,6 +263,19 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     typer.echo(f"{out}: {result.n_samples} samples, {result.how}; {result.said()}")
 
 
+# ---------------------------------------------------------------- report
+def report(run: Path = typer.Argument(..., metavar="RUN_DIR", help="a run folder of sparsenet train, control, curve "
+                                      "or robustness")):
+    """(Re)write RUN_DIR/report.html: the run on one self-contained page (figures and styles inline, nothing
+    fetched), from the folder's report and results files; a line for anything they do not allow."""
+    from sparsenet.evaluation.html import write_html
+
+    page = write_html(run)
+    for line in page.missing:
+        echo(f"missing: {line}")
+    typer.echo(f"written: {page.path}")
+
+
 # ---------------------------------------------------------------- links
 def links(source: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="model.h5 from sparsenet train, or a "
                                         "finished run folder of sparsenet train or control"),

@@ -23,8 +23,9 @@ def _title(text: str, width: int = 44) -> str:
 
 
 def predicted_vs_observed(path, panels, ncols=None):
-    """panels: list of (title, observed, predicted, metrics dict[, group of each sample]), ``ncols`` to a row.
-    With groups, each group (project) has its colour, named in a legend below the panels."""
+    """panels: list of (title, observed, predicted, metrics dict[, group of each sample[, interval half-width]]),
+    ``ncols`` to a row. With groups, each group (project) has its colour, named in a legend below the panels; with a
+    half-width, each prediction's interval is a vertical bar."""
     n = len(panels)
     ncols = min(n, ncols or n)
     nrows = -(-n // ncols)
@@ -35,6 +36,9 @@ def predicted_vs_observed(path, panels, ncols=None):
     for ax, (title, y, p, m, *rest) in zip(axes.ravel(), panels):
         groups = np.asarray(rest[0], dtype=object) if rest and rest[0] is not None else None
         ok = np.isfinite(y) & np.isfinite(p)
+        half = rest[1] if len(rest) > 1 else None
+        if half:
+            ax.errorbar(y[ok], p[ok], yerr=half, fmt="none", ecolor="0.6", elinewidth=0.6, alpha=0.5, zorder=0)
         if groups is None:
             ax.scatter(y[ok], p[ok], s=12, alpha=0.7)
         else:

@@ -29,6 +29,30 @@ def _clean(v):
     return v
 
 
+COMMAND: str | None = None  # the command line this process runs, set by sparsenet's command line
+
+
+def provenance() -> dict:
+    """What a report keeps of how it was made: the command line (None from Python), the version, the time."""
+    import datetime
+
+    from .. import __version__
+
+    return {"command": COMMAND, "version": __version__,
+            "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
+def write_report(out: Path, report: dict, name: str = "report.json") -> None:
+    """The run's report file (``name``) and report.html written from it, so the page's numbers are the file's;
+    the file names the page among the files written."""
+    from .html import write_html
+
+    report.setdefault("files", {})["report.html"] = ("this run on one page (open it in a browser; self-contained, "
+                                                    "rewrite it with sparsenet report)")
+    write_json(Path(out) / name, report)
+    write_html(out)
+
+
 def write_json(path, data):
     """report.json: NaN/inf become null, floats rounded to 6 places."""
     atomic.write_json(path, _clean(data))
@@ -61,7 +85,8 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
     """results: {(scheme, model, repeat): fold records}; model is a strategy or ``baseline:NAME``.
     ``report['files']`` says what each written file holds."""
     out = Path(out)
-    report = {"settings": cfg.to_dict(), "data": ds.summary, "wall_seconds": seconds, "results": {}}
+    report = {"settings": cfg.to_dict(), "data": ds.summary, "wall_seconds": seconds, "results": {},
+              "provenance": provenance()}
     files = {"report.json": "every metric per phenotype, fold and seed, the settings and the data checks"}
     panels, curves_pre, curves_ft = [], [], []
     groups = {}
@@ -114,5 +139,5 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
             files["links.csv"] = "the final model's weight of every gene -> phenotype link (and on each target)"
     report.update(extra or {})
     report["files"] = files
-    write_json(out / "report.json", report)
+    write_report(out, report)
     return report

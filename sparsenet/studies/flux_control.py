@@ -20,7 +20,7 @@ from ..evaluation import metrics
 from ..evaluation.control import compare
 from ..evaluation.folds import make_folds
 from ..evaluation.plan import Executor
-from ..evaluation.report import write_json
+from ..evaluation.report import provenance, write_report
 from ..evaluation.statistics import METRICS
 from ..fluxes.baselines import FLUX_BASELINES, fit_predict, fold_fluxes
 from .inputs import StudyData, prepare_out
@@ -129,12 +129,12 @@ def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: 
             progress("tasks", "flux draws (0: the real labels)", done, draws + 1, None)
     summary = summarise_draws(ds, [dict(np.load(state / f"{d:03d}.npz")) for d in range(draws + 1)], predictors)
     seconds = time.perf_counter() - t0
-    report = {"command": "control --predictor flux", "data": ds.summary, "masks": data.masks,
+    report = {"provenance": provenance(), "data": ds.summary, "masks": data.masks,
               "flux_control": {**settings, "null_model": "genes", "predictors": summary}, "wall_seconds": seconds,
               "files": {"report.json": "each flux predictor's real r, % within 20 %, RMSE and within-group r against "
                                        "its gene-permutation null (rank, empirical p, every draw's value)",
                         "state/flux-draws/": "every draw's held-out predictions (000: the real gene labels)"}}
-    write_json(out / "report.json", report)
+    write_report(out, report)
     return FluxControlResult(out, report, seconds)
 
 

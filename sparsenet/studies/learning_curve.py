@@ -12,7 +12,7 @@ from ..evaluation.config import CurveSpec, build_config
 from ..evaluation.crossval import Runner
 from ..evaluation.curves import curve_summary
 from ..evaluation.plan import Executor
-from ..evaluation.report import write_json
+from ..evaluation.report import provenance, write_report
 from .inputs import StudyData, prepare_out, run_plan
 
 # what the semi-supervised literature tries where labels are few: each a strategy C variant of the default
@@ -81,9 +81,9 @@ def curve(data: StudyData, configs: dict, out: Path, executor: Executor | None =
             names.append(label)
     summary = curve_summary(ds, merged, list(dict.fromkeys(names)), first.cv[0])
     plots.learning_curves(out / "curve.png", summary, ds.target_columns[0], WORDS)
-    report = {"settings": settings, "data": ds.summary, "curve": summary, "wall_seconds": time.perf_counter() - t0,
+    report = {"provenance": provenance(), "settings": settings, "data": ds.summary, "curve": summary, "wall_seconds": time.perf_counter() - t0,
               "files": {"report.json": "every model's metrics per label count, way of drawing and draw; paired "
                                        "differences against B", "curve.png": "each metric against the number of "
                                        "labelled samples, a line per model, bands of one sd"}}
-    write_json(out / "report.json", report)
+    write_report(out, report)
     return CurveResult(out, report, time.perf_counter() - t0)

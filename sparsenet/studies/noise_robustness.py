@@ -11,7 +11,7 @@ from ..evaluation import plots
 from ..evaluation.config import NOISE_WHERE, NoiseSpec, RunConfig, check_noise
 from ..evaluation.crossval import Runner
 from ..evaluation.plan import Executor
-from ..evaluation.report import write_json
+from ..evaluation.report import provenance, write_report
 from ..evaluation.statistics import summarise
 from .inputs import StudyData, prepare_out, run_plan
 
@@ -77,6 +77,9 @@ def robustness(data: StudyData, cfg: RunConfig, percents, wheres, out: Path, exe
     clean, noisy = rows[0], rows[1:]
     as_dicts = [asdict(r) for r in noisy]
     plots.robustness(out / "robustness.png", as_dicts, asdict(clean))
-    write_json(out / "robustness.json", {"settings": settings, "phenotype": col, "clean": asdict(clean),
-                                         "noisy": as_dicts, "wall_seconds": time.perf_counter() - t0})
+    write_report(out, {"provenance": provenance(), "settings": settings, "data": ds.summary, "phenotype": col,
+                       "clean": asdict(clean), "noisy": as_dicts, "wall_seconds": time.perf_counter() - t0,
+                       "files": {"robustness.json": "r, % within 20 % and RMSE of the clean run and of every noisy "
+                                                    "one", "robustness.png": "each metric against the noise level"}},
+                 "robustness.json")
     return RobustnessResult(out, col, clean, noisy, time.perf_counter() - t0)

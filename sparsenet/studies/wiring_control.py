@@ -13,7 +13,7 @@ from ..evaluation import plots
 from ..evaluation.config import RunConfig
 from ..evaluation.crossval import Runner
 from ..evaluation.plan import Executor
-from ..evaluation.report import write_json, write_run
+from ..evaluation.report import write_report, write_run
 from ..masks.store import write_masks
 from .inputs import StudyData, prepare_out, run_plan
 
@@ -69,5 +69,5 @@ def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | Non
     if moved:
         report["files"]["null_masks/"] = "every randomised wiring, with its provenance: re-run one with train --masks"
     report["wall_seconds"] = time.perf_counter() - t0
-    write_json(out / "report.json", report)
+    write_report(out, report)
     return ControlResult(out, report, time.perf_counter() - t0)

@@ -1,0 +1,517 @@
+"""report.html: one self-contained page per run folder (train, control, curve, robustness, control --predictor
+flux), written from the folder's report file and results files by one template, so every number on the page
+is the report's. Figures are PNGs inlined as data URIs, styles inline, no script; the page's Content Security
+Policy lets it fetch nothing, so it opens from a mail attachment with no network.
+
+Sections in the order a reader asks: what was run, the data checks, then the run's own (accuracy against every
+baseline, the wiring's recorded control, training curves, the genes; or the null distributions, the learning
+curve, the noise runs), and the files written. A run folder written before this page existed gets the sections
+its files allow and one line for each that they do not.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import write_text
+from .statistics import METRICS
+
+WORDS = {"pearson_r": "r", "within_20_percent": "% within 20 %", "rmse": "RMSE", "within_group_r": "r within groups",
+         "within_group_spearman": "Spearman within groups"}
+DIGITS = {"pearson_r": 3, "within_20_percent": 1, "rmse": 3, "within_group_r": 3, "within_group_spearman": 3}
+LOSSES = {"squared": "squared error (+ L2 penalty)", "relative": "Σ|(y − ŷ)/y| (the paper's relative error)",
+          "sse": "sum of squared errors"}
+TOP_GENES = 25
+
+
+def number(value, metric: str) -> str:
+    """How the page shows one value of ``metric`` (what the browser test reads back)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    return f"{value:.{DIGITS.get(metric, 3)}f}"
+
+
+# ---------------------------------------------------------------- blocks
+def text(t: str, style: str = "") -> dict:
+    return {"kind": "text", "text": t, "style": style}
+
+
+def heading(t: str) -> dict:
+    return {"kind": "heading", "text": t}
+
+
+def bullets(items) -> dict:
+    return {"kind": "list", "items": list(items)}
+
+
+def cell(t, metric: str = "") -> dict:
+    return {"text": "" if t is None else str(t), "metric": metric}
+
+
+def row(cells, style: str = "", **data) -> dict:
+    return {"cells": [c if isinstance(c, dict) else cell(c) for c in cells], "style": style, "data": data}
+
+
+def table(head, rows, numeric=(), name: str = "", caption: str = "") -> dict:
+    return {"kind": "table", "head": list(head), "rows": list(rows), "numeric": set(numeric), "name": name,
+            "caption": caption}
+
+
+def figure(png: bytes, alt: str, caption: str) -> dict:
+    width, height = struct.unpack(">II", png[16:24])  # the PNG header's size: the page lays out before it decodes
+    scale = min(1.0, 1000 / width)
+    return {"kind": "figure", "uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": alt,
+            "caption": caption, "width": int(width * scale), "height": int(height * scale)}
+
+
+def png_figure(folder: Path, name: str, alt: str, caption: str) -> dict:
+    path = folder / name
+    if not path.exists():
+        return text(f"{name}: not in this run folder (written by runs of an older sparsenet, or removed)", "missing")
+    return figure(path.read_bytes(), alt, caption)
+
+
+def section(id_: str, title: str, blocks) -> dict:
+    return {"id": id_, "title": title, "blocks": [b for b in blocks if b]}
+
+
+# ---------------------------------------------------------------- reading a run folder
+@dataclass(frozen=True)
+class Run:
+    folder: Path
+    kind: str  # train, control, curve, robustness, flux
+    report: dict
+    report_file: str
+
+
+def read_run(folder) -> Run:
+    """The run folder's report and what kind of run wrote it; one line naming the file when there is none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such run folder")
+    for name in ("report.json", "robustness.json"):
+        path = folder / name
+        if path.exists():
+            try:
+                report = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: not valid JSON ({e.msg}, line {e.lineno}); the run did not finish writing "
+                                 "it: run it again with --resume") from None
+            break
+    else:
+        raise ValueError(f"{folder}: no report.json or robustness.json; give the folder of a finished sparsenet train, "
+                         "control, curve or robustness run")
+    if name == "robustness.json":
+        kind = "robustness"
+    elif "flux_control" in report:
+        kind = "flux"
+    elif "control" in report:
+        kind = "control"
+    elif "curve" in report:
+        kind = "curve"
+    else:
+        kind = "train"
+    return Run(folder, kind, report, name)
+
+
+def _settings(run: Run) -> dict:
+    s = run.report.get("settings", {})
+    return s.get("run", s) if isinstance(s, dict) else {}
+
+
+# ---------------------------------------------------------------- sections every page has
+def what_was_run(run: Run) -> dict:
+    r, data = run.report, run.report.get("data", {})
+    prov = r.get("provenance", {})
+    s = _settings(run)
+    rows = [row(["command", prov.get("command") or "not recorded (a run of an older sparsenet, or from Python)"]),
+            row(["sparsenet", f"{prov.get('version', 'not recorded')}; page written by {__version__}"]),
+            row(["run finished", prov.get("written", "not recorded")]),
+            row(["wall time", f"{r.get('wall_seconds', float('nan')):.0f} s"]),
+            row(["expression file", data.get("expression_file", "–")]),
+            row(["phenotype file", data.get("phenotype_file", "–")]),
+            row(["samples", f"{data.get('expression_samples', '–')} expression profiles, "
+                            f"{data.get('labelled_samples', '–')} with phenotypes, "
+                            f"{data.get('pretrain_samples', '–')} in the pre-training pool"]),
+            row(["genes", data.get("alignment", "–")]),
+            row(["phenotypes", ", ".join(f"{k} → {v}" for k, v in data.get("phenotype_columns", {}).items()) or "–"])]
+    masks = r.get("masks") or (r.get("settings", {}) or {}).get("masks") or {}
+    if masks:
+        rows.append(row(["masks", f"{masks.get('file', '–')} (fingerprint {masks.get('fingerprint', '–')})"]))
+    if s.get("strategies") is not None:
+        ft = s.get("finetune", {})
+        rows.append(row(["network", f"strategy {', '.join(s['strategies']) or 'none'}, {s.get('ensemble')} networks, "
+                                    f"inputs {s.get('inputs')}, loss {LOSSES.get(ft.get('loss'), ft.get('loss'))}, "
+                                    f"L2 {ft.get('l2')}, up to {ft.get('max_steps')} steps, device {s.get('device')}"]))
+        rows.append(row(["cross-validation", f"{', '.join(s.get('cv', []))}, {s.get('folds')} folds, grouped by "
+                                             f"{s.get('group_by') or '–'}, seed {s.get('seed')}, {s.get('seeds')} "
+                                             "network seed(s)"]))
+        rows.append(row(["baselines", ", ".join(s.get("baselines", [])) or "none"]))
+    return section("run", "What was run", [table(["", ""], rows, name="run")])
+
+
+def data_checks(run: Run) -> dict:
+    data = run.report.get("data", {})
+    checks = data.get("checks")
+    if checks is None:
+        return section("checks", "Data checks", [text("no data checks in this report (an older run)", "missing")])
+    blocks = []
+    warnings = checks.get("warnings", [])
+    blocks.append(text(f"{len(warnings)} warning(s)" + (":" if warnings else "; nothing looked wrong."),
+                       "warn" if warnings else "ok"))
+    if warnings:
+        blocks.append(bullets(warnings))
+    items = []
+    missing = checks.get("model_genes_missing", [])
+    if missing:
+        items.append(f"{len(missing)} model gene(s) missing from the data, filled as no change: {', '.join(missing)}")
+    labels = checks.get("gene_labels", {})
+    unrec = labels.get("unrecognised", [])
+    if unrec:
+        items.append(f"{len(unrec)} gene label(s) matched no model gene: "
+                     + ", ".join(u["label"] + (f" (closest: {u['closest']})" if u.get("closest") else "")
+                                 for u in unrec[:40]) + (" …" if len(unrec) > 40 else ""))
+    for symbol, gene in list(labels.get("symbols_mapped", {}).items())[:40]:
+        items.append(f"gene symbol {symbol} read as {gene}")
+    for label, n in labels.get("duplicates", {}).items():
+        items.append(f"gene {label}: {n} rows, combined by {labels.get('duplicates_rule', '?')}")
+    for label, genes in labels.get("ambiguous_symbols", {}).items():
+        items.append(f"symbol {label} is ambiguous ({genes}); left out")
+    no_expr = checks.get("phenotype_samples_without_expression", [])
+    if no_expr:
+        closest = checks.get("phenotype_samples_closest_expression_id", {})
+        items.append(f"{len(no_expr)} phenotype sample(s) without expression, left out: "
+                     + ", ".join(s + (f" (closest: {closest[s]})" if s in closest else "") for s in no_expr))
+    for col in checks.get("suspect_gene_columns", []):
+        items.append(f"suspect column: {col}")
+    for key in ("missing_phenotype_cells", "zero_observations", "linked_genes_found"):
+        value = data.get(key) if key in data else checks.get(key)
+        if value:
+            items.append(f"{key.replace('_', ' ')}: {value}")
+    blocks.append(bullets(items) if items else text("no gene, label or sample was dropped or mapped."))
+    return section("checks", "Data checks", blocks)
+
+
+def files_written(run: Run) -> dict:
+    files = run.report.get("files", {})
+    rows = [row([name, what]) for name, what in files.items()]
+    return section("files", "Files written", [table(["file", "what it holds"], rows, name="files")
+                                              if rows else text("the report lists no files", "missing")])
+
+
+# ---------------------------------------------------------------- train
+def _model_words(model: str) -> str:
+    from .report import model_words
+
+    return model_words(model)
+
+
+def accuracy(run: Run) -> dict:
+    r = run.report
+    results = r.get("results", {})
+    blocks = []
+    columns = list(next(iter(results.values()))["phenotypes"]) if results else []
+    for col in columns:
+        blocks.append(heading(col))
+        rows = []
+        for key, res in results.items():
+            scheme, model = key.split("/", 1)
+            over = res.get("over_seeds", {}).get(col, {})
+            n_seeds = len(res.get("seeds", [0]))
+            cells = [scheme, model, _model_words(model)]
+            for m in METRICS:
+                v = over.get(m, {})
+                mean = v.get("mean") if isinstance(v, dict) else None
+                shown = number(mean, m)
+                if n_seeds > 1 and isinstance(v, dict) and v.get("sd") is not None:
+                    shown += f" ± {number(v['sd'], m)}"
+                cells.append(cell(shown, m))
+            per_fold = res["phenotypes"][col].get("pearson_r_per_fold", [])
+            cells.append(", ".join(number(x, "pearson_r") for x in per_fold))
+            rows.append(row(cells, "" if model.startswith("baseline:") else "network", model=key, phenotype=col))
+        n_seeds = max(len(res.get("seeds", [0])) for res in results.values())
+        blocks.append(table(["CV", "model", "what it is", *(WORDS[m] for m in METRICS), "r per fold (first seed)"],
+                            rows, numeric=range(3, 3 + len(METRICS)), name=f"accuracy:{col}",
+                            caption=f"held-out, pooled over folds; mean{' ± sd over ' + str(n_seeds) + ' network seeds' if n_seeds > 1 else ' (one network seed)'}; "
+                                    "claims rest on pooled r"))
+    comps = r.get("comparisons", [])
+    if comps:
+        rows = []
+        for c in comps:
+            d = c["pearson_r"]
+            w = c["within_20_percent"]
+            rows.append(row([c["scheme"], c["phenotype"], f"{c['model']} − {c['against']}",
+                             cell(f"{d['difference_mean']:+.3f} ± {d['difference_sd']:.3f}", "pearson_r_difference"),
+                             d["better_in"], d["verdict"],
+                             cell(f"{w['difference_mean']:+.1f} ± {w['difference_sd']:.1f}", ""), w["verdict"]]))
+        blocks.append(heading("Paired differences, same folds and seeds"))
+        blocks.append(table(["CV", "phenotype", "difference", "Δ r (mean ± sd)", "better in", "verdict on r",
+                             "Δ % within 20 %", "verdict"], rows, numeric=(3, 6), name="paired"))
+    blocks.append(predicted_figure(run, columns))
+    intervals = r.get("intervals")
+    if intervals:
+        for col, c in intervals.get("phenotypes", {}).items():
+            blocks.append(text(f"Prediction intervals ({col}): {100 * c['coverage']:.1f} % of held-out samples fall "
+                               f"inside their {100 * c['level']:g} % interval with each project held out in turn; mean "
+                               f"width {c['mean_width']:.3g}. {intervals.get('how', '')}", "note"))
+    return section("accuracy", "Accuracy", blocks)
+
+
+def _read_results_csv(path: Path, col: str):
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    observed = np.array([float(x[f"observed {col}"] or "nan") for x in rows])
+    predicted = np.array([float(x[f"predicted {col}"] or "nan") for x in rows])
+    groups = [x["group"] for x in rows] if rows and "group" in rows[0] else None
+    return observed, predicted, groups
+
+
+def predicted_figure(run: Run, columns) -> dict:
+    """Predicted against observed for every model, coloured by project, the ±20 % band, and the network's
+    prediction intervals where the run has them; drawn from the results CSVs."""
+    import tempfile
+
+    from . import plots
+
+    results = run.report.get("results", {})
+    half = {col: c.get("half_width_all") for col, c in (run.report.get("intervals") or {}).get("phenotypes", {}).items()}
+    panels, missing = [], []
+    for key, res in results.items():
+        scheme, model = key.split("/", 1)
+        path = run.folder / f"results_{scheme}_{model.replace(':', '_')}.csv"
+        if not path.exists():
+            missing.append(path.name)
+            continue
+        for col in columns:
+            y, p, groups = _read_results_csv(path, col)
+            if not np.isfinite(y).any():
+                continue
+            interval = half.get(col) if not model.startswith("baseline:") else None
+            panels.append((f"{col}: {_model_words(model)}, {scheme} CV", y, p, res["phenotypes"][col], groups, interval))
+    if not panels:
+        return text("predicted against observed: no results CSVs in this run folder" +
+                    (f" ({', '.join(missing)} missing)" if missing else ""), "missing")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.png"
+        plots.predicted_vs_observed(path, panels, ncols=min(3, len(panels)))
+        png = path.read_bytes()
+    alt = (f"Scatter plots of held-out predicted against observed values, one panel per model ({len(panels)}), points "
+           "coloured by project, with the line y = x and the band within 20 % of it")
+    return figure(png, alt, "Held-out predictions against observations, pooled over folds (first network seed), "
+                            "coloured by project; grey: within 20 %; bars on the network's points: its prediction "
+                            "interval, where the run has one" + (f". Missing: {', '.join(missing)}" if missing else ""))
+
+
+def wiring(run: Run) -> dict:
+    from .evidence import flux_key, flux_statement, load, wiring_statement
+
+    r = run.report
+    s = _settings(run)
+    fingerprint = (r.get("masks") or {}).get("fingerprint")
+    blocks = []
+    if not fingerprint:
+        return section("wiring", "Is the wiring shown to matter?", [text("the report names no masks", "missing")])
+    networks = [x for x in s.get("strategies", []) if x in ("B", "C")]
+    if networks:
+        blocks.append(text(wiring_statement(fingerprint, wiring=s.get("wiring")), "note"))
+        from .evidence import wiring_key
+
+        recorded = load().get(wiring_key(fingerprint, s.get("wiring")), {})
+        rows = []
+        for label, entry in recorded.items():
+            for kind, v in entry["null_models"].items():
+                e = v["pearson_r"]
+                rows.append(row([label, kind, cell(number(e["real"], "pearson_r")),
+                                 cell(f"{number(e['null_mean'], 'pearson_r')} ± {number(e['null_sd'], 'pearson_r')}"),
+                                 f"{e['rank']} of {e['draws'] + 1}", f"{e['p']:.3f}"]))
+        if rows:
+            blocks.append(table(["recorded control (data, split)", "null model", "real r", "null r mean ± sd", "rank",
+                                 "empirical p"], rows, numeric=(2, 3, 5), name="recorded-controls",
+                                caption="recorded controls of these masks: the same network trained on randomised "
+                                        "wirings, 50 draws each; p = (1 + draws at least as good) / (draws + 1)"))
+        else:
+            blocks.append(text("no control recorded for these masks", "missing"))
+    from ..fluxes.baselines import FLUX_BASELINES
+
+    fluxes = [b for b in s.get("baselines", []) if b in FLUX_BASELINES]
+    for name in fluxes:
+        blocks.append(text(flux_statement(fingerprint, name), "note"))
+    if fluxes and not load().get(flux_key(fingerprint)):
+        blocks.append(text("no gene-permutation control recorded for the flux predictors of these masks", "missing"))
+    if not blocks:
+        blocks.append(text("no wired network in this run (strategy A or baselines only): nothing to test"))
+    return section("wiring", "Is the wiring shown to matter?", blocks)
+
+
+def training_curves(run: Run) -> dict:
+    ft = _settings(run).get("finetune", {})
+    loss = LOSSES.get(ft.get("loss"), ft.get("loss", "?"))
+    return section("curves", "Training curves", [png_figure(
+        run.folder, "training_curves.png",
+        f"Line plots of the training loss against the step for every fold's fit (fine-tuning loss: {loss})",
+        f"Every fit's loss step by step: pre-training (sum of squared reconstruction errors), where the run "
+        f"pre-trained, and fine-tuning ({loss}).")])
+
+
+def genes(run: Run) -> dict:
+    from .links import gene_table, run_link_table
+
+    note = text("A weight is what one fitted network leaned on, not by itself biology: correlated genes share or "
+                "swap weight, and the wiring's genes are not shown to beat random ones unless the wiring section "
+                "says so. Sign agreement over folds and the null percentile say how stable and how unusual a weight "
+                "is.", "note")
+    try:
+        table_ = gene_table(run_link_table(run.folder))
+    except (ValueError, FileNotFoundError, KeyError, OSError) as e:
+        return section("genes", "The genes", [text(f"no gene table: {e}", "missing")])
+    weight_cols = [c for c in table_ if c.startswith("sum_abs_weight")]
+    same_cols = [c for c in table_ if c.startswith("folds_same_sign")]
+    null_cols = [c for c in table_ if c.startswith("null_percentile_strongest_link_")]
+    head = ["gene", "name", "links", *weight_cols, *same_cols, *null_cols]
+    rows = []
+    for i in range(min(TOP_GENES, len(table_["gene"]))):
+        cells = [table_["gene"][i], table_["gene_name"][i], int(table_["links"][i])]
+        cells += [f"{float(table_[c][i]):.4g}" for c in weight_cols]
+        cells += [number(float(table_[c][i]), "pearson_r") for c in same_cols]
+        cells += [f"{float(table_[c][i]):.0f}" if np.isfinite(float(table_[c][i])) else "–" for c in null_cols]
+        rows.append(row(cells))
+    return section("genes", "The genes", [
+        text(f"The {len(rows)} genes with the largest summed |weight| over their links (mean over the folds' "
+             f"networks), of {len(table_['gene'])}; `sparsenet links {run.folder}` writes them all."),
+        table(head, rows, numeric=range(2, len(head)), name="genes"), note])
+
+
+# ---------------------------------------------------------------- control, flux control, curve, robustness
+def null_table(entry_by_name: dict, col: str, name: str, label: str) -> dict:
+    rows = []
+    for kind, entry in entry_by_name.items():
+        for m in METRICS:
+            e = entry["phenotypes"][col].get(m)
+            if not e:
+                continue
+            rows.append(row([kind, WORDS[m], cell(number(e["real"], m), m),
+                             cell(f"{number(e['null_mean'], m)} ± {number(e['null_sd'], m)}"),
+                             "–" if e["rank"] is None else f"{e['rank']} of {e['draws'] + 1}",
+                             "–" if e["p"] is None else f"{e['p']:.3f}"], model=kind))
+    return table([label, "metric", "real", "null mean ± sd", "rank", "empirical p"], rows, numeric=(2, 3, 5),
+                 name=name, caption="p = (1 + draws at least as good) / (draws + 1); rank 1: better than every draw")
+
+
+def control_sections(run: Run) -> list:
+    from .control import verdict
+
+    summary = run.report["control"]
+    col = next(iter(next(iter(summary["null_models"].values()))["phenotypes"]))
+    blocks = [text(f"{col}, {summary['scheme']} CV, network seeds {summary['network_seeds']}: the real wiring "
+                   f"({summary['strategy']}) against randomised wirings trained the same way.")]
+    blocks += [text(f"{kind}: {verdict(e, col)}", "note") for kind, e in summary["null_models"].items()]
+    blocks.append(null_table(summary["null_models"], col, "control", "null model"))
+    blocks.append(png_figure(run.folder, "control.png",
+                             "Histograms of each null model's r, % within 20 % and RMSE over its draws, the real "
+                             "wiring's value marked by a line", "Each null model's distribution over its draws; the "
+                             "line: the real wiring; the baselines on the same folds are named beside it."))
+    return [section("control", "The wiring against its nulls", blocks), accuracy(run)]
+
+
+def flux_sections(run: Run) -> list:
+    summary = run.report["flux_control"]
+    col = next(iter(next(iter(summary["predictors"].values()))["phenotypes"]))
+    blocks = [text(f"{col}, {summary['scheme']} CV (seed {summary['seed']}): each flux predictor with the real gene "
+                   f"labels against {summary['draws']} permutations of them (the gene -> reaction mapping made "
+                   "random before the gene-protein-reaction rules read the data).")]
+    blocks.append(null_table(summary["predictors"], col, "flux-control", "predictor"))
+    return [section("control", "The flux predictors against their null", blocks)]
+
+
+def curve_sections(run: Run) -> list:
+    summary = run.report["curve"]
+    col = next(iter(run.report.get("data", {}).get("phenotype_columns", {})), None)
+    blocks = [png_figure(run.folder, "curve.png", "Line plots of r, % within 20 % and RMSE against the number of "
+                         "labelled training samples, one line per model with a band of one sd over draws",
+                         "Each metric against the labelled samples per fit; bands: one sd over draws")]
+    rows = []
+    for model, by_count in summary.get("models", {}).items():
+        for key, v in by_count.items():
+            phen = v.get(col) if col and isinstance(v, dict) and col in v else v
+            r = phen.get("pearson_r", {}) if isinstance(phen, dict) else {}
+            if isinstance(r, dict) and "mean" in r:
+                rows.append(row([model, key, cell(f"{number(r['mean'], 'pearson_r')} ± {number(r.get('sd'), 'pearson_r')}",
+                                                  "pearson_r")], model=model))
+    if rows:
+        blocks.append(table(["model", "labelled samples (drawn by)", "r mean ± sd"], rows, numeric=(2,), name="curve"))
+    return [section("curve", "Learning curve", blocks)]
+
+
+def robustness_sections(run: Run) -> list:
+    r = run.report
+    rows = [row(["clean", "0", cell(number(r["clean"]["pearson_r"], "pearson_r"), "pearson_r"),
+                 cell(number(r["clean"]["within_20_percent"], "within_20_percent"), "within_20_percent"),
+                 cell(number(r["clean"]["rmse"], "rmse"), "rmse")], model="clean")]
+    for n in r.get("noisy", []):
+        rows.append(row([n["where"], f"{n['percent']:g}", cell(number(n["pearson_r"], "pearson_r"), "pearson_r"),
+                         cell(number(n["within_20_percent"], "within_20_percent"), "within_20_percent"),
+                         cell(number(n["rmse"], "rmse"), "rmse")], model=f"{n['where']}-{n['percent']:g}"))
+    return [section("robustness", "Accuracy under noise", [
+        table(["noise in", "p %", "r", "% within 20 %", "RMSE"], rows, numeric=(1, 2, 3, 4), name="robustness",
+              caption=f"{r.get('phenotype', '')}: p % noise on p % of samples"),
+        png_figure(run.folder, "robustness.png", "Line plots of r, % within 20 % and RMSE against the noise level",
+                   "Each metric against the noise level; dashed: the clean run")])]
+
+
+# ---------------------------------------------------------------- the page
+TITLES = {"train": "sparsenet train", "control": "sparsenet control", "curve": "sparsenet curve",
+          "robustness": "sparsenet robustness", "flux": "sparsenet control --predictor flux"}
+
+
+def page_sections(run: Run) -> list:
+    head = [what_was_run(run), data_checks(run)]
+    if run.kind == "train":
+        body = [accuracy(run), wiring(run), training_curves(run), genes(run)]
+    elif run.kind == "control":
+        body = control_sections(run)
+    elif run.kind == "flux":
+        body = flux_sections(run)
+    elif run.kind == "curve":
+        body = curve_sections(run)
+    else:
+        body = robustness_sections(run)
+    return head + body + [files_written(run)]
+
+
+def render(run: Run, sections: list | None = None) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sparsenet.evaluation", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    data = run.report.get("data", {})
+    lead = (f"{data.get('labelled_samples', '?')} labelled samples of {data.get('expression_file', '?')}; "
+            f"{run.report_file} in {run.folder.name}")
+    return env.get_template("report.html.j2").render(
+        title=f"{TITLES[run.kind]}: {run.folder.name}", lead=lead, sections=sections or page_sections(run), version=__version__,
+        written=f"{datetime.datetime.now():%Y-%m-%d %H:%M}", folder=str(run.folder))
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page written, and a line for each section or figure the run folder's files did not allow."""
+    path: Path
+    missing: list
+
+
+def write_html(folder) -> Page:
+    """Write ``folder``/report.html from the run folder's report and results files."""
+    run = read_run(folder)
+    sections = page_sections(run)
+    path = run.folder / "report.html"
+    write_text(path, render(run, sections))
+    missing = [f"{s['title']}: {b['text']}" for s in sections for b in s["blocks"]
+               if b.get("kind") == "text" and b.get("style") == "missing"]
+    return Page(path, missing)
