@@ -30,6 +30,7 @@ DIGITS = {"pearson_r": 3, "within_20_percent": 1, "rmse": 3, "within_group_r": 3
 LOSSES = {"squared": "squared error (+ L2 penalty)", "relative": "Σ|(y − ŷ)/y| (the paper's relative error)",
           "sse": "sum of squared errors"}
 TOP_GENES = 25
+SHOWN = ("pearson_r", "within_20_percent", "rmse", "within_group_r")  # the accuracy table's columns
 
 
 def number(value, metric: str) -> str:
@@ -52,8 +53,8 @@ def bullets(items) -> dict:
     return {"kind": "list", "items": list(items)}
 
 
-def cell(t, metric: str = "") -> dict:
-    return {"text": "" if t is None else str(t), "metric": metric}
+def cell(t, metric: str = "", note: str = "") -> dict:
+    return {"text": "" if t is None else str(t), "metric": metric, "note": note}
 
 
 def row(cells, style: str = "", **data) -> dict:
@@ -155,7 +156,7 @@ def what_was_run(run: Run) -> dict:
                                              f"{s.get('group_by') or '–'}, seed {s.get('seed')}, {s.get('seeds')} "
                                              "network seed(s)"]))
         rows.append(row(["baselines", ", ".join(s.get("baselines", [])) or "none"]))
-    return section("run", "What was run", [table(["", ""], rows, name="run")])
+    return section("run", "What was run", [table([], rows, name="run")])
 
 
 def data_checks(run: Run) -> dict:
@@ -226,8 +227,8 @@ def accuracy(run: Run) -> dict:
             scheme, model = key.split("/", 1)
             over = res.get("over_seeds", {}).get(col, {})
             n_seeds = len(res.get("seeds", [0]))
-            cells = [scheme, model, _model_words(model)]
-            for m in METRICS:
+            cells = [scheme, cell(model, note=_model_words(model))]
+            for m in SHOWN:
                 v = over.get(m, {})
                 mean = v.get("mean") if isinstance(v, dict) else None
                 shown = number(mean, m)
@@ -238,10 +239,11 @@ def accuracy(run: Run) -> dict:
             cells.append(", ".join(number(x, "pearson_r") for x in per_fold))
             rows.append(row(cells, "" if model.startswith("baseline:") else "network", model=key, phenotype=col))
         n_seeds = max(len(res.get("seeds", [0])) for res in results.values())
-        blocks.append(table(["CV", "model", "what it is", *(WORDS[m] for m in METRICS), "r per fold (first seed)"],
-                            rows, numeric=range(3, 3 + len(METRICS)), name=f"accuracy:{col}",
+        blocks.append(table(["CV", "model", *(WORDS[m] for m in SHOWN), "r per fold (first seed)"],
+                            rows, numeric=range(2, 2 + len(SHOWN)), name=f"accuracy:{col}",
                             caption=f"held-out, pooled over folds; mean{' ± sd over ' + str(n_seeds) + ' network seeds' if n_seeds > 1 else ' (one network seed)'}; "
-                                    "claims rest on pooled r"))
+                                    "claims rest on pooled r; r within groups: mean over held-out groups of 5 or "
+                                    "more samples (Spearman's too in report.json)"))
     comps = r.get("comparisons", [])
     if comps:
         rows = []
