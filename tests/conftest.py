@@ -2,6 +2,7 @@
 options on the synthetic data set (``FAST``), and the one-line error every bad input must give."""
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +104,12 @@ def training_config(**kw):
                 finetune=FinetuneSettings(lr=1e-2, max_steps=60), final_model=True)
     base.update(kw)
     return RunConfig(**base)
+
+
+def assert_page(folder, sections):
+    """The run folder's report.html: its sections in order, its figures inline, nothing to fetch."""
+    import re
+
+    page = (Path(folder) / "report.html").read_text()
+    assert re.findall(r'<section id="([^"]+)"', page) == sections
+    assert "data:image/png;base64," in page and "<script" not in page and "https://" not in page

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import FAST, one_line_error, sparsenet, without
+from conftest import FAST, assert_page, one_line_error, sparsenet, without
 from synthetic import CORE_MASKS, ROOT, core_masks, write_dataset
 
 pytestmark = pytest.mark.slow  # every command run end to end as a user runs it
@@ -195,6 +195,7 @@ def test_robustness_command(tmp_path):
     r = json.loads((out / "robustness.json").read_text())
     assert [(n["where"], n["percent"]) for n in r["noisy"]] == [("pretrain", 50), ("finetune", 50)]
     assert (out / "robustness.png").exists() and "noise in" in proc.stdout
+    assert_page(out, ["run", "checks", "robustness", "files"])
     # noise changes the numbers
     assert r["noisy"][1]["pearson_r"] != r["clean"]["pearson_r"]
     # the clean and the fine-tuning-noise runs share one pre-training per fold and ensemble member (the default

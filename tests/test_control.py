@@ -14,7 +14,7 @@ from sparsenet.evaluation.crossval import Runner
 from sparsenet.masks.store import read_masks
 
 from synthetic import CORE_MASKS, core_masks, write_dataset
-from conftest import FAST, sparsenet, without
+from conftest import FAST, assert_page, sparsenet, without
 
 pytestmark = pytest.mark.slow  # whole control runs
 
@@ -75,6 +75,7 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
         assert kind in proc.stdout
     assert {"grouped/B", "grouped/baseline:random_forest", "grouped/baseline:ridge_linked"} == set(report["results"])
     assert (out / "control.png").read_bytes()[:4] == b"\x89PNG"
+    assert_page(out, ["run", "checks", "control", "accuracy", "files"])
     draw = out / "null_masks" / "edges-002.h5"
     m = read_masks(draw)
     assert m.attrs["null_model"] == "edges" and m.attrs["null_draw"] == 2

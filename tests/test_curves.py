@@ -15,7 +15,7 @@ from sparsenet.evaluation.folds import make_folds
 from sparsenet.evaluation.curves import parse_labels, subsets
 
 from synthetic import core_masks, write_dataset
-from conftest import FAST, sparsenet, without
+from conftest import FAST, assert_page, sparsenet, without
 
 pytestmark = pytest.mark.slow  # whole learning-curve runs
 
@@ -90,3 +90,5 @@ def test_curve_command_reports_every_model_and_pairs_c_with_b(tmp_path):
     c, b = models["C"]["8/projects"][col]["pearson_r"]["per_draw"], models["B"]["8/projects"][col]["pearson_r"]["per_draw"]
     assert paired["mean"] == pytest.approx(np.mean(np.subtract(c, b)), abs=2e-6)  # report.json rounds to 6 places
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG" and "C - B at 8/projects" in proc.stdout
+    assert_page(out, ["run", "checks", "curve", "files"])
+    assert "8/projects" in (out / "report.html").read_text()

@@ -200,6 +200,9 @@ def test_flux_control_recorded_is_what_train_says(tmp_path):
                      "3", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert "flux_forest" in proc.stdout and "r within projects" in proc.stdout
+    from conftest import assert_page
+
+    assert_page(out, ["run", "checks", "control", "files"])
     report = __import__("json").loads((out / "report.json").read_text())
     fingerprint, evidence = report["masks"]["fingerprint"], tmp_path / "controls.json"
     assert "not tested" in flux_statement(fingerprint, "flux_forest", evidence)

@@ -430,6 +430,9 @@ def flux_sections(run: Run) -> list:
                    f"labels against {summary['draws']} permutations of them (the gene -> reaction mapping made "
                    "random before the gene-protein-reaction rules read the data).")]
     blocks.append(null_table(summary["predictors"], col, "flux-control", "predictor"))
+    blocks.append(png_figure(run.folder, "control.png", "Strip plots of each flux predictor's r, % within 20 % and "
+                             "RMSE over the permuted draws, the real labels' value marked by a line",
+                             "Each predictor's distribution over the permutations; the line: the real gene labels."))
     return [section("control", "The flux predictors against their null", blocks)]
 
 

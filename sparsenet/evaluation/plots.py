@@ -121,9 +121,11 @@ def robustness(path, rows, clean):
 METRIC_WORDS = {"pearson_r": "Pearson r", "within_20_percent": "% within 20 %", "rmse": "RMSE"}
 
 
-def control(path, summary: dict, column: str, baselines: dict):
+def control(path, summary: dict, column: str, baselines: dict, words=("random wirings", "real wiring",
+                                                                      "its null wirings")):
     """The null wirings' distribution per null model (rows) and metric (columns): every draw a point
-    (jittered), the real wiring a red line, the baselines on the same folds dashed grey lines."""
+    (jittered), the real wiring a red line, the baselines on the same folds dashed grey lines. ``words``: what a
+    draw, the real one and the null are called (the flux control: permuted gene labels)."""
     kinds = list(summary["null_models"])
     metrics_ = list(METRIC_WORDS)
     fig, axes = plt.subplots(len(kinds), len(metrics_), figsize=(4.2 * len(metrics_), 2.6 * len(kinds)), squeeze=False)
@@ -134,8 +136,8 @@ def control(path, summary: dict, column: str, baselines: dict):
             ax = axes[i, j]
             null = np.asarray(entry[m]["null_values"], float)
             ax.scatter(null, rng.uniform(-0.3, 0.3, null.size), s=10, alpha=0.6, color="tab:blue",
-                       label=f"{len(null)} random wirings")
-            ax.axvline(entry[m]["real"], color="tab:red", lw=2, label=f"real wiring (p = {entry[m]['p']:.3f})")
+                       label=f"{len(null)} {words[0]}")
+            ax.axvline(entry[m]["real"], color="tab:red", lw=2, label=f"{words[1]} (p = {entry[m]['p']:.3f})")
             for k, (name, value) in enumerate(baselines.items()):
                 if value.get(m) is not None:
                     ax.axvline(value[m], color="0.4", ls=("--", ":", "-.")[k % 3], lw=1, label=name)
@@ -144,7 +146,7 @@ def control(path, summary: dict, column: str, baselines: dict):
             ax.set_title(f"{kind}: {METRIC_WORDS[m]}", fontsize=9)
             if i == 0 and j == 0:
                 ax.legend(fontsize=6, loc="best")
-    fig.suptitle(_title(f"{column}: the real wiring against its null wirings ({summary['scheme']} CV)", 90), fontsize=10)
+    fig.suptitle(_title(f"{column}: the {words[1]} against {words[2]} ({summary['scheme']} CV)", 90), fontsize=10)
     fig.tight_layout()
     _save(fig, path)
 
