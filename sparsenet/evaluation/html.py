@@ -257,7 +257,7 @@ def accuracy(run: Run) -> dict:
         blocks.append(heading("Paired differences, same folds and seeds"))
         blocks.append(table(["CV", "phenotype", "difference", "Δ r (mean ± sd)", "better in", "verdict on r",
                              "Δ % within 20 %", "verdict"], rows, numeric=(3, 6), name="paired"))
-    blocks.append(predicted_figure(run, columns))
+    blocks += predicted_figure(run, columns)
     intervals = r.get("intervals")
     if intervals:
         for col, c in intervals.get("phenotypes", {}).items():
@@ -276,7 +276,7 @@ def _read_results_csv(path: Path, col: str):
     return observed, predicted, groups
 
 
-def predicted_figure(run: Run, columns) -> dict:
+def predicted_figure(run: Run, columns) -> list:
     """Predicted against observed for every model, coloured by project, the ±20 % band, and the network's
     prediction intervals where the run has them; drawn from the results CSVs."""
     import tempfile
@@ -298,18 +298,20 @@ def predicted_figure(run: Run, columns) -> dict:
                 continue
             interval = half.get(col) if not model.startswith("baseline:") else None
             panels.append((f"{col}: {_model_words(model)}, {scheme} CV", y, p, res["phenotypes"][col], groups, interval))
+    gone = [text(f"predicted against observed: {', '.join(missing)} not in this run folder, "
+                 f"{'that model is' if len(missing) == 1 else 'those models are'} left out of the figure", "missing")
+            ] if missing else []
     if not panels:
-        return text("predicted against observed: no results CSVs in this run folder" +
-                    (f" ({', '.join(missing)} missing)" if missing else ""), "missing")
+        return gone
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.png"
         plots.predicted_vs_observed(path, panels, ncols=min(3, len(panels)))
         png = path.read_bytes()
     alt = (f"Scatter plots of held-out predicted against observed values, one panel per model ({len(panels)}), points "
            "coloured by project, with the line y = x and the band within 20 % of it")
-    return figure(png, alt, "Held-out predictions against observations, pooled over folds (first network seed), "
-                            "coloured by project; grey: within 20 %; bars on the network's points: its prediction "
-                            "interval, where the run has one" + (f". Missing: {', '.join(missing)}" if missing else ""))
+    return [figure(png, alt, "Held-out predictions against observations, pooled over folds (first network seed), "
+                             "coloured by project; grey: within 20 %; bars on the network's points: its prediction "
+                             "interval, where the run has one")] + gone
 
 
 def wiring(run: Run) -> dict:
