@@ -337,6 +337,7 @@ def wiring(run: Run) -> dict:
                                  cell(f"{number(e['null_mean'], 'pearson_r')} ± {number(e['null_sd'], 'pearson_r')}"),
                                  f"{e['rank']} of {e['draws'] + 1}", f"{e['p']:.3f}"]))
         if rows:
+            blocks.append(_recorded_figure(recorded))
             blocks.append(table(["recorded control (data, split)", "null model", "real r", "null r mean ± sd", "rank",
                                  "empirical p"], rows, numeric=(2, 3, 5), name="recorded-controls",
                                 caption="recorded controls of these masks: the same network trained on randomised "
@@ -353,6 +354,22 @@ def wiring(run: Run) -> dict:
     if not blocks:
         blocks.append(text("no wired network in this run (strategy A or baselines only): nothing to test"))
     return section("wiring", "Is the wiring shown to matter?", blocks)
+
+
+def _recorded_figure(recorded: dict) -> dict:
+    import tempfile
+
+    from . import plots
+
+    rows = [(f"{label}: {kind}", v["pearson_r"]["real"], v["pearson_r"]["null_mean"], v["pearson_r"]["null_sd"],
+             v["pearson_r"]["p"]) for label, entry in recorded.items() for kind, v in entry["null_models"].items()]
+    with tempfile.TemporaryDirectory() as tmp:
+        plots.recorded_controls(Path(tmp) / "c.png", rows)
+        png = (Path(tmp) / "c.png").read_bytes()
+    return figure(png, "Dot and bar chart: for each recorded control, the random wirings' r as a bar of mean plus "
+                       "or minus one and two standard deviations and the real wiring's r as a red dot",
+                  "The recorded controls of these masks: where the real wiring's r (red) falls among random wirings "
+                  "trained the same way (blue: their mean ± 1 and 2 sd; the record keeps no single draws).")
 
 
 def training_curves(run: Run) -> dict:

@@ -151,6 +151,23 @@ def control(path, summary: dict, column: str, baselines: dict, words=("random wi
     _save(fig, path)
 
 
+def recorded_controls(path, rows) -> None:
+    """Recorded controls at a glance: per (split, null model) row, the null's r as mean +- one and two sd (the
+    record keeps no draws) and the real wiring's r as a red dot. ``rows``: (label, real, null mean, null sd, p)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
+    for i, (label, real, mean, sd, p) in enumerate(rows):
+        ax.plot([mean - 2 * sd, mean + 2 * sd], [i, i], color="tab:blue", lw=1, alpha=0.5)
+        ax.plot([mean - sd, mean + sd], [i, i], color="tab:blue", lw=4, alpha=0.7)
+        ax.plot(real, i, "o", color="tab:red")
+        ax.annotate(f"p = {p:.3f}", (real, i), xytext=(6, 4), textcoords="offset points", fontsize=7)
+    ax.set_yticks(range(len(rows)), [_title(r[0], 60) for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("held-out r")
+    ax.margins(x=0.12)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def learning_curves(path, summary: dict, column: str, words: dict):
     """Each metric (columns) against the number of labelled samples, per draw kind (rows): a line per
     model (its mean over draws), a band of +- one sd."""
