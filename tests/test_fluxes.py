@@ -211,3 +211,24 @@ def test_flux_control_recorded_is_what_train_says(tmp_path):
     said = flux_statement(fingerprint, "flux_forest", evidence)
     assert f"synthetic: p = {p:.3f} (3 draws)" in said
     assert ("beyond its gene-permutation null" in said) == (p < 0.05)
+
+
+@pytest.mark.slow
+def test_flux_null_draws_fanned_out_to_dask_equal_the_serial_ones(tmp_path):
+    from conftest import core_dataset
+    from sparsenet.evaluation.plan import Executor
+    from sparsenet.studies import StudyData, flux_control
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    ds = core_dataset(tmp_path)
+    data = StudyData(ds, {"file": "core", "fingerprint": mask_fingerprint(ds.masks)})
+    serial = flux_control(data, tmp_path / "serial", folds=3, seed=2, draws=2, predictors=("eflux", "flux_ridge"))
+    with Executor(workers=2) as executor:
+        fanned = flux_control(data, tmp_path / "dask", folds=3, seed=2, draws=2, predictors=("eflux", "flux_ridge"),
+                              executor=executor)
+    for d in range(3):
+        a = np.load(tmp_path / "serial" / "state" / "flux-draws" / f"{d:03d}.npz")
+        b = np.load(tmp_path / "dask" / "state" / "flux-draws" / f"{d:03d}.npz")
+        for name in ("eflux", "flux_ridge"):
+            np.testing.assert_array_equal(a[name], b[name])
+    assert fanned.report["flux_control"]["predictors"] == serial.report["flux_control"]["predictors"]
