@@ -5,7 +5,7 @@ the flux vector unique (Lewis et al. 2010). The medium is the model's own (iJO13
 the glucose uptake opened (``uptake_bound``), so expression, not the uptake, limits growth.
 
 Two solver problems are built once (the FBA and the pFBA one) and only variable bounds change per sample:
-all 278 PRECISE samples, pFBA included, take ~20 s with GLPK on 2 cores (``benchmarks/eflux_speed.py``). A
+all 278 PRECISE samples, pFBA included, take ~10 s with GLPK on 2 cores (``benchmarks/eflux_speed.py``). A
 sample whose problem is not optimal is counted and named by its status, with NaN growth and fluxes, never
 a silent zero.
 """
