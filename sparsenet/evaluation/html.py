@@ -179,9 +179,11 @@ def data_checks(run: Run) -> dict:
     if unrec:
         items.append(f"{len(unrec)} gene label(s) matched no model gene: "
                      + ", ".join(u["label"] + (f" (closest: {u['closest']})" if u.get("closest") else "")
-                                 for u in unrec[:40]) + (" …" if len(unrec) > 40 else ""))
-    for symbol, gene in list(labels.get("symbols_mapped", {}).items())[:40]:
-        items.append(f"gene symbol {symbol} read as {gene}")
+                                 for u in unrec))
+    symbols = labels.get("symbols_mapped", {})
+    if symbols:
+        items.append(f"{len(symbols)} gene symbol(s) read as model gene IDs: "
+                     + ", ".join(f"{s} → {g}" for s, g in symbols.items()))
     for label, n in labels.get("duplicates", {}).items():
         items.append(f"gene {label}: {n} rows, combined by {labels.get('duplicates_rule', '?')}")
     for label, genes in labels.get("ambiguous_symbols", {}).items():
