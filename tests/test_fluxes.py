@@ -232,3 +232,14 @@ def test_flux_null_draws_fanned_out_to_dask_equal_the_serial_ones(tmp_path):
         for name in ("eflux", "flux_ridge"):
             np.testing.assert_array_equal(a[name], b[name])
     assert fanned.report["flux_control"]["predictors"] == serial.report["flux_control"]["predictors"]
+
+
+def test_every_solve_has_a_time_limit(core):
+    """A solve that does not end becomes a counted status, never a hang: both problems carry the limit."""
+    from sparsenet.fluxes import EFlux
+
+    genes = [g.id for g in core.genes]
+    act = reaction_activities(core, genes, np.full((1, len(genes)), 10.0))
+    solver = EFlux(core, act.reaction_ids, EFluxSettings(time_limit=7))
+    assert solver.fba.solver.configuration.timeout == 7 and solver.pfba.solver.configuration.timeout == 7
+    assert EFlux(core, act.reaction_ids).fba.solver.configuration.timeout == EFluxSettings().time_limit
