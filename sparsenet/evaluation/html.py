@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import write_text
+from .report import model_words
 from .statistics import METRICS
 
 WORDS = {"pearson_r": "r", "within_20_percent": "% within 20 %", "rmse": "RMSE", "within_group_r": "r within groups",
@@ -211,12 +212,6 @@ def files_written(run: Run) -> dict:
 
 
 # ---------------------------------------------------------------- train
-def _model_words(model: str) -> str:
-    from .report import model_words
-
-    return model_words(model)
-
-
 def accuracy(run: Run) -> dict:
     r = run.report
     results = r.get("results", {})
@@ -229,7 +224,7 @@ def accuracy(run: Run) -> dict:
             scheme, model = key.split("/", 1)
             over = res.get("over_seeds", {}).get(col, {})
             n_seeds = len(res.get("seeds", [0]))
-            cells = [scheme, cell(model, note=_model_words(model))]
+            cells = [scheme, cell(model, note=model_words(model))]
             for m in SHOWN:
                 v = over.get(m, {})
                 mean = v.get("mean") if isinstance(v, dict) else None
@@ -299,7 +294,7 @@ def predicted_figure(run: Run, columns) -> list:
             if not np.isfinite(y).any():
                 continue
             interval = half.get(col) if not model.startswith("baseline:") else None
-            panels.append((f"{col}: {_model_words(model)}, {scheme} CV", y, p, res["phenotypes"][col], groups, interval))
+            panels.append((f"{col}: {model_words(model)}, {scheme} CV", y, p, res["phenotypes"][col], groups, interval))
     gone = [text(f"predicted against observed: {', '.join(missing)} not in this run folder, "
                  f"{'that model is' if len(missing) == 1 else 'those models are'} left out of the figure", "missing")
             ] if missing else []

@@ -81,9 +81,10 @@ def model_words(model: str) -> str:
     return f"{STRATEGY_WORDS.get(model, model)} ({model})"
 
 
-def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
+def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: bool = True) -> dict:
     """results: {(scheme, model, repeat): fold records}; model is a strategy or ``baseline:NAME``.
-    ``report['files']`` says what each written file holds."""
+    ``report['files']`` says what each written file holds. ``page``: also report.html (False: the caller writes
+    both once it has added to the report)."""
     out = Path(out)
     report = {"settings": cfg.to_dict(), "data": ds.summary, "wall_seconds": seconds, "results": {},
               "provenance": provenance()}
@@ -139,5 +140,8 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None) -> dict:
             files["links.csv"] = "the final model's weight of every gene -> phenotype link (and on each target)"
     report.update(extra or {})
     report["files"] = files
-    write_report(out, report)
+    if page:
+        write_report(out, report)
+    else:  # the caller adds to the report, then writes it and its page once (write_report)
+        write_json(out / "report.json", report)
     return report

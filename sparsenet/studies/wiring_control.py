@@ -55,7 +55,8 @@ def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | Non
     moved = {} if cfg.wiring else write_null_masks(runner, out / "null_masks")
     results = run_plan([runner], executor, progress).results[0]
     seconds = time.perf_counter() - t0
-    report = write_run(out, ds, cfg, results, None, seconds, {"masks": data.masks, "command_seconds": seconds})
+    report = write_run(out, ds, cfg, results, None, seconds, {"masks": data.masks, "command_seconds": seconds},
+                       page=False)
     scheme, strategy = cfg.cv[0], cfg.strategies[0]
     summary = null_statistics.control_summary(ds, results, strategy, scheme, list(cfg.nulls.kinds),
                                               [cfg.seed + r for r in range(cfg.seeds)])
