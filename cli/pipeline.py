@@ -94,7 +94,7 @@ def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
 @network_options("pretrain_samples", "batch", "pretrain_lr", "finetune_lr", "max_steps", "tol", "tune", "inputs",
                  "decoder", "head", "loss", "l2", "init_scale", "optimizer", "ensemble")
 @fanout_options
-def control(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str = WIRING,
+def control(ctx: typer.Context, data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str = WIRING,
             ica_components: int = ICA_COMPONENTS,
             null: Optional[str] = typer.Option(None, "--null", help="null models, a comma list: genes (gene labels "
                                                "permuted, topology kept), edges (links rewired, every degree kept), "
@@ -121,6 +121,7 @@ def control(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: st
     if predictor not in ("network", "flux"):
         raise UserError(f"--predictor must be network or flux, got {predictor!r}")
     if predictor == "flux":
+        _refuse_network_options(ctx)
         return _flux_control(data, fanout, null, draws, cv, folds, group_by, seed, out, resume, t0)
     null = null or "genes,edges"
     kinds = list(KINDS) if null.strip() == "all" else [k.strip() for k in null.split(",") if k.strip()]
@@ -136,6 +137,21 @@ def control(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: st
         result = studies.control(loaded, cfg, out, executor, bars, resume, fanout.cache_dir)
     typer.echo(control_table(result.report, loaded.dataset.target_columns[0]))
     _written(t0, out, result.report["files"])
+
+
+_FLUX_CONTROL_OPTIONS = {"null", "predictor", "draws", "cv", "folds", "group_by", "seed", "out", "resume", "workers",
+                         "scheduler", "cache_dir"}
+
+
+def _refuse_network_options(ctx):
+    """``control --predictor flux`` trains no network: a network option given there would be ignored, so it is
+    refused, by name."""
+    data = set(studies.DataOptions.__dataclass_fields__) | {"masks_file"}
+    given = [name for name in ctx.params if name not in _FLUX_CONTROL_OPTIONS | data and
+             getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UserError(f"{flags}: control --predictor flux trains no network; drop {'it' if len(given) == 1 else 'them'}")
 
 
 def _flux_control(data, fanout, null, draws, cv, folds, group_by, seed, out, resume, t0):

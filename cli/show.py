@@ -121,6 +121,20 @@ def summary_table(report) -> str:
     return "\n".join(lines)
 
 
+_NULL_METRICS = (("pearson_r", "r"), ("within_20_percent", "% within 20 %"), ("rmse", "RMSE"))
+
+
+def _null_rows(name: str, draws: str, metrics: dict, which=_NULL_METRICS) -> list[str]:
+    """One row per metric: the real value, the null's mean ± sd, the real value's rank and its p."""
+    rows = []
+    for m, label in which:
+        e = metrics[m]
+        rank = "" if e["rank"] is None else f"{e['rank']:6d}"
+        rows.append(f"{name:12} {draws:>5} {label:18} {e['real']:7.3f} {e['null_mean']:8.3f} ± {e['null_sd']:5.3f} "
+                    f"{rank:>6} {e['p']:6.3f}")
+    return rows
+
+
 def control_table(report, col) -> str:
     from sparsenet.evaluation.control import verdict
 
@@ -129,12 +143,9 @@ def control_table(report, col) -> str:
     lines = [f"{col}, {summary['scheme']} CV, network seeds {summary['network_seeds']}: the real wiring "
              f"(r {real['pearson_r']['mean']:.3f}, {real['within_20_percent']['mean']:.1f} % within 20 %, "
              f"RMSE {real['rmse']['mean']:.3f}) against random wirings trained the same way",
-             f"{'null model':10} {'draws':>5} {'metric':18} {'real':>7} {'null mean ± sd':>16} {'rank':>6} {'p':>6}"]
+             f"{'null model':12} {'draws':>5} {'metric':18} {'real':>7} {'null mean ± sd':>16} {'rank':>6} {'p':>6}"]
     for kind, entry in summary["null_models"].items():
-        for m, label in (("pearson_r", "r"), ("within_20_percent", "% within 20 %"), ("rmse", "RMSE")):
-            e = entry["phenotypes"][col][m]
-            lines.append(f"{kind:10} {entry['draws']:5d} {label:18} {e['real']:7.3f} "
-                         f"{e['null_mean']:8.3f} ± {e['null_sd']:5.3f} {e['rank']:6d} {e['p']:6.3f}")
+        lines += _null_rows(kind, str(entry["draws"]), entry["phenotypes"][col])
         lines.append(f"  {kind}: {verdict(entry, col)}")
     for key, res in report["results"].items():
         if "baseline:" in key:
@@ -149,14 +160,10 @@ def flux_control_table(report, col) -> str:
     summary = report["flux_control"]
     lines = [f"{col}, {summary['scheme']} CV (seed {summary['seed']}): each flux predictor with the real gene labels "
              f"against {summary['draws']} permutations of them",
-             f"{'predictor':12} {'metric':18} {'real':>7} {'null mean ± sd':>16} {'rank':>6} {'p':>6}"]
+             f"{'predictor':12} {'draws':>5} {'metric':18} {'real':>7} {'null mean ± sd':>16} {'rank':>6} {'p':>6}"]
     for name, entry in summary["predictors"].items():
-        for m, label in (("pearson_r", "r"), ("within_20_percent", "% within 20 %"), ("rmse", "RMSE"),
-                         ("within_group_r", "r within projects")):
-            e = entry["phenotypes"][col][m]
-            rank = "" if e["rank"] is None else f"{e['rank']:6d}"
-            lines.append(f"{name:12} {label:18} {e['real']:7.3f} {e['null_mean']:8.3f} ± {e['null_sd']:5.3f} "
-                         f"{rank:>6} {e['p']:6.3f}")
+        lines += _null_rows(name, str(summary["draws"]), entry["phenotypes"][col],
+                            _NULL_METRICS + (("within_group_r", "r within projects"),))
     return "\n".join(lines)
 
 

@@ -181,6 +181,20 @@ def test_flux_null_draw_zero_is_trains_flux_baselines_and_permuted_draws_differ(
     assert again.report["flux_control"]["predictors"] == result.report["flux_control"]["predictors"]
 
 
+def test_flux_control_refuses_network_options_by_name(tmp_path):
+    """control --predictor flux trains no network: --l2 and --ensemble given there are named, not ignored; the
+    data options (--masks, --reference) and the folds' options are its own."""
+    from conftest import CORE_MASKS, one_line_error, sparsenet
+    from synthetic import write_dataset
+
+    expr, phen, _ = write_dataset(tmp_path / "data")
+    bad = sparsenet("control", "--expression", expr, "--phenotypes", phen, "--masks", CORE_MASKS, "--reference",
+                    "ref_1,ref_2", "--folds", "3", "--predictor", "flux", "--l2", "0.1", "--ensemble", "2",
+                    "--out", tmp_path / "bad")
+    one_line_error(bad, "--l2, --ensemble: control --predictor flux trains no network")
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.slow
 def test_flux_control_recorded_is_what_train_says(tmp_path):
     """control --predictor flux on the synthetic data: a wrong --null is one line; the run's p-values, recorded,

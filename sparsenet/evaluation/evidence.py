@@ -42,6 +42,19 @@ def load(path: Path | None = None) -> dict:
     return merged
 
 
+_KEPT = ("real", "null_mean", "null_sd", "rank", "draws", "p")
+
+
+def _kept(metrics: dict) -> dict:
+    """Per metric, what an evidence entry keeps of a control's result."""
+    return {m: {k: v[k] for k in _KEPT} for m, v in metrics.items()}
+
+
+def _write(path: Path, evidence: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+
+
 def _as_dict(wiring) -> dict | None:
     return dataclasses.asdict(wiring) if dataclasses.is_dataclass(wiring) else wiring
 
@@ -69,8 +82,7 @@ def record(run_folder, label: str, path: Path | None = None) -> dict:
     entry = {"data": label, "scheme": control["scheme"], "network_seeds": control["network_seeds"],
              "masks_file": Path(report["masks"]["file"]).name, "null_models": {}}
     for kind, e in control["null_models"].items():
-        entry["null_models"][kind] = {m: {k: v[k] for k in ("real", "null_mean", "null_sd", "rank", "draws", "p")}
-                                      for m, v in e["phenotypes"][col].items()}
+        entry["null_models"][kind] = _kept(e["phenotypes"][col])
     evidence = _read(path)
     key = wiring_key(report["masks"]["fingerprint"], report.get("settings", {}).get("wiring"))
     tested = evidence.setdefault(key, {})
@@ -82,8 +94,7 @@ def record(run_folder, label: str, path: Path | None = None) -> dict:
                              "record it under another label")
         entry["null_models"] = {**before["null_models"], **entry["null_models"]}
     tested[label] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+    _write(path, evidence)
     return entry
 
 
@@ -102,12 +113,10 @@ def record_flux(run_folder, label: str, path: Path | None = None) -> dict:
              "masks_file": Path(report["masks"]["file"]).name, "predictors": {}}
     for name, e in control["predictors"].items():
         col = next(iter(e["phenotypes"]))
-        entry["predictors"][name] = {m: {k: v[k] for k in ("real", "null_mean", "null_sd", "rank", "draws", "p")}
-                                     for m, v in e["phenotypes"][col].items()}
+        entry["predictors"][name] = _kept(e["phenotypes"][col])
     evidence = _read(path)
     evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {})[label] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+    _write(path, evidence)
     return entry
 
 
