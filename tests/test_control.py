@@ -156,3 +156,33 @@ def test_recorded_evidence_joins_null_models_of_one_split_and_keeps_splits_apart
     record(control_folder("ica", "grouped", [1], "genes", 0.01, ica), "split one", evidence)
     assert load(evidence)["f00d"]["split one"]["null_models"]["genes"]["pearson_r"]["p"] == 0.745
     assert load(evidence)["f00d+ica50"]["split one"]["null_models"]["genes"]["pearson_r"]["p"] == 0.01
+
+
+def test_recorded_flux_controls_join_predictors_of_one_split_and_record_only_those_asked_for(tmp_path):
+    from sparsenet.evaluation.evidence import flux_statement, load, record_flux
+
+    def flux_folder(name, seed, ps):
+        def metrics(p):
+            return {m: {"real": 0.3, "null_mean": 0.1, "null_sd": 0.1, "rank": 9, "draws": 50, "p": p}
+                    for m in ("pearson_r", "within_20_percent", "rmse", "within_group_r")}
+        report = {"masks": {"file": "/x/iJO1366_masks.h5", "fingerprint": "f00d"},
+                  "flux_control": {"scheme": "grouped", "seed": seed, "null_model": "genes",
+                                   "predictors": {k: {"phenotypes": {"growth": metrics(p)}} for k, p in ps.items()}}}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(report))
+        return tmp_path / name
+
+    evidence = tmp_path / "controls.json"
+    first = flux_folder("first", 1, {"eflux": 1.0, "flux_ridge": 0.9, "flux_forest": 0.2})
+    record_flux(first, "seed 1", evidence, predictors=("eflux", "flux_forest"))
+    assert set(load(evidence)["f00d+fluxes"]["seed 1"]["predictors"]) == {"eflux", "flux_forest"}
+    assert "not tested" in flux_statement("f00d", "flux_ridge", evidence)
+    record_flux(flux_folder("ridge", 1, {"flux_ridge": 0.01}), "seed 1", evidence)  # joins, not replaces
+    entry = load(evidence)["f00d+fluxes"]["seed 1"]["predictors"]
+    assert entry["flux_forest"]["pearson_r"]["p"] == 0.2 and entry["flux_ridge"]["pearson_r"]["p"] == 0.01
+    assert "beyond its gene-permutation null" in flux_statement("f00d", "flux_ridge", evidence)
+    with pytest.raises(ValueError, match="seed"):  # another partition under the same label is refused
+        record_flux(flux_folder("other", 0, {"eflux": 0.5}), "seed 1", evidence)
+    with pytest.raises(ValueError, match="has no flux_forest"):
+        record_flux(tmp_path / "ridge", "seed 1b", evidence, predictors=("flux_forest",))
+    assert set(load(evidence)["f00d+fluxes"]) == {"seed 1"}  # neither refusal wrote anything

@@ -87,6 +87,34 @@ def test_eflux_baseline_is_a_line_fitted_on_training_samples_only():
     np.testing.assert_allclose(fit_predict("eflux", moved, [0, 1, 2, 3], [5], y, None, 0), pred[1:])
 
 
+def test_a_flux_round_off_leaves_varying_in_training_cannot_blow_up_ridge_and_leaves_the_forest_as_it_was():
+    """Seen on PRECISE (a gene-permuted draw): pyruvate kinase carried 0 +- 1e-9 in every training sample and
+    1.04 in two held-out ones, 1e10 training sds out, and flux_ridge predicted growth 5e5. Held-out fluxes are
+    clipped to the training range: ridge's predictions stay within reach of the training phenotypes, and the
+    forest's are the unclipped ones (its thresholds lie inside that range)."""
+    from sparsenet.evaluation import baselines
+    from sparsenet.fluxes.baselines import fit_predict
+    from sparsenet.fluxes.eflux import FluxResult
+
+    rng = np.random.default_rng(3)
+    n_train, n_test = 30, 6
+    signal = rng.normal(size=n_train + n_test)
+    fluxes = np.column_stack([signal, rng.normal(size=n_train + n_test),
+                              np.r_[rng.normal(scale=1e-9, size=n_train), np.full(n_test, 1.04)]])
+    fluxes[n_train:, 0] = np.linspace(-8, 8, n_test)  # far beyond the training range too
+    y = (1.0 + 0.2 * signal[:n_train] + 0.01 * rng.normal(size=n_train))[:, None]
+    result = FluxResult(np.ones(n_train + n_test), fluxes, [], ["optimal"] * (n_train + n_test))
+    train, test = np.arange(n_train), np.arange(n_train, n_train + n_test)
+    ridge = fit_predict("flux_ridge", result, train, test, y, None, 0)
+    assert np.all(np.abs(ridge - y.mean()) < 5 * np.ptp(y))
+    forest = fit_predict("flux_forest", result, train, test, y, None, 0)
+    unclipped = baselines.fit_predict("random_forest", fluxes[train], y, None, fluxes[test], 0)
+    np.testing.assert_array_equal(forest, unclipped)
+    # without the clip ridge would have gone far out (the test can fail)
+    fitted = baselines.fit_predict("ridge", fluxes[train], y, None, fluxes[test], 0)
+    assert np.abs(fitted - y.mean()).max() > 5 * np.ptp(y)
+
+
 def test_flux_baselines_run_on_a_folds_training_samples_and_leave_its_scaling_to_them(tmp_path):
     """Through the runner, on the synthetic data and the e_coli_core masks: every flux baseline predicts each
     held-out sample; the fold's E-Flux is scaled on its training samples, so a held-out sample's expression

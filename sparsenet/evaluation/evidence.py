@@ -103,19 +103,34 @@ def flux_key(fingerprint: str) -> str:
     return f"{fingerprint}+fluxes"
 
 
-def record_flux(run_folder, label: str, path: Path | None = None) -> dict:
+def record_flux(run_folder, label: str, path: Path | None = None, predictors=None) -> dict:
     """Add a finished ``control --predictor flux`` (per predictor and metric: p, rank, draws, the real value and
-    the null's mean) to ``path`` (default: the user's file) under its masks' fingerprint and ``label``."""
+    the null's mean) to ``path`` (default: the user's file) under its masks' fingerprint and ``label``;
+    ``predictors``: only these of the run's (default: all). Another run of other predictors on the same split
+    and seed, recorded under the same label, joins the entry (a predictor run again replaces its result)."""
     path = Path(path) if path is not None else user_file()
     report = json.loads((Path(run_folder) / "report.json").read_text())
     control = report["flux_control"]
+    chosen = list(control["predictors"]) if predictors is None else list(predictors)
+    missing = [p for p in chosen if p not in control["predictors"]]
+    if missing:
+        raise ValueError(f"{run_folder}: the run has no {', '.join(missing)}; it has "
+                         f"{', '.join(control['predictors'])}")
     entry = {"data": label, "scheme": control["scheme"], "seed": control["seed"], "null_model": control["null_model"],
              "masks_file": Path(report["masks"]["file"]).name, "predictors": {}}
-    for name, e in control["predictors"].items():
-        col = next(iter(e["phenotypes"]))
-        entry["predictors"][name] = _kept(e["phenotypes"][col])
+    for name in chosen:
+        e = control["predictors"][name]
+        entry["predictors"][name] = _kept(e["phenotypes"][next(iter(e["phenotypes"]))])
     evidence = _read(path)
-    evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {})[label] = entry
+    tested = evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {})
+    before = tested.get(label)
+    if before is not None:
+        if any(before[k] != entry[k] for k in ("scheme", "seed", "null_model")):
+            raise ValueError(f"{label!r} already holds a flux control with scheme {before['scheme']}, seed "
+                             f"{before['seed']}; this run has {entry['scheme']}, {entry['seed']}: record it under "
+                             "another label")
+        entry["predictors"] = {**before["predictors"], **entry["predictors"]}
+    tested[label] = entry
     _write(path, evidence)
     return entry
 

@@ -59,5 +59,9 @@ def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_trai
     features = np.where(np.isfinite(features), features, np.nan_to_num(mean))  # a failed solve: the training mean
     varies = np.ptp(features[train], axis=0) > 1e-9  # fluxes fixed in every training sample say nothing
     x_train, x_test = features[train][:, varies], features[test][:, varies]
+    # a held-out flux beyond the training range is clipped to it: a reaction that LP round-off left varying by
+    # 1e-9 in training and that carries flux in a held-out sample would otherwise be 1e10 training sds out,
+    # and ridge's prediction with it (a forest is unchanged: its thresholds lie inside the training range)
+    x_test = np.clip(x_test, x_train.min(axis=0), x_train.max(axis=0))
     return baselines.fit_predict("ridge" if name == "flux_ridge" else "random_forest", x_train, y_train,
                                  groups_train, x_test, seed)
