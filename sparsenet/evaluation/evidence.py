@@ -55,6 +55,20 @@ def _write(path: Path, evidence: dict) -> None:
     path.write_text(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
 
 
+def _join(tested: dict, label: str, entry: dict, same: tuple, part: str) -> None:
+    """Put ``entry`` under ``label`` in ``tested``; an entry already there for the same split (its ``same`` keys
+    equal) keeps its ``part`` results that this one lacks; one of another split is refused."""
+    before = tested.get(label)
+    if before is not None:
+        if any(before[k] != entry[k] for k in same):
+            def split(e):
+                return ", ".join(f"{k.replace('_', ' ')} {e[k]}" for k in same)
+            raise ValueError(f"{label!r} already holds a control with {split(before)}; this run has {split(entry)}: "
+                             "record it under another label")
+        entry[part] = {**before[part], **entry[part]}
+    tested[label] = entry
+
+
 def _as_dict(wiring) -> dict | None:
     return dataclasses.asdict(wiring) if dataclasses.is_dataclass(wiring) else wiring
 
@@ -85,15 +99,7 @@ def record(run_folder, label: str, path: Path | None = None) -> dict:
         entry["null_models"][kind] = _kept(e["phenotypes"][col])
     evidence = _read(path)
     key = wiring_key(report["masks"]["fingerprint"], report.get("settings", {}).get("wiring"))
-    tested = evidence.setdefault(key, {})
-    before = tested.get(label)
-    if before is not None:  # another null model on the same split joins the entry; a different split may not
-        if any(before[k] != entry[k] for k in ("scheme", "network_seeds")):
-            raise ValueError(f"{label!r} already holds a control with scheme {before['scheme']} and network seeds "
-                             f"{before['network_seeds']}; this run has {entry['scheme']}, {entry['network_seeds']}: "
-                             "record it under another label")
-        entry["null_models"] = {**before["null_models"], **entry["null_models"]}
-    tested[label] = entry
+    _join(evidence.setdefault(key, {}), label, entry, ("scheme", "network_seeds"), "null_models")
     _write(path, evidence)
     return entry
 
@@ -122,15 +128,8 @@ def record_flux(run_folder, label: str, path: Path | None = None, predictors=Non
         e = control["predictors"][name]
         entry["predictors"][name] = _kept(e["phenotypes"][next(iter(e["phenotypes"]))])
     evidence = _read(path)
-    tested = evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {})
-    before = tested.get(label)
-    if before is not None:
-        if any(before[k] != entry[k] for k in ("scheme", "seed", "null_model")):
-            raise ValueError(f"{label!r} already holds a flux control with scheme {before['scheme']}, seed "
-                             f"{before['seed']}; this run has {entry['scheme']}, {entry['seed']}: record it under "
-                             "another label")
-        entry["predictors"] = {**before["predictors"], **entry["predictors"]}
-    tested[label] = entry
+    _join(evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {}), label, entry,
+          ("scheme", "seed", "null_model"), "predictors")
     _write(path, evidence)
     return entry
 
