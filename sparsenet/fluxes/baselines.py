@@ -52,8 +52,18 @@ def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_trai
         return pred
     if name not in ("flux_ridge", "flux_forest"):
         raise ValueError(f"flux baseline must be one of {', '.join(FLUX_BASELINES)}, got {name!r}")
+    x_train, x_test = flux_features(fluxes, train, test, name)
+    return baselines.fit_predict("ridge" if name == "flux_ridge" else "random_forest", x_train, y_train,
+                                 groups_train, x_test, seed)
+
+
+def flux_features(fluxes: FluxResult, train, test, who: str = "flux features") -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) samples' pFBA fluxes as features: a failed solve's fluxes are the training mean,
+    fluxes fixed in every training sample are left out, and a held-out flux beyond the training range is clipped
+    to it."""
     if fluxes.fluxes is None:
-        raise ValueError(f"{name}: needs pFBA fluxes (EFluxSettings(pfba=True))")
+        raise ValueError(f"{who}: needs pFBA fluxes (EFluxSettings(pfba=True))")
+    train, test = np.asarray(train), np.asarray(test)
     features = fluxes.fluxes
     mean = np.nanmean(features[train], axis=0)
     features = np.where(np.isfinite(features), features, np.nan_to_num(mean))  # a failed solve: the training mean
@@ -62,6 +72,4 @@ def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_trai
     # a held-out flux beyond the training range is clipped to it: a reaction that LP round-off left varying by
     # 1e-9 in training and that carries flux in a held-out sample would otherwise be 1e10 training sds out,
     # and ridge's prediction with it (a forest is unchanged: its thresholds lie inside the training range)
-    x_test = np.clip(x_test, x_train.min(axis=0), x_train.max(axis=0))
-    return baselines.fit_predict("ridge" if name == "flux_ridge" else "random_forest", x_train, y_train,
-                                 groups_train, x_test, seed)
+    return x_train, np.clip(x_test, x_train.min(axis=0), x_train.max(axis=0))
