@@ -13,7 +13,7 @@ from .engine import (Activation, Adam, DenseLinear, Layer, MaskedLinear, OneToOn
                      Softplus, Tanh, binary_cross_entropy_with_logits, mean_squared_error, scaled_squared_error,
                      softplus_scaled_squared_error, sum_abs_relative_error, sum_squared_error)
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 
 
 def __getattr__(name):  # the estimators import scikit-learn: only when asked for
