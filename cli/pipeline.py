@@ -139,15 +139,15 @@ def control(ctx: typer.Context, data: studies.DataOptions, network: dict, fanout
     _written(t0, out, result.report["files"])
 
 
-_FLUX_CONTROL_OPTIONS = {"null", "predictor", "draws", "cv", "folds", "group_by", "seed", "out", "resume", "workers",
-                         "scheduler", "cache_dir"}
+_FLUX_CONTROL_OPTIONS = {"null", "predictor", "draws", "cv", "folds", "group_by", "seed", "out", "resume"}
 
 
 def _refuse_network_options(ctx):
     """``control --predictor flux`` trains no network: a network option given there would be ignored, so it is
     refused, by name."""
-    data = set(studies.DataOptions.__dataclass_fields__) | {"masks_file"}
-    given = [name for name in ctx.params if name not in _FLUX_CONTROL_OPTIONS | data and
+    own = _FLUX_CONTROL_OPTIONS | set(studies.DataOptions.__dataclass_fields__) | {"masks_file"} | set(
+        Fanout.__dataclass_fields__)
+    given = [name for name in ctx.params if name not in own and
              getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
