@@ -234,12 +234,36 @@ def _relu_row(z_row, y_row, s_row):
 
 
 @nb.njit(inline="always", fastmath=True)
-def _tanh_row(z_row, y_row, s_row):
-    one = y_row.dtype.type(1.0)
+def _tanh_row_f32(z_row, y_row, s_row):
+    """tanh(z) = sign(z) (1 - e) / (1 + e), e = exp(-2|z|) <= 1, through the polynomial exp and the
+    division-free reciprocal on [1, 2]: vectorised (libm's tanh is a scalar call, ~20 ns an element),
+    absolute error below 2e-7, never overflows."""
+    for t in range(z_row.shape[0]):
+        z = z_row[t]
+        e = _exp_nonpositive_f32(_F(-2.0) * abs(z))
+        m = (_F(1.0) - e) * _reciprocal_1_2_f32(_F(1.0) + e)
+        y = m if z >= _F(0.0) else -m
+        y_row[t] = y
+        s_row[t] = _F(1.0) - y * y
+
+
+@nb.njit(inline="always")
+def _tanh_row_f64(z_row, y_row, s_row):
     for t in range(z_row.shape[0]):
         y = math.tanh(z_row[t])
         y_row[t] = y
-        s_row[t] = one - y * y
+        s_row[t] = 1.0 - y * y
+
+
+def _tanh_row(z_row, y_row, s_row):
+    """tanh of z_row into y_row and its slope 1 - tanh^2 into s_row, by dtype."""
+
+
+@overload(_tanh_row, inline="always")
+def _tanh_row_by_dtype(z_row, y_row, s_row):
+    if z_row.dtype == types.float32:
+        return lambda z_row, y_row, s_row: _tanh_row_f32(z_row, y_row, s_row)
+    return lambda z_row, y_row, s_row: _tanh_row_f64(z_row, y_row, s_row)
 
 
 @nb.njit(inline="always", fastmath=True)
@@ -737,3 +761,35 @@ def scale_gradient(t_indptr, t_perm, weight, s, ds):
             acc += np.float64(weight[k] * s[k])
         ds[j] = acc
     _restore_mxcsr(mxcsr)
+
+
+# --------------------------------------------------------------------------- dropout
+@nb.njit(inline="always")
+def lowbias32(x):
+    """C. Wellons' 32-bit integer hash (as dropout.cu's), on a uint64 holding 32 bits."""
+    m = np.uint64(0xFFFFFFFF)
+    x = x & m
+    x ^= x >> np.uint64(16)
+    x = (x * np.uint64(0x7FEB352D)) & m
+    x ^= x >> np.uint64(15)
+    x = (x * np.uint64(0x846CA68B)) & m
+    x ^= x >> np.uint64(16)
+    return x
+
+
+@nb.njit(parallel=True, cache=True)
+def dropout_forward(xT, outT, keepT, key, threshold, scale):
+    """outT = xT * keepT with keepT = scale where lowbias32(lowbias32(t * features + j + key)) >= threshold,
+    else 0, for feature j and sample t of a feature-major (features, batch) array: the bits dropout.cu
+    draws, so CPU and GPU drop the same entries."""
+    features, batch = xT.shape
+    k0 = np.uint64(key)
+    th = np.uint64(threshold)
+    s = xT.dtype.type(scale)
+    zero = xT.dtype.type(0.0)
+    for j in nb.prange(features):
+        for t in range(batch):
+            h = lowbias32(lowbias32(np.uint64(t) * np.uint64(features) + np.uint64(j) + k0))
+            k = s if h >= th else zero
+            keepT[j, t] = k
+            outT[j, t] = xT[j, t] * k

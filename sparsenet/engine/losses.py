@@ -170,3 +170,30 @@ def binary_cross_entropy_with_logits(logits, target, sample_weight=None, feature
     sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
     grad = (sig - y) / count
     return _host_if_cpu(xp, value), (grad if w is None else w * grad).astype(z.dtype)
+
+
+def softmax_cross_entropy(logits, target, sample_weight=None):
+    """Mean over samples of w_s [logsumexp(z) - z_y], the cross-entropy of softmax(z) against class
+    indices ``target`` (one int per row, in [0, classes)); logsumexp shifted by the row's maximum, so it
+    never overflows. Gradient: w_s (softmax(z) - onehot(y)) / samples."""
+    xp = backend.get_array_module(logits)
+    n, k = logits.shape
+    y = xp.asarray(target).astype(xp.int64).ravel()
+    if tuple(y.shape) != (n,):
+        raise ValueError(f"softmax_cross_entropy: {y.shape[0]} targets for {n} rows of logits")
+    if xp is np and n and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"softmax_cross_entropy: class indices must lie in [0, {k})")
+    z = logits.astype(xp.float64)
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    rows = xp.arange(n)
+    terms = xp.log(total[:, 0]) - shifted[rows, y]
+    grad = e / total
+    grad[rows, y] -= 1
+    if sample_weight is not None:
+        sw = xp.asarray(sample_weight, dtype=xp.float64)
+        if tuple(sw.shape) != (n,):
+            raise ValueError(f"softmax_cross_entropy: sample_weight has shape {tuple(sw.shape)}, expected ({n},)")
+        terms, grad = terms * sw, grad * sw[:, None]
+    return _host_if_cpu(xp, terms.sum() / n), (grad / n).astype(logits.dtype)

@@ -187,3 +187,13 @@ def member_losses(kind, outT, columns, yT, weight, scale, gradT, values):
 
 def all_finite_rows(x, ok):
     ok[...] = cp.isfinite(x).all(axis=1)
+
+
+def dropout_forward(xT, outT, keepT, key, threshold, scale):
+    """outT = xT * keepT, keepT = scale where the hash of (key, element) >= threshold, else 0 (dropout.cu)."""
+    _check(xT, outT, keepT)
+    features, batch = int(xT.shape[0]), int(xT.shape[1])
+    _kernel("dropout.cu", "dropout_forward")(
+        (_grid(features * batch),), (THREADS,),
+        (xT, outT, keepT, np.uint32(key), np.uint32(threshold), np.float32(scale), np.int32(features),
+         np.int32(batch)))
