@@ -34,7 +34,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     from sparsenet.evaluation import report
 
     report.COMMAND = shlex.join(["sparsenet", *sys.argv[1:]])  # what each run's report says was run
-masks_app = typer.Typer(no_args_is_help=True, help="Connection masks from a COBRA model.")
+masks_app = typer.Typer(no_args_is_help=True, help="Connection masks: from a COBRA model, an edge list or a pathway hierarchy.")
 app.add_typer(masks_app, name="masks")
 data_app = typer.Typer(no_args_is_help=True, help="Data preparation (paired-data synthesis).")
 app.add_typer(data_app, name="data")
@@ -161,6 +161,65 @@ def masks_subsystems(model: str = typer.Argument("iJO1366", help="SBML (.xml/.xm
                f"({masks.attrs['subsystems_too_small']} subsystems with fewer than {min_genes} genes dropped)")
 
 
+@masks_app.command("hierarchy")
+@friendly
+def masks_hierarchy(source: str = typer.Argument(..., help="reactome (fetched once from the binn 0.1.1 wheel), "
+                                                 "iJO1366 / e_coli_core or a model file (genes -> reactions -> "
+                                                 "subsystems), or a feature -> pathway file (CSV/TSV: feature, "
+                                                 "pathway[, ..., name]; or a .gmt gene-set file)"),
+                    data: Path = typer.Option(..., "--data", help="the data table the network will read: features "
+                                              "as rows with their IDs in the first column (as BINN's "
+                                              "sample_datamatrix.csv), or see --samples-as-rows"),
+                    samples_as_rows: bool = flag("--samples-as-rows", help="the data table has samples as rows and "
+                                                 "the feature IDs in its header row"),
+                    levels: int = typer.Option(4, min=1, help="pathway levels (the top one holds the roots); a "
+                                               "model source always has 2"),
+                    relations: Optional[Path] = typer.Option(None, "--relations", help="parent -> child pathway "
+                                                             "table, for a feature -> pathway file"),
+                    names: Optional[Path] = typer.Option(None, "--names", help="pathway ID -> name table"),
+                    species: Optional[str] = typer.Option(None, help="keep pathways whose ID starts R-<code>- (a "
+                                                          "Reactome species code: HSA human, MMU mouse ...); "
+                                                          "reactome: HSA unless given, 'all' keeps every species"),
+                    id_type: str = typer.Option("uniprot", help="what the data's feature IDs are (reactome: uniprot)"),
+                    out: Path = typer.Option(..., "-o", "--out", help="hierarchy file to write (.h5)")):
+    """Build an N-level network's masks from a pathway hierarchy, over the features of a data table."""
+    from sparsenet.masks import hierarchy as hmod
+    from sparsenet.masks.model_io import SHIPPED
+
+    check_masks_output(out)
+    features = hmod.feature_ids_of_table(data, samples_as_rows)
+    if source.lower() == "reactome":
+        from sparsenet.masks.reactome import reactome_hierarchy
+
+        h = reactome_hierarchy(features, levels, None if species == "all" else (species or "HSA"), id_type,
+                               progress=typer.echo)
+    elif source in SHIPPED or source.lower() == "ijo1366" or source.lower().endswith(
+            (".xml", ".xml.gz", ".sbml", ".json", ".json.gz", ".mat")):
+        from sparsenet.masks.model_io import load_model
+        from sparsenet.masks.subsystems import subsystem_hierarchy
+
+        cobra_model, _, digest = load_model("iJO1366" if source.lower() == "ijo1366" else source)
+        h = subsystem_hierarchy(cobra_model, features, model_file=source)
+        h.attrs["model_sha256"] = digest
+    else:
+        h = hmod.hierarchy_from_files(source, features, levels, relations, names,
+                                      species=None if species in (None, "all") else species)
+    write_atomically(out, lambda p: hmod.write_hierarchy(p, h))
+    typer.echo(hierarchy_table(h, out))
+
+
+def hierarchy_table(h, path) -> str:
+    """What masks hierarchy and masks show print of a hierarchy: features, then each level's size and density."""
+    lines = [f"{path}: {h.attrs.get('features_linked', '?')} of {len(h.feature_ids)} features linked, "
+             f"{h.n_levels} levels",
+             f"  {'level':>5}  {'nodes':>6}  {'inputs':>6}  {'links':>6}  {'density':>8}  {'copies':>6}"]
+    for r in h.summary():
+        lines.append(f"  {r['level']:5d}  {r['nodes']:6d}  {r['inputs']:6d}  {r['links']:6d}  {r['density']:8.4f}  "
+                     f"{r['copies']:6d}")
+    lines.append("provenance: " + "; ".join(f"{k} {v}" for k, v in h.attrs.items() if k != "format"))
+    return "\n".join(lines)
+
+
 @masks_app.command("show")
 @friendly
 def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS]",
@@ -176,6 +235,11 @@ def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS
     from sparsenet.masks.show import masks_listing
 
     path = masks_file or store.shipped_mask_path("iJO1366")
+    from sparsenet.masks.hierarchy import is_hierarchy_file, read_hierarchy
+
+    if is_hierarchy_file(path):
+        typer.echo(hierarchy_table(read_hierarchy(path), path))
+        return
     if gene_table is not None:
         check_output_folder(gene_table)
     listing = masks_listing(store.read_masks(path), find)

@@ -8,14 +8,9 @@ annotation (``gene_table.csv``: b-number, gene name, operon, COG).
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
+from ..wheels import FetchError, cache_root, wheel_files
 from .tables import DataError
 
 PACKAGE, VERSION = "pymodulon", "0.2.1"
@@ -31,42 +26,16 @@ GROUP_COLUMN = "project"
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("SPARSENET_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sparsenet")
-    return Path(root) / f"precise-{PACKAGE}-{VERSION}"
+    return cache_root() / f"precise-{PACKAGE}-{VERSION}"
 
 
 def precise_files(progress=print, names=DEFAULT_RUN) -> dict:
     """Paths of PRECISE's files (default: log_tpm.csv and sample_table.csv; ``names=FILES`` for all),
     fetching the wheel once if any of ``names`` is missing."""
-    target = cache_dir()
-    paths = {name: target / name for name in FILES}
-    if all(paths[n].exists() for n in names):
-        return paths
-    progress(f"fetching the PRECISE compendium ({PACKAGE} {VERSION} wheel, ~50 MB) into {target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-               "-d", tmp, f"{PACKAGE}=={VERSION}"]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            said = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            raise DataError(f"could not download {PACKAGE} {VERSION} with pip ({said}); put {', '.join(names)} "
-                            f"from its pymodulon/data/ecoli/ into {target}, or pass your own files")
-        staging = Path(tmp) / "files"
-        staging.mkdir()
-        try:
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                for name, member in FILES.items():
-                    with wheel.open(member) as src, open(staging / name, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-        except (zipfile.BadZipFile, KeyError) as e:
-            raise DataError(f"{wheels[0].name}: not the expected {PACKAGE} wheel ({e})") from None
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)  # all files appear at once or not at all
-    return paths
+    try:
+        return wheel_files(PACKAGE, VERSION, FILES, cache_dir(), names, progress, "the PRECISE compendium (~50 MB)")
+    except FetchError as e:
+        raise DataError(str(e)) from None
 
 
 def growth_dataset(masks=None, progress=lambda msg: None):

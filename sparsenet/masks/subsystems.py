@@ -48,3 +48,23 @@ def subsystem_masks(model, model_file: str = "", model_sha256: str = "", min_gen
                         "min_genes": min_genes, "dropped_subsystems": ", ".join(repr(d) for d in drop),
                         "subsystems_too_small": int(len(genes_of) - len(kept)),
                         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+
+
+def subsystem_hierarchy(model, features=None, model_file: str = "", drop=UNGROUPED):
+    """A metabolic model as a two-level hierarchy: genes -> reactions (through their gene-protein rules)
+    -> subsystems, over ``features`` (gene IDs; default all the model's genes). Reactions in no subsystem
+    (``drop``) are left out."""
+    from .hierarchy import build_hierarchy
+
+    annotations, relations, names = [], [], {}
+    for reaction in model.reactions:
+        subsystem = (reaction.subsystem or "").strip()
+        if subsystem in drop or not reaction.genes:
+            continue
+        annotations.extend((g.id, reaction.id) for g in reaction.genes)
+        relations.append((subsystem, reaction.id))
+        names[reaction.id] = reaction.name or reaction.id
+    features = sorted({g for g, _ in annotations}) if features is None else list(features)
+    return build_hierarchy(annotations, relations, features, 2, names,
+                           {"kind": "hierarchy", "source": f"{model_file or model.id}: genes -> reactions -> "
+                                                            "subsystems", "species": ""})
