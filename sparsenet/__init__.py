@@ -9,20 +9,25 @@ import os
 # OMP_WAIT_POLICY=ACTIVE in the environment takes the faster, fragile setting back.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .engine import (Activation, Adam, DenseLinear, Layer, MaskedLinear, OneToOne, ReLU, Sequential, Sigmoid,
+from .engine import (Activation, Adam, DenseLinear, Dropout, Layer, MaskedLinear, OneToOne, ReLU, Sequential, Sigmoid,
                      Softplus, Tanh, binary_cross_entropy_with_logits, mean_squared_error, scaled_squared_error,
-                     softplus_scaled_squared_error, sum_abs_relative_error, sum_squared_error)
+                     softmax_cross_entropy, softplus_scaled_squared_error, sum_abs_relative_error,
+                     sum_squared_error)
 
 __version__ = "0.4.1"
 
 
 def __getattr__(name):  # the estimators import scikit-learn: only when asked for
+    if name == "SparseNetClassifier":
+        from . import classifier
+
+        return classifier.SparseNetClassifier
     if name in ("SparseNetRegressor", "SparseNetRegressorCV"):
         from . import estimator
 
         return getattr(estimator, name)
     raise AttributeError(f"module 'sparsenet' has no attribute {name!r}")
-__all__ = ["Activation", "Adam", "DenseLinear", "Layer", "MaskedLinear", "OneToOne", "ReLU", "Sequential",
+__all__ = ["Activation", "Adam", "DenseLinear", "Dropout", "Layer", "MaskedLinear", "OneToOne", "ReLU", "Sequential",
            "Sigmoid", "Softplus", "Tanh", "binary_cross_entropy_with_logits", "mean_squared_error",
-           "scaled_squared_error", "softplus_scaled_squared_error", "sum_abs_relative_error", "sum_squared_error",
-           "SparseNetRegressor", "SparseNetRegressorCV"]
+           "scaled_squared_error", "softmax_cross_entropy", "softplus_scaled_squared_error", "sum_abs_relative_error", "sum_squared_error",
+           "SparseNetClassifier", "SparseNetRegressor", "SparseNetRegressorCV"]

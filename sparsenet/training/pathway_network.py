@@ -1,0 +1,117 @@
+"""The network of a biologically informed classifier (P-NET, BINN): N masked layers over a pathway
+hierarchy, each followed by dropout, and a dense read-out from the top level to the classes.
+
+``[MaskedLinear(level 1 x features, tanh), Dropout(p), ..., MaskedLinear(level N x level N-1, tanh),
+Dropout(p), DenseLinear(level N -> 1 logit, or k logits)]``: BINN's network without its batch
+normalisation (inputs are standardised on the training samples instead). Two classes train one logit
+through the binary cross-entropy, k classes k logits through the softmax cross-entropy; Adam on
+mini-batches, AdamW's decoupled weight decay as the L2 penalty. Everything runs on the engine's
+layers, so the same network trains on a GPU (``device="gpu"``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import backend
+from ..engine.threads import threads_for
+from ..engine import (Adam, DenseLinear, Dropout, MaskedLinear, Sequential, binary_cross_entropy_with_logits,
+                      softmax_cross_entropy)
+
+
+@dataclass(frozen=True)
+class PathwayTraining:
+    """How one pathway network is trained: every value used, fixed before the fit."""
+
+    activation: str = "tanh"
+    dropout: float = 0.2
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    weight_decay: float = 1e-3
+    device: str = "cpu"
+    dtype: str = "float32"
+
+
+def build_network(masks, n_classes: int, training: PathwayTraining, seed: int) -> Sequential:
+    """The untrained network over ``masks`` (level 1 x features first), seeded."""
+    layers = []
+    for k, m in enumerate(masks):
+        layers.append(MaskedLinear(m, activation=training.activation, seed=seed * 1009 + k))
+        if training.dropout > 0:
+            layers.append(Dropout(training.dropout, seed=seed * 1009 + k))
+    outputs = 1 if n_classes == 2 else n_classes
+    layers.append(DenseLinear(masks[-1].shape[0], outputs, seed=seed * 1009 + len(masks)))
+    net = Sequential(layers, dtype=np.dtype(training.dtype))
+    return net.to(training.device) if training.device != "cpu" else net
+
+
+def set_training(net: Sequential, on: bool) -> None:
+    """Dropout on (training) or off (prediction)."""
+    for layer in net.layers:
+        if isinstance(layer, Dropout):
+            layer.training = on
+
+
+def class_loss(logits, y, n_classes: int):
+    """(value, gradient) of the cross-entropy of the network's logits against class indices ``y``."""
+    if n_classes == 2:
+        xp = backend.get_array_module(logits)
+        return binary_cross_entropy_with_logits(logits, xp.asarray(y, dtype=logits.dtype).reshape(-1, 1))
+    return softmax_cross_entropy(logits, y)
+
+
+def fit_network(masks, X: np.ndarray, y: np.ndarray, n_classes: int, training: PathwayTraining,
+                seed: int = 0) -> Sequential:
+    """Train one network on standardised inputs ``X`` (samples x features) and class indices ``y``:
+    ``epochs`` passes over the samples in a seeded random order, ``batch_size`` at a time."""
+    net = build_network(masks, n_classes, training, seed)
+    xp = backend.xp_for(training.device)
+    X = xp.asarray(np.asarray(X, dtype=training.dtype))
+    y = xp.asarray(np.asarray(y, dtype=np.int64))
+    opt = Adam(net.params, net.grads, lr=training.learning_rate, weight_decay=training.weight_decay)
+    rng = np.random.default_rng([seed, 7])
+    n = X.shape[0]
+    set_training(net, True)
+    with threads_for(net.params.size * min(n, training.batch_size), training.device):
+        _epochs(net, opt, X, y, n_classes, training, rng)
+    set_training(net, False)
+    return net
+
+
+def _epochs(net, opt, X, y, n_classes, training, rng):
+    xp = backend.get_array_module(X)
+    n = X.shape[0]
+    for _ in range(training.epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, training.batch_size):
+            rows = order[start:start + training.batch_size]
+            if xp is not np:
+                rows = xp.asarray(rows)
+            _, grad = class_loss(net.forward(X[rows], check=False), y[rows], n_classes)
+            net.backward(grad)
+            opt.step()
+
+
+def class_probabilities(net: Sequential, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """(samples x classes) probabilities, dropout off."""
+    set_training(net, False)
+    z = backend.to_numpy(net.forward(np.asarray(X, dtype=net.params.dtype))).astype(np.float64)
+    if n_classes == 2:
+        p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        return np.column_stack([1 - p1, p1])
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def node_activations(net: Sequential, X: np.ndarray) -> list:
+    """Each level's activations (samples x nodes) for ``X``, dropout off: what a node computes."""
+    set_training(net, False)
+    x = np.asarray(X, dtype=net.params.dtype)
+    out = []
+    for k, layer in enumerate(net.layers):
+        x = layer.forward(x) if k == 0 else layer._forward(x)
+        if isinstance(layer, MaskedLinear):
+            out.append(backend.to_numpy(x).copy())
+    return out
