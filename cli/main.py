@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from . import pipeline
+from . import classify, pipeline
 from .common import UserError, check_masks_output, check_output_folder, flag, friendly
 from sparsenet.atomic import write_atomically, write_json
 from sparsenet.masks import store
@@ -299,6 +299,7 @@ def masks_combine(first: Path = typer.Argument(..., help="masks file (e.g. a met
     typer.echo(f"{out}: {s['genes']} genes, {s['phenotypes']} nodes, {s['protein_phenotype_links']} links")
 
 
+app.command("classify")(friendly(classify.classify))
 app.command("train")(friendly(pipeline.train))
 app.command("control")(friendly(pipeline.control))
 app.command("curve")(friendly(pipeline.curve))

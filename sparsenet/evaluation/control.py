@@ -17,7 +17,8 @@ from . import metrics
 from .statistics import METRICS, summarise
 
 HIGHER_IS_BETTER = {"pearson_r": True, "within_20_percent": True, "rmse": False, "within_group_r": True,
-                    "within_group_spearman": True}
+                    "within_group_spearman": True, "roc_auc": True, "balanced_accuracy": True, "log_loss": False,
+                    "brier": False}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SIGNIFICANT = 0.05
 

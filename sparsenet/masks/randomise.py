@@ -97,3 +97,24 @@ def randomise(masks: Masks, kind: str, seed: int, draw: int) -> Masks:
                                screened_ids=[], screened_status=[], screened_optimum=np.zeros(0),
                                screened_exact_optimum=np.zeros(0), attrs=attrs, source="")
 
+
+
+def randomise_levels(levels, kind: str, seed: int, draw: int) -> list:
+    """Draw ``draw`` of the ``kind`` null model of an N-level network's masks (level 1 x features first):
+    ``genes``: the features' columns of level 1 permuted (each feature takes another's links: the topology
+    is kept, the features on it are random); ``edges``: every level rewired by curveball trades (every
+    node's in- and out-degree kept); ``density``: every level a uniform random mask with its shape and
+    number of links. Seeded by (seed, kind, draw)."""
+    if kind not in KINDS:
+        raise ValueError(f"null model must be one of {', '.join(KINDS)}, got {kind!r}")
+    rng = _rng(seed, kind, draw)
+    levels = [sp.csr_matrix(m, dtype=np.int8) for m in levels]
+    if kind == "genes":
+        return [levels[0][:, rng.permutation(levels[0].shape[1])].tocsr()] + levels[1:]
+    if kind == "edges":
+        return [curveball(m, rng) for m in levels]
+    out = []
+    for m in levels:
+        cells = rng.choice(m.shape[0] * m.shape[1], size=m.nnz, replace=False)
+        out.append(incidence(*np.divmod(cells, m.shape[1]), m.shape))
+    return out

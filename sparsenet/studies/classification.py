@@ -1,0 +1,270 @@
+"""A pathway-wired classifier cross-validated beside its baselines on the same folds, and its wiring held
+against randomised wirings trained the same way: the study behind ``sparsenet classify``.
+
+Folds are stratified by class (grouped too, where groups are given: every sample of a group on one side),
+repeated with new shuffles. Every model sees the same folds; inputs are standardised on each fold's
+training samples. Scores per fold: ROC AUC (one-vs-rest, macro, for k classes), balanced accuracy, log loss
+and Brier score; a model's score is the mean over folds and repeats, its spread their sd.
+
+The control: for each null model (``masks.randomise.randomise_levels``: features permuted, edges rewired
+with degrees kept, density-matched random) ``draws`` wirings, each trained on the same folds with the same
+settings and seeds; the real wiring's mean AUC against theirs (``evaluation.control.compare``: a draw that
+ties counts as at least as good). Node importances (``training.pathway_network.node_importance``) on the
+held-out samples of every fold, and each node's percentile among the same node's importance in the draws.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..evaluation.control import compare
+from ..masks.randomise import KINDS, randomise_levels
+from ..training.pathway_network import PathwayTraining, class_probabilities, fit_network, node_importance
+
+BASELINES = ("logistic_all", "logistic_wiring", "forest", "majority")
+BASELINE_WORDS = {"logistic_all": "L2 logistic regression on all features (penalty by inner 5-fold CV)",
+                  "logistic_wiring": "L2 logistic regression on the wiring's features (penalty by inner CV)",
+                  "forest": "random forest, 500 trees", "majority": "the training folds' majority class"}
+METRICS = ("roc_auc", "balanced_accuracy", "log_loss", "brier")
+
+
+class ClassificationError(ValueError):
+    """The data cannot be classified as asked; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class ClassificationSettings:
+    """Everything a classification study uses, fixed before it runs."""
+
+    folds: int = 5
+    repeats: int = 3
+    seed: int = 0
+    ensemble: int = 1
+    training: PathwayTraining = field(default_factory=PathwayTraining)
+    baselines: tuple = BASELINES
+
+
+def encode_classes(y) -> tuple:
+    """(classes, integer codes); refuses one class."""
+    y = np.asarray(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ClassificationError(f"the labels hold one class ({classes[0]!r} for all {y.size} samples): a "
+                                  "classifier needs two or more; check the label column")
+    return classes, codes
+
+
+def class_folds(codes, k: int, repeats: int, seed: int, groups=None) -> list:
+    """``repeats`` x ``k`` (train, test) index pairs, stratified by class (and grouped where ``groups``)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    counts = np.bincount(codes)
+    if groups is None and counts.min() < k:
+        raise ClassificationError(f"a class has {counts.min()} samples, fewer than the {k} folds: lower --folds to "
+                                  f"{max(2, int(counts.min()))} or gather more samples of that class")
+    if groups is not None:
+        n_groups = len(set(np.asarray(groups, dtype=object).tolist()))
+        if n_groups < k:
+            raise ClassificationError(f"{n_groups} groups for {k} folds: lower --folds to {n_groups} or below")
+    out = []
+    for r in range(repeats):
+        if groups is None:
+            split = StratifiedKFold(k, shuffle=True, random_state=seed + r).split(np.zeros(codes.size), codes)
+        else:
+            split = StratifiedGroupKFold(k, shuffle=True, random_state=seed + r).split(np.zeros(codes.size), codes,
+                                                                                      groups)
+        out.extend((np.sort(tr), np.sort(te)) for tr, te in split)
+    return out
+
+
+def standardised(X, train, test) -> tuple:
+    """(train, test) inputs scaled by the training samples' mean and sd (a constant feature: sd 1), float32."""
+    mean = X[train].mean(axis=0)
+    sd = X[train].std(axis=0)
+    sd[sd == 0] = 1.0
+    return ((X[train] - mean) / sd).astype(np.float32), ((X[test] - mean) / sd).astype(np.float32)
+
+
+def class_metrics(codes, proba, n_classes: int) -> dict:
+    """ROC AUC, balanced accuracy, log loss and Brier score of class probabilities (NaN AUC where the fold
+    holds one class)."""
+    from sklearn.metrics import balanced_accuracy_score, log_loss, roc_auc_score
+
+    proba = np.clip(np.asarray(proba, dtype=np.float64), 1e-15, 1)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    present = np.unique(codes)
+    if present.size < 2:
+        auc = float("nan")
+    elif n_classes == 2:
+        auc = float(roc_auc_score(codes, proba[:, 1]))
+    else:
+        auc = float(roc_auc_score(codes, proba, multi_class="ovr", labels=np.arange(n_classes)))
+    onehot = np.eye(n_classes)[codes]
+    return {"roc_auc": auc, "balanced_accuracy": float(balanced_accuracy_score(codes, proba.argmax(axis=1))),
+            "log_loss": float(log_loss(codes, proba, labels=np.arange(n_classes))),
+            "brier": float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))}
+
+
+def wiring_features(levels) -> np.ndarray:
+    """The features the wiring links to a level-1 node."""
+    return np.flatnonzero(np.diff(levels[0].tocsc().indptr) > 0)
+
+
+def baseline_probabilities(name: str, xtr, ytr, xte, n_classes: int, seed: int, features=None):
+    """A baseline's class probabilities for the test samples (columns of every class, in code order)."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegressionCV
+
+    if name == "majority":
+        model = DummyClassifier(strategy="prior")
+    elif name == "forest":
+        model = RandomForestClassifier(500, random_state=seed, n_jobs=1)
+    elif name in ("logistic_all", "logistic_wiring"):
+        if name == "logistic_wiring":
+            xtr, xte = xtr[:, features], xte[:, features]
+        inner = min(5, int(np.bincount(ytr).min()))
+        model = LogisticRegressionCV(Cs=10, cv=max(2, inner), l1_ratios=(0.0,), max_iter=5000, scoring="neg_log_loss",
+                                     use_legacy_attributes=False)
+    else:
+        raise ClassificationError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+    model.fit(xtr, ytr)
+    out = np.zeros((xte.shape[0], n_classes))
+    out[:, model.classes_] = model.predict_proba(xte)
+    return out
+
+
+def _network_fold(levels, X, codes, n_classes, fold, settings: ClassificationSettings, importance: bool):
+    """Probabilities of the held-out samples (ensemble mean), seconds per network, node importances."""
+    train, test = fold
+    xtr, xte = standardised(X, train, test)
+    probs, seconds, imp = [], [], None
+    for member in range(settings.ensemble):
+        start = time.perf_counter()
+        net = fit_network(levels, xtr, codes[train], n_classes, settings.training, settings.seed + member)
+        seconds.append(time.perf_counter() - start)
+        probs.append(class_probabilities(net, xte, n_classes))
+        if importance:
+            per = node_importance(net, xte)
+            imp = per if imp is None else [a + b for a, b in zip(imp, per, strict=True)]
+    if imp is not None:
+        imp = [a / settings.ensemble for a in imp]
+    return np.mean(probs, axis=0), seconds, imp
+
+
+def _summary(per_fold: list) -> dict:
+    out = {}
+    for m in METRICS:
+        values = np.array([f[m] for f in per_fold], dtype=float)
+        ok = values[np.isfinite(values)]
+        out[m] = {"mean": float(ok.mean()) if ok.size else float("nan"),
+                  "sd": float(ok.std(ddof=1)) if ok.size > 1 else 0.0, "per_fold": values.tolist()}
+    return out
+
+
+def cross_validate(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), groups=None,
+                   progress=lambda msg: None) -> dict:
+    """The network and every baseline on the same folds: per model its metrics (mean, sd, per fold), the
+    network's seconds per fit, its held-out probabilities per fold, and its node importances averaged over
+    folds (one array per level)."""
+    X = np.asarray(X, dtype=np.float64)
+    classes, codes = encode_classes(y)
+    if X.shape[0] != codes.size:
+        raise ClassificationError(f"{X.shape[0]} samples in the data, {codes.size} labels")
+    if levels[0].shape[1] != X.shape[1]:
+        raise ClassificationError(f"the wiring reads {levels[0].shape[1]} features, the data has {X.shape[1]}")
+    folds = class_folds(codes, settings.folds, settings.repeats, settings.seed, groups)
+    n_classes = classes.size
+    models = {"network": []}
+    seconds, importance, held_out = [], None, []
+    for i, fold in enumerate(folds):
+        proba, secs, imp = _network_fold(levels, X, codes, n_classes, fold, settings, importance=True)
+        seconds.extend(secs)
+        importance = imp if importance is None else [a + b for a, b in zip(importance, imp, strict=True)]
+        models["network"].append(class_metrics(codes[fold[1]], proba, n_classes))
+        held_out.append(proba.tolist())
+        progress(f"fold {i + 1}/{len(folds)}: network AUC {models['network'][-1]['roc_auc']:.3f} "
+                 f"({np.mean(secs):.2f} s a fit)")
+    features = wiring_features(levels)
+    baseline_seconds = {}
+    for name in settings.baselines:
+        models[name], start = [], time.perf_counter()
+        for fold in folds:
+            xtr, xte = standardised(X, *fold)
+            proba = baseline_probabilities(name, xtr, codes[fold[0]], xte, n_classes, settings.seed, features)
+            models[name].append(class_metrics(codes[fold[1]], proba, n_classes))
+        baseline_seconds[name] = (time.perf_counter() - start) / len(folds)
+        progress(f"{name}: AUC {np.nanmean([f['roc_auc'] for f in models[name]]):.3f}")
+    return {"classes": classes.tolist(), "samples": int(codes.size), "class_counts": np.bincount(codes).tolist(),
+            "folds": [(tr.tolist(), te.tolist()) for tr, te in folds], "settings": _settings_record(settings),
+            "models": {name: _summary(per) for name, per in models.items()},
+            "network_seconds_per_fit": {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
+                                        "fits": len(seconds)},
+            "baseline_seconds_per_fold": baseline_seconds,
+            "importance": [(a / len(folds)).tolist() for a in importance], "held_out_probabilities": held_out,
+            "wiring_features": int(features.size)}
+
+
+def _settings_record(settings: ClassificationSettings) -> dict:
+    from dataclasses import asdict
+
+    return asdict(settings)
+
+
+def wiring_control(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), kinds=KINDS,
+                   draws: int = 50, groups=None, real: dict | None = None, progress=lambda msg: None) -> dict:
+    """The real wiring's held-out scores against ``draws`` randomised wirings per null model, all on the same
+    folds and settings; node importances of the real wiring with each node's percentile among the draws.
+    ``real``: the real wiring's ``cross_validate`` result on these settings (computed when None)."""
+    X = np.asarray(X, dtype=np.float64)
+    classes, codes = encode_classes(y)
+    real = real or cross_validate(X, y, levels, ClassificationSettings(settings.folds, settings.repeats,
+                                                                       settings.seed, settings.ensemble,
+                                                                       settings.training, ()), groups)
+    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in real["folds"]]
+    out = {"draws": draws, "null_models": {}}
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ClassificationError(f"null model must be one of {', '.join(KINDS)}, got {kind!r}")
+        scores = {m: [] for m in METRICS}
+        importances = [[] for _ in levels]
+        start = time.perf_counter()
+        for d in range(draws):
+            drawn = randomise_levels(levels, kind, settings.seed, d)
+            per_fold, imp_sum = [], None
+            for fold in folds:
+                proba, _, imp = _network_fold(drawn, X, codes, classes.size, fold, settings, importance=True)
+                per_fold.append(class_metrics(codes[fold[1]], proba, classes.size))
+                imp_sum = imp if imp_sum is None else [a + b for a, b in zip(imp_sum, imp, strict=True)]
+            for m in METRICS:
+                scores[m].append(float(np.nanmean([f[m] for f in per_fold])))
+            for level, a in enumerate(imp_sum):
+                importances[level].append(a / len(folds))
+            if (d + 1) % 10 == 0 or d + 1 == draws:
+                progress(f"null {kind}: {d + 1}/{draws} draws, AUC {np.mean(scores['roc_auc']):.3f} so far")
+        entry = {m: {**compare(real["models"]["network"][m]["mean"], np.array(scores[m]), m),
+                     "null_values": scores[m]} for m in METRICS}
+        entry["seconds"] = time.perf_counter() - start
+        entry["node_percentile"] = [
+            (np.mean(np.asarray(imp) < np.asarray(real["importance"][level])[None, :], axis=0) * 100).tolist()
+            for level, imp in enumerate(importances)]
+        out["null_models"][kind] = entry
+    return out
+
+
+def important_nodes(real: dict, control: dict, level_ids, level_names, top: int | None = None,
+                    percentile: float = 95.0):
+    """Rows (level, node, name, importance, percentile per null model) of each level's nodes, most important
+    first (the ``top`` of each level, or all); ``beyond_null``: above ``percentile`` in every null model run."""
+    rows = []
+    kinds = list(control["null_models"])
+    for level, imp in enumerate(real["importance"]):
+        order = np.argsort(imp)[::-1][:top]  # top None: every node
+        for i in order:
+            pct = {k: control["null_models"][k]["node_percentile"][level][i] for k in kinds}
+            rows.append({"level": level + 1, "node": level_ids[level][i], "name": level_names[level][i],
+                         "importance": float(imp[i]), "percentile": pct,
+                         "beyond_null": bool(kinds) and all(v > percentile for v in pct.values())})
+    return rows
