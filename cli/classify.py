@@ -25,6 +25,8 @@ def classify(data: Optional[Path] = typer.Argument(None, help="data table: featu
                                                    "hierarchy of BINN's README"),
              sample_column: str = typer.Option("sample", help="the design's sample-ID column"),
              label_column: str = typer.Option("group", help="the design's class column"),
+             merge: Optional[str] = typer.Option(None, "--merge", help="NEW=OLD1,OLD2[;NEW2=...]: labels read "
+                                                 "as one class (e.g. 'evolved=Endpoint,Midpoint')"),
              group_by: Optional[str] = typer.Option(None, "--group-by", help="a design column whose groups stay on "
                                                     "one side of every split (stratified group folds)"),
              samples_as_rows: bool = flag("--samples-as-rows", help="the data table has samples as rows"),
@@ -72,7 +74,8 @@ def classify(data: Optional[Path] = typer.Argument(None, help="data table: featu
     else:
         if data is None or design is None or hierarchy is None:
             raise UserError("give DATA, --design and --hierarchy (or --example binn)")
-        table = read_labelled(data, design, sample_column, label_column, group_by, samples_as_rows, missing)
+        table = read_labelled(data, design, sample_column, label_column, group_by, samples_as_rows, missing,
+                              _merge(merge))
         h = read_hierarchy(hierarchy).restricted_to(table.feature_ids)
     for note in table.notes:
         typer.echo(f"note: {note}")
@@ -94,6 +97,20 @@ def classify(data: Optional[Path] = typer.Argument(None, help="data table: featu
     write_atomically(out / "importance.csv", lambda p: Path(p).write_text(_importance_csv(result, h, rows)))
     typer.echo(summary_table(result, record.get("control")))
     typer.echo(f"wrote {out / 'classification.json'} and {out / 'importance.csv'} in {time.perf_counter() - t0:.0f} s")
+
+
+def _merge(text):
+    """--merge's 'NEW=OLD1,OLD2;NEW2=OLD3' as {NEW: [OLD1, OLD2], ...}."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(";"):
+        new, _, olds = part.partition("=")
+        labels = [o.strip() for o in olds.split(",") if o.strip()]
+        if not new.strip() or not labels:
+            raise UserError(f"--merge {text!r}: write NEW=OLD1,OLD2 (several joined by ';')")
+        out[new.strip()] = labels
+    return out
 
 
 def _importance_csv(result, h, rows) -> str:

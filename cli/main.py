@@ -181,6 +181,9 @@ def masks_hierarchy(source: str = typer.Argument(..., help="reactome (fetched on
                                                           "Reactome species code: HSA human, MMU mouse ...); "
                                                           "reactome: HSA unless given, 'all' keeps every species"),
                     id_type: str = typer.Option("uniprot", help="what the data's feature IDs are (reactome: uniprot)"),
+                    columns: Optional[str] = typer.Option(None, "--columns", help="FEATURE,PATHWAY: the header's "
+                                                          "names of the feature and pathway columns of a feature -> "
+                                                          "pathway table (default: its first two columns)"),
                     out: Path = typer.Option(..., "-o", "--out", help="hierarchy file to write (.h5)")):
     """Build an N-level network's masks from a pathway hierarchy, over the features of a data table."""
     from sparsenet.masks import hierarchy as hmod
@@ -202,8 +205,13 @@ def masks_hierarchy(source: str = typer.Argument(..., help="reactome (fetched on
         h = subsystem_hierarchy(cobra_model, features, model_file=source)
         h.attrs["model_sha256"] = digest
     else:
+        pair = None
+        if columns:
+            pair = [c.strip() for c in columns.split(",")]
+            if len(pair) != 2 or not all(pair):
+                raise UserError(f"--columns {columns!r}: give two column names, FEATURE,PATHWAY")
         h = hmod.hierarchy_from_files(source, features, levels, relations, names,
-                                      species=None if species in (None, "all") else species)
+                                      species=None if species in (None, "all") else species, columns=pair)
     write_atomically(out, lambda p: hmod.write_hierarchy(p, h))
     typer.echo(hierarchy_table(h, out))
 

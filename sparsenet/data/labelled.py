@@ -2,7 +2,7 @@
 the first column; a design table of sample -> class) or samples as rows.
 
 Missing values: ``zero`` (BINN's choice: proteomics values missing because they are low read as 0 before
-standardisation) or ``mean`` (the feature's mean over all samples, a label-free fill).
+standardisation) or ``mean`` (the feature's mean over the samples read, a label-free fill).
 """
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ class LabelledTable:
 
 def read_labelled(data, design, sample_column: str = "sample", label_column: str = "group",
                   group_column: str | None = None, samples_as_rows: bool = False,
-                  missing: str = "zero") -> LabelledTable:
-    """The samples of ``design`` that ``data`` holds, their labels (and groups), in the design's order."""
+                  missing: str = "zero", merge: dict | None = None) -> LabelledTable:
+    """The samples of ``design`` that ``data`` holds, their labels (and groups), in the design's order.
+    ``merge``: new label -> the design's labels it stands for (e.g. ``{"evolved": ["Endpoint", "Midpoint"]}``)."""
+    renamed = {old: new for new, olds in (merge or {}).items() for old in olds}
     if missing not in MISSING:
         raise DataError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
     header, row_labels, values = read_text_table(data)
@@ -56,7 +58,7 @@ def read_labelled(data, design, sample_column: str = "sample", label_column: str
             unlabelled += 1
             continue
         take.append(where[sample])
-        labels.append(label)
+        labels.append(renamed.get(label, label))
         groups.append(r[gi].strip() if gi is not None and gi < len(r) else "")
     if not take:
         raise DataError(f"{design}: none of its samples (like {rows[1][si]!r}) is in {data} (whose samples look like "
@@ -69,6 +71,10 @@ def read_labelled(data, design, sample_column: str = "sample", label_column: str
                      + ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else ""))
     if unlabelled:
         notes.append(f"{unlabelled} samples have no label and are left out")
+    unused = sorted(set(renamed) - {r[li].strip() for r in rows[1:] if li < len(r)})
+    if unused:
+        raise DataError(f"{design}: --merge names labels the column {label_column!r} does not hold: "
+                        + ", ".join(map(repr, unused)))
     holes = ~np.isfinite(X)
     if holes.any():
         fill = np.zeros(X.shape[1]) if missing == "zero" else np.nanmean(np.where(holes, np.nan, X), axis=0)

@@ -135,11 +135,34 @@ def read_gmt(path) -> tuple:
     return pairs, names
 
 
-def read_annotations(path, species: str | None = None) -> tuple:
-    """Feature -> pathway pairs and pathway names from ``path``: a ``.gmt`` file, or a table whose first two
-    columns are feature and pathway (Reactome's UniProt2Reactome: its fourth column is the pathway's name).
+def read_named_columns(path, columns) -> list:
+    """(feature, pathway) pairs from a table with a header row, by the header's names ``columns``."""
+    path = Path(path)
+    if not path.exists():
+        raise HierarchyError(f"{path}: no such feature -> pathway file")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        first = f.readline()
+        f.seek(0)
+        reader = csv.reader(f, delimiter=_delimiter(path, first))
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise HierarchyError(f"{path}: no column {missing[0]!r} (--columns); the columns are {', '.join(header)}")
+        i, j = (header.index(c) for c in columns)
+        pairs = [(r[i].strip(), r[j].strip()) for r in reader if len(r) > max(i, j) and r[i].strip() and r[j].strip()]
+    if not pairs:
+        raise HierarchyError(f"{path}: no rows with both {columns[0]!r} and {columns[1]!r}")
+    return pairs
+
+
+def read_annotations(path, species: str | None = None, columns=None) -> tuple:
+    """Feature -> pathway pairs and pathway names from ``path``: a ``.gmt`` file, a table whose first two
+    columns are feature and pathway (Reactome's UniProt2Reactome: its fourth column is the pathway's name),
+    or, with ``columns`` (feature column, pathway column), a table with a header naming them.
     ``species`` (a Reactome code such as ``HSA``) keeps pathways whose ID starts ``R-<species>-``."""
-    if Path(path).suffix.lower() == ".gmt":
+    if columns:
+        pairs, names = read_named_columns(path, columns), {}
+    elif Path(path).suffix.lower() == ".gmt":
         pairs, names = read_gmt(path)
     else:
         rows = read_pairs(path, "feature -> pathway")
@@ -290,9 +313,9 @@ def file_digest(path) -> str:
 
 
 def hierarchy_from_files(annotations_file, features, levels: int, relations_file=None, names_file=None,
-                         species: str | None = None) -> Hierarchy:
+                         species: str | None = None, columns=None) -> Hierarchy:
     """``build_hierarchy`` from files (see ``read_annotations``; names: a table of ID, name[, species])."""
-    pairs, names = read_annotations(annotations_file, species)
+    pairs, names = read_annotations(annotations_file, species, columns)
     relations = [(r[0], r[1]) for r in read_pairs(relations_file, "parent -> child")] if relations_file else []
     if names_file:
         names.update({r[0]: r[1] for r in read_pairs(names_file, "pathway names")})
