@@ -186,3 +186,15 @@ def test_recorded_flux_controls_join_predictors_of_one_split_and_record_only_tho
     with pytest.raises(ValueError, match="has no flux_forest"):
         record_flux(tmp_path / "ridge", "seed 1b", evidence, predictors=("flux_forest",))
     assert set(load(evidence)["f00d+fluxes"]) == {"seed 1"}  # neither refusal wrote anything
+
+
+def test_a_tied_null_draw_counts_as_at_least_as_good():
+    compare = control.compare
+    tied = compare(0.9, np.array([0.9, 0.8, 0.7]), "roc_auc")
+    assert tied["draws_at_least_as_good"] == 1 and tied["p"] == pytest.approx(2 / 4) and tied["rank"] == 2
+    all_tied = compare(1.0, np.ones(50), "roc_auc")
+    assert all_tied["p"] == 1.0 and all_tied["rank"] == 51
+    for metric in ("log_loss", "rmse"):  # lower is better: a tie counts too (the flux control's RMSE p as well)
+        lower = compare(0.2, np.array([0.2, 0.3]), metric)
+        assert lower["draws_at_least_as_good"] == 1 and lower["p"] == pytest.approx(2 / 3)
+    assert compare(0.95, np.array([0.9, 0.8]), "roc_auc")["p"] == pytest.approx(1 / 3)
