@@ -150,6 +150,31 @@ def check_engine_network():
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * np.abs(b).max(), err_msg=f"engine network: {what}")
 
 
+def check_pathway_network():
+    """The classifier's network (training.pathway_network): tanh levels with dropout between them and a dense
+    read-out through the binary cross-entropy. The dropout kernel draws the same mask on both devices, so
+    the step's loss and every gradient match the float64 CPU step."""
+    from conftest import random_mask
+    from sparsenet.engine import binary_cross_entropy_with_logits
+    from sparsenet.training.pathway_network import PathwayTraining, build_network
+
+    rng = np.random.default_rng(31)
+    levels = [random_mask(rng, 40, 120, 0.1), random_mask(rng, 9, 40, 0.3)]
+    x = rng.normal(size=(50, 120)).astype(np.float32)
+    y = (rng.random((50, 1)) < 0.5).astype(np.float32)
+    gpu = build_network(levels, 2, PathwayTraining(dropout=0.3, device="gpu"), seed=4)
+    ref = build_network(levels, 2, PathwayTraining(dropout=0.3, dtype="float64"), seed=4)
+    xp = backend.xp_for("gpu")
+    results = {}
+    for label, model, xx, yy in (("gpu", gpu, xp.asarray(x), xp.asarray(y)), ("ref", ref, x.astype(np.float64), y)):
+        value, g = binary_cross_entropy_with_logits(model.forward(xx), yy)
+        model.backward(g)
+        results[label] = float(value), backend.to_numpy(model.grads).astype(np.float64)
+    np.testing.assert_allclose(results["gpu"][0], results["ref"][0], rtol=1e-5, err_msg="pathway network: loss")
+    np.testing.assert_allclose(results["gpu"][1], results["ref"][1], rtol=1e-4, atol=1e-6,
+                               err_msg="pathway network: gradients")
+
+
 def check_adam_steps():
     """A few Adam steps on a real network's flat buffer with a new gradient each step."""
     from sparsenet.engine import Adam
@@ -269,11 +294,16 @@ def all_checks():
     check_finetune_step("linear decoder", "squared", pretrained=False)
     check_finetune_step("gene-protein rules (unfused)", "relative", pretrained=True)
     check_engine_network()
+    check_pathway_network()
     check_adam_steps()
 
 
 def test_engine_network_matches_float64_cpu(cp):
     check_engine_network()
+
+
+def test_pathway_network_with_dropout_matches_float64_cpu(cp):
+    check_pathway_network()
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
