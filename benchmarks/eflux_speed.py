@@ -63,7 +63,8 @@ def main():
     labelled = np.isfinite(growth)
     ranked = within_group_r(growth[labelled], result.growth[labelled], np.asarray(project, dtype=object)[labelled])
     out = {"benchmark": "eflux_speed", "date": datetime.date.today().isoformat(), "command": " ".join(sys.argv),
-           "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "solver": str(solver.fba.solver.interface.__name__),
+           "machine": {"cpus": os.cpu_count(),
+                       "platform": platform.platform()}, "solver": str(solver.fba.solver.interface.__name__),
            "samples": len(levels), "reactions_constrained": len(activities.reaction_ids),
            "seconds": {"read": t_read, "activities": t_act, "build": t_build, "fba_and_pfba": t_solve},
            "failed": result.failed, "labelled": int(labelled.sum()),
@@ -81,14 +82,15 @@ def main():
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(5.5, 4.2))
-        names = sorted({p for p, ok in zip(project, labelled) if ok})
+        names = sorted({p for p, ok in zip(project, labelled, strict=True) if ok})
         colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(names), 2)))
-        for name, colour in zip(names, colours):
+        for name, colour in zip(names, colours, strict=False):
             at = labelled & (np.asarray(project) == name)
             ax.scatter(growth[at], result.growth[at], s=14, color=colour, label=name)
         ax.set_xlabel("measured growth rate (1/h)")
         ax.set_ylabel("E-Flux biomass flux (iJO1366)")
-        ax.set_title(f"E-Flux on PRECISE: pooled r {out['pooled_r']:.2f}, within projects {ranked['within_group_r']:.2f}",
+        ax.set_title(f"E-Flux on PRECISE: pooled r {out['pooled_r']:.2f}, within projects "
+                     f"{ranked['within_group_r']:.2f}",
                      fontsize=9)
         ax.legend(fontsize=6, ncol=2, frameon=False)
         fig.tight_layout()

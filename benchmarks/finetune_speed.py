@@ -47,7 +47,9 @@ for rep in range(int(sys.argv[3])):
     enc, cols = build_encoder(net, arch, idx, 1)
     scale_fresh_weights(enc, 0.1, 0)
     s = FinetuneSettings(lr=0.01, max_steps=steps, tol=0.0, loss="squared", l2=0.03, init_scale=0.1)
-    t = time.perf_counter(); losses, _ = finetune(enc, x, y, cols, s, False); out.append((time.perf_counter() - t) / len(losses))
+    t = time.perf_counter()
+    losses, _ = finetune(enc, x, y, cols, s, False)
+    out.append((time.perf_counter() - t) / len(losses))
 print(json.dumps(out[1:] if len(out) > 1 else out))
 """
 
@@ -212,7 +214,8 @@ def train_pairs(rev, pairs):
                 for label, where in (("previous", tree), ("now", ROOT)):
                     env = dict(os.environ, PYTHONPATH=str(where))
                     t = time.perf_counter()
-                    subprocess.run([sys.executable, "-m", "sparsenet.cli.main", "train", "--out", str(Path(tmp) / f"{label}{i}")],
+                    subprocess.run([sys.executable, "-m", "sparsenet.cli.main", "train", "--out",
+                                    str(Path(tmp) / f"{label}{i}")],
                                    cwd=where, env=env, check=True, capture_output=True)
                     times[label].append(time.perf_counter() - t)
         finally:
@@ -268,7 +271,8 @@ def main():
         result["one_step_ms"]["timed_fit_per_step"] = 1e3 * whole
         print(f"  of a step ({1e3 * whole:.3f} ms in a fit timing its kernels), {1e3 * kernel:.3f} ms "
               f"({100 * kernel / whole:.0f} %) is inside the masked layers' sparse kernels"
-              + (f": a step with nothing else would be {one['previous'] / (1e3 * kernel):.1f}x faster than the previous "
+              + (f": a step with nothing else would be {one['previous'] / (1e3 * kernel):.1f}x "
+                 "faster than the previous "
                  f"code's" if one["previous"] else ""))
     stacked = {}
     sizes = [int(k) for k in args.stacks.split(",")]
@@ -292,7 +296,8 @@ def main():
         times = train_pairs(args.baseline_rev, args.train_pairs)
         result["default_train_seconds"] = times
         ratio = np.array(times["previous"]) / np.array(times["now"])
-        print(f"default sparsenet train: previous {np.round(times['previous'], 1)} s, now {np.round(times['now'], 1)} s; "
+        print(f"default sparsenet train: previous {np.round(times['previous'], 1)} s, now "
+              f"{np.round(times['now'], 1)} s; "
               f"{ratio.mean():.2f}x faster (paired, {args.train_pairs} pairs)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

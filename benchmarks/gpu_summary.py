@@ -29,7 +29,8 @@ def main():
         if rc != 0:
             failed.append(name)
     if dry:  # what the GPU machine would not have, and each stage went on without (a needed one fails the stage)
-        summary["refused_imports"] = {f.stem: [x for x in f.read_text().split("\n") if x] for f in sorted(work.glob("*.refused"))}
+        summary["refused_imports"] = {f.stem: [x for x in f.read_text().split("\n") if x]
+                                      for f in sorted(work.glob("*.refused"))}
     out = results / ("gpu_dry_run.json" if dry else "gpu_validate.json")
     out.write_text(json.dumps(summary, indent=2, default=str))
     print(f"wrote {out}")

@@ -60,7 +60,7 @@ def main():
         f_train, f_test = flux_features(fluxes, np.arange(len(train)), np.arange(len(train), len(rows)))
         inner = list(GroupKFold(5).split(train, groups=groups[train]))
         for s in seeds:
-            def net():
+            def net(s=s):
                 return SparseNetRegressor(unlabelled=unlabelled, random_state=s)
 
             outer = net().fit(X[train], y[train]).predict(X[test])

@@ -63,7 +63,8 @@ def main():
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
     before, after = runs["previous"][0]["pearson_r_per_seed"], runs["now"][0]["pearson_r_per_seed"]
     differences = [abs(a - b) for key in before for col in before[key]
-                   for a, b in zip(before[key][col], after.get(key, {}).get(col, [np.nan] * len(before[key][col])))]
+                   for a, b in zip(before[key][col], after.get(key, {}).get(col, [np.nan] * len(before[key][col])),
+                                   strict=True)]
     prev_s = np.array([r["seconds"] for r in runs["previous"]])
     now_s = np.array([r["seconds"] for r in runs["now"]])
     for key in before:

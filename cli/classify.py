@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,19 +14,19 @@ from sparsenet.atomic import write_atomically, write_json
 EXAMPLES = ("binn",)
 
 
-def classify(data: Optional[Path] = typer.Argument(None, help="data table: features as rows with IDs in the first "
+def classify(data: Path | None = typer.Argument(None, help="data table: features as rows with IDs in the first "
                                                    "column (as BINN's), or see --samples-as-rows"),
-             design: Optional[Path] = typer.Option(None, "--design", help="sample -> class table (CSV/TSV)"),
-             hierarchy: Optional[Path] = typer.Option(None, "--hierarchy", help="the network's wiring: a file "
+             design: Path | None = typer.Option(None, "--design", help="sample -> class table (CSV/TSV)"),
+             hierarchy: Path | None = typer.Option(None, "--hierarchy", help="the network's wiring: a file "
                                                       "from sparsenet masks hierarchy"),
-             example: Optional[str] = typer.Option(None, "--example", help="binn: BINN's own example (554 plasma "
+             example: str | None = typer.Option(None, "--example", help="binn: BINN's own example (554 plasma "
                                                    "proteins x 197 samples, shipped) on the 4-level Reactome "
                                                    "hierarchy of BINN's README"),
              sample_column: str = typer.Option("sample", help="the design's sample-ID column"),
              label_column: str = typer.Option("group", help="the design's class column"),
-             merge: Optional[str] = typer.Option(None, "--merge", help="NEW=OLD1,OLD2[;NEW2=...]: labels read "
+             merge: str | None = typer.Option(None, "--merge", help="NEW=OLD1,OLD2[;NEW2=...]: labels read "
                                                  "as one class (e.g. 'evolved=Endpoint,Midpoint')"),
-             group_by: Optional[str] = typer.Option(None, "--group-by", help="a design column whose groups stay on "
+             group_by: str | None = typer.Option(None, "--group-by", help="a design column whose groups stay on "
                                                     "one side of every split (stratified group folds)"),
              samples_as_rows: bool = flag("--samples-as-rows", help="the data table has samples as rows"),
              missing: str = typer.Option("zero", help="missing values: zero (as BINN) or mean (the feature's mean)"),
@@ -82,7 +81,8 @@ def classify(data: Optional[Path] = typer.Argument(None, help="data table: featu
     settings = study.ClassificationSettings(folds, repeats, seed, ensemble,
                                             PathwayTraining("tanh", dropout, epochs, batch, lr, l2,
                                                             resolve_device(device)), chosen)
-    typer.echo(f"{table.X.shape[0]} samples x {table.X.shape[1]} features; wiring {' -> '.join(map(str, h.level_sizes()))}"
+    typer.echo(f"{table.X.shape[0]} samples x {table.X.shape[1]} features; wiring "
+               f"{' -> '.join(map(str, h.level_sizes()))}"
                f" nodes; {folds}-fold x {repeats} stratified{' by ' + group_by if group_by else ''}")
     result = study.cross_validate(table.X, table.labels, h.masks, settings, table.groups, progress=typer.echo)
     record = {"data": str(data) if data else f"example {example}", "hierarchy": h.attrs, "notes": list(table.notes),
@@ -135,7 +135,8 @@ def summary_table(result, control=None) -> str:
 
     lines = [f"{'model':16} {'ROC AUC':>15} {'bal. accuracy':>15} {'log loss':>15} {'Brier':>15}"]
     for name, m in result["models"].items():
-        cells = [f"{m[k]['mean']:.3f} ± {m[k]['sd']:.3f}" for k in ("roc_auc", "balanced_accuracy", "log_loss", "brier")]
+        cells = [f"{m[k]['mean']:.3f} ± {m[k]['sd']:.3f}" for k in ("roc_auc", "balanced_accuracy", "log_loss",
+                                                                    "brier")]
         lines.append(f"{name:16} " + " ".join(f"{c:>15}" for c in cells))
     s = result["network_seconds_per_fit"]
     lines.append(f"network: {s['median']:.3f} s a fit (median of {s['fits']})")

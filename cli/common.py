@@ -24,7 +24,7 @@ def friendly(fn):
         except (UserError, ValueError, FileNotFoundError, KeyError, OSError) as e:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             typer.echo(f"error: {msg}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
         except Exception as e:
@@ -33,7 +33,7 @@ def friendly(fn):
             what = str(e).strip().splitlines()[0] if str(e).strip() else ""
             typer.echo(f"error: sparsenet failed unexpectedly ({type(e).__name__}: {what[:200]}); this is a bug, "
                        "please report it with the command you ran (SPARSENET_DEBUG=1 shows where)", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     return wrapper
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -34,7 +33,8 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     from sparsenet.evaluation import report
 
     report.COMMAND = shlex.join(["sparsenet", *sys.argv[1:]])  # what each run's report says was run
-masks_app = typer.Typer(no_args_is_help=True, help="Connection masks: from a COBRA model, an edge list or a pathway hierarchy.")
+masks_app = typer.Typer(no_args_is_help=True, help="Connection masks: from a COBRA model, an edge list or "
+                                                   "a pathway hierarchy.")
 app.add_typer(masks_app, name="masks")
 data_app = typer.Typer(no_args_is_help=True, help="Data preparation (paired-data synthesis).")
 app.add_typer(data_app, name="data")
@@ -46,8 +46,9 @@ def bench(dense_vs_sparse: bool = typer.Option(True, "--dense-vs-sparse", help="
           device: str = typer.Option("auto", help="cpu, gpu or auto"),
           batch: int = typer.Option(5000, min=1),
           repeats: int = typer.Option(20, min=1, help="timed steps (dense: a quarter, at least 3)"),
-          mask_file: Optional[Path] = typer.Option(None, "--mask", help="masks .h5 (default: shipped iJO1366 masks); 'random': the paper's size, 16,135 random links"),
-          json_out: Optional[Path] = typer.Option(None, "--json", help="write the results here")):
+          mask_file: Path | None = typer.Option(None, "--mask", help="masks .h5 (default: shipped iJO1366 masks); "
+                                                                     "'random': the paper's size, 16,135 random links"),
+          json_out: Path | None = typer.Option(None, "--json", help="write the results here")):
     """Time one training step (forward + backward + Adam) of the DeepMetabolism autoencoder."""
     from sparsenet import benchmark
 
@@ -74,19 +75,23 @@ def bench(dense_vs_sparse: bool = typer.Option(True, "--dense-vs-sparse", help="
 
 @masks_app.command("build")
 @friendly
-def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON or MAT file, or iJO1366 / e_coli_core"),
+def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON or MAT file, or "
+                                                      "iJO1366 / e_coli_core"),
                 out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)"),
                 uptake: str = typer.Option("EX_glc__D_e", help="uptake reaction whose flux is fixed"),
-                uptake_flux: float = typer.Option(-10.0, help="fixed uptake flux, mmol/gDW/h (the reference code used -100)"),
+                uptake_flux: float = typer.Option(-10.0, help="fixed uptake flux, mmol/gDW/h (the "
+                                                              "reference code used -100)"),
                 threshold: float = typer.Option(0.95, help="essential if |v_KO| <= threshold * |v_orig|"),
                 zero_tol: float = typer.Option(1e-9, help="|flux| below this is zero"),
                 keep_zero_optimum: bool = flag("--keep-zero-optimum", help="keep zero-optimum and fragile phenotypes"),
-                exhaustive: bool = flag("--exhaustive", help="knock out every reaction (slow; the pruned screen is exact)"),
+                exhaustive: bool = flag("--exhaustive", help="knock out every reaction (slow; the "
+                                                             "pruned screen is exact)"),
                 level: str = typer.Option("genes", "--level", help="genes: a phenotype's node links the genes of its "
-                                          "essential reactions (the paper's); reactions: gene -> reaction (gene-protein "
+                                          "essential reactions (the paper's); reactions: gene -> "
+                                          "reaction (gene-protein "
                                           "rules) -> phenotype, one middle node per essential reaction"),
                 processes: int = typer.Option(0, help="worker processes (0: one per core)"),
-                json_out: Optional[Path] = typer.Option(None, "--json", help="write a summary here")):
+                json_out: Path | None = typer.Option(None, "--json", help="write a summary here")):
     """Derive the gene->protein and protein->phenotype masks of a COBRA model (FBA knockout screen)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -114,7 +119,8 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
     typer.echo(f"{out}: {summary['genes']} genes, {summary['phenotypes']} phenotypes "
                f"({summary['phenotypes_zero_optimum']} zero-optimum and {summary['phenotypes_fragile']} fragile "
                f"of {summary['phenotypes_screened']} dropped{' except kept' if keep_zero_optimum else ''}), "
-               f"{summary['protein_phenotype_links']} {'reaction' if level == 'reactions' else 'protein'}->phenotype links"
+               f"{summary['protein_phenotype_links']} "
+               f"{'reaction' if level == 'reactions' else 'protein'}->phenotype links"
                + (f" over {summary['proteins']} reactions ({summary['gene_protein_links']} gene->reaction links)"
                   if level == "reactions" else "") + f", {summary['seconds']} s")
     if json_out:
@@ -123,10 +129,14 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
 
 @masks_app.command("from-edges")
 @friendly
-def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or TSV by its .tsv/.txt suffix) with a header row"),
-                     source: str = typer.Option(..., help="column of the input layer's IDs (genes, matched to the expression by ID)"),
-                     target: str = typer.Option(..., help="column of the next layer's nodes (regulators, pathways, iModulons)"),
-                     allow_self_loops: bool = flag("--allow-self-loops", help="accept rows whose two ends carry the same ID"),
+def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or TSV by its .tsv/.txt "
+                                                            "suffix) with a header row"),
+                     source: str = typer.Option(..., help="column of the input layer's IDs (genes, matched to "
+                                                          "the expression by ID)"),
+                     target: str = typer.Option(..., help="column of the next layer's nodes (regulators, "
+                                                          "pathways, iModulons)"),
+                     allow_self_loops: bool = flag("--allow-self-loops", help="accept rows whose two "
+                                                                              "ends carry the same ID"),
                      out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)")):
     """Masks from any bipartite network: one node per --target ID, linked to its --source IDs."""
     from sparsenet.masks.edges import masks_from_edges as build
@@ -142,7 +152,8 @@ def masks_from_edges(edges: Path = typer.Argument(..., help="edge list (CSV, or 
 
 @masks_app.command("subsystems")
 @friendly
-def masks_subsystems(model: str = typer.Argument("iJO1366", help="SBML (.xml/.xml.gz), JSON or MAT file, or iJO1366 / e_coli_core"),
+def masks_subsystems(model: str = typer.Argument("iJO1366", help="SBML (.xml/.xml.gz), JSON or MAT file, or "
+                                                                 "iJO1366 / e_coli_core"),
                      min_genes: int = typer.Option(2, help="drop subsystems with fewer genes than this"),
                      out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5)")):
     """Masks from the model's subsystems: one node per pathway, linked to the genes of its reactions."""
@@ -174,14 +185,14 @@ def masks_hierarchy(source: str = typer.Argument(..., help="reactome (fetched on
                                                  "the feature IDs in its header row"),
                     levels: int = typer.Option(4, min=1, help="pathway levels (the top one holds the roots); a "
                                                "model source always has 2"),
-                    relations: Optional[Path] = typer.Option(None, "--relations", help="parent -> child pathway "
+                    relations: Path | None = typer.Option(None, "--relations", help="parent -> child pathway "
                                                              "table, for a feature -> pathway file"),
-                    names: Optional[Path] = typer.Option(None, "--names", help="pathway ID -> name table"),
-                    species: Optional[str] = typer.Option(None, help="keep pathways whose ID starts R-<code>- (a "
+                    names: Path | None = typer.Option(None, "--names", help="pathway ID -> name table"),
+                    species: str | None = typer.Option(None, help="keep pathways whose ID starts R-<code>- (a "
                                                           "Reactome species code: HSA human, MMU mouse ...); "
                                                           "reactome: HSA unless given, 'all' keeps every species"),
                     id_type: str = typer.Option("uniprot", help="what the data's feature IDs are (reactome: uniprot)"),
-                    columns: Optional[str] = typer.Option(None, "--columns", help="FEATURE,PATHWAY: the header's "
+                    columns: str | None = typer.Option(None, "--columns", help="FEATURE,PATHWAY: the header's "
                                                           "names of the feature and pathway columns of a feature -> "
                                                           "pathway table (default: its first two columns)"),
                     out: Path = typer.Option(..., "-o", "--out", help="hierarchy file to write (.h5)")):
@@ -230,14 +241,14 @@ def hierarchy_table(h, path) -> str:
 
 @masks_app.command("show")
 @friendly
-def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS]",
+def masks_show(masks_file: Path | None = typer.Argument(None, metavar="[MASKS]",
                                                            help="masks file (default: the shipped iJO1366 masks)"),
-               find: Optional[str] = typer.Option(None, "--find", help="only phenotypes and genes whose ID or name "
+               find: str | None = typer.Option(None, "--find", help="only phenotypes and genes whose ID or name "
                                                   "contains this text (case-insensitive; 'growth' also finds the "
                                                   "biomass reactions)"),
-               gene_table: Optional[Path] = typer.Option(None, "--gene-table", help="write every gene's ID and "
+               gene_table: Path | None = typer.Option(None, "--gene-table", help="write every gene's ID and "
                                                          "symbol (the names --gene-ids maps) to this CSV"),
-               json_out: Optional[Path] = typer.Option(None, "--json", help="also write everything shown as JSON")):
+               json_out: Path | None = typer.Option(None, "--json", help="also write everything shown as JSON")):
     """List a masks file's phenotypes (ID, name, linked genes) and genes (ID, name, phenotypes), with its counts
     and provenance: the IDs and names --map, --phenotype and links.csv use."""
     from sparsenet.masks.show import masks_listing
@@ -277,7 +288,7 @@ def masks_show(masks_file: Optional[Path] = typer.Argument(None, metavar="[MASKS
 def masks_names(masks_file: Path = typer.Argument(..., metavar="MASKS", help="masks file to add gene names to"),
                 table: Path = typer.Option(..., "--table", help="CSV/TSV of gene ID -> name with a header (PRECISE's "
                                            "gene_table.csv: sparsenet data precise prints where it is)"),
-                id_column: Optional[str] = typer.Option(None, "--id-column", help="column of gene IDs (default: the "
+                id_column: str | None = typer.Option(None, "--id-column", help="column of gene IDs (default: the "
                                                         "first)"),
                 name_column: str = typer.Option("gene_name", "--name-column", help="column of gene names"),
                 out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5; may be MASKS itself)")):

@@ -6,7 +6,6 @@ No ``from __future__ import annotations`` here: typer reads the annotations as o
 """
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,8 @@ from .common import UserError, check_output_folder, flag
 from .options import (BASELINES, CV, DEVICE, DUPLICATES, FOLDS, GENE_IDS, GROUP_BY, ICA_COMPONENTS, NA_VALUES,
                       ORIENTATION, PRESET, SEED, SEEDS, STRATEGY, STRICT, WIRING, Fanout, data_options,
                       data_options_with_pool, fanout_options, network_options)
-from .show import (Bars, control_table, flux_control_table, curve_table, echo, echo_checks, echo_data_summary, files_written,
+from .show import (Bars, control_table, flux_control_table, curve_table, echo, echo_checks, echo_data_summary,
+                   files_written,
                    robustness_table, summary_table)
 from sparsenet import studies
 from sparsenet.atomic import write_text
@@ -54,9 +54,9 @@ RESUME = flag("--resume", help="continue the run in --out where it stopped")
 @network_options()
 @fanout_options
 def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str = WIRING,
-          ica_components: int = ICA_COMPONENTS, strategy: Optional[str] = STRATEGY, cv: str = CV, folds: int = FOLDS,
+          ica_components: int = ICA_COMPONENTS, strategy: str | None = STRATEGY, cv: str = CV, folds: int = FOLDS,
           group_by: str = GROUP_BY, seed: int = SEED, device: str = DEVICE, preset: str = PRESET, seeds: int = SEEDS,
-          baselines: str = BASELINES, out: Optional[Path] = OUT, resume: bool = RESUME):
+          baselines: str = BASELINES, out: Path | None = OUT, resume: bool = RESUME):
     """Cross-validate DeepMetabolism (default preset: strategy B, iJO1366 masks, PRECISE growth rate, grouped CV by
     project) beside baselines on the same folds, train the final model, and write report, results, plots, model
     and link weights."""
@@ -96,7 +96,7 @@ def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
 @fanout_options
 def control(ctx: typer.Context, data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str = WIRING,
             ica_components: int = ICA_COMPONENTS,
-            null: Optional[str] = typer.Option(None, "--null", help="null models, a comma list: genes (gene labels "
+            null: str | None = typer.Option(None, "--null", help="null models, a comma list: genes (gene labels "
                                                "permuted, topology kept), edges (links rewired, every degree kept), "
                                                "density (random links, their number kept), or all (default: genes,"
                                                "edges; with --predictor flux only genes applies)"),
@@ -104,14 +104,14 @@ def control(ctx: typer.Context, data: studies.DataOptions, network: dict, fanout
                                           "flux (the E-Flux predictors eflux, flux_ridge, flux_forest, their gene "
                                           "labels permuted before the gene-protein-reaction rules)"),
             draws: int = typer.Option(50, "--draws", min=1, help="randomised wirings per null model"),
-            strategy: Optional[str] = typer.Option(None, "--strategy", help="B or C (default: the preset's)"),
+            strategy: str | None = typer.Option(None, "--strategy", help="B or C (default: the preset's)"),
             cv: str = typer.Option("grouped", "--cv", help="grouped, kfold or lopo (one scheme)"), folds: int = FOLDS,
             group_by: str = GROUP_BY, seed: int = typer.Option(0, "--seed", help="the folds' seed, the first network "
                                                                "seed and the null draws' seed"),
             seeds: int = SEEDS, device: str = DEVICE, preset: str = PRESET,
             baselines: str = typer.Option("random_forest,ridge_linked", "--baselines", help="baselines on the same "
                                           "folds, beside the null (a comma list, all or none)"),
-            out: Optional[Path] = OUT, resume: bool = RESUME):
+            out: Path | None = OUT, resume: bool = RESUME):
     """Does the wiring matter? Train the same network on N randomised copies of the masks per null model,
     with the real wiring's settings on the same folds and network seeds, and report where the real wiring
     falls in each null distribution (rank, empirical p), beside the baselines on the same folds."""
@@ -151,7 +151,8 @@ def _refuse_network_options(ctx):
              getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise UserError(f"{flags}: control --predictor flux trains no network; drop {'it' if len(given) == 1 else 'them'}")
+        raise UserError(f"{flags}: control --predictor flux trains no network; drop "
+                        f"{'it' if len(given) == 1 else 'them'}")
 
 
 def _flux_control(data, fanout, null, draws, cv, folds, group_by, seed, out, resume, t0):
@@ -189,8 +190,9 @@ def curve(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
           baselines: str = typer.Option("random_forest,ridge_linked,mean", "--baselines", help="baselines on the same "
                                         "subsets (a comma list, all or none)"),
           cv: str = typer.Option("grouped", "--cv", help="grouped, kfold or lopo (one scheme)"), folds: int = FOLDS,
-          group_by: str = GROUP_BY, seed: int = typer.Option(0, "--seed", help="the folds', networks' and subsets' seed"),
-          device: str = DEVICE, out: Optional[Path] = OUT, resume: bool = RESUME):
+          group_by: str = GROUP_BY, seed: int = typer.Option(0, "--seed",
+                                                             help="the folds', networks' and subsets' seed"),
+          device: str = DEVICE, out: Path | None = OUT, resume: bool = RESUME):
     """Learning curves: every model fitted on subsets of N labelled samples of each fold's training samples
     (N = --labels; the pre-training pool stays every profile outside the held-out fold), scored on the usual
     held-out folds; does pre-training pay where labels are few?"""
@@ -202,8 +204,9 @@ def curve(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
     kinds = list(KINDS) if draw_by.strip() == "both" else [k.strip() for k in draw_by.split(",") if k.strip()]
     spec = CurveSpec(tuple(parse_labels(labels)), draws, tuple(kinds), seed)
     configs = studies.curve_configs([m.strip() for m in models.split(",") if m.strip()], baselines, spec,
-                                    cv=cv, folds=folds, group_by=group_by, seed=seed, device=backend.resolve_device(device),
-                                    wiring=wiring, ica_components=ica_components, **network)
+                                    cv=cv, folds=folds, group_by=group_by, seed=seed,
+                                    device=backend.resolve_device(device), wiring=wiring,
+                                    ica_components=ica_components, **network)
     first = next(iter(configs.values()))
     loaded = _data(data, first, read_out=True)
     out = studies.run_folder("curve", out, resume)
@@ -225,7 +228,7 @@ def robustness(data: studies.DataOptions, network: dict, fanout: Fanout,
                percents: str = typer.Option("25,50,75", "--percent", help="p values: p % of samples get p % noise"),
                where: str = typer.Option("pretrain,finetune,both", "--where",
                                          help="noise in pretrain, finetune or both data (comma list, or all)"),
-               out: Optional[Path] = OUT, resume: bool = RESUME):
+               out: Path | None = OUT, resume: bool = RESUME):
     """The paper's Fig. 1F: choose p % of the samples, add p % noise, p = 25/50/75, in pre-training data,
     fine-tuning data or both; r and % within 20 % against the clean run (held-out samples never noised)."""
     t0 = time.perf_counter()
@@ -252,14 +255,14 @@ def robustness(data: studies.DataOptions, network: dict, fanout: Fanout,
 def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train"),
             data: Path = typer.Argument(..., help="expression file (CSV/TSV, HDF5, .h5ad)"),
             out: Path = typer.Option(..., "-o", "--out", help="predictions CSV to write"),
-            reference: Optional[str] = typer.Option(None, "--reference", help="reference sample IDs in DATA "
+            reference: str | None = typer.Option(None, "--reference", help="reference sample IDs in DATA "
                                                     "(default: the checkpoint's, if DATA has them, else its stored "
                                                     "reference profile); 'none': DATA holds log2 fold changes"),
-            orientation: str = ORIENTATION, masks_file: Optional[Path] = typer.Option(
+            orientation: str = ORIENTATION, masks_file: Path | None = typer.Option(
                 None, "--masks", help="check the checkpoint was trained with these masks"),
             level: float = typer.Option(0.9, "--level", help="interval level: lower/upper from the held-out "
                                         "residuals of the model's cross-validation"),
-            device: str = DEVICE, na_values: Optional[str] = NA_VALUES, gene_ids: str = GENE_IDS,
+            device: str = DEVICE, na_values: str | None = NA_VALUES, gene_ids: str = GENE_IDS,
             duplicates: str = DUPLICATES, strict: bool = STRICT):
     """Predict phenotypes for every sample of DATA, by sample ID: the ensemble's mean, an interval at --level
     from the cross-validation's held-out residuals, the networks' spread, and a flag for samples unlike the
@@ -342,7 +345,7 @@ def spline(expression: Path = typer.Argument(..., help="time-series expression f
            time_column: str = typer.Option(..., "--time", help="column of PHENOTYPES holding each sample's time"),
            n: int = typer.Option(1000, "-n", min=1, help="synthetic pairs to make"),
            out: Path = typer.Option(..., "-o", "--out", help="new folder for expression.csv and phenotypes.csv"),
-           orientation: str = ORIENTATION, masks_file: Optional[Path] = typer.Option(
+           orientation: str = ORIENTATION, masks_file: Path | None = typer.Option(
                None, "--masks", help="masks whose gene IDs detect the orientation (default: iJO1366)")):
     """Smooth a paired time series with cubic splines into N synthetic transcriptome/phenotype pairs."""
     from sparsenet.data.spline import spline_files

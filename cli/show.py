@@ -70,7 +70,8 @@ def echo_data_summary(ds, cfg) -> None:
     echo(ds.summary["gene_labels"])
     checks = ds.summary["checks"]
     orphans = checks["phenotype_samples_without_expression"]
-    echo(f"{ds.labelled.size} samples with phenotypes ({', '.join(f'{c} -> {t}' if c != t else c for c, t in zip(ds.target_columns, ds.targets))})"
+    echo(f"{ds.labelled.size} samples with phenotypes "
+         f"({', '.join(f'{c} -> {t}' if c != t else c for c, t in zip(ds.target_columns, ds.targets, strict=True))})"
           + (f"; {len(orphans)} phenotype rows without expression left out" if orphans else "")
           + f"; {ds.summary['missing_phenotype_cells'].split(' ')[0]} cells missing, "
           + f"zeros: {ds.summary['zero_observations']}")
@@ -112,7 +113,8 @@ def summary_table(report) -> str:
     comps = report.get("comparisons", [])
     if comps:
         n = len(next(iter(report["results"].values()))["seeds"])
-        lines.append(f"paired over {n} seed{'s' if n > 1 else ''} on the same folds (difference in r; in % within 20 %):")
+        lines.append(f"paired over {n} seed{'s' if n > 1 else ''} on the same folds (difference in "
+                     "r; in % within 20 %):")
         for c in comps:
             r, w = c["pearson_r"], c["within_20_percent"]
             lines.append(f"  {c['scheme']:8} {c['model']:>3} vs {c['against']:22} r {r['difference_mean']:+.3f}"

@@ -29,5 +29,6 @@ def __getattr__(name):  # the estimators import scikit-learn: only when asked fo
     raise AttributeError(f"module 'sparsenet' has no attribute {name!r}")
 __all__ = ["Activation", "Adam", "DenseLinear", "Dropout", "Layer", "MaskedLinear", "OneToOne", "ReLU", "Sequential",
            "Sigmoid", "Softplus", "Tanh", "binary_cross_entropy_with_logits", "mean_squared_error",
-           "scaled_squared_error", "softmax_cross_entropy", "softplus_scaled_squared_error", "sum_abs_relative_error", "sum_squared_error",
+           "scaled_squared_error", "softmax_cross_entropy", "softplus_scaled_squared_error", "sum_abs_relative_error",
+           "sum_squared_error",
            "SparseNetClassifier", "SparseNetRegressor", "SparseNetRegressorCV"]

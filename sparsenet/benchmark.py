@@ -101,7 +101,7 @@ def dense_vs_sparse(device="auto", batch=5000, repeats=20, mask=None, mask_sourc
         "sparse_flops": step_flops(batch, n_in, n_out, int(mask.nnz), dense=False),
         "dense_flops": step_flops(batch, n_in, n_out, int(mask.nnz), dense=True),
         "sparse_repeats": len(sparse_times), "dense_repeats": len(dense_times),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -199,7 +199,7 @@ def format_kernel_profile(p: dict) -> str:
         rows.append((name, str(k["launches"]), f"{k['seconds'] * 1e3:.3f}", f"{k['bytes'] / 1e6:.1f}",
                      "-" if k["GB_per_s"] is None else f"{k['GB_per_s']:.0f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     tail = f"kernels move {p['kernel_bytes_per_step'] / 1e6:.0f} MB per step"
     if p["floor_s"]:
         tail += (f"; at the DRAM peak ({p['peak_bandwidth_bytes_per_s'] / 1e12:.2f} TB/s) that is "
@@ -217,6 +217,6 @@ def format_table(r: dict) -> str:
              f"{r['dense_flops'] / r['dense_step_s'] / 1e9:.1f}")]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [f"device: {r['device']}  batch: {r['batch']}  mask: {r['mask']}"]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.append(f"speedup (dense / sparse): {r['speedup']:.1f}x")
     return "\n".join(lines)

@@ -178,7 +178,8 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         if names is None:
             if self.n_features_in_ != len(genes):
                 raise ValueError(f"X has {self.n_features_in_} columns, the masks {len(genes)} genes: give a DataFrame "
-                                 f"with gene IDs or symbols as columns, or an array of the masks' {len(genes)} genes in "
+                                 "with gene IDs or symbols as columns, or an array of the masks' "
+                                 f"{len(genes)} genes in "
                                  "order")
             return np.arange(len(genes), dtype=np.int64)
         mapping = map_gene_labels(names, masks)
@@ -188,10 +189,12 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         where = {g: i for i, g in enumerate(mapping.model_ids) if g is not None}
         columns = np.array([where.get(g, -1) for g in genes], dtype=np.int64)
         found = int((columns >= 0).sum())
-        unmatched = [str(n) for n, g in zip(names, mapping.model_ids) if g is None]
+        unmatched = [str(n) for n, g in zip(names, mapping.model_ids, strict=True) if g is None]
         if fitting and found < self.min_gene_share * len(genes):
-            raise ValueError(f"X's columns name {found} of the masks' {len(genes)} genes ({100 * found / len(genes):.0f} "
-                             f"%, below min_gene_share {self.min_gene_share:g}): columns like {names[0]!r} match no gene "
+            raise ValueError(f"X's columns name {found} of the masks' {len(genes)} genes "
+                             f"({100 * found / len(genes):.0f} "
+                             f"%, below min_gene_share {self.min_gene_share:g}): columns like "
+                             f"{names[0]!r} match no gene "
                              f"ID or symbol (the masks' genes look like {masks.gene_ids[0]!r}); rename the columns, or "
                              "lower min_gene_share")
         said = []
@@ -199,7 +202,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
             said.append(f"{len(unmatched)} columns of X name no gene of the masks and are not used: "
                         + ", ".join(unmatched[:8]) + (f" and {len(unmatched) - 8} more" if len(unmatched) > 8 else ""))
         if found < len(genes):
-            missing = [g for g, c in zip(genes, columns) if c < 0]
+            missing = [g for g, c in zip(genes, columns, strict=True) if c < 0]
             said.append(f"{len(missing)} of the masks' {len(genes)} genes are not in X and are taken as 0 (no change): "
                         + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
         if said:
@@ -255,7 +258,8 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         y2 = y_arr.reshape(-1, 1) if self._y_1d else y_arr
         labelled = np.isfinite(y2).any(axis=1)
         if labelled.sum() < 2:
-            raise ValueError(f"fitting needs at least 2 samples with an observed target, got n_samples={int(labelled.sum())}")
+            raise ValueError("fitting needs at least 2 samples with an observed target, got "
+                             f"n_samples={int(labelled.sum())}")
         self.n_outputs_ = y2.shape[1]
         masks = self._resolve_masks(arr.shape[1], names)
         self.masks_ = masks
@@ -263,7 +267,8 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         x_all = self._model_inputs(arr)
         pool = x_all
         if self.unlabelled is not None:
-            extra, extra_names = check_array(_values(self.unlabelled), dtype=[np.float64, np.float32]), _names(self.unlabelled)
+            extra, extra_names = check_array(_values(self.unlabelled), dtype=[np.float64,
+                                                                              np.float32]), _names(self.unlabelled)
             if names is not None and extra_names is not None and extra_names != names:
                 columns = self._columns(extra_names, masks, fitting=False)
             elif extra.shape[1] != arr.shape[1]:
@@ -274,7 +279,8 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         weights = None
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if sample_weight.shape != (arr.shape[0],) or (sample_weight < 0).any() or not np.isfinite(sample_weight).all():
+            if (sample_weight.shape != (arr.shape[0],) or (sample_weight < 0).any()
+                    or not np.isfinite(sample_weight).all()):
                 raise ValueError(f"sample_weight needs one finite weight >= 0 per sample ({arr.shape[0]})")
             if not sample_weight.sum() > 0:
                 raise ValueError("Sample weights must contain at least one non-zero number.")
@@ -459,7 +465,8 @@ class SparseNetRegressor(_SparseNetBase):
                               "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
                               "inner_folds": [Interval(Integral, 2, None, closed="left")]}
 
-    def __init__(self, masks=None, *, strategy=DEFAULT["strategy"], alpha=DEFAULT["l2"], init_scale=DEFAULT["init_scale"],
+    def __init__(self, masks=None, *, strategy=DEFAULT["strategy"], alpha=DEFAULT["l2"],
+                 init_scale=DEFAULT["init_scale"],
                  max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None, optimizer=DEFAULT["optimizer"],
                  ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
                  loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
@@ -509,7 +516,8 @@ class SparseNetRegressorCV(_SparseNetBase):
             y_arr = np.asarray(y, dtype=float)
             labelled = np.isfinite(y_arr.reshape(len(y_arr), -1)).any(axis=1)
             g = None if groups is None else np.asarray(groups, dtype=object)[labelled]
-            splits = self.cv.split(np.zeros((int(labelled.sum()), 1)), y_arr[labelled], g) if hasattr(self.cv, "split") \
+            splits = self.cv.split(np.zeros((int(labelled.sum()), 1)), y_arr[labelled], g) if hasattr(self.cv,
+                                                                                                      "split") \
                 else self.cv
             folds = [np.asarray(test) for _, test in splits]
         self._fit(X, y, groups, sample_weight, "auto", alphas, folds, n_inner)

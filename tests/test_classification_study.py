@@ -92,7 +92,8 @@ def test_wiring_control_draws_on_the_same_folds(rng):
     ctl = study.wiring_control(X, y, h.masks, FAST, ("genes", "edges"), draws=3, real=real)
     for kind in ("genes", "edges"):
         e = ctl["null_models"][kind]["roc_auc"]
-        assert e["draws"] == 3 and len(e["null_values"]) == 3 and e["real"] == real["models"]["network"]["roc_auc"]["mean"]
+        assert e["draws"] == 3 and len(e["null_values"]) == 3
+        assert e["real"] == real["models"]["network"]["roc_auc"]["mean"]
         at_least = sum(v >= e["real"] for v in e["null_values"])
         assert e["p"] == pytest.approx((1 + at_least) / 4)
         pct = ctl["null_models"][kind]["node_percentile"]
@@ -118,7 +119,8 @@ def test_node_importance_is_activation_times_gradient(rng):
 
 def test_labelled_table_merges_fills_and_refuses(tmp_path):
     (tmp_path / "data.csv").write_text("Protein,s1,s2,s3,s4\nP1,1,,3,4\nP2,5,6,7,8\n")
-    (tmp_path / "design.tsv").write_text("sample\tgroup\tbatch\ns1\tEnd\tA\ns2\tNo\tA\ns3\tMid\tB\ns9\tNo\tB\ns4\t\tB\n")
+    (tmp_path / "design.tsv").write_text("sample\tgroup\tbatch\ns1\tEnd\tA\ns2\tNo\tA\ns3\tMid\tB\n"
+                                         "s9\tNo\tB\ns4\t\tB\n")
     t = read_labelled(tmp_path / "data.csv", tmp_path / "design.tsv", merge={"evolved": ["End", "Mid"]},
                       group_column="batch", missing="mean")
     assert t.sample_ids == ["s1", "s2", "s3"] and list(t.labels) == ["evolved", "No", "evolved"]
@@ -136,7 +138,8 @@ def test_classify_command_end_to_end(tmp_path, rng):
     samples = [f"s{i}" for i in range(60)]
     lines = ["feature," + ",".join(samples)] + [f"g{j}," + ",".join(f"{v:.4f}" for v in X[:, j]) for j in range(30)]
     (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "design.csv").write_text("sample,group\n" + "".join(f"{s},{c}\n" for s, c in zip(samples, y, strict=True)))
+    (tmp_path / "design.csv").write_text("sample,group\n" + "".join(f"{s},{c}\n" for s, c in zip(samples, y,
+                                                                                                 strict=True)))
     write_hierarchy(tmp_path / "h.h5", h)
     args = ["classify", tmp_path / "data.csv", "--design", tmp_path / "design.csv", "--hierarchy", tmp_path / "h.h5",
             "--folds", "3", "--repeats", "1", "--epochs", "20", "--control", "2", "--null-models", "edges",

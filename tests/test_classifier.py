@@ -53,7 +53,8 @@ def test_noise_labels_score_near_chance(rng):
 
 def test_grid_search_over_dropout_and_penalty(rng):
     X, y, h = pathway_task(rng, n=120)
-    search = GridSearchCV(SparseNetClassifier(h, max_epochs=60, ensemble=3), {"dropout": [0.0, 0.2], "alpha": [0.0, 1e-2]},
+    search = GridSearchCV(SparseNetClassifier(h, max_epochs=60, ensemble=3), {"dropout": [0.0, 0.2], "alpha": [0.0,
+                                                                                                               1e-2]},
                           cv=3, scoring="roc_auc").fit(X, y)
     assert set(search.best_params_) == {"dropout", "alpha"} and search.best_score_ > 0.8
 

@@ -1,6 +1,7 @@
 """sparsenet train / predict / links / robustness / data spline as a user runs them, on small real files."""
 import csv
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -25,12 +26,14 @@ def trained(tmp_path_factory):
 def test_train_writes_the_run_folder(trained):
     out = trained["out"]
     report = json.loads((out / "report.json").read_text())
-    models = [*"ABC", "baseline:mean", "baseline:ridge", "baseline:ridge_linked", "baseline:knn", "baseline:random_forest"]
+    models = [*"ABC", "baseline:mean", "baseline:ridge", "baseline:ridge_linked", "baseline:knn",
+              "baseline:random_forest"]
     assert set(report["results"]) == {f"{cv}/{m}" for cv in ("grouped", "kfold") for m in models}
     # the networks and every baseline are in the printed table and were scored on the same held-out samples
     for m in models:
         assert f"grouped  {m} " in trained["stdout"], m
-    grouped = [list(csv.reader(open(out / f"results_grouped_{m.replace(':', '_')}.csv"))) for m in models]
+    grouped = [list(csv.reader((out / f"results_grouped_{m.replace(':', '_')}.csv").read_text().splitlines()))
+               for m in models]
     assert all([r[:3] for r in g] == [r[:3] for r in grouped[0]] for g in grouped)
     c = report["results"]["grouped/C"]
     assert {"pearson_r", "within_20_percent", "rmse"} <= set(c["phenotypes"]["Growth Rate (1/hr)"])
@@ -40,11 +43,11 @@ def test_train_writes_the_run_folder(trained):
                  "links.csv", "results_grouped_C.csv", "results_kfold_A.csv"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "predicted_vs_observed.png").read_bytes()[:4] == b"\x89PNG"
-    rows = list(csv.reader(open(out / "results_grouped_C.csv")))
+    rows = list(csv.reader(Path(out / "results_grouped_C.csv").read_text().splitlines()))
     assert rows[0] == ["sample_id", "fold", "group", "observed Growth Rate (1/hr)", "predicted Growth Rate (1/hr)"]
     assert len(rows) - 1 == len(trained["truth"]["samples"]) - 2  # every labelled sample once
     observed = {r[0]: float(r[3]) for r in rows[1:]}
-    truth = dict(zip(trained["truth"]["samples"], trained["truth"]["growth"]))
+    truth = dict(zip(trained["truth"]["samples"], trained["truth"]["growth"], strict=True))
     assert all(abs(observed[s] - truth[s]) < 1e-4 for s in observed)
     assert "Growth Rate" in trained["stdout"] and "report.json" in trained["stdout"]
     # the metrics in the report are those of the CSV
@@ -61,7 +64,7 @@ def test_predict_matches_the_final_model(trained):
     out = trained["tmp"] / "pred.csv"
     proc = sparsenet("predict", trained["out"] / "model.h5", trained["expr"], "-o", out)
     assert proc.returncode == 0, proc.stderr
-    rows = list(csv.reader(open(out)))
+    rows = list(csv.reader(Path(out).read_text().splitlines()))
     assert rows[0][0] == "sample_id" and len(rows) - 1 == len(trained["truth"]["samples"])
     ck = load_checkpoint(trained["out"] / "model.h5")
     encoder, columns = encoder_from_checkpoint(ck)
@@ -80,7 +83,7 @@ def test_links_table_covers_every_link(trained):
     out = trained["tmp"] / "links.csv"
     proc = sparsenet("links", trained["out"] / "model.h5", "-o", out)
     assert proc.returncode == 0, proc.stderr
-    rows = list(csv.DictReader(open(out)))
+    rows = list(csv.DictReader(Path(out).read_text().splitlines()))
     m = core_masks()
     assert len(rows) == m.protein_phenotype.nnz
     assert {r["phenotype"] for r in rows} <= set(m.phenotype_ids)
@@ -173,7 +176,7 @@ def test_data_spline_then_train_on_it(tmp_path):
     proc = sparsenet("data", "spline", tmp_path / "ts.csv", tmp_path / "ph.csv", "--time", "time", "-n", "25",
                      "-o", out, "--masks", CORE_MASKS)
     assert proc.returncode == 0, proc.stderr
-    ph = list(csv.DictReader(open(out / "phenotypes.csv")))
+    ph = list(csv.DictReader(Path(out / "phenotypes.csv").read_text().splitlines()))
     assert len(ph) == 25 and float(ph[0]["time"]) == 0 and float(ph[-1]["time"]) == 8
     np.testing.assert_allclose([float(r["Growth Rate (1/hr)"]) for r in ph],
                                [0.2 + 0.05 * float(r["time"]) for r in ph], atol=1e-4)  # a line stays a line

@@ -2,6 +2,7 @@
 the empirical p-value and rank are what they claim, and `sparsenet control` writes a report, a plot
 and every randomised wiring, any of which trains again with `train --masks`."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from sparsenet.evaluation.config import build_config
 from sparsenet.evaluation.crossval import Runner
 from sparsenet.masks.store import read_masks
 
-from synthetic import CORE_MASKS, core_masks, write_dataset
+from synthetic import core_masks, write_dataset
 from conftest import FAST, assert_page, sparsenet, without
 
 pytestmark = pytest.mark.slow  # whole control runs
@@ -34,7 +35,7 @@ def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch
     results = Runner(ds, cfg, tmp_path / "run").run().results
     for repeat in range(2):
         real, null = results[("grouped", "B", repeat)], results[("grouped", "null:genes", repeat)]
-        for r, n in zip(real, null):
+        for r, n in zip(real, null, strict=True):
             np.testing.assert_array_equal(n["test"], r["test"])
             for d in range(3):
                 np.testing.assert_allclose(n["predicted_draws"][d], r["predicted"], rtol=1e-6, atol=1e-7)
@@ -83,7 +84,7 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
     proc = sparsenet("links", out, "-o", tmp_path / "links.csv")
     assert proc.returncode == 0, proc.stderr
     import csv
-    rows = list(csv.DictReader(open(tmp_path / "links.csv")))
+    rows = list(csv.DictReader(Path(tmp_path / "links.csv").read_text().splitlines()))
     assert len(rows) == core_masks().protein_phenotype.nnz and rows[0]["fold_networks"] == str(3 * 5)
     for kind in ("genes", "edges", "density"):
         values = [float(r[f"null_percentile_{kind} [{col}]"]) for r in rows]

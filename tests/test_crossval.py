@@ -27,7 +27,8 @@ def _config(**kw):
     base = dict(strategies=["B", "C"], cv=["grouped"], folds=3, seed=2, device="cpu", inputs="standardise",
                 architecture=Architecture("linear", "readout"),
                 pretrain=PretrainSettings(samples=800, batch=200, lr=0.01),
-                finetune=FinetuneSettings(lr=1e-2, max_steps=30), baselines=["mean", "ridge", "ridge_linked"], final_model=False)
+                finetune=FinetuneSettings(lr=1e-2, max_steps=30), baselines=["mean", "ridge",
+                                                                             "ridge_linked"], final_model=False)
     base.update(kw)
     return RunConfig(**base)
 
@@ -51,7 +52,8 @@ def test_baselines_see_exactly_the_networks_folds(tmp_path, monkeypatch):
     for name, genes in (("mean", slice(None)), ("ridge", slice(None)), ("ridge_linked", linked)):
         calls = [c for c in seen if c[0] == name]
         assert len(calls) == len(net_tests)
-        for (_, x_train, x_test), test, rec in zip(calls, net_tests, results[("grouped", f"baseline:{name}", 0)]):
+        for (_, x_train, x_test), test, rec in zip(calls, net_tests, results[("grouped", f"baseline:{name}", 0)],
+                                                   strict=True):
             np.testing.assert_array_equal(rec["test"], test)
             np.testing.assert_array_equal(x_test, x[test][:, genes])
             np.testing.assert_array_equal(x_train, np.delete(x, test, axis=0)[:, genes])  # every other labelled sample

@@ -28,7 +28,8 @@ def test_correct_kernel_runs_and_writes_every_element():
     np.testing.assert_array_equal(y.get(), np.arange(1000, dtype=np.float32))
 
 
-@pytest.mark.parametrize("shift,where", [(1, "past the end of argument 0 (x"), (-1, "before the start of argument 0 (x")])
+@pytest.mark.parametrize("shift,where", [(1, "past the end of argument 0 (x"), (-1,
+                                                                                "before the start of argument 0 (x")])
 def test_out_of_bounds_read_is_caught(shift, where):
     x, y = dev.zeros(1000, dtype=np.float32), dev.zeros(1000, dtype=np.float32)
     with pytest.raises(EmulatorError, match=where.replace("(", r"\(")):
@@ -118,7 +119,7 @@ def test_portable_ucontext_fibers_give_the_same_results():
     fast, portable = ([dev.zeros(64, dtype=np.float32) for _ in range(5)] for _ in range(2))
     Module(WARP).launch("warp_ops", (1,), (64,), (dev.asarray(x), *fast))
     Module(WARP, extra_flags=["-DEMU_USE_UCONTEXT"]).launch("warp_ops", (1,), (64,), (dev.asarray(x), *portable))
-    for a, b in zip(fast, portable):
+    for a, b in zip(fast, portable, strict=True):
         np.testing.assert_array_equal(a.get(), b.get())
     y = dev.zeros(256, dtype=np.float32)
     Module(REVERSE.replace("SYNC", "__syncthreads();"), extra_flags=["-DEMU_USE_UCONTEXT"]).launch(

@@ -44,7 +44,8 @@ def _nvrtc():
     """libnvrtc from the nvidia-cuda-nvrtc wheel, or None."""
     spec = importlib.util.find_spec("nvidia")
     for loc in (spec.submodule_search_locations if spec else []):
-        for lib in sorted(Path(loc).glob("cu*/lib/libnvrtc.so.*")) + sorted(Path(loc).glob("cuda_nvrtc/lib/libnvrtc.so.*")):
+        libs = sorted(Path(loc).glob("cu*/lib/libnvrtc.so.*")) + sorted(Path(loc).glob("cuda_nvrtc/lib/libnvrtc.so.*"))
+        for lib in libs:
             return ctypes.CDLL(str(lib))
     return None
 

@@ -26,13 +26,13 @@ def test_subsets_are_drawn_from_the_training_samples_as_asked():
     assert [(n, k, d) for n, k, d, _ in out][:4] == [(6, "projects", 0), (6, "projects", 1), (6, "projects", 2),
                                                     (6, "random", 0)]
     g = np.array(groups)
-    for n, kind, d, mask in out:
+    for n, kind, _draw, mask in out:
         assert mask.shape == (len(groups),) and mask.sum() == (len(groups) if n == "all" else n)
         if kind == "projects":  # whole projects, only the last one cut
             partial = [x for x in set(g[mask]) if (g[mask] == x).sum() < (g == x).sum()]
             assert len(partial) <= 1
     again = subsets(groups, [6, 10, "all"], draws=3, kinds=["projects", "random"], seed=1, fold=2)
-    assert all(np.array_equal(a[3], b[3]) for a, b in zip(out, again))  # seeded: every model gets these
+    assert all(np.array_equal(a[3], b[3]) for a, b in zip(out, again, strict=True))  # seeded: every model gets these
     assert not np.array_equal(out[0][3], out[1][3])  # draws differ
     assert parse_labels("10, 20,all,20") == [10, 20, "all"]
     with pytest.raises(ValueError, match="'ten' is not a number"):
@@ -87,7 +87,8 @@ def test_curve_command_reports_every_model_and_pairs_c_with_b(tmp_path):
     assert set(models["B"]) == {"8/projects", "8/random", "all/all"}
     assert models["B"]["8/random"]["draws"] == 2 and len(models["B"]["8/random"][col]["pearson_r"]["per_draw"]) == 2
     paired = report["curve"]["paired_against_B"]["C"]["8/projects"]["differences"][col]["pearson_r"]
-    c, b = models["C"]["8/projects"][col]["pearson_r"]["per_draw"], models["B"]["8/projects"][col]["pearson_r"]["per_draw"]
+    c = models["C"]["8/projects"][col]["pearson_r"]["per_draw"]
+    b = models["B"]["8/projects"][col]["pearson_r"]["per_draw"]
     assert paired["mean"] == pytest.approx(np.mean(np.subtract(c, b)), abs=2e-6)  # report.json rounds to 6 places
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG" and "C - B at 8/projects" in proc.stdout
     assert_page(out, ["run", "checks", "curve", "files"])

@@ -5,7 +5,7 @@ import pytest
 
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.normalise import ModelInput, fit_reference
-from sparsenet.data.phenotypes import find_phenotype, read_phenotypes
+from sparsenet.data.phenotypes import read_phenotypes
 from sparsenet.data.spec import DataSpec
 from sparsenet.data.spline import spline_pairs
 from sparsenet.data.stream import batches
@@ -114,7 +114,7 @@ def test_phenotypes_map_growth_rate_and_drop_zeros(tmp_path):
     p.write_text("id,Growth Rate (1/hr),project,EX_ac_e\na,0.5,x,1.0\nb,0,y,\nc,,x,2\n")
     ph = read_phenotypes(DataSpec(phenotypes=p, group_by="project"), m)
     biomass = [x for x in m.phenotype_ids if "biomass" in x.lower()][0]
-    assert dict(zip(ph.columns, ph.reactions)) == {"Growth Rate (1/hr)": biomass, "EX_ac_e": "EX_ac_e"}
+    assert dict(zip(ph.columns, ph.reactions, strict=True)) == {"Growth Rate (1/hr)": biomass, "EX_ac_e": "EX_ac_e"}
     assert np.isnan(ph.values[1, 0]) and ph.zeros_dropped == 1 and ph.groups == ["x", "y", "x"]
     kept = read_phenotypes(DataSpec(phenotypes=p, keep_zero=True), m)
     assert kept.values[1, 0] == 0

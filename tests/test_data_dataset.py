@@ -3,7 +3,7 @@ name, nothing is dropped in silence, missing values as people write them, output
 biologist's questions. Each test replays one trap a new user fell into."""
 import csv
 import json
-import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from sparsenet.data.spec import DataSpec
 from sparsenet.data.tables import DataError, align, read_expression
 from sparsenet.masks.store import linked_genes
 
-from synthetic import CORE_MASKS, ROOT, core_masks, write_dataset
+from synthetic import CORE_MASKS, core_masks, write_dataset
 from conftest import FAST, one_line_error, sparsenet, without
 
 pytestmark = pytest.mark.slow  # whole train/predict runs on a lab's files
@@ -78,7 +78,7 @@ def test_every_trained_model_predicts(tmp_path, options):
     pred = tmp_path / "p.csv"
     done = sparsenet("predict", out / "model.h5", expr, "-o", pred, "--reference", "none")
     assert done.returncode == 0, done.stderr
-    rows = list(csv.reader(open(pred)))
+    rows = list(csv.reader(Path(pred).read_text().splitlines()))
     ensemble = int(options[options.index("--ensemble") + 1]) if "--ensemble" in options else 5
     assert rows[0][1].startswith("mu [") and rows[0][1].endswith("] predicted") and len(rows) - 1 == len(samples)
     assert rows[0][2:4] == ["mu lower (90 % interval from held-out residuals)",
@@ -146,13 +146,15 @@ def test_masks_names_adds_names_without_changing_the_wiring(tmp_path):
 # ------------------------------------------------------------------ nothing dropped in silence
 def test_unmatched_samples_misspelled_genes_and_levels_are_reported(tmp_path):
     m = core_masks()
-    named = dict(zip(m.gene_ids, m.gene_names))
+    named = dict(zip(m.gene_ids, m.gene_names, strict=True))
     first = m.gene_ids[1]  # b0351, left out of the data by write_dataset, written as b351; and b1241 by its name
     typo = first[0] + first[1:].lstrip("0")
     assert typo != first
-    expr, phen, samples = lab_files(tmp_path, mislabelled=4, extra_columns=[(typo, 0.1), (named[m.gene_ids[0]].upper(), 0.2)])
+    expr, phen, samples = lab_files(tmp_path, mislabelled=4, extra_columns=[(typo, 0.1), (named[m.gene_ids[0]].upper(),
+                                                                                          0.2)])
     out = tmp_path / "run"
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--map", f"mu={core_biomass()}", "--group-by", "batch", "--out", out)
+    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--map", f"mu={core_biomass()}",
+                     "--group-by", "batch", "--out", out)
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     assert "4 of 30 phenotype rows have no expression profile and are left out" in err and f"{samples[0]}_x" in err
@@ -164,7 +166,8 @@ def test_unmatched_samples_misspelled_genes_and_levels_are_reported(tmp_path):
     # a gene's name in other letter case is no suspect any more: it maps, by symbol
     assert checks["gene_labels"]["symbols_mapped"] == {named[m.gene_ids[0]].upper(): m.gene_ids[0]}
     # --strict: the first warning is the error, and nothing is written
-    strict = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--map", f"mu={core_biomass()}", "--group-by", "batch", "--strict",
+    strict = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--map", f"mu={core_biomass()}",
+                       "--group-by", "batch", "--strict",
                        "--out", tmp_path / "strict")
     one_line_error(strict, "--strict: stopped")
     assert not (tmp_path / "strict").exists()
@@ -192,8 +195,9 @@ def test_suspect_gene_ids_but_not_genes_the_model_lacks():
 def test_predict_warns_when_the_data_cover_few_model_genes(tmp_path):
     expr, phen, _ = lab_files(tmp_path)
     out = tmp_path / "run"
-    assert sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--phenotype", "mu", "--group-by", "batch", "--out", out).returncode == 0
-    rows = list(csv.reader(open(expr)))
+    assert sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--phenotype", "mu", "--group-by",
+                     "batch", "--out", out).returncode == 0
+    rows = list(csv.reader(Path(expr).read_text().splitlines()))
     few = tmp_path / "few.csv"
     with open(few, "w", newline="") as fh:
         csv.writer(fh).writerows([r[:12] for r in rows])  # 11 of the model's genes
@@ -238,7 +242,8 @@ def run_b(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("b")
     expr, phen, _ = lab_files(tmp)
     out = tmp / "run"
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *without(QUICK, "--baselines"), "--phenotype", "mu", "--group-by", "batch", "--baselines", "mean",
+    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *without(QUICK, "--baselines"),
+                     "--phenotype", "mu", "--group-by", "batch", "--baselines", "mean",
                      "--ensemble", "3", "--out", out)
     assert proc.returncode == 0, proc.stderr
     return out, proc
@@ -246,10 +251,10 @@ def run_b(tmp_path_factory):
 
 def test_links_have_readout_weights_names_spread_and_true_zeros(run_b):
     out, _ = run_b
-    rows = list(csv.DictReader(open(out / "links.csv")))
+    rows = list(csv.DictReader(Path(out / "links.csv").read_text().splitlines()))
     m = core_masks()
     assert len(rows) == m.protein_phenotype.nnz
-    names = dict(zip(m.gene_ids, m.gene_names))
+    names = dict(zip(m.gene_ids, m.gene_names, strict=True))
     assert all(r["gene_name"] == names[r["gene"]] for r in rows)
     assert {"readout_weight [mu]", "readout_weight_sd [mu]", "gene_to_target [mu]", "protein_phenotype_weight_sd"} \
         <= set(rows[0]) and rows[0]["networks"] == "3"

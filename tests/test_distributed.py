@@ -34,7 +34,7 @@ def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
     results, finals = distributed.results, distributed.finals
     assert set(results[0]) == set(serial.results)
     for key in serial.results:
-        for a, b in zip(serial.results[key], results[0][key]):
+        for a, b in zip(serial.results[key], results[0][key], strict=True):
             np.testing.assert_array_equal(a["predicted"], b["predicted"])
             np.testing.assert_array_equal(a["finetune_losses"], b["finetune_losses"])
     for k in serial.final.params:
@@ -109,7 +109,7 @@ def test_a_killed_worker_loses_nothing(serial_run):
     while time.time() < deadline and proc.poll() is None and not list(state.glob("grouped-*fold*.h5")):
         time.sleep(0.2)
     workers = [p for p in _children(proc.pid)
-               if b"spawn" in Path(f"/proc/{p}/cmdline").read_bytes() or b"forkserver" in Path(f"/proc/{p}/cmdline").read_bytes()]
+               if any(w in Path(f"/proc/{p}/cmdline").read_bytes() for w in (b"spawn", b"forkserver"))]
     assert proc.poll() is None and workers, "the run ended before a worker could be killed"
     os.kill(workers[0], signal.SIGKILL)  # mid-run: some folds done, others running on that worker
     stdout, stderr = proc.communicate(timeout=600)

@@ -1,6 +1,5 @@
 """Every Python example in the README and the docs runs as written (a fresh namespace each, in a
 temporary folder); a block that needs what CI lacks says so in its first line ('# needs a GPU')."""
-import os
 import re
 from pathlib import Path
 

@@ -129,7 +129,8 @@ class Affine(Layer):
 def test_a_users_layer_trains_inside_sequential_with_one_dtype(rng):
     mask = random_mask(rng, 5, 12, 0.5)
     net = Sequential([Affine(12), MaskedLinear(mask, activation="tanh", seed=3), OneToOne(5)], dtype=np.float64)
-    assert net.params.dtype == np.float64 and all(v.dtype == np.float64 for l in net.layers for v in l.params.values())
+    assert net.params.dtype == np.float64
+    assert all(v.dtype == np.float64 for layer in net.layers for v in layer.params.values())
     x = rng.normal(size=(8, 12))
     y = rng.normal(size=(8, 5)) * 0.3
 

@@ -84,7 +84,7 @@ def test_symbol_columns_fit_the_same_model_and_junk_columns_are_refused(data):
     masks = core_masks()
     vocabulary = GeneVocabulary(masks)
     symbols = [vocabulary.symbol[g] or g for g in masks.gene_ids]
-    assert sum(s != g for s, g in zip(symbols, masks.gene_ids)) > 100
+    assert sum(s != g for s, g in zip(symbols, masks.gene_ids, strict=True)) > 100
     by_id = SparseNetRegressor(masks=masks, max_iter=40, ensemble=2).fit(pd.DataFrame(x, columns=masks.gene_ids), y)
     frame = pd.DataFrame(x, columns=[s.upper() if i % 2 else s for i, s in enumerate(symbols)])
     by_symbol = SparseNetRegressor(masks=masks, max_iter=40, ensemble=2).fit(frame, y)

@@ -9,8 +9,8 @@ from sparsenet.evaluation.folds import grouped_kfold, kfold
 def test_kfold_partitions_and_is_seeded():
     f = kfold(23, 5, seed=1)
     assert sorted(np.concatenate(f).tolist()) == list(range(23)) and {len(x) for x in f} <= {4, 5}
-    assert all(np.array_equal(a, b) for a, b in zip(f, kfold(23, 5, seed=1)))
-    assert not all(np.array_equal(a, b) for a, b in zip(f, kfold(23, 5, seed=2)))
+    assert all(np.array_equal(a, b) for a, b in zip(f, kfold(23, 5, seed=1), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(f, kfold(23, 5, seed=2), strict=True))
 
 
 def test_grouped_kfold_never_splits_a_group():

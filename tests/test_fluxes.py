@@ -23,7 +23,7 @@ def test_and_is_the_least_subunit_or_is_the_sum_and_unmeasured_genes_take_no_par
         r.gene_reaction_rule = rule
     levels = np.array([[1.0, 5.0, 2.0], [4.0, 3.0, 0.5]])  # genes a, b, c
     act = reaction_activities(model, ["a", "b", "c"], levels)
-    got = dict(zip(act.reaction_ids, act.values.T))
+    got = dict(zip(act.reaction_ids, act.values.T, strict=True))
     assert set(got) == {"COMPLEX", "ISOZYMES", "BOTH", "PARTLY"}  # no rule, or no measured gene: unconstrained
     np.testing.assert_array_equal(got["COMPLEX"], [1.0, 3.0])
     np.testing.assert_array_equal(got["ISOZYMES"], [3.0, 4.5])

@@ -2,6 +2,7 @@
 ambiguous symbols, genes the model lacks, misspellings and duplicates named; and what a degenerate phenotype
 table, a ';'-separated file or a decimal comma get told."""
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,7 +73,7 @@ def _phenotype_file(path, values, projects):
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["sample", "mu", "project"])
-        for s, v, p in zip(truth["samples"], values, projects):
+        for s, v, p in zip(truth["samples"], values, projects, strict=True):
             w.writerow([s, v, p])
     return expr
 
@@ -98,6 +99,6 @@ def test_masks_show_finds_growth_and_writes_the_gene_table(tmp_path):
     proc = sparsenet("masks", "show", "--find", "growth", "--gene-table", table)
     assert proc.returncode == 0, proc.stderr
     assert "phenotypes matching 'growth' (2)" in proc.stdout and "BIOMASS_Ec_iJO1366_core_53p95M" in proc.stdout
-    rows = list(csv.reader(open(table)))
+    rows = list(csv.reader(Path(table).read_text().splitlines()))
     assert rows[0] == ["gene_id", "symbol", "phenotypes_linked"] and ["b1852", "zwf"] in [r[:2] for r in rows]
     assert len(rows) == 1367 and b"\r" not in table.read_bytes()

@@ -143,7 +143,8 @@ def check_engine_network():
     for label, model, xx in (("gpu", gpu, xp.asarray(x)), ("ref", ref, x.astype(np.float64))):
         value, g = sum_squared_error(model.forward(xx), xx)
         dx = model.backward(g, want_input_grad=True)
-        results[label] = float(value), backend.to_numpy(model.grads).astype(np.float64), backend.to_numpy(dx).astype(np.float64)
+        results[label] = (float(value), backend.to_numpy(model.grads).astype(np.float64),
+                          backend.to_numpy(dx).astype(np.float64))
     np.testing.assert_allclose(results["gpu"][0], results["ref"][0], rtol=1e-5, err_msg="engine network: loss")
     for i, what in ((1, "parameter gradients"), (2, "input gradient")):
         a, b = results["gpu"][i], results["ref"][i]
@@ -412,7 +413,8 @@ SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
     "fused loss doubles grad_z": ("masked_linear.cu", "grad_zT[row + b] = gz;", "grad_zT[row + b] = 2.0f * gz;"),
     "fused loss doubles the loss": ("masked_linear.cu", "loss += (double)(wj * diff * diff);",
                                     "loss += (double)(2.0f * wj * diff * diff);"),
-    "fused loss doubles grad_d": ("masked_linear.cu", "grad_d_tiles[out] = acc_d;", "grad_d_tiles[out] = 2.0f * acc_d;"),
+    "fused loss doubles grad_d": ("masked_linear.cu", "grad_d_tiles[out] = acc_d;",
+                                  "grad_d_tiles[out] = 2.0f * acc_d;"),
     "fused loss doubles db": ("masked_linear.cu", "db_tiles[out] = acc_b;", "db_tiles[out] = 2.0f * acc_b;"),
     "fused loss, linear decoder: wrong output": ("activation.cuh", "*slope = 1.0f;\n            return z;",
                                                  "*slope = 1.0f;\n            return 2.0f * z;"),
@@ -536,7 +538,8 @@ def test_every_activation_and_loss_matches_float64_cpu(cp, act, loss):
             args = [x, y, sw, fw]
         value, g = fn(net.forward(args[0]), args[1], sample_weight=args[2], feature_weight=args[3])
         dx = net.backward(g, want_input_grad=True)
-        out[device] = float(value), backend.to_numpy(net.grads).astype(np.float64), backend.to_numpy(dx).astype(np.float64)
+        out[device] = (float(value), backend.to_numpy(net.grads).astype(np.float64),
+                       backend.to_numpy(dx).astype(np.float64))
     np.testing.assert_allclose(out["gpu"][0], out["ref"][0], rtol=1e-5)
     for i in (1, 2):
         b = out["ref"][i]

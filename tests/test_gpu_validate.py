@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow  # the GPU machine's validation script rehearsed w
 def test_gpu_validation_runs_with_only_the_gpu_machines_packages(tmp_path):
     folder = precise.precise_files(progress=lambda m: None)["log_tpm.csv"].parent
     proc = subprocess.run(["bash", "benchmarks/gpu_validate.sh", "--dry-run", str(folder), str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+                          cwd=ROOT, capture_output=True, text=True, env={"PYTHON": sys.executable,
+                                                                         "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "gpu_dry_run.json").read_text())
     assert set(summary["stages"]) == {"tests", "bench_ijo1366", "bench_random", "stacks", "train", "paper"}

@@ -4,6 +4,7 @@ command a user would type, predicts a held-out set in the same layout with inter
 dropped or mapped thing."""
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,16 +22,16 @@ QUICK = ["--baselines", "none", "--ensemble", "2", "--max-steps", "200", "--fold
 def lab_tables(folder):
     """PRECISE rewritten as a lab keeps it; returns (expression TSV, phenotype TSV, held-out TSV, facts)."""
     files = precise.precise_files(progress=lambda msg: None)
-    rows = list(csv.reader(open(files["log_tpm.csv"])))
+    rows = list(csv.reader(Path(files["log_tpm.csv"]).read_text().splitlines()))
     samples, genes = rows[0][1:], [r[0] for r in rows[1:]]
     values = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
-    symbol = dict(zip(*genome_genes()))
+    symbol = dict(zip(*genome_genes(), strict=True))
     labels = [symbol.get(g) or g for g in genes]
     labels = [lab.upper() if i % 7 == 0 else lab for i, lab in enumerate(labels)]  # any letter case
     lower = [lab.lower() for lab in labels]
     labels[lower.index("zwf")] = "zfw"  # one misspelled symbol
     duplicated = [lower.index("gapa"), lower.index("pfka")]  # two genes given twice
-    table = list(csv.DictReader(open(files["sample_table.csv"])))
+    table = list(csv.DictReader(Path(files["sample_table.csv"]).read_text().splitlines()))
     first = next(iter(table[0]))  # the sample ID column
     project = {r[first]: r["project"] for r in table}
     growth = {r[first]: r["Growth Rate (1/hr)"] for r in table}
@@ -90,8 +91,8 @@ def test_a_lab_table_with_symbols_trains_on_the_first_command_and_predicts_with_
     proc = sparsenet("predict", out / "model.h5", held, "-o", pred)
     assert proc.returncode == 0, proc.stderr
     assert "90 % interval" in proc.stdout and "zfw" in proc.stderr
-    rows = list(csv.reader(open(pred)))
-    assert open(pred, "rb").read().count(b"\r") == 0  # LF line endings
+    rows = list(csv.reader(Path(pred).read_text().splitlines()))
+    assert Path(pred).read_bytes().count(b"\r") == 0  # LF line endings
     header = rows[0]
     assert any("lower (90 % interval" in h for h in header) and any("upper (90 % interval" in h for h in header)
     assert [r[0] for r in rows[1:]] == facts["held"]

@@ -103,12 +103,14 @@ def test_two_wirings_combine_into_one(tmp_path):
     core = core_masks()
     edges = tmp_path / "e.csv"
     genes = core.gene_ids[:5] + ["bNEW1", "bNEW2"]
-    edges.write_text("gene,regulator\n" + "".join(f"{g},R{i % 2}\n" for i, g in enumerate(genes)) + f"{genes[0]},{core.phenotype_ids[0]}\n")
+    edges.write_text("gene,regulator\n" + "".join(f"{g},R{i % 2}\n" for i,
+                                                  g in enumerate(genes)) + f"{genes[0]},{core.phenotype_ids[0]}\n")
     trn = masks_from_edges(edges, "gene", "regulator")
     both = combine(core, trn, ("core", "trn"))
     assert both.gene_ids == core.gene_ids + ["bNEW1", "bNEW2"]
     assert both.protein_phenotype.nnz == core.protein_phenotype.nnz + trn.protein_phenotype.nnz
-    assert both.phenotype_ids[0] == f"core:{core.phenotype_ids[0]}" and f"trn:{core.phenotype_ids[0]}" in both.phenotype_ids
+    assert both.phenotype_ids[0] == f"core:{core.phenotype_ids[0]}"
+    assert f"trn:{core.phenotype_ids[0]}" in both.phenotype_ids
     # every node keeps its genes
     pp = both.protein_phenotype.tocsr()
     row = both.phenotype_ids.index("R1")

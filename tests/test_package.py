@@ -4,6 +4,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 from importlib import resources
 
 import sparsenet
@@ -51,8 +52,8 @@ def test_links_by_gene_ranks_genes_and_writes_lf(tmp_path):
     proc = run_cli("train", "--expression", expr, "--phenotypes", phen, *FAST, "--baselines", "none", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert run_cli("links", out, "--by", "gene", "-o", tmp_path / "genes.csv").returncode == 0
-    rows = list(csv.DictReader(open(tmp_path / "genes.csv", newline="")))
-    links = list(csv.DictReader(open(out / "links.csv", newline="")))
+    rows = list(csv.DictReader(Path(tmp_path / "genes.csv").read_text().splitlines()))
+    links = list(csv.DictReader(Path(out / "links.csv").read_text().splitlines()))
     col = next(c for c in rows[0] if c.startswith("sum_abs_weight"))
     sums = [float(r[col]) for r in rows]
     assert sums == sorted(sums, reverse=True) and len(rows) == len({r["gene"] for r in links})

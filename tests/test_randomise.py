@@ -36,7 +36,7 @@ def test_gene_permutation_keeps_the_topology_on_other_genes(ijo):
 
 def test_edge_rewiring_keeps_every_degree_and_the_linked_genes(ijo):
     r = randomise(ijo, "edges", seed=1, draw=3)
-    for before, after in zip(degrees(ijo.protein_phenotype), degrees(r.protein_phenotype)):
+    for before, after in zip(degrees(ijo.protein_phenotype), degrees(r.protein_phenotype), strict=True):
         np.testing.assert_array_equal(after, before)
     assert r.protein_phenotype.nnz == ijo.protein_phenotype.nnz and r.protein_phenotype.max() == 1
     moved = r.attrs["null_links_moved"]
@@ -46,7 +46,8 @@ def test_edge_rewiring_keeps_every_degree_and_the_linked_genes(ijo):
 
 def test_density_keeps_the_number_of_links(ijo):
     r = randomise(ijo, "density", seed=1, draw=3)
-    assert r.protein_phenotype.nnz == ijo.protein_phenotype.nnz and r.protein_phenotype.shape == ijo.protein_phenotype.shape
+    assert r.protein_phenotype.nnz == ijo.protein_phenotype.nnz
+    assert r.protein_phenotype.shape == ijo.protein_phenotype.shape
     assert r.protein_phenotype.max() == 1
     assert not np.array_equal(degrees(r.protein_phenotype)[0], degrees(ijo.protein_phenotype)[0])
 
@@ -55,7 +56,7 @@ def test_curveball_keeps_margins_of_any_matrix():
     rng = np.random.default_rng(0)
     m = sp.csr_matrix((rng.random((30, 50)) < 0.2).astype(np.int8))
     out = curveball(m, np.random.default_rng(1))
-    for before, after in zip(degrees(m), degrees(out)):
+    for before, after in zip(degrees(m), degrees(out), strict=True):
         np.testing.assert_array_equal(after, before)
     assert moved_share(m, out) > 0.3
 

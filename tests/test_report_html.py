@@ -13,7 +13,8 @@ from synthetic import write_dataset
 
 pytestmark = pytest.mark.slow  # a whole train run, then a browser
 
-CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SECTIONS = ["run", "checks", "accuracy", "wiring", "curves", "genes", "files"]
 

@@ -93,7 +93,7 @@ def test_members_of_a_stack_end_where_each_alone_ends():
     results = finetune_stack([e for e, _ in together], [c for _, c in together], x, y, SETTINGS, False)
     steps = {len(r[0]) for r in results}
     assert len(steps) > 1  # the members stopped at different steps
-    for (e, _), (losses, reason), (params, losses_alone, reason_alone) in zip(together, results, alone):
+    for (e, _), (losses, reason), (params, losses_alone, reason_alone) in zip(together, results, alone, strict=True):
         assert reason == reason_alone == "tolerance" and len(losses) == len(losses_alone)
         np.testing.assert_allclose(losses, losses_alone, rtol=1e-6)
         np.testing.assert_allclose(e.params, params, rtol=1e-5, atol=1e-7)
@@ -159,7 +159,7 @@ def test_a_stack_takes_the_node_head_and_frozen_scales():
     before = [e.layers[0].params["scale"].copy() for e, _ in members]
     out = finetune_stack([e for e, _ in members], [c for _, c in members], x, y, SETTINGS, pretrained=True)
     assert all(np.isfinite(losses).all() for losses, _ in out)
-    for (e, _), b in zip(members, before):
+    for (e, _), b in zip(members, before, strict=True):
         np.testing.assert_array_equal(e.layers[0].params["scale"], b)  # kept: pre-trained gene -> protein
         assert e.layers[0].frozen == set()
 
@@ -219,7 +219,7 @@ def test_readout_only_tuning_keeps_the_pretrained_nodes():
     from dataclasses import replace
 
     finetune_stack([e], [cols], x, y, replace(SETTINGS, tune="readout", max_steps=200), pretrained=True)
-    for b, (layer, name) in zip(before, [(e.layers[0], n) for n in e.layers[0].params]):
+    for b, (layer, name) in zip(before, [(e.layers[0], n) for n in e.layers[0].params], strict=True):
         np.testing.assert_array_equal(layer.params[name], b)  # the phenotype layer, scale included: as it was
     assert not np.allclose(e.layers[1].params["weight"], head)  # the read-out learned
     assert all(layer.trainable for layer in e.layers) and not e.layers[0].frozen  # released afterwards
@@ -258,7 +258,8 @@ def test_denoising_pretraining_corrupts_the_input_not_the_target():
     nets = []
     for noise in (0.0, 0.3, 0.3):
         net = build_autoencoder(m, "C", 3, "cpu", Architecture("linear", "readout"))
-        pretrain(net, ArraySource(data), np.arange(200), PretrainSettings(samples=2000, batch=100, lr=0.01, noise=noise),
+        pretrain(net, ArraySource(data), np.arange(200), PretrainSettings(samples=2000, batch=100, lr=0.01,
+                                                                          noise=noise),
                  linked_genes(m), seed=4)
         nets.append(net.params.copy())
     assert not np.allclose(nets[0], nets[1]) and np.array_equal(nets[1], nets[2])  # denoising differs; seeded

@@ -8,7 +8,8 @@ CODE = "import os, sparsenet; print(os.environ['OMP_WAIT_POLICY'])"
 
 
 def _policy(env):
-    return subprocess.run([sys.executable, "-c", CODE], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run([sys.executable, "-c", CODE], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def test_openmp_threads_wait_passively_by_default():

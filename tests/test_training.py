@@ -185,7 +185,7 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
     full, final = first.results, first.final
     again = _run(ds, cfg, tmp_path / "b").results
     for key in full:
-        for r1, r2 in zip(full[key], again[key]):
+        for r1, r2 in zip(full[key], again[key], strict=True):
             np.testing.assert_array_equal(r1["predicted"], r2["predicted"])
 
 
@@ -213,7 +213,7 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
     fold2 = next(done for label, done in reported.items() if "grouped" in label and "fold 2" in label)
     assert min(fold2) == 9 and min(min(done) for done in reported.values()) == 3
     for key in full:
-        for r1, r2 in zip(full[key], resumed[key]):
+        for r1, r2 in zip(full[key], resumed[key], strict=True):
             np.testing.assert_allclose(r1["predicted"], r2["predicted"], rtol=1e-6)
     for k in final.params:
         np.testing.assert_allclose(final.params[k], final2.params[k], rtol=1e-6)

@@ -57,7 +57,7 @@ def suspect_gene_columns(data_ids, model_ids, model_names=()) -> list:
     [(data ID, the model gene ID it probably is, why)]."""
     model = set(model_ids)
     by_name = {}
-    for gid, name in zip(model_ids, model_names):
+    for gid, name in zip(model_ids, model_names, strict=True):
         if name and name != gid:
             by_name.setdefault(name.lower(), gid)
     shapes = {_shape(g) for g in model_ids}
@@ -111,14 +111,15 @@ def data_checks(expr, alignment, masks, linked, reference, phenotype_ids=None, m
             hint = f" ({orphans[0]!r} may be {close!r})" if close else ""
             warnings.append(f"{len(orphans)} of {len(phenotype_ids)} phenotype rows have no expression profile and "
                             f"are left out: {_listed(orphans)}{hint}; make the sample IDs of both files match")
-    missing = [g for g, c in zip(masks.gene_ids, alignment.columns) if c < 0]
+    missing = [g for g, c in zip(masks.gene_ids, alignment.columns, strict=True) if c < 0]
     facts["model_genes_missing"] = missing
     n_linked = int(np.sum(linked))
     found_linked = int(np.sum(linked & (alignment.columns >= 0)))
     facts["linked_genes_found"] = f"{found_linked} of {n_linked}"
     if n_linked and found_linked < MIN_LINKED_COVERAGE * n_linked:
         warnings.append(f"only {found_linked} of the {n_linked} genes the masks link to a phenotype are in "
-                        f"{expr.path.name} ({len(masks.gene_ids) - len(missing)} of {len(masks.gene_ids)} model genes); "
+                        f"{expr.path.name} ({len(masks.gene_ids) - len(missing)} of "
+                        f"{len(masks.gene_ids)} model genes); "
                         "the others are filled as 'no change', so predictions lean on few genes")
     if mapping is not None:
         facts["gene_labels"] = mapping.summary()

@@ -59,7 +59,7 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
         raise DataError(f"{spec.phenotypes}: no sample with an observed phenotype matches a sample ID of "
                         f"{spec.expression} (phenotype IDs like {phen.sample_ids[0]!r}, expression IDs like "
                         f"{expr.sample_ids[0]!r})")
-    prow, labelled = (np.array(v, dtype=np.int64) for v in zip(*matched))
+    prow, labelled = (np.array(v, dtype=np.int64) for v in zip(*matched, strict=True))
     index = {p: i for i, p in enumerate(masks.phenotype_ids)}
     pretrain = inputs
     if spec.pretrain_expression:
@@ -75,7 +75,7 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
         "expression_file": str(spec.expression), "phenotype_file": str(spec.phenotypes),
         "expression_samples": expr.n_samples, "alignment": alignment.summary(), "gene_labels": mapping.sentence(),
         "model_genes_missing": len(alignment.missing), "data_genes_unused": alignment.unused,
-        "phenotype_columns": dict(zip(phen.columns, phen.reactions)),
+        "phenotype_columns": dict(zip(phen.columns, phen.reactions, strict=True)),
         "labelled_samples": int(labelled.size),
         "phenotype_samples_not_in_expression": len(checks["phenotype_samples_without_expression"]),
         "missing_phenotype_cells": f"{phen.missing_cells} (read as missing: "
@@ -86,7 +86,7 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
         "pretrain_file": str(spec.pretrain_expression or spec.expression),
         "checks": checks,
     }
-    targets = [r if r is not None else c for r, c in zip(phen.reactions, phen.columns)]
+    targets = [r if r is not None else c for r, c in zip(phen.reactions, phen.columns, strict=True)]
     return Dataset(masks, inputs, labelled, phen.values[prow], targets, list(phen.columns),
                    np.array([index.get(r, -1) if r is not None else -1 for r in phen.reactions], dtype=np.int64),
                    [phen.groups[i] for i in prow] if phen.groups else None, pretrain, norm, summary)

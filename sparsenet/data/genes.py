@@ -61,12 +61,12 @@ class GeneVocabulary:
         self.ids = list(masks.gene_ids)
         self.by_id = {g.lower(): g for g in self.ids}
         names = list(getattr(masks, "gene_names", []) or [])
-        symbols = {g: (n if n and n != g else "") for g, n in zip(self.ids, names)}
+        symbols = {g: (n if n and n != g else "") for g, n in zip(self.ids, names, strict=True)}
         g_ids, g_symbols = genome_genes()
         self.genome = bool(self.ids) and sum(g in self.by_id for g in (i.lower() for i in g_ids)) >= 0.5 * len(self.ids)
         self.genome_labels = set()
         if self.genome:  # E. coli b-numbers: the shipped table names genes the masks leave unnamed
-            for g, s in zip(g_ids, g_symbols):
+            for g, s in zip(g_ids, g_symbols, strict=True):
                 if g in symbols and not symbols[g] and s:
                     symbols[g] = s
                 self.genome_labels.update(x.lower() for x in (g, s) if x)
@@ -137,7 +137,8 @@ class GeneMapping:
                 "unrecognised": [{"label": lab, "closest": c} for lab, c in self.unrecognised],
                 "duplicates": {g: list(v) for g, v in self.duplicates.items()},
                 "duplicates_rule": self.duplicate_rule,
-                "symbols_mapped": {lab: g for lab, g, h in zip(self.labels, self.model_ids, self.how) if h == "symbol"}}
+                "symbols_mapped": {lab: g for lab, g, h in zip(self.labels, self.model_ids, self.how,
+                                                               strict=True) if h == "symbol"}}
 
     def sentence(self) -> str:
         """The mapping in one line, for the data summary."""
@@ -168,7 +169,8 @@ class GeneMapping:
         if self.duplicates:
             what = {"mean": "averaged", "first": "the first kept"}[self.duplicate_rule]
             out.append(f"{_n(len(self.duplicates), 'gene')} appear more than once in {source} ({what}; --duplicates "
-                       "mean|first|error): " + ", ".join(f"{g} as {' and '.join(v)}" for g, v in self.duplicates.items()))
+                       "mean|first|error): " + ", ".join(f"{g} as {' and '.join(v)}" for g,
+                                                         v in self.duplicates.items()))
         return out
 
 
@@ -200,7 +202,7 @@ def map_gene_labels(labels, masks, mode: str = "auto", duplicates: str = "mean",
         model_ids.append(gene)
         how.append(kind)
     seen: dict = {}
-    for label, gene in zip(labels, model_ids):
+    for label, gene in zip(labels, model_ids, strict=True):
         if gene is not None:
             seen.setdefault(gene, []).append(label)
     dups = {g: labs for g, labs in seen.items() if len(labs) > 1}
@@ -215,14 +217,15 @@ def resolve_expression_genes(expr: Expression, masks, mode: str = "auto", duplic
     if not any(mapping.model_ids):
         v = vocabulary or GeneVocabulary(masks)
         first = v.ids[0] if v.ids else "?"
-        raise DataError(f"{expr.path}: no gene label maps to a model gene (labels like {expr.gene_ids[0]!r}; the model's "
+        raise DataError(f"{expr.path}: no gene label maps to a model gene (labels like "
+                        f"{expr.gene_ids[0]!r}; the model's "
                         f"genes are named like {v.describe(first)!r}) with --gene-ids {mode}"
                         + ("; try --gene-ids auto" if mode != "auto" else ""))
     if mapping.duplicates and duplicates == "error":
         raise DataError(f"{expr.path}: {len(mapping.duplicates)} genes appear more than once: "
                         + ", ".join(f"{g} as {' and '.join(v)}" for g, v in mapping.duplicates.items())
                         + "; remove the extra rows, or pass --duplicates mean (average them) or first")
-    labels = [g if g is not None else str(lab) for lab, g in zip(expr.gene_ids, mapping.model_ids)]
+    labels = [g if g is not None else str(lab) for lab, g in zip(expr.gene_ids, mapping.model_ids, strict=True)]
     values = expr.values
     if mapping.duplicates:
         first = {}

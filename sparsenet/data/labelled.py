@@ -62,7 +62,8 @@ def read_labelled(data, design, sample_column: str = "sample", label_column: str
         groups.append(r[gi].strip() if gi is not None and gi < len(r) else "")
     if not take:
         raise DataError(f"{design}: none of its samples (like {rows[1][si]!r}) is in {data} (whose samples look like "
-                        f"{samples[0]!r}); {'drop --samples-as-rows' if samples_as_rows else 'samples as rows? pass --samples-as-rows'}"
+                        f"{samples[0]!r}); "
+                        f"{'drop --samples-as-rows' if samples_as_rows else 'samples as rows? pass --samples-as-rows'}"
                         " or fix the sample IDs")
     X = matrix[np.asarray(take)]
     notes = []

@@ -36,7 +36,7 @@ class Phenotypes:
 def biomass_reactions(phenotype_ids, phenotype_names=()) -> list:
     """The biomass reactions (by ID or name), the core one first."""
     names = list(phenotype_names) or list(phenotype_ids)
-    found = [p for p, n in zip(phenotype_ids, names) if "biomass" in p.lower() or "biomass" in n.lower()]
+    found = [p for p, n in zip(phenotype_ids, names, strict=True) if "biomass" in p.lower() or "biomass" in n.lower()]
     return sorted(found, key=lambda p: "core" not in p.lower())
 
 
@@ -56,14 +56,14 @@ def closest_phenotypes(query: str, masks, n: int = 5) -> list:
     out = []
     if _mentions_growth(q):
         out += biomass_reactions(ids, names)
-    out += [p for p, name in zip(ids, names) if q and (q in p.lower() or q in name.lower())]
-    lower = {p.lower(): p for p in ids} | {name.lower(): p for p, name in zip(ids, names)}
+    out += [p for p, name in zip(ids, names, strict=True) if q and (q in p.lower() or q in name.lower())]
+    lower = {p.lower(): p for p in ids} | {name.lower(): p for p, name in zip(ids, names, strict=True)}
     out += [lower[m] for m in difflib.get_close_matches(q, list(lower), n=n, cutoff=0.5)]
     return list(dict.fromkeys(out))[:n]
 
 
 def describe_phenotypes(ids, masks) -> str:
-    names = dict(zip(masks.phenotype_ids, masks.phenotype_names or masks.phenotype_ids))
+    names = dict(zip(masks.phenotype_ids, masks.phenotype_names or masks.phenotype_ids, strict=True))
     return "; ".join(f"{p} ({names[p]})" if names.get(p, p) != p else p for p in ids)
 
 
@@ -74,7 +74,7 @@ def find_phenotype(query: str, masks, where: str = "") -> str:
     if q in masks.phenotype_ids:
         return q
     names = masks.phenotype_names or masks.phenotype_ids
-    by_name = [p for p, name in zip(masks.phenotype_ids, names) if name.strip().lower() == q.lower()]
+    by_name = [p for p, name in zip(masks.phenotype_ids, names, strict=True) if name.strip().lower() == q.lower()]
     if len(by_name) == 1:
         return by_name[0]
     close = by_name or closest_phenotypes(q, masks)

@@ -77,7 +77,7 @@ def spline_files(expression, phenotypes, time_column: str, n: int, gene_ids, ori
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["sample_id"] + cols)
-        for name, extra, r in zip(names, first, rows):
+        for name, extra, r in zip(names, first, rows, strict=True):
             w.writerow([name] + extra + [f"{v:.6g}" for v in r])
         return buf.getvalue()
 

@@ -244,6 +244,6 @@ def align(data_gene_ids, model_gene_ids, path="data") -> Alignment:
     if (columns < 0).all():
         raise DataError(f"{path}: no gene IDs in common with the model (data IDs like {data_gene_ids[0]!r}, "
                         f"model IDs like {model_gene_ids[0]!r})")
-    missing = [g for g, c in zip(model_gene_ids, columns) if c < 0]
+    missing = [g for g, c in zip(model_gene_ids, columns, strict=True) if c < 0]
     unused = len(data_gene_ids) - int((columns >= 0).sum())
     return Alignment(columns, missing, unused)

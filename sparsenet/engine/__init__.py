@@ -13,4 +13,5 @@ from .sequential import Sequential
 
 __all__ = ["Activation", "Adam", "DenseLinear", "Dropout", "Layer", "MaskedLinear", "OneToOne", "ReLU", "Sequential",
            "Sigmoid", "Softplus", "Tanh", "binary_cross_entropy_with_logits", "mean_squared_error",
-           "scaled_squared_error", "softmax_cross_entropy", "softplus_scaled_squared_error", "sum_abs_relative_error", "sum_squared_error"]
+           "scaled_squared_error", "softmax_cross_entropy", "softplus_scaled_squared_error", "sum_abs_relative_error",
+           "sum_squared_error"]

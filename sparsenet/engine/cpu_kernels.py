@@ -110,7 +110,8 @@ def _bits_to_float32(typingctx, i):
 def _exp_nonpositive_f32(x):
     """exp(x) for x <= 0 in float32 (relative error < 1e-7); 0 below float32's normal range."""
     xc = max(x, _F(-87.33654))  # ln(smallest normal float32)
-    n = np.floor(xc * _F(1.4426950408889634) + _F(0.5))  # float32: math.floor gives int64 and drags the maths to float64
+    # float32: math.floor gives int64 and drags the maths to float64
+    n = np.floor(xc * _F(1.4426950408889634) + _F(0.5))
     r = xc - n * _F(0.693145751953125) - n * _F(1.428606765330187e-06)
     p = _F(1.0 / 5040.0)
     p = p * r + _F(1.0 / 720.0)
@@ -237,8 +238,8 @@ def _relu_row(z_row, y_row, s_row):
 def _tanh_row_f32(z_row, y_row, s_row):
     """tanh(z) = sign(z) (1 - e) / (1 + e), e = exp(-2|z|) <= 1, through the polynomial exp and the
     division-free reciprocal on [1, 2], and for |z| < 0.5 (where 1 - e loses relative precision) its odd
-    Taylor polynomial to z^13; the slope from e where tanh is near +-1: vectorised (libm's tanh is a scalar call, ~20 ns an element), relative
-    error below 1e-6 everywhere, never overflows."""
+    Taylor polynomial to z^13; the slope from e where tanh is near +-1: vectorised (libm's tanh is a scalar
+    call, ~20 ns an element), relative error below 1e-6 everywhere, never overflows."""
     for t in range(z_row.shape[0]):
         z = z_row[t]
         a = abs(z)

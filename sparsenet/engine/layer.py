@@ -107,10 +107,7 @@ def check_input(x, n_features: int, where: str, dtype):
         raise ValueError(f"{where}: input dtype must be floating point (float32/float64), got {x.dtype}")
     if dtype is not None and x.dtype != dtype:
         x = x.astype(dtype)
-    if xp is np:
-        x = cpu_feature_major(x)
-    else:
-        x = backend.feature_major(x)
+    x = cpu_feature_major(x) if xp is np else backend.feature_major(x)
     if not all_finite(x):
         raise ValueError(f"{where}: input contains NaN or infinite values; clean or impute them first")
     return x

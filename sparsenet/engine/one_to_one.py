@@ -45,7 +45,8 @@ class OneToOne(Layer):
         self._xT = xT
         if xp is np:
             outT = np.empty_like(xT)
-            kernels.for_module(xp).diagonal_forward(self.params["weight"], self.params.get("bias", self._empty), xT, outT)
+            kernels.for_module(xp).diagonal_forward(self.params["weight"], self.params.get("bias", self._empty), xT,
+                                                    outT)
             return outT.T
         outT = self.params["weight"][:, None] * xT
         if "bias" in self.params:

@@ -28,7 +28,7 @@ class Sequential:
                 raise ValueError(f"Sequential: dtype must be float32 or float64, got {dtype}")
             for layer in self.layers:
                 layer.set_dtype(dtype)
-        for a, b in zip(self.layers, self.layers[1:]):
+        for a, b in zip(self.layers, self.layers[1:], strict=False):
             if a.out_features is not None and b.in_features is not None and a.out_features != b.in_features:
                 raise ValueError(f"Sequential: {type(a).__name__} gives {a.out_features} features but the next "
                                  f"{type(b).__name__} expects {b.in_features}")

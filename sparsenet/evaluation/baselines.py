@@ -59,9 +59,11 @@ def make_baseline(name: str, seed: int):
     if name == "mean":
         return lambda x, y, g: DummyRegressor(strategy="mean").fit(x, y)
     if name in ("ridge", "ridge_linked"):
-        return lambda x, y, g: _search(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": RIDGE_ALPHAS}, x, y, g)
+        return lambda x, y, g: _search(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": RIDGE_ALPHAS}, x, y,
+                                       g)
     if name == "knn":
-        return lambda x, y, g: _search(KNeighborsRegressor(), {"n_neighbors": [k for k in KNN_K if k <= len(y) // 2] or [1]}, x, y, g)
+        return lambda x, y, g: _search(KNeighborsRegressor(),
+                                       {"n_neighbors": [k for k in KNN_K if k <= len(y) // 2] or [1]}, x, y, g)
     if name == "random_forest":
         def forest(x, y, g):  # trees grown in parallel; predicted in one thread, so the sum's order is fixed
             return RandomForestRegressor(300, max_features=0.3, min_samples_leaf=2, random_state=seed,

@@ -16,8 +16,8 @@ from ..training.pretrain import PretrainSettings
 from .baselines import BASELINES, FLUX_BASELINES
 
 SCHEMES = ("grouped", "kfold", "lopo")
-WIRINGS = ("masks", "ica")
-NOISE_WHERE = ("pretrain", "finetune", "both")  # robustness: noise in which data  # the masks file's wiring, or independent components of each fit's pool
+WIRINGS = ("masks", "ica")  # the masks file's wiring, or independent components of each fit's pool
+NOISE_WHERE = ("pretrain", "finetune", "both")  # robustness: noise in which data
 
 # What each preset sets; an option given on its own overrides its preset's value.
 PRESETS = {

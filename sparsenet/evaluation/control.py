@@ -47,7 +47,8 @@ def compare(real: float, null: np.ndarray, metric: str) -> dict:
                 "draws": 0, "draws_at_least_as_good": 0, "p": float("nan")}
     better = HIGHER_IS_BETTER[metric]
     at_least = int(np.sum(null >= real) if better else np.sum(null <= real))
-    return {"real": real, "null_mean": float(np.mean(null)), "null_sd": float(np.std(null, ddof=1)) if null.size > 1 else 0.0,
+    return {"real": real, "null_mean": float(np.mean(null)), "null_sd": float(np.std(null,
+                                                                                     ddof=1)) if null.size > 1 else 0.0,
             "null_quantiles": {f"{q:g}": float(np.quantile(null, q)) for q in QUANTILES},
             "rank": 1 + at_least if np.isfinite(real) else None,  # 1: better than every draw
             "draws": int(null.size), "draws_at_least_as_good": at_least,

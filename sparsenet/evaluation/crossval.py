@@ -288,7 +288,8 @@ class Runner:
             name = inner.name
             genes = self.genes_of_fold(name, self.held_out_ids(test), train)
             x_train, y_train = self.x_labelled[train][:, genes], self.ds.y[train]
-            preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m) if keep],
+            preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m,
+                                                                                               strict=True) if keep],
                                            x_test[:, genes], run_seed) for *_, m in subs]
             rec = untrained_record()
             self.progress("finetune", label, 1, 1, None)
@@ -320,7 +321,7 @@ class Runner:
         transform, rows, [fitted] = fold_fit.transform, fold_fit.pool_rows, fold_fit.fitted
         nets, encoder, rec = fitted.nets, fitted.encoder, fitted.record
         params = {}
-        for k, (net, member) in enumerate(zip(nets, getattr(encoder, "members", [encoder]))):
+        for k, (net, member) in enumerate(zip(nets, getattr(encoder, "members", [encoder]), strict=True)):
             prefix = member_prefix(k)
             params.update({prefix + name: v for name, v in net.state_dict().items()})
             if self.cfg.architecture.head == "readout":

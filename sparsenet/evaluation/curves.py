@@ -105,7 +105,7 @@ def mean_sizes(records) -> dict:
     """{(label, kind): the mean number of labelled samples a subset had, over folds and draws}."""
     out = {}
     for rec in records:
-        for raw, size in zip(rec["subset_keys"], rec["subset_sizes"]):
+        for raw, size in zip(rec["subset_keys"], rec["subset_sizes"], strict=True):
             label, kind, _ = (raw.decode() if isinstance(raw, bytes) else str(raw)).split("|")
             out.setdefault((label if label == "all" else int(label), kind), []).append(int(size))
     return {k: float(np.mean(v)) for k, v in out.items()}
@@ -121,7 +121,7 @@ def curve_summary(ds, results: dict, models, scheme: str) -> dict:
         per_model[model] = m
         table = {}
         sizes = mean_sizes(results[(scheme, f"curve:{model}", 0)])
-        for (label, kind, d), values in m.items():
+        for (label, kind, _draw), values in m.items():
             entry = table.setdefault(f"{label}/{kind}", {"label": label, "kind": kind, "draws": 0,
                                                           "samples": sizes[(label, kind)],
                                                           **{c: {mm: [] for mm in METRICS} for c in ds.target_columns}})
@@ -151,7 +151,7 @@ def curve_summary(ds, results: dict, models, scheme: str) -> dict:
                         entry["differences"].setdefault(col, {}).setdefault(mm, []).append(
                             values[j][mm] - base[j][mm])
             for entry in paired.values():
-                for col, per in entry["differences"].items():
+                for per in entry["differences"].values():
                     for mm, d in per.items():
                         d = np.asarray(d, float)
                         better = -d if mm == "rmse" else d

@@ -236,9 +236,11 @@ def accuracy(run: Run) -> dict:
             cells.append(", ".join(number(x, "pearson_r") for x in per_fold))
             rows.append(row(cells, "" if model.startswith("baseline:") else "network", model=key, phenotype=col))
         n_seeds = max(len(res.get("seeds", [0])) for res in results.values())
+        over = f" ± sd over {n_seeds} network seeds" if n_seeds > 1 else " (one network seed)"
         blocks.append(table(["CV", "model", *(WORDS[m] for m in SHOWN), "r per fold (first seed)"],
                             rows, numeric=range(2, 2 + len(SHOWN)), name=f"accuracy:{col}",
-                            caption=f"held-out, pooled over folds; mean{' ± sd over ' + str(n_seeds) + ' network seeds' if n_seeds > 1 else ' (one network seed)'}; "
+                            caption="held-out, pooled over folds; "
+                                    f"mean{over}; "
                                     "claims rest on pooled r; r within groups: mean over held-out groups of 5 or "
                                     "more samples (Spearman's too in report.json)"))
     comps = r.get("comparisons", [])
@@ -281,7 +283,8 @@ def predicted_figure(run: Run, columns) -> list:
     from . import plots
 
     results = run.report.get("results", {})
-    half = {col: c.get("half_width_all") for col, c in (run.report.get("intervals") or {}).get("phenotypes", {}).items()}
+    half = {col: c.get("half_width_all") for col, c in (run.report.get("intervals") or {}).get("phenotypes",
+                                                                                               {}).items()}
     panels, missing = [], []
     for key, res in results.items():
         scheme, model = key.split("/", 1)
@@ -464,7 +467,8 @@ def curve_sections(run: Run) -> list:
             phen = v.get(col) if col and isinstance(v, dict) and col in v else v
             r = phen.get("pearson_r", {}) if isinstance(phen, dict) else {}
             if isinstance(r, dict) and "mean" in r:
-                rows.append(row([model, key, cell(f"{number(r['mean'], 'pearson_r')} ± {number(r.get('sd'), 'pearson_r')}",
+                rows.append(row([model, key, cell(f"{number(r['mean'], 'pearson_r')} ± "
+                                                  f"{number(r.get('sd'), 'pearson_r')}",
                                                   "pearson_r")], model=model))
     if rows:
         blocks.append(table(["model", "labelled samples (drawn by)", "r mean ± sd"], rows, numeric=(2,), name="curve"))
@@ -516,7 +520,8 @@ def render(run: Run, sections: list | None = None) -> str:
     lead = (f"{data.get('labelled_samples', '?')} labelled samples of {data.get('expression_file', '?')}; "
             f"{run.report_file} in {run.folder.name}")
     return env.get_template("report.html.j2").render(
-        title=f"{TITLES[run.kind]}: {run.folder.name}", lead=lead, sections=sections or page_sections(run), version=__version__,
+        title=f"{TITLES[run.kind]}: {run.folder.name}", lead=lead, sections=sections or page_sections(run),
+        version=__version__,
         written=f"{datetime.datetime.now():%Y-%m-%d %H:%M}", folder=str(run.folder))
 
 

@@ -95,7 +95,7 @@ def link_table(ck) -> dict:
         table[name], table[f"{name}_sd"] = _mean_sd(np.stack(stack))
     if readout:
         heads = np.stack(head)  # members x targets x nodes
-        for t, (col, target) in enumerate(zip(ck.target_columns, ck.targets)):
+        for t, col in enumerate(ck.target_columns):
             table[f"readout_weight [{col}]"], table[f"readout_weight_sd [{col}]"] = _mean_sd(heads[:, t, link_row])
             path = np.stack(eff) * heads[:, t, link_row]  # the gene's weight on the target through this node
             table[f"gene_to_target [{col}]"], table[f"gene_to_target_sd [{col}]"] = _mean_sd(path)
@@ -109,7 +109,8 @@ def _identity_columns(masks) -> dict:
     pp = masks.protein_phenotype.tocsr()
     nodes = np.repeat(np.arange(pp.shape[0]), np.diff(pp.indptr))
     names = masks.phenotype_names or masks.phenotype_ids
-    return {"gene": [masks.gene_ids[g] for g in pp.indices], "gene_name": [masks.gene_label(int(g)) for g in pp.indices],
+    return {"gene": [masks.gene_ids[g] for g in pp.indices],
+            "gene_name": [masks.gene_label(int(g)) for g in pp.indices],
             "protein": [masks.protein_ids[g] for g in pp.indices], "phenotype": [masks.phenotype_ids[r] for r in nodes],
             "phenotype_name": [names[r] for r in nodes]}
 
@@ -132,7 +133,8 @@ def run_link_table(folder) -> dict:
         raise ValueError(f"{report['masks']['file']}: not the masks {folder} was trained with (fingerprint differs)")
     settings = report["settings"]
     if settings.get("wiring"):
-        raise ValueError(f"{folder}: every fold has its own wiring (--wiring {settings['wiring']['kind']}), so links do "
+        raise ValueError(f"{folder}: every fold has its own wiring (--wiring "
+                         f"{settings['wiring']['kind']}), so links do "
                          f"not line up across folds; give {folder / 'model.h5'} for the final model's links")
     scheme = settings["cv"][0]
     strategy = report.get("control", {}).get("strategy") or next(
@@ -245,7 +247,7 @@ def gene_table(table: dict) -> dict:
     genes = list(dict.fromkeys(table["gene"]))
     index = {g: i for i, g in enumerate(genes)}
     row = np.array([index[g] for g in table["gene"]])
-    names = {g: n for g, n in zip(table["gene"], table.get("gene_name", [""] * len(row)))}
+    names = {g: n for g, n in zip(table["gene"], table.get("gene_name", [""] * len(row)), strict=True)}
     weight_cols = [c for c in table if c.startswith("weight_over_folds [")] or \
         [c for c in table if c.startswith("gene_to_target [")] or [c for c in table if c.startswith("weight_mean")]
     out = {"gene": genes, "gene_name": [names[g] for g in genes],
@@ -261,11 +263,12 @@ def gene_table(table: dict) -> dict:
         same = f"folds_same_sign {target}"
         if same in table:
             agree = np.bincount(row, weights=w * np.asarray(table[same], float), minlength=len(genes))
-            out[f"folds_same_sign {target}".strip()] = np.where(total > 0, agree / np.where(total > 0, total, 1), np.nan)
+            out[f"folds_same_sign {target}".strip()] = np.where(total > 0, agree / np.where(total > 0, total, 1),
+                                                                np.nan)
         for col in [x for x in table if x.startswith("null_percentile_") and x.endswith(target)]:
             strongest = np.full(len(genes), -1.0)
             pct = np.full(len(genes), np.nan)
-            for i, (r, v) in enumerate(zip(row, w)):
+            for i, (r, v) in enumerate(zip(row, w, strict=True)):
                 if v > strongest[r]:
                     strongest[r], pct[r] = v, float(table[col][i])
             out[col.replace("null_percentile_", "null_percentile_strongest_link_")] = pct

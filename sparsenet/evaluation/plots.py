@@ -33,7 +33,7 @@ def predicted_vs_observed(path, panels, ncols=None):
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     handles = {}
-    for ax, (title, y, p, m, *rest) in zip(axes.ravel(), panels):
+    for ax, (title, y, p, m, *rest) in zip(axes.ravel(), panels, strict=False):
         groups = np.asarray(rest[0], dtype=object) if rest and rest[0] is not None else None
         ok = np.isfinite(y) & np.isfinite(p)
         half = rest[1] if len(rest) > 1 else None
@@ -90,7 +90,7 @@ def training_curves(path, pretrain_curves, finetune_curves, loss: str = "relativ
     if not cols:
         return False
     fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 4), squeeze=False)
-    for ax, (title, curves) in zip(axes[0], cols):
+    for ax, (title, curves) in zip(axes[0], cols, strict=False):
         for label, losses in curves:
             ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.8, alpha=0.7, label=label)
         ax.set_yscale("log")
@@ -155,7 +155,7 @@ def recorded_controls(path, rows) -> None:
     """Recorded controls at a glance: per (split, null model) row, the null's r as mean +- one and two sd (the
     record keeps no draws) and the real wiring's r as a red dot. ``rows``: (label, real, null mean, null sd, p)."""
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
-    for i, (label, real, mean, sd, p) in enumerate(rows):
+    for i, (_label, real, mean, sd, p) in enumerate(rows):
         ax.plot([mean - 2 * sd, mean + 2 * sd], [i, i], color="tab:blue", lw=1, alpha=0.5)
         ax.plot([mean - sd, mean + sd], [i, i], color="tab:blue", lw=4, alpha=0.7)
         ax.plot(real, i, "o", color="tab:red")

@@ -59,7 +59,7 @@ class Predictions:
         w = csv.writer(buf, lineterminator="\n")
         pct = f"{100 * self.level:g} %"
         header = ["sample_id"]
-        for c, t in zip(self.target_columns, self.targets):
+        for c, t in zip(self.target_columns, self.targets, strict=True):
             header.append(f"{c} [{t}] predicted")
             if self.half_width is not None:
                 header += [f"{c} lower ({pct} interval from held-out residuals)",

@@ -48,7 +48,8 @@ def summarise(ds, records) -> dict:
     rs = [r["reconstruction"] for r in records if "reconstruction" in r]
     if rs:
         out["reconstruction_held_out"] = {
-            **{f"{k}_mean": float(np.nanmean([r[k] for r in rs])) for k in ("pearson_r", "r2", "pca_pearson_r", "pca_r2")},
+            **{f"{k}_mean": float(np.nanmean([r[k] for r in rs])) for k in ("pearson_r", "r2", "pca_pearson_r",
+                                                                            "pca_r2")},
             "r2_per_fold": [float(r["r2"]) for r in rs],
             "pca_r2_per_fold": [float(r["pca_r2"]) for r in rs],
             "genes": "genes linked to at least one phenotype",

@@ -8,6 +8,8 @@ import numpy as np
 
 from .eflux import EFluxSettings, FluxResult, eflux
 
+EFLUX_DEFAULTS = EFluxSettings()  # frozen: one shared default
+
 FLUX_BASELINES = ("eflux", "flux_ridge", "flux_forest")
 WORDS = {"eflux": "E-Flux biomass flux, calibrated", "flux_ridge": "ridge on pFBA fluxes",
          "flux_forest": "random forest on pFBA fluxes"}
@@ -18,14 +20,14 @@ def linear_levels(log_levels) -> np.ndarray:
     return np.maximum(np.power(2.0, np.asarray(log_levels, dtype=np.float64)) - 1.0, 0.0)
 
 
-def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EFluxSettings(),
+def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EFLUX_DEFAULTS,
                 gene_order=None) -> FluxResult:
     """E-Flux of every row of ``log_levels`` (samples x ``gene_ids``; NaN: a gene the data lack), each reaction
     scaled by its maximum over the rows ``train``. ``gene_order`` (a permutation of the measured genes) relabels
     the data's genes before the rules read them: the null in which the gene -> reaction mapping is random."""
     levels = np.asarray(log_levels, dtype=np.float64)
     measured = np.isfinite(levels).all(axis=0)
-    genes = [g for g, ok in zip(gene_ids, measured) if ok]
+    genes = [g for g, ok in zip(gene_ids, measured, strict=True) if ok]
     if gene_order is not None:
         genes = [genes[i] for i in gene_order]
     return eflux(model, genes, linear_levels(levels[:, measured]), train, settings)

@@ -101,7 +101,8 @@ class EFlux:
         variables, lower, upper = [], [], []
         for rid in reaction_ids:
             r = model.reactions.get_by_id(rid)
-            for v, top in ((r.forward_variable, max(0.0, r.upper_bound)), (r.reverse_variable, max(0.0, -r.lower_bound))):
+            for v, top in ((r.forward_variable, max(0.0, r.upper_bound)), (r.reverse_variable, max(0.0,
+                                                                                                   -r.lower_bound))):
                 variables.append(v)
                 lower.append(v.lb)
                 upper.append(top)
@@ -118,7 +119,7 @@ class EFlux:
         forces (lb > 0) stays forced."""
         ub = np.maximum(limits.lower, np.minimum(limits.upper, np.repeat(caps, 2)))
         if limits.columns is None:
-            for v, value in zip(limits.variables, ub):
+            for v, value in zip(limits.variables, ub, strict=True):
                 v.ub = float(value)
             return
         # GLPK: straight to the solver (optlang's setter costs ~10 us of Python a bound, 4,000 bounds a sample);
@@ -126,7 +127,7 @@ class EFlux:
         import swiglpk
 
         problem = limits.model.solver.problem
-        for j, lb, value in zip(limits.columns, limits.lower.tolist(), ub.tolist()):
+        for j, lb, value in zip(limits.columns, limits.lower.tolist(), ub.tolist(), strict=True):
             swiglpk.glp_set_col_bnds(problem, j, swiglpk.GLP_FX if lb == value else swiglpk.GLP_DB, lb, value)
 
     def solve(self, scaled) -> FluxResult:

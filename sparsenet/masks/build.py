@@ -79,7 +79,7 @@ def _masks(model, settings, results, kept, genes, protein_ids, gene_protein, pro
         "keep_zero_optimum": bool(settings.keep_zero_optimum),
         "knockout_lps": int(sum(r.lps for r in results)), "level": level,
         "seconds": round(time.perf_counter() - t0, 2),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     return Masks(
         gene_ids=gene_ids, protein_ids=list(protein_ids), gene_names=[g.name or g.id for g in genes],

@@ -14,7 +14,7 @@ from .store import Masks, is_identity
 def combine(first: Masks, second: Masks, names=("first", "second")) -> Masks:
     """``first``'s genes then ``second``'s new ones; ``first``'s nodes then ``second``'s (a node ID both have
     gets its masks' name as a prefix)."""
-    for m, name in zip((first, second), names):
+    for m, name in zip((first, second), names, strict=True):
         if not is_identity(m.gene_protein):
             raise ValueError(f"{name}: combining needs one-to-one gene -> protein masks")
     genes = list(first.gene_ids) + [g for g in second.gene_ids if g not in set(first.gene_ids)]
@@ -40,5 +40,6 @@ def combine(first: Masks, second: Masks, names=("first", "second")) -> Masks:
     return Masks(genes, list(genes), ids, labels, sp.identity(len(genes), format="csr"), pp,
                  gene_names=[gene_names.get(g, g) for g in genes] if gene_names else [],
                  attrs={"kind": "combined", "first": names[0], "second": names[1],
-                        "first_links": int(first.protein_phenotype.nnz), "second_links": int(second.protein_phenotype.nnz),
-                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+                        "first_links": int(first.protein_phenotype.nnz),
+                        "second_links": int(second.protein_phenotype.nnz),
+                        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})

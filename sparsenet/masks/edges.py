@@ -45,7 +45,8 @@ def read_edges(path, source: str, target: str, allow_self_loops: bool = False):
                 raise ValueError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
             a, b = row[i].strip(), row[j].strip()
             if not a or not b:
-                raise ValueError(f"{path}, line {line}: empty {source if not a else target!r}; every edge needs both ends")
+                raise ValueError(f"{path}, line {line}: empty {source if not a else target!r}; every "
+                                 "edge needs both ends")
             if a == b and not allow_self_loops:
                 raise ValueError(f"{path}, line {line}: self-loop {a!r} -> {b!r}; a layer's nodes are not its inputs "
                                  "(drop the row, or pass --allow-self-loops if the IDs only coincide)")
@@ -75,4 +76,4 @@ def masks_from_edges(path, source: str, target: str, allow_self_loops: bool = Fa
                  gene_protein=sp.identity(len(inputs), format="csr"), protein_phenotype=links,
                  attrs={"kind": "edge list", "edges_file": str(Path(path).name), "edges_sha256": digest,
                         "source_column": source, "target_column": target, "edges": len(sources),
-                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+                        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})

@@ -304,7 +304,7 @@ def build_hierarchy(annotations, relations, features, levels: int, names: dict |
     info = {"levels": levels, "features": len(features),
             "features_linked": int(np.count_nonzero(np.diff(sp.csc_matrix(masks[0]).indptr))),
             "pathways_annotated": len(annotated), "copies": copies, "edges_skipping_levels": int(skipped),
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **(attrs or {})}
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), **(attrs or {})}
     return Hierarchy(features, level_ids, level_names, masks, info)
 
 

@@ -38,4 +38,5 @@ def with_gene_names(masks: Masks, names: dict, source: str) -> Masks:
     attrs = dict(masks.attrs, gene_names_from=Path(source).name,
                  gene_names_sha256=hashlib.sha256(Path(source).read_bytes()).hexdigest(),
                  gene_names_found=sum(bool(n) for n in found))
-    return dataclasses.replace(masks, gene_names=[n or g for n, g in zip(found, masks.gene_ids)], attrs=attrs)
+    return dataclasses.replace(masks, gene_names=[n or g for n, g in zip(found, masks.gene_ids, strict=True)],
+                               attrs=attrs)

@@ -24,7 +24,8 @@ def masks_listing(masks, find: str | None = None) -> dict:
 
     vocabulary = GeneVocabulary(masks)
     phenotypes = [{"id": p, "name": n, "linked_genes": int(k)}
-                  for p, n, k in zip(masks.phenotype_ids, names, per_phenotype) if p in growth or shown(p, n)]
+                  for p, n, k in zip(masks.phenotype_ids, names, per_phenotype, strict=True) if p in growth or shown(p,
+                                                                                                                     n)]
     genes = [{"id": g, "name": vocabulary.symbol.get(g, ""), "phenotypes": int(per_gene[i])}
              for i, g in enumerate(masks.gene_ids) if shown(g, vocabulary.symbol.get(g, ""))]
     buf = io.StringIO()

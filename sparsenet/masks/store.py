@@ -53,7 +53,7 @@ class Masks:
             "phenotypes_screened": len(self.screened_ids),
             "phenotypes_zero_optimum": int(sum(s == "zero" for s in self.screened_status)),
             "phenotypes_fragile": int(sum(s == "fragile" for s in self.screened_status)),
-            "fragile": [i for i, s in zip(self.screened_ids, self.screened_status) if s == "fragile"],
+            "fragile": [i for i, s in zip(self.screened_ids, self.screened_status, strict=True) if s == "fragile"],
             "seconds": self.attrs.get("seconds"),
         }
 

@@ -47,7 +47,7 @@ def subsystem_masks(model, model_file: str = "", model_sha256: str = "", min_gen
                  attrs={"kind": "subsystems", "model_file": str(model_file), "model_sha256": model_sha256,
                         "min_genes": min_genes, "dropped_subsystems": ", ".join(repr(d) for d in drop),
                         "subsystems_too_small": int(len(genes_of) - len(kept)),
-                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+                        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
 
 
 def subsystem_hierarchy(model, features=None, model_file: str = "", drop=UNGROUPED):

@@ -38,5 +38,6 @@ def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None 
     intervals = attach_to_model(Path(out) / "model.h5", ds, results, cfg) if final is not None else None
     seconds = time.perf_counter() - t0
     report = write_run(out, ds, cfg, results, final, seconds,
-                       {"masks": data.masks, "command_seconds": seconds, **({"intervals": intervals} if intervals else {})})
+                       {"masks": data.masks, "command_seconds": seconds,
+                        **({"intervals": intervals} if intervals else {})})
     return TrainResult(Path(out), report, intervals, time.perf_counter() - t0)

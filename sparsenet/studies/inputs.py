@@ -79,7 +79,8 @@ def na_list(na_values: str | None) -> tuple:
 def stop_at_warnings(warnings) -> None:
     """With ``--strict``: the first data warning as an error (how many there were, said with it)."""
     if warnings:
-        raise ValueError(f"{warnings[0]} (--strict: stopped; {len(warnings)} warning{'s' if len(warnings) > 1 else ''})")
+        raise ValueError(f"{warnings[0]} (--strict: stopped; {len(warnings)} "
+                         f"warning{'s' if len(warnings) > 1 else ''})")
 
 
 def read_masks_file(path=None):

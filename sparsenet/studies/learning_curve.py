@@ -74,14 +74,15 @@ def curve(data: StudyData, configs: dict, out: Path, executor: Executor | None =
         runners.append(Runner(ds, c, sub, progress, pretrain_dir=cache_dir or out / "state" / "pretrain"))
     all_results = run_plan(runners, executor, progress).results
     merged, names = {}, []
-    for name, results in zip(configs, all_results):
+    for name, results in zip(configs, all_results, strict=True):
         for (scheme, model, repeat), records in results.items():
             label = model.split(":", 1)[1] if name == "default" else name
             merged[(scheme, f"curve:{label}", repeat)] = records
             names.append(label)
     summary = curve_summary(ds, merged, list(dict.fromkeys(names)), first.cv[0])
     plots.learning_curves(out / "curve.png", summary, ds.target_columns[0], WORDS)
-    report = {"provenance": provenance(), "settings": settings, "data": ds.summary, "curve": summary, "wall_seconds": time.perf_counter() - t0,
+    report = {"provenance": provenance(), "settings": settings, "data": ds.summary, "curve": summary,
+              "wall_seconds": time.perf_counter() - t0,
               "files": {"report.json": "every model's metrics per label count, way of drawing and draw; paired "
                                        "differences against B", "curve.png": "each metric against the number of "
                                        "labelled samples, a line per model, bands of one sd"}}

@@ -70,7 +70,7 @@ def robustness(data: StudyData, cfg: RunConfig, percents, wheres, out: Path, exe
     all_results = run_plan(runners, executor, progress).results
     col = ds.target_columns[0]
     rows = []
-    for noise, results in zip(noises, all_results):
+    for noise, results in zip(noises, all_results, strict=True):
         s = summarise(ds, results[(cfg.cv[0], cfg.strategies[0], 0)])["phenotypes"][col]
         rows.append(NoiseResult("clean" if noise is None else noise.where, 0.0 if noise is None else noise.percent,
                                 s["pearson_r"], s["within_20_percent"], s["rmse"]))

@@ -66,7 +66,8 @@ def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | Non
     col = ds.target_columns[0]
     base = {b: report["results"][f"{scheme}/baseline:{b}"]["over_seeds"][col] for b in cfg.baselines}
     plots.control(out / "control.png", summary, col, {name: {m: v[m]["mean"] for m in v} for name, v in base.items()})
-    report["files"]["control.png"] = "each null model's distribution of r, % within 20 % and RMSE, the real wiring marked"
+    report["files"]["control.png"] = ("each null model's distribution of r, % within 20 % and RMSE, the real wiring "
+                                      "marked")
     if moved:
         report["files"]["null_masks/"] = "every randomised wiring, with its provenance: re-run one with train --masks"
     report["wall_seconds"] = time.perf_counter() - t0

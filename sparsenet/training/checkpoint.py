@@ -82,7 +82,8 @@ def load_checkpoint(path) -> Checkpoint:
     with open_checked(path, FORMAT, "checkpoint") as f:
         m = f["masks"]
         names = "phenotype_names" if "phenotype_names" in m else "phenotype_ids"  # older checkpoints: IDs
-        masks = Masks(decode_strings(m["gene_ids"]), decode_strings(m["protein_ids"]), decode_strings(m["phenotype_ids"]),
+        masks = Masks(decode_strings(m["gene_ids"]), decode_strings(m["protein_ids"]),
+                      decode_strings(m["phenotype_ids"]),
                       decode_strings(m[names]), read_sparse(m["gene_protein"]), read_sparse(m["protein_phenotype"]),
                       gene_names=decode_strings(m["gene_names"]) if "gene_names" in m else [])
         n = f["normalisation"]
@@ -90,7 +91,8 @@ def load_checkpoint(path) -> Checkpoint:
                              n["reference_profile"][()] if "reference_profile" in n else None,
                              float(n.attrs["clip"]), float(n.attrs["scale"]))
         ck = Checkpoint(str(f.attrs["strategy"]), {k: v[()] for k, v in f["params"].items()}, masks, norm,
-                        decode_strings(f["targets"]), decode_strings(f["target_columns"]), json.loads(f.attrs["config"]),
+                        decode_strings(f["targets"]), decode_strings(f["target_columns"]),
+                        json.loads(f.attrs["config"]),
                         json.loads(f.attrs["progress"]), {k: v[()] for k, v in f["extra"].items()})
         stored = str(f.attrs["mask_fingerprint"])
     if mask_fingerprint(ck.masks) != stored:

@@ -111,10 +111,10 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     built = [[member(w, s, k, f" member {k + 1}/{k_members}" if k_members > 1 else "") for k in range(k_members)]
              for w, s in problems]
     for w, start in enumerate(initial or []):  # warm start: the members continue from where they were
-        for m, params in zip(built[w], start):
+        for m, params in zip(built[w], start, strict=True):
             m.encoder.params[...] = backend.xp_for(spec.device).asarray(params, dtype=m.encoder.params.dtype)
     records = [ms[0].record for ms in built]
-    for rec, ms in zip(records, built):
+    for rec, ms in zip(records, built, strict=True):
         rec["pretrain_seconds"] = sum(m.record["pretrain_seconds"] for m in ms)
     progress("finetune", label, 0, 1, None)
     t0 = time.perf_counter()
@@ -127,7 +127,7 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
         factories = [lambda w=w: fresh(w) for w in wirings]
         chosen = choose_l2(factories, xt, y, inner_folds, settings, pretrained_run, l2_path or L2_PATH, sample_weight)
         l2 = [c.l2 for c in chosen]
-        for rec, c in zip(records, chosen):
+        for rec, c in zip(records, chosen, strict=True):
             rec.update(l2_chosen=c.l2, l2_path=np.asarray(c.path), l2_inner_loss=np.asarray(c.inner_loss),
                        l2_path_steps=np.asarray(c.steps))
     encoders = [m.encoder for ms in built for m in ms]
@@ -142,9 +142,10 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
                                  train=train)
     else:  # each member's step count from inner folds of these training samples, then fitted to it
         if subsets is not None:
-            raise ValueError("a learning curve's subsets are fitted without inner early stopping (--early-stopping none)")
+            raise ValueError("a learning curve's subsets are fitted without inner early stopping "
+                             "(--early-stopping none)")
         results = []
-        for i, (e, c) in enumerate(zip(encoders, columns)):
+        for i, (e, c) in enumerate(zip(encoders, columns, strict=True)):
             own = replace(settings, l2=l2[i // k_members])
             steps, grid, curve = choose_steps(e, xt, y, c, own, pretrained_run, inner_folds)
             if i % k_members == 0:  # the report keeps member 0's choice
@@ -153,7 +154,7 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
                                       sample_weight=sample_weight)
     seconds = time.perf_counter() - t0
     fitted = []
-    for w, (ms, rec) in enumerate(zip(built, records)):
+    for w, (ms, rec) in enumerate(zip(built, records, strict=True)):
         losses, reason = results[w * k_members]
         rec.update(finetune_seconds=seconds / len(problems), finetune_losses=losses, stop=reason)
         members = [m.encoder for m in ms]

@@ -44,10 +44,10 @@ def choose_l2(factories, x, y, folds, settings, pretrained: bool, path=L2_PATH, 
     for j, l2 in enumerate(path):
         results = finetune_stack(encoders, columns, x, y, replace(settings, l2=float(l2)), pretrained, train=train,
                                  sample_weight=sample_weight)
-        for i, (e, c) in enumerate(zip(encoders, columns)):
+        for i, (e, c) in enumerate(zip(encoders, columns, strict=True)):
             test, keep = folds[i % n_folds], train[i]
             scale = np.abs(np.nanmean(y[keep], axis=0)) + 1e-12
             curves[i // n_folds, j] += held_out_loss(predict(e, x[test], c), y[test], scale, settings.loss) / n_folds
             steps[i // n_folds, j] += len(results[i][0])
     return [Choice(float(path[int(np.nanargmin(curve))]), list(path), curve.tolist(), s.tolist())
-            for curve, s in zip(curves, steps)]
+            for curve, s in zip(curves, steps, strict=True)]

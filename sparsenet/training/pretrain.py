@@ -22,7 +22,8 @@ class PretrainSettings:
     batch: int = 5000
     lr: float = 0.1  # Adam step for the SSE of 5,000-sample batches (chosen on reconstruction, not on phenotypes)
     checkpoint_every: int = 50
-    noise: float = 0.0  # denoising: this fraction of each profile's genes set to 0 in the input, the clean profile the target
+    # denoising: this fraction of each profile's genes set to 0 in the input, the clean profile the target
+    noise: float = 0.0
 
 
 LOG_EVERY = 10  # pre-training steps between reading the loss back (and reporting progress)

@@ -118,7 +118,8 @@ class EncoderStack:
         for stacked, parts in self._pairs(encoders):
             stacked[...] = xp.asarray(np.concatenate([backend.to_numpy(p).ravel() for p in parts]),
                                       dtype=stacked.dtype)
-        for mine, theirs in zip(self.net.layers, encoders[0].layers):  # what is held fixed, held fixed here
+        for mine, theirs in zip(self.net.layers, encoders[0].layers,
+                                strict=False):  # what is held fixed, held fixed here
             mine.trainable = theirs.trainable
         self.net.layers[0].frozen = set(encoders[0].layers[0].frozen)
 
@@ -210,7 +211,8 @@ class StackObjective:
 
     def data_gradient(self):
         out = self.net.forward(self.x, check=False)  # (B, width), feature-major for masked layers
-        self.ops.member_losses(self.kind, self.xp.ascontiguousarray(out.T), self.columns, self.yT, self.weight, self.scale, self.gradT,
+        self.ops.member_losses(self.kind, self.xp.ascontiguousarray(out.T), self.columns, self.yT, self.weight,
+                               self.scale, self.gradT,
                                self.values)
         self.net.backward(self.gradT.T)
         return self.values
@@ -241,7 +243,7 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
         return [finetune(e, x, y, c, replace(settings, l2=float(l2[m])), pretrained, train=train[m],
                          sample_weight=sample_weight, at_steps=at_steps,
                          on_step=None if on_step is None else (lambda step, _, m=m: on_step(step, m)))
-                for m, (e, c) in enumerate(zip(encoders, columns))]
+                for m, (e, c) in enumerate(zip(encoders, columns, strict=True))]
 
     def objective_of(members):
         """The stack and objective of ``members`` (indices into ``encoders``), parameters loaded."""

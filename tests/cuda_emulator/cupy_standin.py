@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class RawModule:
 
     def __init__(self, code=None, path=None, options=(), backend="nvrtc", name_expressions=None):
         if code is None:
-            code = open(path).read()
+            code = Path(path).read_text()
         self.code, self.options = code, tuple(options)
         # include directories (-I) apply on the CPU too; the other NVRTC options do not
         self.module = Module(code, extra_flags=[o for o in self.options if o.startswith("-I")])

@@ -180,7 +180,7 @@ class Module:
         if len(args) != len(params):
             raise EmulatorError(f"{name}: {len(args)} arguments for {len(params)} parameters")
         arrays, scalars = {}, {}
-        for i, (a, p) in enumerate(zip(args, params)):
+        for i, (a, p) in enumerate(zip(args, params, strict=True)):
             if p.pointer:
                 arrays[i] = _device_operand(a, p, i, name)
             else:
@@ -204,7 +204,6 @@ class Module:
             for i, data in first.items():
                 if data != other[i]:
                     a = np.frombuffer(data, params[i].dtype)
-                    b = np.frombuffer(other[i], params[i].dtype)
                     size = a.itemsize
                     n = int((np.frombuffer(data, np.uint8).reshape(-1, size)
                              != np.frombuffer(other[i], np.uint8).reshape(-1, size)).any(axis=1).sum())
@@ -286,7 +285,7 @@ def _device_operand(a, p: Param, i: int, name: str) -> np.ndarray:
 
 def _check_no_partial_overlap(name, params, arrays):
     spans = sorted((h.ctypes.data, h.ctypes.data + h.nbytes, i) for i, h in arrays.items() if h.nbytes)
-    for (s0, e0, i0), (s1, e1, i1) in zip(spans, spans[1:]):
+    for (s0, e0, i0), (s1, e1, i1) in zip(spans, spans[1:], strict=False):
         if s1 < e0 and (s0, e0) != (s1, e1):
             raise EmulatorError(f"{name}: arguments {i0} ({params[i0].name}) and {i1} ({params[i1].name}) "
                                 f"overlap partially")

@@ -25,7 +25,7 @@ ACT_SOFTPLUS = 1  # activation codes: activation.cuh (0 none, 1 softplus, 2 relu
 OPTIONS = ("--std=c++14",)  # NVRTC options; headers are written into the source (sources.py)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module(filename: str):
     return cp.RawModule(code=read_source(filename, SOURCES), options=OPTIONS)
 
@@ -37,7 +37,8 @@ def _kernel(filename: str, name: str):
 def _check(*arrays):
     for a in arrays:
         if a.dtype not in (cp.float32, cp.int32) and a.size:
-            raise ValueError(f"the GPU kernels take float32 arrays, got {a.dtype}; build the network with dtype float32")
+            raise ValueError(f"the GPU kernels take float32 arrays, got {a.dtype}; build the "
+                             "network with dtype float32")
         if a.size and not a.flags.c_contiguous:
             raise ValueError("the GPU kernels take C-contiguous feature-major arrays")
 
@@ -159,7 +160,8 @@ def adam_update_members(param, grad, m, v, penalty, anchor, active, lr, beta1, b
     n = int(param.size)
     _kernel("adam.cu", "adam_update_members")(
         (_grid(n),), (THREADS,),
-        (param, grad, m, v, penalty, np.int32(penalty.size == n), anchor, np.int32(anchor.size == n and penalty.size == n),
+        (param, grad, m, v, penalty, np.int32(penalty.size == n), anchor,
+         np.int32(anchor.size == n and penalty.size == n),
          active, np.int32(active.size == n), np.int64(n),
          np.float32(lr), np.float32(beta1), np.float32(beta2), np.float32(eps), np.float32(bias1),
          np.float32(bias2)))
