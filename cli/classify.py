@@ -44,6 +44,9 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
              control: int = typer.Option(0, "--control", min=0, help="draws per null model (>= 50 for a claim); 0: "
                                          "no control"),
              null_models: str = typer.Option("genes,edges,density", "--null-models", help="null models of the control"),
+             stack: int = typer.Option(1, "--stack", min=1, help="train this many null draws at once as one stacked "
+                                       "network (the same gradients and batch order; dropout drops other entries; "
+                                       "most useful on a GPU)"),
              device: str = typer.Option("cpu", help="cpu, gpu or auto"),
              out: Path = typer.Option(..., "-o", "--out", help="folder for classification.json and importance.csv")):
     """Cross-validate a pathway-wired classifier (BINN / P-NET shape) beside its baselines on the same folds,
@@ -80,7 +83,7 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
         typer.echo(f"note: {note}")
     settings = study.ClassificationSettings(folds, repeats, seed, ensemble,
                                             PathwayTraining("tanh", dropout, epochs, batch, lr, l2,
-                                                            resolve_device(device)), chosen)
+                                                            resolve_device(device)), chosen, stack)
     typer.echo(f"{table.X.shape[0]} samples x {table.X.shape[1]} features; wiring "
                f"{' -> '.join(map(str, h.level_sizes()))}"
                f" nodes; {folds}-fold x {repeats} stratified{' by ' + group_by if group_by else ''}")

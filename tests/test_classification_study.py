@@ -155,3 +155,29 @@ def test_classify_command_end_to_end(tmp_path, rng):
     one_line_error(sparsenet(*args[:-2], "--label-column", "class", "-o", tmp_path / "run2"), "no column 'class'")
     one_line_error(sparsenet(*args[:-2], "--baselines", "svm", "-o", tmp_path / "run3"), "unknown baseline 'svm'")
     assert not (tmp_path / "run2").exists()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_stack_of_networks_trains_each_member_as_alone(rng, n_classes):
+    from conftest import random_mask
+    from sparsenet.training.pathway_network import fit_network, fit_stacked
+
+    levels = [random_mask(rng, 30, 80, 0.1), random_mask(rng, 7, 30, 0.3)]
+    members = [levels] + [randomise_levels(levels, kind, 0, 1) for kind in ("genes", "edges", "density")]
+    X, y = rng.normal(size=(70, 80)), rng.integers(0, n_classes, 70)
+    training = PathwayTraining(dropout=0.0, epochs=4, dtype="float64")
+    stacked = fit_stacked(members, X, y, n_classes, training, seeds=[3, 4, 5, 6], order_seed=9)
+    for j, member in enumerate(members):
+        alone = fit_network(member, X, y, n_classes, training, seed=3 + j, order_seed=9)
+        np.testing.assert_allclose(stacked[j].params, alone.params, rtol=1e-10, atol=1e-12)
+
+
+def test_the_control_gives_the_same_nulls_stacked(rng):
+    X, y, h = task(rng, n=60)
+    settings = study.ClassificationSettings(folds=3, repeats=1, training=PathwayTraining(epochs=10, dropout=0.0),
+                                            baselines=())
+    real = study.cross_validate(X, y, h.masks, settings)
+    one = study.wiring_control(X, y, h.masks, settings, ("edges",), draws=3, real=real)
+    stacked = study.wiring_control(X, y, h.masks, study.replace(settings, stack=2), ("edges",), draws=3, real=real)
+    np.testing.assert_allclose(stacked["null_models"]["edges"]["roc_auc"]["null_values"],
+                               one["null_models"]["edges"]["roc_auc"]["null_values"], atol=2e-3)

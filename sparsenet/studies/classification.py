@@ -15,13 +15,14 @@ held-out samples of every fold, and each node's percentile among the same node's
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..evaluation.control import compare
 from ..masks.randomise import KINDS, randomise_levels
-from ..training.pathway_network import PathwayTraining, class_probabilities, fit_network, node_importance
+from ..training.pathway_network import (PathwayTraining, class_probabilities, fit_network, fit_stacked,
+                                        node_importance)
 
 BASELINES = ("logistic_all", "logistic_wiring", "forest", "majority")
 BASELINE_WORDS = {"logistic_all": "L2 logistic regression on all features (penalty by inner 5-fold CV)",
@@ -44,6 +45,7 @@ class ClassificationSettings:
     ensemble: int = 1
     training: PathwayTraining = field(default_factory=PathwayTraining)
     baselines: tuple = BASELINES
+    stack: int = 1  # null draws trained at once as one stacked network (1: one by one)
 
 
 def encode_classes(y) -> tuple:
@@ -154,6 +156,31 @@ def _network_fold(levels, X, codes, n_classes, fold, settings: ClassificationSet
     return np.mean(probs, axis=0), seconds, imp
 
 
+def _draws_on_folds(drawn, X, codes, n_classes, folds, settings: ClassificationSettings) -> tuple:
+    """Each drawn wiring trained on every fold as the real one is (``ensemble`` networks, seeds ``seed`` +
+    k): per draw its per-fold metrics and its node importances averaged over folds. With ``settings.stack``
+    > 1 the draws of one fold train as one stacked network (``fit_stacked``: the same gradients, one shared
+    batch order, dropout drawing other entries)."""
+    e = settings.ensemble
+    per_fold, totals = [[] for _ in drawn], [None] * len(drawn)
+    for train, test in folds:
+        xtr, xte = standardised(X, train, test)
+        seeds = [settings.seed + member for _ in drawn for member in range(e)]
+        members = [levels for levels in drawn for _ in range(e)]
+        if settings.stack > 1:
+            nets = fit_stacked(members, xtr, codes[train], n_classes, settings.training, seeds, settings.seed)
+        else:
+            nets = [fit_network(m, xtr, codes[train], n_classes, settings.training, s)
+                    for m, s in zip(members, seeds, strict=True)]
+        for i in range(len(drawn)):
+            mine = nets[i * e:(i + 1) * e]
+            proba = np.mean([class_probabilities(net, xte, n_classes) for net in mine], axis=0)
+            per_fold[i].append(class_metrics(codes[test], proba, n_classes))
+            imp = [sum(parts) / e for parts in zip(*(node_importance(net, xte) for net in mine), strict=True)]
+            totals[i] = imp if totals[i] is None else [a + b for a, b in zip(totals[i], imp, strict=True)]
+    return per_fold, [[a / len(folds) for a in t] for t in totals]
+
+
 def _summary(per_fold: list) -> dict:
     out = {}
     for m in METRICS:
@@ -220,9 +247,7 @@ def wiring_control(X, y, levels, settings: ClassificationSettings = Classificati
     ``real``: the real wiring's ``cross_validate`` result on these settings (computed when None)."""
     X = np.asarray(X, dtype=np.float64)
     classes, codes = encode_classes(y)
-    real = real or cross_validate(X, y, levels, ClassificationSettings(settings.folds, settings.repeats,
-                                                                       settings.seed, settings.ensemble,
-                                                                       settings.training, ()), groups)
+    real = real or cross_validate(X, y, levels, replace(settings, baselines=()), groups)
     folds = [(np.asarray(tr), np.asarray(te)) for tr, te in real["folds"]]
     out = {"draws": draws, "null_models": {}}
     for kind in kinds:
@@ -231,19 +256,17 @@ def wiring_control(X, y, levels, settings: ClassificationSettings = Classificati
         scores = {m: [] for m in METRICS}
         importances = [[] for _ in levels]
         start = time.perf_counter()
-        for d in range(draws):
-            drawn = randomise_levels(levels, kind, settings.seed, d)
-            per_fold, imp_sum = [], None
-            for fold in folds:
-                proba, _, imp = _network_fold(drawn, X, codes, classes.size, fold, settings, importance=True)
-                per_fold.append(class_metrics(codes[fold[1]], proba, classes.size))
-                imp_sum = imp if imp_sum is None else [a + b for a, b in zip(imp_sum, imp, strict=True)]
-            for m in METRICS:
-                scores[m].append(float(np.nanmean([f[m] for f in per_fold])))
-            for level, a in enumerate(imp_sum):
-                importances[level].append(a / len(folds))
-            if (d + 1) % 10 == 0 or d + 1 == draws:
-                progress(f"null {kind}: {d + 1}/{draws} draws, AUC {np.mean(scores['roc_auc']):.3f} so far")
+        for first in range(0, draws, settings.stack):
+            chunk = [randomise_levels(levels, kind, settings.seed, d)
+                     for d in range(first, min(draws, first + settings.stack))]
+            for per_fold, imp in zip(*_draws_on_folds(chunk, X, codes, classes.size, folds, settings), strict=True):
+                for m in METRICS:
+                    scores[m].append(float(np.nanmean([f[m] for f in per_fold])))
+                for level, a in enumerate(imp):
+                    importances[level].append(a)
+            done = len(scores["roc_auc"])
+            if done % 10 < len(chunk) or done == draws:
+                progress(f"null {kind}: {done}/{draws} draws, AUC {np.mean(scores['roc_auc']):.3f} so far")
         entry = {m: {**compare(real["models"]["network"][m]["mean"], np.array(scores[m]), m),
                      "null_values": scores[m]} for m in METRICS}
         entry["seconds"] = time.perf_counter() - start

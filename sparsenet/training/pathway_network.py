@@ -63,35 +63,103 @@ def class_loss(logits, y, n_classes: int):
 
 
 def fit_network(masks, X: np.ndarray, y: np.ndarray, n_classes: int, training: PathwayTraining,
-                seed: int = 0) -> Sequential:
+                seed: int = 0, order_seed: int | None = None) -> Sequential:
     """Train one network on standardised inputs ``X`` (samples x features) and class indices ``y``:
-    ``epochs`` passes over the samples in a seeded random order, ``batch_size`` at a time."""
+    ``epochs`` passes over the samples in a random order (seeded by ``order_seed``, default ``seed``),
+    ``batch_size`` at a time."""
     net = build_network(masks, n_classes, training, seed)
+    _train(net, X, y, training, seed if order_seed is None else order_seed,
+           lambda logits, target: class_loss(logits, target, n_classes))
+    return net
+
+
+def _train(net, X, y, training, order_seed, loss):
+    """Adam over ``net`` for ``training.epochs`` passes in batches; ``loss(logits, y_rows)`` -> (value, grad)."""
     xp = backend.xp_for(training.device)
     X = xp.asarray(np.asarray(X, dtype=training.dtype))
     y = xp.asarray(np.asarray(y, dtype=np.int64))
     opt = Adam(net.params, net.grads, lr=training.learning_rate, weight_decay=training.weight_decay)
-    rng = np.random.default_rng([seed, 7])
+    rng = np.random.default_rng([order_seed, 7])
     n = X.shape[0]
     set_training(net, True)
     with threads_for(net.params.size * min(n, training.batch_size), training.device):
-        _epochs(net, opt, X, y, n_classes, training, rng)
+        for _ in range(training.epochs):
+            order = rng.permutation(n)
+            for start in range(0, n, training.batch_size):
+                rows = order[start:start + training.batch_size]
+                if xp is not np:
+                    rows = xp.asarray(rows)
+                _, grad = loss(net.forward(X[rows], check=False), y[rows])
+                net.backward(grad)
+                opt.step()
     set_training(net, False)
-    return net
 
 
-def _epochs(net, opt, X, y, n_classes, training, rng):
-    xp = backend.get_array_module(X)
-    n = X.shape[0]
-    for _ in range(training.epochs):
-        order = rng.permutation(n)
-        for start in range(0, n, training.batch_size):
-            rows = order[start:start + training.batch_size]
-            if xp is not np:
-                rows = xp.asarray(rows)
-            _, grad = class_loss(net.forward(X[rows], check=False), y[rows], n_classes)
-            net.backward(grad)
-            opt.step()
+def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training: PathwayTraining, seeds,
+                order_seed: int = 0) -> list:
+    """K networks on the same samples trained as one (``engine.stack``'s idea for N levels): level 1 of every
+    member stacked on the shared input, the deeper levels and the read-outs block-diagonal, one Adam over one
+    buffer. ``members``: each network's level masks (the same shapes; null draws of one wiring), ``seeds``
+    their initial weights' seeds. Each member's gradient is its own loss's (the stacked loss is their sum), so
+    it trains as ``fit_network(..., seed, order_seed)`` does, the one difference being which entries dropout
+    drops. Returns K plain networks (``build_network``'s) holding the trained weights."""
+    import scipy.sparse as sp
+
+    from ..engine.stack import block_diagonal
+
+    from dataclasses import replace
+
+    k = len(members)
+    on_cpu = replace(training, device="cpu")  # the members' own networks, filled in after training
+    singles = [build_network(levels, n_classes, on_cpu, seed) for levels, seed in zip(members, seeds, strict=True)]
+    outputs = singles[0].layers[-1].out_features
+    n_levels = len(members[0])
+    stacked_levels = [sp.vstack([m[0] for m in members], format="csr")] + [
+        sp.block_diag([m[level] for m in members], format="csr") for level in range(1, n_levels)]
+    readout, _, _ = block_diagonal([(outputs, members[0][-1].shape[0])] * k)
+    layers = []
+    for level, mask in enumerate(stacked_levels):
+        layer = MaskedLinear(mask, activation=training.activation)
+        parts = [[x for x in single.layers if isinstance(x, MaskedLinear)][level] for single in singles]
+        _set_stacked(layer, parts, mask)
+        layers.append(layer)
+        if training.dropout > 0:
+            layers.append(Dropout(training.dropout, seed=int(seeds[0]) * 1009 + level))
+    head = MaskedLinear(readout)
+    head.params["weight"][...] = np.concatenate([s.layers[-1].params["weight"].ravel() for s in singles])
+    head.params["bias"][...] = np.concatenate([s.layers[-1].params["bias"] for s in singles])
+    layers.append(head)
+    net = Sequential(layers, dtype=np.dtype(training.dtype))
+    if training.device != "cpu":
+        net = net.to(training.device)
+
+    def loss(logits, target):
+        xp = backend.get_array_module(logits)
+        if n_classes == 2:
+            value, grad = binary_cross_entropy_with_logits(
+                logits, xp.repeat(xp.asarray(target, dtype=logits.dtype).reshape(-1, 1), k, axis=1))
+            return value, grad * k  # each member's own mean over its samples, as alone
+        grads = [softmax_cross_entropy(logits[:, j * outputs:(j + 1) * outputs], target)[1] for j in range(k)]
+        return None, xp.concatenate(grads, axis=1)
+
+    _train(net, X, y, training, order_seed, loss)
+    stacked = [layer for layer in net.layers if isinstance(layer, MaskedLinear)]
+    parts = [[x for x in single.layers if isinstance(x, (MaskedLinear, DenseLinear))] for single in singles]
+    for level, layer in enumerate(stacked):
+        w, b = backend.to_numpy(layer.params["weight"]), backend.to_numpy(layer.params["bias"])
+        w_at = np.cumsum([0] + [p[level].params["weight"].size for p in parts])
+        b_at = np.cumsum([0] + [p[level].params["bias"].size for p in parts])
+        for j, p in enumerate(parts):
+            p[level].params["weight"][...] = w[w_at[j]:w_at[j + 1]].reshape(p[level].params["weight"].shape)
+            p[level].params["bias"][...] = b[b_at[j]:b_at[j + 1]]
+    return singles
+
+
+def _set_stacked(layer, parts, mask):
+    """The stacked layer's weights and biases from its members' (their nonzeros in member order are the
+    stacked CSR order: row-stacked, or block-diagonal with offset columns)."""
+    layer.params["weight"][...] = np.concatenate([backend.to_numpy(p.params["weight"]) for p in parts])
+    layer.params["bias"][...] = np.concatenate([backend.to_numpy(p.params["bias"]) for p in parts])
 
 
 def class_probabilities(net: Sequential, X: np.ndarray, n_classes: int) -> np.ndarray:
