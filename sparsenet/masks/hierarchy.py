@@ -84,30 +84,31 @@ class Hierarchy:
 
 # ---------------------------------------------------------------------------------------------- reading tables
 
-def _delimiter(path: Path, first_line: str) -> str:
-    return "\t" if "\t" in first_line else ","
-
-
-def read_pairs(path, what: str) -> list:
-    """Rows of a two-or-more-column table (tab- or comma-separated, sniffed from its first line) as lists of
-    strings; a first row of column words (``feature``, ``pathway``, ``parent``, ``child`` ...) is a header and
-    skipped, rows starting with ``#`` are comments. HierarchyError naming the file and line otherwise."""
+def _table(path, what: str) -> list:
+    """Every row of a CSV or TSV file (tab-separated when its first line holds a tab), cells stripped;
+    HierarchyError when the file is missing."""
     path = Path(path)
     if not path.exists():
         raise HierarchyError(f"{path}: no such {what} file")
     with open(path, newline="", encoding="utf-8-sig") as f:
         first = f.readline()
         f.seek(0)
-        rows = []
-        for line, row in enumerate(csv.reader(f, delimiter=_delimiter(path, first)), start=1):
-            if not row or not any(c.strip() for c in row) or row[0].startswith("#"):
-                continue
-            row = [c.strip() for c in row]
-            if not rows and line == 1 and row[0].lower() in HEADER_WORDS:
-                continue
-            if len(row) < 2 or not row[0] or not row[1]:
-                raise HierarchyError(f"{path}, line {line}: a {what} row needs two non-empty columns, got {row[:2]}")
-            rows.append(row)
+        return [[c.strip() for c in row] for row in csv.reader(f, delimiter="\t" if "\t" in first else ",")]
+
+
+def read_pairs(path, what: str) -> list:
+    """Rows of a two-or-more-column table (tab- or comma-separated, sniffed from its first line) as lists of
+    strings; a first row of column words (``feature``, ``pathway``, ``parent``, ``child`` ...) is a header and
+    skipped, rows starting with ``#`` are comments. HierarchyError naming the file and line otherwise."""
+    rows = []
+    for line, row in enumerate(_table(path, what), start=1):
+        if not any(row) or row[0].startswith("#"):
+            continue
+        if not rows and line == 1 and row[0].lower() in HEADER_WORDS:
+            continue
+        if len(row) < 2 or not row[0] or not row[1]:
+            raise HierarchyError(f"{path}, line {line}: a {what} row needs two non-empty columns, got {row[:2]}")
+        rows.append(row)
     if not rows:
         raise HierarchyError(f"{path}: no rows; a {what} table has one pair per row")
     return rows
@@ -137,19 +138,12 @@ def read_gmt(path) -> tuple:
 
 def read_named_columns(path, columns) -> list:
     """(feature, pathway) pairs from a table with a header row, by the header's names ``columns``."""
-    path = Path(path)
-    if not path.exists():
-        raise HierarchyError(f"{path}: no such feature -> pathway file")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        first = f.readline()
-        f.seek(0)
-        reader = csv.reader(f, delimiter=_delimiter(path, first))
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise HierarchyError(f"{path}: no column {missing[0]!r} (--columns); the columns are {', '.join(header)}")
-        i, j = (header.index(c) for c in columns)
-        pairs = [(r[i].strip(), r[j].strip()) for r in reader if len(r) > max(i, j) and r[i].strip() and r[j].strip()]
+    header, *rows = _table(path, "feature -> pathway") or [[]]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise HierarchyError(f"{path}: no column {missing[0]!r} (--columns); the columns are {', '.join(header)}")
+    i, j = (header.index(c) for c in columns)
+    pairs = [(r[i], r[j]) for r in rows if len(r) > max(i, j) and r[i] and r[j]]
     if not pairs:
         raise HierarchyError(f"{path}: no rows with both {columns[0]!r} and {columns[1]!r}")
     return pairs
@@ -361,17 +355,10 @@ def is_hierarchy_file(path) -> bool:
 def feature_ids_of_table(path, samples_as_rows: bool = False) -> list:
     """The feature IDs of a data table: its first column below the header (features as rows, as BINN's
     ``sample_datamatrix.csv``), or with ``samples_as_rows`` its header after the first cell."""
-    path = Path(path)
-    if not path.exists():
-        raise HierarchyError(f"{path}: no such data table")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        first = f.readline()
-        f.seek(0)
-        reader = csv.reader(f, delimiter=_delimiter(path, first))
-        header = next(reader, None)
-        if not header:
-            raise HierarchyError(f"{path}: empty data table")
-        ids = [h.strip() for h in header[1:]] if samples_as_rows else [r[0].strip() for r in reader if r]
+    rows = _table(path, "data table")
+    if not rows or not rows[0]:
+        raise HierarchyError(f"{path}: empty data table")
+    ids = rows[0][1:] if samples_as_rows else [r[0] for r in rows[1:] if r]
     ids = [i for i in ids if i]
     if not ids:
         raise HierarchyError(f"{path}: no feature IDs in its {'header row' if samples_as_rows else 'first column'}"
