@@ -21,17 +21,17 @@ def main():
     importance = res.pop("importance")
     res.pop("held_out_probabilities", None)
     res["folds"] = f"{len(res['folds'])} (train, test) splits, omitted"
-    top = []
-    for level, imp in enumerate(importance):
-        order = sorted(range(len(imp)), key=lambda i: -imp[i])[:args.top]
-        for i in order:
-            row = {"level": level + 1, "index": i, "importance": imp[i]}
-            for kind, e in r.get("control", {}).get("null_models", {}).items():
-                row[f"percentile_{kind}"] = e["node_percentile"][level][i]
-            top.append(row)
+    res.pop("codes", None)
+    if "top_nodes" not in r:  # records of 0.5.0's first runs: each level's top nodes by index
+        r["top_nodes"] = []
+        for level, imp in enumerate(importance):
+            for i in sorted(range(len(imp)), key=lambda i: -imp[i])[:args.top]:
+                row = {"level": level + 1, "index": i, "importance": imp[i]}
+                for kind, e in r.get("control", {}).get("null_models", {}).items():
+                    row[f"percentile_{kind}"] = e["node_percentile"][level][i]
+                r["top_nodes"].append(row)
     for e in r.get("control", {}).get("null_models", {}).values():
         e.pop("node_percentile", None)
-    r["top_nodes"] = top
     args.out.write_text(json.dumps(r, indent=1) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
 

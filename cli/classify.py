@@ -53,6 +53,8 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
     and hold its wiring against randomised wirings (--control)."""
     from sparsenet.backend import resolve_device
     from sparsenet.data.labelled import binn_example, read_labelled
+    from sparsenet.evaluation.html import write_html
+    from sparsenet.evaluation.report import provenance
     from sparsenet.masks.hierarchy import read_hierarchy
     from sparsenet.studies import classification as study
     from sparsenet.training.pathway_network import PathwayTraining
@@ -89,17 +91,31 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
                f" nodes; {folds}-fold x {repeats} stratified{' by ' + group_by if group_by else ''}")
     result = study.cross_validate(table.X, table.labels, h.masks, settings, table.groups, progress=typer.echo)
     record = {"data": str(data) if data else f"example {example}", "hierarchy": h.attrs, "notes": list(table.notes),
-              "result": result}
+              "result": result, "provenance": provenance()}
     rows = []
     if control:
         record["control"] = study.wiring_control(table.X, table.labels, h.masks, settings, kinds, control, table.groups,
                                                  real=result, progress=typer.echo)
         rows = study.important_nodes(result, record["control"], h.level_ids, h.level_names)
+    record["top_nodes"] = [{"level": r["level"], "node": r["node"], "name": r["name"], "importance": r["importance"],
+                            **{f"percentile_{k}": v for k, v in r["percentile"].items()}}
+                           for r in study.important_nodes(result, record.get("control", {"null_models": {}}),
+                                                          h.level_ids, h.level_names, top=10)]
+    record["wall_seconds"] = time.perf_counter() - t0
+    record["files"] = {"classification.json": "this record: settings, every model's held-out scores per fold, the "
+                                              "network's held-out probabilities, the control's draws",
+                       "importance.csv": "every node's importance and its lowest null percentile",
+                       "report.html": "this run on one page (self-contained)",
+                       "roc_calibration.png": "the network's held-out ROC curve and calibration"}
+    if control:
+        record["files"]["classify_control.png"] = "each null model's draws of ROC AUC beside the real wiring"
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "classification.json", record)
     write_atomically(out / "importance.csv", lambda p: Path(p).write_text(_importance_csv(result, h, rows)))
+    write_html(out)
     typer.echo(summary_table(result, record.get("control")))
-    typer.echo(f"wrote {out / 'classification.json'} and {out / 'importance.csv'} in {time.perf_counter() - t0:.0f} s")
+    typer.echo(f"wrote {out / 'classification.json'}, {out / 'importance.csv'} and {out / 'report.html'} in "
+               f"{time.perf_counter() - t0:.0f} s")
 
 
 def _merge(text):

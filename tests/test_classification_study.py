@@ -12,7 +12,7 @@ from sparsenet.masks.hierarchy import build_hierarchy, write_hierarchy
 from sparsenet.masks.randomise import randomise_levels
 from sparsenet.studies import classification as study
 from sparsenet.training.pathway_network import PathwayTraining, build_network, node_importance
-from conftest import one_line_error, sparsenet
+from conftest import assert_page, one_line_error, sparsenet
 
 FAST = study.ClassificationSettings(folds=3, repeats=1, training=PathwayTraining(epochs=40), ensemble=2,
                                     baselines=("logistic_wiring", "majority"))
@@ -152,6 +152,11 @@ def test_classify_command_end_to_end(tmp_path, rng):
     table = (tmp_path / "run" / "importance.csv").read_text().splitlines()
     assert table[0].startswith("level,node,name,importance") and len(table) == 1 + sum(h.level_sizes())
     assert "network" in done.stdout and "wiring control, 2 draws" in done.stdout
+    assert_page(tmp_path / "run", ["run", "accuracy", "roc", "wiring", "pathways", "files"])
+    page = (tmp_path / "run" / "report.html").read_text()
+    auc = record["result"]["models"]["network"]["roc_auc"]
+    assert f"{auc['mean']:.3f} ± {auc['sd']:.3f}" in page  # the page's numbers are the record's
+    assert [r["level"] for r in record["top_nodes"]] == [1] * 6 + [2] * 2  # each level's top 10 (6 and 2 nodes)
     one_line_error(sparsenet(*args[:-2], "--label-column", "class", "-o", tmp_path / "run2"), "no column 'class'")
     one_line_error(sparsenet(*args[:-2], "--baselines", "svm", "-o", tmp_path / "run3"), "unknown baseline 'svm'")
     assert not (tmp_path / "run2").exists()

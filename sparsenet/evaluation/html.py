@@ -99,7 +99,7 @@ def read_run(folder) -> Run:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such run folder")
-    for name in ("report.json", "robustness.json"):
+    for name in ("report.json", "robustness.json", "classification.json"):
         path = folder / name
         if path.exists():
             try:
@@ -109,9 +109,11 @@ def read_run(folder) -> Run:
                                  "it: run it again with --resume") from None
             break
     else:
-        raise ValueError(f"{folder}: no report.json or robustness.json; give the folder of a finished sparsenet train, "
-                         "control, curve or robustness run")
-    if name == "robustness.json":
+        raise ValueError(f"{folder}: no report.json, robustness.json or classification.json; give the folder of a "
+                         "finished sparsenet train, control, curve, robustness or classify run")
+    if name == "classification.json":
+        kind = "classify"
+    elif name == "robustness.json":
         kind = "robustness"
     elif "flux_control" in report:
         kind = "flux"
@@ -493,10 +495,13 @@ def robustness_sections(run: Run) -> list:
 
 # ---------------------------------------------------------------- the page
 TITLES = {"train": "sparsenet train", "control": "sparsenet control", "curve": "sparsenet curve",
+          "classify": "sparsenet classify",
           "robustness": "sparsenet robustness", "flux": "sparsenet control --predictor flux"}
 
 
 def page_sections(run: Run) -> list:
+    if run.kind == "classify":
+        return classify_sections(run) + [files_written(run)]
     head = [what_was_run(run), data_checks(run)]
     if run.kind == "train":
         body = [accuracy(run), wiring(run), training_curves(run), genes(run)]
@@ -516,9 +521,14 @@ def render(run: Run, sections: list | None = None) -> str:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("sparsenet.evaluation", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    data = run.report.get("data", {})
-    lead = (f"{data.get('labelled_samples', '?')} labelled samples of {data.get('expression_file', '?')}; "
-            f"{run.report_file} in {run.folder.name}")
+    if run.kind == "classify":
+        res = run.report["result"]
+        lead = (f"{res['samples']} samples of {run.report.get('data', '?')} in classes "
+                f"{', '.join(map(str, res['classes']))}; {run.report_file} in {run.folder.name}")
+    else:
+        data = run.report.get("data", {})
+        lead = (f"{data.get('labelled_samples', '?')} labelled samples of {data.get('expression_file', '?')}; "
+                f"{run.report_file} in {run.folder.name}")
     return env.get_template("report.html.j2").render(
         title=f"{TITLES[run.kind]}: {run.folder.name}", lead=lead, sections=sections or page_sections(run),
         version=__version__,
@@ -541,3 +551,88 @@ def write_html(folder) -> Page:
     missing = [f"{s['title']}: {b['text']}" for s in sections for b in s["blocks"]
                if b.get("kind") == "text" and b.get("style") == "missing"]
     return Page(path, missing)
+
+
+# ---------------------------------------------------------------- classify
+CLASS_WORDS = {"roc_auc": "ROC AUC", "balanced_accuracy": "balanced accuracy", "log_loss": "log loss",
+               "brier": "Brier"}
+
+
+def classify_sections(run: Run) -> list:
+    """A classify run: what was run, accuracy beside the baselines, ROC and calibration, the wiring's control,
+    the pathways."""
+    from . import plots
+
+    r = run.report
+    res, prov = r["result"], r.get("provenance", {})
+    st = res.get("settings", {})
+    tr = st.get("training", {})
+    h = r.get("hierarchy", {})
+    rows = [row(["command", prov.get("command") or "not recorded (run from Python)"]),
+            row(["sparsenet", f"{prov.get('version', 'not recorded')}; page written by {__version__}"]),
+            row(["data", f"{r.get('data')}: {res['samples']} samples, classes "
+                         + ", ".join(f"{c} ({n})" for c, n in zip(res["classes"], res["class_counts"], strict=True))]),
+            row(["wiring", f"{h.get('source') or h.get('annotations_file', '–')}: {h.get('levels', '?')} levels over "
+                           f"{h.get('features_linked', '?')} of {h.get('features', '?')} features"]),
+            row(["network", f"{tr.get('activation')} levels, dropout {tr.get('dropout')}, {tr.get('epochs')} epochs of "
+                            f"batches of {tr.get('batch_size')}, learning rate {tr.get('learning_rate')}, weight decay "
+                            f"{tr.get('weight_decay')}, {st.get('ensemble')} network(s) per fold"]),
+            row(["folds", f"stratified {st.get('folds')}-fold x {st.get('repeats')}, seed {st.get('seed')}"])]
+    notes = [text(n, "note") for n in r.get("notes", [])]
+    ran = section("run", "What was run", [table([], rows, name="run"), *notes])
+    head = ["model", *CLASS_WORDS.values()]
+    acc_rows = [row([name, *(cell(f"{m[k]['mean']:.3f} ± {m[k]['sd']:.3f}", k) for k in CLASS_WORDS)],
+                    "network" if name == "network" else "")
+                for name, m in res["models"].items()]
+    secs = res["network_seconds_per_fit"]
+    blocks = [table(head, acc_rows, numeric=range(1, 5), name="accuracy:classes",
+                    caption="held-out, mean ± sd over folds; the same folds for every model"),
+              text(f"network: {secs['median']:.3f} s a fit (median of {secs['fits']})")]
+    others = [m["roc_auc"]["mean"] for n, m in res["models"].items() if n not in ("network", "majority")]
+    if others and min(others + [res["models"]["network"]["roc_auc"]["mean"]]) > 0.97:
+        blocks.append(text("Every model scores ROC AUC above 0.97: a task at the ceiling cannot tell wirings apart.",
+                           "warn"))
+    accuracy_section = section("accuracy", "Accuracy beside the baselines", blocks)
+    first = [i for i, _ in enumerate(res["folds"])][:st.get("folds", len(res["folds"]))]
+    codes = np.asarray(res.get("codes", []))
+    figures = []
+    if codes.size:
+        test = np.concatenate([res["folds"][i][1] for i in first])
+        proba = np.concatenate([res["held_out_probabilities"][i] for i in first])
+        png = run.folder / "roc_calibration.png"
+        plots.roc_and_calibration(png, codes[test], proba, res["classes"])
+        figures.append(figure(png.read_bytes(), "ROC curve and calibration of the held-out predictions",
+                              "the network's held-out predictions of the first repeat, each sample once"))
+    else:
+        figures.append(text("the held-out classes are not in this record (written by an older sparsenet)", "missing"))
+    out = [ran, accuracy_section, section("roc", "ROC curve and calibration", figures)]
+    control = r.get("control")
+    if control:
+        ctl_rows = [row([kind, *(cell(f"{e[m]['real']:.3f}", m) for m in ("roc_auc",)),
+                         f"{e['roc_auc']['null_mean']:.3f} ± {e['roc_auc']['null_sd']:.3f}",
+                         f"{e['roc_auc']['rank']} of {e['roc_auc']['draws'] + 1}", f"{e['roc_auc']['p']:.3f}",
+                         f"{e['log_loss']['p']:.3f}"])
+                    for kind, e in control["null_models"].items()]
+        png = run.folder / "classify_control.png"
+        plots.class_control(png, control, {n: m["roc_auc"]["mean"] for n, m in res["models"].items()
+                                           if n not in ("network", "majority")})
+        out.append(section("wiring", "Does the wiring matter?", [
+            text(f"{control['draws']} random wirings per null model, trained as the real one on the same folds; "
+                 "p = (1 + draws at least as good) / (draws + 1)"),
+            table(["null model", "real ROC AUC", "null ROC AUC", "rank", "p (AUC)", "p (log loss)"], ctl_rows,
+                  numeric=range(1, 6), name="control:classes"),
+            figure(png.read_bytes(), "each null model's draws of ROC AUC and the real wiring",
+                   "points: random wirings; red: the real wiring; grey: the baselines on the same folds")]))
+    nodes = r.get("top_nodes") or []
+    if nodes:
+        kinds = [k for k in nodes[0] if k.startswith("percentile_")]
+        node_rows = [row([n["level"], n["node"], n["name"], f"{n['importance']:.4f}",
+                          *(f"{n[k]:.0f}" for k in kinds)]) for n in nodes]
+        out.append(section("pathways", "Which pathways", [
+            text("importance: mean |activation x gradient| over held-out samples and folds; percentile: among the "
+                 "same node's importance in each null model's draws (no correction for the many nodes: a ranking, "
+                 "not a list of discoveries)"),
+            table(["level", "node", "name", "importance", *(k.removeprefix("percentile_") for k in kinds)], node_rows,
+                  numeric=range(3, 4 + len(kinds)), name="pathways")]))
+    return out
+

@@ -201,3 +201,62 @@ def learning_curves(path, summary: dict, column: str, words: dict):
     fig.suptitle(f"{column}: accuracy against the number of labelled samples ({summary['scheme']} CV)", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+
+
+def roc_and_calibration(path, codes, probabilities, classes) -> None:
+    """Held-out ROC curves (one-vs-rest for k classes) and the calibration of the predicted probability of
+    the last class (two classes) or of each sample's predicted class, each sample once (the first repeat)."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    codes = np.asarray(codes)
+    proba = np.asarray(probabilities, dtype=float)
+    fig, (roc, cal) = plt.subplots(1, 2, figsize=(9.5, 4.2))
+    targets = [len(classes) - 1] if len(classes) == 2 else range(len(classes))
+    for c in targets:
+        positive = codes == c
+        if positive.all() or not positive.any():
+            continue
+        fpr, tpr, _ = roc_curve(positive, proba[:, c])
+        roc.plot(fpr, tpr, lw=1.5, label=f"{classes[c]} (AUC {roc_auc_score(positive, proba[:, c]):.3f})")
+    roc.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="chance")
+    roc.set_xlabel("false positive rate")
+    roc.set_ylabel("true positive rate")
+    roc.set_title("ROC, held-out samples", fontsize=10)
+    roc.legend(fontsize=7, loc="lower right")
+    if len(classes) == 2:
+        p, hit, what = proba[:, 1], codes == 1, f"P({classes[1]})"
+    else:
+        picked = proba.argmax(axis=1)
+        p, hit, what = proba.max(axis=1), picked == codes, "P(predicted class)"
+    frac, mean = calibration_curve(hit, p, n_bins=8, strategy="quantile")
+    cal.plot(mean, frac, "o-", color="tab:blue", label="network")
+    cal.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="perfectly calibrated")
+    cal.set_xlabel(f"predicted {what} (bins of equal count)")
+    cal.set_ylabel("observed share")
+    cal.set_title("calibration", fontsize=10)
+    cal.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def class_control(path, control: dict, real_baselines: dict) -> None:
+    """Each null model's draws of the mean held-out ROC AUC (points), the real wiring (red) and the baselines on
+    the same folds (grey)."""
+    kinds = list(control["null_models"])
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(7.5, 1.5 * len(kinds) + 0.8), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, kind in zip(axes[:, 0], kinds, strict=True):
+        e = control["null_models"][kind]["roc_auc"]
+        null = np.asarray(e["null_values"], float)
+        ax.scatter(null, rng.uniform(-0.3, 0.3, null.size), s=10, alpha=0.6, color="tab:blue",
+                   label=f"{null.size} random wirings")
+        ax.axvline(e["real"], color="tab:red", lw=2, label=f"real wiring (p = {e['p']:.3f})")
+        for k, (name, value) in enumerate(real_baselines.items()):
+            ax.axvline(value, color="0.4", ls=("--", ":", "-.")[k % 3], lw=1, label=name)
+        ax.set_yticks([])
+        ax.set_title(kind, fontsize=9)
+        ax.legend(fontsize=6, loc="best")
+    axes[-1, 0].set_xlabel("mean held-out ROC AUC")
+    fig.tight_layout()
+    _save(fig, path)

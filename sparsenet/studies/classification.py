@@ -225,6 +225,7 @@ def cross_validate(X, y, levels, settings: ClassificationSettings = Classificati
         baseline_seconds[name] = (time.perf_counter() - start) / len(folds)
         progress(f"{name}: AUC {np.nanmean([f['roc_auc'] for f in models[name]]):.3f}")
     return {"classes": classes.tolist(), "samples": int(codes.size), "class_counts": np.bincount(codes).tolist(),
+            "codes": codes.tolist(),
             "folds": [(tr.tolist(), te.tolist()) for tr, te in folds], "settings": _settings_record(settings),
             "models": {name: _summary(per) for name, per in models.items()},
             "network_seconds_per_fit": {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
