@@ -39,6 +39,8 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
              lr: float = typer.Option(1e-2, min=0, help="Adam's learning rate"),
              dropout: float = typer.Option(0.2, min=0, max=0.99, help="share dropped after each level in training"),
              l2: float = typer.Option(1e-3, min=0, help="weight decay (AdamW's decoupled L2)"),
+             heads: bool = flag("--heads", help="a read-out after every level, their logits summed (P-NET's and "
+                                "BINN's ensemble of heads)"),
              baselines: str = typer.Option("logistic_all,logistic_wiring,forest,majority",
                                            help="baselines on the same folds ('none': no baseline)"),
              control: int = typer.Option(0, "--control", min=0, help="draws per null model (>= 50 for a claim); 0: "
@@ -85,7 +87,7 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
         typer.echo(f"note: {note}")
     settings = study.ClassificationSettings(folds, repeats, seed, ensemble,
                                             PathwayTraining("tanh", dropout, epochs, batch, lr, l2,
-                                                            resolve_device(device)), chosen, stack)
+                                                            resolve_device(device), heads=heads), chosen, stack)
     typer.echo(f"{table.X.shape[0]} samples x {table.X.shape[1]} features; wiring "
                f"{' -> '.join(map(str, h.level_sizes()))}"
                f" nodes; {folds}-fold x {repeats} stratified{' by ' + group_by if group_by else ''}")

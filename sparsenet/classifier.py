@@ -55,7 +55,8 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
 
     activation: each level's (tanh, as BINN); dropout: share dropped after each level while training;
     max_epochs, batch_size, learning_rate: Adam on mini-batches; alpha: the L2 penalty (AdamW's decoupled
-    weight decay); ensemble: networks averaged (seeds ``random_state`` + k)."""
+    weight decay); ensemble: networks averaged (seeds ``random_state`` + k); heads: a read-out after every
+    level, their logits summed (P-NET's and BINN's ensemble of heads) instead of one on top."""
 
     _parameter_constraints = {
         "masks": [None, str, os.PathLike, Masks, Hierarchy, list, "array-like", "sparse matrix"],
@@ -66,12 +67,13 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "ensemble": [Interval(Integral, 1, None, closed="left")],
+        "heads": ["boolean"],
         "device": [StrOptions({"cpu", "gpu", "auto"})],
         "random_state": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(self, masks=None, *, activation="tanh", dropout=0.2, max_epochs=100, batch_size=32,
-                 learning_rate=1e-2, alpha=1e-3, ensemble=1, device="cpu", random_state=0):
+                 learning_rate=1e-2, alpha=1e-3, ensemble=1, heads=False, device="cpu", random_state=0):
         self.masks = masks
         self.activation = activation
         self.dropout = dropout
@@ -80,6 +82,7 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.alpha = alpha
         self.ensemble = ensemble
+        self.heads = heads
         self.device = device
         self.random_state = random_state
 
@@ -92,7 +95,8 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         from .backend import resolve_device
 
         return PathwayTraining(self.activation, float(self.dropout), int(self.max_epochs), int(self.batch_size),
-                               float(self.learning_rate), float(self.alpha), resolve_device(self.device))
+                               float(self.learning_rate), float(self.alpha), resolve_device(self.device),
+                               heads=bool(self.heads))
 
     # ------------------------------------------------------------ features
     def _feature_columns(self, names, n_features):

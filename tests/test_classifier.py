@@ -101,3 +101,12 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences(rng):
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
     big = np.array([[1000.0, -1000.0]])
     assert np.isfinite(softmax_cross_entropy(big, np.array([1]))[0])  # never overflows
+
+
+def test_a_read_out_after_every_level(rng):
+    X, y, h = pathway_task(rng)
+    clf = SparseNetClassifier(h, heads=True, max_epochs=60, ensemble=3, random_state=1)
+    auc = cross_val_score(clf, X, y, cv=StratifiedKFold(4, shuffle=True, random_state=0), scoring="roc_auc")
+    assert auc.mean() > 0.9, auc
+    net = clf.fit(X, y).networks_[0]
+    assert len(net.heads) == h.n_levels

@@ -12,6 +12,34 @@ from .. import backend
 from .layer import check_input
 
 
+def flatten(layers, where: str = "network"):
+    """Every layer's parameters and gradients copied into one flat buffer each, the layers' arrays made views
+    into them (so one Adam updates them all). Returns (params, grads, slices by 'layerindex.name')."""
+    entries = [(i, k, v) for i, layer in enumerate(layers) for k, v in layer.params.items()]
+    devices = {layer.device for layer in layers if layer.params}
+    if len(devices) > 1:
+        raise ValueError(f"{where}: layers are on different devices; move them with .to(device) first")
+    dtypes = {v.dtype for _, _, v in entries}
+    if len(dtypes) > 1:
+        raise ValueError(f"{where}: layers have different dtypes {sorted(map(str, dtypes))}")
+    xp = backend.get_array_module(entries[0][2]) if entries else np
+    dtype = entries[0][2].dtype if entries else np.float32
+    total = sum(int(v.size) for _, _, v in entries)
+    params = xp.empty(total, dtype=dtype)
+    grads = xp.zeros(total, dtype=dtype)
+    slices = {}
+    offset = 0
+    for i, k, v in entries:
+        n = int(v.size)
+        params[offset:offset + n] = v.ravel()
+        layer = layers[i]
+        layer.params[k] = params[offset:offset + n].reshape(v.shape)
+        layer.grads[k] = grads[offset:offset + n].reshape(v.shape)
+        slices[f"{i}.{k}"] = slice(offset, offset + n)
+        offset += n
+    return params, grads, slices
+
+
 class Sequential:
     """Layers in order, with one flat parameter and gradient buffer (``params``, ``grads``).
 
@@ -35,28 +63,7 @@ class Sequential:
         self._flatten()
 
     def _flatten(self):
-        entries = [(i, k, v) for i, layer in enumerate(self.layers) for k, v in layer.params.items()]
-        devices = {layer.device for layer in self.layers if layer.params}
-        if len(devices) > 1:
-            raise ValueError("Sequential: layers are on different devices; move them with .to(device) first")
-        dtypes = {v.dtype for _, _, v in entries}
-        if len(dtypes) > 1:
-            raise ValueError(f"Sequential: layers have different dtypes {sorted(map(str, dtypes))}")
-        xp = backend.get_array_module(entries[0][2]) if entries else np
-        dtype = entries[0][2].dtype if entries else np.float32
-        total = sum(int(v.size) for _, _, v in entries)
-        self.params = xp.empty(total, dtype=dtype)
-        self.grads = xp.zeros(total, dtype=dtype)
-        self.slices = {}
-        offset = 0
-        for i, k, v in entries:
-            n = int(v.size)
-            self.params[offset:offset + n] = v.ravel()
-            layer = self.layers[i]
-            layer.params[k] = self.params[offset:offset + n].reshape(v.shape)
-            layer.grads[k] = self.grads[offset:offset + n].reshape(v.shape)
-            self.slices[f"{i}.{k}"] = slice(offset, offset + n)
-            offset += n
+        self.params, self.grads, self.slices = flatten(self.layers, type(self).__name__)
 
     # ---------------------------------------------------------------- compute
     @property

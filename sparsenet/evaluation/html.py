@@ -576,7 +576,9 @@ def classify_sections(run: Run) -> list:
                            f"{h.get('features_linked', '?')} of {h.get('features', '?')} features"]),
             row(["network", f"{tr.get('activation')} levels, dropout {tr.get('dropout')}, {tr.get('epochs')} epochs of "
                             f"batches of {tr.get('batch_size')}, learning rate {tr.get('learning_rate')}, weight decay "
-                            f"{tr.get('weight_decay')}, {st.get('ensemble')} network(s) per fold"]),
+                            f"{tr.get('weight_decay')}, "
+                            f"{'a read-out after every level, summed' if tr.get('heads') else 'one read-out'}, "
+                            f"{st.get('ensemble')} network(s) per fold"]),
             row(["folds", f"stratified {st.get('folds')}-fold x {st.get('repeats')}, seed {st.get('seed')}"])]
     notes = [text(n, "note") for n in r.get("notes", [])]
     ran = section("run", "What was run", [table([], rows, name="run"), *notes])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend
+from ..engine.summed_heads import SummedHeads
 from ..engine.threads import threads_for
 from ..engine import (Adam, DenseLinear, Dropout, MaskedLinear, Sequential, binary_cross_entropy_with_logits,
                       softmax_cross_entropy)
@@ -32,16 +33,24 @@ class PathwayTraining:
     weight_decay: float = 1e-3
     device: str = "cpu"
     dtype: str = "float32"
+    heads: bool = False  # a read-out after every level, their logits summed (P-NET's and BINN's ensemble of heads)
 
 
-def build_network(masks, n_classes: int, training: PathwayTraining, seed: int) -> Sequential:
-    """The untrained network over ``masks`` (level 1 x features first), seeded."""
-    layers = []
+def build_network(masks, n_classes: int, training: PathwayTraining, seed: int):
+    """The untrained network over ``masks`` (level 1 x features first), seeded: a ``Sequential`` with one
+    read-out on top, or with ``training.heads`` a ``SummedHeads`` with a read-out after every level."""
+    blocks = []
     for k, m in enumerate(masks):
-        layers.append(MaskedLinear(m, activation=training.activation, seed=seed * 1009 + k))
+        block = [MaskedLinear(m, activation=training.activation, seed=seed * 1009 + k)]
         if training.dropout > 0:
-            layers.append(Dropout(training.dropout, seed=seed * 1009 + k))
+            block.append(Dropout(training.dropout, seed=seed * 1009 + k))
+        blocks.append(block)
     outputs = 1 if n_classes == 2 else n_classes
+    if training.heads:
+        heads = [DenseLinear(m.shape[0], outputs, seed=seed * 1009 + len(masks) + k) for k, m in enumerate(masks)]
+        net = SummedHeads(blocks, heads, dtype=np.dtype(training.dtype))
+        return net.to(training.device) if training.device != "cpu" else net
+    layers = [layer for block in blocks for layer in block]
     layers.append(DenseLinear(masks[-1].shape[0], outputs, seed=seed * 1009 + len(masks)))
     net = Sequential(layers, dtype=np.dtype(training.dtype))
     return net.to(training.device) if training.device != "cpu" else net
@@ -109,6 +118,8 @@ def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training:
 
     from dataclasses import replace
 
+    if training.heads:
+        raise ValueError("fit_stacked: networks with a head per level are fitted one by one (stack 1)")
     k = len(members)
     on_cpu = replace(training, device="cpu")  # the members' own networks, filled in after training
     singles = [build_network(levels, n_classes, on_cpu, seed) for levels, seed in zip(members, seeds, strict=True)]
@@ -173,18 +184,6 @@ def class_probabilities(net: Sequential, X: np.ndarray, n_classes: int) -> np.nd
     return e / e.sum(axis=1, keepdims=True)
 
 
-def node_activations(net: Sequential, X: np.ndarray) -> list:
-    """Each level's activations (samples x nodes) for ``X``, dropout off: what a node computes."""
-    set_training(net, False)
-    x = np.asarray(X, dtype=net.params.dtype)
-    out = []
-    for k, layer in enumerate(net.layers):
-        x = layer.forward(x) if k == 0 else layer._forward(x)
-        if isinstance(layer, MaskedLinear):
-            out.append(backend.to_numpy(x).copy())
-    return out
-
-
 def node_importance(net: Sequential, X: np.ndarray) -> list:
     """Each level's node importance for ``X``: the mean over samples (and class logits) of
     |activation x d logit / d activation|, dropout off — gradient x input at the nodes, the first-order
@@ -192,6 +191,19 @@ def node_importance(net: Sequential, X: np.ndarray) -> list:
     inputs standardised on the training samples that reference is 0 here)."""
     set_training(net, False)
     x = np.asarray(X, dtype=net.params.dtype)
+    if isinstance(net, SummedHeads):
+        out = net.forward(x)
+        acts = [backend.to_numpy(a).copy() for a in net.block_outputs]
+        xp = backend.get_array_module(out)
+        totals = [np.zeros(a.shape[1]) for a in acts]
+        for c in range(out.shape[1]):
+            g = xp.zeros(out.shape, dtype=out.dtype)
+            g[:, c] = 1
+            grads = []
+            net.backward(g, block_grads=grads)
+            for level, grad in enumerate(grads):
+                totals[level] += np.abs(acts[level] * backend.to_numpy(grad)).mean(axis=0)
+        return [t / out.shape[1] for t in totals]
     acts, out = [], None
     for k, layer in enumerate(net.layers):
         x = layer.forward(x) if k == 0 else layer._forward(x)
