@@ -34,7 +34,7 @@ def main():
     from sparsenet.data.tables import read_expression
     from sparsenet.evaluation.metrics import pearson, within_group_r
     from sparsenet.fluxes import EFlux, reaction_activities, training_maxima
-    from sparsenet.fluxes.baselines import linear_levels
+    from sparsenet.evaluation.flux_baselines import linear_levels
     from sparsenet.masks.model_io import load_model
 
     files = precise.precise_files(progress=lambda m: None)

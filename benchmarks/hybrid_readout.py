@@ -39,7 +39,7 @@ def main():
     from sparsenet import SparseNetRegressor, studies
     from sparsenet.evaluation import baselines, metrics
     from sparsenet.evaluation.config import build_config
-    from sparsenet.fluxes.baselines import flux_features, fold_fluxes
+    from sparsenet.evaluation.flux_baselines import flux_features, fold_fluxes
     from sparsenet.studies.flux_control import _problem
 
     cfg = build_config("default", device="cpu", cv=args.cv, folds=10, seed=args.seed, baselines="none",

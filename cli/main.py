@@ -251,7 +251,7 @@ def masks_show(masks_file: Path | None = typer.Argument(None, metavar="[MASKS]",
                json_out: Path | None = typer.Option(None, "--json", help="also write everything shown as JSON")):
     """List a masks file's phenotypes (ID, name, linked genes) and genes (ID, name, phenotypes), with its counts
     and provenance: the IDs and names --map, --phenotype and links.csv use."""
-    from sparsenet.masks.show import masks_listing
+    from sparsenet.data.masks_listing import masks_listing
 
     path = masks_file or store.shipped_mask_path("iJO1366")
     from sparsenet.masks.hierarchy import is_hierarchy_file, read_hierarchy
@@ -293,7 +293,7 @@ def masks_names(masks_file: Path = typer.Argument(..., metavar="MASKS", help="ma
                 name_column: str = typer.Option("gene_name", "--name-column", help="column of gene names"),
                 out: Path = typer.Option(..., "-o", "--out", help="masks file to write (.h5; may be MASKS itself)")):
     """Add gene names to a masks file (the wiring and its fingerprint stay as they are)."""
-    from sparsenet.masks.names import names_from_table, with_gene_names
+    from sparsenet.data.gene_name_table import names_from_table, with_gene_names
     from sparsenet.masks.store import read_masks, write_masks
 
     check_masks_output(out)

@@ -82,7 +82,7 @@ def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
 
         typer.echo(wiring_statement(loaded.masks["fingerprint"], wiring=cfg.wiring))
     from sparsenet.evaluation.evidence import flux_statement
-    from sparsenet.fluxes.baselines import FLUX_BASELINES
+    from sparsenet.evaluation.baselines import FLUX_BASELINES
 
     for name in (b for b in cfg.baselines if b in FLUX_BASELINES):
         typer.echo(flux_statement(loaded.masks["fingerprint"], name))

@@ -14,7 +14,7 @@ from .engine import (Activation, Adam, DenseLinear, Dropout, Layer, MaskedLinear
                      softmax_cross_entropy, softplus_scaled_squared_error, sum_abs_relative_error,
                      sum_squared_error)
 
-__version__ = "0.5.0"
+from .version import __version__ as __version__
 
 
 def __getattr__(name):  # the estimators import scikit-learn: only when asked for

@@ -75,7 +75,7 @@ def test_a_held_out_sample_never_shapes_the_scaling(core):
 
 
 def test_eflux_baseline_is_a_line_fitted_on_training_samples_only():
-    from sparsenet.fluxes.baselines import fit_predict
+    from sparsenet.evaluation.flux_baselines import fit_predict
     from sparsenet.fluxes.eflux import FluxResult
 
     growth = np.array([0.1, 0.2, 0.3, 0.4, 0.9, np.nan])
@@ -93,7 +93,7 @@ def test_a_flux_round_off_leaves_varying_in_training_cannot_blow_up_ridge_and_le
     clipped to the training range: ridge's predictions stay within reach of the training phenotypes, and the
     forest's are the unclipped ones (its thresholds lie inside that range)."""
     from sparsenet.evaluation import baselines
-    from sparsenet.fluxes.baselines import fit_predict
+    from sparsenet.evaluation.flux_baselines import fit_predict
     from sparsenet.fluxes.eflux import FluxResult
 
     rng = np.random.default_rng(3)

@@ -54,7 +54,7 @@ def closest_phenotypes(query: str, masks, n: int = 5) -> list:
     q = query.strip().lower()
     ids, names = list(masks.phenotype_ids), list(masks.phenotype_names) or list(masks.phenotype_ids)
     out = []
-    if _mentions_growth(q):
+    if mentions_growth(q):
         out += biomass_reactions(ids, names)
     out += [p for p, name in zip(ids, names, strict=True) if q and (q in p.lower() or q in name.lower())]
     lower = {p.lower(): p for p in ids} | {name.lower(): p for p, name in zip(ids, names, strict=True)}
@@ -83,7 +83,7 @@ def find_phenotype(query: str, masks, where: str = "") -> str:
                     f"sparsenet masks show{_masks_label(masks)}")
 
 
-def _mentions_growth(text: str) -> bool:
+def mentions_growth(text: str) -> bool:
     """'mu', 'growth_rate', 'Growth (1/h)', 'biomass yield': a name a growth rate goes by."""
     return any(w in GROWTH_WORDS for w in re.split(r"[^a-zµ]+", text.lower()))
 
@@ -131,11 +131,11 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
             raise DataError(f"{path}: no column {c!r}; the columns are {', '.join(header)}")
         if reaction_of(c) is None and not unmapped_ok:
             raise DataError(f"{path}: column {c!r} maps to no phenotype reaction; map it with --map "
-                            f"'{c}={biomass if _mentions_growth(c) and biomass else 'PHENOTYPE'}' (all phenotypes: "
+                            f"'{c}={biomass if mentions_growth(c) and biomass else 'PHENOTYPE'}' (all phenotypes: "
                             f"sparsenet masks show{_masks_label(masks)}) or read it out of all nodes with --head "
                             "readout")
     if not chosen:
-        growth = [c for i, c in enumerate(header) if i != id_col and _mentions_growth(c)]
+        growth = [c for i, c in enumerate(header) if i != id_col and mentions_growth(c)]
         suggestion = (f"; for a growth rate: --map '{growth[0]}={biomass}'" if growth and biomass else "")
         raise DataError(f"{path}: no column maps to a phenotype of the masks (columns: {', '.join(header)}){suggestion}"
                         f"; name columns by phenotype ID or map them with --map 'COLUMN=PHENOTYPE' (IDs and names: "

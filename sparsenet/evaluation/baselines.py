@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 BASELINES = ("mean", "ridge", "ridge_linked", "knn", "random_forest")  # 'all'
-# the metabolic model as a model (sparsenet.fluxes.baselines): asked for by name, E-Flux solves every sample
+# the metabolic model as a model (sparsenet.evaluation.flux_baselines): asked for by name, E-Flux solves every sample
 FLUX_BASELINES = ("eflux", "flux_ridge", "flux_forest")
 BASELINE_WORDS = {"mean": "training mean", "ridge": "ridge on all genes",
                   "ridge_linked": "ridge on the genes the wiring links", "knn": "k-nearest neighbours",

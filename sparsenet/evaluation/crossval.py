@@ -199,7 +199,7 @@ class Runner:
         groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
         t0 = time.perf_counter()
         if model.name in baselines.FLUX_BASELINES:
-            from ..fluxes import baselines as flux_baselines
+            from . import flux_baselines
 
             fluxes = self.fold_fluxes(train, test)
             n = len(train)
@@ -218,7 +218,7 @@ class Runner:
     def fold_fluxes(self, train, test):
         """E-Flux (with pFBA) of the fold's training then held-out samples, each reaction scaled on the training
         samples only, with the masks' metabolic model; made once per fold (every flux baseline and seed)."""
-        from ..fluxes.baselines import fold_fluxes
+        from .flux_baselines import fold_fluxes
         from ..masks.model_io import load_model
 
         key = tuple(int(i) for i in test)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..atomic import write_text
-from .report import model_words
+from .models import model_words
 from .statistics import METRICS
 
 WORDS = {"pearson_r": "r", "within_20_percent": "% within 20 %", "rmse": "RMSE", "within_group_r": "r within groups",
@@ -346,7 +346,7 @@ def wiring(run: Run) -> dict:
                                         "wirings, 50 draws each; p = (1 + draws at least as good) / (draws + 1)"))
         else:
             blocks.append(text("no control recorded for these masks", "missing"))
-    from ..fluxes.baselines import FLUX_BASELINES
+    from .baselines import FLUX_BASELINES
 
     fluxes = [b for b in s.get("baselines", []) if b in FLUX_BASELINES]
     for name in fluxes:

@@ -44,3 +44,13 @@ def network(strategy: str) -> Model:
 
 def baseline(name: str) -> Model:
     return Model("baseline", name)
+
+
+def model_words(model: str) -> str:
+    """What a model key means, in words: 'B' -> 'wired network, no pre-training (B)'."""
+    from ..training.network import STRATEGY_WORDS
+    from .baselines import BASELINE_WORDS
+
+    if model.startswith("baseline:"):
+        return BASELINE_WORDS.get(model.split(":", 1)[1], model)
+    return f"{STRATEGY_WORDS.get(model, model)} ({model})"

@@ -12,6 +12,7 @@ import numpy as np
 from .. import atomic
 from . import plots
 from .links import links_csv
+from .models import model_words
 from .statistics import aggregate, comparisons, pooled, summarise
 
 
@@ -36,7 +37,7 @@ def provenance() -> dict:
     """What a report keeps of how it was made: the command line (None from Python), the version, the time."""
     import datetime
 
-    from .. import __version__
+    from ..version import __version__
 
     return {"command": COMMAND, "version": __version__,
             "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
@@ -69,16 +70,6 @@ def results_csv(ds, records) -> str:
         w.writerow([ids[i], int(fold[i]) + 1] + ([ds.groups[i]] if ds.groups else [])
                    + ["" if not np.isfinite(v) else f"{v:.6g}" for v in y[i]] + [f"{v:.6g}" for v in pred[i]])
     return buf.getvalue()
-
-
-def model_words(model: str) -> str:
-    """What a model key means, in words: 'B' -> 'wired network, no pre-training (B)'."""
-    from ..training.network import STRATEGY_WORDS
-    from .baselines import BASELINE_WORDS
-
-    if model.startswith("baseline:"):
-        return BASELINE_WORDS.get(model.split(":", 1)[1], model)
-    return f"{STRATEGY_WORDS.get(model, model)} ({model})"
 
 
 def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: bool = True) -> dict:

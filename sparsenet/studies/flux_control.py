@@ -22,7 +22,8 @@ from ..evaluation.folds import make_folds
 from ..evaluation.plan import Executor
 from ..evaluation.report import provenance, write_report
 from ..evaluation.statistics import METRICS
-from ..fluxes.baselines import FLUX_BASELINES, fit_predict, fold_fluxes
+from ..evaluation.baselines import FLUX_BASELINES
+from ..evaluation.flux_baselines import fit_predict, fold_fluxes
 from .inputs import StudyData, prepare_out
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .eflux import EFluxSettings, FluxResult, eflux
+from ..fluxes.eflux import EFluxSettings, FluxResult, eflux
+from . import baselines
+from .baselines import FLUX_BASELINES
 
 EFLUX_DEFAULTS = EFluxSettings()  # frozen: one shared default
 
-FLUX_BASELINES = ("eflux", "flux_ridge", "flux_forest")
 WORDS = {"eflux": "E-Flux biomass flux, calibrated", "flux_ridge": "ridge on pFBA fluxes",
          "flux_forest": "random forest on pFBA fluxes"}
 
@@ -36,8 +37,6 @@ def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EF
 def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_train, seed: int) -> np.ndarray:
     """Predictions (test samples x phenotype columns) of the flux baseline ``name`` from a fold's E-Flux result
     (rows ``train`` and ``test`` of it), each column fitted where it is observed."""
-    from ..evaluation import baselines
-
     train, test = np.asarray(train), np.asarray(test)
     y_train = np.asarray(y_train, dtype=np.float64)
     if name == "eflux":

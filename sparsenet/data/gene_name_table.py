@@ -10,8 +10,8 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from ..data.tables import DataError, read_rows
-from .store import Masks
+from ..masks.store import Masks
+from .tables import DataError, read_rows
 
 
 def names_from_table(path, id_column: str | None = None, name_column: str = "gene_name") -> dict:

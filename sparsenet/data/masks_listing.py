@@ -5,19 +5,19 @@ from __future__ import annotations
 import csv
 import io
 
-from ..data.phenotypes import _mentions_growth, biomass_reactions
+from .phenotypes import biomass_reactions, mentions_growth
 
 
 def masks_listing(masks, find: str | None = None) -> dict:
     """Phenotypes (ID, name, linked genes) and genes (ID, name, phenotypes) whose ID or name contains
     ``find`` (case-insensitive); a growth word ('growth', 'mu', 'biomass') also finds the biomass reactions."""
-    from ..data.genes import GeneVocabulary
+    from .genes import GeneVocabulary
 
     pp = masks.protein_phenotype.tocsr() @ masks.gene_protein.tocsr()
     per_phenotype, per_gene = pp.getnnz(axis=1), pp.getnnz(axis=0)
     names = masks.phenotype_names or masks.phenotype_ids
     q = find.lower() if find else None
-    growth = set(biomass_reactions(masks.phenotype_ids, names)) if q and _mentions_growth(q) else set()
+    growth = set(biomass_reactions(masks.phenotype_ids, names)) if q and mentions_growth(q) else set()
 
     def shown(*texts):
         return q is None or any(q in t.lower() for t in texts)
