@@ -102,3 +102,18 @@ def test_masks_show_finds_growth_and_writes_the_gene_table(tmp_path):
     rows = list(csv.reader(Path(table).read_text().splitlines()))
     assert rows[0] == ["gene_id", "symbol", "phenotypes_linked"] and ["b1852", "zwf"] in [r[:2] for r in rows]
     assert len(rows) == 1367 and b"\r" not in table.read_bytes()
+
+
+def test_masks_that_name_no_gene_are_read_by_id(tmp_path):
+    """An edge list's masks carry no gene names: the vocabulary and the suspect-column check read them by ID."""
+    from sparsenet.data.checks import suspect_gene_columns
+    from sparsenet.data.genes import GeneVocabulary
+    from sparsenet.masks.edges import masks_from_edges
+
+    (tmp_path / "trn.csv").write_text("regulator,gene_id\ncrp,b0002\nfnr,b0003\ncrp,b0004\n")
+    masks = masks_from_edges(tmp_path / "trn.csv", "gene_id", "regulator")
+    assert masks.gene_names == []
+    vocabulary = GeneVocabulary(masks)
+    assert vocabulary.symbol["b0002"] == "thrA"  # the genome's own table names what the masks leave unnamed
+    suspects = suspect_gene_columns(["b0002", "b003"], masks.gene_ids)  # no names: a spelling check only
+    assert [s[:2] for s in suspects] == [("b003", "b0003")]

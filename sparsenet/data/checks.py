@@ -57,7 +57,7 @@ def suspect_gene_columns(data_ids, model_ids, model_names=()) -> list:
     [(data ID, the model gene ID it probably is, why)]."""
     model = set(model_ids)
     by_name = {}
-    for gid, name in zip(model_ids, model_names, strict=True):
+    for gid, name in zip(model_ids, list(model_names) or [""] * len(model_ids), strict=True):
         if name and name != gid:
             by_name.setdefault(name.lower(), gid)
     shapes = {_shape(g) for g in model_ids}

@@ -60,7 +60,7 @@ class GeneVocabulary:
     def __init__(self, masks):
         self.ids = list(masks.gene_ids)
         self.by_id = {g.lower(): g for g in self.ids}
-        names = list(getattr(masks, "gene_names", []) or [])
+        names = list(getattr(masks, "gene_names", []) or []) or [""] * len(self.ids)  # masks may name no gene
         symbols = {g: (n if n and n != g else "") for g, n in zip(self.ids, names, strict=True)}
         g_ids, g_symbols = genome_genes()
         self.genome = bool(self.ids) and sum(g in self.by_id for g in (i.lower() for i in g_ids)) >= 0.5 * len(self.ids)

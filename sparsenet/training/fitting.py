@@ -111,7 +111,7 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     built = [[member(w, s, k, f" member {k + 1}/{k_members}" if k_members > 1 else "") for k in range(k_members)]
              for w, s in problems]
     for w, start in enumerate(initial or []):  # warm start: the members continue from where they were
-        for m, params in zip(built[w], start, strict=True):
+        for m, params in zip(built[w], start, strict=False):  # members beyond the earlier ensemble start afresh
             m.encoder.params[...] = backend.xp_for(spec.device).asarray(params, dtype=m.encoder.params.dtype)
     records = [ms[0].record for ms in built]
     for rec, ms in zip(records, built, strict=True):
