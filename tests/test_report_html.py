@@ -109,4 +109,4 @@ def test_report_command_rewrites_an_old_run_folder_and_names_what_is_missing(run
     assert "not recorded (a run of an older sparsenet" in page and "data:image/png;base64," in page
     one_line_error(sparsenet("report", tmp_path / "nothing"), "no such run folder")
     (tmp_path / "empty").mkdir()
-    one_line_error(sparsenet("report", tmp_path / "empty"), "no report.json or robustness.json")
+    one_line_error(sparsenet("report", tmp_path / "empty"), "no report.json, robustness.json or classification.json")
