@@ -190,37 +190,40 @@ def node_importance(net: Sequential, X: np.ndarray) -> list:
     term of DeepLIFT and SHAP's DeepExplainer that P-NET and BINN use (they add a reference input; with
     inputs standardised on the training samples that reference is 0 here)."""
     set_training(net, False)
-    x = np.asarray(X, dtype=net.params.dtype)
-    if isinstance(net, SummedHeads):
-        out = net.forward(x)
-        acts = [backend.to_numpy(a).copy() for a in net.block_outputs]
-        xp = backend.get_array_module(out)
-        totals = [np.zeros(a.shape[1]) for a in acts]
-        for c in range(out.shape[1]):
-            g = xp.zeros(out.shape, dtype=out.dtype)
-            g[:, c] = 1
-            grads = []
-            net.backward(g, block_grads=grads)
-            for level, grad in enumerate(grads):
-                totals[level] += np.abs(acts[level] * backend.to_numpy(grad)).mean(axis=0)
-        return [t / out.shape[1] for t in totals]
-    acts, out = [], None
-    for k, layer in enumerate(net.layers):
-        x = layer.forward(x) if k == 0 else layer._forward(x)
-        if isinstance(layer, MaskedLinear):
-            acts.append(backend.to_numpy(x).copy())
-    out = x
+    out, acts = _levels_forward(net, np.asarray(X, dtype=net.params.dtype))
     xp = backend.get_array_module(out)
     totals = [np.zeros(a.shape[1]) for a in acts]
     for c in range(out.shape[1]):
         g = xp.zeros(out.shape, dtype=out.dtype)
         g[:, c] = 1
-        grads = []
-        for i in range(len(net.layers) - 1, -1, -1):
-            layer = net.layers[i]
-            if isinstance(layer, MaskedLinear):
-                grads.append(backend.to_numpy(g))
-            g = layer.backward(g, want_input_grad=i > 0)
-        for level, grad in enumerate(reversed(grads)):
-            totals[level] += np.abs(acts[level] * grad).mean(axis=0)
+        for level, grad in enumerate(_levels_backward(net, g)):
+            totals[level] += np.abs(acts[level] * backend.to_numpy(grad)).mean(axis=0)
     return [t / out.shape[1] for t in totals]
+
+
+def _levels_forward(net, x) -> tuple:
+    """(the network's output, each level's activations on the host)."""
+    if isinstance(net, SummedHeads):
+        out = net.forward(x)
+        return out, [backend.to_numpy(a).copy() for a in net.block_outputs]
+    acts = []
+    for k, layer in enumerate(net.layers):
+        x = layer.forward(x) if k == 0 else layer._forward(x)
+        if isinstance(layer, MaskedLinear):
+            acts.append(backend.to_numpy(x).copy())
+    return x, acts
+
+
+def _levels_backward(net, g) -> list:
+    """The gradient of ``g``'s output direction at each level's output, level 1 first."""
+    if isinstance(net, SummedHeads):
+        grads = []
+        net.backward(g, block_grads=grads)
+        return grads
+    grads = []
+    for i in range(len(net.layers) - 1, -1, -1):
+        layer = net.layers[i]
+        if isinstance(layer, MaskedLinear):
+            grads.append(g)
+        g = layer.backward(g, want_input_grad=i > 0)
+    return grads[::-1]
