@@ -75,10 +75,11 @@ class Hierarchy:
     def restricted_to(self, feature_ids) -> Hierarchy:
         """The same hierarchy over ``feature_ids`` (in that order): features it does not know feed nothing."""
         col = {f: i for i, f in enumerate(self.feature_ids)}
-        m0 = sp.csc_matrix(self.masks[0])
-        cols = [m0[:, col[f]] if f in col else sp.csc_matrix((m0.shape[0], 1), dtype=np.int8) for f in feature_ids]
-        first = sp.hstack(cols, format="csr") if cols else sp.csr_matrix((m0.shape[0], 0), dtype=np.int8)
-        return Hierarchy(list(feature_ids), self.level_ids, self.level_names, [first.astype(np.int8)] + self.masks[1:],
+        m0 = sp.csr_matrix(self.masks[0], dtype=np.int8)
+        empty = m0.shape[1]  # an unknown feature reads this appended column of no links
+        padded = sp.hstack([m0, sp.csr_matrix((m0.shape[0], 1), dtype=np.int8)], format="csc")
+        first = padded[:, [col.get(f, empty) for f in feature_ids]].tocsr()
+        return Hierarchy(list(feature_ids), self.level_ids, self.level_names, [first] + self.masks[1:],
                          dict(self.attrs), self.source)
 
 

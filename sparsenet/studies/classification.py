@@ -15,7 +15,7 @@ held-out samples of every fold, and each node's percentile among the same node's
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -138,47 +138,34 @@ def baseline_probabilities(name: str, xtr, ytr, xte, n_classes: int, seed: int, 
     return out
 
 
-def _network_fold(levels, X, codes, n_classes, fold, settings: ClassificationSettings, importance: bool):
-    """Probabilities of the held-out samples (ensemble mean), seconds per network, node importances."""
+def _wirings_on_fold(wirings, X, codes, n_classes, fold, settings: ClassificationSettings,
+                     stacked: bool = False) -> list:
+    """Each wiring trained on one fold (``ensemble`` networks, seeds ``seed`` + k): per wiring its held-out
+    probabilities and node importances (both the networks' mean) and each network's seconds. ``stacked``: the
+    wirings' networks train as one (``fit_stacked``: the same gradients, one shared batch order, dropout
+    drawing other entries); the seconds are then the stack's, shared out."""
     train, test = fold
     xtr, xte = standardised(X, train, test)
-    probs, seconds, imp = [], [], None
-    for member in range(settings.ensemble):
-        start = time.perf_counter()
-        net = fit_network(levels, xtr, codes[train], n_classes, settings.training, settings.seed + member)
-        seconds.append(time.perf_counter() - start)
-        probs.append(class_probabilities(net, xte, n_classes))
-        if importance:
-            per = node_importance(net, xte)
-            imp = per if imp is None else [a + b for a, b in zip(imp, per, strict=True)]
-    if imp is not None:
-        imp = [a / settings.ensemble for a in imp]
-    return np.mean(probs, axis=0), seconds, imp
-
-
-def _draws_on_folds(drawn, X, codes, n_classes, folds, settings: ClassificationSettings) -> tuple:
-    """Each drawn wiring trained on every fold as the real one is (``ensemble`` networks, seeds ``seed`` +
-    k): per draw its per-fold metrics and its node importances averaged over folds. With ``settings.stack``
-    > 1 the draws of one fold train as one stacked network (``fit_stacked``: the same gradients, one shared
-    batch order, dropout drawing other entries)."""
     e = settings.ensemble
-    per_fold, totals = [[] for _ in drawn], [None] * len(drawn)
-    for train, test in folds:
-        xtr, xte = standardised(X, train, test)
-        seeds = [settings.seed + member for _ in drawn for member in range(e)]
-        members = [levels for levels in drawn for _ in range(e)]
-        if settings.stack > 1:
-            nets = fit_stacked(members, xtr, codes[train], n_classes, settings.training, seeds, settings.seed)
-        else:
-            nets = [fit_network(m, xtr, codes[train], n_classes, settings.training, s)
-                    for m, s in zip(members, seeds, strict=True)]
-        for i in range(len(drawn)):
-            mine = nets[i * e:(i + 1) * e]
-            proba = np.mean([class_probabilities(net, xte, n_classes) for net in mine], axis=0)
-            per_fold[i].append(class_metrics(codes[test], proba, n_classes))
-            imp = [sum(parts) / e for parts in zip(*(node_importance(net, xte) for net in mine), strict=True)]
-            totals[i] = imp if totals[i] is None else [a + b for a, b in zip(totals[i], imp, strict=True)]
-    return per_fold, [[a / len(folds) for a in t] for t in totals]
+    members = [levels for levels in wirings for _ in range(e)]
+    seeds = [settings.seed + member for _ in wirings for member in range(e)]
+    if stacked:
+        start = time.perf_counter()
+        nets = fit_stacked(members, xtr, codes[train], n_classes, settings.training, seeds, settings.seed)
+        seconds = [(time.perf_counter() - start) / len(nets)] * len(nets)
+    else:
+        nets, seconds = [], []
+        for m, s in zip(members, seeds, strict=True):
+            start = time.perf_counter()
+            nets.append(fit_network(m, xtr, codes[train], n_classes, settings.training, s))
+            seconds.append(time.perf_counter() - start)
+    out = []
+    for i in range(len(wirings)):
+        mine = nets[i * e:(i + 1) * e]
+        proba = np.mean([class_probabilities(net, xte, n_classes) for net in mine], axis=0)
+        imp = [sum(parts) / e for parts in zip(*(node_importance(net, xte) for net in mine), strict=True)]
+        out.append((proba, imp, seconds[i * e:(i + 1) * e]))
+    return out
 
 
 def _summary(per_fold: list) -> dict:
@@ -207,7 +194,7 @@ def cross_validate(X, y, levels, settings: ClassificationSettings = Classificati
     models = {"network": []}
     seconds, importance, held_out = [], None, []
     for i, fold in enumerate(folds):
-        proba, secs, imp = _network_fold(levels, X, codes, n_classes, fold, settings, importance=True)
+        [(proba, imp, secs)] = _wirings_on_fold([levels], X, codes, n_classes, fold, settings)
         seconds.extend(secs)
         importance = imp if importance is None else [a + b for a, b in zip(importance, imp, strict=True)]
         models["network"].append(class_metrics(codes[fold[1]], proba, n_classes))
@@ -226,19 +213,13 @@ def cross_validate(X, y, levels, settings: ClassificationSettings = Classificati
         progress(f"{name}: AUC {np.nanmean([f['roc_auc'] for f in models[name]]):.3f}")
     return {"classes": classes.tolist(), "samples": int(codes.size), "class_counts": np.bincount(codes).tolist(),
             "codes": codes.tolist(),
-            "folds": [(tr.tolist(), te.tolist()) for tr, te in folds], "settings": _settings_record(settings),
+            "folds": [(tr.tolist(), te.tolist()) for tr, te in folds], "settings": asdict(settings),
             "models": {name: _summary(per) for name, per in models.items()},
             "network_seconds_per_fit": {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
                                         "fits": len(seconds)},
             "baseline_seconds_per_fold": baseline_seconds,
             "importance": [(a / len(folds)).tolist() for a in importance], "held_out_probabilities": held_out,
             "wiring_features": int(features.size)}
-
-
-def _settings_record(settings: ClassificationSettings) -> dict:
-    from dataclasses import asdict
-
-    return asdict(settings)
 
 
 def wiring_control(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), kinds=KINDS,
@@ -260,11 +241,17 @@ def wiring_control(X, y, levels, settings: ClassificationSettings = Classificati
         for first in range(0, draws, settings.stack):
             chunk = [randomise_levels(levels, kind, settings.seed, d)
                      for d in range(first, min(draws, first + settings.stack))]
-            for per_fold, imp in zip(*_draws_on_folds(chunk, X, codes, classes.size, folds, settings), strict=True):
+            per_fold, totals = [[] for _ in chunk], [None] * len(chunk)
+            for fold in folds:
+                on_fold = _wirings_on_fold(chunk, X, codes, classes.size, fold, settings, stacked=settings.stack > 1)
+                for i, (proba, imp, _) in enumerate(on_fold):
+                    per_fold[i].append(class_metrics(codes[fold[1]], proba, classes.size))
+                    totals[i] = imp if totals[i] is None else [a + b for a, b in zip(totals[i], imp, strict=True)]
+            for metrics_of_draw, total in zip(per_fold, totals, strict=True):
                 for m in METRICS:
-                    scores[m].append(float(np.nanmean([f[m] for f in per_fold])))
-                for level, a in enumerate(imp):
-                    importances[level].append(a)
+                    scores[m].append(float(np.nanmean([f[m] for f in metrics_of_draw])))
+                for level, a in enumerate(total):
+                    importances[level].append(a / len(folds))
             done = len(scores["roc_auc"])
             if done % 10 < len(chunk) or done == draws:
                 progress(f"null {kind}: {done}/{draws} draws, AUC {np.mean(scores['roc_auc']):.3f} so far")

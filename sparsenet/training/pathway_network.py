@@ -132,13 +132,12 @@ def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training:
     for level, mask in enumerate(stacked_levels):
         layer = MaskedLinear(mask, activation=training.activation)
         parts = [[x for x in single.layers if isinstance(x, MaskedLinear)][level] for single in singles]
-        _set_stacked(layer, parts, mask)
+        _set_stacked(layer, parts)
         layers.append(layer)
         if training.dropout > 0:
             layers.append(Dropout(training.dropout, seed=int(seeds[0]) * 1009 + level))
     head = MaskedLinear(readout)
-    head.params["weight"][...] = np.concatenate([s.layers[-1].params["weight"].ravel() for s in singles])
-    head.params["bias"][...] = np.concatenate([s.layers[-1].params["bias"] for s in singles])
+    _set_stacked(head, [s.layers[-1] for s in singles])  # each read-out's rows: its block's CSR order
     layers.append(head)
     net = Sequential(layers, dtype=np.dtype(training.dtype))
     if training.device != "cpu":
@@ -166,10 +165,10 @@ def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training:
     return singles
 
 
-def _set_stacked(layer, parts, mask):
+def _set_stacked(layer, parts):
     """The stacked layer's weights and biases from its members' (their nonzeros in member order are the
-    stacked CSR order: row-stacked, or block-diagonal with offset columns)."""
-    layer.params["weight"][...] = np.concatenate([backend.to_numpy(p.params["weight"]) for p in parts])
+    stacked CSR order: row-stacked, or block-diagonal with offset columns; a dense read-out's row-major)."""
+    layer.params["weight"][...] = np.concatenate([backend.to_numpy(p.params["weight"]).ravel() for p in parts])
     layer.params["bias"][...] = np.concatenate([backend.to_numpy(p.params["bias"]) for p in parts])
 
 
