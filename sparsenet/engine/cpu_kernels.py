@@ -186,15 +186,21 @@ def _softplus_row_f64(z_row, y_row, s_row):
         s_row[t] = s
 
 
+def _by_dtype(generic, f32, f64):
+    """Make ``generic(z_row, y_row, s_row)`` (a Python stub) call ``f32`` on float32 rows and ``f64`` on others,
+    inlined where Numba compiles it (the activations' float32 kernels are polynomial, their float64 ones libm)."""
+    @overload(generic, inline="always")
+    def by_dtype(z_row, y_row, s_row):
+        if z_row.dtype == types.float32:
+            return lambda z_row, y_row, s_row: f32(z_row, y_row, s_row)
+        return lambda z_row, y_row, s_row: f64(z_row, y_row, s_row)
+
+
 def _softplus_row(z_row, y_row, s_row):
     """softplus of z_row into y_row and its slope (logistic) into s_row, by dtype."""
 
 
-@overload(_softplus_row, inline="always")
-def _softplus_row_by_dtype(z_row, y_row, s_row):
-    if z_row.dtype == types.float32:
-        return lambda z_row, y_row, s_row: _softplus_row_f32(z_row, y_row, s_row)
-    return lambda z_row, y_row, s_row: _softplus_row_f64(z_row, y_row, s_row)
+_by_dtype(_softplus_row, _softplus_row_f32, _softplus_row_f64)
 
 
 @nb.njit(inline="always", fastmath=True)
@@ -217,11 +223,7 @@ def _sigmoid_row(z_row, y_row, s_row):
     """logistic(z_row) into y_row and its slope y (1 - y) into s_row, by dtype."""
 
 
-@overload(_sigmoid_row, inline="always")
-def _sigmoid_row_by_dtype(z_row, y_row, s_row):
-    if z_row.dtype == types.float32:
-        return lambda z_row, y_row, s_row: _sigmoid_row_f32(z_row, y_row, s_row)
-    return lambda z_row, y_row, s_row: _sigmoid_row_f64(z_row, y_row, s_row)
+_by_dtype(_sigmoid_row, _sigmoid_row_f32, _sigmoid_row_f64)
 
 
 @nb.njit(inline="always", fastmath=True)
@@ -273,11 +275,7 @@ def _tanh_row(z_row, y_row, s_row):
     """tanh of z_row into y_row and its slope 1 - tanh^2 into s_row, by dtype."""
 
 
-@overload(_tanh_row, inline="always")
-def _tanh_row_by_dtype(z_row, y_row, s_row):
-    if z_row.dtype == types.float32:
-        return lambda z_row, y_row, s_row: _tanh_row_f32(z_row, y_row, s_row)
-    return lambda z_row, y_row, s_row: _tanh_row_f64(z_row, y_row, s_row)
+_by_dtype(_tanh_row, _tanh_row_f32, _tanh_row_f64)
 
 
 @nb.njit(inline="always", fastmath=True)
