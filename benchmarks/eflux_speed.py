@@ -32,9 +32,9 @@ def main():
     args = ap.parse_args()
     from sparsenet.data import precise
     from sparsenet.data.tables import read_expression
-    from sparsenet.evaluation.metrics import pearson, within_group_r
+    from sparsenet.stats.metrics import pearson, within_group_r
     from sparsenet.fluxes import EFlux, reaction_activities, training_maxima
-    from sparsenet.evaluation.flux_baselines import linear_levels
+    from sparsenet.runs.flux_baselines import linear_levels
     from sparsenet.masks.model_io import load_model
 
     files = precise.precise_files(progress=lambda m: None)

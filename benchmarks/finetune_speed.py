@@ -64,7 +64,7 @@ def problem(folder=None):
         from sparsenet.data.dataset import load_dataset
         from sparsenet.data.spec import DataSpec
         from sparsenet.data.standardise import fit_input_transform
-        from sparsenet.evaluation.folds import make_folds
+        from sparsenet.runs.folds import make_folds
         from sparsenet.masks.store import read_masks, shipped_mask_path
 
         files = {f: where / f for f in precise.DEFAULT_RUN}

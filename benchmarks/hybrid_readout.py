@@ -37,9 +37,10 @@ def main():
     from sklearn.model_selection import GroupKFold
 
     from sparsenet import SparseNetRegressor, studies
-    from sparsenet.evaluation import baselines, metrics
-    from sparsenet.evaluation.config import build_config
-    from sparsenet.evaluation.flux_baselines import flux_features, fold_fluxes
+    from sparsenet.runs import baselines
+    from sparsenet.stats import metrics
+    from sparsenet.config.run_config import build_config
+    from sparsenet.runs.flux_baselines import flux_features, fold_fluxes
     from sparsenet.studies.flux_control import _problem
 
     cfg = build_config("default", device="cpu", cv=args.cv, folds=10, seed=args.seed, baselines="none",

@@ -55,8 +55,8 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
     and hold its wiring against randomised wirings (--control)."""
     from sparsenet.backend import resolve_device
     from sparsenet.data.labelled import binn_example, read_labelled
-    from sparsenet.evaluation.html import write_html
-    from sparsenet.evaluation.report import provenance
+    from sparsenet.report.html import write_html
+    from sparsenet.report.run_report import provenance
     from sparsenet.masks.hierarchy import read_hierarchy
     from sparsenet.studies import classification as study
     from sparsenet.training.pathway_network import PathwayTraining

@@ -30,7 +30,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     import shlex
     import sys
 
-    from sparsenet.evaluation import report
+    from sparsenet.report import run_report as report
 
     report.COMMAND = shlex.join(["sparsenet", *sys.argv[1:]])  # what each run's report says was run
 masks_app = typer.Typer(no_args_is_help=True, help="Connection masks: from a COBRA model, an edge list or "

@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from .common import flag
-from sparsenet.evaluation.config import PRESETS
+from sparsenet.config.run_config import PRESETS
 from sparsenet.studies import DataOptions
 
 DATA_PANEL, NETWORK_PANEL, DASK_PANEL = "Your data", "Network settings over the preset", "Many machines (Dask)"
@@ -192,7 +192,7 @@ class Fanout:
     cache_dir: Optional[Path] = None
 
     def executor(self):
-        from sparsenet.evaluation.plan import Executor
+        from sparsenet.runs.plan import Executor
 
         return Executor(self.workers, self.scheduler)  # connects first: a bad address writes nothing
 

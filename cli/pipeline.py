@@ -1,6 +1,6 @@
 """The study commands: train, control, curve, robustness, predict, links, data precise, data spline. Each parses
-its options, calls the library (``sparsenet.studies``, ``sparsenet.evaluation``) and prints; nothing here is
-needed to run what it runs from Python.
+its options, calls the library (``sparsenet.studies``, ``sparsenet.runs``, ``sparsenet.report``) and
+prints; nothing here is needed to run what it runs from Python.
 
 No ``from __future__ import annotations`` here: typer reads the annotations as objects.
 """
@@ -24,7 +24,7 @@ from sparsenet.studies.inputs import na_list, read_masks_file
 def _config(preset, device, **options):
     """The run's configuration, checked once in the library, on the resolved device; its notes echoed."""
     from sparsenet import backend
-    from sparsenet.evaluation.config import build_config, config_notes
+    from sparsenet.config.run_config import build_config, config_notes
 
     cfg = build_config(preset, device=backend.resolve_device(device), **options)
     for note in config_notes(cfg):
@@ -78,11 +78,11 @@ def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
         for w in res.get("warnings", []):
             typer.echo(f"warning ({key}): {w}")
     if any(s in ("B", "C") for s in cfg.strategies):
-        from sparsenet.evaluation.evidence import wiring_statement
+        from sparsenet.report.evidence import wiring_statement
 
         typer.echo(wiring_statement(loaded.masks["fingerprint"], wiring=cfg.wiring))
-    from sparsenet.evaluation.evidence import flux_statement
-    from sparsenet.evaluation.baselines import FLUX_BASELINES
+    from sparsenet.report.evidence import flux_statement
+    from sparsenet.config.choices import FLUX_BASELINES
 
     for name in (b for b in cfg.baselines if b in FLUX_BASELINES):
         typer.echo(flux_statement(loaded.masks["fingerprint"], name))
@@ -197,8 +197,9 @@ def curve(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
     (N = --labels; the pre-training pool stays every profile outside the held-out fold), scored on the usual
     held-out folds; does pre-training pay where labels are few?"""
     from sparsenet import backend
-    from sparsenet.evaluation.config import CurveSpec
-    from sparsenet.evaluation.curves import KINDS, parse_labels
+    from sparsenet.config.run_config import CurveSpec
+    from sparsenet.config.choices import CURVE_DRAWS as KINDS
+    from sparsenet.config.choices import parse_labels
 
     t0 = time.perf_counter()
     kinds = list(KINDS) if draw_by.strip() == "both" else [k.strip() for k in draw_by.split(",") if k.strip()]
@@ -267,7 +268,7 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     """Predict phenotypes for every sample of DATA, by sample ID: the ensemble's mean, an interval at --level
     from the cross-validation's held-out residuals, the networks' spread, and a flag for samples unlike the
     training data."""
-    from sparsenet.evaluation.predictions import predict_file
+    from sparsenet.runs.predictions import predict_file
 
     if out.suffix.lower() not in (".csv", ".tsv"):
         raise UserError(f"{out}: predictions are written as .csv")
@@ -287,7 +288,7 @@ def report(run: Path = typer.Argument(..., metavar="RUN_DIR", help="a run folder
                                       "or robustness")):
     """(Re)write RUN_DIR/report.html: the run on one self-contained page (figures and styles inline, nothing
     fetched), from the folder's report and results files; a line for anything they do not allow."""
-    from sparsenet.evaluation.html import write_html
+    from sparsenet.report.html import write_html
 
     page = write_html(run)
     for line in page.missing:
@@ -305,7 +306,7 @@ def links(source: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="model
     """Export the learned weight of every biological link (gene, protein, phenotype) and on each target: the
     model's networks (mean and sd), and from a run folder also over every fold's networks, with each link's
     percentile under the null wirings where a control was run; --by gene ranks the genes."""
-    from sparsenet.evaluation.links import ZERO_TOLERANCE, gene_table, link_table, run_link_table, table_csv
+    from sparsenet.runs.links import ZERO_TOLERANCE, gene_table, link_table, run_link_table, table_csv
     from sparsenet.training.checkpoint import load_checkpoint
 
     if by not in ("link", "gene"):

@@ -138,7 +138,7 @@ def _null_rows(name: str, draws: str, metrics: dict, which=_NULL_METRICS) -> lis
 
 
 def control_table(report, col) -> str:
-    from sparsenet.evaluation.control import verdict
+    from sparsenet.stats.nulls import verdict
 
     summary = report["control"]
     real = report["results"][f"{summary['scheme']}/{summary['strategy']}"]["over_seeds"][col]

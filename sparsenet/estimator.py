@@ -27,8 +27,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .data.standardise import INPUTS
-from .evaluation.config import PRESETS
-from .evaluation.folds import grouped_kfold, kfold
+from .config.run_config import PRESETS
+from .runs.folds import grouped_kfold, kfold
 from .masks.store import Masks, read_masks, shipped_mask_path
 from .training.finetune import LOSSES, OPTIMIZERS, member_predictions, predict
 from .training.fitting import MEMBER_SEED, NetworkSpec, fit_networks
@@ -137,8 +137,8 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ settings
     def _settings(self, alpha):
-        """The checked settings (the command line's checks: evaluation.config)."""
-        from .evaluation.config import build_config
+        """The checked settings (the command line's checks: config.run_config)."""
+        from .config.run_config import build_config
 
         cfg = build_config("default", strategy=self.strategy, inputs=self.inputs, decoder=self.decoder, head=self.head,
                            pretrain_lr=self.pretrain_lr, max_steps=self.max_iter, ensemble=self.ensemble,
@@ -400,7 +400,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
             members = member_predictions(encoder, x, self.columns_)  # networks x samples x outputs
             out.append(members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.zeros_like(mean))
         if return_interval is not None:
-            from .evaluation.intervals import half_width
+            from .stats.intervals import half_width
 
             if getattr(self, "residuals_", None) is None:
                 raise ValueError("return_interval needs held-out residuals: fit with interval_cv=5 (grouped by the "

@@ -95,7 +95,7 @@ def core_dataset(tmp_path):
 
 def training_config(**kw):
     """A small, fast RunConfig of strategies B and C on two schemes (``kw`` over it)."""
-    from sparsenet.evaluation.config import RunConfig
+    from sparsenet.config.run_config import RunConfig
     from sparsenet.training.finetune import FinetuneSettings
     from sparsenet.training.pretrain import PretrainSettings
 

@@ -1,11 +1,11 @@
-"""sparsenet.evaluation.config: presets with options over them, every allowed value checked once in
+"""sparsenet.config.run_config: presets with options over them, every allowed value checked once in
 build_config, typed sub-configurations (nulls, curve, noise, wiring) checked there too, and a configuration
 that cannot change after it is built."""
 import dataclasses
 
 import pytest
 
-from sparsenet.evaluation.config import (CHOICES, ConfigError, CurveSpec, IcaWiring, NoiseSpec, NullSpec, PRESETS,
+from sparsenet.config.run_config import (CHOICES, ConfigError, CurveSpec, IcaWiring, NoiseSpec, NullSpec, PRESETS,
                                          RunConfig, build_config, config_from_dict, config_notes, parse_list)
 
 

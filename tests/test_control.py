@@ -9,9 +9,10 @@ import pytest
 
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
-from sparsenet.evaluation import control, wirings
-from sparsenet.evaluation.config import build_config
-from sparsenet.evaluation.crossval import Runner
+from sparsenet.stats import nulls as control
+from sparsenet.runs import wirings
+from sparsenet.config.run_config import build_config
+from sparsenet.runs.crossval import Runner
 from sparsenet.masks.store import read_masks
 
 from synthetic import core_masks, write_dataset
@@ -92,7 +93,7 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
     same = [float(r[f"folds_same_sign [{col}]"]) for r in rows]
     assert all(0 <= v <= 1 for v in same) and max(same) == 1
     # what train's summary says of these masks, before and after the control's evidence is recorded
-    from sparsenet.evaluation.evidence import record, wiring_statement
+    from sparsenet.report.evidence import record, wiring_statement
 
     evidence = tmp_path / "controls.json"
     fingerprint = report["masks"]["fingerprint"]
@@ -114,7 +115,7 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
 
 
 def test_null_percentiles_compare_with_the_same_nodes_links():
-    from sparsenet.evaluation.links import null_percentiles
+    from sparsenet.runs.links import null_percentiles
 
     real = np.array([[5.0, -0.1, 1.0]])  # links 0, 1 into node 0; link 2 into node 1
     nodes = np.array([0, 0, 1])
@@ -125,7 +126,7 @@ def test_null_percentiles_compare_with_the_same_nodes_links():
 
 
 def test_recorded_evidence_joins_null_models_of_one_split_and_keeps_splits_apart(tmp_path):
-    from sparsenet.evaluation.evidence import load, record, wiring_statement
+    from sparsenet.report.evidence import load, record, wiring_statement
 
     def control_folder(name, scheme, seeds, kind, p, wiring=None):
         metrics = {m: {"real": 0.6, "null_mean": 0.5, "null_sd": 0.05, "rank": 3, "draws": 50, "p": p}
@@ -160,7 +161,7 @@ def test_recorded_evidence_joins_null_models_of_one_split_and_keeps_splits_apart
 
 
 def test_recorded_flux_controls_join_predictors_of_one_split_and_record_only_those_asked_for(tmp_path):
-    from sparsenet.evaluation.evidence import flux_statement, load, record_flux
+    from sparsenet.report.evidence import flux_statement, load, record_flux
 
     def flux_folder(name, seed, ps):
         def metrics(p):

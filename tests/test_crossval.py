@@ -6,12 +6,13 @@ import pytest
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
 from sparsenet.data.standardise import InputTransform, fit_input_transform
-from sparsenet.evaluation import baselines, crossval
+from sparsenet.runs import baselines
+from sparsenet.runs import crossval
 from sparsenet.training.network import linked_genes
-from sparsenet.evaluation.config import RunConfig
-from sparsenet.evaluation.crossval import Runner
-from sparsenet.evaluation.folds import leave_one_group_out
-from sparsenet.evaluation.statistics import aggregate, paired
+from sparsenet.config.run_config import RunConfig
+from sparsenet.runs.crossval import Runner
+from sparsenet.runs.folds import leave_one_group_out
+from sparsenet.stats.summary import aggregate, paired
 from sparsenet.training.finetune import FinetuneSettings
 from sparsenet.training.network import Architecture, build_autoencoder
 from sparsenet.training.pretrain import PretrainSettings, pretrain

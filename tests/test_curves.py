@@ -8,11 +8,12 @@ import pytest
 
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
-from sparsenet.evaluation import crossval
-from sparsenet.evaluation.config import build_config
-from sparsenet.evaluation.crossval import Runner
-from sparsenet.evaluation.folds import make_folds
-from sparsenet.evaluation.curves import parse_labels, subsets
+from sparsenet.runs import crossval
+from sparsenet.config.run_config import build_config
+from sparsenet.runs.crossval import Runner
+from sparsenet.runs.folds import make_folds
+from sparsenet.config.choices import parse_labels
+from sparsenet.stats.curves import subsets
 
 from synthetic import core_masks, write_dataset
 from conftest import FAST, assert_page, sparsenet, without

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparsenet.evaluation.crossval import Runner
-from sparsenet.evaluation.plan import Executor, Plan
+from sparsenet.runs.crossval import Runner
+from sparsenet.runs.plan import Executor, Plan
 from synthetic import ROOT, write_dataset
 from conftest import FAST, core_dataset as _dataset, one_line_error, training_config as _config
 
@@ -130,7 +130,7 @@ def test_bad_scheduler_address_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_without_dask_fanning_out_is_one_clear_error(monkeypatch):
-    from sparsenet.evaluation import plan
+    from sparsenet.runs import plan
 
     monkeypatch.setattr(plan, "_has_distributed", lambda: False)
     with pytest.raises(ValueError, match="pip install 'dask\\[distributed\\]'"):

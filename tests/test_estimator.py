@@ -11,9 +11,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sparsenet import SparseNetRegressor, SparseNetRegressorCV
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
-from sparsenet.evaluation.config import build_config
-from sparsenet.evaluation.crossval import Runner
-from sparsenet.evaluation.folds import make_folds
+from sparsenet.config.run_config import build_config
+from sparsenet.runs.crossval import Runner
+from sparsenet.runs.folds import make_folds
 
 from synthetic import core_masks, write_dataset
 

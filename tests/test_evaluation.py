@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from sparsenet.evaluation import metrics
-from sparsenet.evaluation.folds import grouped_kfold, kfold
+from sparsenet.stats import metrics
+from sparsenet.runs.folds import grouped_kfold, kfold
 
 
 def test_kfold_partitions_and_is_seeded():
@@ -59,7 +59,7 @@ def test_metrics_match_their_definitions():
 def test_report_warns_when_fine_tuning_collapsed(tmp_path):
     from types import SimpleNamespace
 
-    from sparsenet.evaluation.statistics import summarise
+    from sparsenet.stats.summary import summarise
 
     y = np.linspace(0.2, 1.0, 12)[:, None]
     ds = SimpleNamespace(y=y, target_columns=["growth"], targets=["BIOMASS"], groups=None)
@@ -78,7 +78,7 @@ def test_report_warns_when_fine_tuning_collapsed(tmp_path):
 def test_a_model_key_reads_back_from_its_text():
     """Results, reports and fold files keep a model as text ('B', 'baseline:ridge', 'null:genes', 'curve:C',
     'curve:baseline:mean'); the typed key a plan dispatches on reads back from it, and nothing else parses."""
-    from sparsenet.evaluation.models import Model
+    from sparsenet.runs.models import Model
 
     for text in ("B", "baseline:ridge_linked", "null:edges", "curve:C", "curve:baseline:mean"):
         assert str(Model.parse(text)) == text
@@ -97,7 +97,7 @@ def test_within_group_r_is_the_mean_of_each_big_enough_groups_r():
     pooled."""
     from scipy.stats import pearsonr, spearmanr
 
-    from sparsenet.evaluation.metrics import prediction_metrics, within_group_r
+    from sparsenet.stats.metrics import prediction_metrics, within_group_r
 
     rng = np.random.default_rng(4)
     groups = ["a"] * 8 + ["b"] * 6 + ["c"] * 4

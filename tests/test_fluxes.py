@@ -75,7 +75,7 @@ def test_a_held_out_sample_never_shapes_the_scaling(core):
 
 
 def test_eflux_baseline_is_a_line_fitted_on_training_samples_only():
-    from sparsenet.evaluation.flux_baselines import fit_predict
+    from sparsenet.runs.flux_baselines import fit_predict
     from sparsenet.fluxes.eflux import FluxResult
 
     growth = np.array([0.1, 0.2, 0.3, 0.4, 0.9, np.nan])
@@ -92,8 +92,8 @@ def test_a_flux_round_off_leaves_varying_in_training_cannot_blow_up_ridge_and_le
     1.04 in two held-out ones, 1e10 training sds out, and flux_ridge predicted growth 5e5. Held-out fluxes are
     clipped to the training range: ridge's predictions stay within reach of the training phenotypes, and the
     forest's are the unclipped ones (its thresholds lie inside that range)."""
-    from sparsenet.evaluation import baselines
-    from sparsenet.evaluation.flux_baselines import fit_predict
+    from sparsenet.runs import baselines
+    from sparsenet.runs.flux_baselines import fit_predict
     from sparsenet.fluxes.eflux import FluxResult
 
     rng = np.random.default_rng(3)
@@ -120,9 +120,9 @@ def test_flux_baselines_run_on_a_folds_training_samples_and_leave_its_scaling_to
     held-out sample; the fold's E-Flux is scaled on its training samples, so a held-out sample's expression
     leaves every training sample's growth and fluxes as they were."""
     from conftest import core_dataset
-    from sparsenet.evaluation.config import build_config
-    from sparsenet.evaluation.crossval import Runner
-    from sparsenet.evaluation.folds import make_folds
+    from sparsenet.config.run_config import build_config
+    from sparsenet.runs.crossval import Runner
+    from sparsenet.runs.folds import make_folds
 
     ds = core_dataset(tmp_path)
     cfg = build_config("default", strategy="B", cv="grouped", folds=3, seed=1, max_steps=20, ensemble=1,
@@ -180,8 +180,8 @@ def test_flux_null_draw_zero_is_trains_flux_baselines_and_permuted_draws_differ(
     """control --predictor flux: its draw 0 (the real gene labels) predicts exactly what train's flux baselines
     predict on the same folds; permuted draws predict otherwise; a resumed run solves nothing again."""
     from conftest import core_dataset
-    from sparsenet.evaluation.config import build_config
-    from sparsenet.evaluation.crossval import Runner
+    from sparsenet.config.run_config import build_config
+    from sparsenet.runs.crossval import Runner
     from sparsenet.studies import StudyData, flux_control
     from sparsenet.training.checkpoint import mask_fingerprint
 
@@ -192,8 +192,8 @@ def test_flux_null_draw_zero_is_trains_flux_baselines_and_permuted_draws_differ(
                        baselines="eflux,flux_ridge,flux_forest", final_model=False)
     runner = Runner(ds, cfg, tmp_path / "run")
     draws = [dict(np.load(tmp_path / "null" / "state" / "flux-draws" / f"{d:03d}.npz")) for d in range(3)]
-    from sparsenet.evaluation.folds import make_folds
-    from sparsenet.evaluation.models import baseline
+    from sparsenet.runs.folds import make_folds
+    from sparsenet.runs.models import baseline
 
     for name in ("eflux", "flux_ridge", "flux_forest"):
         for test in make_folds(ds, "grouped", 3, 1):
@@ -229,7 +229,7 @@ def test_flux_control_recorded_is_what_train_says(tmp_path):
     are what the statement train prints for each flux baseline says."""
     from conftest import FAST, one_line_error, sparsenet, without
     from synthetic import write_dataset
-    from sparsenet.evaluation.evidence import flux_statement, record_flux
+    from sparsenet.report.evidence import flux_statement, record_flux
 
     expr, phen, _ = write_dataset(tmp_path / "data")
     args = without(FAST, "--max-steps", "--pretrain-samples", "--batch", "--pretrain-lr", "--finetune-lr", "--device")
@@ -258,7 +258,7 @@ def test_flux_control_recorded_is_what_train_says(tmp_path):
 @pytest.mark.slow
 def test_flux_null_draws_fanned_out_to_dask_equal_the_serial_ones(tmp_path):
     from conftest import core_dataset
-    from sparsenet.evaluation.plan import Executor
+    from sparsenet.runs.plan import Executor
     from sparsenet.studies import StudyData, flux_control
     from sparsenet.training.checkpoint import mask_fingerprint
 

@@ -10,9 +10,9 @@ import scipy.sparse as sp
 
 from sparsenet.data.dataset import load_dataset
 from sparsenet.data.spec import DataSpec
-from sparsenet.evaluation.config import ConfigError, build_config
-from sparsenet.evaluation.crossval import Runner
-from sparsenet.evaluation.folds import make_folds
+from sparsenet.config.run_config import ConfigError, build_config
+from sparsenet.runs.crossval import Runner
+from sparsenet.runs.folds import make_folds
 from sparsenet.masks.ica import IcaSettings, component_genes, ica_masks
 
 from synthetic import core_masks, write_dataset
@@ -127,7 +127,7 @@ def test_control_of_an_ica_wiring_randomises_each_folds_own_wiring(tmp_path):
     r = summary["genes"]["phenotypes"]["Growth Rate (1/hr)"]["pearson_r"]
     assert r["draws"] == 3 and 1 <= r["rank"] <= 4
     assert not (out / "null_masks").exists()  # drawn per fold from that fold's wiring, not written once
-    from sparsenet.evaluation.fold_state import read_fold
+    from sparsenet.runs.fold_state import read_fold
     real = read_fold(out / "state" / "grouped-B-s0-fold00.h5")
     null = read_fold(out / "state" / "grouped-null-genes-s0-fold00.h5")
     assert real["wiring_nodes"] >= 1 and null["predicted_draws"].shape[0] == 3

@@ -8,7 +8,7 @@ from pathlib import Path
 from importlib import resources
 
 import sparsenet
-from sparsenet.evaluation import evidence
+from sparsenet.report import evidence
 
 from conftest import sparsenet as run_cli
 

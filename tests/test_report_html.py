@@ -51,7 +51,7 @@ def shown(text: str) -> str:
 
 
 def test_the_report_opens_in_chromium_with_every_number_of_report_json(run_folder):
-    from sparsenet.evaluation.html import number
+    from sparsenet.report.html import number
 
     page = run_folder / "report.html"
     report = json.loads((run_folder / "report.json").read_text())

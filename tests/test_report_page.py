@@ -46,7 +46,7 @@ def run(tmp_path_factory):
 
 
 def test_the_page_shows_report_jsons_numbers(run):
-    from sparsenet.evaluation.html import number
+    from sparsenet.report.html import number
 
     assert_page(run.out, ["run", "checks", "accuracy", "wiring", "curves", "genes", "files"])
     parser = Cells()
@@ -67,7 +67,7 @@ def test_the_page_shows_report_jsons_numbers(run):
 def test_a_folder_missing_files_gets_its_page_and_says_what_is_missing(run, tmp_path):
     import shutil
 
-    from sparsenet.evaluation.html import write_html
+    from sparsenet.report.html import write_html
 
     old = tmp_path / "old"
     shutil.copytree(run.out, old)

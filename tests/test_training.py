@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from sparsenet.engine import DenseLinear, Sequential, sum_squared_error
-from sparsenet.evaluation.crossval import Runner
+from sparsenet.runs.crossval import Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from sparsenet.training.finetune import FinetuneSettings, scale_fresh_weights, tuned_parameters
 from sparsenet.training.stack import finetune

@@ -1,10 +1,10 @@
 """The studies the command line runs, for a Python user to run the same way: each takes the study's data
-(:func:`load_data` of :class:`DataOptions`), a configuration (``evaluation.config.build_config``), an output
+(:func:`load_data` of :class:`DataOptions`), a configuration (``config.run_config.build_config``), an output
 folder, an executor (serial by default, or Dask) and a progress callback, writes the run folder and returns a
 typed result. The command line only parses options, calls one of these and prints.
 
 >>> from sparsenet.studies import DataOptions, load_data, train
->>> from sparsenet.evaluation.config import build_config
+>>> from sparsenet.config.run_config import build_config
 >>> cfg = build_config("default", baselines="all")
 >>> result = train(load_data(DataOptions(), cfg), cfg, "runs/mine")     # doctest: +SKIP
 """

@@ -8,7 +8,7 @@ and Brier score; a model's score is the mean over folds and repeats, its spread 
 
 The control: for each null model (``masks.randomise.randomise_levels``: features permuted, edges rewired
 with degrees kept, density-matched random) ``draws`` wirings, each trained on the same folds with the same
-settings and seeds; the real wiring's mean AUC against theirs (``evaluation.control.compare``: a draw that
+settings and seeds; the real wiring's mean AUC against theirs (``stats.nulls.compare``: a draw that
 ties counts as at least as good). Node importances (``training.pathway_network.node_importance``) on the
 held-out samples of every fold, and each node's percentile among the same node's importance in the draws.
 """
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..evaluation.control import compare
+from ..stats.nulls import compare
 from ..masks.randomise import KINDS, randomise_levels
 from ..training.pathway_network import (PathwayTraining, class_probabilities, fit_network, fit_stacked,
                                         node_importance)

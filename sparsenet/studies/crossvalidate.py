@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..evaluation.config import RunConfig
-from ..evaluation.crossval import Runner
-from ..evaluation.intervals import attach_to_model
-from ..evaluation.plan import Executor
-from ..evaluation.report import write_run
+from ..config.run_config import RunConfig
+from ..runs.crossval import Runner
+from ..stats.intervals import attach_to_model
+from ..runs.plan import Executor
+from ..report.run_report import write_run
 from .inputs import StudyData, prepare_out, run_plan
 
 

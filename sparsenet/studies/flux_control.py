@@ -2,7 +2,7 @@
 the flux-based predictors? The same pipeline as ``train --baselines eflux,flux_ridge,flux_forest`` (E-Flux per
 fold, scaled on its training samples; each predictor fitted on them) run again with the expression's gene
 labels permuted among the measured genes before the gene-protein-reaction rules read them, N times; where the
-real mapping falls in each predictor's null distribution (rank, empirical p; ``evaluation.control.compare``).
+real mapping falls in each predictor's null distribution (rank, empirical p; ``stats.nulls.compare``).
 
 Every draw's held-out predictions are kept under ``state/flux-draws`` as it finishes, so an interrupted run
 resumed with ``--resume`` solves only the draws it lacks.
@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_atomically
-from ..evaluation import metrics, plots
-from ..evaluation.control import compare
-from ..evaluation.folds import make_folds
-from ..evaluation.plan import Executor
-from ..evaluation.report import provenance, write_report
-from ..evaluation.statistics import METRICS
-from ..evaluation.baselines import FLUX_BASELINES
-from ..evaluation.flux_baselines import fit_predict, fold_fluxes
+from ..stats import metrics
+from ..report import plots
+from ..stats.nulls import compare
+from ..runs.folds import make_folds
+from ..runs.plan import Executor
+from ..report.run_report import provenance, write_report
+from ..stats.summary import METRICS
+from ..config.choices import FLUX_BASELINES
+from ..runs.flux_baselines import fit_predict, fold_fluxes
 from .inputs import StudyData, prepare_out
 
 

@@ -12,7 +12,7 @@ from ..atomic import write_json
 from ..data.dataset import Dataset, load_dataset
 from ..data.spec import DataSpec
 from ..data.tables import NA_VALUES
-from ..evaluation.plan import Executor, Plan, PlanOutcome
+from ..runs.plan import Executor, Plan, PlanOutcome
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def load_data(options: DataOptions, cfg, read_out: bool | None = None, progress=
     schemes need groups) and refuse, in one line, data no cross-validation can learn from; with
     ``options.strict`` the first data warning is an error. ``read_out``: the network reads targets out of every
     node (default: ``cfg``'s head)."""
-    from ..evaluation.folds import check_trainable
+    from ..runs.folds import check_trainable
     from ..training.checkpoint import mask_fingerprint
 
     masks, path = read_masks_file(options.masks)

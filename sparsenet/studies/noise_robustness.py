@@ -7,12 +7,12 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..evaluation import plots
-from ..evaluation.config import NOISE_WHERE, NoiseSpec, RunConfig, check_noise
-from ..evaluation.crossval import Runner
-from ..evaluation.plan import Executor
-from ..evaluation.report import provenance, write_report
-from ..evaluation.statistics import summarise
+from ..report import plots
+from ..config.run_config import NOISE_WHERE, NoiseSpec, RunConfig, check_noise
+from ..runs.crossval import Runner
+from ..runs.plan import Executor
+from ..report.run_report import provenance, write_report
+from ..stats.summary import summarise
 from .inputs import StudyData, prepare_out, run_plan
 
 

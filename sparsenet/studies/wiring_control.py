@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_atomically
-from ..evaluation import control as null_statistics
-from ..evaluation import plots
-from ..evaluation.config import RunConfig
-from ..evaluation.crossval import Runner
-from ..evaluation.plan import Executor
-from ..evaluation.report import write_report, write_run
+from ..stats import nulls as null_statistics
+from ..report import plots
+from ..config.run_config import RunConfig
+from ..runs.crossval import Runner
+from ..runs.plan import Executor
+from ..report.run_report import write_report, write_run
 from ..masks.store import write_masks
 from .inputs import StudyData, prepare_out, run_plan
 

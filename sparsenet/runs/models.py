@@ -48,8 +48,8 @@ def baseline(name: str) -> Model:
 
 def model_words(model: str) -> str:
     """What a model key means, in words: 'B' -> 'wired network, no pre-training (B)'."""
+    from ..config.choices import BASELINE_WORDS
     from ..training.network import STRATEGY_WORDS
-    from .baselines import BASELINE_WORDS
 
     if model.startswith("baseline:"):
         return BASELINE_WORDS.get(model.split(":", 1)[1], model)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from ..masks.store import shipped_file
-from .control import SIGNIFICANT
+from ..stats.nulls import SIGNIFICANT
 
 SHIPPED = "controls.json"
 

@@ -20,29 +20,7 @@ import zlib
 import numpy as np
 
 from . import metrics
-from .statistics import METRICS
-
-KINDS = ("projects", "random")
-
-
-def parse_labels(text) -> list:
-    """'10,20,40,80,all' -> [10, 20, 40, 80, 'all']."""
-    out = []
-    for item in str(text).split(","):
-        item = item.strip()
-        if item == "all":
-            out.append("all")
-            continue
-        try:
-            n = int(item)
-        except ValueError:
-            raise ValueError(f"--labels: {item!r} is not a number of samples or 'all'") from None
-        if n < 2:
-            raise ValueError(f"--labels: {n} is too few to fit on (at least 2)")
-        out.append(n)
-    if not out:
-        raise ValueError("--labels: give label counts like 10,20,40,80,all")
-    return list(dict.fromkeys(out))
+from .summary import METRICS
 
 
 def subsets(train_groups, labels, draws: int, kinds, seed: int, fold: int):

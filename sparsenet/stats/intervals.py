@@ -93,7 +93,7 @@ def residual_arrays(ds, results, cfg) -> dict | None:
     for scheme in schemes:
         records = results.get((scheme, strategy, 0))
         if records:
-            from .statistics import pooled
+            from .summary import pooled
 
             y, pred, _ = pooled(ds, records)
             groups = ds.groups if ds.groups is not None else [str(i) for i in range(len(y))]

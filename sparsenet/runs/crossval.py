@@ -13,24 +13,27 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from .. import backend
+from ..config.choices import FLUX_BASELINES, ON_LINKED_GENES
+from ..config.run_config import RunConfig
 from ..data.dataset import Dataset
 from ..data.standardise import InputTransform, fit_input_transform
+from ..stats import metrics
+from ..stats.curves import subsets as curve_subsets
 from ..training.checkpoint import Checkpoint, load_checkpoint, member_prefix, save_checkpoint
 from ..training.finetune import predict
 from ..training.fitting import MEMBER_SEED, NetworkSpec, fit_networks
 from ..training.network import build_autoencoder
-from . import baselines, metrics
-from .config import RunConfig
+from . import baselines
 from .fold_state import read_fold, write_fold
 from .folds import grouped_kfold, kfold
-from .noise import NoisyInput, noisy_pairs
-from .plan import Executor, Plan
-from .curves import subsets as curve_subsets
 from .links import encoder_link_weights
 from .models import Model
+from .noise import NoisyInput, noisy_pairs
+from .plan import Executor, Plan
 from .pretrain_cache import PretrainCache
 from .wirings import Wirings, spaced
 
@@ -61,10 +64,10 @@ def untrained_record() -> dict:
 
 # ---------------------------------------------------------------- one fit
 class Runner:
-    """One run's fits: each held-out fold of each model (a :class:`~sparsenet.evaluation.models.Model`) at
+    """One run's fits: each held-out fold of each model (a :class:`~sparsenet.runs.models.Model`) at
     each network seed, saved under ``out/state`` when done, and the final model. Its pieces: the
     pre-training cache (:class:`PretrainCache`; runs may share a folder of them), the wirings
-    (:class:`Wirings`: ICA per pool, null draws) and the baselines (``evaluation.baselines``)."""
+    (:class:`Wirings`: ICA per pool, null draws) and the baselines (``runs.baselines``)."""
 
     def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None, pretrain_dir: Path | None = None):
         self.ds, self.cfg, self.out = ds, cfg, Path(out)
@@ -138,7 +141,7 @@ class Runner:
 
     def genes_of_fold(self, name, exclude_ids, train):
         """The genes a baseline sees: every gene, or (ridge_linked) those the fit's wiring links."""
-        if name not in baselines.ON_LINKED_GENES:
+        if name not in ON_LINKED_GENES:
             return slice(None)
         if not self.cfg.wiring:  # the data set's masks: no pool to look at
             return self.wirings.linked
@@ -198,7 +201,7 @@ class Runner:
         a flux baseline: on E-Flux of the fold, scaled on its training samples)."""
         groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
         t0 = time.perf_counter()
-        if model.name in baselines.FLUX_BASELINES:
+        if model.name in FLUX_BASELINES:
             from . import flux_baselines
 
             fluxes = self.fold_fluxes(train, test)
@@ -218,8 +221,8 @@ class Runner:
     def fold_fluxes(self, train, test):
         """E-Flux (with pFBA) of the fold's training then held-out samples, each reaction scaled on the training
         samples only, with the masks' metabolic model; made once per fold (every flux baseline and seed)."""
-        from .flux_baselines import fold_fluxes
         from ..masks.model_io import load_model
+        from .flux_baselines import fold_fluxes
 
         key = tuple(int(i) for i in test)
         if key not in self._fold_fluxes:
@@ -277,7 +280,7 @@ class Runner:
 
     def curve_fold(self, model, train, test, run_seed, label, f=0) -> dict:
         """One fold of a learning curve: ``model.inner`` (a network or a baseline) fitted on every subset of the
-        fold's training samples that ``cfg.curve`` asks for (``evaluation.curves.subsets``)."""
+        fold's training samples that ``cfg.curve`` asks for (``stats.curves.subsets``)."""
         inner = model.inner
         c = self.cfg.curve
         groups = [self.ds.groups[i] for i in train] if self.ds.groups is not None else [str(i) for i in train]
@@ -307,7 +310,7 @@ class Runner:
 
     def run(self, executor=None):
         """Every (scheme, model, repeat) over the same folds, then the final model: a :class:`RunOutcome`.
-        ``executor``: an :class:`~sparsenet.evaluation.plan.Executor` (default: serial, in-process)."""
+        ``executor``: an :class:`~sparsenet.runs.plan.Executor` (default: serial, in-process)."""
         done = (executor or Executor()).run(Plan([self]), self.progress)
         return RunOutcome(done.results[0], done.finals[0], done.seconds)
 

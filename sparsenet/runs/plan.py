@@ -20,9 +20,9 @@ import numpy as np
 from .folds import make_folds
 
 
-class Runner(Protocol):
-    """What a plan runs (``evaluation.crossval.Runner`` is one): a data set and configuration whose fits are
-    ``(scheme, model, fold, repeat)``, each run by ``run_fold``, and a final model."""
+class FoldSource(Protocol):
+    """What a plan runs (``runs.crossval.Runner``, the one runner, is its only kind): a data set and
+    configuration whose fits are ``(scheme, model, fold, repeat)``, each run by ``run_fold``, and a final model."""
     ds: object
     cfg: object
 
@@ -35,7 +35,7 @@ class Runner(Protocol):
 
 @dataclass(frozen=True)
 class Fit:
-    """One held-out fold of one model (an ``evaluation.models.Model``) at one network seed, of the plan's
+    """One held-out fold of one model (an ``runs.models.Model``) at one network seed, of the plan's
     ``run``-th runner."""
     run: int
     scheme: str
@@ -88,12 +88,12 @@ class Plan:
         return results
 
 
-def run_fit(runner: Runner, fit: Fit, threads: int | None = None):
+def run_fit(runner: FoldSource, fit: Fit, threads: int | None = None):
     _limit_threads(threads)
     return runner.run_fold(fit.scheme, fit.model, fit.fold, np.asarray(fit.test, dtype=np.int64), fit.repeat)
 
 
-def run_final(runner: Runner, threads: int | None = None) -> bool:
+def run_final(runner: FoldSource, threads: int | None = None) -> bool:
     _limit_threads(threads)
     runner.final_model()
     return True

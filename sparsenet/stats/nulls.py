@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .statistics import METRICS, summarise
+from .summary import METRICS, summarise
 
 HIGHER_IS_BETTER = {"pearson_r": True, "within_20_percent": True, "rmse": False, "within_group_r": True,
                     "within_group_spearman": True, "roc_auc": True, "balanced_accuracy": True, "log_loss": False,

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..version import __version__
 from ..atomic import write_text
-from .models import model_words
-from .statistics import METRICS
+from ..runs.models import model_words
+from ..stats.summary import METRICS
+from ..version import __version__
 
 WORDS = {"pearson_r": "r", "within_20_percent": "% within 20 %", "rmse": "RMSE", "within_group_r": "r within groups",
          "within_group_spearman": "Spearman within groups"}
@@ -346,7 +346,7 @@ def wiring(run: Run) -> dict:
                                         "wirings, 50 draws each; p = (1 + draws at least as good) / (draws + 1)"))
         else:
             blocks.append(text("no control recorded for these masks", "missing"))
-    from .baselines import FLUX_BASELINES
+    from ..config.choices import FLUX_BASELINES
 
     fluxes = [b for b in s.get("baselines", []) if b in FLUX_BASELINES]
     for name in fluxes:
@@ -385,7 +385,7 @@ def training_curves(run: Run) -> dict:
 
 
 def genes(run: Run) -> dict:
-    from .links import gene_table, run_link_table
+    from ..runs.links import gene_table, run_link_table
 
     note = text("A weight is what one fitted network leaned on, not by itself biology: correlated genes share or "
                 "swap weight, and the wiring's genes are not shown to beat random ones unless the wiring section "
@@ -429,7 +429,7 @@ def null_table(entry_by_name: dict, col: str, name: str, label: str) -> dict:
 
 
 def control_sections(run: Run) -> list:
-    from .control import verdict
+    from ..stats.nulls import verdict
 
     summary = run.report["control"]
     col = next(iter(next(iter(summary["null_models"].values()))["phenotypes"]))
@@ -519,7 +519,7 @@ def page_sections(run: Run) -> list:
 def render(run: Run, sections: list | None = None) -> str:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sparsenet.evaluation", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sparsenet.report", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     if run.kind == "classify":
         res = run.report["result"]

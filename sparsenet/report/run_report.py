@@ -1,5 +1,5 @@
 """The run folder: result CSVs (observed then predicted, folds stacked), report.json, plots, links. The numbers
-themselves come from :mod:`sparsenet.evaluation.statistics`; this module only writes them."""
+themselves come from :mod:`sparsenet.stats.summary`; this module only writes them."""
 from __future__ import annotations
 
 import csv
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import atomic
+from ..runs.links import links_csv
+from ..runs.models import model_words
+from ..stats.summary import aggregate, comparisons, pooled, summarise
 from . import plots
-from .links import links_csv
-from .models import model_words
-from .statistics import aggregate, comparisons, pooled, summarise
 
 
 def _clean(v):
@@ -83,7 +83,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: boo
     panels, curves_pre, curves_ft = [], [], []
     groups = {}
     for (scheme, model, repeat), records in results.items():
-        if not model.startswith(("null:", "curve:")):  # summarised by evaluation.control and .curves
+        if not model.startswith(("null:", "curve:")):  # summarised by stats.nulls and .curves
             groups.setdefault((scheme, model), []).append((repeat, records))
     for (scheme, model), runs in groups.items():
         key = f"{scheme}/{model}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .intervals import DEFAULT_LEVEL, check_level, interval_of, unusual
+from ..stats.intervals import DEFAULT_LEVEL, check_level, interval_of, unusual
 
 
 @dataclass
@@ -91,8 +91,7 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     from ..data.normalise import ModelInput, Normalisation, fit_reference
     from ..data.tables import NA_VALUES, align, read_expression
     from ..masks.store import linked_genes
-    from ..training.checkpoint import (check_same_masks, encoder_from_checkpoint, input_transform_of,
-                                       load_checkpoint)
+    from ..training.checkpoint import check_same_masks, encoder_from_checkpoint, input_transform_of, load_checkpoint
     from ..training.finetune import member_predictions
 
     check_level(level)

@@ -17,14 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-BASELINES = ("mean", "ridge", "ridge_linked", "knn", "random_forest")  # 'all'
-# the metabolic model as a model (sparsenet.evaluation.flux_baselines): asked for by name, E-Flux solves every sample
-FLUX_BASELINES = ("eflux", "flux_ridge", "flux_forest")
-BASELINE_WORDS = {"mean": "training mean", "ridge": "ridge on all genes",
-                  "ridge_linked": "ridge on the genes the wiring links", "knn": "k-nearest neighbours",
-                  "random_forest": "random forest", "eflux": "E-Flux biomass flux, calibrated",
-                  "flux_ridge": "ridge on pFBA fluxes", "flux_forest": "random forest on pFBA fluxes"}
-ON_LINKED_GENES = ("ridge_linked",)  # fitted on the masks' linked genes, not every gene
+from ..config.choices import BASELINES
+
 RIDGE_ALPHAS = np.logspace(-1, 5, 13)
 KNN_K = (1, 2, 3, 5, 8, 12, 20)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config.choices import FLUX_BASELINES
 from ..fluxes.eflux import EFluxSettings, FluxResult, eflux
 from . import baselines
-from .baselines import FLUX_BASELINES
 
 EFLUX_DEFAULTS = EFluxSettings()  # frozen: one shared default
 

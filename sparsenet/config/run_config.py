@@ -13,11 +13,7 @@ from ..data.standardise import INPUTS
 from ..training.finetune import ANCHORS, EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings
 from ..training.network import DECODERS, HEADS, STRATEGIES, Architecture
 from ..training.pretrain import PretrainSettings
-from .baselines import BASELINES, FLUX_BASELINES
-
-SCHEMES = ("grouped", "kfold", "lopo")
-WIRINGS = ("masks", "ica")  # the masks file's wiring, or independent components of each fit's pool
-NOISE_WHERE = ("pretrain", "finetune", "both")  # robustness: noise in which data
+from .choices import BASELINES, FLUX_BASELINES, NOISE_WHERE, SCHEMES, WIRINGS
 
 # What each preset sets; an option given on its own overrides its preset's value.
 PRESETS = {
@@ -53,7 +49,7 @@ class NullSpec:
 @dataclass(frozen=True)
 class CurveSpec:
     """A learning curve's subsets: ``labels`` (counts and/or 'all') per fit, ``draws`` per count and way of
-    drawing in ``kinds`` (``evaluation.curves.KINDS``), seeded by ``seed``."""
+    drawing in ``kinds`` (``choices.CURVE_DRAWS``), seeded by ``seed``."""
     labels: tuple = (10, 20, 40, 80, "all")
     draws: int = 5
     kinds: tuple = ("projects", "random")
@@ -178,9 +174,9 @@ def check_nulls(nulls: NullSpec) -> NullSpec:
 
 
 def check_curve(curve: CurveSpec) -> CurveSpec:
-    from .curves import KINDS, parse_labels
+    from .choices import CURVE_DRAWS, parse_labels
 
-    return replace(curve, kinds=_kinds_and_draws(curve.kinds, KINDS, "--draw-by", curve.draws),
+    return replace(curve, kinds=_kinds_and_draws(curve.kinds, CURVE_DRAWS, "--draw-by", curve.draws),
                    labels=tuple(parse_labels(",".join(map(str, curve.labels)))))
 
 

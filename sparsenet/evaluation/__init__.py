@@ -1,1 +1,0 @@
-"""Evaluation: folds, metrics, cross-validation of strategies A/B/C, robustness, reports, plots."""

@@ -1,0 +1,1 @@
+"""Reports: report.json, report.html and its plots, evidence statements."""

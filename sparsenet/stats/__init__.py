@@ -1,0 +1,1 @@
+"""Statistics: metrics, summaries and paired differences, null statistics, intervals, learning curves."""
