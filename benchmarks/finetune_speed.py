@@ -102,7 +102,7 @@ def encoders(k, seed=1, device="cpu"):
 def stack_fit(x, y, k, steps, device="cpu"):
     """Seconds of one stacked fine-tuning of k networks for ``steps`` steps, building the stack included."""
     from sparsenet.training.finetune import FinetuneSettings
-    from sparsenet.training.stack import finetune_stack
+    from sparsenet.training.stacked_finetune import finetune_stack
 
     members = encoders(k, device=device)
     s = FinetuneSettings(lr=0.01, max_steps=steps, tol=0.0, loss="squared", l2=0.03, init_scale=0.1)

@@ -153,7 +153,7 @@ def test_linear_decoder_reconstructs_both_signs(rng):
 
 def test_early_stopping_chooses_from_inner_folds_and_leaves_the_encoder(rng):
     from sparsenet.training.finetune import step_grid
-    from sparsenet.training.stack import choose_steps
+    from sparsenet.training.stacked_finetune import choose_steps
     from sparsenet.training.network import build_encoder
 
     masks = core_masks()
@@ -169,7 +169,7 @@ def test_early_stopping_chooses_from_inner_folds_and_leaves_the_encoder(rng):
     assert list(grid) == list(step_grid(200)) and grid[0] == 25 and grid[-1] == 200
     assert steps == grid[int(np.argmin(curve))] and curve.shape == grid.shape and np.isfinite(curve).all()
     # the curve is the mean over inner folds of the held-out loss after that many steps, from the same start
-    from sparsenet.training.stack import finetune
+    from sparsenet.training.stacked_finetune import finetune
     from dataclasses import replace
 
     tail = []

@@ -20,7 +20,7 @@ from sparsenet import backend
 from sparsenet.engine import OneToOne, MaskedLinear
 from sparsenet.masks.store import Masks
 from sparsenet.training.finetune import FinetuneSettings
-from sparsenet.training.stack import finetune
+from sparsenet.training.stacked_finetune import finetune
 from sparsenet.training.network import Architecture, build_autoencoder, build_encoder, linked_genes
 from sparsenet.training.pretrain import reconstruction_step
 from synthetic import core_masks
@@ -199,7 +199,7 @@ def check_adam_steps():
 def stack_members(device, dtype=np.float32, k=3):
     """K encoders of the default kind (folded input scale, read-out) on differently wired masks: the core
     masks and copies with the genes permuted (a null draw's shape), each from its own seed."""
-    from sparsenet.training.stack import EncoderStack
+    from sparsenet.training.stacked_finetune import EncoderStack
 
     m = core_masks()
     rng = np.random.default_rng(29)

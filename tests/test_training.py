@@ -6,7 +6,7 @@ from sparsenet.engine import DenseLinear, Sequential, sum_squared_error
 from sparsenet.runs.crossval import Runner
 from sparsenet.training.checkpoint import Checkpoint, check_same_masks, load_checkpoint, save_checkpoint
 from sparsenet.training.finetune import FinetuneSettings, scale_fresh_weights, tuned_parameters
-from sparsenet.training.stack import finetune
+from sparsenet.training.stacked_finetune import finetune
 from sparsenet.training.network import build_autoencoder, linked_genes
 from sparsenet.training.pretrain import PretrainSettings, pretrain
 from sparsenet.data.normalise import Normalisation

@@ -6,7 +6,7 @@ decoupled from the gradient, as AdamW (Loshchilov & Hutter): p *= 1 - lr w befor
 over every parameter in the buffer (biases included). On the GPU one fused kernel updates
 every parameter of the network in one launch.
 
-For a stack of networks (``training.stack``): ``penalty`` (one coefficient per parameter) adds
+For a stack of networks (``training.stacked_finetune``): ``penalty`` (one coefficient per parameter) adds
 the L2 gradient ``penalty * (p - anchor)`` inside the update (``anchor``: default 0; pre-trained
 weights to pull toward them), and ``step(active=...)`` moves only the parameters whose mask entry
 is set (members that have stopped keep parameters and moments).

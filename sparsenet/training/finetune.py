@@ -1,6 +1,6 @@
 """Fine-tuning's settings and helpers: genes -> proteins -> phenotypes, loss = sum |(y - yhat) / y| (or
 squared) at the observed phenotypes' indices in the phenotype layer, Adam, full batch. The loop itself is
-``training.stack``'s (one network is a stack of one: ``stack.finetune``).
+``training.stacked_finetune``'s (one network is a stack of one: ``stacked_finetune.finetune``).
 
 By default (``tune='auto'``) a pre-trained gene->protein layer is kept and only the
 protein->phenotype weights and biases are tuned, as the paper's appendix says; without
@@ -41,7 +41,7 @@ class FinetuneSettings:
     l2: float = 0.0  # penalty l2 * |p|^2 / 2 on every tuned parameter, added to the mean loss per observation
     init_scale: float = 1.0  # multiplies the initial weights of the layers fine-tuning starts afresh
     anchor: str = "zero"  # the penalty pulls toward 0, or toward the "pretrained" weights (strategy C)
-    optimizer: str = "adam"  # or "lbfgs": L-BFGS on the penalised objective (stacks only: training.stack)
+    optimizer: str = "adam"  # or "lbfgs": L-BFGS on the penalised objective (stacks only: training.stacked_finetune)
     lbfgs_tol: float = 1e-7  # L-BFGS stops when its objective fell less than this (relative) over ...
     lbfgs_window: int = 5  # ... this many iterations
 

@@ -5,8 +5,8 @@ For each wiring (masks; null draws are more wirings), ``ensemble`` members are b
 seed ``seed + k * MEMBER_SEED``), pre-trained for strategy C (by the caller's ``pretrained``: the CLI
 caches pre-trainings on disk, the estimator runs them on its pool), started small with a read-out at
 the training mean, then fine-tuned: every member of every wiring at once as one stack where they can
-be (``training.stack``), else each as a stack of one. With ``l2='auto'`` each wiring's penalty comes first from
-inner folds of the training samples (``training.penalty``).
+be (``training.stacked_finetune``), else each as a stack of one. With ``l2='auto'`` each wiring's penalty
+comes first from inner folds of the training samples (``training.penalty``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .. import backend
 from .finetune import FinetuneSettings, default_lr, scale_fresh_weights
 from .network import Architecture, Ensemble, build_autoencoder, build_encoder
 from .penalty import L2_PATH, choose_l2
-from .stack import choose_steps, finetune_stack
+from .stacked_finetune import choose_steps, finetune_stack
 
 MEMBER_SEED = 1_000_003  # offset between the seeds of an ensemble's members
 

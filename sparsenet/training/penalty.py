@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .finetune import held_out_loss, predict
-from .stack import finetune_stack
+from .stacked_finetune import finetune_stack
 
 L2_PATH = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)  # strong -> weak; the default's fixed 0.03 among them
 

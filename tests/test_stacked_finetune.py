@@ -10,7 +10,7 @@ from sparsenet.engine.stack import block_diagonal, scale_index, stack_rows
 from sparsenet.masks.store import Masks
 from sparsenet.training.finetune import FinetuneSettings, predict, scale_fresh_weights
 from sparsenet.training.network import Architecture, build_autoencoder, build_encoder
-from sparsenet.training.stack import EncoderStack, finetune, finetune_stack
+from sparsenet.training.stacked_finetune import EncoderStack, finetune, finetune_stack
 
 from conftest import random_mask
 from synthetic import core_masks
@@ -185,7 +185,7 @@ def test_denormals_are_flushed_inside_the_kernels_only():
 
 def penalised_objective(encoder, cols, x, y, l2):
     """The fine-tuning objective per observation: data loss + l2 |p|^2 / 2 over the tuned parameters."""
-    from sparsenet.training.stack import StackObjective
+    from sparsenet.training.stacked_finetune import StackObjective
 
     stack = EncoderStack([encoder], [cols])
     objective = StackObjective(stack, x, y, "squared", None, l2)
