@@ -174,6 +174,26 @@ class Executor:
             return PlanOutcome(plan.gather(records), _finals(plan), time.perf_counter() - t0)
         return self._run_dask(plan, progress, t0)
 
+    def map(self, fn, shared, items):
+        """``(item, fn(shared, item))`` for every item, as each finishes: in this process in order, or as Dask
+        tasks with ``shared`` sent to every worker once (a study's draws beside its plans: the flux control).
+        A task's own error is raised here; the tasks not yet finished are cancelled."""
+        if self.client is None:
+            for item in items:
+                yield item, fn(shared, item)
+            return
+        from distributed import as_completed
+
+        on_workers = self.client.scatter(shared, broadcast=True, hash=False)
+        futures = {self.client.submit(fn, on_workers, item, pure=False, retries=1): item for item in items}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
     def _run_dask(self, plan: Plan, progress, t0):
         from distributed import as_completed
 

@@ -115,20 +115,10 @@ def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: 
 
     done = draws + 1 - len(todo)
     progress("tasks", "flux draws (0: the real labels)", done, draws + 1, None)
-    if executor is not None and executor.client is not None:
-        from distributed import as_completed
-
-        shared = executor.client.scatter(problem, broadcast=True)
-        futures = {executor.client.submit(draw_predictions, shared, d, pure=False): d for d in todo}
-        for future in as_completed(futures):
-            keep(futures[future], future.result())
-            done += 1
-            progress("tasks", "flux draws (0: the real labels)", done, draws + 1, None)
-    else:
-        for d in todo:
-            keep(d, draw_predictions(problem, d))
-            done += 1
-            progress("tasks", "flux draws (0: the real labels)", done, draws + 1, None)
+    for d, predictions in (executor or Executor()).map(draw_predictions, problem, todo):
+        keep(d, predictions)
+        done += 1
+        progress("tasks", "flux draws (0: the real labels)", done, draws + 1, None)
     summary = summarise_draws(ds, [dict(np.load(state / f"{d:03d}.npz")) for d in range(draws + 1)], predictors)
     plots.control(out / "control.png", {"scheme": scheme, "null_models": summary}, ds.target_columns[0], {},
                   ("permuted gene labels", "real labels", "permuted gene labels"))
