@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .common import UserError, check_output_folder, flag
+from .common import UserError, check_output_folder, command_line, flag
 from sparsenet.atomic import write_atomically, write_json
 
 EXAMPLES = ("binn",)
@@ -93,7 +93,7 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
                f" nodes; {folds}-fold x {repeats} stratified{' by ' + group_by if group_by else ''}")
     result = study.cross_validate(table.X, table.labels, h.masks, settings, table.groups, progress=typer.echo)
     record = {"data": str(data) if data else f"example {example}", "hierarchy": h.attrs, "notes": list(table.notes),
-              "result": result, "provenance": provenance()}
+              "result": result, "provenance": provenance(command_line())}
     rows = []
     if control:
         record["control"] = study.wiring_control(table.X, table.labels, h.masks, settings, kinds, control, table.groups,

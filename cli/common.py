@@ -9,6 +9,14 @@ import typer
 
 
 
+def command_line() -> str:
+    """The command line this process runs, as each run's report records it."""
+    import shlex
+    import sys
+
+    return shlex.join(["sparsenet", *sys.argv[1:]])
+
+
 class UserError(Exception):
     """A problem with the user's input: reported as one line, exit status 1."""
 

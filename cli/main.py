@@ -27,12 +27,6 @@ def _version(value: bool):
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
                                        help="print the version and exit")):
     """Sparse neural networks from genome-scale metabolic models (DeepMetabolism)."""
-    import shlex
-    import sys
-
-    from sparsenet.report import run_report as report
-
-    report.COMMAND = shlex.join(["sparsenet", *sys.argv[1:]])  # what each run's report says was run
 masks_app = typer.Typer(no_args_is_help=True, help="Connection masks: from a COBRA model, an edge list or "
                                                    "a pathway hierarchy.")
 app.add_typer(masks_app, name="masks")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from .common import UserError, check_output_folder, flag
+from .common import UserError, check_output_folder, command_line, flag
 from .options import (BASELINES, CV, DEVICE, DUPLICATES, FOLDS, GENE_IDS, GROUP_BY, ICA_COMPONENTS, NA_VALUES,
                       ORIENTATION, PRESET, SEED, SEEDS, STRATEGY, STRICT, WIRING, Fanout, data_options,
                       data_options_with_pool, fanout_options, network_options)
@@ -67,7 +67,7 @@ def train(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
     out = studies.run_folder("train", out, resume)
     with fanout.executor() as executor, Bars() as bars:
         echo(f"device {cfg.device}; fits: {executor.description}")
-        result = studies.train(loaded, cfg, out, executor, bars, resume, fanout.cache_dir)
+        result = studies.train(loaded, cfg, out, executor, bars, resume, fanout.cache_dir, command_line())
     report = result.report
     typer.echo(summary_table(report))
     for col, c in (result.intervals or {}).get("phenotypes", {}).items():
@@ -134,7 +134,7 @@ def control(ctx: typer.Context, data: studies.DataOptions, network: dict, fanout
         echo(f"{draws} random wirings per null model ({', '.join(cfg.nulls.kinds)}), each trained as the real wiring "
              f"({cfg.strategies[0]}, {cfg.ensemble} networks, l2 {cfg.finetune.l2}) on the same folds; device "
              f"{cfg.device}; fits: {executor.description}")
-        result = studies.control(loaded, cfg, out, executor, bars, resume, fanout.cache_dir)
+        result = studies.control(loaded, cfg, out, executor, bars, resume, fanout.cache_dir, command_line())
     typer.echo(control_table(result.report, loaded.dataset.target_columns[0]))
     _written(t0, out, result.report["files"])
 
@@ -168,7 +168,7 @@ def _flux_control(data, fanout, null, draws, cv, folds, group_by, seed, out, res
         echo(f"{draws} permutations of the gene labels, each through E-Flux and the flux predictors on the same "
              f"{cv} folds; draws: {executor.description}")
         result = studies.flux_control(loaded, out, scheme=cv, folds=folds, seed=seed, draws=draws, executor=executor,
-                                      progress=bars, resume=resume)
+                                      progress=bars, resume=resume, command=command_line())
     typer.echo(flux_control_table(result.report, loaded.dataset.target_columns[0]))
     _written(t0, out, result.report["files"])
 
@@ -214,7 +214,7 @@ def curve(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
     with fanout.executor() as executor, Bars() as bars:
         echo(f"label counts {', '.join(map(str, first.curve.labels))}; {draws} draws each, drawn by "
              f"{', '.join(first.curve.kinds)}; device {first.device}; fits: {executor.description}")
-        result = studies.curve(loaded, configs, out, executor, bars, resume, fanout.cache_dir)
+        result = studies.curve(loaded, configs, out, executor, bars, resume, fanout.cache_dir, command_line())
     typer.echo(curve_table(result.report["curve"], loaded.dataset.target_columns[0]))
     _written(t0, out, result.report["files"])
 
@@ -247,7 +247,8 @@ def robustness(data: studies.DataOptions, network: dict, fanout: Fanout,
     loaded = _data(data, cfg)
     out = studies.run_folder("robustness", out, resume)
     with fanout.executor() as executor, Bars() as bars:
-        result = studies.robustness(loaded, cfg, ps, wheres, out, executor, bars, resume, fanout.cache_dir)
+        result = studies.robustness(loaded, cfg, ps, wheres, out, executor, bars, resume, fanout.cache_dir,
+                                        command_line())
     typer.echo(robustness_table(result))
     typer.echo(f"wall time {time.perf_counter() - t0:.0f} s. {out / 'robustness.json'}, {out / 'robustness.png'}")
 

@@ -30,16 +30,14 @@ def _clean(v):
     return v
 
 
-COMMAND: str | None = None  # the command line this process runs, set by sparsenet's command line
-
-
-def provenance() -> dict:
-    """What a report keeps of how it was made: the command line (None from Python), the version, the time."""
+def provenance(command: str | None = None) -> dict:
+    """What a report keeps of how it was made: the command line that ran it (``command``: the caller's; None
+    from Python), the version, the time."""
     import datetime
 
     from ..version import __version__
 
-    return {"command": COMMAND, "version": __version__,
+    return {"command": command, "version": __version__,
             "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 
@@ -72,13 +70,14 @@ def results_csv(ds, records) -> str:
     return buf.getvalue()
 
 
-def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: bool = True) -> dict:
+def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: bool = True,
+              command: str | None = None) -> dict:
     """results: {(scheme, model, repeat): fold records}; model is a strategy or ``baseline:NAME``.
     ``report['files']`` says what each written file holds. ``page``: also report.html (False: the caller writes
-    both once it has added to the report)."""
+    both once it has added to the report); ``command``: the command line, for the provenance."""
     out = Path(out)
     report = {"settings": cfg.to_dict(), "data": ds.summary, "wall_seconds": seconds, "results": {},
-              "provenance": provenance()}
+              "provenance": provenance(command)}
     files = {"report.json": "every metric per phenotype, fold and seed, the settings and the data checks"}
     panels, curves_pre, curves_ft = [], [], []
     groups = {}

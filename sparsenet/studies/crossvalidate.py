@@ -25,10 +25,11 @@ class TrainResult:
 
 
 def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None = None, progress=None,
-          resume: bool = False, cache_dir: Path | None = None) -> TrainResult:
+          resume: bool = False, cache_dir: Path | None = None, command: str | None = None) -> TrainResult:
     """Run ``cfg`` on ``data`` into the folder ``out`` (fresh, or ``resume``: the same settings' folder), its fits
     on ``executor`` (default: serially here); ``progress(kind, label, done, total, loss)`` hears of every stage,
-    first ``('plan', 'fits', 0, n_tasks, None)``; ``cache_dir``: a folder of pre-trainings to share."""
+    first ``('plan', 'fits', 0, n_tasks, None)``; ``cache_dir``: a folder of pre-trainings to share;
+    ``command``: the command line that ran it, for the report (None from Python)."""
     t0 = time.perf_counter()
     ds = data.dataset
     prepare_out(out, resume, {"data": ds.summary, "masks": data.masks, "run": cfg.to_dict()})
@@ -39,5 +40,5 @@ def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None 
     seconds = time.perf_counter() - t0
     report = write_run(out, ds, cfg, results, final, seconds,
                        {"masks": data.masks, "command_seconds": seconds,
-                        **({"intervals": intervals} if intervals else {})})
+                        **({"intervals": intervals} if intervals else {})}, command=command)
     return TrainResult(Path(out), report, intervals, time.perf_counter() - t0)

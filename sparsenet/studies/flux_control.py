@@ -89,7 +89,7 @@ def _problem(data: StudyData, scheme: str, folds: int, seed: int, predictors) ->
 
 def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: int = 10, seed: int = 0,
                  draws: int = 50, predictors=FLUX_BASELINES, executor: Executor | None = None, progress=None,
-                 resume: bool = False) -> FluxControlResult:
+                 resume: bool = False, command: str | None = None) -> FluxControlResult:
     """The real gene labels and ``draws`` permutations of them through every flux predictor of ``predictors`` on
     the folds of ``scheme`` (``folds``, ``seed``: the partition ``train`` uses with the same options) into
     ``out``; ``executor`` fans draws out to its Dask workers (default: serially here)."""
@@ -123,7 +123,7 @@ def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: 
     plots.control(out / "control.png", {"scheme": scheme, "null_models": summary}, ds.target_columns[0], {},
                   ("permuted gene labels", "real labels", "permuted gene labels"))
     seconds = time.perf_counter() - t0
-    report = {"provenance": provenance(), "data": ds.summary, "masks": data.masks,
+    report = {"provenance": provenance(command), "data": ds.summary, "masks": data.masks,
               "flux_control": {**settings, "null_model": "genes", "predictors": summary}, "wall_seconds": seconds,
               "files": {"report.json": "each flux predictor's real r, % within 20 %, RMSE and within-group r against "
                                        "its gene-permutation null (rank, empirical p, every draw's value)",

@@ -59,7 +59,7 @@ def curve_configs(models, baselines: str, curve: CurveSpec, ensemble: int | None
 
 
 def curve(data: StudyData, configs: dict, out: Path, executor: Executor | None = None, progress=None,
-          resume: bool = False, cache_dir: Path | None = None) -> CurveResult:
+          resume: bool = False, cache_dir: Path | None = None, command: str | None = None) -> CurveResult:
     """Run the learning curve's ``configs`` (:func:`curve_configs`) on ``data`` into ``out``, every
     configuration's fits in one plan; the other arguments as :func:`sparsenet.studies.train`'s."""
     t0 = time.perf_counter()
@@ -81,7 +81,7 @@ def curve(data: StudyData, configs: dict, out: Path, executor: Executor | None =
             names.append(label)
     summary = curve_summary(ds, merged, list(dict.fromkeys(names)), first.cv[0])
     plots.learning_curves(out / "curve.png", summary, ds.target_columns[0], WORDS)
-    report = {"provenance": provenance(), "settings": settings, "data": ds.summary, "curve": summary,
+    report = {"provenance": provenance(command), "settings": settings, "data": ds.summary, "curve": summary,
               "wall_seconds": time.perf_counter() - t0,
               "files": {"report.json": "every model's metrics per label count, way of drawing and draw; paired "
                                        "differences against B", "curve.png": "each metric against the number of "

@@ -47,7 +47,8 @@ def noise_wheres(cfg: RunConfig, wheres) -> list:
 
 
 def robustness(data: StudyData, cfg: RunConfig, percents, wheres, out: Path, executor: Executor | None = None,
-               progress=None, resume: bool = False, cache_dir: Path | None = None) -> RobustnessResult:
+               progress=None, resume: bool = False, cache_dir: Path | None = None,
+               command: str | None = None) -> RobustnessResult:
     """``cfg`` (one strategy, one scheme, no final model) run clean and with noise at each of ``percents`` in
     each of ``wheres`` (:func:`noise_wheres`), every configuration's fits in one plan; the other arguments as
     :func:`sparsenet.studies.train`'s."""
@@ -77,7 +78,7 @@ def robustness(data: StudyData, cfg: RunConfig, percents, wheres, out: Path, exe
     clean, noisy = rows[0], rows[1:]
     as_dicts = [asdict(r) for r in noisy]
     plots.robustness(out / "robustness.png", as_dicts, asdict(clean))
-    write_report(out, {"provenance": provenance(), "settings": settings, "data": ds.summary, "phenotype": col,
+    write_report(out, {"provenance": provenance(command), "settings": settings, "data": ds.summary, "phenotype": col,
                        "clean": asdict(clean), "noisy": as_dicts, "wall_seconds": time.perf_counter() - t0,
                        "files": {"robustness.json": "r, % within 20 % and RMSE of the clean run and of every noisy "
                                                     "one", "robustness.png": "each metric against the noise level"}},

@@ -42,7 +42,7 @@ def write_null_masks(runner: Runner, folder: Path) -> dict:
 
 
 def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None = None, progress=None,
-            resume: bool = False, cache_dir: Path | None = None) -> ControlResult:
+            resume: bool = False, cache_dir: Path | None = None, command: str | None = None) -> ControlResult:
     """Run the control ``cfg`` (its ``nulls``, one strategy B or C, one scheme: ``build_config`` checks) on
     ``data`` into ``out``; the arguments as :func:`sparsenet.studies.train`'s."""
     if cfg.nulls is None:
@@ -56,7 +56,7 @@ def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | Non
     results = run_plan([runner], executor, progress).results[0]
     seconds = time.perf_counter() - t0
     report = write_run(out, ds, cfg, results, None, seconds, {"masks": data.masks, "command_seconds": seconds},
-                       page=False)
+                       page=False, command=command)
     scheme, strategy = cfg.cv[0], cfg.strategies[0]
     summary = null_statistics.control_summary(ds, results, strategy, scheme, list(cfg.nulls.kinds),
                                               [cfg.seed + r for r in range(cfg.seeds)])
