@@ -93,3 +93,22 @@ def test_a_configuration_survives_its_dict():
     assert d["nulls"] == {"kinds": ["genes"], "draws": 2, "seed": 1}
     assert d["wiring"] == {"kind": "ica", "components": 50, "seed": 0, "min_genes": 3}
     assert config_from_dict(d) == cfg and isinstance(config_from_dict(d), RunConfig)
+
+
+def test_the_settings_record_the_learning_rate_each_strategy_used():
+    """No --finetune-lr: the record says what each strategy's fine-tuning used (A's 1e-3, B's 1e-2), the same
+    rate the network spec fits with; a given rate is used and recorded for every strategy. The spec is frozen."""
+    import dataclasses
+
+    from sparsenet.training.fitting import NetworkSpec
+
+    cfg = build_config("default", strategy="A,B")
+    assert cfg.finetune.lr is None
+    used = cfg.to_dict()["finetune_lr_used"]
+    for s in ("A", "B"):
+        assert used[s] == NetworkSpec(s, cfg.architecture, 1, cfg.finetune).finetune.lr == cfg.finetune_lr(s)
+    assert used["A"] < used["B"]
+    given = build_config("default", strategy="A,B", finetune_lr=0.005).to_dict()["finetune_lr_used"]
+    assert given == {"A": 0.005, "B": 0.005}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        NetworkSpec("B").strategy = "A"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..data.standardise import INPUTS
-from ..training.finetune import ANCHORS, EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings
+from ..training.finetune import ANCHORS, EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings, default_lr
 from ..training.network import DECODERS, HEADS, STRATEGIES, Architecture
 from ..training.pretrain import PretrainSettings
 from .choices import BASELINES, FLUX_BASELINES, NOISE_WHERE, SCHEMES, WIRINGS
@@ -99,8 +99,15 @@ class RunConfig:
         for name in ("strategies", "cv", "baselines"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
+    def finetune_lr(self, strategy: str) -> float:
+        """The fine-tuning learning rate a network of ``strategy`` uses: the one given, else the strategy's
+        default (``training.finetune.default_lr``)."""
+        return self.finetune.lr or default_lr(strategy)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings as given, and the learning rate each strategy's fine-tuning uses (``finetune_lr_used``:
+        the report says what ran, not only that none was given)."""
+        return {**asdict(self), "finetune_lr_used": {s: self.finetune_lr(s) for s in self.strategies}}
 
 
 def _flag(name: str) -> str:

@@ -24,9 +24,10 @@ from .stacked_finetune import choose_steps, finetune_stack
 MEMBER_SEED = 1_000_003  # offset between the seeds of an ensemble's members
 
 
-@dataclass
+@dataclass(frozen=True)
 class NetworkSpec:
-    """What to build and how to fine-tune it."""
+    """What to build and how to fine-tune it, fixed when made: a fine-tuning without a learning rate gets the
+    strategy's default here (``default_lr``), so what is fitted is what the spec says."""
     strategy: str = "B"
     architecture: Architecture = None
     ensemble: int = 1
@@ -34,10 +35,11 @@ class NetworkSpec:
     device: str = "cpu"
 
     def __post_init__(self):
-        self.architecture = self.architecture or Architecture()
-        self.finetune = self.finetune or FinetuneSettings()
-        if not self.finetune.lr:
-            self.finetune = replace(self.finetune, lr=default_lr(self.strategy))
+        finetune = self.finetune or FinetuneSettings()
+        object.__setattr__(self, "architecture", self.architecture or Architecture())
+        if not finetune.lr:
+            finetune = replace(finetune, lr=default_lr(self.strategy))
+        object.__setattr__(self, "finetune", finetune)
 
 
 @dataclass
