@@ -22,11 +22,10 @@ from sparsenet.studies.inputs import na_list, read_masks_file
 
 
 def _config(preset, device, **options):
-    """The run's configuration, checked once in the library, on the resolved device; its notes echoed."""
-    from sparsenet import backend
+    """The run's configuration, checked once in the library (the device resolved there); its notes echoed."""
     from sparsenet.config.run_config import build_config, config_notes
 
-    cfg = build_config(preset, device=backend.resolve_device(device), **options)
+    cfg = build_config(preset, device=device, **options)
     for note in config_notes(cfg):
         echo(f"note: {note}")
     return cfg
@@ -196,7 +195,6 @@ def curve(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
     """Learning curves: every model fitted on subsets of N labelled samples of each fold's training samples
     (N = --labels; the pre-training pool stays every profile outside the held-out fold), scored on the usual
     held-out folds; does pre-training pay where labels are few?"""
-    from sparsenet import backend
     from sparsenet.config.run_config import CurveSpec
     from sparsenet.config.choices import CURVE_DRAWS as KINDS
     from sparsenet.config.choices import parse_labels
@@ -206,7 +204,7 @@ def curve(data: studies.DataOptions, network: dict, fanout: Fanout, wiring: str 
     spec = CurveSpec(tuple(parse_labels(labels)), draws, tuple(kinds), seed)
     configs = studies.curve_configs([m.strip() for m in models.split(",") if m.strip()], baselines, spec,
                                     cv=cv, folds=folds, group_by=group_by, seed=seed,
-                                    device=backend.resolve_device(device), wiring=wiring,
+                                    device=device, wiring=wiring,
                                     ica_components=ica_components, **network)
     first = next(iter(configs.values()))
     loaded = _data(data, first, read_out=True)

@@ -112,3 +112,15 @@ def test_the_settings_record_the_learning_rate_each_strategy_used():
     assert given == {"A": 0.005, "B": 0.005}
     with pytest.raises(dataclasses.FrozenInstanceError):
         NetworkSpec("B").strategy = "A"
+
+
+def test_the_device_is_resolved_once_in_the_configuration():
+    """auto becomes the device that runs (cpu here: no usable GPU), and the run's layers take it as it is; gpu
+    without one is refused there, naming the option and the fix."""
+    from sparsenet import backend
+
+    cfg = build_config("default", device="auto")
+    assert cfg.device == backend.resolve_device("auto") and cfg.device in ("cpu", "gpu")
+    if backend.cupy_or_none() is None:
+        with pytest.raises(ConfigError, match="--device.*use --device cpu"):
+            build_config("default", device="gpu")

@@ -82,7 +82,7 @@ class RunConfig:
     group_by: str | None = "project"
     seed: int = 0  # the folds' seed, and the first network seed
     seeds: int = 1  # repeats of every fit with network seeds seed, seed+1, ...; the folds stay the same
-    device: str = "cpu"
+    device: str = "cpu"  # resolved: cpu or gpu (build_config resolves auto)
     ensemble: int = 1  # networks per fit, from different seeds; their predictions are averaged
     inputs: str = "raw"  # raw | centre | standardise, fitted per fold on training samples (data.standardise)
     architecture: Architecture = field(default_factory=Architecture)
@@ -253,7 +253,8 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
     if noise is not None:
         noise = check_noise(noise)
     return RunConfig(strategies=strategies, cv=schemes, folds=folds,
-                     group_by=group_by or None, seed=seed, seeds=seeds, device=device, ensemble=chosen["ensemble"],
+                     group_by=group_by or None, seed=seed, seeds=seeds, device=_device(device),
+                     ensemble=chosen["ensemble"],
                      inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
                      pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"],
                                                noise=chosen["pretrain_noise"]),
@@ -264,6 +265,17 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
                      baselines=parse_list(baselines, "baselines"), final_model=final_model, noise=noise,
                      nulls=nulls, curve=curve,
                      wiring=IcaWiring(components=int(ica_components), seed=int(seed)) if wiring == "ica" else None)
+
+
+def _device(device: str) -> str:
+    """cpu, gpu or auto resolved once, here, to the device that runs (``backend.resolve_device``): the run's
+    layers take ``RunConfig.device`` as it is."""
+    from ..backend import resolve_device
+
+    try:
+        return resolve_device(device)
+    except ValueError as e:
+        raise ConfigError(f"--device: {e}") from None
 
 
 def config_from_dict(d: dict) -> RunConfig:

@@ -72,7 +72,7 @@ class Runner:
     def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None, pretrain_dir: Path | None = None):
         self.ds, self.cfg, self.out = ds, cfg, Path(out)
         self.state = self.out / "state"
-        self.device = backend.resolve_device(cfg.device)
+        self.device = cfg.device  # resolved by build_config
         self.wirings = Wirings(ds, cfg)
         self._fold_fluxes, self._cobra_model = {}, None  # flux baselines: E-Flux per fold, the model read once
         self.progress = progress or (lambda *a, **k: None)
