@@ -112,9 +112,9 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
     if control:
         record["files"]["classify_control.png"] = "each null model's draws of ROC AUC beside the real wiring"
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "classification.json", record)
     write_atomically(out / "importance.csv", lambda p: Path(p).write_text(_importance_csv(result, h, rows)))
-    write_html(out)
+    write_json(out / "classification.json", record)
+    write_html(out, record, "classification.json")  # the page from the record in memory
     typer.echo(summary_table(result, record.get("control")))
     typer.echo(f"wrote {out / 'classification.json'}, {out / 'importance.csv'} and {out / 'report.html'} in "
                f"{time.perf_counter() - t0:.0f} s")

@@ -20,3 +20,11 @@ def test_train_runs_end_to_end_on_a_tiny_data_set(tmp_path):
     assert "grouped  B " in proc.stdout
     for name in ("model.h5", "report.html", "results_grouped_B.csv"):
         assert (out / name).exists(), name
+    # written once: the final model with its intervals; the page from the report in memory is the page that
+    # `sparsenet report` builds from the files
+    from sparsenet.training.checkpoint import load_checkpoint
+
+    assert "interval_observed" in load_checkpoint(out / "model.h5").extra
+    page = (out / "report.html").read_bytes()
+    assert sparsenet("report", out).returncode == 0
+    assert (out / "report.html").read_bytes() == page

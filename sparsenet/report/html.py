@@ -111,6 +111,11 @@ def read_run(folder) -> Run:
     else:
         raise ValueError(f"{folder}: no report.json, robustness.json or classification.json; give the folder of a "
                          "finished sparsenet train, control, curve, robustness or classify run")
+    return run_of(folder, report, name)
+
+
+def run_of(folder, report: dict, name: str = "report.json") -> Run:
+    """A run from its report as written to ``folder``/``name`` (in memory: the run that just wrote it)."""
     if name == "classification.json":
         kind = "classify"
     elif name == "robustness.json":
@@ -123,7 +128,7 @@ def read_run(folder) -> Run:
         kind = "curve"
     else:
         kind = "train"
-    return Run(folder, kind, report, name)
+    return Run(Path(folder), kind, report, name)
 
 
 def _settings(run: Run) -> dict:
@@ -542,9 +547,10 @@ class Page:
     missing: list
 
 
-def write_html(folder) -> Page:
-    """Write ``folder``/report.html from the run folder's report and results files."""
-    run = read_run(folder)
+def write_html(folder, report: dict | None = None, name: str = "report.json") -> Page:
+    """Write ``folder``/report.html from the run's report (``report``: the one just written as ``name``, taken
+    from memory; else read from the folder, as ``sparsenet report`` does) and the folder's results files."""
+    run = read_run(folder) if report is None else run_of(folder, report, name)
     sections = page_sections(run)
     path = run.folder / "report.html"
     write_text(path, render(run, sections))

@@ -42,14 +42,15 @@ def provenance(command: str | None = None) -> dict:
 
 
 def write_report(out: Path, report: dict, name: str = "report.json") -> None:
-    """The run's report file (``name``) and report.html written from it, so the page's numbers are the file's;
-    the file names the page among the files written."""
+    """The run's report file (``name``) and report.html from the same numbers (the report as written: NaN as
+    null, rounded; not read back); the file names the page among the files written."""
     from .html import write_html
 
     report.setdefault("files", {})["report.html"] = ("this run on one page (open it in a browser; self-contained, "
                                                     "rewrite it with sparsenet report)")
-    write_json(Path(out) / name, report)
-    write_html(out)
+    written = _clean(report)
+    atomic.write_json(Path(out) / name, written)
+    write_html(out, written, name)
 
 
 def write_json(path, data):

@@ -315,7 +315,9 @@ class Runner:
         return RunOutcome(done.results[0], done.finals[0], done.seconds)
 
     def final_model(self):
-        path = self.out / "model.h5"
+        """The model trained on every labelled sample, kept in the state folder (``train`` writes the run's
+        ``model.h5`` from it once, with its intervals); read back when already there."""
+        path = self.out / "state" / "final_model.h5"
         strategy = "C" if "C" in self.cfg.strategies else self.cfg.strategies[0]  # the product, when run
         if path.exists():
             return load_checkpoint(path)
@@ -335,5 +337,6 @@ class Runner:
                                **({"l2_chosen": float(rec["l2_chosen"])} if "l2_chosen" in rec else {})},
                               {"finetune_losses": rec["finetune_losses"], "input_mean": transform.mean,
                                "input_sd": transform.sd}, self.wirings.of_pool(rows))
+        path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(path, ck)
         return ck

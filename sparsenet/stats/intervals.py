@@ -103,19 +103,18 @@ def residual_arrays(ds, results, cfg) -> dict | None:
     return None
 
 
-def attach_to_model(model_path, ds, results, cfg, level: float = DEFAULT_LEVEL) -> dict | None:
-    """Keep in the final model (``model.h5``) what ``predict`` needs to say how sure it is: the held-out
-    residuals, the training inputs over the linked genes and the distance beyond which a sample is unusual.
-    Returns the intervals' held-out coverage per phenotype column (report.json's ``intervals``)."""
-    from pathlib import Path
-
+def write_final_model(model_path, ck, ds, results, cfg, level: float = DEFAULT_LEVEL) -> dict | None:
+    """Write the final model ``ck`` to ``model_path`` once, with what ``predict`` needs to say how sure it is:
+    the held-out residuals, the training inputs over the linked genes and the distance beyond which a sample is
+    unusual. Returns the intervals' held-out coverage per phenotype column (report.json's ``intervals``; None
+    when no held-out predictions of the final model's strategy ran: the model is written without them)."""
     from ..masks.store import linked_genes
-    from ..training.checkpoint import input_transform_of, load_checkpoint, save_checkpoint
+    from ..training.checkpoint import input_transform_of, save_checkpoint
 
     arrays = residual_arrays(ds, results, cfg)
-    if arrays is None or not Path(model_path).exists():
+    if arrays is None:
+        save_checkpoint(model_path, ck)
         return None
-    ck = load_checkpoint(model_path)
     linked = linked_genes(ds.masks)
     x = input_transform_of(ck).apply(ds.inputs.take(ds.labelled))[:, linked].astype(np.float32)
     groups = [g.decode() for g in arrays["interval_groups"]]

@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..stats.nulls import compare
 from ..masks.randomise import KINDS, randomise_levels
-from ..training.pathway_network import (PathwayTraining, class_probabilities, fit_network, fit_stacked,
-                                        node_importance)
+from ..stats.nulls import compare
+from ..training.pathway_network import PathwayTraining, class_probabilities, fit_network, fit_stacked, node_importance
 
 BASELINES = ("logistic_all", "logistic_wiring", "forest", "majority")
 BASELINE_WORDS = {"logistic_all": "L2 logistic regression on all features (penalty by inner 5-fold CV)",

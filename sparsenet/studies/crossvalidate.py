@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.run_config import RunConfig
-from ..runs.crossval import Runner
-from ..stats.intervals import attach_to_model
-from ..runs.plan import Executor
 from ..report.run_report import write_run
+from ..runs.crossval import Runner
+from ..runs.plan import Executor
+from ..stats.intervals import write_final_model
 from .inputs import StudyData, prepare_out, run_plan
 
 
@@ -36,7 +36,7 @@ def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None 
     runner = Runner(ds, cfg, out, progress, pretrain_dir=cache_dir)
     outcome = run_plan([runner], executor, progress)
     results, final = outcome.results[0], outcome.finals[0]
-    intervals = attach_to_model(Path(out) / "model.h5", ds, results, cfg) if final is not None else None
+    intervals = write_final_model(Path(out) / "model.h5", final, ds, results, cfg) if final is not None else None
     seconds = time.perf_counter() - t0
     report = write_run(out, ds, cfg, results, final, seconds,
                        {"masks": data.masks, "command_seconds": seconds,

@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_atomically
-from ..stats import metrics
+from ..config.choices import FLUX_BASELINES
 from ..report import plots
-from ..stats.nulls import compare
+from ..report.run_report import provenance, write_report
+from ..runs.flux_baselines import fit_predict, fold_fluxes
 from ..runs.folds import make_folds
 from ..runs.plan import Executor
-from ..report.run_report import provenance, write_report
+from ..stats import metrics
+from ..stats.nulls import compare
 from ..stats.summary import METRICS
-from ..config.choices import FLUX_BASELINES
-from ..runs.flux_baselines import fit_predict, fold_fluxes
 from .inputs import StudyData, prepare_out
 
 

@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..report import plots
 from ..config.run_config import CurveSpec, build_config
-from ..runs.crossval import Runner
-from ..stats.curves import curve_summary
-from ..runs.plan import Executor
+from ..report import plots
 from ..report.run_report import provenance, write_report
+from ..runs.crossval import Runner
+from ..runs.plan import Executor
+from ..stats.curves import curve_summary
 from .inputs import StudyData, prepare_out, run_plan
 
 # what the semi-supervised literature tries where labels are few: each a strategy C variant of the default

@@ -7,11 +7,11 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..report import plots
 from ..config.run_config import NOISE_WHERE, NoiseSpec, RunConfig, check_noise
+from ..report import plots
+from ..report.run_report import provenance, write_report
 from ..runs.crossval import Runner
 from ..runs.plan import Executor
-from ..report.run_report import provenance, write_report
 from ..stats.summary import summarise
 from .inputs import StudyData, prepare_out, run_plan
 

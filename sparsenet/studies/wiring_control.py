@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_atomically
-from ..stats import nulls as null_statistics
-from ..report import plots
 from ..config.run_config import RunConfig
+from ..masks.store import write_masks
+from ..report import plots
+from ..report.run_report import write_report, write_run
 from ..runs.crossval import Runner
 from ..runs.plan import Executor
-from ..report.run_report import write_report, write_run
-from ..masks.store import write_masks
+from ..stats import nulls as null_statistics
 from .inputs import StudyData, prepare_out, run_plan
 
 
