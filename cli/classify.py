@@ -3,13 +3,11 @@
 ``sparsenet.studies.classification``."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 
 from .common import UserError, check_output_folder, command_line, flag
-from sparsenet.atomic import write_atomically, write_json
 
 EXAMPLES = ("binn",)
 
@@ -50,18 +48,17 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
                                        "network (the same gradients and batch order; dropout drops other entries; "
                                        "most useful on a GPU)"),
              device: str = typer.Option("cpu", help="cpu, gpu or auto"),
+             final_model: bool = typer.Option(True, "--final-model/--no-final-model", help="also train the "
+                                              "final model on every sample (classifier.h5, for sparsenet predict)"),
              out: Path = typer.Option(..., "-o", "--out", help="folder for classification.json and importance.csv")):
     """Cross-validate a pathway-wired classifier (BINN / P-NET shape) beside its baselines on the same folds,
     and hold its wiring against randomised wirings (--control)."""
     from sparsenet.backend import resolve_device
     from sparsenet.data.labelled import binn_example, read_labelled
-    from sparsenet.report.html import write_html
-    from sparsenet.report.run_report import provenance
     from sparsenet.masks.hierarchy import read_hierarchy
     from sparsenet.studies import classification as study
     from sparsenet.training.pathway_network import PathwayTraining
 
-    t0 = time.perf_counter()
     check_output_folder(out)
     chosen = tuple(b for b in baselines.split(",") if b and b != "none")
     for b in chosen:
@@ -91,33 +88,14 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
     typer.echo(f"{table.X.shape[0]} samples x {table.X.shape[1]} features; wiring "
                f"{' -> '.join(map(str, h.level_sizes()))}"
                f" nodes; {folds}-fold x {repeats} stratified{' by ' + group_by if group_by else ''}")
-    result = study.cross_validate(table.X, table.labels, h.masks, settings, table.groups, progress=typer.echo)
-    record = {"data": str(data) if data else f"example {example}", "hierarchy": h.attrs, "notes": list(table.notes),
-              "result": result, "provenance": provenance(command_line())}
-    rows = []
-    if control:
-        record["control"] = study.wiring_control(table.X, table.labels, h.masks, settings, kinds, control, table.groups,
-                                                 real=result, progress=typer.echo)
-        rows = study.important_nodes(result, record["control"], h.level_ids, h.level_names)
-    record["top_nodes"] = [{"level": r["level"], "node": r["node"], "name": r["name"], "importance": r["importance"],
-                            **{f"percentile_{k}": v for k, v in r["percentile"].items()}}
-                           for r in study.important_nodes(result, record.get("control", {"null_models": {}}),
-                                                          h.level_ids, h.level_names, top=10)]
-    record["wall_seconds"] = time.perf_counter() - t0
-    record["files"] = {"classification.json": "this record: settings, every model's held-out scores per fold, the "
-                                              "network's held-out probabilities, the control's draws",
-                       "importance.csv": "every node's importance and its lowest null percentile",
-                       "report.html": "this run on one page (self-contained)",
-                       "roc_calibration.png": "the network's held-out ROC curve and calibration"}
-    if control:
-        record["files"]["classify_control.png"] = "each null model's draws of ROC AUC beside the real wiring"
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomically(out / "importance.csv", lambda p: Path(p).write_text(_importance_csv(result, h, rows)))
-    write_json(out / "classification.json", record)
-    write_html(out, record, "classification.json")  # the page from the record in memory
-    typer.echo(summary_table(result, record.get("control")))
-    typer.echo(f"wrote {out / 'classification.json'}, {out / 'importance.csv'} and {out / 'report.html'} in "
-               f"{time.perf_counter() - t0:.0f} s")
+    done = study.classify(table, h, settings, out, null_models=kinds, draws=control, final_model=final_model,
+                          data_label=str(data) if data else f"example {example}", command=command_line(),
+                          progress=typer.echo)
+    record = done.record
+    typer.echo(summary_table(record["result"], record.get("control")))
+    typer.echo(record["wiring"]["text"])
+    typer.echo(f"wrote {', '.join(str(out / name) for name in record['files'] if (out / name).exists())} in "
+               f"{done.seconds:.0f} s")
 
 
 def _merge(text):
@@ -132,22 +110,6 @@ def _merge(text):
             raise UserError(f"--merge {text!r}: write NEW=OLD1,OLD2 (several joined by ';')")
         out[new.strip()] = labels
     return out
-
-
-def _importance_csv(result, h, rows) -> str:
-    import csv
-    import io
-
-    pct = {(r["level"], r["node"]): r for r in rows}
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["level", "node", "name", "importance", "null_percentile_min", "beyond_null"])
-    for level, imp in enumerate(result["importance"]):
-        for i in sorted(range(len(imp)), key=lambda i: -imp[i]):
-            r = pct.get((level + 1, h.level_ids[level][i]))
-            w.writerow([level + 1, h.level_ids[level][i], h.level_names[level][i], f"{imp[i]:.6g}",
-                        f"{min(r['percentile'].values()):.1f}" if r else "", r["beyond_null"] if r else ""])
-    return buf.getvalue()
 
 
 def summary_table(result, control=None) -> str:

@@ -252,7 +252,8 @@ def robustness(data: studies.DataOptions, network: dict, fanout: Fanout,
 
 
 # ---------------------------------------------------------------- predict
-def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train"),
+def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet train (phenotypes), or "
+                                             "classifier.h5 from sparsenet classify (class probabilities)"),
             data: Path = typer.Argument(..., help="expression file (CSV/TSV, HDF5, .h5ad)"),
             out: Path = typer.Option(..., "-o", "--out", help="predictions CSV to write"),
             reference: str | None = typer.Option(None, "--reference", help="reference sample IDs in DATA "
@@ -267,11 +268,21 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     """Predict phenotypes for every sample of DATA, by sample ID: the ensemble's mean, an interval at --level
     from the cross-validation's held-out residuals, the networks' spread, and a flag for samples unlike the
     training data."""
-    from sparsenet.runs.predictions import predict_file
+    from sparsenet.runs.predictions import predict_classes_file, predict_file
+    from sparsenet.training.pathway_model import is_pathway_model_file
 
     if out.suffix.lower() not in (".csv", ".tsv"):
         raise UserError(f"{out}: predictions are written as .csv")
     check_output_folder(out)
+    if is_pathway_model_file(checkpoint):  # classifier.h5 from sparsenet classify: class probabilities
+        classes = predict_classes_file(checkpoint, data, orientation=orientation, device=device)
+        for note in classes.notes:
+            echo(note)
+        write_text(out, classes.csv())
+        flagged = sum(bool(f) for f in classes.flags())
+        typer.echo(f"{out}: {len(classes.sample_ids)} samples, the probability of each class "
+                   f"({', '.join(classes.classes)}); {flagged} flagged for missing wired features")
+        return
     masks = read_masks_file(masks_file)[0] if masks_file else None
     result = predict_file(checkpoint, data, reference=reference, orientation=orientation, masks=masks, level=level,
                           device=device, na_values=na_list(na_values), gene_ids=gene_ids, duplicates=duplicates)

@@ -157,6 +157,28 @@ def test_classify_command_end_to_end(tmp_path, rng):
     auc = record["result"]["models"]["network"]["roc_auc"]
     assert f"{auc['mean']:.3f} ± {auc['sd']:.3f}" in page  # the page's numbers are the record's
     assert [r["level"] for r in record["top_nodes"]] == [1] * 6 + [2] * 2  # each level's top 10 (6 and 2 nodes)
+    # the final model: sparsenet predict gives its class probabilities, the ones the library's model gives
+    from sparsenet.training.pathway_model import load_pathway_model
+
+    model = load_pathway_model(tmp_path / "run" / "classifier.h5")
+    pred = sparsenet("predict", tmp_path / "run" / "classifier.h5", tmp_path / "data.csv", "-o", tmp_path / "p.csv")
+    assert pred.returncode == 0, pred.stderr
+    rows = [r.split(",") for r in (tmp_path / "p.csv").read_text().splitlines()]
+    assert rows[0][:4] == ["sample_id", "predicted_class", "probability case", "probability control"]
+    got = np.array([[float(r[2]), float(r[3])] for r in rows[1:]])
+    np.testing.assert_allclose(got, model.predict_proba(np.round(X, 4)), rtol=1e-5, atol=1e-6)  # as data.csv holds X
+    assert [r[0] for r in rows[1:]] == samples and all(r[-1] == "" for r in rows[1:])
+    # this run's control recorded: a later run on the same wiring states it as recorded, never as its own
+    from sparsenet.report.evidence import classification_statement, record_classification
+
+    ledger = tmp_path / "controls.json"
+    record_classification(tmp_path / "run", "synthetic, 3 folds", ledger)
+    said = classification_statement(record["hierarchy"]["fingerprint"], path=ledger)
+    assert said["source"] == "recorded" and "recorded control on synthetic, 3 folds" in said["text"]
+    assert "not this run's" in said["text"] and "edges p = " in said["text"]
+    other = classification_statement("0" * 16, path=ledger)
+    assert other["source"] == "none" and "not tested" in other["text"]
+    assert record["wiring"]["source"] == "this run" and "this run's control, 2 draws" in record["wiring"]["text"]
     one_line_error(sparsenet(*args[:-2], "--label-column", "class", "-o", tmp_path / "run2"), "no column 'class'")
     one_line_error(sparsenet(*args[:-2], "--baselines", "svm", "-o", tmp_path / "run3"), "unknown baseline 'svm'")
     assert not (tmp_path / "run2").exists()
@@ -186,3 +208,39 @@ def test_the_control_gives_the_same_nulls_stacked(rng):
     stacked = study.wiring_control(X, y, h.masks, study.replace(settings, stack=2), ("edges",), draws=3, real=real)
     np.testing.assert_allclose(stacked["null_models"]["edges"]["roc_auc"]["null_values"],
                                one["null_models"]["edges"]["roc_auc"]["null_values"], atol=2e-3)
+
+
+def test_the_final_model_round_trips_and_predicts_what_it_was_trained_to(rng, tmp_path):
+    """A classifier.h5 reads back as the same networks (probabilities to the bit), a table in either orientation
+    gives the same probabilities, features it lacks are taken at the training mean and flagged, and a table
+    with under half of the wired features is refused with the count."""
+    from sparsenet.runs.predictions import predict_classes_file
+    from sparsenet.training.pathway_model import fit_pathway_model, load_pathway_model, save_pathway_model
+
+    X, y, h = task(rng, n=80)
+    model = fit_pathway_model(h, X, y, PathwayTraining(epochs=30), ensemble=2, seed=1)
+    save_pathway_model(tmp_path / "m.h5", model)
+    again = load_pathway_model(tmp_path / "m.h5")
+    assert list(again.classes) == ["case", "control"] and again.hierarchy.fingerprint() == h.fingerprint()
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    accuracy = np.mean(np.asarray(model.classes)[model.predict_proba(X).argmax(axis=1)] == y)
+    assert accuracy > 0.8  # it learnt the task it was trained on
+    samples = [f"s{i}" for i in range(10)]
+    by_rows = ["id," + ",".join(samples)] + [f"g{j}," + ",".join(f"{v:.6f}" for v in X[:10, j]) for j in range(30)]
+    (tmp_path / "rows.csv").write_text("\n".join(by_rows) + "\n")
+    by_cols = ["id," + ",".join(f"g{j}" for j in range(30))] + [
+        f"{s}," + ",".join(f"{v:.6f}" for v in X[i]) for i, s in enumerate(samples)]
+    (tmp_path / "cols.csv").write_text("\n".join(by_cols) + "\n")
+    a = predict_classes_file(tmp_path / "m.h5", tmp_path / "rows.csv")
+    b = predict_classes_file(tmp_path / "m.h5", tmp_path / "cols.csv")
+    np.testing.assert_allclose(a.probabilities, model.predict_proba(np.round(X[:10], 6)), rtol=1e-6)
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    (tmp_path / "some.csv").write_text("\n".join(by_rows[:21]) + "\n")  # g0..g19: 20 of the 30 wired features
+    some = predict_classes_file(tmp_path / "m.h5", tmp_path / "some.csv")
+    filled = np.round(X[:10], 6).copy()
+    filled[:, 20:] = model.mean[20:]
+    np.testing.assert_allclose(some.probabilities, model.predict_proba(filled), rtol=1e-6)
+    assert all("67 % of the model's wired features" in f for f in some.flags())
+    (tmp_path / "few.csv").write_text("\n".join(by_rows[:11]) + "\n")  # 10 of 30
+    with pytest.raises(ValueError, match="hold under 50 % of the model's 30 wired features"):
+        predict_classes_file(tmp_path / "m.h5", tmp_path / "few.csv")

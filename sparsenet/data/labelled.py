@@ -94,3 +94,31 @@ def binn_example(missing: str = "zero") -> LabelledTable:
 
     folder = Path(str(resources.files("sparsenet.shipped").joinpath("binn_example")))
     return read_labelled(folder / "sample_datamatrix.csv", folder / "sample_design_matrix.tsv", missing=missing)
+
+
+def read_features(data, feature_ids, orientation: str = "auto") -> tuple:
+    """A table's samples over ``feature_ids`` (a model's features, in its order): (samples x features with NaN
+    where the table lacks the feature or the value, sample IDs, notes). ``orientation``: 'features-by-samples'
+    (feature IDs in the first column, as ``read_labelled`` reads by default), 'samples-by-features', or 'auto'
+    (the side whose labels share more IDs with ``feature_ids``)."""
+    allowed = ("auto", "features-by-samples", "samples-by-features", "genes-by-samples", "samples-by-genes")
+    if orientation not in allowed:
+        raise DataError(f"orientation must be one of {', '.join(allowed[:3])}, got {orientation!r}")
+    header, row_labels, values = read_text_table(data)
+    wanted = {f: i for i, f in enumerate(feature_ids)}
+    by_rows = sum(r in wanted for r in row_labels)
+    by_columns = sum(c in wanted for c in header)
+    as_rows = by_rows >= by_columns if orientation == "auto" else orientation in ("features-by-samples",
+                                                                                 "genes-by-samples")
+    features, samples, matrix = (row_labels, header, values.T) if as_rows else (header, row_labels, values)
+    if not max(by_rows, by_columns):
+        raise DataError(f"{data}: none of its row or column labels (like {row_labels[0]!r}, {header[0]!r}) is a "
+                        f"feature of the model (like {feature_ids[0]!r}); give the table the model was trained on's "
+                        "kind of IDs")
+    X = np.full((len(samples), len(feature_ids)), np.nan)
+    seen = [(wanted[f], j) for j, f in enumerate(features) if f in wanted]
+    cols, src = (np.array(v, dtype=np.int64) for v in zip(*seen, strict=True))
+    X[:, cols] = matrix[:, src]
+    notes = [f"{len(seen)} of the model's {len(feature_ids)} features in {data} "
+             f"({'features as rows' if as_rows else 'samples as rows'})"]
+    return X, list(samples), notes

@@ -63,6 +63,19 @@ class Hierarchy:
     def level_sizes(self) -> list:
         return [len(ids) for ids in self.level_ids]
 
+    def fingerprint(self) -> str:
+        """16 hex digits of what the network is wired from: the features, every level's node IDs and links (not
+        the names or the provenance). Recorded controls are kept under it (``report.evidence``)."""
+        h = hashlib.sha256()
+        for ids in [self.feature_ids, *self.level_ids]:
+            h.update("\x1f".join(map(str, ids)).encode() + b"\x1e")
+        for m in self.masks:
+            m = sp.csr_matrix(m)
+            m.sort_indices()
+            h.update(np.asarray(m.shape, np.int64).tobytes() + m.indptr.astype(np.int64).tobytes()
+                     + m.indices.astype(np.int64).tobytes())
+        return h.hexdigest()[:16]
+
     def summary(self) -> list:
         """One row per level: its nodes, its inputs, links and density (links / (nodes x inputs))."""
         rows = []
@@ -323,26 +336,39 @@ def hierarchy_from_files(annotations_file, features, levels: int, relations_file
 
 # ---------------------------------------------------------------------------------------------- the file
 
+def write_levels(group, h: Hierarchy) -> None:
+    """``h`` into an open HDF5 group (a hierarchy file's root, or a group of a file that holds one)."""
+    for k, v in h.attrs.items():
+        group.attrs[k] = v
+    group.create_dataset("feature_ids", data=encode_strings(h.feature_ids))
+    for k, (ids, nm, m) in enumerate(zip(h.level_ids, h.level_names, h.masks, strict=True)):
+        g = group.create_group(f"level{k + 1}")
+        g.create_dataset("ids", data=encode_strings(ids))
+        g.create_dataset("names", data=encode_strings(nm))
+        write_sparse(g.create_group("mask"), m)
+
+
+def read_levels(group, source: str) -> Hierarchy:
+    """The hierarchy ``write_levels`` wrote into ``group``."""
+    n = int(group.attrs["levels"])
+    groups = [group[f"level{k + 1}"] for k in range(n)]
+    attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in group.attrs.items() if k != "format"}
+    return Hierarchy(decode_strings(group["feature_ids"]), [decode_strings(g["ids"]) for g in groups],
+                     [decode_strings(g["names"]) for g in groups], [read_sparse(g["mask"]) for g in groups],
+                     attrs, source)
+
+
 def write_hierarchy(path, h: Hierarchy) -> None:
     with h5py.File(path, "w") as f:
         f.attrs["format"] = FORMAT
-        for k, v in h.attrs.items():
-            f.attrs[k] = v
-        f.create_dataset("feature_ids", data=encode_strings(h.feature_ids))
-        for k, (ids, nm, m) in enumerate(zip(h.level_ids, h.level_names, h.masks, strict=True)):
-            g = f.create_group(f"level{k + 1}")
-            g.create_dataset("ids", data=encode_strings(ids))
-            g.create_dataset("names", data=encode_strings(nm))
-            write_sparse(g.create_group("mask"), m)
+        write_levels(f, h)
 
 
 def read_hierarchy(path) -> Hierarchy:
     with open_checked(path, FORMAT, "hierarchy file") as f:
-        n = int(f.attrs["levels"])
-        groups = [f[f"level{k + 1}"] for k in range(n)]
-        return Hierarchy(decode_strings(f["feature_ids"]), [decode_strings(g["ids"]) for g in groups],
-                         [decode_strings(g["names"]) for g in groups], [read_sparse(g["mask"]) for g in groups],
-                         {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}, str(path))
+        h = read_levels(f, str(path))
+    h.attrs["format"] = FORMAT
+    return h
 
 
 def is_hierarchy_file(path) -> bool:

@@ -170,3 +170,76 @@ def wiring_statement(fingerprint: str, path: Path | None = None, *, wiring: dict
                 "tests it on other data")
     return ("wiring: a sparse, regularised network whose wiring is not shown to matter (empirical p of its r against "
             f"random wirings trained the same way: {'; '.join(parts)}); `sparsenet control` tests it on your data")
+
+
+# ---------------------------------------------------------------- classification (sparsenet classify)
+def classify_key(fingerprint: str) -> str:
+    """The key a pathway hierarchy's classification controls are kept under (``Hierarchy.fingerprint``)."""
+    return f"{fingerprint}+classify"
+
+
+def record_classification(run_folder, label: str, path: Path | None = None) -> dict:
+    """Add a finished ``classify --control N`` (per null model and metric: p, rank, draws, the real value and the
+    null's mean) to ``path`` (default: the user's file) under its hierarchy's fingerprint and ``label`` (data,
+    task and split, in words). Whether every model scored at the ceiling (AUC > 0.97) is kept with it."""
+    path = Path(path) if path is not None else user_file()
+    record = json.loads((Path(run_folder) / "classification.json").read_text())
+    if "control" not in record:
+        raise ValueError(f"{run_folder}: the run has no control; run classify with --control 50")
+    fingerprint = record["hierarchy"].get("fingerprint")
+    if not fingerprint:
+        raise ValueError(f"{run_folder}: its classification.json names no hierarchy fingerprint (written before "
+                         "0.6.0); run it again")
+    res = record["result"]
+    entry = {"data": label, "folds": res["settings"]["folds"], "repeats": res["settings"]["repeats"],
+             "seed": res["settings"]["seed"], "classes": res["classes"],
+             "ceiling": at_ceiling(res["models"]), "null_models": {}}
+    for kind, e in record["control"]["null_models"].items():
+        entry["null_models"][kind] = _kept({m: e[m] for m in ("roc_auc", "log_loss") if m in e})
+    evidence = _read(path)
+    _join(evidence.setdefault(classify_key(fingerprint), {}), label, entry, ("folds", "repeats", "seed"),
+          "null_models")
+    _write(path, evidence)
+    return entry
+
+
+def at_ceiling(models: dict, auc: float = 0.97) -> bool:
+    """Every model but the majority class above ``auc``: a task that cannot tell wirings apart."""
+    aucs = [m["roc_auc"]["mean"] for name, m in models.items() if name != "majority"]
+    return bool(aucs) and min(aucs) > auc
+
+
+def classification_statement(fingerprint: str, control: dict | None = None, models: dict | None = None,
+                             path: Path | None = None) -> dict:
+    """Whether this hierarchy's wiring is shown to matter for classification, and on what evidence:
+    ``source`` 'this run' (``control``: this run's, with ``models`` its scores), 'recorded' (a control recorded
+    for the same hierarchy on other runs: said as such, never as this run's), or 'none'; ``text``: one sentence."""
+    if control:
+        ps = {kind: e["roc_auc"]["p"] for kind, e in control["null_models"].items()}
+        parts = ", ".join(f"{k} p = {p:.3f}" for k, p in ps.items())
+        head = f"this run's control, {control['draws']} draws per null model"
+        ceiling = models is not None and at_ceiling(models)
+        return {"source": "this run", "text": _verdict(head, parts, all(p < SIGNIFICANT for p in ps.values()),
+                                                      ceiling)}
+    tested = load(path).get(classify_key(fingerprint), {})
+    if not tested:
+        return {"source": "none", "text": "wiring: not tested against null wirings; --control 50 trains the same "
+                                          "network on 50 randomised wirings per null model and says whether this one "
+                                          "beats them"}
+    texts = []
+    for label, e in tested.items():
+        ps = {kind: v["roc_auc"]["p"] for kind, v in e["null_models"].items()}
+        parts = ", ".join(f"{k} p = {p:.3f}" for k, p in ps.items())
+        draws = next(iter(e["null_models"].values()))["roc_auc"]["draws"]
+        texts.append(_verdict(f"recorded control on {label}, {draws} draws per null model; not this run's",
+                              parts, all(p < SIGNIFICANT for p in ps.values()), e.get("ceiling", False)))
+    return {"source": "recorded", "text": " ".join(texts) + " --control 50 runs it on these data."}
+
+
+def _verdict(head: str, parts: str, significant: bool, ceiling: bool) -> str:
+    if ceiling:
+        return (f"wiring ({head}): {parts}; the task is at the ceiling (every model AUC > 0.97), so it cannot show "
+                "whether the wiring matters.")
+    if significant:
+        return f"wiring ({head}): beyond its null wirings in ROC AUC ({parts})."
+    return f"wiring ({head}): not shown to matter (empirical p of its ROC AUC against random wirings: {parts})."

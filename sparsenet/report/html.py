@@ -600,6 +600,9 @@ def classify_sections(run: Run) -> list:
     if others and min(others + [res["models"]["network"]["roc_auc"]["mean"]]) > 0.97:
         blocks.append(text("Every model scores ROC AUC above 0.97: a task at the ceiling cannot tell wirings apart.",
                            "warn"))
+    wiring = r.get("wiring")
+    if wiring:  # this run's control, a recorded one (said as such), or none
+        blocks.append(text(wiring["text"], "" if wiring["source"] == "this run" else "note"))
     accuracy_section = section("accuracy", "Accuracy beside the baselines", blocks)
     first = [i for i, _ in enumerate(res["folds"])][:st.get("folds", len(res["folds"]))]
     codes = np.asarray(res.get("codes", []))

@@ -132,3 +132,57 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     return Predictions(list(expr.sample_ids), list(ck.target_columns), list(ck.targets), members.mean(axis=0),
                        members.std(axis=0, ddof=1) if k > 1 else None, interval_of(ck, level), level, flags, k, how,
                        alignment.summary(), mapping.sentence(), checks)
+
+
+@dataclass
+class ClassPredictions:
+    """Class probabilities for a table's samples from a pathway classifier (``classifier.h5``): per sample the
+    probability of every class, the most probable class, and the share of the model's wired features the table
+    holds (a feature it lacks is taken at the training mean); ``flag`` says why a prediction deserves doubt."""
+    sample_ids: list
+    classes: list
+    probabilities: np.ndarray
+    present: np.ndarray
+    notes: list = field(default_factory=list)
+
+    @property
+    def predicted(self) -> list:
+        return [self.classes[i] for i in self.probabilities.argmax(axis=1)]
+
+    def flags(self) -> list:
+        return ["" if p >= 0.999 else f"{100 * p:.0f} % of the model's wired features in the data"
+                for p in self.present]
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["sample_id", "predicted_class", *(f"probability {c}" for c in self.classes),
+                    "wired_features_present", "flag"])
+        for i, s in enumerate(self.sample_ids):
+            w.writerow([s, self.predicted[i], *(f"{v:.6g}" for v in self.probabilities[i]),
+                        f"{self.present[i]:.3f}", self.flags()[i]])
+        return buf.getvalue()
+
+
+MIN_FEATURES_PRESENT = 0.5  # below this share of the wired features a sample's classes are not predicted
+
+
+def predict_classes_file(model_path, data, *, orientation: str = "auto", device: str = "cpu") -> ClassPredictions:
+    """``sparsenet predict`` for a classifier model: class probabilities for every sample of the table ``data``
+    (features matched by ID, either orientation). A sample holding under half of the model's wired features
+    (those that feed its first level) is refused with the count; a missing value or feature is taken at the
+    training mean (0 after standardising) and flagged."""
+    from ..data.labelled import read_features
+    from ..training.pathway_model import load_pathway_model
+
+    model = load_pathway_model(model_path)
+    X, samples, notes = read_features(data, model.feature_ids, orientation)
+    wired = np.asarray(np.diff(model.hierarchy.masks[0].tocsc().indptr) > 0)
+    present = np.isfinite(X[:, wired]).mean(axis=1) if wired.any() else np.ones(len(samples))
+    few = np.flatnonzero(present < MIN_FEATURES_PRESENT)
+    if few.size:
+        raise ValueError(f"{data}: {few.size} samples (like {samples[few[0]]!r}) hold under "
+                         f"{100 * MIN_FEATURES_PRESENT:.0f} % of the model's {int(wired.sum())} wired features "
+                         f"({100 * present[few[0]]:.0f} %); give the features the model was trained on")
+    X = np.where(np.isfinite(X), X, model.mean[None, :])
+    return ClassPredictions(samples, [str(c) for c in model.classes], model.predict_proba(X, device), present, notes)
