@@ -27,9 +27,20 @@ def friendly(fn):
     traceback and all)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import warnings
+
+        def one_line(message, category, *rest, **kw):  # a library warning as the command's own: one line
+            typer.echo(f"warning: {str(message).strip().splitlines()[0]}", err=True)
+
         try:
-            return fn(*args, **kwargs)
-        except (UserError, ValueError, FileNotFoundError, KeyError, OSError) as e:
+            with warnings.catch_warnings():
+                warnings.showwarning = one_line
+                if kwargs.get("strict") or getattr(kwargs.get("data"), "strict", False):
+                    from sparsenet.data.tables import DataWarning
+
+                    warnings.simplefilter("error", DataWarning)  # --strict: what reading changed stops the command
+                return fn(*args, **kwargs)
+        except (UserError, ValueError, FileNotFoundError, KeyError, OSError, Warning) as e:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             typer.echo(f"error: {msg}", err=True)
             raise typer.Exit(1) from None

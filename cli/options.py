@@ -51,6 +51,9 @@ GENE_IDS = typer.Option("auto", "--gene-ids", help="how the expression file name
                         "many mapped each way", rich_help_panel=DATA_PANEL)
 DUPLICATES = typer.Option("mean", "--duplicates", help="several rows of one gene: mean (averaged), first (the first "
                           "kept) or error; all are named in one warning", rich_help_panel=DATA_PANEL)
+TRANSFORM = typer.Option("none", "--transform", help="none, or log2p1: the expression values are linear (TPM, "
+                         "counts) and become log2(x + 1); linear values without it are refused",
+                         rich_help_panel=DATA_PANEL)
 STRICT = flag("--strict", help="stop at the first data warning (unmatched sample IDs, genes that "
                       "look misspelled, levels given as fold changes, few model genes) instead of going on",
                       rich_help_panel=DATA_PANEL)
@@ -164,7 +167,7 @@ DATA = {"expression": (Optional[Path], EXPRESSION), "phenotypes": (Optional[Path
         "phenotype": (Optional[list[str]], PHENOTYPE), "mapping": (Optional[list[str]], MAP),
         "sample_column": (Optional[str], SAMPLE_COLUMN), "keep_zero": (bool, KEEP_ZERO),
         "na_values": (Optional[str], NA_VALUES), "gene_ids": (str, GENE_IDS), "duplicates": (str, DUPLICATES),
-        "masks_file": (Optional[Path], MASKS), "strict": (bool, STRICT)}
+        "masks_file": (Optional[Path], MASKS), "strict": (bool, STRICT), "transform": (str, TRANSFORM)}
 data_options = collect("data", DATA, _data_options)
 data_options_with_pool = collect("data", {**DATA, "pretrain_data": (Optional[Path], PRETRAIN_DATA)}, _data_options)
 

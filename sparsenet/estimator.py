@@ -48,6 +48,23 @@ def _names(X):
     return None
 
 
+def _without_text(X):
+    """A DataFrame without its columns of text (a lab's strain or notes beside the genes), named in one warning,
+    as ``sparsenet train`` leaves them out of a table; anything else as it is."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "drop"):
+        return X
+    import pandas as pd
+
+    text = [c for c, dt in dtypes.items() if dt.kind in "OSU" or str(dt) in ("category", "string")
+            if pd.to_numeric(X[c], errors="coerce").notna().sum() == 0 and X[c].notna().sum() >= 2]
+    if not text:
+        return X
+    warnings.warn(f"X: {len(text)} column{'s' if len(text) > 1 else ''} of text, not levels, left out: "
+                  + ", ".join(map(str, text[:8])) + (" ..." if len(text) > 8 else ""), UserWarning, stacklevel=4)
+    return X.drop(columns=text)
+
+
 def _values(X):
     if hasattr(X, "var_names") and hasattr(X, "X"):  # AnnData: dense or sparse X
         X = X.X
@@ -210,6 +227,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         return columns
 
     def _check_X(self, X, reset: bool):
+        X = _without_text(X)
         names = _names(X)
         arr = check_array(_values(X), dtype=[np.float64, np.float32], ensure_all_finite=True,
                           estimator=self, input_name="X")
@@ -249,6 +267,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         cfg = self._settings(alpha)
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        X = _without_text(X)
         arr, _ = self._check_X(X, reset=True)
         names = _names(X)
         y_arr = check_array(y, ensure_2d=False, ensure_all_finite="allow-nan", dtype=np.float64, input_name="y")
@@ -262,6 +281,15 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
                              f"n_samples={int(labelled.sum())}")
         self.n_outputs_ = y2.shape[1]
         masks = self._resolve_masks(arr.shape[1], names)
+        gene_masks = self.masks is None or (isinstance(self.masks, (str, os.PathLike)) and self.masks != "random")
+        if gene_masks:  # genes: levels on a log scale
+            from .data.tables import looks_linear
+
+            facts = looks_linear(arr)
+            if facts:
+                raise ValueError(f"X looks linear, not log2 (99 % below {facts['p99']:,.0f}, largest "
+                                 f"{facts['max']:,.0f}; log2 levels stay below ~25): TPM or counts? fit on "
+                                 "np.log2(X + 1), as sparsenet train --transform log2p1 does")
         self.masks_ = masks
         self.gene_columns_ = self._columns(names, masks)
         x_all = self._model_inputs(arr)

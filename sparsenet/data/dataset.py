@@ -11,9 +11,9 @@ from ..masks.store import linked_genes
 from .checks import data_checks
 from .genes import GeneVocabulary, resolve_expression_genes
 from .normalise import ModelInput, Normalisation, fit_reference
-from .phenotypes import Phenotypes, read_phenotypes
+from .phenotypes import read_phenotypes
 from .spec import DataSpec
-from .tables import DataError, align, read_expression
+from .tables import DataError, align, read_expression, said_while
 
 
 @dataclass
@@ -46,12 +46,13 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
     target index -1."""
     genes = masks.gene_ids
     vocabulary = GeneVocabulary(masks)
-    expr = read_expression(spec.expression, vocabulary.labels(), spec.orientation, spec.na_values)
+    expr, read_warnings = said_while(read_expression, spec.expression, vocabulary.labels(), spec.orientation,
+                                     spec.na_values, spec.transform)
     expr, mapping = resolve_expression_genes(expr, masks, spec.gene_ids, spec.duplicates, vocabulary)
     alignment = align(expr.gene_ids, genes, expr.path)
     norm = fit_reference(expr, alignment, list(spec.reference))
     inputs = ModelInput(expr, alignment, norm)
-    phen: Phenotypes = read_phenotypes(spec, masks, unmapped_ok=read_out)
+    phen, phen_warnings = said_while(read_phenotypes, spec, masks, unmapped_ok=read_out)
     row_of = {s: i for i, s in enumerate(expr.sample_ids)}
     matched = [(i, row_of[s]) for i, s in enumerate(phen.sample_ids)
                if s in row_of and np.isfinite(phen.values[i]).any()]
@@ -63,7 +64,8 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
     index = {p: i for i, p in enumerate(masks.phenotype_ids)}
     pretrain = inputs
     if spec.pretrain_expression:
-        pexpr = read_expression(spec.pretrain_expression, vocabulary.labels(), spec.orientation, spec.na_values)
+        pexpr = read_expression(spec.pretrain_expression, vocabulary.labels(), spec.orientation, spec.na_values,
+                                spec.transform)
         pexpr, _ = resolve_expression_genes(pexpr, masks, spec.gene_ids, spec.duplicates, vocabulary)
         palign = align(pexpr.gene_ids, genes, pexpr.path)
         own = spec.reference and all(r in set(pexpr.sample_ids) for r in spec.reference)
@@ -71,6 +73,7 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
         pnorm = fit_reference(pexpr, palign, list(spec.reference)) if own else norm
         pretrain = ModelInput(pexpr, palign, pnorm)
     checks = data_checks(expr, alignment, masks, linked_genes(masks), spec.reference, phen.sample_ids, mapping)
+    checks["warnings"] = read_warnings + phen_warnings + checks["warnings"]  # what reading changed, first
     summary = {
         "expression_file": str(spec.expression), "phenotype_file": str(spec.phenotypes),
         "expression_samples": expr.n_samples, "alignment": alignment.summary(), "gene_labels": mapping.sentence(),

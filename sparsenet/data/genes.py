@@ -258,5 +258,5 @@ def resolve_expression_genes(expr: Expression, masks, mode: str = "auto", duplic
         count[lab] = count.get(lab, 0) + 1
         if count[lab] > 1:
             labels[j] = f"{lab} (#{count[lab]})"
-    out = Expression(expr.path, expr.sample_ids, labels, values, expr._h5)
+    out = Expression(expr.path, expr.sample_ids, labels, values, expr._h5, expr.transform)
     return out, mapping

@@ -21,16 +21,18 @@ class Normalisation:
     reference_profile: np.ndarray | None = None  # mean log2 level of the references, per model gene
     clip: float = CLIP
     scale: float = SCALE
+    transform: str = "none"  # done to the values as read before all this ('log2p1': log2(x + 1) of linear levels)
 
     def settings(self) -> dict:
         return {"values": "log2 level vs reference" if self.reference else "log2 fold change",
-                "reference": list(self.reference), "clip": self.clip, "scale": self.scale}
+                "reference": list(self.reference), "clip": self.clip, "scale": self.scale,
+                "transform": self.transform}
 
 
 def fit_reference(expr: Expression, alignment: Alignment, reference: list) -> Normalisation:
     """Normalisation against the mean of the ``reference`` samples of ``expr`` (empty: none)."""
     if not reference:
-        return Normalisation()
+        return Normalisation(transform=expr.transform)
     where = {s: i for i, s in enumerate(expr.sample_ids)}
     absent = [r for r in reference if r not in where]
     if absent:
@@ -38,7 +40,7 @@ def fit_reference(expr: Expression, alignment: Alignment, reference: list) -> No
                         f"(samples look like {expr.sample_ids[0]!r}); fix --reference")
     levels = expr.take([where[r] for r in reference]).mean(axis=0)
     profile = np.where(alignment.columns >= 0, levels[np.maximum(alignment.columns, 0)], 0.0)
-    return Normalisation(list(reference), profile)
+    return Normalisation(list(reference), profile, transform=expr.transform)
 
 
 class ModelInput:

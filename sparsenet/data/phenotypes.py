@@ -83,6 +83,16 @@ def find_phenotype(query: str, masks, where: str = "") -> str:
                     f"sparsenet masks show{_masks_label(masks)}")
 
 
+NOT_A_RATE = {"doubling", "yield", "lag", "od", "sd", "std", "se", "sem", "err", "error", "cv", "n", "time"}
+
+
+def names_growth_rate(text: str) -> bool:
+    """'growth', 'growth_rate', 'mu', 'µ', 'Growth Rate (1/hr)': a column that is a growth rate itself (not its
+    sd, a doubling time or a yield)."""
+    words = set(re.split(r"[^a-zµ]+", text.lower())) - {""}
+    return bool(words & {"growth", "mu", "µ"}) and not words & NOT_A_RATE
+
+
 def mentions_growth(text: str) -> bool:
     """'mu', 'growth_rate', 'Growth (1/h)', 'biomass yield': a name a growth rate goes by."""
     return any(w in GROWTH_WORDS for w in re.split(r"[^a-zµ]+", text.lower()))
@@ -116,12 +126,23 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
                             f"{', '.join(header)}")
         mapping[name] = find_phenotype(query, masks, f"--map {name}={query}: ")
 
+    rates = [c for i, c in enumerate(header) if i != id_col and c not in known and c not in mapping
+             and names_growth_rate(c)]
+    growth_column = rates[0] if len(rates) == 1 and biomass else None  # two candidates: the user says which
+    if growth_column and "growth rate" not in growth_column.lower():
+        import warnings
+
+        from .tables import DataWarning
+
+        warnings.warn(DataWarning(f"{path}: column {growth_column!r} read as the growth rate (the biomass reaction "
+                                  f"{biomass}); --map '{growth_column}=PHENOTYPE' says otherwise"), stacklevel=2)
+
     def reaction_of(col):
         if col in mapping:
             return mapping[col]
         if col in known:
             return col
-        if "growth rate" in col.lower() and biomass:
+        if biomass and (col == growth_column or "growth rate" in col.lower()):
             return biomass
         return None
 
@@ -158,8 +179,11 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
     groups = None
     if spec.group_by:
         if spec.group_by not in header:
-            raise DataError(f"{path}: no column {spec.group_by!r} to group by (--group-by); the columns are "
-                            f"{', '.join(header)}")
+            could = [c for k, c in enumerate(header) if k != id_col and 2 <= len({r[k].strip() for r in rows[1:]})
+                     <= (len(rows) - 1) // 2]
+            raise DataError(f"{path}: no column {spec.group_by!r} to group by (--group-by); columns that could "
+                            f"group the samples (each value shared by several): {', '.join(could) or 'none'}; or "
+                            "--cv kfold without groups (replicates then leak across folds)")
         k = header.index(spec.group_by)
         groups = [r[k].strip() or f"(no {spec.group_by}) {ids[i]}" for i, r in enumerate(rows[1:])]
     return Phenotypes(ids, chosen, [reaction_of(c) for c in chosen], values, groups, zeros, missing)

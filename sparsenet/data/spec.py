@@ -27,6 +27,7 @@ class DataSpec:
     gene_ids : how expression gene labels name model genes: 'auto' (an ID, else a symbol, any case), 'id'
         or 'symbol' (``genes.map_gene_labels``)
     duplicates : several rows of one gene: 'mean' (averaged), 'first' (the first kept) or 'error'
+    transform : 'none', or 'log2p1': log2(x + 1) of linear levels (TPM, counts) as read
     """
     expression: Path | None = None
     phenotypes: Path | None = None
@@ -41,6 +42,7 @@ class DataSpec:
     na_values: tuple = NA_VALUES
     gene_ids: str = "auto"
     duplicates: str = "mean"
+    transform: str = "none"
 
     def __post_init__(self):
         from .genes import DUPLICATE_MODES, GENE_ID_MODES

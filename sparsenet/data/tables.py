@@ -27,25 +27,87 @@ ORIENTATIONS = ("auto", "genes-by-samples", "samples-by-genes")
 NA_VALUES = ("", "NA", "NaN", "nan", "n.d.")
 
 
+TRANSFORMS = ("none", "log2p1")  # what is done to the values as read: nothing, or log2(x + 1) (TPM, counts)
+LINEAR_P99 = 50.0  # log2 levels stay below ~25 (2^25 TPM is beyond a genome); linear TPM and counts do not
+
+
 class DataError(ValueError):
     """Bad input data: the message names the file and what to fix."""
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
+class DataWarning(UserWarning):
+    """Data read with a change a user should know of (an encoding guessed, text columns left out)."""
+
+
+def said_while(fn, *args, **kwargs) -> tuple:
+    """(``fn(*args, **kwargs)``, the DataWarnings it gave, as sentences): what reading changed, for the data
+    checks (printed with the others, stopped at by ``--strict``, kept in report.json); other warnings pass."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        out = fn(*args, **kwargs)
+    said = []
+    for w in caught:
+        if issubclass(w.category, DataWarning):
+            said.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out, said
+
+
+def _sniff_delimiter(first_line: str, by_name: str) -> str:
+    """The header's own separator whatever the file's name: tab or comma, whichever splits it more (the name's
+    when neither does); ';' is then looked at by the caller."""
+    tabs, commas = first_line.count("\t"), first_line.count(",")
+    if tabs == commas:
+        return by_name
+    return "\t" if tabs > commas else ","
+
+
+def _open_text(path: Path, encoding: str = "utf-8-sig"):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="", encoding=encoding)
+    return open(path, newline="", encoding=encoding)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8 (a BOM dropped), else Windows-1252 (what Excel saves on Windows; Latin-1 is its
+    subset) with a DataWarning naming the encoding, so that a 'µ' in a header reads as one."""
+    try:
+        with _open_text(path) as fh:
+            return fh.read()
+    except UnicodeDecodeError:
+        pass
+    try:
+        with _open_text(path, "cp1252") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 (Excel: Save As > "
+                        "'CSV UTF-8')") from None
+    import warnings
+
+    warnings.warn(DataWarning(f"{path}: not UTF-8; read as Windows-1252 (Excel's encoding on Windows): check "
+                              "its special characters (µ, °) or save it as CSV UTF-8"), stacklevel=3)
+    return text
 
 
 def read_rows(path) -> list[list[str]]:
-    """The non-blank rows of a CSV (comma) or TSV/TXT/TAB (tab) file, optionally gzipped."""
+    """The non-blank rows of a comma- or tab-separated file, optionally gzipped: the separator is the header's
+    own (a tab-separated file named .csv reads as one), the name's (.tsv/.txt/.tab: tab) where the header
+    does not say; text that is not UTF-8 is read as Windows-1252 with a warning."""
+    import io
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     stem = path.name[:-3] if path.suffix == ".gz" else path.name
     delimiter = "\t" if stem.endswith((".tsv", ".txt", ".tab")) else ","
     try:
-        with _open_text(path) as fh:
-            rows = [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
-    except (UnicodeDecodeError, OSError, csv.Error) as e:
+        text = _read_text(path)
+        delimiter = _sniff_delimiter(text.split("\n", 1)[0], delimiter)
+        rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if any(c.strip() for c in r)]
+    except (OSError, csv.Error) as e:
         raise DataError(f"{path}: not a readable {'TSV' if delimiter == chr(9) else 'CSV'} file ({e})") from None
     if rows and delimiter == "," and ";".join(rows[0]).count(";") > len(rows[0]) - 1:
         raise DataError(f"{path}: looks ';'-separated (its header is {','.join(rows[0])[:60]!r}), as spreadsheets "
@@ -75,17 +137,63 @@ def parse_cell(cell: str, na_values) -> float:
                         "--na-values changes the list)") from None
 
 
-def read_text_table(path, na_values=NA_VALUES) -> tuple[list[str], list[str], np.ndarray]:
+def _is_number(text: str, na_values) -> bool | None:
+    """True for a number, False for other text, None for a missing value."""
+    text = text.strip()
+    if text in na_values:
+        return None
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def text_columns_and_rows(rows, na_values) -> tuple[list, list]:
+    """The data columns and rows (0-based, labels excluded) that hold text where numbers belong, at least two
+    cells of it, and not one number: a lab's metadata (strain, notes) beside its levels, in either orientation.
+    (A lone text cell is a typo to show, not a column to leave out.)"""
+    body = [r[1:] for r in rows[1:]]
+    kinds = [[_is_number(c, na_values) for c in r] for r in body]
+
+    def text(cells):
+        cells = list(cells)
+        return sum(v is False for v in cells) >= 2 and not any(v is True for v in cells)
+
+    columns = [j for j in range(len(rows[0]) - 1) if text(k[j] for k in kinds)]
+    text_rows = [i for i, k in enumerate(kinds) if text(k)]
+    return columns, text_rows
+
+
+def read_text_table(path, na_values=NA_VALUES, leave_out_text: bool = False) -> tuple[list[str], list[str], np.ndarray]:
     """(header labels without the corner cell, row labels, float64 values) of a CSV/TSV file; cells in
-    ``na_values`` are NaN."""
+    ``na_values`` are NaN. ``leave_out_text``: columns (or rows) that hold text and no number are left out with
+    a DataWarning naming them (a lab's strain or notes column); else the first text cell is an error."""
+    import warnings
+
     path = Path(path)
     rows = read_rows(path)
     if len(rows) < 2 or len(rows[0]) < 2:
-        raise DataError(f"{path}: empty table (needs a header row, a label column and at least one value)")
+        raise DataError(f"{path}: empty table (needs a header row, a label column and at least one value; is the "
+                        "file separated by something other than commas or tabs?)")
     width = len(rows[0])
     for i, r in enumerate(rows[1:], start=2):
         if len(r) != width:
             raise DataError(f"{path}: ragged table: line {i} has {len(r)} fields, the header has {width}")
+    if leave_out_text:
+        text_cols, text_rows = text_columns_and_rows(rows, na_values)
+        if text_cols or text_rows:
+            names = ([f"column {rows[0][j + 1].strip()!r}" for j in text_cols]
+                     + [f"row {rows[i + 1][0].strip()!r}" for i in text_rows])
+            what = "column or row" if len(names) == 1 else "columns or rows"
+            warnings.warn(DataWarning(f"{path}: {len(names)} {what} of text, not levels, left out: "
+                                      f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''} (--strict: stop "
+                                      "instead)"), stacklevel=2)
+            keep_c = [0] + [j + 1 for j in range(width - 1) if j not in set(text_cols)]
+            drop_r = {i + 1 for i in text_rows}
+            rows = [[r[j] for j in keep_c] for k, r in enumerate(rows) if k not in drop_r]
+            if len(rows) < 2 or len(rows[0]) < 2:
+                raise DataError(f"{path}: no numbers left once its text columns and rows are left out")
     header = [h.strip() for h in rows[0][1:]]
     labels = [r[0].strip() for r in rows[1:]]
     values = np.empty((len(labels), len(header)), dtype=np.float64)
@@ -107,6 +215,7 @@ class Expression:
     gene_ids: list
     values: np.ndarray | None = None  # in memory
     _h5: tuple | None = None  # (dataset path, kind 'dense'|'csr'), read on demand
+    transform: str = "none"  # applied to the values as read (TRANSFORMS): in memory already, on demand in take
 
     @property
     def n_samples(self) -> int:
@@ -133,7 +242,41 @@ class Expression:
                     block[k, g["indices"][a:b]] = g["data"][a:b]
         out = np.empty((rows.size, block.shape[1]), dtype=np.float64)
         out[order] = block[inverse]
-        return out
+        return log2p1(out, self.path) if self.transform == "log2p1" else out
+
+
+def log2p1(values: np.ndarray, path) -> np.ndarray:
+    """log2(x + 1) of linear levels (TPM, counts); a negative value is not a linear level: refused."""
+    if np.nanmin(values, initial=0.0) < 0:
+        raise DataError(f"{path}: --transform log2p1 takes linear levels (TPM, counts) but the values go below 0 "
+                        f"({np.nanmin(values):.3g}): they are on a log scale already; drop --transform")
+    return np.log2(values + 1.0)
+
+
+def looks_linear(values: np.ndarray) -> dict | None:
+    """Facts when values look like linear levels (TPM, FPKM, counts: none negative and a 99th percentile far
+    above any log2 level), else None."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size == 0 or np.mean(v < 0) > 0.01:  # log fold changes go negative; linear levels (almost) never
+        return None
+    p99 = float(np.percentile(v, 99))
+    if p99 <= LINEAR_P99:
+        return None
+    return {"p99": p99, "max": float(v.max()), "median": float(np.median(v))}
+
+
+def check_log_scale(expr: Expression) -> None:
+    """Refuse values that look linear (whatever ``--reference`` says): the network's inputs are log2 levels or
+    log2 fold changes; linear TPM silently halves the accuracy and turns predictions negative."""
+    if expr.transform != "none":
+        return
+    rows = np.unique(np.linspace(0, expr.n_samples - 1, min(expr.n_samples, 200)).astype(int))
+    facts = looks_linear(expr.take(rows))
+    if facts:
+        raise DataError(f"{expr.path}: the values look linear, not log2 (99 % below {facts['p99']:,.0f}, largest "
+                        f"{facts['max']:,.0f}; log2 levels stay below ~25): TPM or counts? add --transform log2p1 "
+                        "(log2(x + 1)), or give log2 values")
 
 
 def _check_ids(path, ids, what):
@@ -187,20 +330,25 @@ def _read_h5(path: Path) -> Expression:
     return Expression(path, samples, genes, None, (name, kind))
 
 
-def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=NA_VALUES) -> Expression:
+def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=NA_VALUES,
+                    transform: str = "none") -> Expression:
     """Read an expression file; orientation of text tables is detected by matching ``model_gene_ids`` (any
     labels that name model genes: IDs and symbols, compared case-insensitively). A missing value (a cell in
     ``na_values``, NaN or inf) is an error: impute or drop it first. Gene labels may repeat (``genes.
-    resolve_expression_genes`` maps them to the model's IDs and deals with duplicates); sample IDs may not."""
+    resolve_expression_genes`` maps them to the model's IDs and deals with duplicates); sample IDs may not.
+    Columns (or rows) of text, a lab's metadata, are left out with a DataWarning. ``transform``: 'log2p1' takes
+    log2(x + 1) of linear levels; values that look linear without it are refused (``check_log_scale``)."""
     path = Path(path)
     if orientation not in ORIENTATIONS:
         raise DataError(f"--orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
+    if transform not in TRANSFORMS:
+        raise DataError(f"--transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.suffix in (".h5", ".hdf5", ".h5ad"):
         expr = _read_h5(path)
     else:
-        header, labels, values = read_text_table(path, na_values)
+        header, labels, values = read_text_table(path, na_values, leave_out_text=True)
         model = {str(g).lower() for g in model_gene_ids}
         in_rows, in_header = sum(r.lower() in model for r in labels), sum(h.lower() in model for h in header)
         if orientation == "auto":
@@ -219,7 +367,11 @@ def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=N
             raise DataError(f"{path}: missing, NaN or infinite value for sample {expr.sample_ids[bad[0]]!r}, "
                             f"gene {expr.gene_ids[bad[1]]!r} (missing: {describe_na(na_values)}); the network "
                             "needs every value: impute or drop that sample or gene first")
+        if transform == "log2p1":
+            expr.values = log2p1(expr.values, path)
+    expr.transform = transform
     _check_ids(path, expr.sample_ids, "sample")
+    check_log_scale(expr)
     if any(g == "" for g in expr.gene_ids):
         raise DataError(f"{path}: empty gene ID; every gene needs an ID")
     return expr

@@ -89,7 +89,7 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     from ..data.checks import data_checks
     from ..data.genes import GeneVocabulary, resolve_expression_genes
     from ..data.normalise import ModelInput, Normalisation, fit_reference
-    from ..data.tables import NA_VALUES, align, read_expression
+    from ..data.tables import NA_VALUES, align, read_expression, said_while
     from ..masks.store import linked_genes
     from ..training.checkpoint import check_same_masks, encoder_from_checkpoint, input_transform_of, load_checkpoint
     from ..training.finetune import member_predictions
@@ -99,12 +99,14 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     if masks is not None:
         check_same_masks(ck, masks, checkpoint)
     vocabulary = GeneVocabulary(ck.masks)
-    expr = read_expression(data, vocabulary.labels(), orientation, na_values or NA_VALUES)
+    expr, read_warnings = said_while(read_expression, data, vocabulary.labels(), orientation, na_values or NA_VALUES,
+                                     ck.normalisation.transform)  # the model's own transform (log2p1 if trained so)
     expr, mapping = resolve_expression_genes(expr, ck.masks, gene_ids, duplicates, vocabulary)
     alignment = align(expr.gene_ids, ck.masks.gene_ids, expr.path)
     stored = ck.normalisation
     if reference == "none":
-        norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
+        norm = Normalisation(clip=stored.clip, scale=stored.scale, transform=stored.transform)
+        how = "values taken as log2 fold changes"
     elif reference:
         norm = fit_reference(expr, alignment, [r.strip() for r in reference.split(",")])
         how = f"log2 fold change against {reference}"
@@ -115,9 +117,11 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
         norm = stored
         how = f"log2 fold change against the checkpoint's stored profile of {', '.join(stored.reference)}"
     else:
-        norm, how = Normalisation(clip=stored.clip, scale=stored.scale), "values taken as log2 fold changes"
+        norm = Normalisation(clip=stored.clip, scale=stored.scale, transform=stored.transform)
+        how = "values taken as log2 fold changes"
     linked = linked_genes(ck.masks)
     checks = data_checks(expr, alignment, ck.masks, linked, norm.reference, mapping=mapping)
+    checks["warnings"] = read_warnings + checks["warnings"]
     encoder, columns = encoder_from_checkpoint(ck, backend.resolve_device(device))
     transform = input_transform_of(ck)
     source = ModelInput(expr, alignment, norm)

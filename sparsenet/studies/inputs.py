@@ -28,6 +28,7 @@ class DataOptions:
     na_values : comma-separated cell texts read as missing ('empty': an empty cell; None: the usual ones)
     gene_ids, duplicates : how genes are named and what several rows of one gene become (``data.genes``)
     masks : masks file (None: the shipped iJO1366 masks)
+    transform : 'log2p1': the expression values are linear (TPM, counts) and become log2(x + 1)
     strict : a data warning stops the study (``load_data`` raises it)
     """
     expression: Path | None = None
@@ -44,6 +45,7 @@ class DataOptions:
     duplicates: str = "mean"
     masks: Path | None = None
     strict: bool = False
+    transform: str = "none"
 
     def spec(self, group_by: str | None, progress=None) -> DataSpec:
         """The DataSpec of these options, groups by ``group_by`` (None: no groups)."""
@@ -66,7 +68,7 @@ class DataOptions:
             pairs[k.strip()] = v.strip()
         return DataSpec(expression, phenotypes, refs, self.orientation, tuple(columns), pairs, self.sample_column,
                         group_by or None, self.keep_zero, self.pretrain_data,
-                        na_list(self.na_values), self.gene_ids, self.duplicates)
+                        na_list(self.na_values), self.gene_ids, self.duplicates, self.transform)
 
 
 def na_list(na_values: str | None) -> tuple:

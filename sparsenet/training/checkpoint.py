@@ -67,6 +67,7 @@ def save_checkpoint(path, ck: Checkpoint) -> None:
                 write_sparse(m.create_group(name), getattr(ck.masks, name))
             n = f.create_group("normalisation")
             n.attrs["clip"], n.attrs["scale"] = ck.normalisation.clip, ck.normalisation.scale
+            n.attrs["transform"] = ck.normalisation.transform
             n.create_dataset("reference", data=encode_strings(ck.normalisation.reference))
             if ck.normalisation.reference_profile is not None:
                 n.create_dataset("reference_profile", data=ck.normalisation.reference_profile)
@@ -89,7 +90,7 @@ def load_checkpoint(path) -> Checkpoint:
         n = f["normalisation"]
         norm = Normalisation(decode_strings(n["reference"]),
                              n["reference_profile"][()] if "reference_profile" in n else None,
-                             float(n.attrs["clip"]), float(n.attrs["scale"]))
+                             float(n.attrs["clip"]), float(n.attrs["scale"]), str(n.attrs.get("transform", "none")))
         ck = Checkpoint(str(f.attrs["strategy"]), {k: v[()] for k, v in f["params"].items()}, masks, norm,
                         decode_strings(f["targets"]), decode_strings(f["target_columns"]),
                         json.loads(f.attrs["config"]),
