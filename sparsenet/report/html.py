@@ -32,6 +32,8 @@ LOSSES = {"squared": "squared error (+ L2 penalty)", "relative": "Σ|(y − ŷ)/
           "sse": "sum of squared errors"}
 TOP_GENES = 25
 SHOWN = ("pearson_r", "within_20_percent", "rmse", "within_group_r")  # the accuracy table's columns
+CONSTANT = ("baseline:mean",)  # models that predict one number per fold: their correlations are shown as —
+CORRELATIONS = ("pearson_r", "within_group_r", "within_group_spearman")
 
 
 def number(value, metric: str) -> str:
@@ -52,6 +54,18 @@ def heading(t: str) -> dict:
 
 def bullets(items) -> dict:
     return {"kind": "list", "items": list(items)}
+
+
+def details(summary: str, items) -> dict:
+    """A list folded away under one line that says how long it is (the page stays short; nothing is lost)."""
+    return {"kind": "details", "summary": summary, "items": list(items)}
+
+
+def link(t: str, label: str, target: str, style: str = "") -> dict:
+    return {"kind": "link", "text": t, "label": label, "target": target, "style": style}
+
+
+LONG = 8  # a list longer than this is folded (details) with its count in the line that opens it
 
 
 def cell(t, metric: str = "", note: str = "") -> dict:
@@ -168,6 +182,8 @@ def what_was_run(run: Run) -> dict:
 
 
 def data_checks(run: Run) -> dict:
+    """The data checks: the warnings first, then what was dropped or mapped; a list longer than ``LONG`` folds
+    under one line that counts it ("134 gene symbols read as model gene IDs"), so the page stays short."""
     data = run.report.get("data", {})
     checks = data.get("checks")
     if checks is None:
@@ -178,37 +194,52 @@ def data_checks(run: Run) -> dict:
                        "warn" if warnings else "ok"))
     if warnings:
         blocks.append(bullets(warnings))
-    items = []
-    missing = checks.get("model_genes_missing", [])
-    if missing:
-        items.append(f"{len(missing)} model gene(s) missing from the data, filled as no change: {', '.join(missing)}")
+    short, folded = [], []
+
+    def add(summary: str, items):
+        items = list(items)
+        if len(items) > LONG:
+            folded.append(details(summary, items))
+        elif items:
+            short.append(f"{summary}: {', '.join(map(str, items))}")
+
+    add(f"{len(checks.get('model_genes_missing', []))} model gene(s) missing from the data, filled as no change",
+        checks.get("model_genes_missing", []))
     labels = checks.get("gene_labels", {})
     unrec = labels.get("unrecognised", [])
-    if unrec:
-        items.append(f"{len(unrec)} gene label(s) matched no model gene: "
-                     + ", ".join(u["label"] + (f" (closest: {u['closest']})" if u.get("closest") else "")
-                                 for u in unrec))
+    add(f"{len(unrec)} gene label(s) matched no model gene",
+        [u["label"] + (f" (closest: {u['closest']})" if u.get("closest") else "") for u in unrec])
     symbols = labels.get("symbols_mapped", {})
-    if symbols:
-        items.append(f"{len(symbols)} gene symbol(s) read as model gene IDs: "
-                     + ", ".join(f"{s} → {g}" for s, g in symbols.items()))
-    for label, n in labels.get("duplicates", {}).items():
-        items.append(f"gene {label}: {n} rows, combined by {labels.get('duplicates_rule', '?')}")
-    for label, genes in labels.get("ambiguous_symbols", {}).items():
-        items.append(f"symbol {label} is ambiguous ({genes}); left out")
+    add(f"{len(symbols)} gene symbol(s) read as model gene IDs", [f"{s} → {g}" for s, g in symbols.items()])
+    rule = labels.get("duplicates_rule", "?")
+    add(f"{len(labels.get('duplicates', {}))} gene(s) given more than once, combined by {rule}",
+        [f"{g} ({_count_or_names(n)})" for g, n in labels.get("duplicates", {}).items()])
+    add(f"{len(labels.get('ambiguous_symbols', {}))} ambiguous symbol(s), left out",
+        [f"{s} ({_count_or_names(g)})" for s, g in labels.get("ambiguous_symbols", {}).items()])
     no_expr = checks.get("phenotype_samples_without_expression", [])
-    if no_expr:
-        closest = checks.get("phenotype_samples_closest_expression_id", {})
-        items.append(f"{len(no_expr)} phenotype sample(s) without expression, left out: "
-                     + ", ".join(s + (f" (closest: {closest[s]})" if s in closest else "") for s in no_expr))
-    for col in checks.get("suspect_gene_columns", []):
-        items.append(f"suspect column: {col}")
+    closest = checks.get("phenotype_samples_closest_expression_id", {})
+    add(f"{len(no_expr)} phenotype sample(s) without expression, left out",
+        [s + (f" (closest: {closest[s]})" if closest.get(s) else "") for s in no_expr])
+    suspects = checks.get("suspect_gene_columns", [])
+    add(f"{len(suspects)} suspect gene column(s)",
+        [f"{c.get('column')} → {c.get('model_gene')}? ({c.get('why')})" if isinstance(c, dict) else str(c)
+         for c in suspects])
     for key in ("missing_phenotype_cells", "zero_observations", "linked_genes_found"):
         value = data.get(key) if key in data else checks.get(key)
         if value:
-            items.append(f"{key.replace('_', ' ')}: {value}")
-    blocks.append(bullets(items) if items else text("no gene, label or sample was dropped or mapped."))
+            short.append(f"{key.replace('_', ' ')}: {value}")
+    blocks.append(bullets(short) if short else None)
+    blocks += folded
+    if not short and not folded:
+        blocks.append(text("no gene, label or sample was dropped or mapped."))
     return section("checks", "Data checks", blocks)
+
+
+def _count_or_names(v) -> str:
+    """A duplicate's or an ambiguity's record as words: '2 columns' or 'thrA, THRA' (never a Python list)."""
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v))
+    return str(v)
 
 
 def files_written(run: Run) -> dict:
@@ -232,15 +263,16 @@ def accuracy(run: Run) -> dict:
             over = res.get("over_seeds", {}).get(col, {})
             n_seeds = len(res.get("seeds", [0]))
             cells = [scheme, cell(model, note=model_words(model))]
+            constant = model in CONSTANT  # r of one number per fold is undefined: shown as —
             for m in SHOWN:
                 v = over.get(m, {})
                 mean = v.get("mean") if isinstance(v, dict) else None
                 shown = number(mean, m)
                 if n_seeds > 1 and isinstance(v, dict) and v.get("sd") is not None:
                     shown += f" ± {number(v['sd'], m)}"
-                cells.append(cell(shown, m))
+                cells.append(cell("—" if constant and m in CORRELATIONS else shown, m))
             per_fold = res["phenotypes"][col].get("pearson_r_per_fold", [])
-            cells.append(", ".join(number(x, "pearson_r") for x in per_fold))
+            cells.append("—" if constant else ", ".join(number(x, "pearson_r") for x in per_fold))
             rows.append(row(cells, "" if model.startswith("baseline:") else "network", model=key, phenotype=col))
         n_seeds = max(len(res.get("seeds", [0])) for res in results.values())
         over = f" ± sd over {n_seeds} network seeds" if n_seeds > 1 else " (one network seed)"
@@ -249,7 +281,8 @@ def accuracy(run: Run) -> dict:
                             caption="held-out, pooled over folds; "
                                     f"mean{over}; "
                                     "claims rest on pooled r; r within groups: mean over held-out groups of 5 or "
-                                    "more samples (Spearman's too in report.json)"))
+                                    "more samples (Spearman's too in report.json); —: the training mean predicts one "
+                                    "number per fold, whose r is undefined (report.json keeps the pooled value)"))
     comps = r.get("comparisons", [])
     if comps:
         rows = []
@@ -304,7 +337,10 @@ def predicted_figure(run: Run, columns) -> list:
             if not np.isfinite(y).any():
                 continue
             interval = half.get(col) if not model.startswith("baseline:") else None
-            panels.append((f"{col}: {model_words(model)}, {scheme} CV", y, p, res["phenotypes"][col], groups, interval))
+            metrics = res["phenotypes"][col]
+            if model in CONSTANT:
+                metrics = {**metrics, "pearson_r": None}  # one number per fold: r undefined
+            panels.append((f"{col}: {model_words(model)}, {scheme} CV", y, p, metrics, groups, interval))
     gone = [text(f"predicted against observed: {', '.join(missing)} not in this run folder, "
                  f"{'that model is' if len(missing) == 1 else 'those models are'} left out of the figure", "missing")
             ] if missing else []
@@ -504,13 +540,65 @@ TITLES = {"train": "sparsenet train", "control": "sparsenet control", "curve": "
           "robustness": "sparsenet robustness", "flux": "sparsenet control --predictor flux"}
 
 
+def answer(run: Run) -> dict:
+    """The answer first (as MultiQC's general statistics open its report): per phenotype the network beside the
+    best baseline on the same folds and their paired difference; whether the wiring is shown to matter, and on
+    whose control; the intervals' coverage and their worst project; how many data warnings."""
+    from .evidence import load, wiring_key, wiring_statement
+
+    r = run.report
+    results = r.get("results", {})
+    rows = []
+    comps = [c for c in r.get("comparisons", []) if c["against"].startswith("baseline:")]
+    columns = list(next(iter(results.values()))["phenotypes"]) if results else []
+    for col in columns:
+        mine = [c for c in comps if c["phenotype"] == col]
+        nets = [k for k in results if not k.split("/", 1)[1].startswith("baseline:")]
+        if not nets:
+            continue
+        key = f"{mine[0]['scheme']}/{mine[0]['model']}" if mine else nets[0]
+        over = results[key]["over_seeds"][col]
+        words = ", ".join(f"{WORDS[m]} {number(over[m]['mean'], m)}" for m in ("pearson_r", "within_20_percent",
+                                                                                 "rmse"))
+        verdict = "no baseline on these folds"
+        if mine:
+            c = mine[0]
+            base = results[f"{c['scheme']}/{c['against']}"]["over_seeds"][col]
+            d = c["pearson_r"]
+            verdict = (f"best baseline {model_words(c['against'])}: r {number(base['pearson_r']['mean'], 'pearson_r')}"
+                       f", % within 20 % {number(base['within_20_percent']['mean'], 'within_20_percent')}; "
+                       f"paired Δr {d['difference_mean']:+.3f} ± {d['difference_sd']:.3f} ({d['verdict']})")
+        rows.append(row([col, cell(f"{model_words(key.split('/', 1)[1])}, {key.split('/')[0]} CV: {words}"),
+                         cell(verdict)]))
+    blocks = [table(["phenotype", "network (held-out)", "against the best baseline"], rows, name="answer")
+              if rows else text("no network in this run", "missing")]
+    fingerprint = (r.get("masks") or {}).get("fingerprint")
+    s = _settings(run)
+    if fingerprint and any(x in ("B", "C") for x in s.get("strategies", [])):
+        said = wiring_statement(fingerprint, wiring=s.get("wiring"))
+        labels = list(load().get(wiring_key(fingerprint, s.get("wiring")), {}))
+        where = (f" [recorded control(s) of these masks: {'; '.join(labels)}; none was run in this run]"
+                 if labels else "")
+        blocks.append(text(said + where, "note"))
+    for col, c in ((r.get("intervals") or {}).get("phenotypes") or {}).items():
+        worst = min(c.get("per_group", {}).items(), key=lambda kv: kv[1]["inside"], default=None)
+        blocks.append(text(f"intervals ({col}): {100 * c['coverage']:.0f} % of held-out samples inside their "
+                           f"{100 * c['level']:g} % interval" + (f"; worst project {worst[0]}: "
+                                                                  f"{100 * worst[1]['inside']:.0f} % of "
+                                                                  f"{worst[1]['samples']}" if worst else "")))
+    n = len(((r.get("data") or {}).get("checks") or {}).get("warnings", []))
+    blocks.append(link(f"{n} data warning(s)." if n else "no data warnings.", "Data checks", "checks",
+                       "warn" if n else "ok"))
+    return section("answer", "The answer", blocks)
+
+
 def page_sections(run: Run) -> list:
     if run.kind == "classify":
         return classify_sections(run) + [files_written(run)]
     head = [what_was_run(run), data_checks(run)]
-    if run.kind == "train":
-        body = [accuracy(run), wiring(run), training_curves(run), genes(run)]
-    elif run.kind == "control":
+    if run.kind == "train":  # the answer and the accuracy first; what was run and its data checks after
+        return [answer(run), accuracy(run), wiring(run), *head, training_curves(run), genes(run), files_written(run)]
+    if run.kind == "control":
         body = control_sections(run)
     elif run.kind == "flux":
         body = flux_sections(run)

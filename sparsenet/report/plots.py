@@ -22,6 +22,18 @@ def _title(text: str, width: int = 44) -> str:
     return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
 
 
+def _unit(title: str) -> str:
+    """' (1/hr)' from a column named 'Growth Rate (1/hr)' (the panel's title starts with it); a growth rate with
+    no unit given is per hour; else nothing."""
+    import re
+
+    name = title.split(":", 1)[0]
+    m = re.search(r"\(([^()]*)\)\s*$", name)
+    if m:
+        return f" ({m.group(1)})"
+    return " (1/h)" if re.search(r"growth|\bmu\b|µ", name, re.I) else ""
+
+
 def predicted_vs_observed(path, panels, ncols=None):
     """panels: list of (title, observed, predicted, metrics dict[, group of each sample[, interval half-width]]),
     ``ncols`` to a row. With groups, each group (project) has its colour, named in a legend below the panels; with a
@@ -33,6 +45,10 @@ def predicted_vs_observed(path, panels, ncols=None):
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     handles = {}
+    finite = [np.concatenate([y[np.isfinite(y)], p[np.isfinite(p)]]) for _, y, p, *_ in panels]
+    finite = np.concatenate(finite) if finite else np.zeros(1)
+    lo_all, hi_all = float(min(finite.min(), 0)), float(finite.max())  # one range for every panel: comparable
+    pad = 0.04 * (hi_all - lo_all or 1.0)
     for ax, (title, y, p, m, *rest) in zip(axes.ravel(), panels, strict=False):
         groups = np.asarray(rest[0], dtype=object) if rest and rest[0] is not None else None
         ok = np.isfinite(y) & np.isfinite(p)
@@ -47,14 +63,16 @@ def predicted_vs_observed(path, panels, ncols=None):
             for k, g in enumerate(names):
                 mine = ok & (groups == g)
                 handles[g] = ax.scatter(y[mine], p[mine], s=12, alpha=0.8, color=colours(k % colours.N), label=str(g))
-        lo, hi = float(np.nanmin([y[ok].min(), p[ok].min(), 0])), float(max(y[ok].max(), p[ok].max()))
-        grid = np.linspace(lo, hi, 2)
+        grid = np.linspace(lo_all, hi_all, 2)
         line, = ax.plot(grid, grid, "k-", lw=0.8, label="y = x")
         band = ax.fill_between(grid, 0.8 * grid, 1.2 * grid, color="grey", alpha=0.15, label="within 20 %")
-        ax.set_xlabel("observed")
-        ax.set_ylabel("predicted")
-        ax.set_title(_title(f"{title}\nr = {m['pearson_r']:.2f}, {m['within_20_percent']:.0f} % within 20 %"),
-                     fontsize=8)
+        ax.set_xlim(lo_all - pad, hi_all + pad)
+        ax.set_ylim(lo_all - pad, hi_all + pad)
+        unit = _unit(title)
+        ax.set_xlabel(f"observed{unit}")
+        ax.set_ylabel(f"predicted{unit}")
+        r = "r undefined (one number per fold)" if m.get("pearson_r") is None else f"r = {m['pearson_r']:.2f}"
+        ax.set_title(_title(f"{title}\n{r}, {m['within_20_percent']:.0f} % within 20 %"), fontsize=8)
         ax.legend(handles=[line, band], fontsize=7, loc="upper left")
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(7, len(handles)), fontsize=7,
