@@ -11,7 +11,8 @@ import typer
 
 from .common import UserError, check_output_folder, command_line, flag
 from .options import (BASELINES, CV, DEVICE, DUPLICATES, FOLDS, GENE_IDS, GROUP_BY, ICA_COMPONENTS, NA_VALUES,
-                      ORIENTATION, PRESET, SEED, SEEDS, STRATEGY, STRICT, WIRING, Fanout, data_options,
+                      MASKS, ORIENTATION, PRESET, SEED, SEEDS, STRATEGY, STRICT, TRANSFORM, WIRING,
+                      Fanout, data_options,
                       data_options_with_pool, fanout_options, network_options)
 from .show import (Bars, control_table, flux_control_table, curve_table, echo, echo_checks, echo_data_summary,
                    files_written,
@@ -291,6 +292,43 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
     echo_checks(result.checks, strict)
     write_text(out, result.csv())
     typer.echo(f"{out}: {result.n_samples} samples, {result.how}; {result.said()}")
+
+
+def rank(expression: Path | None = typer.Option(None, "--expression", help="expression file, log2 levels (default: "
+                                               "PRECISE)", rich_help_panel="Data"),
+         samples: Path | None = typer.Option(None, "--samples", help="a table naming each sample's group (first "
+                                             "column, or --sample-column: the sample IDs)", rich_help_panel="Data"),
+         group_by: str | None = typer.Option(None, "--group-by", help="the column of --samples whose groups are "
+                                             "ranked apart (an experiment, a project; PRECISE: project)",
+                                             rich_help_panel="Data"),
+         sample_column: str | None = typer.Option(None, "--sample-column", help="the sample ID column of --samples "
+                                                  "(default: the first)", rich_help_panel="Data"),
+         orientation: str = ORIENTATION, transform: str = TRANSFORM,
+         gene_ids: str = GENE_IDS, duplicates: str = DUPLICATES, masks_file: Path | None = MASKS,
+         out: Path = typer.Option(..., "-o", "--out", help="ranking CSV to write")):
+    """Rank samples by growth with no labels: E-Flux's biomass flux of each sample (bounds scaled over the
+    samples given), ranked within each group. The order within a group is the claim, not the values; its
+    recorded gene-permutation null is printed with it."""
+    from sparsenet.masks.store import read_masks, shipped_mask_path
+    from sparsenet.report.evidence import ranking_statement
+    from sparsenet.studies.growth_ranking import rank_file
+    from sparsenet.training.checkpoint import mask_fingerprint
+
+    if out.suffix.lower() not in (".csv", ".tsv"):
+        raise UserError(f"{out}: the ranking is written as .csv")
+    check_output_folder(out)
+    ranking, said = rank_file(expression, samples=samples, group_by=group_by, sample_column=sample_column,
+                              masks_file=masks_file, orientation=orientation, transform=transform, gene_ids=gene_ids,
+                              duplicates=duplicates, progress=echo)
+    for line in said:
+        echo(line)
+    write_text(out, ranking.csv())
+    failed = sum(s != "optimal" for s in ranking.status)
+    groups = len(set(ranking.groups))
+    typer.echo(f"{out}: {len(ranking.sample_ids)} samples in {groups} group(s) ranked by E-Flux growth "
+               f"({ranking.genes_used} genes used){f'; {failed} not solved (status in the file)' if failed else ''}")
+    fingerprint = mask_fingerprint(read_masks(masks_file or shipped_mask_path("iJO1366")))
+    typer.echo(ranking_statement(fingerprint))
 
 
 # ---------------------------------------------------------------- report

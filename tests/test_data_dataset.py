@@ -104,9 +104,14 @@ def test_phenotypes_are_found_by_id_or_name_and_misses_list_the_closest():
         find_phenotype("EX_ac", m)
 
 
-def test_an_unmapped_growth_column_is_answered_with_the_mapping_to_use(tmp_path):
+def test_two_growth_columns_are_answered_with_the_mapping_to_use(tmp_path):
+    """One column a lab names for growth ('mu') is read as growth (tests/test_lab_spreadsheet.py); two ('mu' and
+    'growth') leave the choice to the user, with the mapping to write."""
     expr, phen, _ = lab_files(tmp_path)
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--out", tmp_path / "run")
+    lines = phen.read_text().splitlines()
+    phen.write_text("\n".join([lines[0] + ",growth"] + [r + ",0.5" for r in lines[1:]]) + "\n")
+    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--group-by", "batch", "--out",
+                     tmp_path / "run")
     one_line_error(proc, f"--map 'mu={core_biomass()}'")
     assert not (tmp_path / "run").exists()
 
