@@ -115,6 +115,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "min_gene_share": [Interval(Real, 0, 1, closed="both")],
         "interval_cv": [None, Interval(Integral, 2, None, closed="left")],
+        "duplicates": [StrOptions({"mean", "first", "error"})],
     }
 
     def __init__(self, masks=None, *, strategy=DEFAULT["strategy"], init_scale=DEFAULT["init_scale"],
@@ -122,7 +123,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
                  ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
                  loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
                  pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu", random_state=0,
-                 warm_start=False, min_gene_share=0.5, interval_cv=None):
+                 warm_start=False, min_gene_share=0.5, interval_cv=None, duplicates="mean"):
         self.masks = masks
         self.strategy = strategy
         self.init_scale = init_scale
@@ -145,6 +146,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.min_gene_share = min_gene_share
         self.interval_cv = interval_cv
+        self.duplicates = duplicates
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -186,9 +188,14 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         return Masks(ids, list(ids), nodes, list(nodes), sp.identity(n_features, format="csr"), wiring)
 
     def _columns(self, names, masks, fitting: bool = True):
-        """Where each model gene's values are in X (-1: not in X, taken as 0): by gene ID or symbol when X names
-        its columns (``data.genes.map_gene_labels``), else by position. Columns that name no gene are named in one
-        warning; a DataFrame holding too few of the masks' genes is refused."""
+        """Which columns of X give each model gene, as a (columns x genes) selection matrix: by gene ID or symbol
+        when X names its columns (``data.genes.map_gene_labels``; a gene named by several columns, pandas'
+        'thrA.1' included, is their mean, or the first, as ``duplicates`` says and as ``train --duplicates``
+        does), else by position; a gene no column gives is 0. Columns that name no gene are named in one
+        warning; a DataFrame holding too few of the masks' genes is refused, naming the columns that matched
+        nothing."""
+        import scipy.sparse as sp
+
         from .data.genes import map_gene_labels
 
         genes = masks.gene_ids
@@ -198,33 +205,47 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
                                  "with gene IDs or symbols as columns, or an array of the masks' "
                                  f"{len(genes)} genes in "
                                  "order")
-            return np.arange(len(genes), dtype=np.int64)
-        mapping = map_gene_labels(names, masks)
-        if mapping.duplicates:
+            return sp.identity(len(genes), format="csr", dtype=np.float64)
+        mapping = map_gene_labels(names, masks, duplicates="mean" if self.duplicates == "error" else self.duplicates)
+        if mapping.duplicates and self.duplicates == "error":
             raise ValueError("X has several columns for one gene: " + ", ".join(
-                f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items()) + "; keep one of each")
-        where = {g: i for i, g in enumerate(mapping.model_ids) if g is not None}
-        columns = np.array([where.get(g, -1) for g in genes], dtype=np.int64)
-        found = int((columns >= 0).sum())
+                f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items())
+                + "; keep one of each, or duplicates='mean' (averaged, as train does) or 'first'")
+        position = {g: i for i, g in enumerate(genes)}
+        sources: dict = {}
+        for j, g in enumerate(mapping.model_ids):
+            if g is not None and g in position:
+                sources.setdefault(position[g], []).append(j)
+        rows, cols, vals = [], [], []
+        for gene, js in sources.items():
+            js = js[:1] if self.duplicates == "first" else js
+            rows += js
+            cols += [gene] * len(js)
+            vals += [1.0 / len(js)] * len(js)
+        selection = sp.csr_matrix((vals, (rows, cols)), shape=(len(names), len(genes)))
+        found = len(sources)
         unmatched = [str(n) for n, g in zip(names, mapping.model_ids, strict=True) if g is None]
         if fitting and found < self.min_gene_share * len(genes):
             raise ValueError(f"X's columns name {found} of the masks' {len(genes)} genes "
-                             f"({100 * found / len(genes):.0f} "
-                             f"%, below min_gene_share {self.min_gene_share:g}): columns like "
-                             f"{names[0]!r} match no gene "
-                             f"ID or symbol (the masks' genes look like {masks.gene_ids[0]!r}); rename the columns, or "
-                             "lower min_gene_share")
+                             f"({100 * found / len(genes):.0f} %, below min_gene_share {self.min_gene_share:g}): "
+                             f"{len(unmatched)} columns match no gene ID or symbol (like "
+                             f"{', '.join(map(repr, unmatched[:3]))}; the masks' genes look like "
+                             f"{masks.gene_ids[0]!r}); rename the columns, or lower min_gene_share")
         said = []
         if unmatched:
             said.append(f"{len(unmatched)} columns of X name no gene of the masks and are not used: "
                         + ", ".join(unmatched[:8]) + (f" and {len(unmatched) - 8} more" if len(unmatched) > 8 else ""))
         if found < len(genes):
-            missing = [g for g, c in zip(genes, columns, strict=True) if c < 0]
+            missing = [g for k, g in enumerate(genes) if k not in sources]
             said.append(f"{len(missing)} of the masks' {len(genes)} genes are not in X and are taken as 0 (no change): "
                         + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
+        if mapping.duplicates:
+            said.append(f"{len(mapping.duplicates)} gene(s) named by several columns "
+                        f"({'averaged' if self.duplicates == 'mean' else 'the first kept'}): "
+                        + ", ".join(f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items()))
         if said:
             warnings.warn("; ".join(said), UserWarning, stacklevel=4)
-        return columns
+        return selection
 
     def _check_X(self, X, reset: bool):
         X = _without_text(X)
@@ -243,7 +264,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
             if list(fitted) == names:
                 return arr, self.gene_columns_
             columns = self._columns(names, self.masks_, fitting=False)
-            if not (columns >= 0).any():
+            if not columns.nnz:
                 raise ValueError("The feature names should match those that were passed during fit: none of X's "
                                  f"columns (like {names[0]!r}) names a gene of the masks")
             return arr, columns
@@ -253,12 +274,10 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         return arr, self.gene_columns_
 
     def _model_inputs(self, arr, columns=None):
-        """X's values in the masks' gene order (genes not in X: 0), float32."""
+        """X's values in the masks' gene order (genes not in X: 0; a gene of several columns: their mean, or
+        the first), float32."""
         columns = self.gene_columns_ if columns is None else columns
-        out = np.zeros((arr.shape[0], len(self.masks_.gene_ids)), dtype=np.float32)
-        present = columns >= 0
-        out[:, present] = arr[:, columns[present]]
-        return out
+        return np.asarray((columns.T @ np.asarray(arr, dtype=np.float64).T).T, dtype=np.float32)
 
     # ------------------------------------------------------------ fit
     def _fit(self, X, y, groups, sample_weight, alpha, l2_path, folds, n_inner):
@@ -279,6 +298,14 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         if labelled.sum() < 2:
             raise ValueError("fitting needs at least 2 samples with an observed target, got "
                              f"n_samples={int(labelled.sum())}")
+        constant = [j for j in range(y2.shape[1]) if np.nanstd(y2[labelled, j]) == 0]
+        if constant:  # as train refuses: a network fitted to one value says nothing
+            raise ValueError(f"y{'' if self._y_1d else f' column {constant[0]}'} is constant "
+                             f"({np.nanmean(y2[labelled, constant[0]]):g} in every sample): nothing to learn; give "
+                             "samples whose phenotype varies")
+        if (~labelled).any():  # as train leaves them out of fine-tuning: said, not silent
+            warnings.warn(f"{int((~labelled).sum())} samples have no y (NaN) and are left out of fine-tuning (they "
+                          "still join the inputs' standardisation and pre-training)", UserWarning, stacklevel=3)
         self.n_outputs_ = y2.shape[1]
         masks = self._resolve_masks(arr.shape[1], names)
         gene_masks = self.masks is None or (isinstance(self.masks, (str, os.PathLike)) and self.masks != "random")
@@ -326,6 +353,10 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         if spec.finetune.l2 == "auto" and folds is None:
             g = None if groups is None else list(np.asarray(groups, dtype=object)[labelled])
             n = int(labelled.sum())
+            if g is not None and len(set(g)) < n_inner:  # as train refuses too few groups for its folds
+                raise ValueError(f"alpha='auto' chooses the penalty on {n_inner} inner folds grouped by groups, but "
+                                 f"the samples fall in {len(set(g))} group(s): give inner_folds={max(2, len(set(g)))} "
+                                 "or fewer, more groups, or a fixed alpha")
             folds = (grouped_kfold(g, n_inner, self.random_state) if g is not None and len(set(g)) >= 2
                      else kfold(n, min(n_inner, n), self.random_state))
         pretrained = self._pretrainer(cfg, spec, pool, rows, transform) if spec.strategy == "C" else None
@@ -420,6 +451,11 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         the interval when asked for."""
         check_is_fitted(self, "encoder_")
         arr, columns = self._check_X(X, reset=False)
+        share = len(set(columns.indices)) / max(1, columns.shape[1])  # the masks' genes X gives
+        if share < self.min_gene_share:  # as sparsenet predict refuses: predictions from a few genes are guesses
+            raise ValueError(f"X gives {100 * share:.0f} % of the masks' {columns.shape[1]} genes, below "
+                             f"min_gene_share {self.min_gene_share:g}: predictions would rest on few genes; give the "
+                             "genes the model was fitted on")
         x = self.input_transform_.apply(self._model_inputs(arr, columns))
         encoder = self._encoder()
         mean = predict(encoder, x, self.columns_)  # the ensemble's mean, as sparsenet train predicts
@@ -499,7 +535,7 @@ class SparseNetRegressor(_SparseNetBase):
                  ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
                  loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
                  pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], inner_folds=5, device="cpu", random_state=0,
-                 warm_start=False, min_gene_share=0.5, interval_cv=None):
+                 warm_start=False, min_gene_share=0.5, interval_cv=None, duplicates="mean"):
         super().__init__(masks, **_shared(locals()))
         self.alpha = alpha
         self.inner_folds = inner_folds
@@ -527,7 +563,7 @@ class SparseNetRegressorCV(_SparseNetBase):
                  optimizer=DEFAULT["optimizer"], ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"],
                  head=DEFAULT["head"], targets=None, loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None,
                  pretrain_samples=1_000_000, pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu",
-                 random_state=0, warm_start=False, min_gene_share=0.5, interval_cv=None):
+                 random_state=0, warm_start=False, min_gene_share=0.5, interval_cv=None, duplicates="mean"):
         super().__init__(masks, **_shared(locals()))
         self.alphas = alphas
         self.cv = cv

@@ -197,7 +197,9 @@ def test_suspect_gene_ids_but_not_genes_the_model_lacks():
                      ("B1234", "b1234", "the same ID in other letter case")]
 
 
-def test_predict_warns_when_the_data_cover_few_model_genes(tmp_path):
+def test_predict_refuses_too_few_model_genes_and_flags_every_sample_of_a_partial_table(tmp_path):
+    """Below half of the linked genes predict refuses (as the estimator's min_gene_share); between that and the
+    training's share it predicts, warns, and flags every sample with the share (issue 37, item 4)."""
     expr, phen, _ = lab_files(tmp_path)
     out = tmp_path / "run"
     assert sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--phenotype", "mu", "--group-by",
@@ -206,11 +208,18 @@ def test_predict_warns_when_the_data_cover_few_model_genes(tmp_path):
     few = tmp_path / "few.csv"
     with open(few, "w", newline="") as fh:
         csv.writer(fh).writerows([r[:12] for r in rows])  # 11 of the model's genes
-    proc = sparsenet("predict", out / "model.h5", few, "-o", tmp_path / "p.csv", "--reference", "none")
-    assert proc.returncode == 0 and "genes the masks link to a phenotype are in few.csv" in proc.stderr
-    strict = sparsenet("predict", out / "model.h5", few, "-o", tmp_path / "q.csv", "--reference", "none", "--strict")
-    one_line_error(strict, "genes the masks link")
-    assert not (tmp_path / "q.csv").exists()
+    one_line_error(sparsenet("predict", out / "model.h5", few, "-o", tmp_path / "p.csv", "--reference", "none"),
+                   "below 50 %")
+    assert not (tmp_path / "p.csv").exists()
+    some = tmp_path / "some.csv"
+    keep = int(0.8 * len(rows[0]))
+    with open(some, "w", newline="") as fh:
+        csv.writer(fh).writerows([r[:keep] for r in rows])  # ~80 % of the genes
+    proc = sparsenet("predict", out / "model.h5", some, "-o", tmp_path / "q.csv", "--reference", "none")
+    assert proc.returncode == 0, proc.stderr
+    table = list(csv.DictReader((tmp_path / "q.csv").read_text().splitlines()))
+    flag = next(k for k in table[0] if "flag" in k or "unusual" in k)
+    assert table and all("% of the linked genes in the data (trained with" in r[flag] for r in table)
 
 
 # ------------------------------------------------------------------ missing values as people write them

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import difflib
 import functools
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -184,8 +185,12 @@ def map_gene_labels(labels, masks, mode: str = "auto", duplicates: str = "mean",
         raise DataError(f"--duplicates must be one of {', '.join(DUPLICATE_MODES)}, got {duplicates!r}")
     v = vocabulary or GeneVocabulary(masks)
     model_ids, how, ambiguous, not_in_model, unrecognised = [], [], {}, [], []
+    given = {str(lab).strip().lower() for lab in labels}
     for label in labels:
         low = str(label).strip().lower()
+        renamed = re.fullmatch(r"(.+)\.(\d+)", low)
+        if renamed and renamed.group(1) in given and (renamed.group(1) in v.by_id or renamed.group(1) in v.by_symbol):
+            low = renamed.group(1)  # 'thrA.1': pandas' name for a second 'thrA' column, a duplicate of it
         gene, kind = None, None
         if mode in ("auto", "id") and low in v.by_id:
             gene, kind = v.by_id[low], "id"

@@ -89,7 +89,7 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     from ..data.checks import data_checks
     from ..data.genes import GeneVocabulary, resolve_expression_genes
     from ..data.normalise import ModelInput, Normalisation, fit_reference
-    from ..data.tables import NA_VALUES, align, read_expression, said_while
+    from ..data.tables import NA_VALUES, DataError, align, read_expression, said_while
     from ..masks.store import linked_genes
     from ..training.checkpoint import check_same_masks, encoder_from_checkpoint, input_transform_of, load_checkpoint
     from ..training.finetune import member_predictions
@@ -127,6 +127,10 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     source = ModelInput(expr, alignment, norm)
     chunks, flags = [], []
     data_coverage = float(np.mean(source.present[linked])) if linked.any() else 1.0
+    if data_coverage < MIN_GENE_SHARE:  # as the estimator's min_gene_share: predictions from few genes are guesses
+        raise DataError(f"{data}: it gives {100 * data_coverage:.0f} % of the {int(linked.sum())} genes the model "
+                        f"links to a phenotype, below {100 * MIN_GENE_SHARE:.0f} %: predictions would rest on few "
+                        "genes; give the genes the model was trained on (check the gene IDs or symbols)")
     for a in range(0, expr.n_samples, 10000):
         x = transform.apply(source.take(np.arange(a, min(a + 10000, expr.n_samples))))
         chunks.append(member_predictions(encoder, x, columns))
@@ -168,6 +172,7 @@ class ClassPredictions:
         return buf.getvalue()
 
 
+MIN_GENE_SHARE = 0.5  # below this share of the linked genes sparsenet predict refuses (the estimator: min_gene_share)
 MIN_FEATURES_PRESENT = 0.5  # below this share of the wired features a sample's classes are not predicted
 
 

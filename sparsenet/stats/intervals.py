@@ -154,7 +154,8 @@ def unusual(ck, x_model: np.ndarray, coverage_of_data: float) -> list:
         why = []
         if d[i] > far:
             why.append(f"far from the training data ({d[i]:.2f} > {far:.2f})")
-        if coverage_of_data < 0.8 * trained:
-            why.append(f"{100 * coverage_of_data:.0f} % of the linked genes in the data")
+        if coverage_of_data < trained - 1e-9:  # fewer of the linked genes than the model was trained with
+            why.append(f"{100 * coverage_of_data:.0f} % of the linked genes in the data (trained with "
+                       f"{100 * trained:.0f} %)")
         flags[i] = "; ".join(why)
     return flags
