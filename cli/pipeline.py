@@ -267,8 +267,16 @@ def predict(checkpoint: Path = typer.Argument(..., help="model.h5 from sparsenet
             device: str = DEVICE, na_values: str | None = NA_VALUES, gene_ids: str = GENE_IDS,
             duplicates: str = DUPLICATES, strict: bool = STRICT):
     """Predict phenotypes for every sample of DATA, by sample ID: the ensemble's mean, an interval at --level
-    from the cross-validation's held-out residuals, the networks' spread, and a flag for samples unlike the
-    training data."""
+    from the cross-validation's held-out residuals (a growth rate's lower bound never below 0), the networks'
+    spread, and a flag saying why to doubt a prediction.
+
+    The flag "far from the training data (d > t)": d is the sample's root-mean-square distance, over the genes
+    the masks link, to its nearest training sample (inputs standardised as in training); t is the 95th
+    percentile of the training samples' distances to their nearest sample of another project, so a flagged
+    sample is farther from everything trained on than a new project usually is. "N % of the linked genes in the
+    data": DATA lacks genes the model was trained with (under 50 % is refused). A prediction below its
+    phenotype's range (a negative growth rate) is flagged too. A classifier.h5 from sparsenet classify gives
+    class probabilities instead."""
     from sparsenet.runs.predictions import predict_classes_file, predict_file
     from sparsenet.training.pathway_model import is_pathway_model_file
 

@@ -114,3 +114,20 @@ def test_within_group_r_is_the_mean_of_each_big_enough_groups_r():
     m = prediction_metrics(np.nan_to_num(y), offset, groups)
     assert m["within_group_r"] == pytest.approx(1.0) and m["pearson_r"] < 0.9
     assert np.isnan(prediction_metrics(y, p)["within_group_r"])
+
+
+def test_a_growth_rates_interval_stops_at_zero_and_the_clipping_is_counted():
+    """Issue 37, item 5: the lower bound of a growth rate's interval is clipped to 0 and counted; a phenotype
+    without a floor (a flux that may run either way) is left as it is."""
+    from sparsenet.runs.predictions import Predictions, phenotype_floor
+
+    floor = phenotype_floor(["Growth Rate (1/hr)", "acetate"], ["BIOMASS_Ec_iJO1366_core_53p95M", "EX_ac_e"])
+    assert floor[0] == 0.0 and np.isnan(floor[1])
+    mean = np.array([[0.05, -0.2], [0.6, 0.1]])
+    p = Predictions(["a", "b"], ["Growth Rate (1/hr)", "acetate"], ["BIOMASS", "EX_ac_e"], mean, None,
+                    np.array([0.1, 0.3]), 0.9, ["", ""], 1, "", floor=floor)
+    np.testing.assert_allclose(p.lower, [[0.0, -0.5], [0.5, -0.2]])
+    np.testing.assert_allclose(p.upper, mean + [0.1, 0.3])
+    assert p.clipped == 1 and "1 lower bound raised to the phenotype's floor" in p.said()
+    rows = p.csv().splitlines()
+    assert rows[1].split(",")[1:3] == ["0.05", "0"]

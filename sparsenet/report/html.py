@@ -303,6 +303,18 @@ def accuracy(run: Run) -> dict:
             blocks.append(text(f"Prediction intervals ({col}): {100 * c['coverage']:.1f} % of held-out samples fall "
                                f"inside their {100 * c['level']:g} % interval with each project held out in turn; mean "
                                f"width {c['mean_width']:.3g}. {intervals.get('how', '')}", "note"))
+            per = sorted((c.get("per_group") or {}).items(), key=lambda kv: kv[1]["inside"])
+            if per:
+                blocks.append(table(["project held out", "samples", f"inside the {100 * c['level']:g} % interval",
+                                     "interval width"],
+                                    [row([g, v["samples"], f"{100 * v['inside']:.0f} %", f"{v['width']:.3g}"])
+                                     for g, v in per], numeric=(1, 2, 3), name=f"coverage:{col}",
+                                    caption="coverage per project, worst first: q from the other projects' residuals"))
+        blocks.append(text("sparsenet predict flags a sample 'far from the training data (d > t)' when its "
+                           "root-mean-square distance d over the linked genes to the nearest training sample exceeds "
+                           "t, the 95th percentile of the training samples' distances to their nearest sample of "
+                           "another project; and a growth rate's lower bound is never below 0 (clipped, counted).",
+                           "note"))
     return section("accuracy", "Accuracy", blocks)
 
 

@@ -27,6 +27,7 @@ class Predictions:
     alignment: str = ""
     gene_labels: str = ""
     checks: dict = field(default_factory=dict)
+    floor: np.ndarray | None = None  # per target, the least value it can take (growth: 0; NaN: no floor)
 
     @property
     def n_samples(self) -> int:
@@ -34,7 +35,18 @@ class Predictions:
 
     @property
     def lower(self):
-        return None if self.half_width is None else self.mean - self.half_width
+        """The interval's lower bounds, clipped to the phenotype's floor (a growth rate is never below 0)."""
+        if self.half_width is None:
+            return None
+        low = self.mean - self.half_width
+        return low if self.floor is None else np.where(np.isfinite(self.floor), np.maximum(low, self.floor), low)
+
+    @property
+    def clipped(self) -> int:
+        """How many lower bounds the floor raised."""
+        if self.half_width is None or self.floor is None:
+            return 0
+        return int(np.sum(np.isfinite(self.floor) & (self.mean - self.half_width < self.floor)))
 
     @property
     def upper(self):
@@ -50,8 +62,11 @@ class Predictions:
             parts.append("no interval (a model trained before sparsenet 0.2 keeps no held-out residuals: train again)")
         if self.sd is not None:
             parts.append("the networks' sd (their spread, not an error bar)")
+        if self.clipped:
+            parts.append(f"{self.clipped} lower bound{'s' if self.clipped != 1 else ''} raised to the phenotype's "
+                         "floor (a growth rate is never below 0)")
         n = sum(bool(f) for f in self.flags)
-        parts.append(f"{n} sample{'s' if n != 1 else ''} flagged as unlike the training data")
+        parts.append(f"{n} sample{'s' if n != 1 else ''} flagged (the flag column says why)")
         return ", ".join(parts)
 
     def csv(self) -> str:
@@ -137,9 +152,26 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
         flags += unusual(ck, x, data_coverage)
     members = np.concatenate(chunks, axis=1)  # networks x samples x targets
     k = members.shape[0]
-    return Predictions(list(expr.sample_ids), list(ck.target_columns), list(ck.targets), members.mean(axis=0),
+    floor = phenotype_floor(ck.target_columns, ck.targets)
+    mean = members.mean(axis=0)
+    for i in range(mean.shape[0]):  # a prediction outside the phenotype's range is flagged, never silent
+        below = [f"{c} below {floor[j]:g}" for j, c in enumerate(ck.target_columns)
+                 if np.isfinite(floor[j]) and mean[i, j] < floor[j]]
+        if below:
+            said = f"predicted {', '.join(below)}, outside the phenotype's range"
+            flags[i] = f"{flags[i]}; {said}" if flags[i] else said
+    return Predictions(list(expr.sample_ids), list(ck.target_columns), list(ck.targets), mean,
                        members.std(axis=0, ddof=1) if k > 1 else None, interval_of(ck, level), level, flags, k, how,
-                       alignment.summary(), mapping.sentence(), checks)
+                       alignment.summary(), mapping.sentence(), checks, floor)
+
+
+def phenotype_floor(columns, targets) -> np.ndarray:
+    """Per target, the least value the phenotype can take: 0 for a growth rate (a column or reaction named for
+    growth or biomass), else NaN (a flux may run either way)."""
+    from ..data.phenotypes import mentions_growth
+
+    return np.array([0.0 if mentions_growth(str(c)) or "biomass" in str(t).lower() else np.nan
+                     for c, t in zip(columns, targets, strict=True)])
 
 
 @dataclass
