@@ -47,6 +47,9 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
              stack: int = typer.Option(1, "--stack", min=1, help="train this many null draws at once as one stacked "
                                        "network (the same gradients and batch order; dropout drops other entries; "
                                        "most useful on a GPU)"),
+             curve: str | None = typer.Option(None, "--curve", help="a learning curve: label counts per fit, "
+                                              "e.g. 20,40,80,all (each fold's training samples cut to N)"),
+             curve_draws: int = typer.Option(3, "--curve-draws", min=1, help="subsets drawn per count and fold"),
              device: str = typer.Option("cpu", help="cpu, gpu or auto"),
              final_model: bool = typer.Option(True, "--final-model/--no-final-model", help="also train the "
                                               "final model on every sample (classifier.h5, for sparsenet predict)"),
@@ -54,6 +57,7 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
     """Cross-validate a pathway-wired classifier (BINN / P-NET shape) beside its baselines on the same folds,
     and hold its wiring against randomised wirings (--control)."""
     from sparsenet.backend import resolve_device
+    from sparsenet.config.choices import parse_labels
     from sparsenet.data.labelled import binn_example, read_labelled
     from sparsenet.masks.hierarchy import read_hierarchy
     from sparsenet.studies import classification as study
@@ -65,6 +69,7 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
         if b not in study.BASELINES:
             raise UserError(f"--baselines: unknown baseline {b!r}; choose from {', '.join(study.BASELINES)} or none")
     kinds = tuple(k for k in null_models.split(",") if k)
+    labels = tuple(parse_labels(curve)) if curve else None  # checked before any work
     if example is not None:
         if example not in EXAMPLES:
             raise UserError(f"--example {example!r}: the examples are {', '.join(EXAMPLES)}")
@@ -89,10 +94,18 @@ def classify(data: Path | None = typer.Argument(None, help="data table: features
                f"{' -> '.join(map(str, h.level_sizes()))}"
                f" nodes; {folds}-fold x {repeats} stratified{' by ' + group_by if group_by else ''}")
     done = study.classify(table, h, settings, out, null_models=kinds, draws=control, final_model=final_model,
+                          curve=labels, curve_draws=curve_draws,
                           data_label=str(data) if data else f"example {example}", command=command_line(),
                           progress=typer.echo)
     record = done.record
     typer.echo(summary_table(record["result"], record.get("control")))
+    if "curve" in record:
+        c = record["curve"]
+        typer.echo("learning curve (held-out ROC AUC, mean over folds and draws):")
+        for n in c["labels"]:
+            cells = [f"{m} {c['models'][m][n]['roc_auc_mean']:.3f}" for m in c["models"]
+                     if c["models"][m][n]["roc_auc_mean"] is not None]
+            typer.echo(f"  N = {n:>4} ({c['models']['network'][n]['samples']:.0f} samples): {', '.join(cells)}")
     typer.echo(record["wiring"]["text"])
     typer.echo(f"wrote {', '.join(str(out / name) for name in record['files'] if (out / name).exists())} in "
                f"{done.seconds:.0f} s")

@@ -143,7 +143,7 @@ def test_classify_command_end_to_end(tmp_path, rng):
     write_hierarchy(tmp_path / "h.h5", h)
     args = ["classify", tmp_path / "data.csv", "--design", tmp_path / "design.csv", "--hierarchy", tmp_path / "h.h5",
             "--folds", "3", "--repeats", "1", "--epochs", "20", "--control", "2", "--null-models", "edges",
-            "--baselines", "majority", "-o", tmp_path / "run"]
+            "--baselines", "majority", "--curve", "12,all", "--curve-draws", "1", "-o", tmp_path / "run"]
     done = sparsenet(*args)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "run" / "classification.json").read_text())
@@ -152,7 +152,8 @@ def test_classify_command_end_to_end(tmp_path, rng):
     table = (tmp_path / "run" / "importance.csv").read_text().splitlines()
     assert table[0].startswith("level,node,name,importance") and len(table) == 1 + sum(h.level_sizes())
     assert "network" in done.stdout and "wiring control, 2 draws" in done.stdout
-    assert_page(tmp_path / "run", ["run", "accuracy", "roc", "wiring", "pathways", "files"])
+    assert_page(tmp_path / "run", ["run", "accuracy", "roc", "wiring", "curve", "pathways", "files"])
+    assert record["curve"]["models"]["network"]["12"]["fits"] == 3 and "learning curve" in done.stdout
     page = (tmp_path / "run" / "report.html").read_text()
     auc = record["result"]["models"]["network"]["roc_auc"]
     assert f"{auc['mean']:.3f} ± {auc['sd']:.3f}" in page  # the page's numbers are the record's
@@ -244,3 +245,22 @@ def test_the_final_model_round_trips_and_predicts_what_it_was_trained_to(rng, tm
     (tmp_path / "few.csv").write_text("\n".join(by_rows[:11]) + "\n")  # 10 of 30
     with pytest.raises(ValueError, match="hold under 50 % of the model's 30 wired features"):
         predict_classes_file(tmp_path / "m.h5", tmp_path / "few.csv")
+
+
+def test_the_learning_curve_cuts_the_training_folds_and_ends_at_cross_validation(rng):
+    """Its 'all' point is cross_validate's network on the same folds (the same AUCs), its subsets are stratified
+    draws of the requested size holding every class, and the held-out samples are each fold's whole test set."""
+    X, y, h = task(rng, n=90)
+    settings = study.ClassificationSettings(folds=3, repeats=1, training=PathwayTraining(epochs=20), ensemble=1,
+                                            baselines=("logistic_all",))
+    curve = study.learning_curve(X, y, h.masks, settings, labels=(12, "all"), draws=2)
+    full = study.cross_validate(X, y, h.masks, settings)
+    network = full["models"]["network"]["roc_auc"]["mean"]
+    assert curve["models"]["network"]["all"]["roc_auc_mean"] == pytest.approx(network)
+    assert curve["models"]["logistic_all"]["all"]["roc_auc_mean"] == pytest.approx(
+        full["models"]["logistic_all"]["roc_auc"]["mean"])
+    assert curve["models"]["network"]["12"]["fits"] == 3 * 2 and curve["models"]["network"]["12"]["samples"] == 12
+    codes = study.encode_classes(y)[1]
+    train = np.arange(60)
+    sub = study._stratified_subset(codes, train, 12, np.random.default_rng(0))
+    assert sub.size == 12 and set(codes[sub]) == set(codes[train]) and set(sub) <= set(train)

@@ -734,6 +734,23 @@ def classify_sections(run: Run) -> list:
                   numeric=range(1, 6), name="control:classes"),
             figure(png.read_bytes(), "each null model's draws of ROC AUC and the real wiring",
                    "points: random wirings; red: the real wiring; grey: the baselines on the same folds")]))
+    curve = r.get("curve")
+    if curve:
+        png = run.folder / "classify_curve.png"
+        plots.class_curve(png, curve)
+        rows = [row([n, f"{curve['models']['network'][n]['samples']:.0f}",
+                     *(f"{curve['models'][m][n]['roc_auc_mean']:.3f} ± {curve['models'][m][n]['roc_auc_sd'] or 0:.3f}"
+                       if curve["models"][m][n]["roc_auc_mean"] is not None else "–"
+                       for m in ("network", "logistic_all"))]) for n in curve["labels"]]
+        out.append(section("curve", "Accuracy against labelled samples", [
+            text(f"each fold's training samples cut to N (stratified, {curve['draws']} draws; 'all': the whole fold), "
+                 "the network and logistic regression on all features fitted on them and scored on the whole held-out "
+                 "fold: does the wiring pay where labels are few?"),
+            table(["N", "samples (mean)", "network ROC AUC", "logistic ROC AUC"], rows, numeric=(1, 2, 3),
+                  name="curve:classes"),
+            figure(png.read_bytes(), "Line chart of held-out ROC AUC against the number of labelled training samples "
+                                     "for the network and logistic regression, bands of one sd",
+                   "held-out ROC AUC against labelled training samples (log scale)")]))
     nodes = r.get("top_nodes") or []
     if nodes:
         kinds = [k for k in nodes[0] if k.startswith("percentile_")]

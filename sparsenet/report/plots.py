@@ -258,6 +258,26 @@ def roc_and_calibration(path, codes, probabilities, classes) -> None:
     _save(fig, path)
 
 
+def class_curve(path, curve: dict) -> None:
+    """Held-out ROC AUC against the mean number of labelled training samples, a line per model, a band of one sd
+    over folds and draws."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    for model, table in curve["models"].items():
+        rows = [(e["samples"], e["roc_auc_mean"], e["roc_auc_sd"] or 0.0) for e in table.values()
+                if e["roc_auc_mean"] is not None]
+        if not rows:
+            continue
+        n, mean, sd = (np.asarray(v, float) for v in zip(*sorted(rows), strict=True))
+        ax.plot(n, mean, "o-", label=model)
+        ax.fill_between(n, mean - sd, mean + sd, alpha=0.15)
+    ax.set_xlabel("labelled training samples")
+    ax.set_ylabel("held-out ROC AUC")
+    ax.set_xscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def class_control(path, control: dict, real_baselines: dict) -> None:
     """Each null model's draws of the mean held-out ROC AUC (points), the real wiring (red) and the baselines on
     the same folds (grey)."""

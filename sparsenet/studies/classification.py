@@ -221,6 +221,55 @@ def cross_validate(X, y, levels, settings: ClassificationSettings = Classificati
             "wiring_features": int(features.size)}
 
 
+def learning_curve(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), labels=(20, 40, "all"),
+                   draws: int = 3, groups=None, progress=lambda msg: None) -> dict:
+    """Held-out ROC AUC against the number of labelled training samples: on every fold of ``settings``, ``draws``
+    stratified subsets of the training samples of each size in ``labels`` ('all': the whole training fold, one
+    draw), the network and logistic regression on all features each fitted on the subset and scored on the whole
+    held-out fold (the same held-out samples for every size). Does the wiring pay where labels are few?"""
+    X = np.asarray(X, dtype=np.float64)
+    classes, codes = encode_classes(y)
+    folds = class_folds(codes, settings.folds, settings.repeats, settings.seed, groups)
+    n_classes = classes.size
+    out = {"labels": [str(n) for n in labels], "draws": draws, "models": {"network": {}, "logistic_all": {}}}
+    for n in labels:
+        per = {"network": [], "logistic_all": []}
+        sizes = []
+        for f, (train, test) in enumerate(folds):
+            subsets = [train] if n == "all" or n >= train.size else [
+                _stratified_subset(codes, train, int(n), np.random.default_rng([settings.seed, f, int(n), d]))
+                for d in range(draws)]
+            for sub in subsets:
+                if np.unique(codes[sub]).size < n_classes:
+                    continue  # a subset must hold every class to be fitted
+                sizes.append(sub.size)
+                [(proba, _, _)] = _wirings_on_fold([levels], X, codes, n_classes, (sub, test), settings)
+                per["network"].append(class_metrics(codes[test], proba, n_classes)["roc_auc"])
+                xtr, xte = standardised(X, sub, test)
+                base = baseline_probabilities("logistic_all", xtr, codes[sub], xte, n_classes, settings.seed)
+                per["logistic_all"].append(class_metrics(codes[test], base, n_classes)["roc_auc"])
+        for model, values in per.items():
+            values = np.asarray(values, dtype=float)
+            out["models"][model][str(n)] = {"roc_auc_mean": float(np.nanmean(values)) if values.size else None,
+                                            "roc_auc_sd": float(np.nanstd(values, ddof=1)) if values.size > 1 else None,
+                                            "fits": int(values.size), "samples": float(np.mean(sizes)) if sizes else 0}
+        progress(f"curve {n}: network AUC {out['models']['network'][str(n)]['roc_auc_mean']:.3f}, logistic "
+                 f"{out['models']['logistic_all'][str(n)]['roc_auc_mean']:.3f}")
+    return out
+
+
+def _stratified_subset(codes, rows, n: int, rng) -> np.ndarray:
+    """``n`` of ``rows``, each class in its share of them (at least one of each where ``n`` allows)."""
+    rows = np.asarray(rows)
+    chosen = []
+    classes = np.unique(codes[rows])
+    for c in classes:
+        mine = rows[codes[rows] == c]
+        k = max(1, int(round(n * mine.size / rows.size)))
+        chosen.append(rng.choice(mine, size=min(k, mine.size), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
 def wiring_control(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), kinds=KINDS,
                    draws: int = 50, groups=None, real: dict | None = None, progress=lambda msg: None) -> dict:
     """The real wiring's held-out scores against ``draws`` randomised wirings per null model, all on the same
@@ -292,12 +341,13 @@ class ClassifyResult:
 
 
 def classify(table, hierarchy, settings: ClassificationSettings, out, *, null_models=KINDS, draws: int = 0,
-             final_model: bool = True, data_label: str = "", command: str | None = None,
-             progress=lambda msg: None) -> ClassifyResult:
+             final_model: bool = True, curve=None, curve_draws: int = 3, data_label: str = "",
+             command: str | None = None, progress=lambda msg: None) -> ClassifyResult:
     """``sparsenet classify`` as a function: ``table`` (``data.labelled.LabelledTable``) on ``hierarchy``
     (``masks.hierarchy.Hierarchy`` over the table's features) cross-validated beside the baselines; with
     ``draws`` its wiring against that many randomised wirings per null model; the final model (every sample,
-    ``settings.ensemble`` networks) kept as ``classifier.h5`` for ``sparsenet predict``. Writes
+    ``settings.ensemble`` networks) kept as ``classifier.h5`` for ``sparsenet predict``; with ``curve`` (label
+    counts, 'all' for every training sample) the learning curve (:func:`learning_curve`). Writes
     classification.json, importance.csv, report.html (+ plots) into the folder ``out``."""
     from pathlib import Path
 
@@ -321,6 +371,9 @@ def classify(table, hierarchy, settings: ClassificationSettings, out, *, null_mo
         record["control"] = wiring_control(table.X, table.labels, h.masks, settings, null_models, draws,
                                            table.groups, real=result, progress=progress)
         rows = important_nodes(result, record["control"], h.level_ids, h.level_names)
+    if curve:
+        record["curve"] = learning_curve(table.X, table.labels, h.masks, settings, curve, curve_draws, table.groups,
+                                         progress)
     record["wiring"] = classification_statement(fingerprint, record.get("control"), result["models"])
     record["top_nodes"] = [{"level": r["level"], "node": r["node"], "name": r["name"], "importance": r["importance"],
                             **{f"percentile_{k}": v for k, v in r["percentile"].items()}}
@@ -333,6 +386,8 @@ def classify(table, hierarchy, settings: ClassificationSettings, out, *, null_mo
              "roc_calibration.png": "the network's held-out ROC curve and calibration"}
     if draws:
         files["classify_control.png"] = "each null model's draws of ROC AUC beside the real wiring"
+    if curve:
+        files["classify_curve.png"] = "held-out ROC AUC against the labelled training samples, network and logistic"
     out.mkdir(parents=True, exist_ok=True)
     if final_model:
         progress(f"final model: {settings.ensemble} network(s) on all {len(table.labels)} samples")
