@@ -118,3 +118,14 @@ def test_text_columns_and_linear_levels_are_handled_alike(tmp_path):
         regressor().fit(np.maximum(2 ** (frame + 6) - 1, 0), y)
     rows = list(csv.reader((tmp_path / "synthetic" / "expression.csv").read_text().splitlines()))
     assert rows  # the synthetic table the sheet came from
+
+
+def test_a_column_of_classes_points_to_classify(tmp_path):
+    """A phenotype of classes (evolved / not) is a classification task: train says which command runs it."""
+    frame, y = sheet(tmp_path)
+    classes = y.map(lambda v: "fast" if v > y.median() else "slow")
+    x, yf = write(tmp_path / "files", frame, classes)
+    one_line_error(sparsenet("train", "--expression", x, "--phenotypes", yf, *OPTIONS, "--phenotype", "growth_rate",
+                             "--out", tmp_path / "run"),
+                   "column 'growth_rate' holds classes (fast, slow), not numbers: a classification task; sparsenet "
+                   "classify")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -93,6 +94,14 @@ def names_growth_rate(text: str) -> bool:
     return bool(words & {"growth", "mu", "µ"}) and not words & NOT_A_RATE
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def mentions_growth(text: str) -> bool:
     """'mu', 'growth_rate', 'Growth (1/h)', 'biomass yield': a name a growth rate goes by."""
     return any(w in GROWTH_WORDS for w in re.split(r"[^a-zµ]+", text.lower()))
@@ -150,6 +159,13 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
     for c in chosen:
         if c not in header:
             raise DataError(f"{path}: no column {c!r}; the columns are {', '.join(header)}")
+        k = header.index(c)
+        texts = sorted({r[k].strip() for r in rows[1:]} - set(spec.na_values))
+        if len(texts) >= 2 and not any(_is_number(v) for v in texts):  # classes, not a phenotype's value
+            raise DataError(f"{path}: column {c!r} holds classes ({', '.join(texts[:4])}"
+                            f"{' ...' if len(texts) > 4 else ''}), not numbers: a classification task; sparsenet "
+                            f"classify EXPRESSION --design {Path(path).name} --label-column '{c}' --hierarchy H.h5 "
+                            "runs it (docs/pathway_networks.md)")
         if reaction_of(c) is None and not unmapped_ok:
             raise DataError(f"{path}: column {c!r} maps to no phenotype reaction; map it with --map "
                             f"'{c}={biomass if mentions_growth(c) and biomass else 'PHENOTYPE'}' (all phenotypes: "
