@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from sparsenet.config.model_keys import kind_of
 from sparsenet.studies.inputs import stop_at_warnings
 
 
@@ -181,7 +182,7 @@ def curve_table(summary, col) -> str:
             cells.append("-" if e is None else f"{e[col]['pearson_r']['mean']:.3f} ± {e[col]['pearson_r']['sd']:.3f}")
         lines.append(f"{key:14}" + "".join(f"{c:>24}" for c in cells))
     for model, table in summary["paired_against_B"].items():
-        if model.startswith("baseline:"):  # the table above has them; the question is pre-training's
+        if kind_of(model) == "baseline":  # the table above has them; the question is pre-training's
             continue
         for key, entry in table.items():
             d = entry["differences"][col]["pearson_r"]

@@ -78,7 +78,7 @@ def test_report_warns_when_fine_tuning_collapsed(tmp_path):
 def test_a_model_key_reads_back_from_its_text():
     """Results, reports and fold files keep a model as text ('B', 'baseline:ridge', 'null:genes', 'curve:C',
     'curve:baseline:mean'); the typed key a plan dispatches on reads back from it, and nothing else parses."""
-    from sparsenet.runs.models import Model
+    from sparsenet.config.model_keys import Model
 
     for text in ("B", "baseline:ridge_linked", "null:edges", "curve:C", "curve:baseline:mean"):
         assert str(Model.parse(text)) == text

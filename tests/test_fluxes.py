@@ -193,7 +193,7 @@ def test_flux_null_draw_zero_is_trains_flux_baselines_and_permuted_draws_differ(
     runner = Runner(ds, cfg, tmp_path / "run")
     draws = [dict(np.load(tmp_path / "null" / "state" / "flux-draws" / f"{d:03d}.npz")) for d in range(3)]
     from sparsenet.runs.folds import make_folds
-    from sparsenet.runs.models import baseline
+    from sparsenet.config.model_keys import baseline
 
     for name in ("eflux", "flux_ridge", "flux_forest"):
         for test in make_folds(ds, "grouped", 3, 1):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_text
-from ..runs.models import model_words
+from ..config.model_keys import kind_of, model_words
 from ..stats.summary import METRICS
 from ..version import __version__
 
@@ -273,7 +273,7 @@ def accuracy(run: Run) -> dict:
                 cells.append(cell("—" if constant and m in CORRELATIONS else shown, m))
             per_fold = res["phenotypes"][col].get("pearson_r_per_fold", [])
             cells.append("—" if constant else ", ".join(number(x, "pearson_r") for x in per_fold))
-            rows.append(row(cells, "" if model.startswith("baseline:") else "network", model=key, phenotype=col))
+            rows.append(row(cells, "" if kind_of(model) == "baseline" else "network", model=key, phenotype=col))
         n_seeds = max(len(res.get("seeds", [0])) for res in results.values())
         over = f" ± sd over {n_seeds} network seeds" if n_seeds > 1 else " (one network seed)"
         blocks.append(table(["CV", "model", *(WORDS[m] for m in SHOWN), "r per fold (first seed)"],
@@ -348,7 +348,7 @@ def predicted_figure(run: Run, columns) -> list:
             y, p, groups = _read_results_csv(path, col)
             if not np.isfinite(y).any():
                 continue
-            interval = half.get(col) if not model.startswith("baseline:") else None
+            interval = half.get(col) if kind_of(model) != "baseline" else None
             metrics = res["phenotypes"][col]
             if model in CONSTANT:
                 metrics = {**metrics, "pearson_r": None}  # one number per fold: r undefined
@@ -561,11 +561,11 @@ def answer(run: Run) -> dict:
     r = run.report
     results = r.get("results", {})
     rows = []
-    comps = [c for c in r.get("comparisons", []) if c["against"].startswith("baseline:")]
+    comps = [c for c in r.get("comparisons", []) if kind_of(c["against"]) == "baseline"]
     columns = list(next(iter(results.values()))["phenotypes"]) if results else []
     for col in columns:
         mine = [c for c in comps if c["phenotype"] == col]
-        nets = [k for k in results if not k.split("/", 1)[1].startswith("baseline:")]
+        nets = [k for k in results if kind_of(k) != "baseline"]
         if not nets:
             continue
         key = f"{mine[0]['scheme']}/{mine[0]['model']}" if mine else nets[0]

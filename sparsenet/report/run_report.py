@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import atomic
 from ..runs.links import links_csv
-from ..runs.models import model_words
+from ..config.model_keys import kind_of, model_words
 from ..stats.summary import aggregate, comparisons, pooled, summarise
 from . import plots
 
@@ -83,7 +83,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: boo
     panels, curves_pre, curves_ft = [], [], []
     groups = {}
     for (scheme, model, repeat), records in results.items():
-        if not model.startswith(("null:", "curve:")):  # summarised by stats.nulls and .curves
+        if kind_of(model) not in ("null", "curve"):  # summarised by stats.nulls and .curves
             groups.setdefault((scheme, model), []).append((repeat, records))
     for (scheme, model), runs in groups.items():
         key = f"{scheme}/{model}"
@@ -102,7 +102,7 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: boo
         for j, col in enumerate(ds.target_columns):
             panels.append((f"{col}: {model_words(model)}, {scheme} CV", y[:, j], pred[:, j], res["phenotypes"][col],
                            ds.groups))
-        if model.startswith("baseline:"):  # no training curves, no reconstruction
+        if kind_of(model) == "baseline":  # no training curves, no reconstruction
             continue
         for f, r in enumerate(records):
             if np.size(r["pretrain_losses"]):

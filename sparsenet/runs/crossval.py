@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import backend
 from ..config.choices import FLUX_BASELINES, ON_LINKED_GENES
+from ..config.model_keys import Model
 from ..config.run_config import RunConfig
 from ..data.dataset import Dataset
 from ..data.standardise import InputTransform, fit_input_transform
@@ -31,7 +32,6 @@ from . import baselines
 from .fold_state import read_fold, write_fold
 from .folds import grouped_kfold, kfold
 from .links import encoder_link_weights
-from .models import Model
 from .noise import NoisyInput, noisy_pairs
 from .plan import Executor, Plan
 from .pretrain_cache import PretrainCache
@@ -64,7 +64,7 @@ def untrained_record() -> dict:
 
 # ---------------------------------------------------------------- one fit
 class Runner:
-    """One run's fits: each held-out fold of each model (a :class:`~sparsenet.runs.models.Model`) at
+    """One run's fits: each held-out fold of each model (a :class:`~sparsenet.config.model_keys.Model`) at
     each network seed, saved under ``out/state`` when done, and the final model. Its pieces: the
     pre-training cache (:class:`PretrainCache`; runs may share a folder of them), the wirings
     (:class:`Wirings`: ICA per pool, null draws) and the baselines (``runs.baselines``)."""

@@ -35,7 +35,7 @@ class FoldSource(Protocol):
 
 @dataclass(frozen=True)
 class Fit:
-    """One held-out fold of one model (an ``runs.models.Model``) at one network seed, of the plan's
+    """One held-out fold of one model (an ``config.model_keys.Model``) at one network seed, of the plan's
     ``run``-th runner."""
     run: int
     scheme: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config.model_keys import kind_of
 from . import metrics
 
 
@@ -97,8 +98,8 @@ def comparisons(ds, aggregated: dict) -> list:
     rows = []
     for scheme in dict.fromkeys(k.split("/")[0] for k in aggregated):
         models = {k.split("/", 1)[1]: v for k, v in aggregated.items() if k.startswith(scheme + "/")}
-        nets = [m for m in models if not m.startswith("baseline:")]
-        bases = [m for m in models if m.startswith("baseline:") and m != "baseline:mean"]
+        nets = [m for m in models if kind_of(m) != "baseline"]
+        bases = [m for m in models if kind_of(m) == "baseline" and m != "baseline:mean"]
         for col in ds.target_columns:
             pairs = [("C", "B")] if {"B", "C"} <= set(nets) else []
             if bases:

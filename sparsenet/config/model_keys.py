@@ -46,11 +46,18 @@ def baseline(name: str) -> Model:
     return Model("baseline", name)
 
 
+def kind_of(key: str) -> str:
+    """The kind of model a result key names ('baseline:ridge' -> 'baseline'; 'grouped/B' -> 'network'): the one
+    place a key's text is read back."""
+    return Model.parse(key.split("/")[-1]).kind  # a report key is SCHEME/MODEL; neither holds a '/'
+
+
 def model_words(model: str) -> str:
     """What a model key means, in words: 'B' -> 'wired network, no pre-training (B)'."""
     from ..config.choices import BASELINE_WORDS
     from ..training.network import STRATEGY_WORDS
 
-    if model.startswith("baseline:"):
-        return BASELINE_WORDS.get(model.split(":", 1)[1], model)
+    parsed = Model.parse(model)
+    if parsed.kind == "baseline":
+        return BASELINE_WORDS.get(parsed.name, model)
     return f"{STRATEGY_WORDS.get(model, model)} ({model})"
