@@ -476,6 +476,22 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
             out = [o[:, 0] for o in out]
         return tuple(out) if len(out) > 1 else out[0]
 
+    def score(self, X, y, sample_weight=None):
+        """R² of ``predict(X)`` against ``y`` (RegressorMixin's), on the samples whose ``y`` is observed: a NaN in
+        ``y`` is left out with a warning, as ``fit`` and ``sparsenet train`` leave it out, not scored as NaN."""
+        y_arr = np.asarray(y, dtype=np.float64)
+        observed = np.isfinite(y_arr) if y_arr.ndim == 1 else np.isfinite(y_arr).all(axis=1)
+        if observed.all():
+            return super().score(X, y, sample_weight)
+        if not observed.any():
+            raise ValueError("score: every y is NaN; nothing to score")
+        warnings.warn(f"score: {int((~observed).sum())} samples with no y (NaN) are left out", UserWarning,
+                      stacklevel=2)
+        rows = np.flatnonzero(observed)
+        X_obs = X.iloc[rows] if hasattr(X, "iloc") else X[rows]  # a DataFrame by position; an array, AnnData
+        w = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        return super().score(X_obs, y_arr[rows], w)
+
     def predict_anndata(self, adata, key: str = "sparsenet"):
         """Predict for every cell/sample of an AnnData and write the predictions into ``adata.obs``
         (``key``, or ``key_<i>`` per output, and ``key_sd`` for the ensemble's spread). Returns ``adata``."""

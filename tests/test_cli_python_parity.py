@@ -77,6 +77,10 @@ def test_missing_phenotypes_are_left_out_with_a_word_by_both(tmp_path):
     with pytest.warns(UserWarning, match="3 samples have no y"):
         est = regressor().fit(frame, holes)
     assert np.isfinite(est.predict(frame)).all()
+    with pytest.warns(UserWarning, match="score: 3 samples with no y"):
+        score = est.score(frame, holes)  # cross_val_score's fold with a hole: a number, not NaN
+    observed = holes.notna().to_numpy()
+    assert np.isfinite(score) and score == pytest.approx(est.score(frame[observed], holes[observed]))
 
 
 def test_too_few_genes_to_predict_from_is_refused_by_both(tmp_path):

@@ -122,8 +122,10 @@ def test_phenotypes_map_growth_rate_and_drop_zeros(tmp_path):
     p2.write_text("id,acetate\na,1.5\nb,2.5\n")
     mapped = read_phenotypes(DataSpec(phenotypes=p2, mapping={"acetate": "EX_ac_e"}), m)
     assert mapped.reactions == ["EX_ac_e"] and mapped.values[:, 0].tolist() == [1.5, 2.5]
-    with pytest.raises(DataError, match="maps to no phenotype reaction"):
+    with pytest.raises(DataError, match="column 'project' holds classes \\(x, y\\), not numbers: a classification"):
         read_phenotypes(DataSpec(phenotypes=p, columns=["project"]), m)
+    with pytest.raises(DataError, match="maps to no phenotype reaction"):
+        read_phenotypes(DataSpec(phenotypes=p2, columns=["acetate"]), m)
     with pytest.raises(DataError, match="'EX_nothing' is not a phenotype ID or name of the masks"):
         read_phenotypes(DataSpec(phenotypes=p, mapping={"project": "EX_nothing"}), m)
     p.write_text("id,Growth Rate (1/hr)\na,1\na,2\n")
