@@ -44,7 +44,8 @@ class Bars:
     def __exit__(self, *a):
         return self.bar.__exit__(*a)
 
-    def __call__(self, kind, label, done, total, loss):
+    def __call__(self, stage):
+        kind, label, done, total, loss = stage.kind, stage.label, stage.done, stage.total, stage.loss
         if kind == "plan":  # the study says how many fits it has
             self.bar.update(self.overall, total=total)
             return

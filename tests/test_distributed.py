@@ -30,7 +30,7 @@ def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
         n = len(runner.models()) * 3 + 1  # B, C and the baselines on 3 folds, the final model
         assert plan.n_tasks == n
         seen = []
-        distributed = executor.run(plan, lambda *a: seen.append(a))
+        distributed = executor.run(plan, seen.append)
     results, finals = distributed.results, distributed.finals
     assert set(results[0]) == set(serial.results)
     for key in serial.results:
@@ -39,7 +39,7 @@ def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
             np.testing.assert_array_equal(a["finetune_losses"], b["finetune_losses"])
     for k in serial.final.params:
         np.testing.assert_array_equal(serial.final.params[k], finals[0].params[k])
-    assert seen[-1][2:4] == (n, n) and seen[-1][0] == "tasks"  # progress: tasks done / total
+    assert (seen[-1].kind, seen[-1].done, seen[-1].total) == ("tasks", n, n)  # progress: tasks done / total
 
 
 def _train(tmp, out, *extra):

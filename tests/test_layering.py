@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1] / "sparsenet"
 # backend: rank 0) or the user-facing front (estimator, classifier, benchmark, __main__: above the studies).
 RANKS = {"utilities": 0, "engine": 1, "masks": 2, "fluxes": 2, "data": 3, "training": 4, "config": 5, "stats": 6,
          "runs": 7, "report": 8, "studies": 9, "front": 10}
-UTILITIES = {"atomic", "h5io", "wheels", "backend", "version"}
+UTILITIES = {"atomic", "h5io", "wheels", "backend", "version", "progress"}
 
 
 def module_name(path: Path) -> str:

@@ -22,6 +22,7 @@ from ..config.model_keys import Model
 from ..config.run_config import RunConfig
 from ..data.dataset import Dataset
 from ..data.standardise import InputTransform, fit_input_transform
+from ..progress import Stage, quiet
 from ..stats import metrics
 from ..stats.curves import subsets as curve_subsets
 from ..training.checkpoint import Checkpoint, load_checkpoint, member_prefix, save_checkpoint
@@ -75,7 +76,7 @@ class Runner:
         self.device = cfg.device  # resolved by build_config
         self.wirings = Wirings(ds, cfg)
         self._fold_fluxes, self._cobra_model = {}, None  # flux baselines: E-Flux per fold, the model read once
-        self.progress = progress or (lambda *a, **k: None)
+        self.progress = progress or quiet
         self.pool = ds.pretrain_source
         if cfg.noise and cfg.noise.where in ("pretrain", "both"):
             self.pool = NoisyInput(ds.pretrain_source, cfg.noise.percent, cfg.seed)
@@ -90,7 +91,7 @@ class Runner:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.progress = self.progress or (lambda *a, **k: None)
+        self.progress = self.progress or quiet
 
     def _checkpoint(self, strategy, params, progress, extra=None, masks=None) -> Checkpoint:
         return Checkpoint(strategy, params, masks or self.ds.masks, self.ds.normalisation, self.ds.targets,
@@ -214,7 +215,7 @@ class Runner:
             predicted = baselines.fit_predict(model.name, self.x_labelled[train][:, genes], self.ds.y[train], groups,
                                               self.x_labelled[test][:, genes], run_seed)
             extra = {}
-        self.progress("finetune", label, 1, 1, None)
+        self.progress(Stage("finetune", label, 1, 1))
         return {**untrained_record(), "test": test, "predicted": predicted,
                 "finetune_seconds": time.perf_counter() - t0, **extra}
 
@@ -295,7 +296,7 @@ class Runner:
                                                                                                strict=True) if keep],
                                            x_test[:, genes], run_seed) for *_, m in subs]
             rec = untrained_record()
-            self.progress("finetune", label, 1, 1, None)
+            self.progress(Stage("finetune", label, 1, 1))
         else:
             fold_fit = self.fit(inner.name, train, self.held_out_ids(test), run_seed, run_seed, label,
                                 subsets=[m for *_, m in subs])

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..progress import Stage, quiet
 from .folds import make_folds
 
 
@@ -197,7 +198,7 @@ class Executor:
     def _run_dask(self, plan: Plan, progress, t0):
         from distributed import as_completed
 
-        progress = progress or (lambda *a, **k: None)
+        progress = progress or quiet
         runners = [self.client.scatter(r, broadcast=True, hash=False) for r in plan.runners]
         futures = {}
         for fit in plan.fits:
@@ -215,7 +216,7 @@ class Executor:
                 if kind == "fit":
                     records[what] = result
                 done += 1
-                progress("tasks", label, done, total, None)
+                progress(Stage("tasks", label, done, total))
         except BaseException:
             for future in futures:
                 future.cancel()

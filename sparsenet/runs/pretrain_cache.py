@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..data.standardise import InputTransform, TransformedSource
+from ..progress import Stage, quiet
 from ..training.checkpoint import check_same_masks, load_checkpoint, mask_fingerprint, save_checkpoint
 from ..training.network import build_autoencoder
 from ..training.pretrain import pretrain
@@ -34,7 +35,7 @@ class PretrainCache:
     def get(self, rows, transform: InputTransform, seed: int, masks, linked, label: str = "", progress=None):
         """(parameters, losses, seconds) of the autoencoder on ``masks`` pre-trained on the pool's ``rows``
         (``linked``: the genes ``masks`` link), from the cache, resumed, or run now."""
-        progress = progress or (lambda *a, **k: None)
+        progress = progress or quiet
         key = self.key(rows, transform, seed, masks)
         done, partial = self.folder / f"pretrain-{key}.h5", self.folder / f"pretrain-{key}.partial.h5"
         if done.exists():
@@ -54,7 +55,7 @@ class PretrainCache:
         total = -(-self.cfg.pretrain.samples // self.cfg.pretrain.batch)
 
         def on_step(step, n, loss):
-            progress("pretrain", label, step, total, loss)
+            progress(Stage("pretrain", label, step, total, loss))
 
         def on_checkpoint(s):
             save_checkpoint(partial, self.checkpoint("C", net.state_dict(), {

@@ -27,9 +27,9 @@ class TrainResult:
 def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None = None, progress=None,
           resume: bool = False, cache_dir: Path | None = None, command: str | None = None) -> TrainResult:
     """Run ``cfg`` on ``data`` into the folder ``out`` (fresh, or ``resume``: the same settings' folder), its fits
-    on ``executor`` (default: serially here); ``progress(kind, label, done, total, loss)`` hears of every stage,
-    first ``('plan', 'fits', 0, n_tasks, None)``; ``cache_dir``: a folder of pre-trainings to share;
-    ``command``: the command line that ran it, for the report (None from Python)."""
+    on ``executor`` (default: serially here); ``progress(stage)`` hears of every stage (a
+    ``sparsenet.progress.Stage``), first ``Stage('plan', 'fits', 0, n_tasks)``; ``cache_dir``: a folder of
+    pre-trainings to share; ``command``: the command line that ran it, for the report (None from Python)."""
     t0 = time.perf_counter()
     ds = data.dataset
     prepare_out(out, resume, {"data": ds.summary, "masks": data.masks, "run": cfg.to_dict()})

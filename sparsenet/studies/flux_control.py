@@ -17,6 +17,7 @@ import numpy as np
 
 from ..atomic import write_atomically
 from ..config.choices import FLUX_BASELINES
+from ..progress import Stage, quiet
 from ..report import plots
 from ..report.run_report import provenance, write_report
 from ..runs.flux_baselines import fit_predict, fold_fluxes
@@ -103,7 +104,7 @@ def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: 
     problem = _problem(data, scheme, folds, seed, predictors)
     state = out / "state" / "flux-draws"
     state.mkdir(parents=True, exist_ok=True)
-    progress = progress or (lambda *a: None)
+    progress = progress or quiet
     todo = [d for d in range(draws + 1) if not (state / f"{d:03d}.npz").exists()]
 
     def keep(d, pred):
@@ -114,11 +115,11 @@ def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: 
         write_atomically(state / f"{d:03d}.npz", write)
 
     done = draws + 1 - len(todo)
-    progress("tasks", "flux draws (0: the real labels)", done, draws + 1, None)
+    progress(Stage("tasks", "flux draws (0: the real labels)", done, draws + 1))
     for d, predictions in (executor or Executor()).map(draw_predictions, problem, todo):
         keep(d, predictions)
         done += 1
-        progress("tasks", "flux draws (0: the real labels)", done, draws + 1, None)
+        progress(Stage("tasks", "flux draws (0: the real labels)", done, draws + 1))
     summary = summarise_draws(ds, [dict(np.load(state / f"{d:03d}.npz")) for d in range(draws + 1)], predictors)
     plots.control(out / "control.png", {"scheme": scheme, "null_models": summary}, ds.target_columns[0], {},
                   ("permuted gene labels", "real labels", "permuted gene labels"))

@@ -12,6 +12,7 @@ from ..atomic import write_json
 from ..data.dataset import Dataset, load_dataset
 from ..data.spec import DataSpec
 from ..data.tables import NA_VALUES
+from ..progress import Stage
 from ..runs.plan import Executor, Plan, PlanOutcome
 
 
@@ -155,5 +156,5 @@ def run_plan(runners, executor: Executor | None = None, progress=None) -> PlanOu
     ``('plan', 'fits', 0, n_tasks, None)``, then every stage."""
     plan = Plan(runners)
     if progress:
-        progress("plan", "fits", 0, plan.n_tasks, None)
+        progress(Stage("plan", "fits", 0, plan.n_tasks))
     return (executor or Executor()).run(plan, progress)

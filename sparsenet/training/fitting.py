@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import backend
+from ..progress import Stage, quiet
 from .finetune import FinetuneSettings, default_lr, scale_fresh_weights
 from .network import Architecture, Ensemble, build_autoencoder, build_encoder
 from .penalty import L2_PATH, choose_l2
@@ -96,7 +97,7 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     (warm start) instead of a fresh start; ``subsets``: boolean masks of the rows of ``xt`` to fit on, each
     wiring fitted once per subset (a learning curve's label counts; without inner early stopping). Returns one
     :class:`Fitted` per wiring (and subset: wiring-major)."""
-    progress = progress or (lambda *a, **k: None)
+    progress = progress or quiet
     k_members = spec.ensemble
     settings = spec.finetune
     pretrained_run = spec.strategy == "C"
@@ -118,7 +119,7 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     records = [ms[0].record for ms in built]
     for rec, ms in zip(records, built, strict=True):
         rec["pretrain_seconds"] = sum(m.record["pretrain_seconds"] for m in ms)
-    progress("finetune", label, 0, 1, None)
+    progress(Stage("finetune", label, 0, 1))
     t0 = time.perf_counter()
     l2 = [settings.l2] * len(wirings)
     if settings.l2 == "auto":  # each wiring's penalty from inner folds of these training samples
@@ -163,5 +164,5 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
         fitted.append(Fitted([m.net for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0].columns,
                              rec))
     losses = fitted[0].record["finetune_losses"]
-    progress("finetune", label, 1, 1, losses[-1] if losses.size else None)
+    progress(Stage("finetune", label, 1, 1, losses[-1] if losses.size else None))
     return fitted
