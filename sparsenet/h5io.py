@@ -48,3 +48,12 @@ def open_checked(path, fmt: str, what: str):
             yield f
     except (OSError, KeyError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: unreadable or corrupt {what} ({e})") from None
+
+
+def has_format(path, fmt: str) -> bool:
+    """Whether ``path`` is an HDF5 file whose ``format`` attribute is ``fmt`` (False for anything else)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == fmt
+    except OSError:
+        return False

@@ -189,8 +189,8 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
             np.testing.assert_array_equal(r1["predicted"], r2["predicted"])
 
 
-    def kill_midway(kind, label, done, total, loss):  # dies inside the 2nd fold's pre-training
-        if kind == "pretrain" and "fold 2" in label and done == 9:  # progress comes at checkpoints (3, 6, 9, ...)
+    def kill_midway(stage):  # dies inside the 2nd fold's pre-training; progress comes at checkpoints (3, 6, 9, ...)
+        if stage.kind == "pretrain" and "fold 2" in stage.label and stage.done == 9:
             raise Killed()
 
     with pytest.raises(Killed):
@@ -200,9 +200,9 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
 
     reported = {}
 
-    def count(kind, label, done, total, loss):
-        if kind == "pretrain":
-            reported.setdefault(label, []).append(done)
+    def count(stage):
+        if stage.kind == "pretrain":
+            reported.setdefault(stage.label, []).append(stage.done)
 
     second = _run(ds, cfg, tmp_path / "c", count)
     resumed, final2 = second.results, second.final

@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 import scipy.sparse as sp
 
-from ..h5io import decode_strings, encode_strings, open_checked, read_sparse, write_sparse
+from ..h5io import decode_strings, encode_strings, has_format, open_checked, read_sparse, write_sparse
 from .store import incidence
 
 FORMAT = "sparsenet-hierarchy/1"
@@ -372,11 +372,7 @@ def read_hierarchy(path) -> Hierarchy:
 
 
 def is_hierarchy_file(path) -> bool:
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT
-    except OSError:
-        return False
+    return has_format(path, FORMAT)
 
 
 def feature_ids_of_table(path, samples_as_rows: bool = False) -> list:

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from .. import backend
-from ..h5io import decode_strings, encode_strings, open_checked
+from ..h5io import decode_strings, encode_strings, has_format, open_checked
 from ..masks.hierarchy import Hierarchy, read_levels, write_levels
 from .pathway_network import PathwayTraining, build_network, class_probabilities, fit_network, set_training
 
@@ -97,8 +97,4 @@ def load_pathway_model(path) -> PathwayModel:
 
 
 def is_pathway_model_file(path) -> bool:
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT
-    except OSError:
-        return False
+    return has_format(path, FORMAT)
