@@ -362,26 +362,10 @@ def links(source: Path = typer.Argument(..., metavar="MODEL_OR_RUN", help="model
     """Export the learned weight of every biological link (gene, protein, phenotype) and on each target: the
     model's networks (mean and sd), and from a run folder also over every fold's networks, with each link's
     percentile under the null wirings where a control was run; --by gene ranks the genes."""
-    from sparsenet.runs.links import ZERO_TOLERANCE, gene_table, link_table, run_link_table, table_csv
-    from sparsenet.training.checkpoint import load_checkpoint
+    from sparsenet.runs.links import links_of, table_csv
 
-    if by not in ("link", "gene"):
-        raise UserError(f"--by must be link or gene, got {by!r}")
     check_output_folder(out)
-    if source.is_dir():
-        table = run_link_table(source)
-        nulls = [c.split(" ")[0].removeprefix("null_percentile_") for c in table if c.startswith("null_percentile_")]
-        how = (f"weights over {int(table['fold_networks'][0])} fold networks (mean, sd, share of the same sign)"
-               + (f", percentiles under the null wirings ({', '.join(dict.fromkeys(nulls))})" if nulls else ""))
-    else:
-        ck = load_checkpoint(source)
-        table = link_table(ck)
-        k = int(ck.config.get("ensemble", 1))
-        how = (f"weights are the mean{' and sd' if k > 1 else ''} over {k} network{'s' if k > 1 else ''}, |w| below "
-               f"{ZERO_TOLERANCE:g} of its layer's largest written as 0")
-    what = "links"
-    if by == "gene":
-        table, what = gene_table(table), "genes, strongest first"
+    table, what, how = links_of(source, by)
     text = table_csv(table)
     write_text(out, text)
     typer.echo(f"{out}: {text.count(chr(10)) - 1} {what}; {how}")

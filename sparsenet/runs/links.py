@@ -274,3 +274,32 @@ def gene_table(table: dict) -> dict:
             out[col.replace("null_percentile_", "null_percentile_strongest_link_")] = pct
     order = np.argsort(-first, kind="stable") if first is not None else np.arange(len(genes))
     return {k: [v[i] for i in order] if isinstance(v, list) else np.asarray(v)[order] for k, v in out.items()}
+
+
+VIEWS = ("link", "gene")  # links.csv's rows: one per gene -> phenotype link, or one per gene
+
+
+def links_of(source, by: str = "link") -> tuple[dict, str, str]:
+    """``sparsenet links`` as a function: (the table, what its rows are, how the weights were gathered) of a
+    model file or a finished run folder, one row per link (``by='link'``) or per gene, strongest first."""
+    from pathlib import Path
+
+    from ..training.checkpoint import load_checkpoint
+
+    if by not in VIEWS:
+        raise ValueError(f"--by must be one of {', '.join(VIEWS)}, got {by!r}")
+    source = Path(source)
+    if source.is_dir():
+        table = run_link_table(source)
+        nulls = [c.split(" ")[0].removeprefix("null_percentile_") for c in table if c.startswith("null_percentile_")]
+        how = (f"weights over {int(table['fold_networks'][0])} fold networks (mean, sd, share of the same sign)"
+               + (f", percentiles under the null wirings ({', '.join(dict.fromkeys(nulls))})" if nulls else ""))
+    else:
+        ck = load_checkpoint(source)
+        table = link_table(ck)
+        k = int(ck.config.get("ensemble", 1))
+        how = (f"weights are the mean{' and sd' if k > 1 else ''} over {k} network{'s' if k > 1 else ''}, |w| below "
+               f"{ZERO_TOLERANCE:g} of its layer's largest written as 0")
+    if by == "gene":
+        return gene_table(table), "genes, strongest first", how
+    return table, "links", how
