@@ -59,3 +59,19 @@ def test_links_by_gene_ranks_genes_and_writes_lf(tmp_path):
     assert sums == sorted(sums, reverse=True) and len(rows) == len({r["gene"] for r in links})
     assert b"\r" not in (tmp_path / "genes.csv").read_bytes() and b"\r" not in (out / "links.csv").read_bytes()
     assert any(c.startswith("folds_same_sign") for c in rows[0])
+
+
+def test_every_package_and_template_is_in_the_wheels_list():
+    """pyproject's explicit package list names every package under sparsenet/ (a room moved or added but not
+    listed would be missing from the wheel, and only the wheel's own run would notice), and every non-Python file
+    the code reads (the page's template, the CUDA sources) is package data."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {".".join(p.relative_to(root).parent.parts) for p in (root / "sparsenet").rglob("__init__.py")}
+    assert found - set(setup["packages"]) == set(), found - set(setup["packages"])
+    data = setup["package-data"]
+    assert "templates/*.j2" in data["sparsenet.report"] and (root / "sparsenet/report/templates").is_dir()
+    assert "*.cu" in data["sparsenet.engine.cuda"]
