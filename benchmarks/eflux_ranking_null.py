@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from sparsenet.data import precise
-from sparsenet.data.genes import GeneVocabulary, resolve_expression_genes
-from sparsenet.data.tables import align, read_expression, read_rows
+from sparsenet.data.tables import read_rows
 from sparsenet.masks.model_io import load_model
 from sparsenet.masks.store import read_masks, shipped_mask_path
 from sparsenet.report.evidence import _join, _kept, _read, _write, flux_key
 from sparsenet.stats.metrics import pearson, within_group_r
 from sparsenet.stats.nulls import compare
 from sparsenet.studies.flux_control import permutation
-from sparsenet.studies.growth_ranking import eflux_growth
+from sparsenet.studies.growth_ranking import eflux_growth, expression_levels
 from sparsenet.training.checkpoint import mask_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,21 +53,16 @@ def main():
     args = parser.parse_args()
     files = precise.precise_files()
     masks = read_masks(shipped_mask_path("iJO1366"))
-    vocabulary = GeneVocabulary(masks)
-    expr = read_expression(files["log_tpm.csv"], vocabulary.labels())
-    expr, _ = resolve_expression_genes(expr, masks, vocabulary=vocabulary)
-    alignment = align(expr.gene_ids, masks.gene_ids)
+    sample_ids, all_levels, _ = expression_levels(files["log_tpm.csv"], masks)  # as sparsenet rank reads it
     rows = read_rows(files["sample_table.csv"])
     head = rows[0]
     gi, yi = head.index("project"), head.index(precise.GROWTH_COLUMN)
     table = {r[0]: r for r in rows[1:]}
-    labelled = [i for i, s in enumerate(expr.sample_ids) if s in table and table[s][yi].strip()
+    labelled = [i for i, s in enumerate(sample_ids) if s in table and table[s][yi].strip()
                 and float(table[s][yi]) > 0]
-    y = np.array([float(table[expr.sample_ids[i]][yi]) for i in labelled])
-    groups = [table[expr.sample_ids[i]][gi] for i in labelled]
-    levels = np.full((len(labelled), len(masks.gene_ids)), np.nan)
-    present = alignment.columns >= 0
-    levels[:, present] = expr.take(np.asarray(labelled))[:, alignment.columns[present]]
+    y = np.array([float(table[sample_ids[i]][yi]) for i in labelled])
+    groups = [table[sample_ids[i]][gi] for i in labelled]
+    levels = all_levels[labelled]
     model = load_model(masks.attrs["model_file"])[0]
     measured = int(np.isfinite(levels).all(axis=0).sum())
     t0 = time.perf_counter()

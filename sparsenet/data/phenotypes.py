@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .spec import DataSpec
-from .tables import DataError, parse_cell, read_rows
+from .tables import DataError, cell_kind, parse_cell, read_rows
 
 GROWTH_WORDS = ("growth", "mu", "µ", "biomass", "doubling")
 
@@ -94,14 +94,6 @@ def names_growth_rate(text: str) -> bool:
     return bool(words & {"growth", "mu", "µ"}) and not words & NOT_A_RATE
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def mentions_growth(text: str) -> bool:
     """'mu', 'growth_rate', 'Growth (1/h)', 'biomass yield': a name a growth rate goes by."""
     return any(w in GROWTH_WORDS for w in re.split(r"[^a-zµ]+", text.lower()))
@@ -161,7 +153,7 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
             raise DataError(f"{path}: no column {c!r}; the columns are {', '.join(header)}")
         k = header.index(c)
         texts = sorted({r[k].strip() for r in rows[1:]} - set(spec.na_values))
-        if len(texts) >= 2 and not any(_is_number(v) for v in texts):  # classes, not a phenotype's value
+        if len(texts) >= 2 and not any(cell_kind(v) for v in texts):  # classes, not a phenotype's value
             raise DataError(f"{path}: column {c!r} holds classes ({', '.join(texts[:4])}"
                             f"{' ...' if len(texts) > 4 else ''}), not numbers: a classification task; sparsenet "
                             f"classify EXPRESSION --design {Path(path).name} --label-column '{c}' --hierarchy H.h5 "

@@ -137,7 +137,7 @@ def parse_cell(cell: str, na_values) -> float:
                         "--na-values changes the list)") from None
 
 
-def _is_number(text: str, na_values) -> bool | None:
+def cell_kind(text: str, na_values=()) -> bool | None:
     """True for a number, False for other text, None for a missing value."""
     text = text.strip()
     if text in na_values:
@@ -154,7 +154,7 @@ def text_columns_and_rows(rows, na_values) -> tuple[list, list]:
     cells of it, and not one number: a lab's metadata (strain, notes) beside its levels, in either orientation.
     (A lone text cell is a typo to show, not a column to leave out.)"""
     body = [r[1:] for r in rows[1:]]
-    kinds = [[_is_number(c, na_values) for c in r] for r in body]
+    kinds = [[cell_kind(c, na_values) for c in r] for r in body]
 
     def text(cells):
         cells = list(cells)

@@ -24,8 +24,9 @@ def linear_levels(log_levels) -> np.ndarray:
 def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EFLUX_DEFAULTS,
                 gene_order=None) -> FluxResult:
     """E-Flux of every row of ``log_levels`` (samples x ``gene_ids``; NaN: a gene the data lack), each reaction
-    scaled by its maximum over the rows ``train``. ``gene_order`` (a permutation of the measured genes) relabels
-    the data's genes before the rules read them: the null in which the gene -> reaction mapping is random."""
+    scaled by its maximum over the rows ``train`` (None: every row). ``gene_order`` (a permutation of the measured
+    genes) relabels the data's genes before the rules read them: the null in which the gene -> reaction mapping
+    is random."""
     levels = np.asarray(log_levels, dtype=np.float64)
     measured = np.isfinite(levels).all(axis=0)
     genes = [g for g, ok in zip(gene_ids, measured, strict=True) if ok]

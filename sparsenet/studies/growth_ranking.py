@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..fluxes.eflux import EFluxSettings, eflux
-from ..runs.flux_baselines import linear_levels
+from ..fluxes.eflux import EFluxSettings
+from ..runs.flux_baselines import fold_fluxes
 
 RANK_SETTINGS = EFluxSettings(pfba=False)  # the optimum is the ranking; the flux vector is not needed
 
@@ -61,13 +61,8 @@ def eflux_growth(model, gene_ids, log_levels, gene_order=None) -> tuple[np.ndarr
     """(E-Flux biomass flux per sample, solver status per sample, genes used) of ``log_levels`` (samples x
     ``gene_ids``, log2(level + 1); NaN: a gene the data lack), every reaction scaled over all these samples.
     ``gene_order``: a permutation of the measured genes' labels (the null)."""
-    levels = np.asarray(log_levels, dtype=np.float64)
-    measured = np.isfinite(levels).all(axis=0)
-    genes = [g for g, ok in zip(gene_ids, measured, strict=True) if ok]
-    if gene_order is not None:
-        genes = [genes[i] for i in gene_order]
-    result = eflux(model, genes, linear_levels(levels[:, measured]), None, RANK_SETTINGS)
-    return result.growth, list(result.status), len(genes)
+    result = fold_fluxes(model, gene_ids, log_levels, None, RANK_SETTINGS, gene_order)
+    return result.growth, list(result.status), int(np.isfinite(np.asarray(log_levels, float)).all(axis=0).sum())
 
 
 def rank_growth(model, gene_ids, log_levels, sample_ids, groups=None) -> GrowthRanking:
@@ -86,8 +81,7 @@ def rank_file(expression=None, *, samples=None, group_by: str | None = None, sam
     grouped by the column ``group_by`` of the table ``samples`` (first column, or ``sample_column``: the sample
     IDs). Neither file given: PRECISE by project. Returns the ranking and what reading said (one line each)."""
     from ..data import precise
-    from ..data.genes import GeneVocabulary, resolve_expression_genes
-    from ..data.tables import DataError, align, read_expression, read_rows, said_while
+    from ..data.tables import DataError, read_rows
     from ..masks.model_io import load_model
     from .inputs import read_masks_file
 
@@ -100,14 +94,8 @@ def rank_file(expression=None, *, samples=None, group_by: str | None = None, sam
     if not source:
         raise DataError(f"{masks_file}: these masks name no metabolic model; E-Flux needs one (masks built by "
                         "sparsenet masks build record it)")
-    vocabulary = GeneVocabulary(masks)
-    expr, said = said_while(read_expression, expression, vocabulary.labels(), orientation, transform=transform)
-    expr, mapping = resolve_expression_genes(expr, masks, gene_ids, duplicates, vocabulary)
-    alignment = align(expr.gene_ids, masks.gene_ids, expr.path)
-    said += [alignment.summary(), mapping.sentence()]
-    levels = np.full((expr.n_samples, len(masks.gene_ids)), np.nan)
-    present = alignment.columns >= 0
-    levels[:, present] = expr.take(np.arange(expr.n_samples))[:, alignment.columns[present]]
+    sample_ids, levels, said = expression_levels(expression, masks, orientation=orientation, transform=transform,
+                                                 gene_ids=gene_ids, duplicates=duplicates)
     groups = None
     if group_by:
         if samples is None:
@@ -121,14 +109,31 @@ def rank_file(expression=None, *, samples=None, group_by: str | None = None, sam
                             f"{', '.join(head)}")
         si, gi = head.index(sample_column) if sample_column else 0, head.index(group_by)
         group_of = {r[si].strip(): r[gi].strip() for r in rows[1:] if len(r) > max(si, gi)}
-        lacking = [s for s in expr.sample_ids if s not in group_of]
-        if len(lacking) == expr.n_samples:
+        lacking = [s for s in sample_ids if s not in group_of]
+        if len(lacking) == len(sample_ids):
             raise DataError(f"{samples}: none of its sample IDs is a sample of {expression} (like "
-                            f"{expr.sample_ids[0]!r}); check --sample-column")
+                            f"{sample_ids[0]!r}); check --sample-column")
         if lacking:
             said.append(f"{len(lacking)} samples have no {group_by} in {samples} and are ranked as one group "
                         f"'(none)': {', '.join(lacking[:5])}{' ...' if len(lacking) > 5 else ''}")
-        groups = [group_of.get(s) or "(none)" for s in expr.sample_ids]
-    progress(f"E-Flux on {expr.n_samples} samples ...")
+        groups = [group_of.get(s) or "(none)" for s in sample_ids]
+    progress(f"E-Flux on {len(sample_ids)} samples ...")
     model = load_model(source)[0]
-    return rank_growth(model, masks.gene_ids, levels, expr.sample_ids, groups), said
+    return rank_growth(model, masks.gene_ids, levels, sample_ids, groups), said
+
+
+def expression_levels(expression, masks, *, orientation: str = "auto", transform: str = "none",
+                      gene_ids: str = "auto", duplicates: str = "mean") -> tuple[list, np.ndarray, list]:
+    """(sample IDs, samples x the masks' genes log2 levels with NaN for a gene the file lacks, what reading said)
+    of an expression file, its genes by ID or symbol."""
+    from ..data.genes import GeneVocabulary, resolve_expression_genes
+    from ..data.tables import align, read_expression, said_while
+
+    vocabulary = GeneVocabulary(masks)
+    expr, said = said_while(read_expression, expression, vocabulary.labels(), orientation, transform=transform)
+    expr, mapping = resolve_expression_genes(expr, masks, gene_ids, duplicates, vocabulary)
+    alignment = align(expr.gene_ids, masks.gene_ids, expr.path)
+    levels = np.full((expr.n_samples, len(masks.gene_ids)), np.nan)
+    present = alignment.columns >= 0
+    levels[:, present] = expr.take(np.arange(expr.n_samples))[:, alignment.columns[present]]
+    return list(expr.sample_ids), levels, said + [alignment.summary(), mapping.sentence()]
