@@ -248,7 +248,6 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         return selection
 
     def _check_X(self, X, reset: bool):
-        X = _without_text(X)
         names = _names(X)
         arr = check_array(_values(X), dtype=[np.float64, np.float32], ensure_all_finite=True,
                           estimator=self, input_name="X")
@@ -450,7 +449,7 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         held-out residuals of ``interval_cv`` folds (split-conformal). Returns the mean, followed by the sd and
         the interval when asked for."""
         check_is_fitted(self, "encoder_")
-        arr, columns = self._check_X(X, reset=False)
+        arr, columns = self._check_X(_without_text(X), reset=False)
         share = len(set(columns.indices)) / max(1, columns.shape[1])  # the masks' genes X gives
         if share < self.min_gene_share:  # as sparsenet predict refuses: predictions from a few genes are guesses
             raise ValueError(f"X gives {100 * share:.0f} % of the masks' {columns.shape[1]} genes, below "
