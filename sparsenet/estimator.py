@@ -369,12 +369,13 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         self._device_encoder = None
         self.columns_ = fitted.columns
         self._wiring_shape = masks.protein_phenotype.shape
-        self.alpha_ = float(fitted.record.get("l2_chosen", spec.finetune.l2))
-        if "l2_inner_loss" in fitted.record:
-            self.alpha_path_ = list(fitted.record["l2_path"])
-            self.alpha_inner_loss_ = list(fitted.record["l2_inner_loss"])
-        self.n_iter_ = int(np.size(fitted.record["finetune_losses"]))
-        self.stop_reason_ = fitted.record["stop"]
+        rec = fitted.record
+        self.alpha_ = float(spec.finetune.l2 if rec.l2_chosen is None else rec.l2_chosen)
+        if rec.l2_inner_loss is not None:
+            self.alpha_path_ = list(rec.l2_path)
+            self.alpha_inner_loss_ = list(rec.l2_inner_loss)
+        self.n_iter_ = int(np.size(rec.finetune_losses))
+        self.stop_reason_ = rec.stop
         self.residuals_ = None
         if self.interval_cv:
             self._held_out_residuals(X, y2, labelled, groups, sample_weight)

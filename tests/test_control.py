@@ -37,14 +37,14 @@ def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch
     for repeat in range(2):
         real, null = results[("grouped", "B", repeat)], results[("grouped", "null:genes", repeat)]
         for r, n in zip(real, null, strict=True):
-            np.testing.assert_array_equal(n["test"], r["test"])
+            np.testing.assert_array_equal(n.test, r.test)
             for d in range(3):
-                np.testing.assert_allclose(n["predicted_draws"][d], r["predicted"], rtol=1e-6, atol=1e-7)
+                np.testing.assert_allclose(n.predicted_draws[d], r.predicted, rtol=1e-6, atol=1e-7)
     # and a real randomisation moves them
     monkeypatch.undo()
     results = Runner(ds, cfg, tmp_path / "run2").run().results
-    assert not np.allclose(results[("grouped", "null:genes", 0)][0]["predicted_draws"][0],
-                           results[("grouped", "B", 0)][0]["predicted"])
+    assert not np.allclose(results[("grouped", "null:genes", 0)][0].predicted_draws[0],
+                           results[("grouped", "B", 0)][0].predicted)
 
 
 def test_empirical_p_and_rank():

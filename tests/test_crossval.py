@@ -49,16 +49,16 @@ def test_baselines_see_exactly_the_networks_folds(tmp_path, monkeypatch):
     x = ds.inputs.take(ds.labelled)
     linked = linked_genes(ds.masks)
     assert 0 < linked.sum() < linked.size
-    net_tests = [r["test"] for r in results[("grouped", "B", 0)]]
+    net_tests = [r.test for r in results[("grouped", "B", 0)]]
     for name, genes in (("mean", slice(None)), ("ridge", slice(None)), ("ridge_linked", linked)):
         calls = [c for c in seen if c[0] == name]
         assert len(calls) == len(net_tests)
         for (_, x_train, x_test), test, rec in zip(calls, net_tests, results[("grouped", f"baseline:{name}", 0)],
                                                    strict=True):
-            np.testing.assert_array_equal(rec["test"], test)
+            np.testing.assert_array_equal(rec.test, test)
             np.testing.assert_array_equal(x_test, x[test][:, genes])
             np.testing.assert_array_equal(x_train, np.delete(x, test, axis=0)[:, genes])  # every other labelled sample
-    mean_pred = np.concatenate([r["predicted"] for r in results[("grouped", "baseline:mean", 0)]])
+    mean_pred = np.concatenate([r.predicted for r in results[("grouped", "baseline:mean", 0)]])
     train_means = np.concatenate([np.full(len(t), np.nanmean(np.delete(ds.y[:, 0], t))) for t in net_tests])
     np.testing.assert_allclose(mean_pred[:, 0], train_means)
 
@@ -101,8 +101,8 @@ def test_seeds_repeat_on_the_same_folds_and_aggregate(tmp_path):
     (tmp_path / "r" / "state").mkdir(parents=True)
     results = Runner(ds, _config(seeds=2, strategies=["B"]), tmp_path / "r").run().results
     a, b = results[("grouped", "B", 0)], results[("grouped", "B", 1)]
-    assert [tuple(r["test"]) for r in a] == [tuple(r["test"]) for r in b]
-    assert not np.allclose(np.concatenate([r["predicted"] for r in a]), np.concatenate([r["predicted"] for r in b]))
+    assert [tuple(r.test) for r in a] == [tuple(r.test) for r in b]
+    assert not np.allclose(np.concatenate([r.predicted for r in a]), np.concatenate([r.predicted for r in b]))
     per_seed = [{"phenotypes": {"g": {"pearson_r": r, "within_20_percent": w, "rmse": e}}}
                 for r, w, e in ((0.5, 40.0, 0.3), (0.7, 60.0, 0.1), (0.6, 50.0, 0.2))]
     agg = aggregate(per_seed)["g"]
@@ -220,7 +220,53 @@ def test_the_penalty_chosen_by_inner_cv_never_sees_the_held_out_fold(tmp_path):
     moved = replace(ds, y=ds.y.copy())
     moved.y[test] *= 3
     again = Runner(moved, cfg, tmp_path / "b").fit("B", train, held_out, 0, 2, "fold").fitted[0].record
-    assert rec["l2_chosen"] in L2_PATH and list(rec["l2_path"]) == list(L2_PATH)
-    assert again["l2_chosen"] == rec["l2_chosen"]
-    np.testing.assert_array_equal(again["l2_inner_loss"], rec["l2_inner_loss"])
-    assert len(set(np.round(rec["l2_inner_loss"], 9))) > 1  # the penalties were told apart
+    assert rec.l2_chosen in L2_PATH and list(rec.l2_path) == list(L2_PATH)
+    assert again.l2_chosen == rec.l2_chosen
+    np.testing.assert_array_equal(again.l2_inner_loss, rec.l2_inner_loss)
+    assert len(set(np.round(rec.l2_inner_loss, 9))) > 1  # the penalties were told apart
+
+
+def test_a_fold_record_reads_back_as_written_and_a_flat_file_of_0_6_reads_as_one(tmp_path):
+    """Every field of a fold record (the training record's too) survives the state file; the flat layout 0.6.0
+    wrote (plain keys, stop as an attribute) reads as the same record, so a run folder from then resumes; a file
+    with a field no record has is refused with the fix."""
+    import h5py
+
+    from sparsenet.runs.fold_state import FoldRecord, read_fold, write_fold
+    from sparsenet.training.fitting import TrainingRecord
+
+    rng = np.random.default_rng(0)
+    training = TrainingRecord(pretrain_seconds=1.5, pretrain_losses=rng.random(4), finetune_seconds=2.0,
+                              finetune_losses=rng.random(6), stop="tolerance", l2_chosen=0.03,
+                              l2_path=np.array([0.01, 0.03]), l2_inner_loss=rng.random(2),
+                              l2_path_steps=np.array([5, 6]), inner_steps=np.array([10, 20]), inner_loss=rng.random(2))
+    rec = FoldRecord(np.array([3, 1, 4]), training, predicted=rng.random((3, 2)), link_weights=rng.random((2, 2, 5)),
+                     wiring_nodes=7, wiring_links=40, reconstruction={"r2": 0.5, "pca_r2": 0.25},
+                     recon_sample=rng.random((2, 9)), flux_failed="[]")
+    write_fold(tmp_path / "f.h5", rec)
+    back = read_fold(tmp_path / "f.h5")
+    for name in ("test", "predicted", "link_weights", "recon_sample"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(rec, name))
+    assert (back.wiring_nodes, back.wiring_links, back.flux_failed) == (7, 40, "[]")
+    assert back.reconstruction == rec.reconstruction
+    assert back.predicted_draws is None and back.subset_keys is None
+    for name in ("pretrain_seconds", "finetune_seconds", "stop", "l2_chosen"):
+        assert getattr(back.training, name) == getattr(training, name)
+    for name in ("pretrain_losses", "finetune_losses", "l2_path", "l2_inner_loss", "l2_path_steps", "inner_steps",
+                 "inner_loss"):
+        np.testing.assert_array_equal(getattr(back.training, name), getattr(training, name))
+
+    with h5py.File(tmp_path / "old.h5", "w") as f:  # what 0.6.0's write_fold made of a baseline's fold
+        f.attrs["stop"] = "fitted"
+        for k, v in {"test": [0, 2], "predicted": [[0.1], [0.2]], "pretrain_seconds": 0.0, "finetune_seconds": 0.25,
+                     "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0)}.items():
+            f.create_dataset(k, data=np.asarray(v))
+    old = read_fold(tmp_path / "old.h5")
+    assert (old.training.stop, old.training.finetune_seconds, old.training.l2_chosen) == ("fitted", 0.25, None)
+    np.testing.assert_array_equal(old.predicted, [[0.1], [0.2]])
+
+    with h5py.File(tmp_path / "odd.h5", "w") as f:
+        f.create_dataset("test", data=[0])
+        f.create_dataset("weights_of_something", data=[1.0])
+    with pytest.raises(ValueError, match="weights_of_something unknown.*delete the run's state/"):
+        read_fold(tmp_path / "odd.h5")

@@ -35,8 +35,8 @@ def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
     assert set(results[0]) == set(serial.results)
     for key in serial.results:
         for a, b in zip(serial.results[key], results[0][key], strict=True):
-            np.testing.assert_array_equal(a["predicted"], b["predicted"])
-            np.testing.assert_array_equal(a["finetune_losses"], b["finetune_losses"])
+            np.testing.assert_array_equal(a.predicted, b.predicted)
+            np.testing.assert_array_equal(a.training.finetune_losses, b.training.finetune_losses)
     for k in serial.final.params:
         np.testing.assert_array_equal(serial.final.params[k], finals[0].params[k])
     assert (seen[-1].kind, seen[-1].done, seen[-1].total) == ("tasks", n, n)  # progress: tasks done / total

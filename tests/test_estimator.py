@@ -54,7 +54,7 @@ def test_cross_val_predict_reproduces_sparsenet_trains_folds(data, tmp_path):
     est = SparseNetRegressor(masks=core_masks(), max_iter=80, ensemble=2, random_state=3, unlabelled=unlabelled)
     predicted = cross_val_predict(est, x, y, groups=groups, cv=cv)
     for rec in records:
-        np.testing.assert_array_equal(predicted[rec["test"]], rec["predicted"][:, 0])
+        np.testing.assert_array_equal(predicted[rec.test], rec.predicted[:, 0])
 
 
 def test_gene_columns_are_aligned_by_id(data):

@@ -59,15 +59,16 @@ def test_metrics_match_their_definitions():
 def test_report_warns_when_fine_tuning_collapsed(tmp_path):
     from types import SimpleNamespace
 
+    from sparsenet.runs.fold_state import FoldRecord
     from sparsenet.stats.summary import summarise
+    from sparsenet.training.fitting import TrainingRecord
 
     y = np.linspace(0.2, 1.0, 12)[:, None]
     ds = SimpleNamespace(y=y, target_columns=["growth"], targets=["BIOMASS"], groups=None)
 
     def records(pred):
-        return [{"test": np.arange(6 * f, 6 * f + 6), "predicted": pred[6 * f:6 * f + 6], "stop": "tolerance",
-                 "finetune_losses": np.ones(3), "pretrain_seconds": 0.0, "finetune_seconds": 0.1}
-                for f in range(2)]
+        training = TrainingRecord(finetune_seconds=0.1, finetune_losses=np.ones(3), stop="tolerance")
+        return [FoldRecord(np.arange(6 * f, 6 * f + 6), training, predicted=pred[6 * f:6 * f + 6]) for f in range(2)]
 
     stuck = summarise(ds, records(np.zeros((12, 1))))
     assert "collapsed" in stuck["warnings"][0]

@@ -131,8 +131,8 @@ def test_flux_baselines_run_on_a_folds_training_samples_and_leave_its_scaling_to
     results = Runner(ds, cfg, tmp_path / "run").run().results
     for name in ("eflux", "flux_ridge", "flux_forest"):
         records = results[("grouped", f"baseline:{name}", 0)]
-        assert sum(len(r["test"]) for r in records) == ds.labelled.size
-        assert all(np.isfinite(r["predicted"]).all() for r in records)
+        assert sum(len(r.test) for r in records) == ds.labelled.size
+        assert all(np.isfinite(r.predicted).all() for r in records)
     test = make_folds(ds, "grouped", 3, 1)[0]
     train = np.setdiff1d(np.arange(ds.labelled.size), test)
     runner = Runner(ds, cfg, tmp_path / "again")
@@ -199,7 +199,7 @@ def test_flux_null_draw_zero_is_trains_flux_baselines_and_permuted_draws_differ(
         for test in make_folds(ds, "grouped", 3, 1):
             train = np.setdiff1d(np.arange(ds.labelled.size), test)
             rec = runner.baseline_fold(baseline(name), train, test, 1, name)
-            np.testing.assert_allclose(draws[0][name][test], rec["predicted"], rtol=1e-12)
+            np.testing.assert_allclose(draws[0][name][test], rec.predicted, rtol=1e-12)
         assert not np.allclose(draws[1][name], draws[0][name])
         entry = result.report["flux_control"]["predictors"][name]["phenotypes"][ds.target_columns[0]]["pearson_r"]
         assert entry["draws"] == 2 and len(entry["null_values"]) == 2

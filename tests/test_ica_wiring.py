@@ -130,5 +130,5 @@ def test_control_of_an_ica_wiring_randomises_each_folds_own_wiring(tmp_path):
     from sparsenet.runs.fold_state import read_fold
     real = read_fold(out / "state" / "grouped-B-s0-fold00.h5")
     null = read_fold(out / "state" / "grouped-null-genes-s0-fold00.h5")
-    assert real["wiring_nodes"] >= 1 and null["predicted_draws"].shape[0] == 3
-    assert not np.allclose(null["predicted_draws"][0], real["predicted"])
+    assert real.wiring_nodes >= 1 and null.predicted_draws.shape[0] == 3
+    assert not np.allclose(null.predicted_draws[0], real.predicted)

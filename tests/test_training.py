@@ -186,7 +186,7 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
     again = _run(ds, cfg, tmp_path / "b").results
     for key in full:
         for r1, r2 in zip(full[key], again[key], strict=True):
-            np.testing.assert_array_equal(r1["predicted"], r2["predicted"])
+            np.testing.assert_array_equal(r1.predicted, r2.predicted)
 
 
     def kill_midway(stage):  # dies inside the 2nd fold's pre-training; progress comes at checkpoints (3, 6, 9, ...)
@@ -214,7 +214,7 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
     assert min(fold2) == 9 and min(min(done) for done in reported.values()) == 3
     for key in full:
         for r1, r2 in zip(full[key], resumed[key], strict=True):
-            np.testing.assert_allclose(r1["predicted"], r2["predicted"], rtol=1e-6)
+            np.testing.assert_allclose(r1.predicted, r2.predicted, rtol=1e-6)
     for k in final.params:
         np.testing.assert_allclose(final.params[k], final2.params[k], rtol=1e-6)
 
@@ -222,12 +222,12 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
 def test_strategies_share_folds_and_only_c_reconstructs(tmp_path):
     ds = _dataset(tmp_path)
     results = _run(ds, _config(strategies=["A", "B", "C"], cv=["grouped"], final_model=False), tmp_path / "r").results
-    tests = {s: [tuple(r["test"]) for r in results[("grouped", s, 0)]] for s in "ABC"}
+    tests = {s: [tuple(r.test) for r in results[("grouped", s, 0)]] for s in "ABC"}
     assert tests["A"] == tests["B"] == tests["C"]
     groups = np.asarray(ds.groups)
     for fold in tests["C"]:
         held = set(groups[list(fold)])
         rest = set(np.delete(groups, list(fold)))
         assert not held & rest
-    assert all("reconstruction" in r for r in results[("grouped", "C", 0)])
-    assert not any("reconstruction" in r for r in results[("grouped", "B", 0)])
+    assert all(r.reconstruction is not None for r in results[("grouped", "C", 0)])
+    assert not any(r.reconstruction is not None for r in results[("grouped", "B", 0)])

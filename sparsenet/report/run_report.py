@@ -105,12 +105,12 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: boo
         if kind_of(model) == "baseline":  # no training curves, no reconstruction
             continue
         for f, r in enumerate(records):
-            if np.size(r["pretrain_losses"]):
-                curves_pre.append((f"{scheme} {model} fold {f + 1}", np.asarray(r["pretrain_losses"])))
-            curves_ft.append((f"{scheme} {model} fold {f + 1}", np.asarray(r["finetune_losses"])))
+            if np.size(r.training.pretrain_losses):
+                curves_pre.append((f"{scheme} {model} fold {f + 1}", np.asarray(r.training.pretrain_losses)))
+            curves_ft.append((f"{scheme} {model} fold {f + 1}", np.asarray(r.training.finetune_losses)))
         if "reconstruction_held_out" in res:
-            obs = np.concatenate([np.asarray(r["recon_sample"])[0] for r in records])
-            rec = np.concatenate([np.asarray(r["recon_sample"])[1] for r in records])
+            obs = np.concatenate([np.asarray(r.recon_sample)[0] for r in records])
+            rec = np.concatenate([np.asarray(r.recon_sample)[1] for r in records])
             s = res["reconstruction_held_out"]
             plots.reconstruction(out / f"reconstruction_{scheme}.png", obs, rec,
                                  f"held-out reconstruction ({scheme} CV), linked genes\nR² = {s['r2_mean']:.2f} "

@@ -27,10 +27,10 @@ from ..stats import metrics
 from ..stats.curves import subsets as curve_subsets
 from ..training.checkpoint import Checkpoint, load_checkpoint, member_prefix, save_checkpoint
 from ..training.finetune import predict
-from ..training.fitting import MEMBER_SEED, NetworkSpec, fit_networks
+from ..training.fitting import MEMBER_SEED, NetworkSpec, TrainingRecord, fit_networks
 from ..training.network import build_autoencoder
 from . import baselines
-from .fold_state import read_fold, write_fold
+from .fold_state import FoldRecord, read_fold, write_fold
 from .folds import grouped_kfold, kfold
 from .links import encoder_link_weights
 from .noise import NoisyInput, noisy_pairs
@@ -55,12 +55,6 @@ class RunOutcome:
     results: dict
     final: object
     seconds: float
-
-
-def untrained_record() -> dict:
-    """The training part of a fold record of a model with nothing trained step by step (a baseline)."""
-    return {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0),
-            "stop": "fitted"}
 
 
 # ---------------------------------------------------------------- one fit
@@ -197,7 +191,7 @@ class Runner:
     def held_out_ids(self, test) -> set:
         return {self.ds.labelled_ids[i] for i in test}
 
-    def baseline_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+    def baseline_fold(self, model, train, test, run_seed, label, f=0) -> FoldRecord:
         """A baseline fitted on the fold's training samples (ridge_linked: on the genes the fit's wiring links;
         a flux baseline: on E-Flux of the fold, scaled on its training samples)."""
         groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
@@ -209,15 +203,14 @@ class Runner:
             n = len(train)
             predicted = flux_baselines.fit_predict(model.name, fluxes, np.arange(n), np.arange(n, n + len(test)),
                                                    self.ds.y[train], groups, run_seed)
-            extra = {"flux_failed": str(fluxes.failed)}
+            flux_failed = str(fluxes.failed)
         else:
             genes = self.genes_of_fold(model.name, self.held_out_ids(test), train)
             predicted = baselines.fit_predict(model.name, self.x_labelled[train][:, genes], self.ds.y[train], groups,
                                               self.x_labelled[test][:, genes], run_seed)
-            extra = {}
+            flux_failed = None
         self.progress(Stage("finetune", label, 1, 1))
-        return {**untrained_record(), "test": test, "predicted": predicted,
-                "finetune_seconds": time.perf_counter() - t0, **extra}
+        return FoldRecord(test, predicted=predicted, flux_failed=flux_failed).timed(time.perf_counter() - t0)
 
     def fold_fluxes(self, train, test):
         """E-Flux (with pFBA) of the fold's training then held-out samples, each reaction scaled on the training
@@ -238,39 +231,36 @@ class Runner:
                                                  self.ds.inputs.levels(rows), np.arange(len(train)))
         return self._fold_fluxes[key]
 
-    def network_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+    def network_fold(self, model, train, test, run_seed, label, f=0) -> FoldRecord:
         """The configured network of strategy ``model.name``: predictions, every network's link weights, the
         fold's own wiring's size (``--wiring ica``) and, for C, the held-out reconstruction."""
         x_test = self.x_labelled[test]
         fold_fit = self.fit(model.name, train, self.held_out_ids(test), run_seed, run_seed, label)
         transform, rows, [fitted] = fold_fit.transform, fold_fit.pool_rows, fold_fit.fitted
-        rec = dict(fitted.record, test=test)
-        rec["predicted"] = predict(fitted.encoder, transform.apply(x_test), fitted.columns)
-        weights = encoder_link_weights(fitted.encoder)
-        if weights is not None:  # every network's link weights on the targets (links.csv over folds)
-            rec["link_weights"] = weights
         own = self.wirings.of_pool(rows)
-        if self.cfg.wiring:  # this fold's own wiring: its size
-            rec["wiring_nodes"], rec["wiring_links"] = len(own.phenotype_ids), int(own.protein_phenotype.nnz)
-        if model.name == "C":
-            rec["reconstruction"], rec["recon_sample"] = self.reconstruction(transform, rows, run_seed, x_test, own)
-        return rec
+        reconstruction, recon_sample = (self.reconstruction(transform, rows, run_seed, x_test, own)
+                                        if model.name == "C" else (None, None))
+        return FoldRecord(
+            test, fitted.record, predicted=predict(fitted.encoder, transform.apply(x_test), fitted.columns),
+            link_weights=encoder_link_weights(fitted.encoder),  # every network's, on the targets (links.csv)
+            wiring_nodes=len(own.phenotype_ids) if self.cfg.wiring else None,  # this fold's own wiring's size
+            wiring_links=int(own.protein_phenotype.nnz) if self.cfg.wiring else None,
+            reconstruction=reconstruction, recon_sample=recon_sample)
 
-    def null_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+    def null_fold(self, model, train, test, run_seed, label, f=0) -> FoldRecord:
         """Every draw of the null model ``model.name``, trained as the real wiring, in one stack."""
         fold_fit = self.fit(self.cfg.strategies[0], train, self.held_out_ids(test), run_seed, run_seed, label,
                             wirings=lambda own: self.wirings.nulls(model.name, own))
         transform, fitted = fold_fit.transform, fold_fit.fitted
-        rec = dict(fitted[0].record, test=test)
         x_in = transform.apply(self.x_labelled[test])
-        rec["predicted_draws"] = np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted])
         weights = [encoder_link_weights(fi.encoder) for fi in fitted]
-        if weights[0] is not None:  # each draw's links, mean over its ensemble (links.csv's null percentiles)
-            rec["link_weights_draws"] = np.stack([w.mean(axis=0) for w in weights])
-        rec["steps_draws"] = np.array([fi.record["finetune_losses"].size for fi in fitted])
-        if "l2_chosen" in rec:
-            rec["l2_chosen_draws"] = np.array([fi.record["l2_chosen"] for fi in fitted])
-        return rec
+        auto_l2 = fitted[0].record.l2_chosen is not None
+        return FoldRecord(
+            test, fitted[0].record, predicted_draws=np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted]),
+            # each draw's links, mean over its ensemble (links.csv's null percentiles)
+            link_weights_draws=None if weights[0] is None else np.stack([w.mean(axis=0) for w in weights]),
+            steps_draws=np.array([fi.record.finetune_losses.size for fi in fitted]),
+            l2_chosen_draws=np.array([fi.record.l2_chosen for fi in fitted]) if auto_l2 else None)
 
     def models(self) -> list:
         """Every model of the configuration: a learning curve's, or the networks, baselines and null models."""
@@ -279,7 +269,7 @@ class Runner:
             return [Model("curve", inner=m) for m in own]
         return own + [Model("null", k) for k in (self.cfg.nulls.kinds if self.cfg.nulls else ())]
 
-    def curve_fold(self, model, train, test, run_seed, label, f=0) -> dict:
+    def curve_fold(self, model, train, test, run_seed, label, f=0) -> FoldRecord:
         """One fold of a learning curve: ``model.inner`` (a network or a baseline) fitted on every subset of the
         fold's training samples that ``cfg.curve`` asks for (``stats.curves.subsets``)."""
         inner = model.inner
@@ -295,7 +285,7 @@ class Runner:
             preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m,
                                                                                                strict=True) if keep],
                                            x_test[:, genes], run_seed) for *_, m in subs]
-            rec = untrained_record()
+            training = TrainingRecord()
             self.progress(Stage("finetune", label, 1, 1))
         else:
             fold_fit = self.fit(inner.name, train, self.held_out_ids(test), run_seed, run_seed, label,
@@ -303,11 +293,10 @@ class Runner:
             transform, fitted = fold_fit.transform, fold_fit.fitted
             x_in = transform.apply(x_test)
             preds = [predict(fi.encoder, x_in, fi.columns) for fi in fitted]
-            rec = dict(fitted[0].record)
-        rec.update(test=test, predicted_subsets=np.stack(preds), finetune_seconds=time.perf_counter() - t0,
-                   subset_keys=np.array([f"{n}|{kind}|{d}".encode() for n, kind, d, _ in subs]),
-                   subset_sizes=np.array([int(m.sum()) for *_, m in subs]))
-        return rec
+            training = fitted[0].record
+        return FoldRecord(test, training, predicted_subsets=np.stack(preds),
+                          subset_keys=np.array([f"{n}|{kind}|{d}".encode() for n, kind, d, _ in subs]),
+                          subset_sizes=np.array([int(m.sum()) for *_, m in subs])).timed(time.perf_counter() - t0)
 
     def run(self, executor=None):
         """Every (scheme, model, repeat) over the same folds, then the final model: a :class:`RunOutcome`.
@@ -334,9 +323,9 @@ class Runner:
                 params.update({f"{prefix}head.{name}": backend.to_numpy(v).copy()
                                for name, v in member.layers[-1].params.items()})
         ck = self._checkpoint(strategy, params,
-                              {"stage": "final", "finetune_stop": rec["stop"], "samples": int(n),
-                               **({"l2_chosen": float(rec["l2_chosen"])} if "l2_chosen" in rec else {})},
-                              {"finetune_losses": rec["finetune_losses"], "input_mean": transform.mean,
+                              {"stage": "final", "finetune_stop": rec.stop, "samples": int(n),
+                               **({"l2_chosen": float(rec.l2_chosen)} if rec.l2_chosen is not None else {})},
+                              {"finetune_losses": rec.finetune_losses, "input_mean": transform.mean,
                                "input_sd": transform.sd}, self.wirings.of_pool(rows))
         path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(path, ck)

@@ -141,7 +141,7 @@ def run_link_table(folder) -> dict:
         (s for s in ("C", "B") if s in settings["strategies"]), settings["strategies"][0])
     columns = list(next(iter(report["results"].values()))["phenotypes"])
     folds = sorted((folder / "state").glob(f"{scheme}-{strategy}-s*-fold*.h5"))
-    weights = [read_fold(f).get("link_weights") for f in folds]
+    weights = [read_fold(f).link_weights for f in folds]
     weights = [w for w in weights if w is not None]
     if not weights:
         raise ValueError(f"{folder}: its folds kept no link weights (strategy A, gene -> protein rules, or a run "
@@ -160,8 +160,8 @@ def run_link_table(folder) -> dict:
         draws = [read_fold(f) for f in sorted((folder / "state").glob(f"{scheme}-null-{kind}-s*-fold*.h5"))]
         null_nodes = [np.repeat(np.arange(m.protein_phenotype.shape[0]), np.diff(m.protein_phenotype.tocsr().indptr))
                       for m in (read_masks(folder / "null_masks" / f"{kind}-{d:03d}.h5")
-                                for d in range(len(draws[0]["link_weights_draws"])))]
-        pairs = [(rec["link_weights_draws"][d], null_nodes[d]) for rec in draws for d in range(len(null_nodes))]
+                                for d in range(len(draws[0].link_weights_draws)))]
+        pairs = [(rec.link_weights_draws[d], null_nodes[d]) for rec in draws for d in range(len(null_nodes))]
         percentiles[kind] = null_percentiles(mean, nodes, pairs)
     for t, col in enumerate(columns):
         table[f"weight_over_folds [{col}]"] = mean[t]

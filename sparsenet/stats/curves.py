@@ -66,15 +66,15 @@ def _nansd(v) -> float:
 
 def curve_metrics(y, records, groups=None) -> dict:
     """{(label, kind, draw): [metrics per column]} of one model at one network seed: each subset's held-out
-    predictions pooled over the folds."""
+    predictions pooled over the folds (``FoldRecord.predicted_subsets``)."""
     keys = []
-    for raw in records[0]["subset_keys"]:
+    for raw in records[0].subset_keys:
         label, kind, draw = (raw.decode() if isinstance(raw, bytes) else str(raw)).split("|")
         keys.append((label if label == "all" else int(label), kind, int(draw)))
     n, k = y.shape
     pred = np.full((len(keys), n, k), np.nan)
     for rec in records:
-        pred[:, np.asarray(rec["test"], dtype=np.int64)] = np.asarray(rec["predicted_subsets"])
+        pred[:, np.asarray(rec.test, dtype=np.int64)] = np.asarray(rec.predicted_subsets)
     return {key: [metrics.prediction_metrics(y[:, j], pred[i, :, j], groups) for j in range(k)]
             for i, key in enumerate(keys)}
 
@@ -83,7 +83,7 @@ def mean_sizes(records) -> dict:
     """{(label, kind): the mean number of labelled samples a subset had, over folds and draws}."""
     out = {}
     for rec in records:
-        for raw, size in zip(rec["subset_keys"], rec["subset_sizes"], strict=True):
+        for raw, size in zip(rec.subset_keys, rec.subset_sizes, strict=True):
             label, kind, _ = (raw.decode() if isinstance(raw, bytes) else str(raw)).split("|")
             out.setdefault((label if label == "all" else int(label), kind), []).append(int(size))
     return {k: float(np.mean(v)) for k, v in out.items()}

@@ -25,12 +25,12 @@ SIGNIFICANT = 0.05
 
 def draw_metrics(ds, records) -> dict:
     """{column: {metric: values per draw}} of one null model at one network seed: each draw's held-out
-    predictions pooled over the folds."""
-    n_draws = np.asarray(records[0]["predicted_draws"]).shape[0]
+    predictions pooled over the folds (``FoldRecord.predicted_draws``)."""
+    n_draws = np.asarray(records[0].predicted_draws).shape[0]
     n, k = ds.y.shape
     pred = np.full((n_draws, n, k), np.nan)
     for rec in records:
-        pred[:, np.asarray(rec["test"], dtype=np.int64)] = np.asarray(rec["predicted_draws"])
+        pred[:, np.asarray(rec.test, dtype=np.int64)] = np.asarray(rec.predicted_draws)
     out = {}
     for j, col in enumerate(ds.target_columns):
         per = [metrics.prediction_metrics(ds.y[:, j], pred[d, :, j], ds.groups) for d in range(n_draws)]
@@ -62,15 +62,15 @@ def control_summary(ds, results: dict, strategy: str, scheme: str, kinds, seeds:
     for kind in kinds:
         per_seed = [draw_metrics(ds, results[(scheme, f"null:{kind}", r)]) for r in range(len(seeds))]
         first = results[(scheme, f"null:{kind}", 0)][0]
-        entry = {"draws": int(np.asarray(first["predicted_draws"]).shape[0]), "phenotypes": {}}
+        entry = {"draws": int(np.asarray(first.predicted_draws).shape[0]), "phenotypes": {}}
         for col in ds.target_columns:
             entry["phenotypes"][col] = {}
             for m in METRICS:
                 real_value = float(np.mean([s["phenotypes"][col][m] for s in real]))
                 null = np.mean([p[col][m] for p in per_seed], axis=0)  # each draw over the same seeds
                 entry["phenotypes"][col][m] = {**compare(real_value, null, m), "null_values": null.tolist()}
-        if "l2_chosen_draws" in first:
-            entry["l2_chosen_per_fold_and_draw"] = [np.asarray(r["l2_chosen_draws"]).tolist()
+        if first.l2_chosen_draws is not None:
+            entry["l2_chosen_per_fold_and_draw"] = [np.asarray(r.l2_chosen_draws).tolist()
                                                     for r in results[(scheme, f"null:{kind}", 0)]]
         out["null_models"][kind] = entry
     return out

@@ -10,12 +10,13 @@ from . import metrics
 
 
 def pooled(ds, records):
-    """Observed and predicted of every labelled sample (each held out once), with its fold."""
+    """Observed and predicted of every labelled sample (each held out once), with its fold. ``records``: one
+    model's fold records (``runs.fold_state.FoldRecord``: ``test``, ``predicted``, ``training``, …)."""
     n, k = ds.y.shape
     pred, fold = np.full((n, k), np.nan), np.zeros(n, dtype=np.int64)
     for f, rec in enumerate(records):
-        test = np.asarray(rec["test"], dtype=np.int64)
-        pred[test] = rec["predicted"]
+        test = np.asarray(rec.test, dtype=np.int64)
+        pred[test] = rec.predicted
         fold[test] = f
     return ds.y, pred, fold
 
@@ -25,7 +26,7 @@ def summarise(ds, records) -> dict:
     out = {"phenotypes": {}, "folds": len(records)}
     for j, col in enumerate(ds.target_columns):
         m = metrics.prediction_metrics(y[:, j], pred[:, j], ds.groups)
-        per_fold = [metrics.pearson(ds.y[np.asarray(r["test"], int), j], np.asarray(r["predicted"])[:, j])
+        per_fold = [metrics.pearson(ds.y[np.asarray(r.test, int), j], np.asarray(r.predicted)[:, j])
                     for r in records]
         m["reaction"] = ds.targets[j]
         m["pearson_r_per_fold"] = per_fold
@@ -37,16 +38,17 @@ def summarise(ds, records) -> dict:
                 f"{col}: {100 * stuck:.0f} % of predictions are ~0: fine-tuning collapsed (softplus output stuck "
                 "at 0); try a smaller --finetune-lr")
         out["phenotypes"][col] = m
-    stops = [str(r["stop"]) for r in records]
+    training = [r.training for r in records]
+    stops = [str(t.stop) for t in training]
     out["finetune_stopped_by"] = {s: stops.count(s) for s in sorted(set(stops))}
-    out["finetune_steps"] = [int(np.size(r["finetune_losses"])) for r in records]
-    if any("l2_chosen" in r for r in records):  # --l2 auto: the penalty each fold's inner CV chose
-        out["l2_chosen_per_fold"] = [float(r["l2_chosen"]) for r in records]
-        out["l2_path"] = [float(v) for v in records[0]["l2_path"]]
-        out["l2_inner_loss_per_fold"] = [[float(v) for v in r["l2_inner_loss"]] for r in records]
-    out["pretrain_seconds"] = float(sum(r["pretrain_seconds"] for r in records))
-    out["finetune_seconds"] = float(sum(r["finetune_seconds"] for r in records))
-    rs = [r["reconstruction"] for r in records if "reconstruction" in r]
+    out["finetune_steps"] = [int(np.size(t.finetune_losses)) for t in training]
+    if any(t.l2_chosen is not None for t in training):  # --l2 auto: the penalty each fold's inner CV chose
+        out["l2_chosen_per_fold"] = [float(t.l2_chosen) for t in training]
+        out["l2_path"] = [float(v) for v in training[0].l2_path]
+        out["l2_inner_loss_per_fold"] = [[float(v) for v in t.l2_inner_loss] for t in training]
+    out["pretrain_seconds"] = float(sum(t.pretrain_seconds for t in training))
+    out["finetune_seconds"] = float(sum(t.finetune_seconds for t in training))
+    rs = [r.reconstruction for r in records if r.reconstruction is not None]
     if rs:
         out["reconstruction_held_out"] = {
             **{f"{k}_mean": float(np.nanmean([r[k] for r in rs])) for k in ("pearson_r", "r2", "pca_pearson_r",
@@ -56,7 +58,7 @@ def summarise(ds, records) -> dict:
             "genes": "genes linked to at least one phenotype",
             "reference": "R² and r of deviations from the per-gene training mean; pca_*: PCA of the same width "
                          "(one component per phenotype node) fitted on the same training pool"}
-        out["pretrain_final_loss_mean"] = float(np.mean([r["pretrain_losses"][-1] for r in records]))
+        out["pretrain_final_loss_mean"] = float(np.mean([t.pretrain_losses[-1] for t in training]))
     return out
 
 

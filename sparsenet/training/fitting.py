@@ -11,7 +11,7 @@ comes first from inner folds of the training samples (``training.penalty``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,15 +43,38 @@ class NetworkSpec:
         object.__setattr__(self, "finetune", finetune)
 
 
+def _empty():
+    return np.zeros(0)
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """How one wiring's networks were trained: member 0's losses and why its fine-tuning stopped, every member's
+    seconds summed; with ``l2='auto'`` the penalty chosen and the inner folds' loss along the path
+    (``l2_path``, ``l2_path_steps``); with inner early stopping member 0's step grid and inner loss. A model with
+    nothing trained step by step (a baseline) has the defaults: no losses, stopped by 'fitted'."""
+    pretrain_seconds: float = 0.0
+    pretrain_losses: np.ndarray = field(default_factory=_empty)
+    finetune_seconds: float = 0.0
+    finetune_losses: np.ndarray = field(default_factory=_empty)
+    stop: str = "fitted"
+    l2_chosen: float | None = None
+    l2_path: np.ndarray | None = None
+    l2_inner_loss: np.ndarray | None = None
+    l2_path_steps: np.ndarray | None = None
+    inner_steps: np.ndarray | None = None
+    inner_loss: np.ndarray | None = None
+
+
 @dataclass
 class Fitted:
     """One wiring's fitted networks: its members' autoencoders, the encoder that predicts (an Ensemble of
-    the members' when there are several), the output columns of the targets, and the record of member 0
-    (losses, stop, the penalty chosen) with the members' seconds summed."""
+    the members' when there are several), the output columns of the targets, and how they were trained
+    (a :class:`TrainingRecord`)."""
     nets: list
     encoder: object
     columns: np.ndarray
-    record: dict
+    record: TrainingRecord
 
 
 @dataclass
@@ -61,18 +84,18 @@ class Built:
     net: object
     encoder: object
     columns: np.ndarray
-    record: dict
+    record: TrainingRecord
 
 
 def build_member(spec: NetworkSpec, masks, y, seed: int, target_indices, pretrained=None, sample_weight=None) -> Built:
     """One network on ``masks`` ready to fine-tune: built, for strategy C loaded with ``pretrained()``'s
     parameters, its fresh layers started small and a read-out at the (weighted) training mean of ``y``."""
-    record = {"pretrain_seconds": 0.0, "pretrain_losses": np.zeros(0)}
+    record = TrainingRecord()
     net = build_autoencoder(masks, spec.strategy, seed, spec.device, spec.architecture)
     if spec.strategy == "C":
         params, losses, seconds = pretrained()
         net.load_state_dict(params)
-        record.update(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
+        record = TrainingRecord(pretrain_seconds=seconds, pretrain_losses=np.asarray(losses))
     encoder, columns = build_encoder(net, spec.architecture, target_indices, seed)
     scale_fresh_weights(encoder, spec.finetune.init_scale, net.n_encoder if spec.strategy == "C" else 0)
     if spec.architecture.head == "readout":  # start the read-out at the training mean of each target
@@ -116,9 +139,7 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     for w, start in enumerate(initial or []):  # warm start: the members continue from where they were
         for m, params in zip(built[w], start, strict=False):  # members beyond the earlier ensemble start afresh
             m.encoder.params[...] = backend.xp_for(spec.device).asarray(params, dtype=m.encoder.params.dtype)
-    records = [ms[0].record for ms in built]
-    for rec, ms in zip(records, built, strict=True):
-        rec["pretrain_seconds"] = sum(m.record["pretrain_seconds"] for m in ms)
+    records = [replace(ms[0].record, pretrain_seconds=sum(m.record.pretrain_seconds for m in ms)) for ms in built]
     progress(Stage("finetune", label, 0, 1))
     t0 = time.perf_counter()
     l2 = [settings.l2] * len(wirings)
@@ -130,9 +151,8 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
         factories = [lambda w=w: fresh(w) for w in wirings]
         chosen = choose_l2(factories, xt, y, inner_folds, settings, pretrained_run, l2_path or L2_PATH, sample_weight)
         l2 = [c.l2 for c in chosen]
-        for rec, c in zip(records, chosen, strict=True):
-            rec.update(l2_chosen=c.l2, l2_path=np.asarray(c.path), l2_inner_loss=np.asarray(c.inner_loss),
-                       l2_path_steps=np.asarray(c.steps))
+        records = [replace(rec, l2_chosen=c.l2, l2_path=np.asarray(c.path), l2_inner_loss=np.asarray(c.inner_loss),
+                           l2_path_steps=np.asarray(c.steps)) for rec, c in zip(records, chosen, strict=True)]
     encoders = [m.encoder for ms in built for m in ms]
     columns = [m.columns for ms in built for m in ms]
     train = None if subsets is None else np.repeat(np.array([np.asarray(s, dtype=bool) for _, s in problems]),
@@ -152,17 +172,17 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
             own = replace(settings, l2=l2[i // k_members])
             steps, grid, curve = choose_steps(e, xt, y, c, own, pretrained_run, inner_folds)
             if i % k_members == 0:  # the report keeps member 0's choice
-                records[i // k_members].update(inner_steps=grid, inner_loss=curve)
+                records[i // k_members] = replace(records[i // k_members], inner_steps=grid, inner_loss=curve)
             results += finetune_stack([e], [c], xt, y, replace(own, max_steps=steps, tol=0.0), pretrained_run,
                                       sample_weight=sample_weight)
     seconds = time.perf_counter() - t0
     fitted = []
     for w, (ms, rec) in enumerate(zip(built, records, strict=True)):
         losses, reason = results[w * k_members]
-        rec.update(finetune_seconds=seconds / len(problems), finetune_losses=losses, stop=reason)
+        rec = replace(rec, finetune_seconds=seconds / len(problems), finetune_losses=losses, stop=reason)
         members = [m.encoder for m in ms]
         fitted.append(Fitted([m.net for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0].columns,
                              rec))
-    losses = fitted[0].record["finetune_losses"]
+    losses = fitted[0].record.finetune_losses
     progress(Stage("finetune", label, 1, 1, losses[-1] if losses.size else None))
     return fitted
