@@ -89,19 +89,17 @@ def masks_build(model: str = typer.Argument(..., help="SBML (.xml/.xml.gz), JSON
     """Derive the gene->protein and protein->phenotype masks of a COBRA model (FBA knockout screen)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from sparsenet.config.run_config import check_choice
     from sparsenet.masks.build import build_masks
     from sparsenet.masks.model_io import load_model
     from sparsenet.masks.screen import ScreenSettings
     from sparsenet.masks.store import write_masks
 
-    if not 0 < threshold <= 1:
-        raise UserError(f"--threshold must be in (0, 1], got {threshold}")
-    if level not in ("genes", "reactions"):
-        raise UserError(f"--level must be genes or reactions, got {level!r}")
+    settings = ScreenSettings(uptake=uptake, uptake_flux=uptake_flux, threshold=threshold, zero_tol=zero_tol,
+                              exhaustive=exhaustive, keep_zero_optimum=keep_zero_optimum)  # refuses a bad threshold
+    check_choice("level", level)
     check_masks_output(out)  # before the screen, not after a minute of it
     cobra_model, path, digest = load_model(model)
-    settings = ScreenSettings(uptake=uptake, uptake_flux=uptake_flux, threshold=threshold, zero_tol=zero_tol,
-                              exhaustive=exhaustive, keep_zero_optimum=keep_zero_optimum)
     with Progress(TextColumn("screening phenotypes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("screen", total=None)

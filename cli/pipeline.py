@@ -19,6 +19,7 @@ from .show import (Bars, control_table, flux_control_table, curve_table, echo, e
                    robustness_table, summary_table)
 from sparsenet import studies
 from sparsenet.atomic import write_text
+from sparsenet.config.run_config import check_choice
 from sparsenet.studies.inputs import na_list, read_masks_file
 
 
@@ -118,8 +119,7 @@ def control(ctx: typer.Context, data: studies.DataOptions, network: dict, fanout
     from sparsenet.masks.randomise import KINDS
 
     t0 = time.perf_counter()
-    if predictor not in ("network", "flux"):
-        raise UserError(f"--predictor must be network or flux, got {predictor!r}")
+    check_choice("predictor", predictor)
     if predictor == "flux":
         _refuse_network_options(ctx)
         return _flux_control(data, fanout, null, draws, cv, folds, group_by, seed, out, resume, t0)
@@ -236,8 +236,7 @@ def robustness(data: studies.DataOptions, network: dict, fanout: Fanout,
         ps = [float(p) for p in percents.split(",")]
     except ValueError:
         raise UserError(f"--percent {percents!r}: give numbers like 25,50,75") from None
-    if strategy not in ("A", "B", "C"):
-        raise UserError("--strategy: one of A, B, C for robustness")
+    check_choice("strategy", strategy)
     cfg = _config(preset, device, strategy=strategy, cv=cv, folds=folds, group_by=group_by, seed=seed,
                   final_model=False, **network)
     wheres = ["pretrain", "finetune", "both"] if where.strip() == "all" else [w.strip() for w in where.split(",")]

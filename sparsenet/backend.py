@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+from .allowed import one_of
+
 DEVICES = ("cpu", "gpu", "auto")
 _cupy = None
 _cupy_checked = False
@@ -78,8 +80,7 @@ def resolve_device(device: str = "auto") -> str:
     ``auto`` uses the GPU only after a test kernel compiled and ran on it; when CuPy is installed
     but unusable it says why on stderr, once, and uses the CPU."""
     global _told
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    one_of("device", device, DEVICES)
     if device == "cpu":
         return "cpu"
     has_gpu = cupy_or_none() is not None

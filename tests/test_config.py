@@ -33,11 +33,17 @@ def test_presets_and_single_options_over_them():
 
 
 def test_allowed_values_are_checked_once_in_the_library():
+    from sparsenet.config.run_config import check_choice
+
     for option, allowed in CHOICES.items():
         if option in ("cv", "baselines", "strategy", "tune"):
             continue
-        with pytest.raises(ConfigError, match=f"--{option.replace('_', '-')} must be one of {', '.join(allowed)}"):
-            build_config("default", **{option: "nonsense"})
+        refusal = f"--{option.replace('_', '-')} must be one of {', '.join(allowed)}, got 'nonsense'"
+        with pytest.raises(ConfigError, match=refusal):
+            if option in PRESETS["default"]:
+                build_config("default", **{option: "nonsense"})
+            else:  # a command's own choice (control --predictor, masks build --level): the same table, one check
+                check_choice(option, "nonsense")
     assert parse_list("all", "strategy") == ["A", "B", "C"] and parse_list("both", "cv") == ["grouped", "kfold"]
     assert parse_list("none", "baselines") == [] and parse_list("B,B,C", "strategy") == ["B", "C"]
     with pytest.raises(ConfigError, match="--cv: 'loo' is not one of grouped, kfold, lopo"):
@@ -46,6 +52,22 @@ def test_allowed_values_are_checked_once_in_the_library():
         build_config("default", optimizer="lbfgs", early_stopping="inner")
     with pytest.raises(TypeError, match="unknown option"):
         build_config("default", l3=0.1)
+
+
+def test_a_command_refuses_a_value_as_the_library_does():
+    """The commands hold no allowed values of their own: control --predictor, robustness --strategy and masks
+    build --level/--threshold are refused by the library's check, one line, before any data is read."""
+    from conftest import one_line_error, sparsenet
+
+    from sparsenet.allowed import one_of
+
+    one_line_error(sparsenet("control", "--predictor", "fba"), "--predictor must be one of network, flux, got 'fba'")
+    one_line_error(sparsenet("robustness", "--strategy", "D"), "--strategy must be one of A, B, C, got 'D'")
+    one_line_error(sparsenet("masks", "build", "e_coli_core", "--threshold", "1.5", "-o", "never.h5"),
+                   "--threshold must be in (0, 1], got 1.5")
+    with pytest.raises(ValueError, match="head must be one of node, readout, got 'x'"):
+        one_of("head", "x", ("node", "readout"))
+    assert one_of("head", "node", ("node", "readout")) == "node"
 
 
 def test_a_configuration_is_frozen_and_a_variant_is_a_new_one():

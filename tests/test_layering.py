@@ -4,11 +4,11 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "sparsenet"
-# lowest first; a package may import its own rank or below. Root modules are utilities (atomic, h5io, wheels,
+# lowest first; a package may import its own rank or below. Root modules are utilities (allowed, atomic, h5io, wheels,
 # backend: rank 0) or the user-facing front (estimator, classifier, benchmark, __main__: above the studies).
 RANKS = {"utilities": 0, "engine": 1, "masks": 2, "fluxes": 2, "data": 3, "training": 4, "config": 5, "stats": 6,
          "runs": 7, "report": 8, "studies": 9, "front": 10}
-UTILITIES = {"atomic", "h5io", "wheels", "backend", "version", "progress"}
+UTILITIES = {"allowed", "atomic", "h5io", "wheels", "backend", "version", "progress"}
 
 
 def module_name(path: Path) -> str:

@@ -48,4 +48,4 @@ def test_cli_level_option(tmp_path):
     assert "reaction->phenotype links over" in proc.stdout
     assert read_masks(out).attrs["level"] == "reactions"
     bad = sparsenet("masks", "build", "e_coli_core", "--level", "proteins", "-o", tmp_path / "x.h5")
-    assert bad.returncode == 1 and "--level must be genes or reactions" in bad.stderr
+    assert bad.returncode == 1 and "--level must be one of genes, reactions" in bad.stderr

@@ -16,6 +16,7 @@ ON_LINKED_GENES = ("ridge_linked",)  # fitted on the masks' linked genes, not ev
 WIRINGS = ("masks", "ica")  # the masks file's wiring, or independent components of each fit's pool
 NOISE_WHERE = ("pretrain", "finetune", "both")  # robustness: noise in which data
 CURVE_DRAWS = ("projects", "random")  # a learning curve's subsets: whole projects, or samples at random
+PREDICTORS = ("network", "flux")  # what a control puts against its null: the network, or the flux predictors
 
 
 def parse_labels(text) -> list:

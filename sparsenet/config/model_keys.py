@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..allowed import one_of
+
 KINDS = ("network", "baseline", "null", "curve")
 PREFIXES = {"baseline": "baseline:", "null": "null:", "curve": "curve:"}
 
@@ -18,8 +20,7 @@ class Model:
     inner: Model | None = None
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"Model: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        one_of("Model: kind", self.kind, KINDS)
         if (self.kind == "curve") != (self.inner is not None):
             raise ValueError("Model: a curve, and only a curve, has an inner model")
 

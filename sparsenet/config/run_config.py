@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from ..allowed import one_of
 from ..data.standardise import INPUTS
+from ..masks.build import LEVELS
 from ..training.finetune import ANCHORS, EARLY_STOPPING, LOSSES, OPTIMIZERS, TUNE, FinetuneSettings, default_lr
 from ..training.network import DECODERS, HEADS, STRATEGIES, Architecture
 from ..training.pretrain import PretrainSettings
-from .choices import BASELINES, FLUX_BASELINES, NOISE_WHERE, SCHEMES, WIRINGS
+from .choices import BASELINES, FLUX_BASELINES, NOISE_WHERE, PREDICTORS, SCHEMES, WIRINGS
 
 # What each preset sets; an option given on its own overrides its preset's value.
 PRESETS = {
@@ -27,8 +29,7 @@ PRESETS = {
 # Every option with a fixed set of values, and those values.
 CHOICES = {"strategy": tuple(STRATEGIES), "inputs": INPUTS, "decoder": tuple(DECODERS), "head": tuple(HEADS),
            "loss": LOSSES, "early_stopping": EARLY_STOPPING, "tune": TUNE, "optimizer": OPTIMIZERS, "anchor": ANCHORS,
-           "cv": SCHEMES,
-           "baselines": BASELINES + FLUX_BASELINES}
+           "cv": SCHEMES, "baselines": BASELINES + FLUX_BASELINES, "predictor": PREDICTORS, "level": LEVELS}
 ALL = {"baselines": BASELINES}  # what 'all' means where it is not every allowed value (flux baselines: by name)
 LISTS = ("strategy", "cv", "baselines")  # options that take a comma list ('all' for every value)
 
@@ -146,9 +147,8 @@ def parse_l2(value):
 
 
 def check_choice(name: str, value):
-    if value not in CHOICES[name]:
-        raise ConfigError(f"{_flag(name)} must be one of {', '.join(CHOICES[name])}, got {value!r}")
-    return value
+    """``value`` when the option ``name`` allows it (``CHOICES``); else a ConfigError naming the flag."""
+    return one_of(_flag(name), value, CHOICES[name], ConfigError)
 
 
 def _typed(cls, value, name):
@@ -207,8 +207,7 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
     (a learning curve): a :class:`NoiseSpec`, :class:`NullSpec`, :class:`CurveSpec` (or its dict), checked here
     too; a learning curve of baselines alone has ``strategy='none'``.
     Raises ConfigError for any value that is not allowed."""
-    if preset not in PRESETS:
-        raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    one_of("--preset", preset, PRESETS, ConfigError)
     unknown = set(options) - set(PRESETS[preset])
     if unknown:
         raise TypeError(f"build_config: unknown option(s) {sorted(unknown)}")
@@ -230,8 +229,7 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
                           "not strategy A or --early-stopping inner")
     if chosen["optimizer"] == "lbfgs" and chosen["early_stopping"] != "none":
         raise ConfigError("--early-stopping inner chooses Adam's step count; it does not go with --optimizer lbfgs")
-    if wiring not in WIRINGS:
-        raise ConfigError(f"--wiring must be one of {', '.join(WIRINGS)}, got {wiring!r}")
+    one_of("--wiring", wiring, WIRINGS, ConfigError)
     no_network = str(chosen["strategy"]).strip().lower() == "none"
     if no_network and curve is None:
         raise ConfigError("--strategy none (baselines only) is for a learning curve")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..allowed import one_of
 from .checks import _listed, _zero_padded
 from .tables import DataError, Expression
 
@@ -179,10 +180,8 @@ def map_gene_labels(labels, masks, mode: str = "auto", duplicates: str = "mean",
                     vocabulary: GeneVocabulary | None = None) -> GeneMapping:
     """Map data gene labels to the masks' gene IDs: ``mode`` 'id' (IDs only, any case), 'symbol' (symbols
     only) or 'auto' (an ID first, else a symbol)."""
-    if mode not in GENE_ID_MODES:
-        raise DataError(f"--gene-ids must be one of {', '.join(GENE_ID_MODES)}, got {mode!r}")
-    if duplicates not in DUPLICATE_MODES:
-        raise DataError(f"--duplicates must be one of {', '.join(DUPLICATE_MODES)}, got {duplicates!r}")
+    one_of("--gene-ids", mode, GENE_ID_MODES, DataError)
+    one_of("--duplicates", duplicates, DUPLICATE_MODES, DataError)
     v = vocabulary or GeneVocabulary(masks)
     model_ids, how, ambiguous, not_in_model, unrecognised = [], [], {}, [], []
     given = {str(lab).strip().lower() for lab in labels}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..allowed import one_of
 from .tables import DataError, read_rows, read_text_table
 
 MISSING = ("zero", "mean")
@@ -32,8 +33,7 @@ def read_labelled(data, design, sample_column: str = "sample", label_column: str
     """The samples of ``design`` that ``data`` holds, their labels (and groups), in the design's order.
     ``merge``: new label -> the design's labels it stands for (e.g. ``{"evolved": ["Endpoint", "Midpoint"]}``)."""
     renamed = {old: new for new, olds in (merge or {}).items() for old in olds}
-    if missing not in MISSING:
-        raise DataError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
+    one_of("missing", missing, MISSING, DataError)
     header, row_labels, values = read_text_table(data)
     features, samples, matrix = (header, row_labels, values) if samples_as_rows else (row_labels, header, values.T)
     rows = read_rows(design)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..allowed import one_of
 from .tables import NA_VALUES, ORIENTATIONS, DataError
 
 
@@ -47,11 +48,8 @@ class DataSpec:
     def __post_init__(self):
         from .genes import DUPLICATE_MODES, GENE_ID_MODES
 
-        if self.orientation not in ORIENTATIONS:
-            raise DataError(f"--orientation must be one of {', '.join(ORIENTATIONS)}, got {self.orientation!r}")
-        if self.gene_ids not in GENE_ID_MODES:
-            raise DataError(f"--gene-ids must be one of {', '.join(GENE_ID_MODES)}, got {self.gene_ids!r}")
-        if self.duplicates not in DUPLICATE_MODES:
-            raise DataError(f"--duplicates must be one of {', '.join(DUPLICATE_MODES)}, got {self.duplicates!r}")
+        one_of("--orientation", self.orientation, ORIENTATIONS, DataError)
+        one_of("--gene-ids", self.gene_ids, GENE_ID_MODES, DataError)
+        one_of("--duplicates", self.duplicates, DUPLICATE_MODES, DataError)
         self.reference, self.columns, self.na_values = tuple(self.reference), tuple(self.columns), tuple(self.na_values)
         self.mapping = dict(self.mapping)

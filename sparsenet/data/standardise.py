@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..allowed import one_of
+
 INPUTS = ("raw", "centre", "standardise")
 MIN_SD = 1e-3  # below this (log2 FC / 10 units) a gene is taken as constant
 
@@ -37,8 +39,7 @@ class InputTransform:
 def fit_input_transform(source, rows, how: str, chunk: int = 10_000, weights=None) -> InputTransform:
     """Mean and standard deviation per gene over ``source.take(rows)``, read ``chunk`` rows at a time;
     ``weights`` (one per row) weigh the rows (integer weights: as if repeated)."""
-    if how not in INPUTS:
-        raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {how!r}")
+    one_of("inputs", how, INPUTS)
     rows = np.asarray(rows, dtype=np.int64)
     w_all = np.ones(rows.size) if weights is None else np.asarray(weights, dtype=np.float64)
     total = s1 = s2 = 0.0

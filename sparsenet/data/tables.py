@@ -19,6 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..allowed import one_of
 from ..h5io import decode_strings
 
 ORIENTATIONS = ("auto", "genes-by-samples", "samples-by-genes")
@@ -339,10 +340,8 @@ def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=N
     Columns (or rows) of text, a lab's metadata, are left out with a DataWarning. ``transform``: 'log2p1' takes
     log2(x + 1) of linear levels; values that look linear without it are refused (``check_log_scale``)."""
     path = Path(path)
-    if orientation not in ORIENTATIONS:
-        raise DataError(f"--orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
-    if transform not in TRANSFORMS:
-        raise DataError(f"--transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
+    one_of("--orientation", orientation, ORIENTATIONS, DataError)
+    one_of("--transform", transform, TRANSFORMS, DataError)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.suffix in (".h5", ".hdf5", ".h5ad"):

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from ..allowed import one_of
 from .screen import PhenotypeResult, ScreenSettings, is_pseudo_gene, screen
 from .store import Masks, incidence
-
 
 LEVELS = ("genes", "reactions")
 
@@ -27,8 +27,7 @@ def build_masks(model, settings: ScreenSettings, model_file: str = "", model_sha
     fragile phenotypes are kept only with ``settings.keep_zero_optimum`` (their rows mark
     nearly every reaction essential, or depend on round-off); every phenotype's status is stored.
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    one_of("level", level, LEVELS)
     t0 = time.perf_counter()
     genes = [g for g in model.genes if not is_pseudo_gene(g)]
     gene_ids = [g.id for g in genes]

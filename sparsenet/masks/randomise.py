@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 import scipy.sparse as sp
 
+from ..allowed import one_of
 from .store import Masks, incidence, is_identity
 
 KINDS = ("genes", "edges", "density")
@@ -69,8 +70,7 @@ def moved_share(before: sp.csr_matrix, after: sp.csr_matrix) -> float:
 
 def randomise(masks: Masks, kind: str, seed: int, draw: int) -> Masks:
     """Draw ``draw`` of the ``kind`` null model of ``masks`` (seeded: the same call, the same masks)."""
-    if kind not in KINDS:
-        raise ValueError(f"null model must be one of {', '.join(KINDS)}, got {kind!r}")
+    one_of("null model", kind, KINDS)
     rng = _rng(seed, kind, draw)
     pp = sp.csr_matrix(masks.protein_phenotype, dtype=np.int8)
     gp = sp.csr_matrix(masks.gene_protein, dtype=np.int8)
@@ -105,8 +105,7 @@ def randomise_levels(levels, kind: str, seed: int, draw: int) -> list:
     is kept, the features on it are random); ``edges``: every level rewired by curveball trades (every
     node's in- and out-degree kept); ``density``: every level a uniform random mask with its shape and
     number of links. Seeded by (seed, kind, draw)."""
-    if kind not in KINDS:
-        raise ValueError(f"null model must be one of {', '.join(KINDS)}, got {kind!r}")
+    one_of("null model", kind, KINDS)
     rng = _rng(seed, kind, draw)
     levels = [sp.csr_matrix(m, dtype=np.int8) for m in levels]
     if kind == "genes":

@@ -37,6 +37,10 @@ class ScreenSettings:
     exhaustive: bool = False
     keep_zero_optimum: bool = False  # screen and keep zero-optimum and fragile phenotypes too
 
+    def __post_init__(self):
+        if not 0 < self.threshold <= 1:
+            raise ValueError(f"--threshold must be in (0, 1], got {self.threshold}")
+
 
 @dataclass
 class PhenotypeResult:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
+from ..allowed import one_of
 from ..training.checkpoint import architecture_of, member_prefix
 from ..training.network import is_identity
 
@@ -286,8 +287,7 @@ def links_of(source, by: str = "link") -> tuple[dict, str, str]:
 
     from ..training.checkpoint import load_checkpoint
 
-    if by not in VIEWS:
-        raise ValueError(f"--by must be one of {', '.join(VIEWS)}, got {by!r}")
+    one_of("--by", by, VIEWS)
     source = Path(source)
     if source.is_dir():
         table = run_link_table(source)

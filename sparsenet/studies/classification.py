@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from ..allowed import one_of
 from ..masks.randomise import KINDS, randomise_levels
 from ..stats.nulls import compare
 from ..training.pathway_network import PathwayTraining, class_probabilities, fit_network, fit_stacked, node_importance
@@ -281,8 +282,7 @@ def wiring_control(X, y, levels, settings: ClassificationSettings = Classificati
     folds = [(np.asarray(tr), np.asarray(te)) for tr, te in real["folds"]]
     out = {"draws": draws, "null_models": {}}
     for kind in kinds:
-        if kind not in KINDS:
-            raise ClassificationError(f"null model must be one of {', '.join(KINDS)}, got {kind!r}")
+        one_of("null model", kind, KINDS, ClassificationError)
         scores = {m: [] for m in METRICS}
         importances = [[] for _ in levels]
         start = time.perf_counter()

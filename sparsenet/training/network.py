@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..allowed import one_of
 from ..engine import DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus
 from ..masks.store import is_identity, linked_genes  # noqa: F401  (re-exported: what training calls them)
 
@@ -36,17 +37,14 @@ class Architecture:
     head: str = "node"
 
     def __post_init__(self):
-        if self.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
-        if self.head not in HEADS:
-            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        one_of("decoder", self.decoder, DECODERS)
+        one_of("head", self.head, HEADS)
 
 
 def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu",
                       architecture: Architecture | None = None) -> Sequential:
     arch = architecture or Architecture()
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of A, B, C, got {strategy!r}")
+    one_of("strategy", strategy, STRATEGIES)
     n_genes, n_proteins = len(masks.gene_ids), len(masks.protein_ids)
     n_phen = len(masks.phenotype_ids)
     if strategy == "A":

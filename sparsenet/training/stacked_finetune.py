@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import backend
-from ..engine import Adam, MaskedLinear, Sequential
-from ..engine import kernels
+from ..allowed import one_of
+from ..engine import Adam, MaskedLinear, Sequential, kernels
 from ..engine.dense_linear import DenseLinear
 from ..engine.stack import block_diagonal, member_of_rows, scale_index, stack_rows
 from ..engine.threads import threads_for
@@ -267,10 +267,8 @@ def finetune(encoder, x, y, columns, settings, pretrained: bool, train=None, sam
     """Fine-tune one encoder in place, as a stack of one (the same loop, stopping rule and penalty as every
     stack): any encoder, float32 or float64. Arguments as :func:`finetune_stack`'s for one member
     (``train``: its samples, (samples,) bool). Returns (per-observation data losses, stop reason)."""
-    if settings.tune not in TUNE:
-        raise ValueError(f"tune must be one of {', '.join(TUNE)}, got {settings.tune!r}")
-    if settings.loss not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {settings.loss!r}")
+    one_of("tune", settings.tune, TUNE)
+    one_of("loss", settings.loss, LOSSES)
     if not settings.lr and settings.optimizer == "adam":
         raise ValueError("finetune: settings.lr is not set (see finetune.default_lr)")
     n_samples = np.shape(y)[0]
