@@ -70,8 +70,8 @@ def test_no_held_out_sample_reaches_pre_training_or_a_subset(tmp_path, monkeypat
         assert fits and all(n == n_train and all(size == n_train for size in sizes) for _, n, sizes in fits)
         pools = [s[1] for s in seen if s[0] == "pool"]
         assert pools and all(not (held_out & pool) for pool in pools)
-        assert rec["predicted_subsets"].shape[:2] == (1 + 2 * 2, test.size)  # 'all' once, 5 labels x 2 kinds x 2
-        assert (rec["subset_sizes"] <= n_train).all()
+        assert rec.predicted_subsets.shape[:2] == (1 + 2 * 2, test.size)  # 'all' once, 5 labels x 2 kinds x 2
+        assert (rec.subset_sizes <= n_train).all()
 
 
 def test_curve_command_reports_every_model_and_pairs_c_with_b(tmp_path):
