@@ -4,6 +4,7 @@ skipped and a needed one stops the run. The refused imports are written to $REFU
 
     python benchmarks/as_on_gpu.py -m sparsenet.cli.main train ...     python benchmarks/as_on_gpu.py script.py ...
 """
+
 from __future__ import annotations
 
 import atexit

@@ -15,6 +15,7 @@ sparsenet: ``sparsenet classify``'s defaults on the Reactome hierarchy built ove
 tanh, dropout 0.2, batch 32, 100 epochs, learning rate 1e-2, weight decay 1e-3). Seconds per fit: the training
 of one network (both), timed in each process; building the network from Reactome is reported apart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BINN_SIDE = r'''
+BINN_SIDE = r"""
 import contextlib, io, json, sys, time
 import numpy as np, pandas as pd, torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -81,7 +82,7 @@ for f, (train, test) in enumerate(job["folds"]):
         p = torch.softmax(model(xte), dim=1)[:, 1].numpy()
     out["folds"].append({"seconds": seconds, "p": p.tolist()})
 json.dump(out, open(sys.argv[2], "w"))
-'''
+"""
 
 
 def main():
@@ -109,12 +110,21 @@ def main():
     # BINN in its own process, the same folds and inputs
     with tempfile.TemporaryDirectory() as tmp:
         job, result = Path(tmp) / "job.json", Path(tmp) / "binn.json"
-        json.dump({"data": str(shipped_file("binn_example/sample_datamatrix.csv")), "X": table.X.tolist(),
-                   "features": table.feature_ids, "y": codes.tolist(), "threads": os.cpu_count() or 1,
-                   "folds": [(tr.tolist(), te.tolist()) for tr, te in folds]}, job.open("w"))
+        json.dump(
+            {
+                "data": str(shipped_file("binn_example/sample_datamatrix.csv")),
+                "X": table.X.tolist(),
+                "features": table.feature_ids,
+                "y": codes.tolist(),
+                "threads": os.cpu_count() or 1,
+                "folds": [(tr.tolist(), te.tolist()) for tr, te in folds],
+            },
+            job.open("w"),
+        )
         (Path(tmp) / "binn_side.py").write_text(BINN_SIDE)
-        done = subprocess.run([args.binn_python, str(Path(tmp) / "binn_side.py"), str(job), str(result)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [args.binn_python, str(Path(tmp) / "binn_side.py"), str(job), str(result)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             sys.exit(f"the binn side failed:\n{done.stderr[-2000:]}")
         theirs = json.loads(result.read_text())
@@ -124,33 +134,51 @@ def main():
     our_seconds = ours["network_seconds_per_fit"]
     record = {
         "what": "BINN's example, binn 0.1.1 (PyTorch) and sparsenet on the same folds and inputs",
-        "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
         "folds": f"stratified 5-fold x {args.repeats}, seed {args.seed}",
-        "binn": {"auc_mean": float(np.mean(binn_auc)), "auc_sd": float(np.std(binn_auc, ddof=1)),
-                 "auc_per_fold": binn_auc,
-                 "seconds_per_fit_median": float(np.median(binn_seconds)), "seconds_per_fit": binn_seconds,
-                 "build_seconds": theirs["build_seconds"], "inputs": theirs["inputs"],
-                 "layer_sizes": theirs["layer_sizes"], "torch": theirs["torch_version"],
-                 "settings": "n_layers 4, tanh, dropout 0.2, batch norm, batch 32, 100 epochs, Adam lr 1e-4"},
-        "sparsenet": {"auc_mean": float(np.mean(our_auc)), "auc_sd": float(np.std(our_auc, ddof=1)),
-                      "auc_per_fold": our_auc, "seconds_per_fit_median": our_seconds["median"],
-                      "build_seconds": build, "inputs": int(study.wiring_features(h.masks).size),
-                      "layer_sizes": h.level_sizes(),
-                      "settings": "4 levels, tanh, dropout 0.2, no batch norm, batch 32, 100 epochs, Adam lr 1e-2, "
-                                  "weight decay 1e-3"},
+        "binn": {
+            "auc_mean": float(np.mean(binn_auc)),
+            "auc_sd": float(np.std(binn_auc, ddof=1)),
+            "auc_per_fold": binn_auc,
+            "seconds_per_fit_median": float(np.median(binn_seconds)),
+            "seconds_per_fit": binn_seconds,
+            "build_seconds": theirs["build_seconds"],
+            "inputs": theirs["inputs"],
+            "layer_sizes": theirs["layer_sizes"],
+            "torch": theirs["torch_version"],
+            "settings": "n_layers 4, tanh, dropout 0.2, batch norm, batch 32, 100 epochs, Adam lr 1e-4",
+        },
+        "sparsenet": {
+            "auc_mean": float(np.mean(our_auc)),
+            "auc_sd": float(np.std(our_auc, ddof=1)),
+            "auc_per_fold": our_auc,
+            "seconds_per_fit_median": our_seconds["median"],
+            "build_seconds": build,
+            "inputs": int(study.wiring_features(h.masks).size),
+            "layer_sizes": h.level_sizes(),
+            "settings": "4 levels, tanh, dropout 0.2, no batch norm, batch 32, 100 epochs, Adam lr 1e-2, "
+            "weight decay 1e-3",
+        },
         "logistic_all_auc_mean": ours["models"]["logistic_all"]["roc_auc"]["mean"],
     }
     record["speedup_per_fit"] = record["binn"]["seconds_per_fit_median"] / record["sparsenet"]["seconds_per_fit_median"]
-    record["auc_difference_paired"] = {"mean": float(np.mean(np.subtract(our_auc, binn_auc))),
-                                       "sd": float(np.std(np.subtract(our_auc, binn_auc), ddof=1))}
+    record["auc_difference_paired"] = {
+        "mean": float(np.mean(np.subtract(our_auc, binn_auc))),
+        "sd": float(np.std(np.subtract(our_auc, binn_auc), ddof=1)),
+    }
     print(f"BINN's example, stratified 5-fold x {args.repeats} (same folds):")
     for name in ("binn", "sparsenet"):
         r = record[name]
-        print(f"  {name:9}: ROC AUC {r['auc_mean']:.4f} ± {r['auc_sd']:.4f}, {r['seconds_per_fit_median']:.3f} s a fit "
-              f"(median), network built in {r['build_seconds']:.1f} s, levels {r['layer_sizes']}")
-    print(f"  sparsenet is {record['speedup_per_fit']:.1f}x faster per fit; AUC difference (sparsenet - binn) "
-          f"{record['auc_difference_paired']['mean']:+.4f} ± {record['auc_difference_paired']['sd']:.4f}; "
-          f"logistic regression {record['logistic_all_auc_mean']:.4f}")
+        print(
+            f"  {name:9}: ROC AUC {r['auc_mean']:.4f} ± {r['auc_sd']:.4f}, {r['seconds_per_fit_median']:.3f} s a fit "
+            f"(median), network built in {r['build_seconds']:.1f} s, levels {r['layer_sizes']}"
+        )
+    print(
+        f"  sparsenet is {record['speedup_per_fit']:.1f}x faster per fit; AUC difference (sparsenet - binn) "
+        f"{record['auc_difference_paired']['mean']:+.4f} ± {record['auc_difference_paired']['sd']:.4f}; "
+        f"logistic regression {record['logistic_all_auc_mean']:.4f}"
+    )
     if args.json:
         args.json.write_text(json.dumps(record, indent=1) + "\n")
         print(f"wrote {args.json}")

@@ -10,6 +10,7 @@ iJO1366 masks' flux key as the predictor ``eflux_rank``, where ``sparsenet rank`
 
     python benchmarks/eflux_ranking_null.py [--draws 50]
 """
+
 import argparse
 import json
 import platform
@@ -42,9 +43,13 @@ def scores(growth, y, groups) -> dict:
         if ok.sum() >= 5:
             per.append(pearson(y[ok], growth[ok]))
     ok = np.isfinite(growth)
-    return {"within_group_r": w["within_group_r"], "within_group_spearman": w["within_group_spearman"],
-            "projects_positive": int(np.sum(np.asarray(per) > 0)), "projects_ranked": w["groups_ranked"],
-            "pearson_r": pearson(y[ok], growth[ok])}
+    return {
+        "within_group_r": w["within_group_r"],
+        "within_group_spearman": w["within_group_spearman"],
+        "projects_positive": int(np.sum(np.asarray(per) > 0)),
+        "projects_ranked": w["groups_ranked"],
+        "pearson_r": pearson(y[ok], growth[ok]),
+    }
 
 
 def main():
@@ -58,8 +63,7 @@ def main():
     head = rows[0]
     gi, yi = head.index("project"), head.index(precise.GROWTH_COLUMN)
     table = {r[0]: r for r in rows[1:]}
-    labelled = [i for i, s in enumerate(sample_ids) if s in table and table[s][yi].strip()
-                and float(table[s][yi]) > 0]
+    labelled = [i for i, s in enumerate(sample_ids) if s in table and table[s][yi].strip() and float(table[s][yi]) > 0]
     y = np.array([float(table[sample_ids[i]][yi]) for i in labelled])
     groups = [table[sample_ids[i]][gi] for i in labelled]
     levels = all_levels[labelled]
@@ -73,23 +77,47 @@ def main():
         if d % 10 == 0:
             print(f"draw {d}: {draws[-1]['scores']}, {time.perf_counter() - t0:.0f} s", flush=True)
     real = draws[0]["scores"]
-    metrics = {m: {**compare(real[m], np.array([x["scores"][m] for x in draws[1:]]), m),
-                   "null_values": [x["scores"][m] for x in draws[1:]]}
-               for m in ("within_group_r", "within_group_spearman", "pearson_r")}
-    out = {"what": __doc__.split("\n\n")[0], "samples": len(labelled), "projects": len(set(groups)),
-           "genes_measured": measured, "draws": args.draws, "seconds": time.perf_counter() - t0,
-           "machine": f"{platform.machine()}, {platform.python_version()}", "real": real,
-           "projects_positive": real["projects_positive"], "projects_ranked": real["projects_ranked"],
-           "not_optimal_real": draws[0]["not_optimal"], "metrics": metrics,
-           "network_within_project_r": "~0.58 (sparsenet train, default, grouped 10-fold: README's evidence)"}
+    metrics = {
+        m: {
+            **compare(real[m], np.array([x["scores"][m] for x in draws[1:]]), m),
+            "null_values": [x["scores"][m] for x in draws[1:]],
+        }
+        for m in ("within_group_r", "within_group_spearman", "pearson_r")
+    }
+    out = {
+        "what": __doc__.split("\n\n")[0],
+        "samples": len(labelled),
+        "projects": len(set(groups)),
+        "genes_measured": measured,
+        "draws": args.draws,
+        "seconds": time.perf_counter() - t0,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "real": real,
+        "projects_positive": real["projects_positive"],
+        "projects_ranked": real["projects_ranked"],
+        "not_optimal_real": draws[0]["not_optimal"],
+        "metrics": metrics,
+        "network_within_project_r": "~0.58 (sparsenet train, default, grouped 10-fold: README's evidence)",
+    }
     path = ROOT / "benchmarks" / "results" / "cpu_eflux_ranking_null.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     ledger = ROOT / "data" / "controls.json"
     evidence = _read(ledger)
-    entry = {"data": LABEL, "scheme": "none (no labels, no folds)", "seed": 0, "null_model": "genes",
-             "masks_file": "iJO1366_masks.h5", "predictors": {"eflux_rank": _kept(metrics)}}
-    _join(evidence.setdefault(flux_key(mask_fingerprint(masks)), {}), LABEL, entry, ("scheme", "seed", "null_model"),
-          "predictors")
+    entry = {
+        "data": LABEL,
+        "scheme": "none (no labels, no folds)",
+        "seed": 0,
+        "null_model": "genes",
+        "masks_file": "iJO1366_masks.h5",
+        "predictors": {"eflux_rank": _kept(metrics)},
+    }
+    _join(
+        evidence.setdefault(flux_key(mask_fingerprint(masks)), {}),
+        LABEL,
+        entry,
+        ("scheme", "seed", "null_model"),
+        "predictors",
+    )
     _write(ledger, evidence)
     for m, v in metrics.items():
         print(f"{m}: real {v['real']:+.3f}, null {v['null_mean']:+.3f} ± {v['null_sd']:.3f}, p = {v['p']:.3f}")

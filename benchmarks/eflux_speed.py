@@ -8,6 +8,7 @@ Levels are PRECISE's log2(TPM + 1) turned linear (2**x - 1); every reaction is s
 each fold's training samples). Prints seconds per stage, failed solves by status, and r of the predicted
 against the measured growth pooled and within each project (projects of 5 or more labelled samples).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,25 +57,37 @@ def main():
     t_solve = time.perf_counter() - t0
     with open(files["sample_table.csv"], newline="") as fh:
         rows = {r["Sample ID"]: r for r in csv.DictReader(fh)}
-    growth = np.array([float(rows[s][precise.GROWTH_COLUMN] or "nan") if s in rows else np.nan
-                       for s in expr.sample_ids])
+    growth = np.array(
+        [float(rows[s][precise.GROWTH_COLUMN] or "nan") if s in rows else np.nan for s in expr.sample_ids]
+    )
     growth[growth == 0] = np.nan  # as train reads them: 0 is not measured
     project = [rows[s][precise.GROUP_COLUMN] if s in rows else "" for s in expr.sample_ids]
     labelled = np.isfinite(growth)
     ranked = within_group_r(growth[labelled], result.growth[labelled], np.asarray(project, dtype=object)[labelled])
-    out = {"benchmark": "eflux_speed", "date": datetime.date.today().isoformat(), "command": " ".join(sys.argv),
-           "machine": {"cpus": os.cpu_count(),
-                       "platform": platform.platform()}, "solver": str(solver.fba.solver.interface.__name__),
-           "samples": len(levels), "reactions_constrained": len(activities.reaction_ids),
-           "seconds": {"read": t_read, "activities": t_act, "build": t_build, "fba_and_pfba": t_solve},
-           "failed": result.failed, "labelled": int(labelled.sum()),
-           "pooled_r": pearson(growth[labelled], result.growth[labelled]), **ranked}
-    print(f"{len(levels)} samples, {len(activities.reaction_ids)} reactions bounded; read {t_read:.1f} s, "
-          f"activities {t_act:.2f} s, problems built {t_build:.1f} s, FBA + pFBA {t_solve:.1f} s "
-          f"({1000 * t_solve / len(levels):.0f} ms a sample); failed {result.failed or 'none'}")
-    print(f"E-Flux growth against measured ({int(labelled.sum())} labelled): pooled r {out['pooled_r']:.3f}; "
-          f"within projects r {ranked['within_group_r']:.3f} (Spearman {ranked['within_group_spearman']:.3f}, "
-          f"{ranked['groups_ranked']} projects); all scaled on every sample: a first look, not a CV score")
+    out = {
+        "benchmark": "eflux_speed",
+        "date": datetime.date.today().isoformat(),
+        "command": " ".join(sys.argv),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "solver": str(solver.fba.solver.interface.__name__),
+        "samples": len(levels),
+        "reactions_constrained": len(activities.reaction_ids),
+        "seconds": {"read": t_read, "activities": t_act, "build": t_build, "fba_and_pfba": t_solve},
+        "failed": result.failed,
+        "labelled": int(labelled.sum()),
+        "pooled_r": pearson(growth[labelled], result.growth[labelled]),
+        **ranked,
+    }
+    print(
+        f"{len(levels)} samples, {len(activities.reaction_ids)} reactions bounded; read {t_read:.1f} s, "
+        f"activities {t_act:.2f} s, problems built {t_build:.1f} s, FBA + pFBA {t_solve:.1f} s "
+        f"({1000 * t_solve / len(levels):.0f} ms a sample); failed {result.failed or 'none'}"
+    )
+    print(
+        f"E-Flux growth against measured ({int(labelled.sum())} labelled): pooled r {out['pooled_r']:.3f}; "
+        f"within projects r {ranked['within_group_r']:.3f} (Spearman {ranked['within_group_spearman']:.3f}, "
+        f"{ranked['groups_ranked']} projects); all scaled on every sample: a first look, not a CV score"
+    )
     if args.plot:
         import matplotlib
 
@@ -89,9 +102,10 @@ def main():
             ax.scatter(growth[at], result.growth[at], s=14, color=colour, label=name)
         ax.set_xlabel("measured growth rate (1/h)")
         ax.set_ylabel("E-Flux biomass flux (iJO1366)")
-        ax.set_title(f"E-Flux on PRECISE: pooled r {out['pooled_r']:.2f}, within projects "
-                     f"{ranked['within_group_r']:.2f}",
-                     fontsize=9)
+        ax.set_title(
+            f"E-Flux on PRECISE: pooled r {out['pooled_r']:.2f}, within projects {ranked['within_group_r']:.2f}",
+            fontsize=9,
+        )
         ax.legend(fontsize=6, ncol=2, frameon=False)
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)

@@ -16,6 +16,7 @@
 3. ``--train-pairs N``: the whole default ``sparsenet train`` of the previous code and of this one,
    alternating N times (paired), wall seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,9 +69,17 @@ def problem(folder=None):
         from sparsenet.masks.store import read_masks, shipped_mask_path
 
         files = {f: where / f for f in precise.DEFAULT_RUN}
-        ds = load_dataset(read_masks(shipped_mask_path("iJO1366")),
-                          DataSpec(files["log_tpm.csv"], files["sample_table.csv"], precise.REFERENCE_SAMPLES,
-                                   columns=[precise.GROWTH_COLUMN], group_by="project"), read_out=True)
+        ds = load_dataset(
+            read_masks(shipped_mask_path("iJO1366")),
+            DataSpec(
+                files["log_tpm.csv"],
+                files["sample_table.csv"],
+                precise.REFERENCE_SAMPLES,
+                columns=[precise.GROWTH_COLUMN],
+                group_by="project",
+            ),
+            read_out=True,
+        )
         test = make_folds(ds, "grouped", 10, 1)[0]
         train = np.setdiff1d(np.arange(ds.labelled.size), test)
         keep = {ds.labelled_ids[i] for i in test}
@@ -130,6 +139,7 @@ def kernel_step(x, y, steps):
             t = time.perf_counter()
             kernel(*args)
             spent[0] += time.perf_counter() - t
+
         return call
 
     try:
@@ -190,13 +200,20 @@ def old_step(rev, x, y, steps, repeats):
     """The previous code's one-network step, in a worktree of ``rev``, on the same data."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True
+        )
         try:
             np.savez(Path(tmp) / "data.npz", x=x, y=y)
             env = dict(os.environ, PYTHONPATH=str(tree))
-            done = subprocess.run([sys.executable, "-c", OLD_STEP, str(Path(tmp) / "data.npz"), str(steps),
-                                   str(repeats + 1)], capture_output=True, text=True, env=env, cwd=tree, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", OLD_STEP, str(Path(tmp) / "data.npz"), str(steps), str(repeats + 1)],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tree,
+                check=True,
+            )
             return json.loads(done.stdout.strip().splitlines()[-1])
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
@@ -207,16 +224,21 @@ def train_pairs(rev, pairs):
     times = {"previous": [], "now": []}
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True
+        )
         try:
             for i in range(pairs):
                 for label, where in (("previous", tree), ("now", ROOT)):
                     env = dict(os.environ, PYTHONPATH=str(where))
                     t = time.perf_counter()
-                    subprocess.run([sys.executable, "-m", "sparsenet.cli.main", "train", "--out",
-                                    str(Path(tmp) / f"{label}{i}")],
-                                   cwd=where, env=env, check=True, capture_output=True)
+                    subprocess.run(
+                        [sys.executable, "-m", "sparsenet.cli.main", "train", "--out", str(Path(tmp) / f"{label}{i}")],
+                        cwd=where,
+                        env=env,
+                        check=True,
+                        capture_output=True,
+                    )
                     times[label].append(time.perf_counter() - t)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
@@ -248,32 +270,51 @@ def main():
         t = torch_step(x, y, args.steps, device)
         if t is not None:
             torch_.append(t)
-    result = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *sys.argv]),
-              "cores": os.cpu_count(), "data": data, "batch": len(x), "steps": args.steps, "device": device,
-              "omp_wait_policy": wait,
-              "baseline_rev": None if args.no_baseline else args.baseline_rev,
-              "one_step_ms": {"previous": 1e3 * float(np.median(old)) if old else None,
-                              "now": 1e3 * float(np.median(now)),
-                              "pytorch_masked_dense": 1e3 * float(np.median(torch_)) if torch_ else None}}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(["python", *sys.argv]),
+        "cores": os.cpu_count(),
+        "data": data,
+        "batch": len(x),
+        "steps": args.steps,
+        "device": device,
+        "omp_wait_policy": wait,
+        "baseline_rev": None if args.no_baseline else args.baseline_rev,
+        "one_step_ms": {
+            "previous": 1e3 * float(np.median(old)) if old else None,
+            "now": 1e3 * float(np.median(now)),
+            "pytorch_masked_dense": 1e3 * float(np.median(torch_)) if torch_ else None,
+        },
+    }
     one = result["one_step_ms"]
     print(f"one step of the default network, batch {len(x)}, penalty included (median of {args.repeats}):")
     if one["previous"]:
-        print(f"  previous code {one['previous']:.3f} ms; now {one['now']:.3f} ms: "
-              f"{one['previous'] / one['now']:.1f}x faster")
+        print(
+            f"  previous code {one['previous']:.3f} ms; now {one['now']:.3f} ms: "
+            f"{one['previous'] / one['now']:.1f}x faster"
+        )
     else:
         print(f"  now {one['now']:.3f} ms")
     if one["pytorch_masked_dense"]:
-        print(f"  PyTorch masked-dense {one['pytorch_masked_dense']:.3f} ms: now "
-              f"{one['pytorch_masked_dense'] / one['now']:.1f}x faster")
+        print(
+            f"  PyTorch masked-dense {one['pytorch_masked_dense']:.3f} ms: now "
+            f"{one['pytorch_masked_dense'] / one['now']:.1f}x faster"
+        )
     if device == "cpu":
         kernel, whole = kernel_step(x, y, args.steps)
         result["one_step_ms"]["in_masked_kernels"] = 1e3 * kernel
         result["one_step_ms"]["timed_fit_per_step"] = 1e3 * whole
-        print(f"  of a step ({1e3 * whole:.3f} ms in a fit timing its kernels), {1e3 * kernel:.3f} ms "
-              f"({100 * kernel / whole:.0f} %) is inside the masked layers' sparse kernels"
-              + (f": a step with nothing else would be {one['previous'] / (1e3 * kernel):.1f}x "
-                 "faster than the previous "
-                 f"code's" if one["previous"] else ""))
+        print(
+            f"  of a step ({1e3 * whole:.3f} ms in a fit timing its kernels), {1e3 * kernel:.3f} ms "
+            f"({100 * kernel / whole:.0f} %) is inside the masked layers' sparse kernels"
+            + (
+                f": a step with nothing else would be {one['previous'] / (1e3 * kernel):.1f}x "
+                "faster than the previous "
+                f"code's"
+                if one["previous"]
+                else ""
+            )
+        )
     stacked = {}
     sizes = [int(k) for k in args.stacks.split(",")]
     for k in sizes:
@@ -281,24 +322,36 @@ def main():
         together = stack_step(x, y, k, steps, device)
         alone = stack_step(x, y, 1, steps, device) * k
         setup = stack_fit(x, y, k, 1, device)
-        stacked[k] = {"stacked_ms_per_step": 1e3 * together, "separate_ms_per_step": 1e3 * alone,
-                      "building_the_stack_ms": 1e3 * setup}
-        print(f"  K = {k:2d}: stacked {1e3 * together:8.3f} ms a step, K separate fits {1e3 * alone:8.3f} ms: "
-              f"{alone / together:.1f}x (building the stack: {1e3 * setup:.0f} ms)")
+        stacked[k] = {
+            "stacked_ms_per_step": 1e3 * together,
+            "separate_ms_per_step": 1e3 * alone,
+            "building_the_stack_ms": 1e3 * setup,
+        }
+        print(
+            f"  K = {k:2d}: stacked {1e3 * together:8.3f} ms a step, K separate fits {1e3 * alone:8.3f} ms: "
+            f"{alone / together:.1f}x (building the stack: {1e3 * setup:.0f} ms)"
+        )
     result["stacks"] = stacked
     if 1 in stacked and sizes[-1] != 1:
         big = sizes[-1]
         result["largest_stacked_over_one"] = stacked[big]["stacked_ms_per_step"] / stacked[1]["stacked_ms_per_step"]
-        print(f"  {big} stacked: {result['largest_stacked_over_one']:.1f}x the time of one network's step"
-              + (f", {stacked[big]['stacked_ms_per_step'] / one['previous']:.1f}x the previous code's one"
-                 if one["previous"] else ""))
+        print(
+            f"  {big} stacked: {result['largest_stacked_over_one']:.1f}x the time of one network's step"
+            + (
+                f", {stacked[big]['stacked_ms_per_step'] / one['previous']:.1f}x the previous code's one"
+                if one["previous"]
+                else ""
+            )
+        )
     if args.train_pairs:
         times = train_pairs(args.baseline_rev, args.train_pairs)
         result["default_train_seconds"] = times
         ratio = np.array(times["previous"]) / np.array(times["now"])
-        print(f"default sparsenet train: previous {np.round(times['previous'], 1)} s, now "
-              f"{np.round(times['now'], 1)} s; "
-              f"{ratio.mean():.2f}x faster (paired, {args.train_pairs} pairs)")
+        print(
+            f"default sparsenet train: previous {np.round(times['previous'], 1)} s, now "
+            f"{np.round(times['now'], 1)} s; "
+            f"{ratio.mean():.2f}x faster (paired, {args.train_pairs} pairs)"
+        )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
         print(f"wrote {args.json}")

@@ -12,6 +12,7 @@ the network and the hybrid are compared paired, seed by seed, on the same folds 
 This is the two-stage form of "a read-out that also sees the flux features" (the network's read-out is linear,
 so a joint read-out adds the same linear term; here it is fitted on held-out residuals, not jointly).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def main():
     from sparsenet.runs.flux_baselines import flux_features, fold_fluxes
     from sparsenet.studies.flux_control import _problem
 
-    cfg = build_config("default", device="cpu", cv=args.cv, folds=10, seed=args.seed, baselines="none",
-                       final_model=False)
+    cfg = build_config(
+        "default", device="cpu", cv=args.cv, folds=10, seed=args.seed, baselines="none", final_model=False
+    )
     data = studies.load_data(studies.DataOptions(), cfg)
     ds = data.dataset
     problem = _problem(data, args.cv, 10, args.seed, ("flux_ridge",))
@@ -61,6 +63,7 @@ def main():
         f_train, f_test = flux_features(fluxes, np.arange(len(train)), np.arange(len(train), len(rows)))
         inner = list(GroupKFold(5).split(train, groups=groups[train]))
         for s in seeds:
+
             def net(s=s):
                 return SparseNetRegressor(unlabelled=unlabelled, random_state=s)
 
@@ -68,25 +71,40 @@ def main():
             oof = np.empty(len(train))
             for fit_rows, held in inner:
                 oof[held] = net().fit(X[train][fit_rows], y[train][fit_rows]).predict(X[train][held])
-            correction = baselines.fit_predict("ridge", f_train, (y[train] - oof)[:, None], groups[train], f_test,
-                                               s)[:, 0]
+            correction = baselines.fit_predict("ridge", f_train, (y[train] - oof)[:, None], groups[train], f_test, s)[
+                :, 0
+            ]
             pred[s]["network"][test], pred[s]["hybrid"][test] = outer, outer + correction
         print(f"fold {f + 1}/{len(problem.folds)} done, {time.perf_counter() - t0:.0f} s", flush=True)
     scores = {s: {k: metrics.prediction_metrics(y, p, list(groups)) for k, p in pred[s].items()} for s in seeds}
-    out = {"what": __doc__.splitlines()[0], "cv": args.cv, "seed": args.seed, "network_seeds": seeds,
-           "date": datetime.date.today().isoformat(), "machine": platform.platform(), "seconds":
-           time.perf_counter() - t0, "per_seed": {str(s): scores[s] for s in seeds}, "paired": {}}
+    out = {
+        "what": __doc__.splitlines()[0],
+        "cv": args.cv,
+        "seed": args.seed,
+        "network_seeds": seeds,
+        "date": datetime.date.today().isoformat(),
+        "machine": platform.platform(),
+        "seconds": time.perf_counter() - t0,
+        "per_seed": {str(s): scores[s] for s in seeds},
+        "paired": {},
+    }
     for m in ("pearson_r", "within_20_percent", "rmse", "within_group_r"):
         d = np.array([scores[s]["hybrid"][m] - scores[s]["network"][m] for s in seeds])
         better = d < 0 if m == "rmse" else d > 0
-        out["paired"][m] = {"network": float(np.mean([scores[s]["network"][m] for s in seeds])),
-                            "hybrid": float(np.mean([scores[s]["hybrid"][m] for s in seeds])),
-                            "difference_mean": float(d.mean()), "difference_sd": float(d.std(ddof=1)) if len(d) > 1
-                            else 0.0, "hybrid_better_in": int(better.sum()), "seeds": len(d)}
+        out["paired"][m] = {
+            "network": float(np.mean([scores[s]["network"][m] for s in seeds])),
+            "hybrid": float(np.mean([scores[s]["hybrid"][m] for s in seeds])),
+            "difference_mean": float(d.mean()),
+            "difference_sd": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+            "hybrid_better_in": int(better.sum()),
+            "seeds": len(d),
+        }
         e = out["paired"][m]
-        print(f"{m:18} network {e['network']:.3f}  hybrid {e['hybrid']:.3f}  hybrid - network "
-              f"{e['difference_mean']:+.3f} ± {e['difference_sd']:.3f} (hybrid better in {e['hybrid_better_in']} of "
-              f"{e['seeds']})")
+        print(
+            f"{m:18} network {e['network']:.3f}  hybrid {e['hybrid']:.3f}  hybrid - network "
+            f"{e['difference_mean']:+.3f} ± {e['difference_sd']:.3f} (hybrid better in {e['hybrid_better_in']} of "
+            f"{e['seeds']})"
+        )
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
 

@@ -8,6 +8,7 @@ outside) and its rate among those inside, with the lower bounds a growth rate's 
 
     python benchmarks/interval_flag_recall.py
 """
+
 import json
 import platform
 import time
@@ -47,25 +48,45 @@ def main():
         d = nearest_distance(x[mine], x[other])
         flagged = d > t
         clipped += int(np.sum(pred[mine] - q < 0))
-        rows.append({"project": g, "samples": int(mine.sum()), "inside": float(1 - outside.mean()),
-                     "outside": int(outside.sum()), "flagged": int(flagged.sum()),
-                     "flagged_outside": int((flagged & outside).sum()), "far_threshold": t})
+        rows.append(
+            {
+                "project": g,
+                "samples": int(mine.sum()),
+                "inside": float(1 - outside.mean()),
+                "outside": int(outside.sum()),
+                "flagged": int(flagged.sum()),
+                "flagged_outside": int((flagged & outside).sum()),
+                "far_threshold": t,
+            }
+        )
         outside_all.append(outside)
         flagged_all.append(flagged)
     outside, flagged = np.concatenate(outside_all), np.concatenate(flagged_all)
-    summary = {"samples": int(outside.size), "coverage": float(1 - outside.mean()), "outside": int(outside.sum()),
-               "flag_recall": float(flagged[outside].mean()) if outside.any() else None,
-               "flag_rate_inside": float(flagged[~outside].mean()) if (~outside).any() else None,
-               "flagged": int(flagged.sum()), "lower_bounds_clipped_to_0": clipped,
-               "network_r": result.report["results"]["lopo/B"]["phenotypes"][ds.target_columns[0]]["pearson_r"]}
-    record = {"what": __doc__.split("\n\n")[0], "summary": summary, "per_project": rows,
-              "seconds": time.perf_counter() - t0, "machine": f"{platform.machine()}, {platform.python_version()}"}
+    summary = {
+        "samples": int(outside.size),
+        "coverage": float(1 - outside.mean()),
+        "outside": int(outside.sum()),
+        "flag_recall": float(flagged[outside].mean()) if outside.any() else None,
+        "flag_rate_inside": float(flagged[~outside].mean()) if (~outside).any() else None,
+        "flagged": int(flagged.sum()),
+        "lower_bounds_clipped_to_0": clipped,
+        "network_r": result.report["results"]["lopo/B"]["phenotypes"][ds.target_columns[0]]["pearson_r"],
+    }
+    record = {
+        "what": __doc__.split("\n\n")[0],
+        "summary": summary,
+        "per_project": rows,
+        "seconds": time.perf_counter() - t0,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+    }
     path = ROOT / "benchmarks" / "results" / "cpu_interval_flag_recall.json"
     path.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
     for r in sorted(rows, key=lambda r: r["inside"]):
-        print(f"{r['project']:>12}: {r['samples']:3d} samples, {100 * r['inside']:5.1f} % inside, "
-              f"{r['outside']} outside ({r['flagged_outside']} flagged), {r['flagged']} flagged")
+        print(
+            f"{r['project']:>12}: {r['samples']:3d} samples, {100 * r['inside']:5.1f} % inside, "
+            f"{r['outside']} outside ({r['flagged_outside']} flagged), {r['flagged']} flagged"
+        )
     print(f"wrote {path}")
 
 

@@ -8,6 +8,7 @@ hierarchy whose level sizes differ from the recorded run's is refused. Needs the
 
     python benchmarks/record_classification_controls.py
 """
+
 import json
 import shutil
 import tempfile
@@ -27,36 +28,57 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def precise_table():
     d = cache_dir()
-    return read_labelled(d / "log_tpm.csv", d / "sample_table.csv", "Sample ID", "Evolved Sample", "project",
-                         missing="mean", merge={"evolved": ["Endpoint", "Midpoint"]})
+    return read_labelled(
+        d / "log_tpm.csv",
+        d / "sample_table.csv",
+        "Sample ID",
+        "Evolved Sample",
+        "project",
+        missing="mean",
+        merge={"evolved": ["Endpoint", "Midpoint"]},
+    )
 
 
 def ijo1366(table):
     """As `sparsenet masks hierarchy iJO1366 --data log_tpm.csv`, then classify's restriction to the table."""
     model, _, _ = load_model("iJO1366")
-    return subsystem_hierarchy(model, feature_ids_of_table(cache_dir() / "log_tpm.csv"),
-                               model_file="iJO1366").restricted_to(table.feature_ids)
+    return subsystem_hierarchy(
+        model, feature_ids_of_table(cache_dir() / "log_tpm.csv"), model_file="iJO1366"
+    ).restricted_to(table.feature_ids)
 
 
 def main():
     d = cache_dir()
     binn = binn_example()
     precise = precise_table()
-    runs = [("cpu_binn_example_control.json", lambda: reactome_hierarchy(binn.feature_ids, 4),
-             "BINN's example (197 plasma samples, groups 1 vs 2), stratified 5-fold x 3"),
-            ("cpu_precise_evolved_ijo1366_control.json", lambda: ijo1366(precise),
-             "PRECISE evolved (ALE endpoint/midpoint) vs rest, stratified group 5-fold by project"),
-            ("cpu_precise_evolved_trn_control.json",
-             lambda: hierarchy_from_files(d / "trn.csv", feature_ids_of_table(d / "log_tpm.csv"), 1,
-                                          columns=("gene_id", "regulator")).restricted_to(precise.feature_ids),
-             "PRECISE evolved (ALE endpoint/midpoint) vs rest, stratified group 5-fold by project")]
+    runs = [
+        (
+            "cpu_binn_example_control.json",
+            lambda: reactome_hierarchy(binn.feature_ids, 4),
+            "BINN's example (197 plasma samples, groups 1 vs 2), stratified 5-fold x 3",
+        ),
+        (
+            "cpu_precise_evolved_ijo1366_control.json",
+            lambda: ijo1366(precise),
+            "PRECISE evolved (ALE endpoint/midpoint) vs rest, stratified group 5-fold by project",
+        ),
+        (
+            "cpu_precise_evolved_trn_control.json",
+            lambda: hierarchy_from_files(
+                d / "trn.csv", feature_ids_of_table(d / "log_tpm.csv"), 1, columns=("gene_id", "regulator")
+            ).restricted_to(precise.feature_ids),
+            "PRECISE evolved (ALE endpoint/midpoint) vs rest, stratified group 5-fold by project",
+        ),
+    ]
     for name, build, label in runs:
         record = json.loads((RESULTS / name).read_text())
         h = build()
         recorded = (record["hierarchy"]["levels"], record["hierarchy"]["features_linked"])
         if (h.n_levels, h.attrs["features_linked"]) != recorded:
-            raise SystemExit(f"{name}: the rebuilt hierarchy ({h.n_levels} levels, {h.attrs['features_linked']} "
-                             f"features linked) is not the recorded one {recorded}")
+            raise SystemExit(
+                f"{name}: the rebuilt hierarchy ({h.n_levels} levels, {h.attrs['features_linked']} "
+                f"features linked) is not the recorded one {recorded}"
+            )
         record["hierarchy"]["fingerprint"] = h.fingerprint()
         folder = Path(tempfile.mkdtemp())
         (folder / "classification.json").write_text(json.dumps(record))

@@ -5,6 +5,7 @@
 Drops the per-fold held-out probabilities, the fold indices and the per-node arrays (the run folder's
 importance.csv keeps those), and keeps each level's ``--top`` nodes by importance with their null percentiles.
 """
+
 import argparse
 import json
 from pathlib import Path
@@ -25,7 +26,7 @@ def main():
     if "top_nodes" not in r:  # records of 0.5.0's first runs: each level's top nodes by index
         r["top_nodes"] = []
         for level, imp in enumerate(importance):
-            for i in sorted(range(len(imp)), key=lambda i: -imp[i])[:args.top]:
+            for i in sorted(range(len(imp)), key=lambda i: -imp[i])[: args.top]:
                 row = {"level": level + 1, "index": i, "importance": imp[i]}
                 for kind, e in r.get("control", {}).get("null_models", {}).items():
                     row[f"percentile_{kind}"] = e["node_percentile"][level][i]

@@ -1,4 +1,5 @@
 """What every command shares: one-line errors, output checks."""
+
 from __future__ import annotations
 
 import functools
@@ -6,7 +7,6 @@ import os
 from pathlib import Path
 
 import typer
-
 
 
 def command_line() -> str:
@@ -25,6 +25,7 @@ def friendly(fn):
     """Report bad input as one line on stderr with exit status 1, never a traceback. Anything else that
     goes wrong is a bug of sparsenet's: one line saying so, exit status 2 (SPARSENET_DEBUG=1 re-raises it,
     traceback and all)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         import warnings
@@ -50,9 +51,13 @@ def friendly(fn):
             if os.environ.get("SPARSENET_DEBUG"):
                 raise
             what = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            typer.echo(f"error: sparsenet failed unexpectedly ({type(e).__name__}: {what[:200]}); this is a bug, "
-                       "please report it with the command you ran (SPARSENET_DEBUG=1 shows where)", err=True)
+            typer.echo(
+                f"error: sparsenet failed unexpectedly ({type(e).__name__}: {what[:200]}); this is a bug, "
+                "please report it with the command you ran (SPARSENET_DEBUG=1 shows where)",
+                err=True,
+            )
             raise typer.Exit(2) from None
+
     return wrapper
 
 

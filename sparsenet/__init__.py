@@ -1,4 +1,5 @@
 """sparsenet: an autograd-free sparse neural-network engine and DeepMetabolism on it."""
+
 import os
 
 # Numba's OpenMP threads spin at every barrier by default. Fine-tuning is thousands of small steps,
@@ -9,10 +10,27 @@ import os
 # OMP_WAIT_POLICY=ACTIVE in the environment takes the faster, fragile setting back.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .engine import (Activation, Adam, DenseLinear, Dropout, Layer, MaskedLinear, OneToOne, ReLU, Sequential, Sigmoid,
-                     Softplus, Tanh, binary_cross_entropy_with_logits, mean_squared_error, scaled_squared_error,
-                     softmax_cross_entropy, softplus_scaled_squared_error, sum_abs_relative_error,
-                     sum_squared_error)
+from .engine import (
+    Activation,
+    Adam,
+    DenseLinear,
+    Dropout,
+    Layer,
+    MaskedLinear,
+    OneToOne,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softplus,
+    Tanh,
+    binary_cross_entropy_with_logits,
+    mean_squared_error,
+    scaled_squared_error,
+    softmax_cross_entropy,
+    softplus_scaled_squared_error,
+    sum_abs_relative_error,
+    sum_squared_error,
+)
 
 from .version import __version__ as __version__
 
@@ -27,8 +45,29 @@ def __getattr__(name):  # the estimators import scikit-learn: only when asked fo
 
         return getattr(estimator, name)
     raise AttributeError(f"module 'sparsenet' has no attribute {name!r}")
-__all__ = ["Activation", "Adam", "DenseLinear", "Dropout", "Layer", "MaskedLinear", "OneToOne", "ReLU", "Sequential",
-           "Sigmoid", "Softplus", "Tanh", "binary_cross_entropy_with_logits", "mean_squared_error",
-           "scaled_squared_error", "softmax_cross_entropy", "softplus_scaled_squared_error", "sum_abs_relative_error",
-           "sum_squared_error",
-           "SparseNetClassifier", "SparseNetRegressor", "SparseNetRegressorCV"]
+
+
+__all__ = [
+    "Activation",
+    "Adam",
+    "DenseLinear",
+    "Dropout",
+    "Layer",
+    "MaskedLinear",
+    "OneToOne",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softplus",
+    "Tanh",
+    "binary_cross_entropy_with_logits",
+    "mean_squared_error",
+    "scaled_squared_error",
+    "softmax_cross_entropy",
+    "softplus_scaled_squared_error",
+    "sum_abs_relative_error",
+    "sum_squared_error",
+    "SparseNetClassifier",
+    "SparseNetRegressor",
+    "SparseNetRegressorCV",
+]

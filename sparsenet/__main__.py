@@ -1,4 +1,5 @@
 """``python -m sparsenet``: the ``sparsenet`` command line."""
+
 from sparsenet.cli.main import main
 
 main()

@@ -1,5 +1,6 @@
 """The one refusal of a value outside its allowed set, worded one way wherever a value is checked: the option
 as the command line names it (or the parameter, for a Python caller), the values it takes, what was given."""
+
 from __future__ import annotations
 
 

@@ -2,6 +2,7 @@
 
 Nothing half-written is ever left under the target's name, even if the process is killed.
 """
+
 from __future__ import annotations
 
 import json

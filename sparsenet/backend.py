@@ -8,6 +8,7 @@ feature-major (Fortran order), so ``x.T`` is a C-contiguous ``(features, batch)`
 Kernels then walk the batch contiguously: SIMD lanes on the CPU, coalesced threads on the GPU.
 Inputs in any other layout are accepted and converted once (:func:`feature_major`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -49,8 +50,10 @@ def _probe_gpu():
         ok = bool((cupy.asnumpy(out) == 2 * np.arange(64) + 1).all())
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return None, (f"a CUDA device is present but a test kernel did not compile or run ({type(e).__name__}: "
-                      f"{first[:160]}); install CuPy with its CUDA compiler: pip install 'cupy-cuda13x[ctk]'")
+        return None, (
+            f"a CUDA device is present but a test kernel did not compile or run ({type(e).__name__}: "
+            f"{first[:160]}); install CuPy with its CUDA compiler: pip install 'cupy-cuda13x[ctk]'"
+        )
     if not ok:
         return None, "a CUDA device is present but a test kernel gave wrong results"
     return cupy, None

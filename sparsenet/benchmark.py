@@ -1,5 +1,6 @@
 """Time one DeepMetabolism autoencoder training step, sparse (strategy C's network) against
 dense (strategy A: every layer fully connected), on the same device in one run."""
+
 from __future__ import annotations
 
 import datetime
@@ -33,15 +34,27 @@ def sparse_autoencoder(mask, device="cpu", seed=0) -> Sequential:
     n_out, n_in = mask.shape
     # the gene->protein one-to-one layer is the phenotype layer's input scale (the same function)
     # the decoder's softplus, the last one-to-one layer and the loss run fused in the step
-    return Sequential([MaskedLinear(mask, activation="softplus", seed=seed, input_scale=True),
-                       MaskedLinear(mask.T, seed=seed + 1), Softplus(), OneToOne(n_in)]).to(device)
+    return Sequential(
+        [
+            MaskedLinear(mask, activation="softplus", seed=seed, input_scale=True),
+            MaskedLinear(mask.T, seed=seed + 1),
+            Softplus(),
+            OneToOne(n_in),
+        ]
+    ).to(device)
 
 
 def dense_autoencoder(n_in, n_out, device="cpu", seed=0) -> Sequential:
-    return Sequential([DenseLinear(n_in, n_in, bias=False, seed=seed),
-                       DenseLinear(n_in, n_out, seed=seed + 1), Softplus(),
-                       DenseLinear(n_out, n_in, seed=seed + 2), Softplus(),
-                       DenseLinear(n_in, n_in, bias=False, seed=seed + 3)]).to(device)
+    return Sequential(
+        [
+            DenseLinear(n_in, n_in, bias=False, seed=seed),
+            DenseLinear(n_in, n_out, seed=seed + 1),
+            Softplus(),
+            DenseLinear(n_out, n_in, seed=seed + 2),
+            Softplus(),
+            DenseLinear(n_in, n_in, bias=False, seed=seed + 3),
+        ]
+    ).to(device)
 
 
 def step_flops(batch, n_in, n_out, nnz, dense: bool) -> int:
@@ -95,12 +108,20 @@ def dense_vs_sparse(device="auto", batch=5000, repeats=20, mask=None, mask_sourc
     dense_times = time_training_step(dense_autoencoder(n_in, n_out, device, seed), x, device, dense_repeats)
     s, d = float(np.median(sparse_times)), float(np.median(dense_times))
     return {
-        "device": device_name(device), "backend": device, "batch": batch,
-        "genes": n_in, "phenotypes": n_out, "links": int(mask.nnz), "mask": mask_source,
-        "sparse_step_s": s, "dense_step_s": d, "speedup": d / s,
+        "device": device_name(device),
+        "backend": device,
+        "batch": batch,
+        "genes": n_in,
+        "phenotypes": n_out,
+        "links": int(mask.nnz),
+        "mask": mask_source,
+        "sparse_step_s": s,
+        "dense_step_s": d,
+        "speedup": d / s,
         "sparse_flops": step_flops(batch, n_in, n_out, int(mask.nnz), dense=False),
         "dense_flops": step_flops(batch, n_in, n_out, int(mask.nnz), dense=True),
-        "sparse_repeats": len(sparse_times), "dense_repeats": len(dense_times),
+        "sparse_repeats": len(sparse_times),
+        "dense_repeats": len(dense_times),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
@@ -137,8 +158,9 @@ def kernel_profile(mask, batch=5000, repeats=10, seed=0, device="gpu", launch_ke
     cp = backend.cupy_or_none()
     n_out, n_in = mask.shape
     rng = np.random.default_rng(seed)
-    x = cp.asarray(np.asfortranarray(np.clip(rng.normal(scale=3.0, size=(batch, n_in)), -10, 10)
-                                     .astype(np.float32) / 10))
+    x = cp.asarray(
+        np.asfortranarray(np.clip(rng.normal(scale=3.0, size=(batch, n_in)), -10, 10).astype(np.float32) / 10)
+    )
     net = sparse_autoencoder(mask, "gpu", seed)
     opt = Adam(net.params, net.grads, lr=1e-4)
     records = []
@@ -154,6 +176,7 @@ def kernel_profile(mask, batch=5000, repeats=10, seed=0, device="gpu", launch_ke
                 kernel(grid, block, args, **kw)
             end.record()
             records.append((name, start, end, _array_bytes(args)))
+
         return call
 
     def step():
@@ -186,35 +209,61 @@ def kernel_profile(mask, batch=5000, repeats=10, seed=0, device="gpu", launch_ke
         k["GB_per_s"] = k["bytes"] / k["seconds"] / 1e9 if k["seconds"] > 0 else None
     total_bytes = sum(k["bytes"] for k in kernels.values())
     peak = peak_bandwidth(device)
-    return {"device": device_name(device) if launch_kernels else "bytes model only", "batch": batch,
-            "genes": n_in, "phenotypes": n_out, "links": int(mask.nnz), "kernels": kernels,
-            "kernel_bytes_per_step": total_bytes, "step_s": step_s if launch_kernels else None,
-            "peak_bandwidth_bytes_per_s": peak,
-            "floor_s": total_bytes / peak if peak else None}
+    return {
+        "device": device_name(device) if launch_kernels else "bytes model only",
+        "batch": batch,
+        "genes": n_in,
+        "phenotypes": n_out,
+        "links": int(mask.nnz),
+        "kernels": kernels,
+        "kernel_bytes_per_step": total_bytes,
+        "step_s": step_s if launch_kernels else None,
+        "peak_bandwidth_bytes_per_s": peak,
+        "floor_s": total_bytes / peak if peak else None,
+    }
 
 
 def format_kernel_profile(p: dict) -> str:
     rows = [("kernel", "launches", "ms/step", "MB moved", "GB/s")]
     for name, k in sorted(p["kernels"].items(), key=lambda kv: -kv[1]["seconds"]):
-        rows.append((name, str(k["launches"]), f"{k['seconds'] * 1e3:.3f}", f"{k['bytes'] / 1e6:.1f}",
-                     "-" if k["GB_per_s"] is None else f"{k['GB_per_s']:.0f}"))
+        rows.append(
+            (
+                name,
+                str(k["launches"]),
+                f"{k['seconds'] * 1e3:.3f}",
+                f"{k['bytes'] / 1e6:.1f}",
+                "-" if k["GB_per_s"] is None else f"{k['GB_per_s']:.0f}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     tail = f"kernels move {p['kernel_bytes_per_step'] / 1e6:.0f} MB per step"
     if p["floor_s"]:
-        tail += (f"; at the DRAM peak ({p['peak_bandwidth_bytes_per_s'] / 1e12:.2f} TB/s) that is "
-                 f"{p['floor_s'] * 1e3:.3f} ms")
+        tail += (
+            f"; at the DRAM peak ({p['peak_bandwidth_bytes_per_s'] / 1e12:.2f} TB/s) that is "
+            f"{p['floor_s'] * 1e3:.3f} ms"
+        )
     if p["step_s"]:
         tail += f"; measured step {p['step_s'] * 1e3:.3f} ms (kernels + CuPy array ops + launch gaps)"
     return "\n".join(lines + [tail])
 
 
 def format_table(r: dict) -> str:
-    rows = [("network", "step (ms)", "GFLOP/step", "GFLOP/s"),
-            ("sparse (C)", f"{r['sparse_step_s'] * 1e3:.1f}", f"{r['sparse_flops'] / 1e9:.2f}",
-             f"{r['sparse_flops'] / r['sparse_step_s'] / 1e9:.1f}"),
-            ("dense (A)", f"{r['dense_step_s'] * 1e3:.1f}", f"{r['dense_flops'] / 1e9:.2f}",
-             f"{r['dense_flops'] / r['dense_step_s'] / 1e9:.1f}")]
+    rows = [
+        ("network", "step (ms)", "GFLOP/step", "GFLOP/s"),
+        (
+            "sparse (C)",
+            f"{r['sparse_step_s'] * 1e3:.1f}",
+            f"{r['sparse_flops'] / 1e9:.2f}",
+            f"{r['sparse_flops'] / r['sparse_step_s'] / 1e9:.1f}",
+        ),
+        (
+            "dense (A)",
+            f"{r['dense_step_s'] * 1e3:.1f}",
+            f"{r['dense_flops'] / 1e9:.2f}",
+            f"{r['dense_flops'] / r['dense_step_s'] / 1e9:.1f}",
+        ),
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [f"device: {r['device']}  batch: {r['batch']}  mask: {r['mask']}"]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]

@@ -9,6 +9,7 @@ wiring (genes -> phenotype reactions) with a class read-out. A DataFrame's (or A
 to the wiring's features by name (gene IDs or symbols for a ``Masks``), features missing from X read as the
 training mean; an array must hold the wiring's features in order.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,9 @@ def wiring_levels(masks) -> tuple:
     levels = [sp.csr_matrix(m) for m in levels]
     for k in range(1, len(levels)):
         if levels[k].shape[1] != levels[k - 1].shape[0]:
-            raise ValueError(f"masks: level {k + 1} reads {levels[k].shape[1]} inputs, level {k} has "
-                             f"{levels[k - 1].shape[0]} nodes")
+            raise ValueError(
+                f"masks: level {k + 1} reads {levels[k].shape[1]} inputs, level {k} has {levels[k - 1].shape[0]} nodes"
+            )
     return levels, None
 
 
@@ -72,8 +74,21 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         "random_state": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, masks=None, *, activation="tanh", dropout=0.2, max_epochs=100, batch_size=32,
-                 learning_rate=1e-2, alpha=1e-3, ensemble=1, heads=False, device="cpu", random_state=0):
+    def __init__(
+        self,
+        masks=None,
+        *,
+        activation="tanh",
+        dropout=0.2,
+        max_epochs=100,
+        batch_size=32,
+        learning_rate=1e-2,
+        alpha=1e-3,
+        ensemble=1,
+        heads=False,
+        device="cpu",
+        random_state=0,
+    ):
         self.masks = masks
         self.activation = activation
         self.dropout = dropout
@@ -94,9 +109,16 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
     def _training(self) -> PathwayTraining:
         from .backend import resolve_device
 
-        return PathwayTraining(self.activation, float(self.dropout), int(self.max_epochs), int(self.batch_size),
-                               float(self.learning_rate), float(self.alpha), resolve_device(self.device),
-                               heads=bool(self.heads))
+        return PathwayTraining(
+            self.activation,
+            float(self.dropout),
+            int(self.max_epochs),
+            int(self.batch_size),
+            float(self.learning_rate),
+            float(self.alpha),
+            resolve_device(self.device),
+            heads=bool(self.heads),
+        )
 
     # ------------------------------------------------------------ features
     def _feature_columns(self, names, n_features):
@@ -107,8 +129,10 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
 
             if names is None:
                 if n_features != len(ids.gene_ids):
-                    raise ValueError(f"X has {n_features} columns, the masks {len(ids.gene_ids)} genes: give a "
-                                     "DataFrame with gene IDs or symbols as columns, or the masks' genes in order")
+                    raise ValueError(
+                        f"X has {n_features} columns, the masks {len(ids.gene_ids)} genes: give a "
+                        "DataFrame with gene IDs or symbols as columns, or the masks' genes in order"
+                    )
                 return np.arange(n_features)
             mapped = map_gene_labels(names, ids).model_ids
             where = {g: i for i, g in enumerate(mapped) if g is not None}
@@ -136,16 +160,18 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         arr = check_array(_values(X), dtype=[np.float64, np.float32], ensure_all_finite=True, estimator=self)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn("A column-vector y was passed when a 1d array was expected.", DataConversionWarning,
-                          stacklevel=2)
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected.", DataConversionWarning, stacklevel=2
+            )
             y = y.ravel()
         check_classification_targets(y)
         if y.shape[0] != arr.shape[0]:
             raise ValueError(f"X has {arr.shape[0]} samples, y has {y.shape[0]}")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
-            raise ValueError(f"y has one class ({self.classes_[0]!r}): a classifier needs two or more; check the "
-                             "label column")
+            raise ValueError(
+                f"y has one class ({self.classes_[0]!r}): a classifier needs two or more; check the label column"
+            )
         self.n_features_in_ = arr.shape[1]
         if names is not None:
             self.feature_names_in_ = np.asarray(names, dtype=object)
@@ -159,8 +185,10 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         columns = self._feature_columns(names, arr.shape[1])
         present = columns >= 0
         if not present.any():
-            raise ValueError(f"none of X's columns (like {names[0]!r}) is a feature of the wiring; rename them or "
-                             "build the wiring over these features (sparsenet masks hierarchy --data)")
+            raise ValueError(
+                f"none of X's columns (like {names[0]!r}) is a feature of the wiring; rename them or "
+                "build the wiring over these features (sparsenet masks hierarchy --data)"
+            )
         self.feature_columns_ = columns
         self.mean_ = np.zeros(columns.size)
         self.scale_ = np.ones(columns.size)
@@ -170,8 +198,10 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         self.scale_[present] = np.where(sd > 0, sd, 1.0)
         x = self._inputs(arr, columns)
         training = self._training()
-        self.networks_ = [fit_network(levels, x, codes, self.classes_.size, training, self.random_state + k).to("cpu")
-                          for k in range(self.ensemble)]
+        self.networks_ = [
+            fit_network(levels, x, codes, self.classes_.size, training, self.random_state + k).to("cpu")
+            for k in range(self.ensemble)
+        ]
         return self
 
     def _check_X(self, X):
@@ -182,8 +212,10 @@ class SparseNetClassifier(ClassifierMixin, BaseEstimator):
         if names is not None and fitted is not None and list(fitted) != names:
             return arr, self._feature_columns(names, arr.shape[1])
         if arr.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input.")
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         return arr, self.feature_columns_
 
     def predict_proba(self, X):

@@ -14,6 +14,7 @@ gene order. Rows whose
 strategy C, pre-training) only. ``unlabelled``: more profiles (the same columns as X) for the same
 purpose, e.g. a compendium's profiles without a phenotype.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -56,12 +57,21 @@ def _without_text(X):
         return X
     import pandas as pd
 
-    text = [c for c, dt in dtypes.items() if dt.kind in "OSU" or str(dt) in ("category", "string")
-            if pd.to_numeric(X[c], errors="coerce").notna().sum() == 0 and X[c].notna().sum() >= 2]
+    text = [
+        c
+        for c, dt in dtypes.items()
+        if dt.kind in "OSU" or str(dt) in ("category", "string")
+        if pd.to_numeric(X[c], errors="coerce").notna().sum() == 0 and X[c].notna().sum() >= 2
+    ]
     if not text:
         return X
-    warnings.warn(f"X: {len(text)} column{'s' if len(text) > 1 else ''} of text, not levels, left out: "
-                  + ", ".join(map(str, text[:8])) + (" ..." if len(text) > 8 else ""), UserWarning, stacklevel=4)
+    warnings.warn(
+        f"X: {len(text)} column{'s' if len(text) > 1 else ''} of text, not levels, left out: "
+        + ", ".join(map(str, text[:8]))
+        + (" ..." if len(text) > 8 else ""),
+        UserWarning,
+        stacklevel=4,
+    )
     return X.drop(columns=text)
 
 
@@ -82,9 +92,15 @@ def random_masks(n_features: int, seed: int, names=None, nodes: int | None = Non
     m = rng.random((nodes, n_features)) < density
     m[np.arange(nodes), rng.integers(0, n_features, nodes)] = True
     ids = list(names) if names is not None else [f"x{i}" for i in range(n_features)]
-    return Masks(ids, list(ids), [f"node{i}" for i in range(nodes)], [f"node{i}" for i in range(nodes)],
-                 sp.identity(n_features, format="csr"), sp.csr_matrix(m.astype(np.int8)),
-                 attrs={"kind": "random", "seed": int(seed), "density": density})
+    return Masks(
+        ids,
+        list(ids),
+        [f"node{i}" for i in range(nodes)],
+        [f"node{i}" for i in range(nodes)],
+        sp.identity(n_features, format="csr"),
+        sp.csr_matrix(m.astype(np.int8)),
+        attrs={"kind": "random", "seed": int(seed), "density": density},
+    )
 
 
 class _SparseNetBase(RegressorMixin, BaseEstimator):
@@ -118,12 +134,33 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         "duplicates": [StrOptions({"mean", "first", "error"})],
     }
 
-    def __init__(self, masks=None, *, strategy=DEFAULT["strategy"], init_scale=DEFAULT["init_scale"],
-                 max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None, optimizer=DEFAULT["optimizer"],
-                 ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
-                 loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
-                 pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu", random_state=0,
-                 warm_start=False, min_gene_share=0.5, interval_cv=None, duplicates="mean"):
+    def __init__(
+        self,
+        masks=None,
+        *,
+        strategy=DEFAULT["strategy"],
+        init_scale=DEFAULT["init_scale"],
+        max_iter=DEFAULT["max_steps"],
+        tol=1e-4,
+        learning_rate=None,
+        optimizer=DEFAULT["optimizer"],
+        ensemble=DEFAULT["ensemble"],
+        inputs=DEFAULT["inputs"],
+        head=DEFAULT["head"],
+        targets=None,
+        loss=DEFAULT["loss"],
+        decoder=DEFAULT["decoder"],
+        unlabelled=None,
+        pretrain_samples=1_000_000,
+        pretrain_batch=5000,
+        pretrain_lr=DEFAULT["pretrain_lr"],
+        device="cpu",
+        random_state=0,
+        warm_start=False,
+        min_gene_share=0.5,
+        interval_cv=None,
+        duplicates="mean",
+    ):
         self.masks = masks
         self.strategy = strategy
         self.init_scale = init_scale
@@ -159,11 +196,24 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         """The checked settings (the command line's checks: config.run_config)."""
         from .config.run_config import build_config
 
-        cfg = build_config("default", strategy=self.strategy, inputs=self.inputs, decoder=self.decoder, head=self.head,
-                           pretrain_lr=self.pretrain_lr, max_steps=self.max_iter, ensemble=self.ensemble,
-                           loss=self.loss, l2=alpha, init_scale=self.init_scale, optimizer=self.optimizer,
-                           finetune_lr=self.learning_rate, tol=self.tol, pretrain_samples=self.pretrain_samples,
-                           batch=self.pretrain_batch)
+        cfg = build_config(
+            "default",
+            strategy=self.strategy,
+            inputs=self.inputs,
+            decoder=self.decoder,
+            head=self.head,
+            pretrain_lr=self.pretrain_lr,
+            max_steps=self.max_iter,
+            ensemble=self.ensemble,
+            loss=self.loss,
+            l2=alpha,
+            init_scale=self.init_scale,
+            optimizer=self.optimizer,
+            finetune_lr=self.learning_rate,
+            tol=self.tol,
+            pretrain_samples=self.pretrain_samples,
+            batch=self.pretrain_batch,
+        )
         if len(cfg.strategies) != 1 or cfg.strategies[0] not in ("B", "C"):
             raise ValueError(f"strategy must be 'B' or 'C' (a wiring), got {self.strategy!r}")
         return cfg
@@ -201,16 +251,20 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         genes = masks.gene_ids
         if names is None:
             if self.n_features_in_ != len(genes):
-                raise ValueError(f"X has {self.n_features_in_} columns, the masks {len(genes)} genes: give a DataFrame "
-                                 "with gene IDs or symbols as columns, or an array of the masks' "
-                                 f"{len(genes)} genes in "
-                                 "order")
+                raise ValueError(
+                    f"X has {self.n_features_in_} columns, the masks {len(genes)} genes: give a DataFrame "
+                    "with gene IDs or symbols as columns, or an array of the masks' "
+                    f"{len(genes)} genes in "
+                    "order"
+                )
             return sp.identity(len(genes), format="csr", dtype=np.float64)
         mapping = map_gene_labels(names, masks, duplicates="mean" if self.duplicates == "error" else self.duplicates)
         if mapping.duplicates and self.duplicates == "error":
-            raise ValueError("X has several columns for one gene: " + ", ".join(
-                f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items())
-                + "; keep one of each, or duplicates='mean' (averaged, as train does) or 'first'")
+            raise ValueError(
+                "X has several columns for one gene: "
+                + ", ".join(f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items())
+                + "; keep one of each, or duplicates='mean' (averaged, as train does) or 'first'"
+            )
         position = {g: i for i, g in enumerate(genes)}
         sources: dict = {}
         for j, g in enumerate(mapping.model_ids):
@@ -226,31 +280,42 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         found = len(sources)
         unmatched = [str(n) for n, g in zip(names, mapping.model_ids, strict=True) if g is None]
         if fitting and found < self.min_gene_share * len(genes):
-            raise ValueError(f"X's columns name {found} of the masks' {len(genes)} genes "
-                             f"({100 * found / len(genes):.0f} %, below min_gene_share {self.min_gene_share:g}): "
-                             f"{len(unmatched)} columns match no gene ID or symbol (like "
-                             f"{', '.join(map(repr, unmatched[:3]))}; the masks' genes look like "
-                             f"{masks.gene_ids[0]!r}); rename the columns, or lower min_gene_share")
+            raise ValueError(
+                f"X's columns name {found} of the masks' {len(genes)} genes "
+                f"({100 * found / len(genes):.0f} %, below min_gene_share {self.min_gene_share:g}): "
+                f"{len(unmatched)} columns match no gene ID or symbol (like "
+                f"{', '.join(map(repr, unmatched[:3]))}; the masks' genes look like "
+                f"{masks.gene_ids[0]!r}); rename the columns, or lower min_gene_share"
+            )
         said = []
         if unmatched:
-            said.append(f"{len(unmatched)} columns of X name no gene of the masks and are not used: "
-                        + ", ".join(unmatched[:8]) + (f" and {len(unmatched) - 8} more" if len(unmatched) > 8 else ""))
+            said.append(
+                f"{len(unmatched)} columns of X name no gene of the masks and are not used: "
+                + ", ".join(unmatched[:8])
+                + (f" and {len(unmatched) - 8} more" if len(unmatched) > 8 else "")
+            )
         if found < len(genes):
             missing = [g for k, g in enumerate(genes) if k not in sources]
-            said.append(f"{len(missing)} of the masks' {len(genes)} genes are not in X and are taken as 0 (no change): "
-                        + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
+            said.append(
+                f"{len(missing)} of the masks' {len(genes)} genes are not in X and are taken as 0 (no change): "
+                + ", ".join(missing[:8])
+                + (" ..." if len(missing) > 8 else "")
+            )
         if mapping.duplicates:
-            said.append(f"{len(mapping.duplicates)} gene(s) named by several columns "
-                        f"({'averaged' if self.duplicates == 'mean' else 'the first kept'}): "
-                        + ", ".join(f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items()))
+            said.append(
+                f"{len(mapping.duplicates)} gene(s) named by several columns "
+                f"({'averaged' if self.duplicates == 'mean' else 'the first kept'}): "
+                + ", ".join(f"{g} as {' and '.join(map(str, v))}" for g, v in mapping.duplicates.items())
+            )
         if said:
             warnings.warn("; ".join(said), UserWarning, stacklevel=4)
         return selection
 
     def _check_X(self, X, reset: bool):
         names = _names(X)
-        arr = check_array(_values(X), dtype=[np.float64, np.float32], ensure_all_finite=True,
-                          estimator=self, input_name="X")
+        arr = check_array(
+            _values(X), dtype=[np.float64, np.float32], ensure_all_finite=True, estimator=self, input_name="X"
+        )
         if reset:
             self.n_features_in_ = arr.shape[1]
             if names is not None:
@@ -264,12 +329,16 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
                 return arr, self.gene_columns_
             columns = self._columns(names, self.masks_, fitting=False)
             if not columns.nnz:
-                raise ValueError("The feature names should match those that were passed during fit: none of X's "
-                                 f"columns (like {names[0]!r}) names a gene of the masks")
+                raise ValueError(
+                    "The feature names should match those that were passed during fit: none of X's "
+                    f"columns (like {names[0]!r}) names a gene of the masks"
+                )
             return arr, columns
         if arr.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input.")
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         return arr, self.gene_columns_
 
     def _model_inputs(self, arr, columns=None):
@@ -295,16 +364,23 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         y2 = y_arr.reshape(-1, 1) if self._y_1d else y_arr
         labelled = np.isfinite(y2).any(axis=1)
         if labelled.sum() < 2:
-            raise ValueError("fitting needs at least 2 samples with an observed target, got "
-                             f"n_samples={int(labelled.sum())}")
+            raise ValueError(
+                f"fitting needs at least 2 samples with an observed target, got n_samples={int(labelled.sum())}"
+            )
         constant = [j for j in range(y2.shape[1]) if np.nanstd(y2[labelled, j]) == 0]
         if constant:  # as train refuses: a network fitted to one value says nothing
-            raise ValueError(f"y{'' if self._y_1d else f' column {constant[0]}'} is constant "
-                             f"({np.nanmean(y2[labelled, constant[0]]):g} in every sample): nothing to learn; give "
-                             "samples whose phenotype varies")
+            raise ValueError(
+                f"y{'' if self._y_1d else f' column {constant[0]}'} is constant "
+                f"({np.nanmean(y2[labelled, constant[0]]):g} in every sample): nothing to learn; give "
+                "samples whose phenotype varies"
+            )
         if (~labelled).any():  # as train leaves them out of fine-tuning: said, not silent
-            warnings.warn(f"{int((~labelled).sum())} samples have no y (NaN) and are left out of fine-tuning (they "
-                          "still join the inputs' standardisation and pre-training)", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"{int((~labelled).sum())} samples have no y (NaN) and are left out of fine-tuning (they "
+                "still join the inputs' standardisation and pre-training)",
+                UserWarning,
+                stacklevel=3,
+            )
         self.n_outputs_ = y2.shape[1]
         masks = self._resolve_masks(arr.shape[1], names)
         gene_masks = self.masks is None or (isinstance(self.masks, (str, os.PathLike)) and self.masks != "random")
@@ -313,16 +389,20 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
 
             facts = looks_linear(arr)
             if facts:
-                raise ValueError(f"X looks linear, not log2 (99 % below {facts['p99']:,.0f}, largest "
-                                 f"{facts['max']:,.0f}; log2 levels stay below ~25): TPM or counts? fit on "
-                                 "np.log2(X + 1), as sparsenet train --transform log2p1 does")
+                raise ValueError(
+                    f"X looks linear, not log2 (99 % below {facts['p99']:,.0f}, largest "
+                    f"{facts['max']:,.0f}; log2 levels stay below ~25): TPM or counts? fit on "
+                    "np.log2(X + 1), as sparsenet train --transform log2p1 does"
+                )
         self.masks_ = masks
         self.gene_columns_ = self._columns(names, masks)
         x_all = self._model_inputs(arr)
         pool = x_all
         if self.unlabelled is not None:
-            extra, extra_names = check_array(_values(self.unlabelled), dtype=[np.float64,
-                                                                              np.float32]), _names(self.unlabelled)
+            extra, extra_names = (
+                check_array(_values(self.unlabelled), dtype=[np.float64, np.float32]),
+                _names(self.unlabelled),
+            )
             if names is not None and extra_names is not None and extra_names != names:
                 columns = self._columns(extra_names, masks, fitting=False)
             elif extra.shape[1] != arr.shape[1]:
@@ -333,38 +413,67 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         weights = None
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if (sample_weight.shape != (arr.shape[0],) or (sample_weight < 0).any()
-                    or not np.isfinite(sample_weight).all()):
+            if (
+                sample_weight.shape != (arr.shape[0],)
+                or (sample_weight < 0).any()
+                or not np.isfinite(sample_weight).all()
+            ):
                 raise ValueError(f"sample_weight needs one finite weight >= 0 per sample ({arr.shape[0]})")
             if not sample_weight.sum() > 0:
                 raise ValueError("Sample weights must contain at least one non-zero number.")
             weights = np.concatenate([sample_weight, np.ones(pool.shape[0] - arr.shape[0])])
-        rows = np.concatenate([np.flatnonzero(labelled), np.flatnonzero(~labelled),
-                               np.arange(x_all.shape[0], pool.shape[0])])  # labelled first, as train orders its pool
-        transform = fit_input_transform(ArraySource(pool), rows, cfg.inputs,
-                                        weights=None if weights is None else weights[rows])
+        rows = np.concatenate(
+            [np.flatnonzero(labelled), np.flatnonzero(~labelled), np.arange(x_all.shape[0], pool.shape[0])]
+        )  # labelled first, as train orders its pool
+        transform = fit_input_transform(
+            ArraySource(pool), rows, cfg.inputs, weights=None if weights is None else weights[rows]
+        )
         self.input_transform_ = transform
         x_lab, y_lab = x_all[labelled], y2[labelled]
         sw = None if sample_weight is None else sample_weight[labelled]
-        spec = NetworkSpec(cfg.strategies[0], Architecture(cfg.architecture.decoder, cfg.architecture.head),
-                           cfg.ensemble, cfg.finetune, _device(self.device))
+        spec = NetworkSpec(
+            cfg.strategies[0],
+            Architecture(cfg.architecture.decoder, cfg.architecture.head),
+            cfg.ensemble,
+            cfg.finetune,
+            _device(self.device),
+        )
         targets = self._target_indices(masks)
         if spec.finetune.l2 == "auto" and folds is None:
             g = None if groups is None else list(np.asarray(groups, dtype=object)[labelled])
             n = int(labelled.sum())
             if g is not None and len(set(g)) < n_inner:  # as train refuses too few groups for its folds
-                raise ValueError(f"alpha='auto' chooses the penalty on {n_inner} inner folds grouped by groups, but "
-                                 f"the samples fall in {len(set(g))} group(s): give inner_folds={max(2, len(set(g)))} "
-                                 "or fewer, more groups, or a fixed alpha")
-            folds = (grouped_kfold(g, n_inner, self.random_state) if g is not None and len(set(g)) >= 2
-                     else kfold(n, min(n_inner, n), self.random_state))
+                raise ValueError(
+                    f"alpha='auto' chooses the penalty on {n_inner} inner folds grouped by groups, but "
+                    f"the samples fall in {len(set(g))} group(s): give inner_folds={max(2, len(set(g)))} "
+                    "or fewer, more groups, or a fixed alpha"
+                )
+            folds = (
+                grouped_kfold(g, n_inner, self.random_state)
+                if g is not None and len(set(g)) >= 2
+                else kfold(n, min(n_inner, n), self.random_state)
+            )
         pretrained = self._pretrainer(cfg, spec, pool, rows, transform) if spec.strategy == "C" else None
         initial = None
-        if self.warm_start and hasattr(self, "encoder_") and getattr(self, "_wiring_shape", None) == \
-                masks.protein_phenotype.shape:
+        if (
+            self.warm_start
+            and hasattr(self, "encoder_")
+            and getattr(self, "_wiring_shape", None) == masks.protein_phenotype.shape
+        ):
             initial = [[m.params for m in getattr(self.encoder_, "members", [self.encoder_])]]
-        [fitted] = fit_networks(spec, [masks], transform.apply(x_lab), y_lab, targets, self.random_state, pretrained,
-                                folds, sample_weight=sw, l2_path=l2_path, initial=initial)
+        [fitted] = fit_networks(
+            spec,
+            [masks],
+            transform.apply(x_lab),
+            y_lab,
+            targets,
+            self.random_state,
+            pretrained,
+            folds,
+            sample_weight=sw,
+            l2_path=l2_path,
+            initial=initial,
+        )
         self.encoder_ = fitted.encoder.to("cpu")  # kept on the CPU: a pickled estimator loads anywhere
         self._device_encoder = None
         self.columns_ = fitted.columns
@@ -389,8 +498,11 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         rows = np.flatnonzero(labelled)
         g = None if groups is None else list(np.asarray(groups, dtype=object)[labelled])
         k = int(self.interval_cv)
-        folds = (grouped_kfold(g, k, self.random_state) if g is not None and len(set(g)) >= 2
-                 else kfold(rows.size, min(k, rows.size), self.random_state))
+        folds = (
+            grouped_kfold(g, k, self.random_state)
+            if g is not None and len(set(g)) >= 2
+            else kfold(rows.size, min(k, rows.size), self.random_state)
+        )
         residuals = np.full((rows.size, y2.shape[1]), np.nan)
         take = (lambda idx: X.iloc[idx]) if hasattr(X, "iloc") else (lambda idx: X[idx])
         for test in folds:
@@ -398,9 +510,12 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
             train_rows = np.setdiff1d(np.arange(y2.shape[0]), rows[test])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # said once, by the fit on all samples
-                inner.fit(take(train_rows), y2[train_rows, 0] if self._y_1d else y2[train_rows],
-                          None if groups is None else np.asarray(groups, dtype=object)[train_rows],
-                          None if sample_weight is None else np.asarray(sample_weight)[train_rows])
+                inner.fit(
+                    take(train_rows),
+                    y2[train_rows, 0] if self._y_1d else y2[train_rows],
+                    None if groups is None else np.asarray(groups, dtype=object)[train_rows],
+                    None if sample_weight is None else np.asarray(sample_weight)[train_rows],
+                )
                 pred = inner.predict(take(rows[test]))
             residuals[test] = y2[rows[test]] - np.asarray(pred).reshape(len(test), -1)
         self.residuals_ = residuals
@@ -426,8 +541,14 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
 
             net = build_autoencoder(masks, "C", self.random_state + k * MEMBER_SEED, spec.device, spec.architecture)
             t0 = time.perf_counter()
-            losses = pretrain(net, TransformedSource(ArraySource(pool), transform), rows, cfg.pretrain,
-                              linked_genes(masks), self.random_state + k * MEMBER_SEED)
+            losses = pretrain(
+                net,
+                TransformedSource(ArraySource(pool), transform),
+                rows,
+                cfg.pretrain,
+                linked_genes(masks),
+                self.random_state + k * MEMBER_SEED,
+            )
             return net.state_dict(), losses, time.perf_counter() - t0
 
         return pretrained
@@ -453,9 +574,11 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
         arr, columns = self._check_X(_without_text(X), reset=False)
         share = len(set(columns.indices)) / max(1, columns.shape[1])  # the masks' genes X gives
         if share < self.min_gene_share:  # as sparsenet predict refuses: predictions from a few genes are guesses
-            raise ValueError(f"X gives {100 * share:.0f} % of the masks' {columns.shape[1]} genes, below "
-                             f"min_gene_share {self.min_gene_share:g}: predictions would rest on few genes; give the "
-                             "genes the model was fitted on")
+            raise ValueError(
+                f"X gives {100 * share:.0f} % of the masks' {columns.shape[1]} genes, below "
+                f"min_gene_share {self.min_gene_share:g}: predictions would rest on few genes; give the "
+                "genes the model was fitted on"
+            )
         x = self.input_transform_.apply(self._model_inputs(arr, columns))
         encoder = self._encoder()
         mean = predict(encoder, x, self.columns_)  # the ensemble's mean, as sparsenet train predicts
@@ -467,10 +590,13 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
             from .stats.intervals import half_width
 
             if getattr(self, "residuals_", None) is None:
-                raise ValueError("return_interval needs held-out residuals: fit with interval_cv=5 (grouped by the "
-                                 "groups passed to fit)")
-            q = np.array([half_width(np.abs(self.residuals_[:, j]), return_interval)
-                          for j in range(self.residuals_.shape[1])])
+                raise ValueError(
+                    "return_interval needs held-out residuals: fit with interval_cv=5 (grouped by the "
+                    "groups passed to fit)"
+                )
+            q = np.array(
+                [half_width(np.abs(self.residuals_[:, j]), return_interval) for j in range(self.residuals_.shape[1])]
+            )
             out.append(np.stack([mean - q, mean + q], axis=-1))
         if self._y_1d:
             out = [o[:, 0] for o in out]
@@ -485,8 +611,9 @@ class _SparseNetBase(RegressorMixin, BaseEstimator):
             return super().score(X, y, sample_weight)
         if not observed.any():
             raise ValueError("score: every y is NaN; nothing to score")
-        warnings.warn(f"score: {int((~observed).sum())} samples with no y (NaN) are left out", UserWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"score: {int((~observed).sum())} samples with no y (NaN) are left out", UserWarning, stacklevel=2
+        )
         rows = np.flatnonzero(observed)
         X_obs = X.iloc[rows] if hasattr(X, "iloc") else X[rows]  # a DataFrame by position; an array, AnnData
         w = None if sample_weight is None else np.asarray(sample_weight)[rows]
@@ -541,17 +668,41 @@ class SparseNetRegressor(_SparseNetBase):
         ``predict(X, return_interval=level)``; None: no intervals (fitting them costs that many more fits)
     """
 
-    _parameter_constraints = {**_SparseNetBase._parameter_constraints,
-                              "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-                              "inner_folds": [Interval(Integral, 2, None, closed="left")]}
+    _parameter_constraints = {
+        **_SparseNetBase._parameter_constraints,
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "inner_folds": [Interval(Integral, 2, None, closed="left")],
+    }
 
-    def __init__(self, masks=None, *, strategy=DEFAULT["strategy"], alpha=DEFAULT["l2"],
-                 init_scale=DEFAULT["init_scale"],
-                 max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None, optimizer=DEFAULT["optimizer"],
-                 ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"], head=DEFAULT["head"], targets=None,
-                 loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None, pretrain_samples=1_000_000,
-                 pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], inner_folds=5, device="cpu", random_state=0,
-                 warm_start=False, min_gene_share=0.5, interval_cv=None, duplicates="mean"):
+    def __init__(
+        self,
+        masks=None,
+        *,
+        strategy=DEFAULT["strategy"],
+        alpha=DEFAULT["l2"],
+        init_scale=DEFAULT["init_scale"],
+        max_iter=DEFAULT["max_steps"],
+        tol=1e-4,
+        learning_rate=None,
+        optimizer=DEFAULT["optimizer"],
+        ensemble=DEFAULT["ensemble"],
+        inputs=DEFAULT["inputs"],
+        head=DEFAULT["head"],
+        targets=None,
+        loss=DEFAULT["loss"],
+        decoder=DEFAULT["decoder"],
+        unlabelled=None,
+        pretrain_samples=1_000_000,
+        pretrain_batch=5000,
+        pretrain_lr=DEFAULT["pretrain_lr"],
+        inner_folds=5,
+        device="cpu",
+        random_state=0,
+        warm_start=False,
+        min_gene_share=0.5,
+        interval_cv=None,
+        duplicates="mean",
+    ):
         super().__init__(masks, **_shared(locals()))
         self.alpha = alpha
         self.inner_folds = inner_folds
@@ -571,15 +722,41 @@ class SparseNetRegressorCV(_SparseNetBase):
     ``alpha_`` (chosen), ``alphas_`` and ``cv_loss_`` (mean inner held-out loss at each). The other parameters
     are ``SparseNetRegressor``'s."""
 
-    _parameter_constraints = {**_SparseNetBase._parameter_constraints, "alphas": ["array-like"],
-                              "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"]}
+    _parameter_constraints = {
+        **_SparseNetBase._parameter_constraints,
+        "alphas": ["array-like"],
+        "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
+    }
 
-    def __init__(self, masks=None, *, alphas=L2_PATH, cv=5, strategy=DEFAULT["strategy"],
-                 init_scale=DEFAULT["init_scale"], max_iter=DEFAULT["max_steps"], tol=1e-4, learning_rate=None,
-                 optimizer=DEFAULT["optimizer"], ensemble=DEFAULT["ensemble"], inputs=DEFAULT["inputs"],
-                 head=DEFAULT["head"], targets=None, loss=DEFAULT["loss"], decoder=DEFAULT["decoder"], unlabelled=None,
-                 pretrain_samples=1_000_000, pretrain_batch=5000, pretrain_lr=DEFAULT["pretrain_lr"], device="cpu",
-                 random_state=0, warm_start=False, min_gene_share=0.5, interval_cv=None, duplicates="mean"):
+    def __init__(
+        self,
+        masks=None,
+        *,
+        alphas=L2_PATH,
+        cv=5,
+        strategy=DEFAULT["strategy"],
+        init_scale=DEFAULT["init_scale"],
+        max_iter=DEFAULT["max_steps"],
+        tol=1e-4,
+        learning_rate=None,
+        optimizer=DEFAULT["optimizer"],
+        ensemble=DEFAULT["ensemble"],
+        inputs=DEFAULT["inputs"],
+        head=DEFAULT["head"],
+        targets=None,
+        loss=DEFAULT["loss"],
+        decoder=DEFAULT["decoder"],
+        unlabelled=None,
+        pretrain_samples=1_000_000,
+        pretrain_batch=5000,
+        pretrain_lr=DEFAULT["pretrain_lr"],
+        device="cpu",
+        random_state=0,
+        warm_start=False,
+        min_gene_share=0.5,
+        interval_cv=None,
+        duplicates="mean",
+    ):
         super().__init__(masks, **_shared(locals()))
         self.alphas = alphas
         self.cv = cv
@@ -596,9 +773,11 @@ class SparseNetRegressorCV(_SparseNetBase):
             y_arr = np.asarray(y, dtype=float)
             labelled = np.isfinite(y_arr.reshape(len(y_arr), -1)).any(axis=1)
             g = None if groups is None else np.asarray(groups, dtype=object)[labelled]
-            splits = self.cv.split(np.zeros((int(labelled.sum()), 1)), y_arr[labelled], g) if hasattr(self.cv,
-                                                                                                      "split") \
+            splits = (
+                self.cv.split(np.zeros((int(labelled.sum()), 1)), y_arr[labelled], g)
+                if hasattr(self.cv, "split")
                 else self.cv
+            )
             folds = [np.asarray(test) for _, test in splits]
         self._fit(X, y, groups, sample_weight, "auto", alphas, folds, n_inner)
         self.alphas_, self.cv_loss_ = self.alpha_path_, self.alpha_inner_loss_
@@ -610,8 +789,11 @@ def _shared(values: dict) -> dict:
     return {name: values[name] for name in SHARED}
 
 
-SHARED = [p.name for p in inspect.signature(_SparseNetBase.__init__).parameters.values()
-          if p.kind is inspect.Parameter.KEYWORD_ONLY]
+SHARED = [
+    p.name
+    for p in inspect.signature(_SparseNetBase.__init__).parameters.values()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY
+]
 
 
 def _device(device: str) -> str:

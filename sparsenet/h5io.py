@@ -1,5 +1,6 @@
 """HDF5 pieces the masks file, checkpoints and expression files share: strings, sparse index
 arrays, and opening a file of a known format with one clear error for anything else."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """How a study says where it is: one small event (:class:`Stage`) handed to one callable (a ``progress``
 argument: ``progress(stage)``), from the plan down to each fit, and to the command line's progress bars.
 A study run without one is quiet (:func:`quiet`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 class Stage:
     """``kind``: 'plan' (``total``: the fits a study will run), 'pretrain' or 'finetune' (one fit's steps), or
     'tasks' (fits finished across Dask workers); ``label`` names the fit; ``loss`` the latest, when known."""
+
     kind: str
     label: str
     done: int

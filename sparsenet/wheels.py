@@ -4,6 +4,7 @@ PRECISE comes in ``pymodulon`` 0.2.1's wheel, Reactome in ``binn`` 0.1.1's: on f
 downloaded with pip (no dependencies, nothing installed), the named members are extracted into the cache
 folder, which appears whole or not at all, and from then on they are read from there.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,15 @@ class FetchError(ValueError):
 
 def cache_root() -> Path:
     """``$SPARSENET_CACHE``, else ``$XDG_CACHE_HOME/sparsenet``, else ``~/.cache/sparsenet``."""
-    return Path(os.environ.get("SPARSENET_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sparsenet"))
+    return Path(
+        os.environ.get("SPARSENET_CACHE")
+        or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sparsenet")
+    )
 
 
-def wheel_files(package: str, version: str, members: dict, target: Path, wanted=None, progress=print,
-                what: str = "") -> dict:
+def wheel_files(
+    package: str, version: str, members: dict, target: Path, wanted=None, progress=print, what: str = ""
+) -> dict:
     """Paths in ``target`` of ``members`` (file name -> path inside the wheel), fetching the wheel once if
     any of ``wanted`` (default: all) is missing."""
     target = Path(target)
@@ -37,15 +41,27 @@ def wheel_files(package: str, version: str, members: dict, target: Path, wanted=
     progress(f"fetching {what or package} ({package} {version} wheel) into {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-               "-d", tmp, f"{package}=={version}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+            tmp,
+            f"{package}=={version}",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             said = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
             folder = os.path.dirname(next(iter(members.values())))
-            raise FetchError(f"could not download {package} {version} with pip ({said}); put {', '.join(wanted)} "
-                             f"from its {folder}/ into {target}, or pass your own files")
+            raise FetchError(
+                f"could not download {package} {version} with pip ({said}); put {', '.join(wanted)} "
+                f"from its {folder}/ into {target}, or pass your own files"
+            )
         staging = Path(tmp) / "files"
         staging.mkdir()
         try:

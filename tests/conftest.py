@@ -1,5 +1,6 @@
 """What many test modules share: small masks, the command line as a user runs it (``sparsenet``), its fast
 options on the synthetic data set (``FAST``), and the one-line error every bad input must give."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -54,8 +55,26 @@ def cp(request):
 
 
 # ---------------------------------------------------------------- the command line
-FAST = ["--masks", str(CORE_MASKS), "--reference", "ref_1,ref_2", "--folds", "3", "--pretrain-samples", "1200",
-        "--batch", "200", "--pretrain-lr", "0.01", "--finetune-lr", "0.01", "--max-steps", "50", "--device", "cpu"]
+FAST = [
+    "--masks",
+    str(CORE_MASKS),
+    "--reference",
+    "ref_1,ref_2",
+    "--folds",
+    "3",
+    "--pretrain-samples",
+    "1200",
+    "--batch",
+    "200",
+    "--pretrain-lr",
+    "0.01",
+    "--finetune-lr",
+    "0.01",
+    "--max-steps",
+    "50",
+    "--device",
+    "cpu",
+]
 
 
 def without(args, *options):
@@ -72,8 +91,9 @@ def without(args, *options):
 
 
 def sparsenet(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "sparsenet.cli.main", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "sparsenet.cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def one_line_error(proc, message):
@@ -99,9 +119,16 @@ def training_config(**kw):
     from sparsenet.training.finetune import FinetuneSettings
     from sparsenet.training.pretrain import PretrainSettings
 
-    base = dict(strategies=["B", "C"], cv=["grouped", "kfold"], folds=3, seed=5, device="cpu",
-                pretrain=PretrainSettings(samples=2400, batch=200, lr=0.01, checkpoint_every=3),
-                finetune=FinetuneSettings(lr=1e-2, max_steps=60), final_model=True)
+    base = dict(
+        strategies=["B", "C"],
+        cv=["grouped", "kfold"],
+        folds=3,
+        seed=5,
+        device="cpu",
+        pretrain=PretrainSettings(samples=2400, batch=200, lr=0.01, checkpoint_every=3),
+        finetune=FinetuneSettings(lr=1e-2, max_steps=60),
+        final_model=True,
+    )
     base.update(kw)
     return RunConfig(**base)
 

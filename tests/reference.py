@@ -1,4 +1,5 @@
 """Float64 dense NumPy references for the engine's layers (what the kernels must equal)."""
+
 import numpy as np
 
 

@@ -1,4 +1,5 @@
 """Small synthetic data sets on the shipped e_coli_core masks, written as real files."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,9 @@ def core_masks():
     return read_masks(CORE_MASKS)
 
 
-def write_dataset(folder: Path, n_samples=36, n_groups=6, seed=0, genes_by_samples=True, extra_genes=3,
-                  drop_genes=2, modules=()):
+def write_dataset(
+    folder: Path, n_samples=36, n_groups=6, seed=0, genes_by_samples=True, extra_genes=3, drop_genes=2, modules=()
+):
     """log2 levels (genes x samples CSV) + a phenotype table with a growth rate and a group column.
 
     The growth rate depends on the expression, so a network can learn it. Two model genes are

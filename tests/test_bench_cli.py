@@ -1,4 +1,5 @@
 """sparsenet bench --dense-vs-sparse runs both networks and writes the promised JSON keys."""
+
 import pytest
 import json
 import subprocess
@@ -21,9 +22,26 @@ def test_random_mask_has_the_papers_size_and_uneven_degrees():
 
 def test_bench_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "sparsenet.cli.main", "bench", "--dense-vs-sparse", "--device", "cpu",
-                           "--batch", "64", "--repeats", "2", "--json", str(out)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparsenet.cli.main",
+            "bench",
+            "--dense-vs-sparse",
+            "--device",
+            "cpu",
+            "--batch",
+            "64",
+            "--repeats",
+            "2",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads(out.read_text())
     for key in ("device", "batch", "sparse_step_s", "dense_step_s", "speedup", "sparse_flops", "dense_flops"):
@@ -34,6 +52,10 @@ def test_bench_writes_json(tmp_path):
 
 
 def test_bench_rejects_missing_mask_file(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sparsenet.cli.main", "bench", "--mask", str(tmp_path / "none.h5")],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sparsenet.cli.main", "bench", "--mask", str(tmp_path / "none.h5")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 1 and "no such masks file" in proc.stderr and "Traceback" not in proc.stderr

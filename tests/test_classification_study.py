@@ -1,5 +1,6 @@
 """The classification study: folds, metrics, baselines on the same folds, the N-level null models, the wiring
 control and its p (ties count), node importance, the labelled-table reader and `sparsenet classify`."""
+
 import json
 
 import numpy as np
@@ -14,8 +15,9 @@ from sparsenet.studies import classification as study
 from sparsenet.training.pathway_network import PathwayTraining, build_network, node_importance
 from conftest import assert_page, one_line_error, sparsenet
 
-FAST = study.ClassificationSettings(folds=3, repeats=1, training=PathwayTraining(epochs=40), ensemble=2,
-                                    baselines=("logistic_wiring", "majority"))
+FAST = study.ClassificationSettings(
+    folds=3, repeats=1, training=PathwayTraining(epochs=40), ensemble=2, baselines=("logistic_wiring", "majority")
+)
 
 
 def task(rng, n=120):
@@ -51,7 +53,7 @@ def test_metrics_match_their_definitions():
     assert m["roc_auc"] == pytest.approx(1.0)  # every positive above every negative
     assert m["balanced_accuracy"] == pytest.approx(0.75)
     assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.65, 0.8])))
-    assert m["brier"] == pytest.approx(np.mean([2 * 0.1 ** 2, 2 * 0.6 ** 2, 2 * 0.35 ** 2, 2 * 0.2 ** 2]))
+    assert m["brier"] == pytest.approx(np.mean([2 * 0.1**2, 2 * 0.6**2, 2 * 0.35**2, 2 * 0.2**2]))
     assert np.isnan(study.class_metrics(np.array([1, 1]), proba[:2], 2)["roc_auc"])
 
 
@@ -119,10 +121,16 @@ def test_node_importance_is_activation_times_gradient(rng):
 
 def test_labelled_table_merges_fills_and_refuses(tmp_path):
     (tmp_path / "data.csv").write_text("Protein,s1,s2,s3,s4\nP1,1,,3,4\nP2,5,6,7,8\n")
-    (tmp_path / "design.tsv").write_text("sample\tgroup\tbatch\ns1\tEnd\tA\ns2\tNo\tA\ns3\tMid\tB\n"
-                                         "s9\tNo\tB\ns4\t\tB\n")
-    t = read_labelled(tmp_path / "data.csv", tmp_path / "design.tsv", merge={"evolved": ["End", "Mid"]},
-                      group_column="batch", missing="mean")
+    (tmp_path / "design.tsv").write_text(
+        "sample\tgroup\tbatch\ns1\tEnd\tA\ns2\tNo\tA\ns3\tMid\tB\ns9\tNo\tB\ns4\t\tB\n"
+    )
+    t = read_labelled(
+        tmp_path / "data.csv",
+        tmp_path / "design.tsv",
+        merge={"evolved": ["End", "Mid"]},
+        group_column="batch",
+        missing="mean",
+    )
     assert t.sample_ids == ["s1", "s2", "s3"] and list(t.labels) == ["evolved", "No", "evolved"]
     assert t.X[1, 0] == pytest.approx((1 + 3) / 2) and list(t.groups) == ["A", "A", "B"]
     assert any("s9" in n for n in t.notes) and any("no label" in n for n in t.notes)
@@ -138,12 +146,36 @@ def test_classify_command_end_to_end(tmp_path, rng):
     samples = [f"s{i}" for i in range(60)]
     lines = ["feature," + ",".join(samples)] + [f"g{j}," + ",".join(f"{v:.4f}" for v in X[:, j]) for j in range(30)]
     (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "design.csv").write_text("sample,group\n" + "".join(f"{s},{c}\n" for s, c in zip(samples, y,
-                                                                                                 strict=True)))
+    (tmp_path / "design.csv").write_text(
+        "sample,group\n" + "".join(f"{s},{c}\n" for s, c in zip(samples, y, strict=True))
+    )
     write_hierarchy(tmp_path / "h.h5", h)
-    args = ["classify", tmp_path / "data.csv", "--design", tmp_path / "design.csv", "--hierarchy", tmp_path / "h.h5",
-            "--folds", "3", "--repeats", "1", "--epochs", "20", "--control", "2", "--null-models", "edges",
-            "--baselines", "majority", "--curve", "12,all", "--curve-draws", "1", "-o", tmp_path / "run"]
+    args = [
+        "classify",
+        tmp_path / "data.csv",
+        "--design",
+        tmp_path / "design.csv",
+        "--hierarchy",
+        tmp_path / "h.h5",
+        "--folds",
+        "3",
+        "--repeats",
+        "1",
+        "--epochs",
+        "20",
+        "--control",
+        "2",
+        "--null-models",
+        "edges",
+        "--baselines",
+        "majority",
+        "--curve",
+        "12,all",
+        "--curve-draws",
+        "1",
+        "-o",
+        tmp_path / "run",
+    ]
     done = sparsenet(*args)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "run" / "classification.json").read_text())
@@ -202,13 +234,17 @@ def test_a_stack_of_networks_trains_each_member_as_alone(rng, n_classes):
 
 def test_the_control_gives_the_same_nulls_stacked(rng):
     X, y, h = task(rng, n=60)
-    settings = study.ClassificationSettings(folds=3, repeats=1, training=PathwayTraining(epochs=10, dropout=0.0),
-                                            baselines=())
+    settings = study.ClassificationSettings(
+        folds=3, repeats=1, training=PathwayTraining(epochs=10, dropout=0.0), baselines=()
+    )
     real = study.cross_validate(X, y, h.masks, settings)
     one = study.wiring_control(X, y, h.masks, settings, ("edges",), draws=3, real=real)
     stacked = study.wiring_control(X, y, h.masks, study.replace(settings, stack=2), ("edges",), draws=3, real=real)
-    np.testing.assert_allclose(stacked["null_models"]["edges"]["roc_auc"]["null_values"],
-                               one["null_models"]["edges"]["roc_auc"]["null_values"], atol=2e-3)
+    np.testing.assert_allclose(
+        stacked["null_models"]["edges"]["roc_auc"]["null_values"],
+        one["null_models"]["edges"]["roc_auc"]["null_values"],
+        atol=2e-3,
+    )
 
 
 def test_the_final_model_round_trips_and_predicts_what_it_was_trained_to(rng, tmp_path):
@@ -230,7 +266,8 @@ def test_the_final_model_round_trips_and_predicts_what_it_was_trained_to(rng, tm
     by_rows = ["id," + ",".join(samples)] + [f"g{j}," + ",".join(f"{v:.6f}" for v in X[:10, j]) for j in range(30)]
     (tmp_path / "rows.csv").write_text("\n".join(by_rows) + "\n")
     by_cols = ["id," + ",".join(f"g{j}" for j in range(30))] + [
-        f"{s}," + ",".join(f"{v:.6f}" for v in X[i]) for i, s in enumerate(samples)]
+        f"{s}," + ",".join(f"{v:.6f}" for v in X[i]) for i, s in enumerate(samples)
+    ]
     (tmp_path / "cols.csv").write_text("\n".join(by_cols) + "\n")
     a = predict_classes_file(tmp_path / "m.h5", tmp_path / "rows.csv")
     b = predict_classes_file(tmp_path / "m.h5", tmp_path / "cols.csv")
@@ -251,14 +288,16 @@ def test_the_learning_curve_cuts_the_training_folds_and_ends_at_cross_validation
     """Its 'all' point is cross_validate's network on the same folds (the same AUCs), its subsets are stratified
     draws of the requested size holding every class, and the held-out samples are each fold's whole test set."""
     X, y, h = task(rng, n=90)
-    settings = study.ClassificationSettings(folds=3, repeats=1, training=PathwayTraining(epochs=20), ensemble=1,
-                                            baselines=("logistic_all",))
+    settings = study.ClassificationSettings(
+        folds=3, repeats=1, training=PathwayTraining(epochs=20), ensemble=1, baselines=("logistic_all",)
+    )
     curve = study.learning_curve(X, y, h.masks, settings, labels=(12, "all"), draws=2)
     full = study.cross_validate(X, y, h.masks, settings)
     network = full["models"]["network"]["roc_auc"]["mean"]
     assert curve["models"]["network"]["all"]["roc_auc_mean"] == pytest.approx(network)
     assert curve["models"]["logistic_all"]["all"]["roc_auc_mean"] == pytest.approx(
-        full["models"]["logistic_all"]["roc_auc"]["mean"])
+        full["models"]["logistic_all"]["roc_auc"]["mean"]
+    )
     assert curve["models"]["network"]["12"]["fits"] == 3 * 2 and curve["models"]["network"]["12"]["samples"] == 12
     codes = study.encode_classes(y)[1]
     train = np.arange(60)

@@ -1,5 +1,6 @@
 """SparseNetClassifier: scikit-learn's own checks, model selection, string labels, k classes, hierarchies
 and DataFrames; the softmax cross-entropy's gradient (float64 finite differences)."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,17 +46,24 @@ def test_a_hierarchy_learns_its_pathways_signal_and_roc_auc_scores_it(rng):
 def test_noise_labels_score_near_chance(rng):
     X, _, h = pathway_task(rng)
     y = rng.permutation(np.repeat(["a", "b"], 80))
-    auc = cross_val_score(SparseNetClassifier(h, max_epochs=30), X, y, cv=StratifiedKFold(4, shuffle=True,
-                                                                                       random_state=0),
-                          scoring="roc_auc")
+    auc = cross_val_score(
+        SparseNetClassifier(h, max_epochs=30),
+        X,
+        y,
+        cv=StratifiedKFold(4, shuffle=True, random_state=0),
+        scoring="roc_auc",
+    )
     assert 0.3 < auc.mean() < 0.7, auc
 
 
 def test_grid_search_over_dropout_and_penalty(rng):
     X, y, h = pathway_task(rng, n=120)
-    search = GridSearchCV(SparseNetClassifier(h, max_epochs=60, ensemble=3), {"dropout": [0.0, 0.2], "alpha": [0.0,
-                                                                                                               1e-2]},
-                          cv=3, scoring="roc_auc").fit(X, y)
+    search = GridSearchCV(
+        SparseNetClassifier(h, max_epochs=60, ensemble=3),
+        {"dropout": [0.0, 0.2], "alpha": [0.0, 1e-2]},
+        cv=3,
+        scoring="roc_auc",
+    ).fit(X, y)
     assert set(search.best_params_) == {"dropout", "alpha"} and search.best_score_ > 0.8
 
 

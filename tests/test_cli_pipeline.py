@@ -1,4 +1,5 @@
 """sparsenet train / predict / links / robustness / data spline as a user runs them, on small real files."""
+
 import csv
 import json
 from pathlib import Path
@@ -12,13 +13,15 @@ from synthetic import CORE_MASKS, ROOT, core_masks, write_dataset
 
 pytestmark = pytest.mark.slow  # every command run end to end as a user runs it
 
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
     expr, phen, truth = write_dataset(tmp / "data")
     out = tmp / "run"
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "A,B,C",
-                     "--cv", "both", "--out", out)
+    proc = sparsenet(
+        "train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "A,B,C", "--cv", "both", "--out", out
+    )
     assert proc.returncode == 0, proc.stderr
     return {"out": out, "expr": expr, "phen": phen, "truth": truth, "stdout": proc.stdout, "tmp": tmp}
 
@@ -26,21 +29,35 @@ def trained(tmp_path_factory):
 def test_train_writes_the_run_folder(trained):
     out = trained["out"]
     report = json.loads((out / "report.json").read_text())
-    models = [*"ABC", "baseline:mean", "baseline:ridge", "baseline:ridge_linked", "baseline:knn",
-              "baseline:random_forest"]
+    models = [
+        *"ABC",
+        "baseline:mean",
+        "baseline:ridge",
+        "baseline:ridge_linked",
+        "baseline:knn",
+        "baseline:random_forest",
+    ]
     assert set(report["results"]) == {f"{cv}/{m}" for cv in ("grouped", "kfold") for m in models}
     # the networks and every baseline are in the printed table and were scored on the same held-out samples
     for m in models:
         assert f"grouped  {m} " in trained["stdout"], m
-    grouped = [list(csv.reader((out / f"results_grouped_{m.replace(':', '_')}.csv").read_text().splitlines()))
-               for m in models]
+    grouped = [
+        list(csv.reader((out / f"results_grouped_{m.replace(':', '_')}.csv").read_text().splitlines())) for m in models
+    ]
     assert all([r[:3] for r in g] == [r[:3] for r in grouped[0]] for g in grouped)
     c = report["results"]["grouped/C"]
     assert {"pearson_r", "within_20_percent", "rmse"} <= set(c["phenotypes"]["Growth Rate (1/hr)"])
     assert "r2_mean" in c["reconstruction_held_out"] and "reconstruction_held_out" not in report["results"]["grouped/A"]
     assert report["data"]["model_genes_missing"] == 2 and report["data"]["data_genes_unused"] == 3
-    for name in ("predicted_vs_observed.png", "training_curves.png", "reconstruction_grouped.png", "model.h5",
-                 "links.csv", "results_grouped_C.csv", "results_kfold_A.csv"):
+    for name in (
+        "predicted_vs_observed.png",
+        "training_curves.png",
+        "reconstruction_grouped.png",
+        "model.h5",
+        "links.csv",
+        "results_grouped_C.csv",
+        "results_kfold_A.csv",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert (out / "predicted_vs_observed.png").read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.reader(Path(out / "results_grouped_C.csv").read_text().splitlines()))
@@ -87,22 +104,47 @@ def test_links_table_covers_every_link(trained):
     m = core_masks()
     assert len(rows) == m.protein_phenotype.nnz
     assert {r["phenotype"] for r in rows} <= set(m.phenotype_ids)
-    assert (out.read_text() == (trained["out"] / "links.csv").read_text())
+    assert out.read_text() == (trained["out"] / "links.csv").read_text()
 
 
 def test_resume_with_other_settings_is_refused(trained):
-    proc = sparsenet("train", "--expression", trained["expr"], "--phenotypes", trained["phen"], *FAST,
-                     "--seed", "9", "--out", trained["out"], "--resume")
+    proc = sparsenet(
+        "train",
+        "--expression",
+        trained["expr"],
+        "--phenotypes",
+        trained["phen"],
+        *FAST,
+        "--seed",
+        "9",
+        "--out",
+        trained["out"],
+        "--resume",
+    )
     one_line_error(proc, "different settings")
-    proc = sparsenet("train", "--expression", trained["expr"], "--phenotypes", trained["phen"], *FAST,
-                     "--out", trained["out"])
+    proc = sparsenet(
+        "train", "--expression", trained["expr"], "--phenotypes", trained["phen"], *FAST, "--out", trained["out"]
+    )
     one_line_error(proc, "already exists")
 
 
 def test_resume_of_a_finished_run_recomputes_nothing(trained):
     before = (trained["out"] / "results_grouped_C.csv").read_text()
-    proc = sparsenet("train", "--expression", trained["expr"], "--phenotypes", trained["phen"], *FAST,
-                     "--strategy", "A,B,C", "--cv", "both", "--out", trained["out"], "--resume")
+    proc = sparsenet(
+        "train",
+        "--expression",
+        trained["expr"],
+        "--phenotypes",
+        trained["phen"],
+        *FAST,
+        "--strategy",
+        "A,B,C",
+        "--cv",
+        "both",
+        "--out",
+        trained["out"],
+        "--resume",
+    )
     assert proc.returncode == 0, proc.stderr
     assert (trained["out"] / "results_grouped_C.csv").read_text() == before
 
@@ -120,16 +162,23 @@ def test_train_bad_input(tmp_path):
     cases = [
         (["--expression", tmp_path / "none.csv", "--phenotypes", phen], "no such file"),
         (["--expression", _bad(tmp_path, "empty.csv", ""), "--phenotypes", phen], "empty table"),
-        (["--expression", _bad(tmp_path, "rag.csv", f"gene,a,b\n{g[0]},1,2\n{g[1]},3\n"), "--phenotypes", phen],
-         "ragged"),
-        (["--expression", _bad(tmp_path, "nan.csv", f"gene,ref_1,ref_2\n{g[0]},1,nan\n"), "--phenotypes", phen],
-         "NaN"),
-        (["--expression", _bad(tmp_path, "ids.csv", "gene,ref_1,ref_2\nzz,1,2\n"), "--phenotypes", phen],
-         "no gene IDs or symbols in common"),
-        (["--expression", _bad(tmp_path, "dup.csv", f"gene,ref_1,ref_1\n{g[0]},1,2\n"), "--phenotypes", phen],
-         "duplicate sample ID"),
-        (["--expression", expr, "--phenotypes", _bad(tmp_path, "p.csv", "id,project,Growth Rate (1/hr)\nq,a,1\n")],
-         "no sample with an observed phenotype"),
+        (
+            ["--expression", _bad(tmp_path, "rag.csv", f"gene,a,b\n{g[0]},1,2\n{g[1]},3\n"), "--phenotypes", phen],
+            "ragged",
+        ),
+        (["--expression", _bad(tmp_path, "nan.csv", f"gene,ref_1,ref_2\n{g[0]},1,nan\n"), "--phenotypes", phen], "NaN"),
+        (
+            ["--expression", _bad(tmp_path, "ids.csv", "gene,ref_1,ref_2\nzz,1,2\n"), "--phenotypes", phen],
+            "no gene IDs or symbols in common",
+        ),
+        (
+            ["--expression", _bad(tmp_path, "dup.csv", f"gene,ref_1,ref_1\n{g[0]},1,2\n"), "--phenotypes", phen],
+            "duplicate sample ID",
+        ),
+        (
+            ["--expression", expr, "--phenotypes", _bad(tmp_path, "p.csv", "id,project,Growth Rate (1/hr)\nq,a,1\n")],
+            "no sample with an observed phenotype",
+        ),
         (["--expression", _bad(tmp_path, "c.h5", "garbage" * 50), "--phenotypes", phen], "corrupt HDF5"),
         (["--expression", expr], "give both --expression and --phenotypes"),
         (["--expression", expr, "--phenotypes", phen, "--strategy", "D"], "--strategy"),
@@ -148,14 +197,19 @@ def test_train_bad_input(tmp_path):
 def test_predict_bad_input(trained, tmp_path):
     other = tmp_path / "other.h5"
     import shutil
+
     shutil.copy(ROOT / "data" / "iJO1366_masks.h5", other)
-    one_line_error(sparsenet("predict", trained["out"] / "model.h5", trained["expr"], "-o", tmp_path / "p.csv",
-                             "--masks", other), "different masks")
+    one_line_error(
+        sparsenet("predict", trained["out"] / "model.h5", trained["expr"], "-o", tmp_path / "p.csv", "--masks", other),
+        "different masks",
+    )
     bad = tmp_path / "bad.h5"
     bad.write_bytes((trained["out"] / "model.h5").read_bytes()[:2000])
     one_line_error(sparsenet("predict", bad, trained["expr"], "-o", tmp_path / "p.csv"), "corrupt")
-    one_line_error(sparsenet("predict", trained["out"] / "model.h5", trained["expr"], "-o",
-                             tmp_path / "nope" / "p.csv"), "does not exist")
+    one_line_error(
+        sparsenet("predict", trained["out"] / "model.h5", trained["expr"], "-o", tmp_path / "nope" / "p.csv"),
+        "does not exist",
+    )
     assert not (tmp_path / "p.csv").exists()
 
 
@@ -173,27 +227,64 @@ def test_data_spline_then_train_on_it(tmp_path):
         for i, t in enumerate(times):
             fh.write(f"t{i},{t},{0.2 + 0.05 * t}\n")
     out = tmp_path / "syn"
-    proc = sparsenet("data", "spline", tmp_path / "ts.csv", tmp_path / "ph.csv", "--time", "time", "-n", "25",
-                     "-o", out, "--masks", CORE_MASKS)
+    proc = sparsenet(
+        "data",
+        "spline",
+        tmp_path / "ts.csv",
+        tmp_path / "ph.csv",
+        "--time",
+        "time",
+        "-n",
+        "25",
+        "-o",
+        out,
+        "--masks",
+        CORE_MASKS,
+    )
     assert proc.returncode == 0, proc.stderr
     ph = list(csv.DictReader(Path(out / "phenotypes.csv").read_text().splitlines()))
     assert len(ph) == 25 and float(ph[0]["time"]) == 0 and float(ph[-1]["time"]) == 8
-    np.testing.assert_allclose([float(r["Growth Rate (1/hr)"]) for r in ph],
-                               [0.2 + 0.05 * float(r["time"]) for r in ph], atol=1e-4)  # a line stays a line
+    np.testing.assert_allclose(
+        [float(r["Growth Rate (1/hr)"]) for r in ph], [0.2 + 0.05 * float(r["time"]) for r in ph], atol=1e-4
+    )  # a line stays a line
     again = sparsenet("data", "spline", tmp_path / "ts.csv", tmp_path / "ph.csv", "--time", "time", "-o", out)
     one_line_error(again, "already exists")
-    run = sparsenet("train", "--expression", out / "expression.csv", "--phenotypes", out / "phenotypes.csv",
-                    *without(FAST, "--reference", "--finetune-lr"),
-                    "--reference", "none",  # and the strategy's default fine-tuning rate
-                    "--cv", "kfold", "--strategy", "B", "--out", tmp_path / "run")
+    run = sparsenet(
+        "train",
+        "--expression",
+        out / "expression.csv",
+        "--phenotypes",
+        out / "phenotypes.csv",
+        *without(FAST, "--reference", "--finetune-lr"),
+        "--reference",
+        "none",  # and the strategy's default fine-tuning rate
+        "--cv",
+        "kfold",
+        "--strategy",
+        "B",
+        "--out",
+        tmp_path / "run",
+    )
     assert run.returncode == 0, run.stderr
 
 
 def test_robustness_command(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "d")
     out = tmp_path / "rob"
-    proc = sparsenet("robustness", "--expression", expr, "--phenotypes", phen, *FAST, "--percent", "50",
-                     "--where", "pretrain,finetune", "--out", out)
+    proc = sparsenet(
+        "robustness",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *FAST,
+        "--percent",
+        "50",
+        "--where",
+        "pretrain,finetune",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads((out / "robustness.json").read_text())
     assert [(n["where"], n["percent"]) for n in r["noisy"]] == [("pretrain", 50), ("finetune", 50)]
@@ -212,8 +303,22 @@ def test_hdf5_pretraining_file_streams(tmp_path):
         f["expression"] = truth["levels"]
         f["sample_ids"] = np.array([f"p{i}".encode() for i in range(len(truth["samples"]))])
         f["gene_ids"] = np.array([g.encode() for g in truth["genes"]])
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *FAST, "--pretrain-data",
-                     tmp_path / "pool.h5", "--cv", "kfold", "--strategy", "C", "--out", tmp_path / "run")
+    proc = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *FAST,
+        "--pretrain-data",
+        tmp_path / "pool.h5",
+        "--cv",
+        "kfold",
+        "--strategy",
+        "C",
+        "--out",
+        tmp_path / "run",
+    )
     assert proc.returncode == 0, proc.stderr
     # the pool shares no sample with the folds: one pre-training per ensemble member (the default preset's 5)
     # serves every fold and the final model
@@ -223,8 +328,24 @@ def test_hdf5_pretraining_file_streams(tmp_path):
 def test_train_seeds_and_leave_one_project_out(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "d")
     out = tmp_path / "run"
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "B,C", "--cv", "lopo",
-                     "--seeds", "2", "--baselines", "mean,ridge", "--out", out)
+    proc = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *FAST,
+        "--strategy",
+        "B,C",
+        "--cv",
+        "lopo",
+        "--seeds",
+        "2",
+        "--baselines",
+        "mean,ridge",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     col = "Growth Rate (1/hr)"

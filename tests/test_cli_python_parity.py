@@ -1,6 +1,7 @@
 """One behaviour for one input, command line or Python (issue 37, item 4): the same bad inputs through
 `sparsenet train`/`predict` and through SparseNetRegressor, the same outcome — run with a warning, or refused
 with one line naming the problem."""
+
 import csv
 
 import numpy as np
@@ -10,8 +11,21 @@ from conftest import FAST, core_masks, one_line_error, sparsenet, without
 from synthetic import CORE_MASKS, write_dataset
 
 pd = pytest.importorskip("pandas")
-OPTIONS = [*without(FAST, "--max-steps", "--pretrain-samples", "--reference"), "--max-steps", "20", "--ensemble",
-           "1", "--baselines", "none", "--reference", "none", "--cv", "kfold", "--folds", "3"]
+OPTIONS = [
+    *without(FAST, "--max-steps", "--pretrain-samples", "--reference"),
+    "--max-steps",
+    "20",
+    "--ensemble",
+    "1",
+    "--baselines",
+    "none",
+    "--reference",
+    "none",
+    "--cv",
+    "kfold",
+    "--folds",
+    "3",
+]
 
 
 def sheet(folder, n=24):
@@ -60,8 +74,10 @@ def test_a_gene_given_twice_is_averaged_with_a_warning_by_both(tmp_path):
 def test_a_constant_phenotype_is_refused_by_both(tmp_path):
     frame, y = sheet(tmp_path)
     x, yf = write(tmp_path / "files", frame, y * 0 + 0.5)
-    one_line_error(sparsenet("train", "--expression", x, "--phenotypes", yf, *OPTIONS, "--out", tmp_path / "run"),
-                   "has one value (0.5) in all 24 labelled samples: nothing to learn")
+    one_line_error(
+        sparsenet("train", "--expression", x, "--phenotypes", yf, *OPTIONS, "--out", tmp_path / "run"),
+        "has one value (0.5) in all 24 labelled samples: nothing to learn",
+    )
     with pytest.raises(ValueError, match="is constant \\(0.5 in every sample\\): nothing to learn"):
         regressor().fit(frame, y * 0 + 0.5)
 
@@ -86,12 +102,23 @@ def test_missing_phenotypes_are_left_out_with_a_word_by_both(tmp_path):
 def test_too_few_genes_to_predict_from_is_refused_by_both(tmp_path):
     frame, y = sheet(tmp_path)
     x, yf = write(tmp_path / "files", frame, y)
-    assert sparsenet("train", "--expression", x, "--phenotypes", yf, *OPTIONS, "--out",
-                     tmp_path / "run").returncode == 0
+    assert (
+        sparsenet("train", "--expression", x, "--phenotypes", yf, *OPTIONS, "--out", tmp_path / "run").returncode == 0
+    )
     few = frame.iloc[:, :10]
     few.to_csv(tmp_path / "few.csv", index_label="sample")
-    one_line_error(sparsenet("predict", tmp_path / "run" / "model.h5", tmp_path / "few.csv", "-o",
-                             tmp_path / "p.csv", "--reference", "none"), "below 50 %")
+    one_line_error(
+        sparsenet(
+            "predict",
+            tmp_path / "run" / "model.h5",
+            tmp_path / "few.csv",
+            "-o",
+            tmp_path / "p.csv",
+            "--reference",
+            "none",
+        ),
+        "below 50 %",
+    )
     est = regressor().fit(frame, y)
     with pytest.raises(ValueError, match="below min_gene_share 0.5"):
         est.predict(few)
@@ -129,7 +156,18 @@ def test_a_column_of_classes_points_to_classify(tmp_path):
     frame, y = sheet(tmp_path)
     classes = y.map(lambda v: "fast" if v > y.median() else "slow")
     x, yf = write(tmp_path / "files", frame, classes)
-    one_line_error(sparsenet("train", "--expression", x, "--phenotypes", yf, *OPTIONS, "--phenotype", "growth_rate",
-                             "--out", tmp_path / "run"),
-                   "column 'growth_rate' holds classes (fast, slow), not numbers: a classification task; sparsenet "
-                   "classify")
+    one_line_error(
+        sparsenet(
+            "train",
+            "--expression",
+            x,
+            "--phenotypes",
+            yf,
+            *OPTIONS,
+            "--phenotype",
+            "growth_rate",
+            "--out",
+            tmp_path / "run",
+        ),
+        "column 'growth_rate' holds classes (fast, slow), not numbers: a classification task; sparsenet classify",
+    )

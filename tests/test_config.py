@@ -1,30 +1,60 @@
 """sparsenet.config.run_config: presets with options over them, every allowed value checked once in
 build_config, typed sub-configurations (nulls, curve, noise, wiring) checked there too, and a configuration
 that cannot change after it is built."""
+
 import dataclasses
 
 import pytest
 
-from sparsenet.config.run_config import (CHOICES, ConfigError, CurveSpec, IcaWiring, NoiseSpec, NullSpec, PRESETS,
-                                         RunConfig, build_config, config_from_dict, config_notes, parse_list)
+from sparsenet.config.run_config import (
+    CHOICES,
+    ConfigError,
+    CurveSpec,
+    IcaWiring,
+    NoiseSpec,
+    NullSpec,
+    PRESETS,
+    RunConfig,
+    build_config,
+    config_from_dict,
+    config_notes,
+    parse_list,
+)
 
 
 def test_presets_and_single_options_over_them():
     """Every option given on its own overrides its preset; what is not given comes from the preset; a penalty
     over unscaled inputs is pointed out in one line."""
+
     def config(preset, **options):
         return build_config(preset, device="cpu", pretrain_samples=1000, batch=100, **options)
 
     for preset in PRESETS:
         cfg, chosen = config(preset), PRESETS[preset]
         assert cfg.strategies == (chosen["strategy"],) and cfg.inputs == chosen["inputs"]
-        assert (cfg.finetune.loss, cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.max_steps, cfg.ensemble,
-                cfg.finetune.optimizer) == (chosen["loss"], chosen["l2"], chosen["init_scale"], chosen["max_steps"],
-                                            chosen["ensemble"], chosen["optimizer"])
+        assert (
+            cfg.finetune.loss,
+            cfg.finetune.l2,
+            cfg.finetune.init_scale,
+            cfg.finetune.max_steps,
+            cfg.ensemble,
+            cfg.finetune.optimizer,
+        ) == (
+            chosen["loss"],
+            chosen["l2"],
+            chosen["init_scale"],
+            chosen["max_steps"],
+            chosen["ensemble"],
+            chosen["optimizer"],
+        )
     assert PRESETS["default"]["l2"] > 0 and PRESETS["paper"]["l2"] == 0  # the paper's method has no penalty
     cfg = config("default", l2=0.0, init_scale=1.0, loss="relative", strategy="B,C")
-    assert (cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.loss, cfg.strategies) == (0.0, 1.0, "relative",
-                                                                                             ("B", "C"))
+    assert (cfg.finetune.l2, cfg.finetune.init_scale, cfg.finetune.loss, cfg.strategies) == (
+        0.0,
+        1.0,
+        "relative",
+        ("B", "C"),
+    )
     cfg = config("paper", l2=0.5)
     assert cfg.finetune.l2 == 0.5 and cfg.finetune.loss == "relative" and cfg.strategies == ("C",)
     assert config_notes(config("default")) == config_notes(config("default", inputs="centre", l2=0.0)) == []
@@ -63,8 +93,10 @@ def test_a_command_refuses_a_value_as_the_library_does():
 
     one_line_error(sparsenet("control", "--predictor", "fba"), "--predictor must be one of network, flux, got 'fba'")
     one_line_error(sparsenet("robustness", "--strategy", "D"), "--strategy must be one of A, B, C, got 'D'")
-    one_line_error(sparsenet("masks", "build", "e_coli_core", "--threshold", "1.5", "-o", "never.h5"),
-                   "--threshold must be in (0, 1], got 1.5")
+    one_line_error(
+        sparsenet("masks", "build", "e_coli_core", "--threshold", "1.5", "-o", "never.h5"),
+        "--threshold must be in (0, 1], got 1.5",
+    )
     with pytest.raises(ValueError, match="head must be one of node, readout, got 'x'"):
         one_of("head", "x", ("node", "readout"))
     assert one_of("head", "node", ("node", "readout")) == "node"

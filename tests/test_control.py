@@ -1,6 +1,7 @@
 """Null-wiring controls: every draw is trained exactly as the real wiring (same folds, seeds, settings),
 the empirical p-value and rank are what they claim, and `sparsenet control` writes a report, a plot
 and every randomised wiring, any of which trains again with `train --masks`."""
+
 import json
 from pathlib import Path
 
@@ -31,8 +32,16 @@ def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch
     the same folds, network seeds, settings and stopping, fold by fold and seed by seed."""
     ds = _dataset(tmp_path)
     monkeypatch.setattr(wirings, "randomise", lambda masks, kind, seed, draw: masks)
-    cfg = build_config("default", cv="grouped", folds=3, seed=4, seeds=2, max_steps=80, ensemble=2,
-                       nulls={"kinds": ["genes"], "draws": 3, "seed": 4})
+    cfg = build_config(
+        "default",
+        cv="grouped",
+        folds=3,
+        seed=4,
+        seeds=2,
+        max_steps=80,
+        ensemble=2,
+        nulls={"kinds": ["genes"], "draws": 3, "seed": 4},
+    )
     results = Runner(ds, cfg, tmp_path / "run").run().results
     for repeat in range(2):
         real, null = results[("grouped", "B", repeat)], results[("grouped", "null:genes", repeat)]
@@ -43,8 +52,9 @@ def test_a_null_draw_is_trained_exactly_as_the_real_wiring(tmp_path, monkeypatch
     # and a real randomisation moves them
     monkeypatch.undo()
     results = Runner(ds, cfg, tmp_path / "run2").run().results
-    assert not np.allclose(results[("grouped", "null:genes", 0)][0].predicted_draws[0],
-                           results[("grouped", "B", 0)][0].predicted)
+    assert not np.allclose(
+        results[("grouped", "null:genes", 0)][0].predicted_draws[0], results[("grouped", "B", 0)][0].predicted
+    )
 
 
 def test_empirical_p_and_rank():
@@ -62,8 +72,24 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
     expr, phen, _ = write_dataset(tmp_path / "data")
     out = tmp_path / "ctl"
     args = without(FAST, "--folds", "--max-steps", "--pretrain-samples", "--batch", "--pretrain-lr")
-    proc = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--folds", "3", "--max-steps", "60",
-                     "--draws", "4", "--null", "genes,edges,density", "--out", out)
+    proc = sparsenet(
+        "control",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *args,
+        "--folds",
+        "3",
+        "--max-steps",
+        "60",
+        "--draws",
+        "4",
+        "--null",
+        "genes,edges,density",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     col = "Growth Rate (1/hr)"
@@ -85,6 +111,7 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
     proc = sparsenet("links", out, "-o", tmp_path / "links.csv")
     assert proc.returncode == 0, proc.stderr
     import csv
+
     rows = list(csv.DictReader(Path(tmp_path / "links.csv").read_text().splitlines()))
     assert len(rows) == core_masks().protein_phenotype.nnz and rows[0]["fold_networks"] == str(3 * 5)
     for kind in ("genes", "edges", "density"):
@@ -99,17 +126,37 @@ def test_control_command_writes_the_null_distribution_and_runnable_masks(tmp_pat
     fingerprint = report["masks"]["fingerprint"]
     assert "not tested against null wirings" in wiring_statement(fingerprint, evidence)
     entry = record(out, "synthetic data", evidence)
-    assert entry["null_models"]["genes"]["pearson_r"]["p"] == summary["null_models"]["genes"]["phenotypes"][col][
-        "pearson_r"]["p"]
+    assert (
+        entry["null_models"]["genes"]["pearson_r"]["p"]
+        == summary["null_models"]["genes"]["phenotypes"][col]["pearson_r"]["p"]
+    )
     said = wiring_statement(fingerprint, evidence)
     assert "synthetic data: " in said and "genes p = " in said
-    assert ("biology-guided" in said) == all(e["phenotypes"][col]["pearson_r"]["p"] < 0.05
-                                            for e in summary["null_models"].values())
-    again = sparsenet("train", "--expression", expr, "--phenotypes", phen, *without(FAST, "--masks"), "--masks", draw,
-                      "--strategy", "B", "--cv", "kfold", "--baselines", "none", "--out", tmp_path / "rerun")
+    assert ("biology-guided" in said) == all(
+        e["phenotypes"][col]["pearson_r"]["p"] < 0.05 for e in summary["null_models"].values()
+    )
+    again = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *without(FAST, "--masks"),
+        "--masks",
+        draw,
+        "--strategy",
+        "B",
+        "--cv",
+        "kfold",
+        "--baselines",
+        "none",
+        "--out",
+        tmp_path / "rerun",
+    )
     assert again.returncode == 0, again.stderr
-    bad = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--null", "labels",
-                    "--out", tmp_path / "bad")
+    bad = sparsenet(
+        "control", "--expression", expr, "--phenotypes", phen, *args, "--null", "labels", "--out", tmp_path / "bad"
+    )
     assert bad.returncode == 1 and "--null: 'labels' is not one of genes, edges, density" in bad.stderr
     assert not (tmp_path / "bad").exists()
 
@@ -129,11 +176,19 @@ def test_recorded_evidence_joins_null_models_of_one_split_and_keeps_splits_apart
     from sparsenet.report.evidence import load, record, wiring_statement
 
     def control_folder(name, scheme, seeds, kind, p, wiring=None):
-        metrics = {m: {"real": 0.6, "null_mean": 0.5, "null_sd": 0.05, "rank": 3, "draws": 50, "p": p}
-                   for m in ("pearson_r", "within_20_percent", "rmse")}
-        report = {"masks": {"file": "/somewhere/trn_masks.h5", "fingerprint": "f00d"}, "settings": {"wiring": wiring},
-                  "control": {"scheme": scheme, "network_seeds": seeds,
-                              "null_models": {kind: {"phenotypes": {"growth": metrics}}}}}
+        metrics = {
+            m: {"real": 0.6, "null_mean": 0.5, "null_sd": 0.05, "rank": 3, "draws": 50, "p": p}
+            for m in ("pearson_r", "within_20_percent", "rmse")
+        }
+        report = {
+            "masks": {"file": "/somewhere/trn_masks.h5", "fingerprint": "f00d"},
+            "settings": {"wiring": wiring},
+            "control": {
+                "scheme": scheme,
+                "network_seeds": seeds,
+                "null_models": {kind: {"phenotypes": {"growth": metrics}}},
+            },
+        }
         (tmp_path / name).mkdir()
         (tmp_path / name / "report.json").write_text(json.dumps(report))
         return tmp_path / name
@@ -165,11 +220,20 @@ def test_recorded_flux_controls_join_predictors_of_one_split_and_record_only_tho
 
     def flux_folder(name, seed, ps):
         def metrics(p):
-            return {m: {"real": 0.3, "null_mean": 0.1, "null_sd": 0.1, "rank": 9, "draws": 50, "p": p}
-                    for m in ("pearson_r", "within_20_percent", "rmse", "within_group_r")}
-        report = {"masks": {"file": "/x/iJO1366_masks.h5", "fingerprint": "f00d"},
-                  "flux_control": {"scheme": "grouped", "seed": seed, "null_model": "genes",
-                                   "predictors": {k: {"phenotypes": {"growth": metrics(p)}} for k, p in ps.items()}}}
+            return {
+                m: {"real": 0.3, "null_mean": 0.1, "null_sd": 0.1, "rank": 9, "draws": 50, "p": p}
+                for m in ("pearson_r", "within_20_percent", "rmse", "within_group_r")
+            }
+
+        report = {
+            "masks": {"file": "/x/iJO1366_masks.h5", "fingerprint": "f00d"},
+            "flux_control": {
+                "scheme": "grouped",
+                "seed": seed,
+                "null_model": "genes",
+                "predictors": {k: {"phenotypes": {"growth": metrics(p)}} for k, p in ps.items()},
+            },
+        }
         (tmp_path / name).mkdir()
         (tmp_path / name / "report.json").write_text(json.dumps(report))
         return tmp_path / name

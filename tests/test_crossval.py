@@ -1,5 +1,6 @@
 """Issue 8: baselines on the network's folds, no held-out leak into fitted statistics, seeds aggregated,
 leave-one-group-out, and an autoencoder whose output can take both signs."""
+
 import numpy as np
 import pytest
 
@@ -25,11 +26,19 @@ def _dataset(tmp_path):
 
 
 def _config(**kw):
-    base = dict(strategies=["B", "C"], cv=["grouped"], folds=3, seed=2, device="cpu", inputs="standardise",
-                architecture=Architecture("linear", "readout"),
-                pretrain=PretrainSettings(samples=800, batch=200, lr=0.01),
-                finetune=FinetuneSettings(lr=1e-2, max_steps=30), baselines=["mean", "ridge",
-                                                                             "ridge_linked"], final_model=False)
+    base = dict(
+        strategies=["B", "C"],
+        cv=["grouped"],
+        folds=3,
+        seed=2,
+        device="cpu",
+        inputs="standardise",
+        architecture=Architecture("linear", "readout"),
+        pretrain=PretrainSettings(samples=800, batch=200, lr=0.01),
+        finetune=FinetuneSettings(lr=1e-2, max_steps=30),
+        baselines=["mean", "ridge", "ridge_linked"],
+        final_model=False,
+    )
     base.update(kw)
     return RunConfig(**base)
 
@@ -53,8 +62,9 @@ def test_baselines_see_exactly_the_networks_folds(tmp_path, monkeypatch):
     for name, genes in (("mean", slice(None)), ("ridge", slice(None)), ("ridge_linked", linked)):
         calls = [c for c in seen if c[0] == name]
         assert len(calls) == len(net_tests)
-        for (_, x_train, x_test), test, rec in zip(calls, net_tests, results[("grouped", f"baseline:{name}", 0)],
-                                                   strict=True):
+        for (_, x_train, x_test), test, rec in zip(
+            calls, net_tests, results[("grouped", f"baseline:{name}", 0)], strict=True
+        ):
             np.testing.assert_array_equal(rec.test, test)
             np.testing.assert_array_equal(x_test, x[test][:, genes])
             np.testing.assert_array_equal(x_train, np.delete(x, test, axis=0)[:, genes])  # every other labelled sample
@@ -103,20 +113,27 @@ def test_seeds_repeat_on_the_same_folds_and_aggregate(tmp_path):
     a, b = results[("grouped", "B", 0)], results[("grouped", "B", 1)]
     assert [tuple(r.test) for r in a] == [tuple(r.test) for r in b]
     assert not np.allclose(np.concatenate([r.predicted for r in a]), np.concatenate([r.predicted for r in b]))
-    per_seed = [{"phenotypes": {"g": {"pearson_r": r, "within_20_percent": w, "rmse": e}}}
-                for r, w, e in ((0.5, 40.0, 0.3), (0.7, 60.0, 0.1), (0.6, 50.0, 0.2))]
+    per_seed = [
+        {"phenotypes": {"g": {"pearson_r": r, "within_20_percent": w, "rmse": e}}}
+        for r, w, e in ((0.5, 40.0, 0.3), (0.7, 60.0, 0.1), (0.6, 50.0, 0.2))
+    ]
     agg = aggregate(per_seed)["g"]
     assert agg["pearson_r"]["mean"] == pytest.approx(0.6)
     assert agg["pearson_r"]["sd"] == pytest.approx(np.std([0.5, 0.7, 0.6], ddof=1))
     assert agg["within_20_percent"]["per_seed"] == [40.0, 60.0, 50.0]
-    worse = aggregate([{"phenotypes": {"g": {"pearson_r": r - 0.3, "within_20_percent": w - 20, "rmse": e + 0.2}}}
-                       for r, w, e in ((0.5, 40.0, 0.3), (0.7, 60.0, 0.1), (0.6, 50.0, 0.2))])["g"]
+    worse = aggregate(
+        [
+            {"phenotypes": {"g": {"pearson_r": r - 0.3, "within_20_percent": w - 20, "rmse": e + 0.2}}}
+            for r, w, e in ((0.5, 40.0, 0.3), (0.7, 60.0, 0.1), (0.6, 50.0, 0.2))
+        ]
+    )["g"]
     p = paired(agg, worse)
     assert p["pearson_r"]["difference_mean"] == pytest.approx(0.3) and p["pearson_r"]["better_in"] == "3/3"
     assert p["pearson_r"]["verdict"] == "better" and p["rmse"]["verdict"] == "better"
     assert paired(worse, agg)["within_20_percent"]["verdict"] == "worse"
-    noisy = aggregate([{"phenotypes": {"g": {"pearson_r": r, "within_20_percent": 0.0, "rmse": 0.0}}}
-                       for r in (0.52, 0.69, 0.61)])["g"]
+    noisy = aggregate(
+        [{"phenotypes": {"g": {"pearson_r": r, "within_20_percent": 0.0, "rmse": 0.0}}} for r in (0.52, 0.69, 0.61)]
+    )["g"]
     assert paired(noisy, agg)["pearson_r"]["verdict"] == "within noise"
 
 
@@ -211,8 +228,9 @@ def test_the_penalty_chosen_by_inner_cv_never_sees_the_held_out_fold(tmp_path):
     from sparsenet.training.penalty import L2_PATH
 
     ds = _dataset(tmp_path)
-    cfg = _config(strategies=["B"], baselines=[], finetune=FinetuneSettings(lr=1e-2, max_steps=60, l2="auto",
-                                                                            loss="squared"))
+    cfg = _config(
+        strategies=["B"], baselines=[], finetune=FinetuneSettings(lr=1e-2, max_steps=60, l2="auto", loss="squared")
+    )
     test = np.arange(0, ds.labelled.size, 4)
     train = np.setdiff1d(np.arange(ds.labelled.size), test)
     held_out = {ds.labelled_ids[i] for i in test}
@@ -236,13 +254,30 @@ def test_a_fold_record_reads_back_as_written_and_a_flat_file_of_0_6_reads_as_one
     from sparsenet.training.fitting import TrainingRecord
 
     rng = np.random.default_rng(0)
-    training = TrainingRecord(pretrain_seconds=1.5, pretrain_losses=rng.random(4), finetune_seconds=2.0,
-                              finetune_losses=rng.random(6), stop="tolerance", l2_chosen=0.03,
-                              l2_path=np.array([0.01, 0.03]), l2_inner_loss=rng.random(2),
-                              l2_path_steps=np.array([5, 6]), inner_steps=np.array([10, 20]), inner_loss=rng.random(2))
-    rec = FoldRecord(np.array([3, 1, 4]), training, predicted=rng.random((3, 2)), link_weights=rng.random((2, 2, 5)),
-                     wiring_nodes=7, wiring_links=40, reconstruction={"r2": 0.5, "pca_r2": 0.25},
-                     recon_sample=rng.random((2, 9)), flux_failed="[]")
+    training = TrainingRecord(
+        pretrain_seconds=1.5,
+        pretrain_losses=rng.random(4),
+        finetune_seconds=2.0,
+        finetune_losses=rng.random(6),
+        stop="tolerance",
+        l2_chosen=0.03,
+        l2_path=np.array([0.01, 0.03]),
+        l2_inner_loss=rng.random(2),
+        l2_path_steps=np.array([5, 6]),
+        inner_steps=np.array([10, 20]),
+        inner_loss=rng.random(2),
+    )
+    rec = FoldRecord(
+        np.array([3, 1, 4]),
+        training,
+        predicted=rng.random((3, 2)),
+        link_weights=rng.random((2, 2, 5)),
+        wiring_nodes=7,
+        wiring_links=40,
+        reconstruction={"r2": 0.5, "pca_r2": 0.25},
+        recon_sample=rng.random((2, 9)),
+        flux_failed="[]",
+    )
     write_fold(tmp_path / "f.h5", rec)
     back = read_fold(tmp_path / "f.h5")
     for name in ("test", "predicted", "link_weights", "recon_sample"):
@@ -252,14 +287,27 @@ def test_a_fold_record_reads_back_as_written_and_a_flat_file_of_0_6_reads_as_one
     assert back.predicted_draws is None and back.subset_keys is None
     for name in ("pretrain_seconds", "finetune_seconds", "stop", "l2_chosen"):
         assert getattr(back.training, name) == getattr(training, name)
-    for name in ("pretrain_losses", "finetune_losses", "l2_path", "l2_inner_loss", "l2_path_steps", "inner_steps",
-                 "inner_loss"):
+    for name in (
+        "pretrain_losses",
+        "finetune_losses",
+        "l2_path",
+        "l2_inner_loss",
+        "l2_path_steps",
+        "inner_steps",
+        "inner_loss",
+    ):
         np.testing.assert_array_equal(getattr(back.training, name), getattr(training, name))
 
     with h5py.File(tmp_path / "old.h5", "w") as f:  # what 0.6.0's write_fold made of a baseline's fold
         f.attrs["stop"] = "fitted"
-        for k, v in {"test": [0, 2], "predicted": [[0.1], [0.2]], "pretrain_seconds": 0.0, "finetune_seconds": 0.25,
-                     "pretrain_losses": np.zeros(0), "finetune_losses": np.zeros(0)}.items():
+        for k, v in {
+            "test": [0, 2],
+            "predicted": [[0.1], [0.2]],
+            "pretrain_seconds": 0.0,
+            "finetune_seconds": 0.25,
+            "pretrain_losses": np.zeros(0),
+            "finetune_losses": np.zeros(0),
+        }.items():
             f.create_dataset(k, data=np.asarray(v))
     old = read_fold(tmp_path / "old.h5")
     assert (old.training.stop, old.training.finetune_seconds, old.training.l2_chosen) == ("fitted", 0.25, None)

@@ -1,5 +1,6 @@
 """The CUDA emulator itself: kernels with known defects must be caught, correct ones must run
 with CUDA's semantics (barriers, shuffles, grid/block indices), argument packing as CuPy's."""
+
 import numpy as np
 import pytest
 
@@ -28,8 +29,9 @@ def test_correct_kernel_runs_and_writes_every_element():
     np.testing.assert_array_equal(y.get(), np.arange(1000, dtype=np.float32))
 
 
-@pytest.mark.parametrize("shift,where", [(1, "past the end of argument 0 (x"), (-1,
-                                                                                "before the start of argument 0 (x")])
+@pytest.mark.parametrize(
+    "shift,where", [(1, "past the end of argument 0 (x"), (-1, "before the start of argument 0 (x")]
+)
 def test_out_of_bounds_read_is_caught(shift, where):
     x, y = dev.zeros(1000, dtype=np.float32), dev.zeros(1000, dtype=np.float32)
     with pytest.raises(EmulatorError, match=where.replace("(", r"\(")):
@@ -123,7 +125,8 @@ def test_portable_ucontext_fibers_give_the_same_results():
         np.testing.assert_array_equal(a.get(), b.get())
     y = dev.zeros(256, dtype=np.float32)
     Module(REVERSE.replace("SYNC", "__syncthreads();"), extra_flags=["-DEMU_USE_UCONTEXT"]).launch(
-        "reverse", (2,), (128,), (dev.asarray(np.arange(256, dtype=np.float32)), y))
+        "reverse", (2,), (128,), (dev.asarray(np.arange(256, dtype=np.float32)), y)
+    )
     np.testing.assert_array_equal(y.get(), np.arange(256).reshape(2, 128)[:, ::-1].ravel())
 
 
@@ -156,11 +159,14 @@ def test_grid_and_block_indices_in_three_dimensions():
     np.testing.assert_array_equal(out.get(), b * 1000 + t)
 
 
-@pytest.mark.parametrize("arg,match", [
-    (np.int32(5), r"argument 1 \(n\) is int32 but the kernel takes long long"),
-    (5.0, r"argument 1 \(n\) is float64 but the kernel takes long long"),
-    (np.float32(5), r"argument 1 \(n\) is float32"),
-])
+@pytest.mark.parametrize(
+    "arg,match",
+    [
+        (np.int32(5), r"argument 1 \(n\) is int32 but the kernel takes long long"),
+        (5.0, r"argument 1 \(n\) is float64 but the kernel takes long long"),
+        (np.float32(5), r"argument 1 \(n\) is float32"),
+    ],
+)
 def test_scalars_are_packed_as_cupy_packs_them_and_checked(arg, match):
     src = """extern "C" __global__ void k(float* y, long long n) { if (threadIdx.x < n) y[threadIdx.x] = 1.0f; }"""
     with pytest.raises(EmulatorError, match=match):
@@ -173,11 +179,14 @@ def test_python_int_for_an_int_parameter_is_refused():
         run(COPY, "copy", (1,), (8,), (dev.zeros(8, dtype=np.float32), dev.zeros(8, dtype=np.float32), 8, np.int32(0)))
 
 
-@pytest.mark.parametrize("bad,match", [
-    (np.zeros(8, np.float32), "must be a device array"),
-    (dev.zeros(8, dtype=np.float64), "is a float64 array but the kernel takes const float"),
-    (dev.zeros((8, 2), dtype=np.float32)[:, 0], "not C-contiguous"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.zeros(8, np.float32), "must be a device array"),
+        (dev.zeros(8, dtype=np.float64), "is a float64 array but the kernel takes const float"),
+        (dev.zeros((8, 2), dtype=np.float32)[:, 0], "not C-contiguous"),
+    ],
+)
 def test_array_arguments_are_checked(bad, match):
     with pytest.raises(EmulatorError, match=match):
         run(COPY, "copy", (1,), (8,), (bad, dev.zeros(8, dtype=np.float32), np.int32(8), np.int32(0)))
@@ -185,15 +194,23 @@ def test_array_arguments_are_checked(bad, match):
 
 def test_launch_configuration_limits():
     with pytest.raises(EmulatorError, match="exceeds CUDA's limits"):
-        run(COPY, "copy", (1,), (2048,), (dev.zeros(8, dtype=np.float32), dev.zeros(8, dtype=np.float32),
-                                            np.int32(8), np.int32(0)))
+        run(
+            COPY,
+            "copy",
+            (1,),
+            (2048,),
+            (dev.zeros(8, dtype=np.float32), dev.zeros(8, dtype=np.float32), np.int32(8), np.int32(0)),
+        )
 
 
 def test_parse_kernels_reads_parameter_types():
     params = parse_kernels(COPY)["copy"]
     assert [(p.name, p.base, p.pointer, p.const) for p in params] == [
-        ("x", "float", True, True), ("y", "float", True, False), ("n", "int", False, False),
-        ("shift", "int", False, False)]
+        ("x", "float", True, True),
+        ("y", "float", True, False),
+        ("n", "int", False, False),
+        ("shift", "int", False, False),
+    ]
 
 
 def test_standin_refuses_to_mix_host_and_device_arrays():

@@ -1,6 +1,7 @@
 """Every .cu source compiles: with the machine's nvcc for sm_80 and sm_90, and with NVRTC (the pip
 wheel CuPy's [ctk] extra installs) under the options CuPy itself adds, as ``launch.py`` compiles
 them on a GPU. Running them is tests/test_cuda_emulator.py's and the GPU tests' job."""
+
 import ctypes
 import importlib.util
 import shutil
@@ -23,8 +24,11 @@ def test_cuda_sources_exist():
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_cuda_source_compiles(source, arch, tmp_path):
     out = tmp_path / f"{source.stem}.cubin"
-    proc = subprocess.run(["nvcc", f"-arch={arch}", "--std=c++14", "-Werror", "all-warnings", "--cubin",
-                           "-o", str(out), str(source)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["nvcc", f"-arch={arch}", "--std=c++14", "-Werror", "all-warnings", "--cubin", "-o", str(out), str(source)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 0
 
@@ -43,7 +47,7 @@ def test_launchers_name_only_existing_kernels():
 def _nvrtc():
     """libnvrtc from the nvidia-cuda-nvrtc wheel, or None."""
     spec = importlib.util.find_spec("nvidia")
-    for loc in (spec.submodule_search_locations if spec else []):
+    for loc in spec.submodule_search_locations if spec else []:
         libs = sorted(Path(loc).glob("cu*/lib/libnvrtc.so.*")) + sorted(Path(loc).glob("cuda_nvrtc/lib/libnvrtc.so.*"))
         for lib in libs:
             return ctypes.CDLL(str(lib))
@@ -64,10 +68,11 @@ def test_cuda_source_compiles_with_nvrtc_as_cupy_compiles_it(source, arch):
 
     from sparsenet.engine.cuda.sources import read_source
 
-    assert re.search(r'OPTIONS = \("--std=c\+\+14",\)', (CUDA_DIR / "launch.py").read_text()), \
+    assert re.search(r'OPTIONS = \("--std=c\+\+14",\)', (CUDA_DIR / "launch.py").read_text()), (
         "launch.py's compile options changed: update CUPY_OPTIONS here"
+    )
     code = read_source(source.name)  # the text launch.py gives CuPy, headers written in
-    assert "#include \"" not in code
+    assert '#include "' not in code
     prog = ctypes.c_void_p()
     assert NVRTC.nvrtcCreateProgram(ctypes.byref(prog), code.encode(), source.name.encode(), 0, None, None) == 0
     try:

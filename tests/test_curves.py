@@ -1,6 +1,7 @@
 """Learning curves: subsets are drawn from each fold's training samples only (whole projects or at random),
 the same for every model; no held-out sample, labelled or not, reaches pre-training or a subset; and
 `sparsenet curve` reports every model per label count with C - B paired draw by draw."""
+
 import json
 
 import numpy as np
@@ -24,8 +25,12 @@ pytestmark = pytest.mark.slow  # whole learning-curve runs
 def test_subsets_are_drawn_from_the_training_samples_as_asked():
     groups = ["a"] * 5 + ["b"] * 7 + ["c"] * 4 + ["d"] * 9
     out = subsets(groups, [6, 10, "all"], draws=3, kinds=["projects", "random"], seed=1, fold=2)
-    assert [(n, k, d) for n, k, d, _ in out][:4] == [(6, "projects", 0), (6, "projects", 1), (6, "projects", 2),
-                                                    (6, "random", 0)]
+    assert [(n, k, d) for n, k, d, _ in out][:4] == [
+        (6, "projects", 0),
+        (6, "projects", 1),
+        (6, "projects", 2),
+        (6, "random", 0),
+    ]
     g = np.array(groups)
     for n, kind, _draw, mask in out:
         assert mask.shape == (len(groups),) and mask.sum() == (len(groups) if n == "all" else n)
@@ -43,9 +48,18 @@ def test_subsets_are_drawn_from_the_training_samples_as_asked():
 def test_no_held_out_sample_reaches_pre_training_or_a_subset(tmp_path, monkeypatch):
     expr, phen, _ = write_dataset(tmp_path / "data")
     ds = load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"), read_out=True)
-    cfg = build_config("default", strategy="C", cv="grouped", folds=3, seed=1, max_steps=20, ensemble=1,
-                       pretrain_samples=400, batch=100,
-                       curve={"labels": [5, "all"], "draws": 2, "kinds": ["projects", "random"], "seed": 1})
+    cfg = build_config(
+        "default",
+        strategy="C",
+        cv="grouped",
+        folds=3,
+        seed=1,
+        max_steps=20,
+        ensemble=1,
+        pretrain_samples=400,
+        batch=100,
+        curve={"labels": [5, "all"], "draws": 2, "kinds": ["projects", "random"], "seed": 1},
+    )
     seen = []
     real_fit, real_pretrained = crossval.fit_networks, Runner.pretrained
 
@@ -78,8 +92,28 @@ def test_curve_command_reports_every_model_and_pairs_c_with_b(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "data")
     out = tmp_path / "curve"
     args = without(FAST, "--folds", "--max-steps")
-    proc = sparsenet("curve", "--expression", expr, "--phenotypes", phen, *args, "--folds", "3", "--max-steps", "40",
-                     "--labels", "8,all", "--draws", "2", "--ensemble", "1", "--baselines", "mean", "--out", out)
+    proc = sparsenet(
+        "curve",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *args,
+        "--folds",
+        "3",
+        "--max-steps",
+        "40",
+        "--labels",
+        "8,all",
+        "--draws",
+        "2",
+        "--ensemble",
+        "1",
+        "--baselines",
+        "mean",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     col = "Growth Rate (1/hr)"

@@ -1,4 +1,5 @@
 """Loaders aligned by gene ID, normalisation, phenotype mapping, streaming, spline synthesis."""
+
 import h5py
 import numpy as np
 import pytest
@@ -67,6 +68,7 @@ def test_hdf5_and_h5ad_read_like_csv(tmp_path):
         x = csv_expr.values.copy()
         x[x < 4] = 0
         import scipy.sparse as sp
+
         csr = sp.csr_matrix(x)
         grp = f.create_group("X")
         grp.attrs["encoding-type"], grp.attrs["shape"] = "csr_matrix", x.shape
@@ -83,16 +85,22 @@ def test_hdf5_and_h5ad_read_like_csv(tmp_path):
     assert h5.values is None and ad.values is None  # read on demand, not loaded
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "empty table"),
-    ("gene,a,b\nb0001,1,2\nb0002,1\n", "ragged table: line 3"),
-    ("gene,a,b\nb0001,1,nan\n", "NaN or infinite"),
-    ("gene,a,b\nb0001,1,\n", "missing, NaN or infinite"),
-    ("gene,a,a\nb0001,1,2\n", "duplicate sample ID 'a'"),
-    ("gene,a,b\nzzz,1,2\n", "no gene IDs or symbols in common"),
-    ("gene,a,b\nb0001,1,x2\n", r"line 2, column 'b': 'x2' is not a number \(missing values are written as empty, NA"),
-    ("gene,a,b\nb0001,1,NA\n", r"missing, NaN or infinite value for sample 'b'.*impute or drop"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "empty table"),
+        ("gene,a,b\nb0001,1,2\nb0002,1\n", "ragged table: line 3"),
+        ("gene,a,b\nb0001,1,nan\n", "NaN or infinite"),
+        ("gene,a,b\nb0001,1,\n", "missing, NaN or infinite"),
+        ("gene,a,a\nb0001,1,2\n", "duplicate sample ID 'a'"),
+        ("gene,a,b\nzzz,1,2\n", "no gene IDs or symbols in common"),
+        (
+            "gene,a,b\nb0001,1,x2\n",
+            r"line 2, column 'b': 'x2' is not a number \(missing values are written as empty, NA",
+        ),
+        ("gene,a,b\nb0001,1,NA\n", r"missing, NaN or infinite value for sample 'b'.*impute or drop"),
+    ],
+)
 def test_bad_expression_tables(tmp_path, content, message):
     m = core_masks()
     p = tmp_path / "bad.csv"
@@ -165,10 +173,11 @@ def test_stream_serves_every_row_once_per_epoch_and_resumes(chunk_rows):
     served = np.concatenate([b[:, 0] for _, b in batches(Rows(60), rows, 8, 90, seed=3, chunk_rows=chunk_rows)])
     assert served.size == 90
     for e in range(3):
-        assert sorted(served[30 * e:30 * (e + 1)].astype(int)) == list(rows)
+        assert sorted(served[30 * e : 30 * (e + 1)].astype(int)) == list(rows)
     assert not np.array_equal(served[:30], served[30:60])  # reshuffled each epoch
-    resumed = np.concatenate([b[:, 0] for _, b in batches(Rows(60), rows, 8, 90, seed=3, start_step=5,
-                                                            chunk_rows=chunk_rows)])
+    resumed = np.concatenate(
+        [b[:, 0] for _, b in batches(Rows(60), rows, 8, 90, seed=3, start_step=5, chunk_rows=chunk_rows)]
+    )
     np.testing.assert_array_equal(resumed, served[40:])
     other = np.concatenate([b[:, 0] for _, b in batches(Rows(60), rows, 8, 90, seed=4, chunk_rows=chunk_rows)])
     assert not np.array_equal(other, served)

@@ -1,6 +1,7 @@
 """A user's own data, as a lab keeps it: every model that trains predicts, phenotypes are found by
 name, nothing is dropped in silence, missing values as people write them, outputs that answer a
 biologist's questions. Each test replays one trap a new user fell into."""
+
 import csv
 import json
 from pathlib import Path
@@ -19,8 +20,17 @@ from conftest import FAST, one_line_error, sparsenet, without
 
 pytestmark = pytest.mark.slow  # whole train/predict runs on a lab's files
 
-QUICK = [*without(FAST, "--max-steps", "--reference"), "--max-steps", "20", "--folds", "2", "--baselines", "none",
-         "--reference", "none"]  # lab_files writes fold changes
+QUICK = [
+    *without(FAST, "--max-steps", "--reference"),
+    "--max-steps",
+    "20",
+    "--folds",
+    "2",
+    "--baselines",
+    "none",
+    "--reference",
+    "none",
+]  # lab_files writes fold changes
 
 
 def lab_files(folder, n_samples=30, mislabelled=0, extra_columns=()):
@@ -51,23 +61,37 @@ def core_biomass():
 
 
 # ------------------------------------------------------------------ every model that trains, predicts
-@pytest.mark.parametrize("options", [
-    ["--phenotype", "mu", "--strategy", "B"],  # a target that is no node, read out of all nodes: the trap
-    ["--map", "mu=Biomass Objective Function with GAM", "--head", "node", "--strategy", "C", "--ensemble", "1"],
-    ["--map", "mu=Biomass_Ecoli_core", "--strategy", "A", "--ensemble", "2"],
-    ["--map", "mu=Biomass_Ecoli_core", "--head", "node", "--strategy", "B", "--ensemble", "2"],
-    ["--phenotype", "mu", "--strategy", "C", "--ensemble", "2", "--preset", "paper", "--head", "readout"],
-    ["--phenotype", "mu", "--masks", "EDGES", "--strategy", "B"],
-], ids=["readout-unmapped-B", "node-by-name-C", "dense-A-ensemble", "node-B-ensemble", "paper-C-readout",
-        "edge-list-masks"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--phenotype", "mu", "--strategy", "B"],  # a target that is no node, read out of all nodes: the trap
+        ["--map", "mu=Biomass Objective Function with GAM", "--head", "node", "--strategy", "C", "--ensemble", "1"],
+        ["--map", "mu=Biomass_Ecoli_core", "--strategy", "A", "--ensemble", "2"],
+        ["--map", "mu=Biomass_Ecoli_core", "--head", "node", "--strategy", "B", "--ensemble", "2"],
+        ["--phenotype", "mu", "--strategy", "C", "--ensemble", "2", "--preset", "paper", "--head", "readout"],
+        ["--phenotype", "mu", "--masks", "EDGES", "--strategy", "B"],
+    ],
+    ids=[
+        "readout-unmapped-B",
+        "node-by-name-C",
+        "dense-A-ensemble",
+        "node-B-ensemble",
+        "paper-C-readout",
+        "edge-list-masks",
+    ],
+)
 def test_every_trained_model_predicts(tmp_path, options):
     expr, phen, samples = lab_files(tmp_path)
     if "EDGES" in options:  # a network of the user's own: gene -> a few regulators
         genes = core_masks().gene_ids
         edges = tmp_path / "edges.csv"
         edges.write_text("gene,regulator\n" + "".join(f"{g},R{i % 4}\n" for i, g in enumerate(genes[:60])))
-        assert sparsenet("masks", "from-edges", edges, "--source", "gene", "--target", "regulator", "-o",
-                         tmp_path / "m.h5").returncode == 0
+        assert (
+            sparsenet(
+                "masks", "from-edges", edges, "--source", "gene", "--target", "regulator", "-o", tmp_path / "m.h5"
+            ).returncode
+            == 0
+        )
         options = [tmp_path / "m.h5" if o == "EDGES" else o for o in options]
     args = QUICK + ["--group-by", "batch"]
     if "--masks" in options:
@@ -81,8 +105,10 @@ def test_every_trained_model_predicts(tmp_path, options):
     rows = list(csv.reader(Path(pred).read_text().splitlines()))
     ensemble = int(options[options.index("--ensemble") + 1]) if "--ensemble" in options else 5
     assert rows[0][1].startswith("mu [") and rows[0][1].endswith("] predicted") and len(rows) - 1 == len(samples)
-    assert rows[0][2:4] == ["mu lower (90 % interval from held-out residuals)",
-                            "mu upper (90 % interval from held-out residuals)"]
+    assert rows[0][2:4] == [
+        "mu lower (90 % interval from held-out residuals)",
+        "mu upper (90 % interval from held-out residuals)",
+    ]
     spread = [f"mu sd over {ensemble} networks (spread, not an error bar)"] if ensemble > 1 else []
     assert rows[0][4:] == spread + ["flag (why to doubt this prediction)"]
     assert all(np.isfinite(float(v)) for r in rows[1:] for v in r[1:-1])
@@ -110,8 +136,9 @@ def test_two_growth_columns_are_answered_with_the_mapping_to_use(tmp_path):
     expr, phen, _ = lab_files(tmp_path)
     lines = phen.read_text().splitlines()
     phen.write_text("\n".join([lines[0] + ",growth"] + [r + ",0.5" for r in lines[1:]]) + "\n")
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--group-by", "batch", "--out",
-                     tmp_path / "run")
+    proc = sparsenet(
+        "train", "--expression", expr, "--phenotypes", phen, *QUICK, "--group-by", "batch", "--out", tmp_path / "run"
+    )
     one_line_error(proc, f"--map 'mu={core_biomass()}'")
     assert not (tmp_path / "run").exists()
 
@@ -144,8 +171,10 @@ def test_masks_names_adds_names_without_changing_the_wiring(tmp_path):
     named = read_masks(out)
     assert named.gene_names[:2] == ["gene0", "gene1"] and named.gene_names[10] == m.gene_ids[10]
     assert mask_fingerprint(named) == mask_fingerprint(m) and named.attrs["gene_names_from"] == "genes.csv"
-    one_line_error(sparsenet("masks", "names", CORE_MASKS, "--table", table, "--name-column", "nope", "-o", out),
-                   "no column 'nope'")
+    one_line_error(
+        sparsenet("masks", "names", CORE_MASKS, "--table", table, "--name-column", "nope", "-o", out),
+        "no column 'nope'",
+    )
 
 
 # ------------------------------------------------------------------ nothing dropped in silence
@@ -155,11 +184,24 @@ def test_unmatched_samples_misspelled_genes_and_levels_are_reported(tmp_path):
     first = m.gene_ids[1]  # b0351, left out of the data by write_dataset, written as b351; and b1241 by its name
     typo = first[0] + first[1:].lstrip("0")
     assert typo != first
-    expr, phen, samples = lab_files(tmp_path, mislabelled=4, extra_columns=[(typo, 0.1), (named[m.gene_ids[0]].upper(),
-                                                                                          0.2)])
+    expr, phen, samples = lab_files(
+        tmp_path, mislabelled=4, extra_columns=[(typo, 0.1), (named[m.gene_ids[0]].upper(), 0.2)]
+    )
     out = tmp_path / "run"
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--map", f"mu={core_biomass()}",
-                     "--group-by", "batch", "--out", out)
+    proc = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *QUICK,
+        "--map",
+        f"mu={core_biomass()}",
+        "--group-by",
+        "batch",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     assert "4 of 30 phenotype rows have no expression profile and are left out" in err and f"{samples[0]}_x" in err
@@ -171,9 +213,21 @@ def test_unmatched_samples_misspelled_genes_and_levels_are_reported(tmp_path):
     # a gene's name in other letter case is no suspect any more: it maps, by symbol
     assert checks["gene_labels"]["symbols_mapped"] == {named[m.gene_ids[0]].upper(): m.gene_ids[0]}
     # --strict: the first warning is the error, and nothing is written
-    strict = sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--map", f"mu={core_biomass()}",
-                       "--group-by", "batch", "--strict",
-                       "--out", tmp_path / "strict")
+    strict = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *QUICK,
+        "--map",
+        f"mu={core_biomass()}",
+        "--group-by",
+        "batch",
+        "--strict",
+        "--out",
+        tmp_path / "strict",
+    )
     one_line_error(strict, "--strict: stopped")
     assert not (tmp_path / "strict").exists()
 
@@ -193,8 +247,11 @@ def test_levels_given_as_fold_changes_are_pointed_out(tmp_path):
 def test_suspect_gene_ids_but_not_genes_the_model_lacks():
     model = ["b0002", "b0003", "b1234"]
     found = suspect_gene_columns(["b003", "thrA", "B1234", "b9999", "b0240_2", "xyz"], model, ["thrA", "thrB", "abcD"])
-    assert found == [("b003", "b0003", "its number without leading zeros"), ("thrA", "b0002", "the name of b0002"),
-                     ("B1234", "b1234", "the same ID in other letter case")]
+    assert found == [
+        ("b003", "b0003", "its number without leading zeros"),
+        ("thrA", "b0002", "the name of b0002"),
+        ("B1234", "b1234", "the same ID in other letter case"),
+    ]
 
 
 def test_predict_refuses_too_few_model_genes_and_flags_every_sample_of_a_partial_table(tmp_path):
@@ -202,14 +259,30 @@ def test_predict_refuses_too_few_model_genes_and_flags_every_sample_of_a_partial
     training's share it predicts, warns, and flags every sample with the share (issue 37, item 4)."""
     expr, phen, _ = lab_files(tmp_path)
     out = tmp_path / "run"
-    assert sparsenet("train", "--expression", expr, "--phenotypes", phen, *QUICK, "--phenotype", "mu", "--group-by",
-                     "batch", "--out", out).returncode == 0
+    assert (
+        sparsenet(
+            "train",
+            "--expression",
+            expr,
+            "--phenotypes",
+            phen,
+            *QUICK,
+            "--phenotype",
+            "mu",
+            "--group-by",
+            "batch",
+            "--out",
+            out,
+        ).returncode
+        == 0
+    )
     rows = list(csv.reader(Path(expr).read_text().splitlines()))
     few = tmp_path / "few.csv"
     with open(few, "w", newline="") as fh:
         csv.writer(fh).writerows([r[:12] for r in rows])  # 11 of the model's genes
-    one_line_error(sparsenet("predict", out / "model.h5", few, "-o", tmp_path / "p.csv", "--reference", "none"),
-                   "below 50 %")
+    one_line_error(
+        sparsenet("predict", out / "model.h5", few, "-o", tmp_path / "p.csv", "--reference", "none"), "below 50 %"
+    )
     assert not (tmp_path / "p.csv").exists()
     some = tmp_path / "some.csv"
     keep = int(0.8 * len(rows[0]))
@@ -232,8 +305,11 @@ def test_missing_values_as_people_write_them(tmp_path):
     with pytest.raises(DataError, match=r"'NA' is not a number \(missing values are written as -;"):
         read_phenotypes(DataSpec(phenotypes=p, na_values=("-",)), m)
     p.write_text("sample,Growth Rate (1/hr)\na,0.5\nb,?\n")
-    with pytest.raises(DataError, match=r"sample 'b': '\?' is not a number \(missing values are written as empty, NA, "
-                                        r"NaN, nan, n.d.; --na-values changes the list\)"):
+    with pytest.raises(
+        DataError,
+        match=r"sample 'b': '\?' is not a number \(missing values are written as empty, NA, "
+        r"NaN, nan, n.d.; --na-values changes the list\)",
+    ):
         read_phenotypes(DataSpec(phenotypes=p), m)
     assert np.isnan(read_phenotypes(DataSpec(phenotypes=p, na_values=("", "?")), m).values[1, 0])
 
@@ -256,9 +332,24 @@ def run_b(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("b")
     expr, phen, _ = lab_files(tmp)
     out = tmp / "run"
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *without(QUICK, "--baselines"),
-                     "--phenotype", "mu", "--group-by", "batch", "--baselines", "mean",
-                     "--ensemble", "3", "--out", out)
+    proc = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *without(QUICK, "--baselines"),
+        "--phenotype",
+        "mu",
+        "--group-by",
+        "batch",
+        "--baselines",
+        "mean",
+        "--ensemble",
+        "3",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -270,8 +361,12 @@ def test_links_have_readout_weights_names_spread_and_true_zeros(run_b):
     assert len(rows) == m.protein_phenotype.nnz
     names = dict(zip(m.gene_ids, m.gene_names, strict=True))
     assert all(r["gene_name"] == names[r["gene"]] for r in rows)
-    assert {"readout_weight [mu]", "readout_weight_sd [mu]", "gene_to_target [mu]", "protein_phenotype_weight_sd"} \
-        <= set(rows[0]) and rows[0]["networks"] == "3"
+    assert {
+        "readout_weight [mu]",
+        "readout_weight_sd [mu]",
+        "gene_to_target [mu]",
+        "protein_phenotype_weight_sd",
+    } <= set(rows[0]) and rows[0]["networks"] == "3"
     from sparsenet.training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(out / "model.h5")

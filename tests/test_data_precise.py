@@ -2,6 +2,7 @@
 
 Fetches the wheel (~50 MB) once into the user's cache; set SPARSENET_CACHE to move it.
 """
+
 import numpy as np
 import pytest
 
@@ -17,8 +18,16 @@ pytestmark = pytest.mark.network  # fetches PRECISE once
 def test_precise_compendium_aligns_to_ijo1366():
     files = precise.precise_files(progress=lambda msg: None)
     masks = read_masks(shipped_mask_path("iJO1366"))
-    ds = load_dataset(masks, DataSpec(files["log_tpm.csv"], files["sample_table.csv"], precise.REFERENCE_SAMPLES,
-                                      columns=[precise.GROWTH_COLUMN], group_by=precise.GROUP_COLUMN))
+    ds = load_dataset(
+        masks,
+        DataSpec(
+            files["log_tpm.csv"],
+            files["sample_table.csv"],
+            precise.REFERENCE_SAMPLES,
+            columns=[precise.GROWTH_COLUMN],
+            group_by=precise.GROUP_COLUMN,
+        ),
+    )
     s = ds.summary
     # what the issue states about the files
     assert s["expression_samples"] == 278

@@ -1,4 +1,5 @@
 """--device auto uses the GPU only after a test kernel compiled and ran; otherwise one line says why."""
+
 import sys
 
 import numpy as np
@@ -11,12 +12,14 @@ from cuda_emulator import cupy_standin
 @pytest.fixture
 def fresh_probe(monkeypatch):
     """The backend's probe state reset, with ``cupy`` importable as the given module."""
+
     def use(module):
         monkeypatch.setitem(sys.modules, "cupy", module)
         monkeypatch.setattr(backend, "_cupy", None)
         monkeypatch.setattr(backend, "_cupy_checked", False)
         monkeypatch.setattr(backend, "_gpu_problem", None)
         monkeypatch.setattr(backend, "_told", False)
+
     return use
 
 
@@ -35,8 +38,10 @@ class NoCompiler:
 
     def __getattr__(self, name):
         if name == "RawModule":
+
             def fail(*a, **k):
                 raise RuntimeError("CuPy failed to load libnvrtc.so.13: OSError: cannot open shared object file")
+
             return fail
         return getattr(self.standin, name)
 

@@ -1,5 +1,6 @@
 """Fits fanned out over Dask (a local cluster of 2 processes here): the same numbers as the serial
 run, a killed worker loses nothing, a bad scheduler address is one line."""
+
 import json
 import os
 import signal
@@ -44,8 +45,23 @@ def test_plan_on_two_workers_gives_the_serial_numbers(tmp_path):
 
 def _train(tmp, out, *extra):
     expr, phen = tmp / "data" / "expression.csv", tmp / "data" / "phenotypes.csv"
-    args = ["train", "--expression", expr, "--phenotypes", phen, *FAST, "--strategy", "B,C", "--baselines", "all",
-            "--ensemble", "1", "--out", out, *extra]
+    args = [
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *FAST,
+        "--strategy",
+        "B,C",
+        "--baselines",
+        "all",
+        "--ensemble",
+        "1",
+        "--out",
+        out,
+        *extra,
+    ]
     return [sys.executable, "-m", "sparsenet.cli.main", *map(str, args)]
 
 
@@ -102,14 +118,18 @@ def _children(pid):
 def test_a_killed_worker_loses_nothing(serial_run):
     tmp = serial_run
     out = tmp / "killed"
-    proc = subprocess.Popen(_train(tmp, out, "--workers", "2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        _train(tmp, out, "--workers", "2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     state = out / "state"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and not list(state.glob("grouped-*fold*.h5")):
         time.sleep(0.2)
-    workers = [p for p in _children(proc.pid)
-               if any(w in Path(f"/proc/{p}/cmdline").read_bytes() for w in (b"spawn", b"forkserver"))]
+    workers = [
+        p
+        for p in _children(proc.pid)
+        if any(w in Path(f"/proc/{p}/cmdline").read_bytes() for w in (b"spawn", b"forkserver"))
+    ]
     assert proc.poll() is None and workers, "the run ended before a worker could be killed"
     os.kill(workers[0], signal.SIGKILL)  # mid-run: some folds done, others running on that worker
     stdout, stderr = proc.communicate(timeout=600)
@@ -120,12 +140,17 @@ def test_a_killed_worker_loses_nothing(serial_run):
 def test_bad_scheduler_address_is_one_line_and_writes_nothing(tmp_path):
     write_dataset(tmp_path / "data")
     out = tmp_path / "run"
-    proc = subprocess.run(_train(tmp_path, out, "--scheduler", "tcp://127.0.0.1:9"), capture_output=True,
-                          text=True, cwd=ROOT)
+    proc = subprocess.run(
+        _train(tmp_path, out, "--scheduler", "tcp://127.0.0.1:9"), capture_output=True, text=True, cwd=ROOT
+    )
     one_line_error(proc, "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'")
     assert not out.exists()
-    proc = subprocess.run(_train(tmp_path, out, "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"),
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        _train(tmp_path, out, "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     one_line_error(proc, "not both")
 
 

@@ -1,5 +1,6 @@
 """Every Python example in the README and the docs runs as written (a fresh namespace each, in a
 temporary folder); a block that needs what CI lacks says so in its first line ('# needs a GPU')."""
+
 import re
 from pathlib import Path
 
@@ -16,8 +17,11 @@ def blocks():
     for page in PAGES:
         for i, match in enumerate(re.finditer(r"```python\n(.*?)```", page.read_text(), flags=re.S)):
             code = match.group(1)
-            yield pytest.param(code, id=f"{page.relative_to(ROOT)}:{i}",
-                               marks=[pytest.mark.skip(reason=code.splitlines()[0])] if code.startswith(SKIP) else [])
+            yield pytest.param(
+                code,
+                id=f"{page.relative_to(ROOT)}:{i}",
+                marks=[pytest.mark.skip(reason=code.splitlines()[0])] if code.startswith(SKIP) else [],
+            )
 
 
 @pytest.mark.parametrize("code", list(blocks()))

@@ -1,6 +1,7 @@
 """Dropout: the share it keeps, its scale, its gradient (float64 finite differences through a network),
 off at prediction, seeded, and the CPU and GPU kernels (emulated, and real where a GPU is present)
 dropping exactly the same entries."""
+
 import numpy as np
 import pytest
 
@@ -39,18 +40,19 @@ def test_seeded_steps_differ_and_same_seed_repeats(rng):
     x = np.ones((64, 100))
     a, b = Dropout(0.5, seed=3), Dropout(0.5, seed=3)
     first = a.forward(x)
-    np.testing.assert_array_equal(first, b.forward(x))          # same seed, same step: same mask
+    np.testing.assert_array_equal(first, b.forward(x))  # same seed, same step: same mask
     second = a.forward(x)
-    assert (first != second).mean() > 0.3                       # the next step draws anew
+    assert (first != second).mean() > 0.3  # the next step draws anew
     assert (first != Dropout(0.5, seed=4).forward(x)).mean() > 0.3
     a.step = 0
-    np.testing.assert_array_equal(a.forward(x), first)          # the step is the whole state
+    np.testing.assert_array_equal(a.forward(x), first)  # the step is the whole state
 
 
 def test_layout_of_the_input_does_not_change_the_mask(rng):
     x = rng.normal(size=(37, 23))
-    np.testing.assert_array_equal(Dropout(0.4, seed=2).forward(np.ascontiguousarray(x)),
-                                  Dropout(0.4, seed=2).forward(np.asfortranarray(x)))
+    np.testing.assert_array_equal(
+        Dropout(0.4, seed=2).forward(np.ascontiguousarray(x)), Dropout(0.4, seed=2).forward(np.asfortranarray(x))
+    )
 
 
 def test_gradient_through_a_network_matches_float64_finite_differences(rng):
@@ -87,7 +89,7 @@ def test_gpu_kernel_drops_the_same_entries_as_the_cpu(rng, cp, shape):
 
     xT = rng.normal(size=shape).astype(np.float32)
     out, keep = np.empty_like(xT), np.empty_like(xT)
-    key, threshold, scale = 0x1234567, int(0.3 * 2 ** 32), 1 / 0.7
+    key, threshold, scale = 0x1234567, int(0.3 * 2**32), 1 / 0.7
     cpu_kernels.dropout_forward(xT, out, keep, key, threshold, scale)
     d_out, d_keep = cp.full(shape, cp.nan, dtype=cp.float32), cp.full(shape, cp.nan, dtype=cp.float32)
     launch.dropout_forward(cp.asarray(xT), d_out, d_keep, key, threshold, scale)

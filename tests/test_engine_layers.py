@@ -1,4 +1,5 @@
 """Every layer's forward and backward against a float64 dense NumPy reference."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -104,8 +105,10 @@ def test_dense_linear_matches_reference(rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_softplus_stable_and_exact(dtype, order):
-    z = np.array([[-1e4, -200.0, -88.0, -87.0, -30.0, -1e-3, -1e-8, 0.0],
-                  [1e-8, 1e-3, 0.5, 3.0, 15.0, 30.0, 88.0, 1e4]], dtype=dtype)
+    z = np.array(
+        [[-1e4, -200.0, -88.0, -87.0, -30.0, -1e-3, -1e-8, 0.0], [1e-8, 1e-3, 0.5, 3.0, 15.0, 30.0, 88.0, 1e4]],
+        dtype=dtype,
+    )
     z = np.asarray(z, order=order)
     layer = Softplus()
     y = layer.forward(z)

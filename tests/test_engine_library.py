@@ -1,11 +1,23 @@
 """The engine as a library: activations, losses, a user's own layer, Sequential(dtype=), AdamW,
 and a P-NET-style hierarchy trained with them. Float64 finite differences are the reference."""
+
 import numpy as np
 import pytest
 
 import sparsenet
-from sparsenet import (Adam, Layer, MaskedLinear, OneToOne, ReLU, Sequential, Sigmoid, Softplus, Tanh,
-                       binary_cross_entropy_with_logits, mean_squared_error)
+from sparsenet import (
+    Adam,
+    Layer,
+    MaskedLinear,
+    OneToOne,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softplus,
+    Tanh,
+    binary_cross_entropy_with_logits,
+    mean_squared_error,
+)
 from conftest import random_mask
 import reference as ref
 
@@ -42,8 +54,10 @@ def test_float64_finite_differences_of_activations_and_losses(rng, act, loss):
     under each loss with per-sample and per-feature weights, against central differences."""
     enc = random_mask(rng, 6, 11, 0.4, empty_row=2)
     other = ACTS[(ACTS.index(act) + 1) % len(ACTS)]
-    net = Sequential([MaskedLinear(enc, activation=act, seed=1), LAYERS[other](),
-                      MaskedLinear(random_mask(rng, 4, 6, 0.6), seed=2)], dtype=np.float64)
+    net = Sequential(
+        [MaskedLinear(enc, activation=act, seed=1), LAYERS[other](), MaskedLinear(random_mask(rng, 4, 6, 0.6), seed=2)],
+        dtype=np.float64,
+    )
     for layer in net.layers:
         if "bias" in layer.params:
             layer.params["bias"][...] = rng.normal(size=layer.params["bias"].shape) * 0.5
@@ -166,7 +180,7 @@ def test_adamw_decay_is_decoupled_from_the_gradient():
         opt = Adam(params, grads, lr=0.05, weight_decay=wd)
         for _ in range(7):
             opt.step()
-        np.testing.assert_allclose(params, p * factor ** 7, rtol=1e-12)
+        np.testing.assert_allclose(params, p * factor**7, rtol=1e-12)
     with pytest.raises(ValueError, match="weight_decay must be >= 0"):
         Adam(p.copy(), np.zeros_like(p), weight_decay=-1)
 
@@ -181,9 +195,13 @@ def test_pnet_style_hierarchy_learns_a_pathway_label():
         genes_to_path[p, rng.choice(n_genes, 8, replace=False)] = 1
     path_to_super = np.zeros((n_super, n_path))
     path_to_super[np.arange(n_path) % n_super, np.arange(n_path)] = 1
-    net = Sequential([MaskedLinear(genes_to_path, activation="tanh", seed=1),
-                      MaskedLinear(path_to_super, activation="tanh", seed=2),
-                      MaskedLinear(np.ones((1, n_super)), seed=3)])
+    net = Sequential(
+        [
+            MaskedLinear(genes_to_path, activation="tanh", seed=1),
+            MaskedLinear(path_to_super, activation="tanh", seed=2),
+            MaskedLinear(np.ones((1, n_super)), seed=3),
+        ]
+    )
     x = rng.normal(size=(400, n_genes)).astype(np.float32)
     signal = x[:, genes_to_path[0] == 1].mean(axis=1)
     y = (signal > 0).astype(np.float32)[:, None]
@@ -200,6 +218,17 @@ def test_pnet_style_hierarchy_learns_a_pathway_label():
 
 
 def test_public_api_exports_what_a_model_builder_needs():
-    for name in ("Layer", "Sequential", "MaskedLinear", "OneToOne", "ReLU", "Tanh", "Sigmoid", "Softplus",
-                 "Adam", "mean_squared_error", "binary_cross_entropy_with_logits"):
+    for name in (
+        "Layer",
+        "Sequential",
+        "MaskedLinear",
+        "OneToOne",
+        "ReLU",
+        "Tanh",
+        "Sigmoid",
+        "Softplus",
+        "Adam",
+        "mean_squared_error",
+        "binary_cross_entropy_with_logits",
+    ):
         assert name in sparsenet.__all__ and hasattr(sparsenet, name)

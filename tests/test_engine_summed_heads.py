@@ -1,19 +1,21 @@
 """SummedHeads (a read-out after every level, summed): its gradient against float64 finite differences, the
 gradient at every block's output, and the classifier's network with heads (fit, importance, refusals)."""
+
 import numpy as np
 import pytest
 
 from sparsenet import DenseLinear, Dropout, MaskedLinear
 from sparsenet.engine.summed_heads import SummedHeads
-from sparsenet.training.pathway_network import (PathwayTraining, build_network, fit_network, fit_stacked,
-                                                node_importance)
+from sparsenet.training.pathway_network import PathwayTraining, build_network, fit_network, fit_stacked, node_importance
 from conftest import random_mask
 
 
 def heads_network(rng, dropout=0.0):
     m1, m2 = random_mask(rng, 9, 20, 0.3), random_mask(rng, 4, 9, 0.5)
-    blocks = [[MaskedLinear(m1, activation="tanh", seed=1), Dropout(dropout, seed=1)],
-              [MaskedLinear(m2, activation="tanh", seed=2), Dropout(dropout, seed=2)]]
+    blocks = [
+        [MaskedLinear(m1, activation="tanh", seed=1), Dropout(dropout, seed=1)],
+        [MaskedLinear(m2, activation="tanh", seed=2), Dropout(dropout, seed=2)],
+    ]
     return SummedHeads(blocks, [DenseLinear(9, 2, seed=3), DenseLinear(4, 2, seed=4)], dtype=np.float64)
 
 
@@ -83,7 +85,7 @@ def test_importance_with_heads_is_activation_times_the_summed_gradient(rng):
     a2 = np.tanh(a1 @ dense(l2).T + l2.params["bias"])
     w1, w2 = net.heads[0].params["weight"][0], net.heads[1].params["weight"][0]
     g2 = np.tile(w2, (10, 1))
-    g1 = w1 + (g2 * (1 - a2 ** 2)) @ dense(l2)  # the level-1 head's weight plus what level 2 sends down
+    g1 = w1 + (g2 * (1 - a2**2)) @ dense(l2)  # the level-1 head's weight plus what level 2 sends down
     np.testing.assert_allclose(imp[1], np.abs(a2 * g2).mean(axis=0), rtol=1e-10)
     np.testing.assert_allclose(imp[0], np.abs(a1 * g1).mean(axis=0), rtol=1e-10)
 

@@ -1,23 +1,34 @@
 """Whole-network gradient check, Adam against a reference, containers, bad input."""
+
 import numpy as np
 import numba
 import pytest
 import scipy.sparse as sp
 
-from sparsenet import (Adam, MaskedLinear, OneToOne, Sequential, Softplus, scaled_squared_error,
-                       softplus_scaled_squared_error, sum_abs_relative_error,
-                       sum_squared_error)
+from sparsenet import (
+    Adam,
+    MaskedLinear,
+    OneToOne,
+    Sequential,
+    Softplus,
+    scaled_squared_error,
+    softplus_scaled_squared_error,
+    sum_abs_relative_error,
+    sum_squared_error,
+)
 from conftest import random_mask
 
 
 def small_autoencoder(rng, dtype=np.float64, seed=0):
     enc = random_mask(rng, 4, 9, 0.5, empty_col=3)
     mid = random_mask(rng, 3, 4, 0.7)
-    return Sequential([
-        MaskedLinear(enc, activation="softplus", dtype=dtype, seed=seed, input_scale=True),
-        MaskedLinear(mid, activation="softplus", dtype=dtype, seed=seed + 1),
-        MaskedLinear(random_mask(rng, 9, 3, 0.6), dtype=dtype, seed=seed + 2),
-    ])
+    return Sequential(
+        [
+            MaskedLinear(enc, activation="softplus", dtype=dtype, seed=seed, input_scale=True),
+            MaskedLinear(mid, activation="softplus", dtype=dtype, seed=seed + 1),
+            MaskedLinear(random_mask(rng, 9, 3, 0.6), dtype=dtype, seed=seed + 2),
+        ]
+    )
 
 
 def test_finite_difference_gradient_of_whole_autoencoder(rng):
@@ -82,7 +93,7 @@ def reference_adam(p, grads, lr, b1, b2, eps):
     for t, g in enumerate(grads, start=1):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        p = p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        p = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
         out.append(p.copy())
     return out
 
@@ -108,8 +119,14 @@ def test_training_reduces_loss_and_is_deterministic_across_thread_counts(rng):
     def run(threads):
         numba.set_num_threads(threads)
         try:
-            net = Sequential([OneToOne(60), MaskedLinear(enc, activation="softplus", seed=1),
-                              MaskedLinear(enc.T, activation="softplus", seed=2), OneToOne(60)])
+            net = Sequential(
+                [
+                    OneToOne(60),
+                    MaskedLinear(enc, activation="softplus", seed=1),
+                    MaskedLinear(enc.T, activation="softplus", seed=2),
+                    OneToOne(60),
+                ]
+            )
             opt = Adam(net.params, net.grads, lr=1e-2)
             losses = []
             for _ in range(30):
@@ -229,9 +246,14 @@ def test_reconstruction_step_fused_equals_unfused(rng):
     enc, dec = random_mask(rng, 4, 9, 0.5), random_mask(rng, 9, 4, 0.6)
 
     def net_():
-        return Sequential([MaskedLinear(enc, activation="softplus", dtype=np.float64, seed=1, input_scale=True),
-                           MaskedLinear(dec, activation="softplus", dtype=np.float64, seed=2),
-                           OneToOne(9, dtype=np.float64)])
+        return Sequential(
+            [
+                MaskedLinear(enc, activation="softplus", dtype=np.float64, seed=1, input_scale=True),
+                MaskedLinear(dec, activation="softplus", dtype=np.float64, seed=2),
+                OneToOne(9, dtype=np.float64),
+            ]
+        )
+
     a = net_()
     b = Sequential([layer for layer in net_().layers])
     b.params[...] = a.params
@@ -263,8 +285,14 @@ def test_softplus_scaled_squared_error_equals_the_three_ops(rng, dtype):
 
 def test_state_dict_follows_layers_moved_into_another_container(rng):
     """A sub-container re-flattens its layers; the outer container's state must still see them."""
-    net = Sequential([MaskedLinear(random_mask(rng, 5, 12, 0.4), activation="softplus", input_scale=True),
-                      MaskedLinear(random_mask(rng, 12, 5, 0.4)), Softplus(), OneToOne(12)])
+    net = Sequential(
+        [
+            MaskedLinear(random_mask(rng, 5, 12, 0.4), activation="softplus", input_scale=True),
+            MaskedLinear(random_mask(rng, 12, 5, 0.4)),
+            Softplus(),
+            OneToOne(12),
+        ]
+    )
     encoder = Sequential(net.layers[:1])
     opt = Adam(encoder.params, encoder.grads, lr=0.1)
     x = rng.normal(size=(8, 12))

@@ -1,6 +1,7 @@
 """The scikit-learn estimators: scikit-learn's own checks, one code path with `sparsenet train` (the same
 fold predictions from cross_val_predict), gene columns aligned by ID, multi-output, sample weights, the
 penalty by grouped inner CV, warm starts, pickling (a GPU fit loads on the CPU) and AnnData."""
+
 import pickle
 
 import numpy as np
@@ -22,14 +23,20 @@ SMALL = dict(masks="random", max_iter=30, ensemble=2)
 
 def expected_failures(estimator):
     """The checks scikit-learn's tolerances cannot be met in, and why."""
-    return {"check_sample_weight_equivalence_on_dense_data":
-            "fine-tuning runs in float32: integer sample weights and repeated samples sum the same terms in another "
-            "order, and agree to ~2e-7 relative (tests/test_estimator.py checks 1e-6), not the check's 1e-7"}
+    return {
+        "check_sample_weight_equivalence_on_dense_data": "fine-tuning runs in float32: integer sample weights and "
+        "repeated samples sum the same terms in another order, and agree to ~2e-7 relative (tests/test_estimator.py "
+        "checks 1e-6), not the check's 1e-7"
+    }
 
 
-@parametrize_with_checks([SparseNetRegressor(**SMALL),
-                          SparseNetRegressorCV(masks="random", max_iter=20, ensemble=1, alphas=(0.1, 0.01), cv=2)],
-                         expected_failed_checks=expected_failures)
+@parametrize_with_checks(
+    [
+        SparseNetRegressor(**SMALL),
+        SparseNetRegressorCV(masks="random", max_iter=20, ensemble=1, alphas=(0.1, 0.01), cv=2),
+    ],
+    expected_failed_checks=expected_failures,
+)
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
 
@@ -93,8 +100,9 @@ def test_symbol_columns_fit_the_same_model_and_junk_columns_are_refused(data):
     with pytest.raises(ValueError, match=r"name 1 of the masks' \d+ genes .*below min_gene_share 0.5"):
         SparseNetRegressor(masks=masks, max_iter=40).fit(junk, y)
     half = pd.DataFrame(x[:, :30], columns=masks.gene_ids[:30])
-    with pytest.warns(UserWarning, match=f"{len(masks.gene_ids) - 30} of the masks' {len(masks.gene_ids)} genes are "
-                                         "not in X"):
+    with pytest.warns(
+        UserWarning, match=f"{len(masks.gene_ids) - 30} of the masks' {len(masks.gene_ids)} genes are not in X"
+    ):
         SparseNetRegressor(masks=masks, max_iter=10, min_gene_share=0.1).fit(half, y)
 
 
@@ -131,8 +139,9 @@ def test_multi_output_with_missing_targets(data):
 
 def test_penalty_by_grouped_inner_cv(data):
     _, x, y, groups, _ = data
-    est = SparseNetRegressorCV(alphas=(0.3, 0.03, 0.003), cv=GroupKFold(3), masks=core_masks(), max_iter=40,
-                               ensemble=1).fit(x, y, groups=groups)
+    est = SparseNetRegressorCV(
+        alphas=(0.3, 0.03, 0.003), cv=GroupKFold(3), masks=core_masks(), max_iter=40, ensemble=1
+    ).fit(x, y, groups=groups)
     assert est.alpha_ in (0.3, 0.03, 0.003) and est.alphas_ == [0.3, 0.03, 0.003] and len(est.cv_loss_) == 3
     assert est.alpha_ == est.alphas_[int(np.argmin(est.cv_loss_))]
     auto = SparseNetRegressor(masks=core_masks(), alpha="auto", max_iter=40, ensemble=1).fit(x, y, groups=groups)

@@ -1,4 +1,5 @@
 """Folds and metrics against their definitions."""
+
 import numpy as np
 import pytest
 
@@ -68,7 +69,7 @@ def test_report_warns_when_fine_tuning_collapsed(tmp_path):
 
     def records(pred):
         training = TrainingRecord(finetune_seconds=0.1, finetune_losses=np.ones(3), stop="tolerance")
-        return [FoldRecord(np.arange(6 * f, 6 * f + 6), training, predicted=pred[6 * f:6 * f + 6]) for f in range(2)]
+        return [FoldRecord(np.arange(6 * f, 6 * f + 6), training, predicted=pred[6 * f : 6 * f + 6]) for f in range(2)]
 
     stuck = summarise(ds, records(np.zeros((12, 1))))
     assert "collapsed" in stuck["warnings"][0]
@@ -109,8 +110,7 @@ def test_within_group_r_is_the_mean_of_each_big_enough_groups_r():
     a, b = np.arange(8)[np.arange(8) != 3], np.arange(8, 14)
     assert out["groups_ranked"] == 2  # c has 4 samples
     assert out["within_group_r"] == pytest.approx(np.mean([pearsonr(y[a], p[a])[0], pearsonr(y[b], p[b])[0]]))
-    assert out["within_group_spearman"] == pytest.approx(np.mean([spearmanr(y[a], p[a])[0],
-                                                                  spearmanr(y[b], p[b])[0]]))
+    assert out["within_group_spearman"] == pytest.approx(np.mean([spearmanr(y[a], p[a])[0], spearmanr(y[b], p[b])[0]]))
     offset = np.where(np.asarray(groups) == "a", 5.0, -5.0) + np.nan_to_num(y)  # right within, wrong between
     m = prediction_metrics(np.nan_to_num(y), offset, groups)
     assert m["within_group_r"] == pytest.approx(1.0) and m["pearson_r"] < 0.9
@@ -125,8 +125,19 @@ def test_a_growth_rates_interval_stops_at_zero_and_the_clipping_is_counted():
     floor = phenotype_floor(["Growth Rate (1/hr)", "acetate"], ["BIOMASS_Ec_iJO1366_core_53p95M", "EX_ac_e"])
     assert floor[0] == 0.0 and np.isnan(floor[1])
     mean = np.array([[0.05, -0.2], [0.6, 0.1]])
-    p = Predictions(["a", "b"], ["Growth Rate (1/hr)", "acetate"], ["BIOMASS", "EX_ac_e"], mean, None,
-                    np.array([0.1, 0.3]), 0.9, ["", ""], 1, "", floor=floor)
+    p = Predictions(
+        ["a", "b"],
+        ["Growth Rate (1/hr)", "acetate"],
+        ["BIOMASS", "EX_ac_e"],
+        mean,
+        None,
+        np.array([0.1, 0.3]),
+        0.9,
+        ["", ""],
+        1,
+        "",
+        floor=floor,
+    )
     np.testing.assert_allclose(p.lower, [[0.0, -0.5], [0.5, -0.2]])
     np.testing.assert_allclose(p.upper, mean + [0.1, 0.3])
     assert p.clipped == 1 and "1 lower bound raised to the phenotype's floor" in p.said()

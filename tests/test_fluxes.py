@@ -1,6 +1,7 @@
 """sparsenet.fluxes: reaction activities through the gene-protein-reaction rules (AND -> min, OR -> sum) and
 E-Flux on the e_coli_core model: fully expressed it is plain FBA, less expression of a needed enzyme lowers
 growth, a held-out sample never shapes the scaling, pFBA's fluxes reach the optimum with less total flux."""
+
 import cobra
 import numpy as np
 import pytest
@@ -16,8 +17,14 @@ def core():
 
 def test_and_is_the_least_subunit_or_is_the_sum_and_unmeasured_genes_take_no_part():
     model = cobra.Model("rules")
-    for rid, rule in (("COMPLEX", "a and b"), ("ISOZYMES", "a or c"), ("BOTH", "(a and b) or c"),
-                      ("UNMEASURED", "z"), ("NO_RULE", ""), ("PARTLY", "a and z")):
+    for rid, rule in (
+        ("COMPLEX", "a and b"),
+        ("ISOZYMES", "a or c"),
+        ("BOTH", "(a and b) or c"),
+        ("UNMEASURED", "z"),
+        ("NO_RULE", ""),
+        ("PARTLY", "a and z"),
+    ):
         r = cobra.Reaction(rid)
         model.add_reactions([r])
         r.gene_reaction_rule = rule
@@ -99,8 +106,9 @@ def test_a_flux_round_off_leaves_varying_in_training_cannot_blow_up_ridge_and_le
     rng = np.random.default_rng(3)
     n_train, n_test = 30, 6
     signal = rng.normal(size=n_train + n_test)
-    fluxes = np.column_stack([signal, rng.normal(size=n_train + n_test),
-                              np.r_[rng.normal(scale=1e-9, size=n_train), np.full(n_test, 1.04)]])
+    fluxes = np.column_stack(
+        [signal, rng.normal(size=n_train + n_test), np.r_[rng.normal(scale=1e-9, size=n_train), np.full(n_test, 1.04)]]
+    )
     fluxes[n_train:, 0] = np.linspace(-8, 8, n_test)  # far beyond the training range too
     y = (1.0 + 0.2 * signal[:n_train] + 0.01 * rng.normal(size=n_train))[:, None]
     result = FluxResult(np.ones(n_train + n_test), fluxes, [], ["optimal"] * (n_train + n_test))
@@ -125,8 +133,17 @@ def test_flux_baselines_run_on_a_folds_training_samples_and_leave_its_scaling_to
     from sparsenet.runs.folds import make_folds
 
     ds = core_dataset(tmp_path)
-    cfg = build_config("default", strategy="B", cv="grouped", folds=3, seed=1, max_steps=20, ensemble=1,
-                       baselines="eflux,flux_ridge,flux_forest", final_model=False)
+    cfg = build_config(
+        "default",
+        strategy="B",
+        cv="grouped",
+        folds=3,
+        seed=1,
+        max_steps=20,
+        ensemble=1,
+        baselines="eflux,flux_ridge,flux_forest",
+        final_model=False,
+    )
     assert "eflux" not in build_config("default", baselines="all").baselines  # asked for by name only
     results = Runner(ds, cfg, tmp_path / "run").run().results
     for name in ("eflux", "flux_ridge", "flux_forest"):
@@ -188,8 +205,17 @@ def test_flux_null_draw_zero_is_trains_flux_baselines_and_permuted_draws_differ(
     ds = core_dataset(tmp_path)
     data = StudyData(ds, {"file": "core", "fingerprint": mask_fingerprint(ds.masks)})
     result = flux_control(data, tmp_path / "null", scheme="grouped", folds=3, seed=1, draws=2)
-    cfg = build_config("default", strategy="B", cv="grouped", folds=3, seed=1, max_steps=5, ensemble=1,
-                       baselines="eflux,flux_ridge,flux_forest", final_model=False)
+    cfg = build_config(
+        "default",
+        strategy="B",
+        cv="grouped",
+        folds=3,
+        seed=1,
+        max_steps=5,
+        ensemble=1,
+        baselines="eflux,flux_ridge,flux_forest",
+        final_model=False,
+    )
     runner = Runner(ds, cfg, tmp_path / "run")
     draws = [dict(np.load(tmp_path / "null" / "state" / "flux-draws" / f"{d:03d}.npz")) for d in range(3)]
     from sparsenet.runs.folds import make_folds
@@ -216,9 +242,27 @@ def test_flux_control_refuses_network_options_by_name(tmp_path):
     from synthetic import write_dataset
 
     expr, phen, _ = write_dataset(tmp_path / "data")
-    bad = sparsenet("control", "--expression", expr, "--phenotypes", phen, "--masks", CORE_MASKS, "--reference",
-                    "ref_1,ref_2", "--folds", "3", "--predictor", "flux", "--l2", "0.1", "--ensemble", "2",
-                    "--out", tmp_path / "bad")
+    bad = sparsenet(
+        "control",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        "--masks",
+        CORE_MASKS,
+        "--reference",
+        "ref_1,ref_2",
+        "--folds",
+        "3",
+        "--predictor",
+        "flux",
+        "--l2",
+        "0.1",
+        "--ensemble",
+        "2",
+        "--out",
+        tmp_path / "bad",
+    )
     one_line_error(bad, "--l2, --ensemble: control --predictor flux trains no network")
     assert not (tmp_path / "bad").exists()
 
@@ -233,13 +277,37 @@ def test_flux_control_recorded_is_what_train_says(tmp_path):
 
     expr, phen, _ = write_dataset(tmp_path / "data")
     args = without(FAST, "--max-steps", "--pretrain-samples", "--batch", "--pretrain-lr", "--finetune-lr", "--device")
-    bad = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--predictor", "flux", "--null",
-                    "edges", "--out", tmp_path / "bad")
+    bad = sparsenet(
+        "control",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *args,
+        "--predictor",
+        "flux",
+        "--null",
+        "edges",
+        "--out",
+        tmp_path / "bad",
+    )
     one_line_error(bad, "with --predictor flux the null is genes")
     assert not (tmp_path / "bad").exists()
     out = tmp_path / "null"
-    proc = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--predictor", "flux", "--draws",
-                     "3", "--out", out)
+    proc = sparsenet(
+        "control",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *args,
+        "--predictor",
+        "flux",
+        "--draws",
+        "3",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "flux_forest" in proc.stdout and "r within projects" in proc.stdout
     from conftest import assert_page
@@ -266,8 +334,9 @@ def test_flux_null_draws_fanned_out_to_dask_equal_the_serial_ones(tmp_path):
     data = StudyData(ds, {"file": "core", "fingerprint": mask_fingerprint(ds.masks)})
     serial = flux_control(data, tmp_path / "serial", folds=3, seed=2, draws=2, predictors=("eflux", "flux_ridge"))
     with Executor(workers=2) as executor:
-        fanned = flux_control(data, tmp_path / "dask", folds=3, seed=2, draws=2, predictors=("eflux", "flux_ridge"),
-                              executor=executor)
+        fanned = flux_control(
+            data, tmp_path / "dask", folds=3, seed=2, draws=2, predictors=("eflux", "flux_ridge"), executor=executor
+        )
     for d in range(3):
         a = np.load(tmp_path / "serial" / "state" / "flux-draws" / f"{d:03d}.npz")
         b = np.load(tmp_path / "dask" / "state" / "flux-draws" / f"{d:03d}.npz")

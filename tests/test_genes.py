@@ -1,6 +1,7 @@
 """sparsenet.data.genes: gene labels as labs write them (IDs, symbols, any case) mapped to the masks' IDs, with
 ambiguous symbols, genes the model lacks, misspellings and duplicates named; and what a degenerate phenotype
 table, a ';'-separated file or a decimal comma get told."""
+
 import csv
 from pathlib import Path
 
@@ -18,8 +19,15 @@ from conftest import one_line_error, sparsenet
 
 def tiny_masks():
     genes, names = ["g1", "g2", "g3", "g4"], ["abcA", "abcB", "dup", "Dup"]
-    return Masks(genes, list(genes), ["p1"], ["p1"], sp.identity(4, format="csr"),
-                 sp.csr_matrix(np.ones((1, 4), dtype=np.int8)), gene_names=names)
+    return Masks(
+        genes,
+        list(genes),
+        ["p1"],
+        ["p1"],
+        sp.identity(4, format="csr"),
+        sp.csr_matrix(np.ones((1, 4), dtype=np.int8)),
+        gene_names=names,
+    )
 
 
 def test_ids_and_symbols_in_any_case_map_and_ambiguous_symbols_are_left_out():
@@ -78,18 +86,40 @@ def _phenotype_file(path, values, projects):
     return expr
 
 
-@pytest.mark.parametrize("values, projects, cv, said", [
-    ([0.5] * 12, ["a", "b", "c"] * 4, "grouped", "phenotype column 'mu' has one value (0.5) in all 12"),
-    (list(np.linspace(0.1, 1, 12)), ["a"] * 12, "grouped", "column 'project' has one group ('a')"),
-    (list(np.linspace(0.1, 1, 5)), list("abcde"), "kfold", "5 labelled samples: too few for kfold CV"),
-], ids=["constant", "one-group", "too-few"])
+@pytest.mark.parametrize(
+    "values, projects, cv, said",
+    [
+        ([0.5] * 12, ["a", "b", "c"] * 4, "grouped", "phenotype column 'mu' has one value (0.5) in all 12"),
+        (list(np.linspace(0.1, 1, 12)), ["a"] * 12, "grouped", "column 'project' has one group ('a')"),
+        (list(np.linspace(0.1, 1, 5)), list("abcde"), "kfold", "5 labelled samples: too few for kfold CV"),
+    ],
+    ids=["constant", "one-group", "too-few"],
+)
 def test_degenerate_phenotypes_are_one_line_errors_and_write_nothing(tmp_path, values, projects, cv, said):
     phen = tmp_path / "phen.csv"
     expr = _phenotype_file(phen, values, projects)
     out = tmp_path / "run"
-    proc = sparsenet("train", "--masks", CORE_MASKS, "--expression", expr, "--phenotypes", phen, "--map",
-                     f"mu={next(p for p in core_masks().phenotype_ids if 'biomass' in p.lower())}",
-                     "--reference", "ref_1,ref_2", "--cv", cv, "--folds", "5", "--baselines", "none", "--out", out)
+    proc = sparsenet(
+        "train",
+        "--masks",
+        CORE_MASKS,
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        "--map",
+        f"mu={next(p for p in core_masks().phenotype_ids if 'biomass' in p.lower())}",
+        "--reference",
+        "ref_1,ref_2",
+        "--cv",
+        cv,
+        "--folds",
+        "5",
+        "--baselines",
+        "none",
+        "--out",
+        out,
+    )
     one_line_error(proc, said)
     assert not out.exists()
 

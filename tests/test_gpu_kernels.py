@@ -3,6 +3,7 @@ run) and on a real GPU (when CuPy sees one): the ``cp`` fixture gives both.
 
 Outputs are poisoned (NaN) before each launch so elements a kernel fails to write show up.
 """
+
 import numpy as np
 import pytest
 
@@ -25,6 +26,7 @@ def is_emulator(cp):
 @pytest.fixture
 def launch(cp):
     from sparsenet.engine.cuda import launch
+
     return launch
 
 
@@ -57,13 +59,43 @@ def test_masked_forward_and_backward_kernels(rng, cp, launch, monkeypatch, shape
     tiles = cpu_kernels.n_tiles(batch)
     dzT, dxT = np.empty_like(gT), np.empty_like(xT)
     dw_t, db_t = np.empty((tiles, layer.nnz), np.float32), np.empty((tiles, shape[0]), np.float32)
-    cpu_kernels.masked_backward(layer.indptr, layer.indices, layer.t_indptr, layer.t_indices, t_w, xT, gT,
-                                slopeT, act, dzT if act else gT, dxT, dw_t, db_t, True, True)
+    cpu_kernels.masked_backward(
+        layer.indptr,
+        layer.indices,
+        layer.t_indptr,
+        layer.t_indices,
+        t_w,
+        xT,
+        gT,
+        slopeT,
+        act,
+        dzT if act else gT,
+        dxT,
+        dw_t,
+        db_t,
+        True,
+        True,
+    )
     g_dz = poisoned(cp, gT.shape) if act else cp.asarray(gT)
     g_tiles = launch.n_tiles(batch)
     g_dx, g_dw, g_db = poisoned(cp, xT.shape), poisoned(cp, (g_tiles, layer.nnz)), poisoned(cp, (g_tiles, shape[0]))
-    launch.masked_backward(d["indptr"], d["indices"], d["t_indptr"], d["t_indices"], cp.asarray(t_w),
-                           cp.asarray(xT), cp.asarray(gT), g_slope, act, g_dz, g_dx, g_dw, g_db, True, True)
+    launch.masked_backward(
+        d["indptr"],
+        d["indices"],
+        d["t_indptr"],
+        d["t_indices"],
+        cp.asarray(t_w),
+        cp.asarray(xT),
+        cp.asarray(gT),
+        g_slope,
+        act,
+        g_dz,
+        g_dx,
+        g_dw,
+        g_db,
+        True,
+        True,
+    )
     scale = 1 + np.sqrt(batch)
     np.testing.assert_allclose(g_dx.get(), dxT, **TOL)
     np.testing.assert_allclose(g_dw.get().sum(0), dw_t.sum(0), rtol=1e-4, atol=1e-5 * scale)
@@ -86,8 +118,23 @@ def test_masked_backward_partial_branches_write_only_what_is_asked(rng, cp, laun
     dw = poisoned(cp, (tiles, layer.nnz)) if want_params else cp.zeros((0, layer.nnz), cp.float32)
     db = poisoned(cp, (tiles, 20)) if want_params else cp.zeros((0, 20), cp.float32)
     dz = poisoned(cp, gT.shape)
-    launch.masked_backward(d["indptr"], d["indices"], d["t_indptr"], d["t_indices"], cp.asarray(w[layer.t_perm]),
-                           cp.asarray(xT), cp.asarray(gT), cp.asarray(slopeT), 1, dz, dx, dw, db, want_dx, want_params)
+    launch.masked_backward(
+        d["indptr"],
+        d["indices"],
+        d["t_indptr"],
+        d["t_indices"],
+        cp.asarray(w[layer.t_perm]),
+        cp.asarray(xT),
+        cp.asarray(gT),
+        cp.asarray(slopeT),
+        1,
+        dz,
+        dx,
+        dw,
+        db,
+        want_dx,
+        want_params,
+    )
     dz_ref = gT * slopeT
     np.testing.assert_allclose(dz.get(), dz_ref, **TOL)
     dense = layer.weight_matrix().toarray()
@@ -96,8 +143,9 @@ def test_masked_backward_partial_branches_write_only_what_is_asked(rng, cp, laun
     else:
         np.testing.assert_allclose(db.get().sum(0), dz_ref.sum(1), rtol=1e-4, atol=1e-4)
         rows = np.repeat(np.arange(20), np.diff(layer.indptr))
-        np.testing.assert_allclose(dw.get().sum(0), np.einsum("kb,kb->k", dz_ref[rows], xT[layer.indices]),
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            dw.get().sum(0), np.einsum("kb,kb->k", dz_ref[rows], xT[layer.indices]), rtol=1e-4, atol=1e-4
+        )
 
 
 def test_softplus_and_multiply_kernels(rng, cp, launch):
@@ -123,9 +171,10 @@ def test_adamw_kernel_against_the_textbook_update_with_varying_gradients(rng, cp
         g = rng.normal(size=n) * rng.uniform(0.1, 10, size=n)  # a new gradient, of varying scale, every step
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        p = (1 - lr * wd) * p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)  # AdamW
-        launch.adam_update(gp, cp.asarray(g, dtype=np.float32), gm, gv, lr, b1, b2, eps, 1 - b1 ** t, 1 - b2 ** t,
-                           1 - lr * wd)
+        p = (1 - lr * wd) * p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)  # AdamW
+        launch.adam_update(
+            gp, cp.asarray(g, dtype=np.float32), gm, gv, lr, b1, b2, eps, 1 - b1**t, 1 - b2**t, 1 - lr * wd
+        )
     # float32 state against float64 maths: (1 - beta2) alone is 1.3e-5 off in float32
     np.testing.assert_allclose(gm.get(), m, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gv.get(), v, rtol=1e-4, atol=1e-6)
@@ -140,8 +189,7 @@ def test_kernel_profile_records_every_kernel_of_the_step_and_its_bytes(rng, cp):
     mask = benchmark.random_phenotype_mask(n_out=12, n_in=80, links=200, seed=1)
     p = benchmark.kernel_profile(mask, batch=70, repeats=2, device="gpu")
     k = p["kernels"]
-    assert set(k) == {"masked_forward", "decoder_scaled_sse", "sddmm", "slope_rowsum",
-                      "scale_gradient", "adam_update"}
+    assert set(k) == {"masked_forward", "decoder_scaled_sse", "sddmm", "slope_rowsum", "scale_gradient", "adam_update"}
     assert k["masked_forward"]["launches"] == 2 and k["sddmm"]["launches"] == 2  # encoder + input gradient
     n_params = mask.nnz + 12 + 80 + mask.nnz + 80 + 80  # encoder w, b, scale; decoder w, b; one-to-one d
     assert k["adam_update"]["bytes"] == 4 * 4 * n_params

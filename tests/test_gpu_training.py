@@ -9,6 +9,7 @@ input scale, the unfused losses, the fine-tuning losses, frozen and untrainable 
 The mutation tests at the end show that doubling a gradient or a loss in any GPU-only branch,
 or an Adam kernel that ignores its moments, makes these checks fail.
 """
+
 import sys
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def small_tiles(request, monkeypatch):
     if "cp" in request.fixturenames:
         request.getfixturevalue("cp")
         from sparsenet.engine.cuda import launch
+
         monkeypatch.setattr(launch, "TILE", 16)
 
 
@@ -91,8 +93,9 @@ def check_reconstruction_step(name):
     np.testing.assert_allclose(v_gpu, v_ref, rtol=1e-5, err_msg=f"{name}: loss value")
     g_gpu, g_ref = backend.to_numpy(net_gpu.grads), net_ref.grads
     for key, sl in net_ref.slices.items():
-        np.testing.assert_allclose(g_gpu[sl], g_ref[sl], rtol=2e-4, atol=2e-4 * np.abs(g_ref).max(),
-                                   err_msg=f"{name}: gradient of {key}")
+        np.testing.assert_allclose(
+            g_gpu[sl], g_ref[sl], rtol=2e-4, atol=2e-4 * np.abs(g_ref).max(), err_msg=f"{name}: gradient of {key}"
+        )
 
 
 def check_finetune_step(name, loss, pretrained, l2=0.0):
@@ -115,8 +118,9 @@ def check_finetune_step(name, loss, pretrained, l2=0.0):
         out[label] = losses[0], backend.to_numpy(encoder.grads).astype(np.float64)
     np.testing.assert_allclose(out["gpu"][0], out["ref"][0], rtol=1e-5, err_msg=f"{name}: {loss} loss value")
     scale = np.abs(out["ref"][1]).max()
-    np.testing.assert_allclose(out["gpu"][1], out["ref"][1], rtol=2e-4, atol=2e-4 * scale,
-                               err_msg=f"{name}: {loss} loss gradients")
+    np.testing.assert_allclose(
+        out["gpu"][1], out["ref"][1], rtol=2e-4, atol=2e-4 * scale, err_msg=f"{name}: {loss} loss gradients"
+    )
 
 
 def check_engine_network():
@@ -129,8 +133,13 @@ def check_engine_network():
     enc = random_mask(rng, 30, 200, 0.1)
 
     def net(device):
-        layers = [OneToOne(200, bias=True), MaskedLinear(enc, activation="softplus", seed=1),
-                  MaskedLinear(enc.T, seed=2), Softplus(), OneToOne(200, bias=True, init=0.7)]
+        layers = [
+            OneToOne(200, bias=True),
+            MaskedLinear(enc, activation="softplus", seed=1),
+            MaskedLinear(enc.T, seed=2),
+            Softplus(),
+            OneToOne(200, bias=True, init=0.7),
+        ]
         biases = np.random.default_rng(23)  # the same network on both devices
         for layer in (layers[0], layers[-1]):
             layer.params["bias"][...] = biases.normal(size=200) * 0.2
@@ -143,8 +152,11 @@ def check_engine_network():
     for label, model, xx in (("gpu", gpu, xp.asarray(x)), ("ref", ref, x.astype(np.float64))):
         value, g = sum_squared_error(model.forward(xx), xx)
         dx = model.backward(g, want_input_grad=True)
-        results[label] = (float(value), backend.to_numpy(model.grads).astype(np.float64),
-                          backend.to_numpy(dx).astype(np.float64))
+        results[label] = (
+            float(value),
+            backend.to_numpy(model.grads).astype(np.float64),
+            backend.to_numpy(dx).astype(np.float64),
+        )
     np.testing.assert_allclose(results["gpu"][0], results["ref"][0], rtol=1e-5, err_msg="engine network: loss")
     for i, what in ((1, "parameter gradients"), (2, "input gradient")):
         a, b = results["gpu"][i], results["ref"][i]
@@ -172,8 +184,9 @@ def check_pathway_network():
         model.backward(g)
         results[label] = float(value), backend.to_numpy(model.grads).astype(np.float64)
     np.testing.assert_allclose(results["gpu"][0], results["ref"][0], rtol=1e-5, err_msg="pathway network: loss")
-    np.testing.assert_allclose(results["gpu"][1], results["ref"][1], rtol=1e-4, atol=1e-6,
-                               err_msg="pathway network: gradients")
+    np.testing.assert_allclose(
+        results["gpu"][1], results["ref"][1], rtol=1e-4, atol=1e-6, err_msg="pathway network: gradients"
+    )
 
 
 def check_adam_steps():
@@ -206,8 +219,14 @@ def stack_members(device, dtype=np.float32, k=3):
     encoders, columns = [], []
     for j in range(k):
         perm = np.arange(len(m.gene_ids)) if j == 0 else rng.permutation(len(m.gene_ids))
-        masks = Masks(m.gene_ids, m.protein_ids, m.phenotype_ids, m.phenotype_names, m.gene_protein,
-                      sp.csr_matrix(m.protein_phenotype)[:, perm])
+        masks = Masks(
+            m.gene_ids,
+            m.protein_ids,
+            m.phenotype_ids,
+            m.phenotype_names,
+            m.gene_protein,
+            sp.csr_matrix(m.protein_phenotype)[:, perm],
+        )
         net = build_autoencoder(masks, "B", seed=3 + j, device="cpu", architecture=Architecture("linear", "readout"))
         enc, cols = build_encoder(net, Architecture("linear", "readout"), [0, 3], seed=5 + j)
         enc.layers[0].params["bias"][...] = rng.normal(size=enc.layers[0].params["bias"].shape) * 0.3
@@ -242,16 +261,24 @@ def check_stacked_step(loss):
         cols = xp.asarray(np.stack([mm.columns for mm in stack.members]))
         gradT = xp.zeros((net.out_features, len(x)), dtype=dtype)
         values = xp.zeros(3, dtype=np.float64)
-        kernels.for_module(xp).member_losses(0 if loss == "squared" else 1, backend.feature_major(o).T, cols,
-                                             xp.asarray(y.T, dtype=dtype), xp.asarray(known, dtype=dtype),
-                                             xp.asarray(np.full((3, 2), 0.8), dtype=dtype), gradT, values)
+        kernels.for_module(xp).member_losses(
+            0 if loss == "squared" else 1,
+            backend.feature_major(o).T,
+            cols,
+            xp.asarray(y.T, dtype=dtype),
+            xp.asarray(known, dtype=dtype),
+            xp.asarray(np.full((3, 2), 0.8), dtype=dtype),
+            gradT,
+            values,
+        )
         net.backward(gradT.T)
         out[label] = backend.to_numpy(values), backend.to_numpy(net.grads).astype(np.float64), net.slices
     np.testing.assert_allclose(out["gpu"][0], out["ref"][0], rtol=1e-5, err_msg=f"stack: {loss} loss per member")
     g, ref = out["gpu"][1], out["ref"][1]
     for key, sl in out["ref"][2].items():
-        np.testing.assert_allclose(g[sl], ref[sl], rtol=2e-4, atol=2e-4 * np.abs(ref).max(),
-                                   err_msg=f"stack: {loss} gradient of {key}")
+        np.testing.assert_allclose(
+            g[sl], ref[sl], rtol=2e-4, atol=2e-4 * np.abs(ref).max(), err_msg=f"stack: {loss} gradient of {key}"
+        )
 
 
 def check_adam_members():
@@ -266,8 +293,13 @@ def check_adam_members():
     anchor = np.where(np.arange(n) % 2 == 0, p0 + rng.normal(size=n), 0.0)  # half pulled toward other values
     ref = [p0.copy(), np.zeros(n), np.zeros(n)]
     gpu = xp.asarray(p0, dtype=np.float32)
-    opt = Adam(gpu, xp.zeros(n, dtype=np.float32), lr=1e-2, penalty=xp.asarray(penalty, dtype=np.float32),
-               anchor=xp.asarray(anchor, dtype=np.float32))
+    opt = Adam(
+        gpu,
+        xp.zeros(n, dtype=np.float32),
+        lr=1e-2,
+        penalty=xp.asarray(penalty, dtype=np.float32),
+        anchor=xp.asarray(anchor, dtype=np.float32),
+    )
     opt_ref = Adam(ref[0], ref[1], lr=1e-2, penalty=penalty, anchor=anchor)
     held = np.arange(n) % 3 == 0  # a third of the parameters stop after two steps
     for step in range(5):
@@ -312,15 +344,18 @@ def test_reconstruction_step_matches_float64_cpu(cp, name):
     check_reconstruction_step(name)
 
 
-@pytest.mark.parametrize("name,loss,pretrained,l2", [
-    ("softplus decoder (fused GPU loss)", "relative", True, 0.0),   # frozen input scale (want_params=False branch)
-    ("softplus decoder (fused GPU loss)", "squared", False, 0.0),
-    ("linear decoder", "squared", False, 0.0),                        # read-out head
-    ("linear decoder", "squared", False, 0.5),                        # the default preset's L2 penalty
-    ("softplus decoder (fused GPU loss)", "relative", True, 0.5),    # penalty, frozen scale left out
-    ("gene-protein rules (unfused)", "relative", True, 0.0),          # untrainable first layer
-    ("dense A", "relative", False, 0.0),
-])
+@pytest.mark.parametrize(
+    "name,loss,pretrained,l2",
+    [
+        ("softplus decoder (fused GPU loss)", "relative", True, 0.0),  # frozen input scale (want_params=False branch)
+        ("softplus decoder (fused GPU loss)", "squared", False, 0.0),
+        ("linear decoder", "squared", False, 0.0),  # read-out head
+        ("linear decoder", "squared", False, 0.5),  # the default preset's L2 penalty
+        ("softplus decoder (fused GPU loss)", "relative", True, 0.5),  # penalty, frozen scale left out
+        ("gene-protein rules (unfused)", "relative", True, 0.0),  # untrainable first layer
+        ("dense A", "relative", False, 0.0),
+    ],
+)
 def test_finetune_step_matches_float64_cpu(cp, name, loss, pretrained, l2):
     check_finetune_step(name, loss, pretrained, l2)
 
@@ -369,8 +404,12 @@ def _patch_everywhere(monkeypatch, original, replacement):
 def _double_loss_output(monkeypatch, which):
     from sparsenet.engine import losses
 
-    for fname in ("sum_squared_error", "sum_abs_relative_error", "scaled_squared_error",
-                  "softplus_scaled_squared_error"):
+    for fname in (
+        "sum_squared_error",
+        "sum_abs_relative_error",
+        "scaled_squared_error",
+        "softplus_scaled_squared_error",
+    ):
         original = getattr(losses, fname)
 
         def mutated(*args, _original=original, **kwargs):
@@ -379,6 +418,7 @@ def _double_loss_output(monkeypatch, which):
                 return result
             value, grad, *rest = result
             return (value * 2, grad, *rest) if which == "value" else (value, grad * 2, *rest)
+
         _patch_everywhere(monkeypatch, original, mutated)
 
 
@@ -390,6 +430,7 @@ def _double_one_to_one_weight_gradient(monkeypatch):
         if _on_device(grad_out):
             self.grads["weight"][...] *= 2
         return out
+
     monkeypatch.setattr(OneToOne, "backward", mutated)
 
 
@@ -400,24 +441,43 @@ def _double_input_scale_gradient(monkeypatch):
         original(self, xp, dw_tiles, db_tiles)
         if xp is not np and "scale" in self.grads:
             self.grads["scale"][...] *= 2
+
     monkeypatch.setattr(MaskedLinear, "_param_grads_from_tiles", mutated)
 
 
 SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
-    "sddmm doubles dW": ("masked_linear.cu", "if (lane == 0) dw_tiles[(size_t)blockIdx.y * nnz + k] = acc;",
-                         "if (lane == 0) dw_tiles[(size_t)blockIdx.y * nnz + k] = 2.0f * acc;"),
-    "sddmm drops the last sample of a tile": ("masked_linear.cu", "b1 = min(batch, b0 + tile);\n    const float* dz",
-                                              "b1 = min(batch, b0 + tile) - 1;\n    const float* dz"),
-    "slope_rowsum doubles db": ("masked_linear.cu", "db_tiles[(size_t)blockIdx.x * n_out + j] = acc;",
-                                "db_tiles[(size_t)blockIdx.x * n_out + j] = 2.0f * acc;"),
+    "sddmm doubles dW": (
+        "masked_linear.cu",
+        "if (lane == 0) dw_tiles[(size_t)blockIdx.y * nnz + k] = acc;",
+        "if (lane == 0) dw_tiles[(size_t)blockIdx.y * nnz + k] = 2.0f * acc;",
+    ),
+    "sddmm drops the last sample of a tile": (
+        "masked_linear.cu",
+        "b1 = min(batch, b0 + tile);\n    const float* dz",
+        "b1 = min(batch, b0 + tile) - 1;\n    const float* dz",
+    ),
+    "slope_rowsum doubles db": (
+        "masked_linear.cu",
+        "db_tiles[(size_t)blockIdx.x * n_out + j] = acc;",
+        "db_tiles[(size_t)blockIdx.x * n_out + j] = 2.0f * acc;",
+    ),
     "fused loss doubles grad_z": ("masked_linear.cu", "grad_zT[row + b] = gz;", "grad_zT[row + b] = 2.0f * gz;"),
-    "fused loss doubles the loss": ("masked_linear.cu", "loss += (double)(wj * diff * diff);",
-                                    "loss += (double)(2.0f * wj * diff * diff);"),
-    "fused loss doubles grad_d": ("masked_linear.cu", "grad_d_tiles[out] = acc_d;",
-                                  "grad_d_tiles[out] = 2.0f * acc_d;"),
+    "fused loss doubles the loss": (
+        "masked_linear.cu",
+        "loss += (double)(wj * diff * diff);",
+        "loss += (double)(2.0f * wj * diff * diff);",
+    ),
+    "fused loss doubles grad_d": (
+        "masked_linear.cu",
+        "grad_d_tiles[out] = acc_d;",
+        "grad_d_tiles[out] = 2.0f * acc_d;",
+    ),
     "fused loss doubles db": ("masked_linear.cu", "db_tiles[out] = acc_b;", "db_tiles[out] = 2.0f * acc_b;"),
-    "fused loss, linear decoder: wrong output": ("activation.cuh", "*slope = 1.0f;\n            return z;",
-                                                 "*slope = 1.0f;\n            return 2.0f * z;"),
+    "fused loss, linear decoder: wrong output": (
+        "activation.cuh",
+        "*slope = 1.0f;\n            return z;",
+        "*slope = 1.0f;\n            return 2.0f * z;",
+    ),
     "scale_gradient doubles ds": ("masked_linear.cu", "ds[j] = (float)acc;", "ds[j] = (float)(2.0 * acc);"),
     "slope_rowsum drops the slope": ("masked_linear.cu", "g *= slopeT[row + b];", "g *= 1.0f;"),
     "masked_forward doubles its output": ("masked_linear.cu", "outT[o] = acc;", "outT[o] = 2.0f * acc;"),
@@ -428,9 +488,14 @@ SOURCE_MUTATIONS = {  # name -> (file, original text, mutated text)
     "stacked adam ignores the anchor": ("adam.cu", "has_anchor ? pk - anchor[i] : pk", "pk"),
     "stacked adam moves stopped members": ("adam.cu", "if (has_active && !active[i]) continue;", ""),
     "stacked adam ignores v": ("adam.cu", "(sqrtf(vk / bias2) + eps)", "(fabsf(gk) / sqrtf(bias2) + eps)"),
-    "softplus slope wrong": ("activation.cuh", "*slope = logistic(z, &e);",
-                             "logistic(z, &e);\n            *slope = 1.0f / (1.0f + e);"),
+    "softplus slope wrong": (
+        "activation.cuh",
+        "*slope = logistic(z, &e);",
+        "logistic(z, &e);\n            *slope = 1.0f / (1.0f + e);",
+    ),
 }
+
+
 def _double_member_loss_gradient(monkeypatch):
     from sparsenet.engine.cuda import launch
 
@@ -464,6 +529,7 @@ def mutated_sources(cp, monkeypatch, tmp_path):
         (tmp_path / filename).write_text(text.replace(old, new))
         monkeypatch.setattr(launch, "SOURCES", tmp_path)
         launch._module.cache_clear()
+
     yield apply
     launch._module.cache_clear()
 
@@ -515,8 +581,16 @@ def test_pretraining_on_the_device_sees_the_cpu_batches(cp):
 def test_every_activation_and_loss_matches_float64_cpu(cp, act, loss):
     """Each activation fused in MaskedLinear and as a layer, each new loss with per-sample and
     per-feature weights: GPU value and gradients (parameters and input) against float64 CPU."""
-    from sparsenet import (MaskedLinear, ReLU, Sequential, Sigmoid, Softplus, Tanh, binary_cross_entropy_with_logits,
-                           mean_squared_error)
+    from sparsenet import (
+        MaskedLinear,
+        ReLU,
+        Sequential,
+        Sigmoid,
+        Softplus,
+        Tanh,
+        binary_cross_entropy_with_logits,
+        mean_squared_error,
+    )
     from conftest import random_mask
 
     layers = {"softplus": Softplus, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
@@ -538,8 +612,11 @@ def test_every_activation_and_loss_matches_float64_cpu(cp, act, loss):
             args = [x, y, sw, fw]
         value, g = fn(net.forward(args[0]), args[1], sample_weight=args[2], feature_weight=args[3])
         dx = net.backward(g, want_input_grad=True)
-        out[device] = (float(value), backend.to_numpy(net.grads).astype(np.float64),
-                       backend.to_numpy(dx).astype(np.float64))
+        out[device] = (
+            float(value),
+            backend.to_numpy(net.grads).astype(np.float64),
+            backend.to_numpy(dx).astype(np.float64),
+        )
     np.testing.assert_allclose(out["gpu"][0], out["ref"][0], rtol=1e-5)
     for i in (1, 2):
         b = out["ref"][i]

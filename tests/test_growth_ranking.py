@@ -1,5 +1,6 @@
 """The label-free growth ranking (`sparsenet rank`, issue 37 item 6): ranks within groups, E-Flux's own growth,
 no label read, and its recorded null stated."""
+
 import numpy as np
 
 from conftest import core_masks, one_line_error, sparsenet
@@ -49,8 +50,10 @@ def test_rank_is_eflux_growth_ranked_within_groups_and_reads_no_label(tmp_path):
     samples.write_bytes(("\n".join(changed) + "\n").encode("cp1252"))
     again = sparsenet(*args, "-o", tmp_path / "again.csv")
     assert again.returncode == 0 and (tmp_path / "again.csv").read_bytes() == (tmp_path / "r.csv").read_bytes()
-    one_line_error(sparsenet(*args[:-4], "--group-by", "lab", "--masks", CORE_MASKS, "-o", tmp_path / "x.csv"),
-                   "no column 'lab' (--group-by)")
+    one_line_error(
+        sparsenet(*args[:-4], "--group-by", "lab", "--masks", CORE_MASKS, "-o", tmp_path / "x.csv"),
+        "no column 'lab' (--group-by)",
+    )
 
 
 def test_the_recorded_null_of_the_ijo1366_ranking_is_stated():

@@ -1,5 +1,6 @@
 """--wiring ica: each fit wired to the independent components of its own pre-training pool. Planted
 modules are found; a held-out profile never shapes the wiring it is scored by; the run predicts."""
+
 import json
 
 from dataclasses import replace
@@ -44,8 +45,13 @@ def test_component_genes_are_the_tail_outside_the_normal_bulk():
 def test_ica_finds_planted_modules():
     x, modules = planted()
     genes = [f"g{i}" for i in range(x.shape[1])]
-    base = replace(core_masks(), gene_ids=genes, protein_ids=genes, gene_protein=sp.identity(len(genes), format="csr"),
-                   gene_names=[])
+    base = replace(
+        core_masks(),
+        gene_ids=genes,
+        protein_ids=genes,
+        gene_protein=sp.identity(len(genes), format="csr"),
+        gene_names=[],
+    )
     m = ica_masks(x, base, IcaSettings(components=6, seed=0))
     sets = [set(m.protein_phenotype[i].indices) for i in range(m.protein_phenotype.shape[0])]
     for a, b in modules:
@@ -59,8 +65,9 @@ def test_ica_finds_planted_modules():
 def test_a_held_out_profile_never_shapes_its_folds_wiring(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "data", n_samples=48, modules=MODULES)
     ds = load_dataset(core_masks(), DataSpec(expr, phen, ["ref_1", "ref_2"], group_by="project"), read_out=True)
-    cfg = build_config("default", cv="grouped", folds=3, seed=1, max_steps=20, ensemble=1, wiring="ica",
-                       ica_components=4)
+    cfg = build_config(
+        "default", cv="grouped", folds=3, seed=1, max_steps=20, ensemble=1, wiring="ica", ica_components=4
+    )
     runner = Runner(ds, cfg, tmp_path / "run")
     test = make_folds(ds, "grouped", 3, 1)[0]
     held_out = {ds.labelled_ids[i] for i in test}
@@ -84,14 +91,29 @@ def test_train_with_ica_wiring_writes_a_model_that_predicts(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "data", n_samples=48, modules=MODULES)
     out = tmp_path / "run"
     args = without(FAST, "--max-steps") + ["--max-steps", "30", "--ensemble", "1", "--baselines", "ridge_linked"]
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *args, "--wiring", "ica",
-                     "--ica-components", "4", "--phenotype", "Growth Rate (1/hr)", "--out", out)
+    proc = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *args,
+        "--wiring",
+        "ica",
+        "--ica-components",
+        "4",
+        "--phenotype",
+        "Growth Rate (1/hr)",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "independent components" in proc.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["wiring"]["kind"] == "ica"
     assert set(report["results"]) >= {"grouped/B", "grouped/baseline:ridge_linked"}
     from sparsenet.training.checkpoint import load_checkpoint
+
     ck = load_checkpoint(out / "model.h5")
     assert all(p.startswith("IC") for p in ck.masks.phenotype_ids) and ck.config["wiring"]["kind"] == "ica"
     pred = tmp_path / "pred.csv"
@@ -115,11 +137,36 @@ def test_ica_wiring_needs_the_read_out_head():
 def test_control_of_an_ica_wiring_randomises_each_folds_own_wiring(tmp_path):
     expr, phen, _ = write_dataset(tmp_path / "data", n_samples=48, modules=MODULES)
     out = tmp_path / "control"
-    args = without(FAST, "--max-steps", "--folds") + ["--max-steps", "30", "--folds", "3", "--ensemble", "1",
-                                                      "--baselines", "ridge_linked"]
-    proc = sparsenet("control", "--expression", expr, "--phenotypes", phen, *args, "--wiring", "ica",
-                     "--ica-components", "4", "--phenotype", "Growth Rate (1/hr)", "--draws", "3",
-                     "--null", "genes,edges", "--out", out)
+    args = without(FAST, "--max-steps", "--folds") + [
+        "--max-steps",
+        "30",
+        "--folds",
+        "3",
+        "--ensemble",
+        "1",
+        "--baselines",
+        "ridge_linked",
+    ]
+    proc = sparsenet(
+        "control",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        *args,
+        "--wiring",
+        "ica",
+        "--ica-components",
+        "4",
+        "--phenotype",
+        "Growth Rate (1/hr)",
+        "--draws",
+        "3",
+        "--null",
+        "genes,edges",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     summary = report["control"]["null_models"]
@@ -128,6 +175,7 @@ def test_control_of_an_ica_wiring_randomises_each_folds_own_wiring(tmp_path):
     assert r["draws"] == 3 and 1 <= r["rank"] <= 4
     assert not (out / "null_masks").exists()  # drawn per fold from that fold's wiring, not written once
     from sparsenet.runs.fold_state import read_fold
+
     real = read_fold(out / "state" / "grouped-B-s0-fold00.h5")
     null = read_fold(out / "state" / "grouped-null-genes-s0-fold00.h5")
     assert real.wiring_nodes >= 1 and null.predicted_draws.shape[0] == 3

@@ -3,6 +3,7 @@ symbols in odd case, `strain`/`notes` metadata columns, a duplicated and a missp
 named .csv, saved in Windows-1252; a phenotype sheet with `growth_rate`, a `batch` column to group by, `NA`
 and one sample ID that matches nothing. `sparsenet train` must run on the first command with warnings only;
 a copy in linear TPM is refused with the fix, and runs with it."""
+
 import json
 
 import numpy as np
@@ -10,8 +11,17 @@ import numpy as np
 from conftest import FAST, core_masks, one_line_error, sparsenet, without
 from synthetic import write_dataset
 
-OPTIONS = [*without(FAST, "--max-steps", "--pretrain-samples"), "--max-steps", "20", "--ensemble", "1",
-           "--baselines", "mean", "--group-by", "batch"]
+OPTIONS = [
+    *without(FAST, "--max-steps", "--pretrain-samples"),
+    "--max-steps",
+    "20",
+    "--ensemble",
+    "1",
+    "--baselines",
+    "mean",
+    "--group-by",
+    "batch",
+]
 
 
 def lab_sheets(folder, linear=False):
@@ -22,7 +32,7 @@ def lab_sheets(folder, linear=False):
     labels = [symbol.get(g, g) for g in genes]
     labels = [lab.upper() if i % 5 == 0 else lab for i, lab in enumerate(labels)]  # any letter case
     labels[3] = labels[3][:-2] + labels[3][-1] + labels[3][-2]  # one misspelled symbol
-    values = np.maximum(2 ** levels - 1, 0) if linear else levels  # linear: TPM, never below 0
+    values = np.maximum(2**levels - 1, 0) if linear else levels  # linear: TPM, never below 0
     header = ["sample", "strain", *labels, labels[1], "notes"]  # the second gene given twice
     lines = ["\t".join(header)]
     for i, s in enumerate(samples):
@@ -42,8 +52,9 @@ def lab_sheets(folder, linear=False):
 
 def test_a_lab_spreadsheet_trains_on_the_first_command(tmp_path):
     expression, phenotypes = lab_sheets(tmp_path)
-    done = sparsenet("train", "--expression", expression, "--phenotypes", phenotypes, *OPTIONS, "--out",
-                     tmp_path / "run")
+    done = sparsenet(
+        "train", "--expression", expression, "--phenotypes", phenotypes, *OPTIONS, "--out", tmp_path / "run"
+    )
     assert done.returncode == 0, done.stderr
     said = done.stdout + done.stderr
     assert "not UTF-8; read as Windows-1252" in said
@@ -56,8 +67,17 @@ def test_a_lab_spreadsheet_trains_on_the_first_command(tmp_path):
     assert any("Windows-1252" in w for w in warnings) and any("'strain'" in w for w in warnings)
     assert report["data"]["labelled_samples"] == 24 - 2 - 1 - 1  # references, NA and the unmatched row out
 
-    strict = sparsenet("train", "--expression", expression, "--phenotypes", phenotypes, *OPTIONS, "--strict",
-                       "--out", tmp_path / "strict")
+    strict = sparsenet(
+        "train",
+        "--expression",
+        expression,
+        "--phenotypes",
+        phenotypes,
+        *OPTIONS,
+        "--strict",
+        "--out",
+        tmp_path / "strict",
+    )
     one_line_error(strict, "Windows-1252")
     assert not (tmp_path / "strict").exists()
 

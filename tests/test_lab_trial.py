@@ -2,6 +2,7 @@
 three mismatched sample IDs, 'n.d.' cells, two duplicated genes and one misspelled symbol trains on the first
 command a user would type, predicts a held-out set in the same layout with intervals, and names every
 dropped or mapped thing."""
+
 import csv
 import json
 from pathlib import Path
@@ -69,8 +70,20 @@ def lab_tables(folder):
 def test_a_lab_table_with_symbols_trains_on_the_first_command_and_predicts_with_intervals(tmp_path):
     expr, phen, held, facts = lab_tables(tmp_path)
     out = tmp_path / "run"
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, "--reference",
-                     ",".join(precise.REFERENCE_SAMPLES), "--group-by", "project", *QUICK, "--out", out)
+    proc = sparsenet(
+        "train",
+        "--expression",
+        expr,
+        "--phenotypes",
+        phen,
+        "--reference",
+        ",".join(precise.REFERENCE_SAMPLES),
+        "--group-by",
+        "project",
+        *QUICK,
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     assert "by symbol" in err and "zfw (zwf (b1852)?)" in err  # the misspelling, with the gene it looks like

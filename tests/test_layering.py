@@ -1,13 +1,26 @@
 """The package's rooms depend one way (issue 38): every import between sparsenet's modules, those inside
 functions included, read from the source; no package imports one ranked above it, and no module cycle."""
+
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "sparsenet"
 # lowest first; a package may import its own rank or below. Root modules are utilities (allowed, atomic, h5io, wheels,
 # backend: rank 0) or the user-facing front (estimator, classifier, benchmark, __main__: above the studies).
-RANKS = {"utilities": 0, "engine": 1, "masks": 2, "fluxes": 2, "data": 3, "training": 4, "config": 5, "stats": 6,
-         "runs": 7, "report": 8, "studies": 9, "front": 10}
+RANKS = {
+    "utilities": 0,
+    "engine": 1,
+    "masks": 2,
+    "fluxes": 2,
+    "data": 3,
+    "training": 4,
+    "config": 5,
+    "stats": 6,
+    "runs": 7,
+    "report": 8,
+    "studies": 9,
+    "front": 10,
+}
 UTILITIES = {"allowed", "atomic", "h5io", "wheels", "backend", "version", "progress"}
 
 
@@ -35,7 +48,7 @@ def imports():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 if node.level:
-                    base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
                     target = ".".join(base + ([node.module] if node.module else []))
                 else:
                     target = node.module or ""
@@ -53,8 +66,7 @@ def imports():
 
 
 def test_no_package_imports_one_ranked_above_it():
-    wrong = [f"{a} -> {b}" for a, targets in imports().items() for b in targets
-             if RANKS[room(b)] > RANKS[room(a)]]
+    wrong = [f"{a} -> {b}" for a, targets in imports().items() for b in targets if RANKS[room(b)] > RANKS[room(a)]]
     assert not wrong, wrong
 
 
@@ -67,7 +79,7 @@ def test_no_module_cycle():
         stack.append(node)
         for nxt in sorted(graph.get(nxt_ := node, ())):
             if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif not state.get(nxt):
                 visit(nxt)
         stack.pop()

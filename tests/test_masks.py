@@ -1,5 +1,6 @@
 """Masks from COBRA models: the screen against the original authors' mask, pruning equals
 the exhaustive screen, the shipped files regenerate exactly, HDF5 round trip, bad input."""
+
 import json
 import subprocess
 import sys
@@ -16,9 +17,23 @@ from sparsenet.masks.store import read_masks, shipped_mask_path, write_masks
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "deepmetabolism-toy"
-REFERENCE_MATCHED = {"EX_ac_e", "EX_for_e", "EX_h_e", "EX_o2_e", "EX_pyr_e", "BIOMASS_Ecoli_core_w_GAM", "EX_etoh_e",
-                     "EX_acald_e", "EX_co2_e", "EX_lac__D_e", "EX_akg_e", "EX_succ_e", "EX_h2o_e", "EX_glu__L_e",
-                     "EX_glc__D_e"}
+REFERENCE_MATCHED = {
+    "EX_ac_e",
+    "EX_for_e",
+    "EX_h_e",
+    "EX_o2_e",
+    "EX_pyr_e",
+    "BIOMASS_Ecoli_core_w_GAM",
+    "EX_etoh_e",
+    "EX_acald_e",
+    "EX_co2_e",
+    "EX_lac__D_e",
+    "EX_akg_e",
+    "EX_succ_e",
+    "EX_h2o_e",
+    "EX_glu__L_e",
+    "EX_glc__D_e",
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +78,12 @@ def test_pruned_screen_equals_exhaustive_for_every_phenotype(core, uptake_flux):
 def test_shipped_e_coli_core_masks_regenerate_exactly(core, tmp_path):
     shipped = read_masks(shipped_mask_path("e_coli_core"))
     attrs = shipped.attrs
-    settings = ScreenSettings(uptake=attrs["uptake_reaction"], uptake_flux=attrs["uptake_flux"],
-                              threshold=attrs["essentiality_threshold"], zero_tol=attrs["zero_tolerance"])
+    settings = ScreenSettings(
+        uptake=attrs["uptake_reaction"],
+        uptake_flux=attrs["uptake_flux"],
+        threshold=attrs["essentiality_threshold"],
+        zero_tol=attrs["zero_tolerance"],
+    )
     fresh = build_masks(core, settings, processes=1)
     path = tmp_path / "m.h5"
     write_masks(path, fresh)
@@ -79,8 +98,16 @@ def test_masks_file_holds_provenance_and_feeds_the_engine():
     from sparsenet import MaskedLinear
 
     m = read_masks(shipped_mask_path("e_coli_core"))
-    for key in ("model_id", "model_sha256", "cobra_version", "lp_solver", "essentiality_threshold",
-                "uptake_reaction", "uptake_flux", "date"):
+    for key in (
+        "model_id",
+        "model_sha256",
+        "cobra_version",
+        "lp_solver",
+        "essentiality_threshold",
+        "uptake_reaction",
+        "uptake_flux",
+        "date",
+    ):
         assert key in m.attrs
     layer = MaskedLinear(m.protein_phenotype, activation="softplus")
     assert layer.shape == (len(m.phenotype_ids), len(m.protein_ids))
@@ -99,8 +126,9 @@ def test_shipped_ijo1366_masks_summary():
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "sparsenet.cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "sparsenet.cli.main", *args], capture_output=True, text=True, cwd=cwd or ROOT
+    )
 
 
 @pytest.mark.slow  # a knockout screen through the command line
@@ -115,12 +143,15 @@ def test_cli_builds_masks_and_json(tmp_path):
 
 
 @pytest.mark.slow  # a COBRA model read per case, through the command line
-@pytest.mark.parametrize("args,message", [
-    (["no_such_model.xml"], "no such model file"),
-    (["e_coli_core", "--uptake", "EX_nothing"], "uptake reaction 'EX_nothing' does not exist"),
-    (["e_coli_core", "--uptake-flux", "-100000"], "infeasible"),
-    (["BAD_FILE"], "cannot read the model"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["no_such_model.xml"], "no such model file"),
+        (["e_coli_core", "--uptake", "EX_nothing"], "uptake reaction 'EX_nothing' does not exist"),
+        (["e_coli_core", "--uptake-flux", "-100000"], "infeasible"),
+        (["BAD_FILE"], "cannot read the model"),
+    ],
+)
 def test_cli_bad_input_one_line_no_output(tmp_path, args, message):
     bad = tmp_path / "bad.xml"
     bad.write_text("<not sbml")

@@ -1,4 +1,5 @@
 """sparsenet masks from-edges: any bipartite network as a masks file that sparsenet train reads."""
+
 import csv
 import json
 
@@ -55,31 +56,63 @@ def test_from_edges_then_train_on_the_regulatory_network(tmp_path):
     assert "5 nodes (regulator)" in proc.stdout
     # growth is no node of a regulatory network: the read-out head (the default preset) predicts it
     out = tmp_path / "run"
-    args = without(FAST, "--masks") + ["--masks", masks, "--ensemble", "1", "--baselines", "ridge",
-                                       "--phenotype", "Growth Rate (1/hr)"]
+    args = without(FAST, "--masks") + [
+        "--masks",
+        masks,
+        "--ensemble",
+        "1",
+        "--baselines",
+        "ridge",
+        "--phenotype",
+        "Growth Rate (1/hr)",
+    ]
     proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *args, "--out", out)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
     assert "grouped/B" in report["results"] and "grouped/baseline:ridge" in report["results"]  # the default: B
-    proc = sparsenet("train", "--expression", expr, "--phenotypes", phen, *args, "--head", "node",
-                     "--out", tmp_path / "node")
+    proc = sparsenet(
+        "train", "--expression", expr, "--phenotypes", phen, *args, "--head", "node", "--out", tmp_path / "node"
+    )
     one_line_error(proc, "maps to no phenotype reaction")
 
 
-@pytest.mark.parametrize("rows,header,args,message", [
-    ([("crp", "b1")], ("regulator", "gene_id"), ["--source", "gene", "--target", "regulator"],
-     "no column 'gene' for --source; the columns are regulator, gene_id"),
-    ([], None, ["--source", "gene_id", "--target", "regulator"], "empty file"),
-    ([], ("regulator", "gene_id"), ["--source", "gene_id", "--target", "regulator"], "a header but no edges"),
-    ([("crp", "b1"), ("b2", "b2")], ("regulator", "gene_id"), ["--source", "gene_id", "--target", "regulator"],
-     "line 3: self-loop 'b2' -> 'b2'"),
-    ([("crp", "b1"), ("fnr", "b1"), ("crp", "b1")], ("regulator", "gene_id"),
-     ["--source", "gene_id", "--target", "regulator"], "line 4: duplicate edge 'b1' -> 'crp' (first on line 2)"),
-    ([("crp", "")], ("regulator", "gene_id"), ["--source", "gene_id", "--target", "regulator"],
-     "line 2: empty 'gene_id'"),
-    ([("crp", "b1")], ("regulator", "gene_id"), ["--source", "gene_id", "--target", "gene_id"],
-     "name the same column"),
-])
+@pytest.mark.parametrize(
+    "rows,header,args,message",
+    [
+        (
+            [("crp", "b1")],
+            ("regulator", "gene_id"),
+            ["--source", "gene", "--target", "regulator"],
+            "no column 'gene' for --source; the columns are regulator, gene_id",
+        ),
+        ([], None, ["--source", "gene_id", "--target", "regulator"], "empty file"),
+        ([], ("regulator", "gene_id"), ["--source", "gene_id", "--target", "regulator"], "a header but no edges"),
+        (
+            [("crp", "b1"), ("b2", "b2")],
+            ("regulator", "gene_id"),
+            ["--source", "gene_id", "--target", "regulator"],
+            "line 3: self-loop 'b2' -> 'b2'",
+        ),
+        (
+            [("crp", "b1"), ("fnr", "b1"), ("crp", "b1")],
+            ("regulator", "gene_id"),
+            ["--source", "gene_id", "--target", "regulator"],
+            "line 4: duplicate edge 'b1' -> 'crp' (first on line 2)",
+        ),
+        (
+            [("crp", "")],
+            ("regulator", "gene_id"),
+            ["--source", "gene_id", "--target", "regulator"],
+            "line 2: empty 'gene_id'",
+        ),
+        (
+            [("crp", "b1")],
+            ("regulator", "gene_id"),
+            ["--source", "gene_id", "--target", "gene_id"],
+            "name the same column",
+        ),
+    ],
+)
 def test_bad_edge_lists_get_one_line(tmp_path, rows, header, args, message):
     edges = write_edges(tmp_path / "edges.csv", rows, header)
     out = tmp_path / "m.h5"
@@ -103,8 +136,11 @@ def test_two_wirings_combine_into_one(tmp_path):
     core = core_masks()
     edges = tmp_path / "e.csv"
     genes = core.gene_ids[:5] + ["bNEW1", "bNEW2"]
-    edges.write_text("gene,regulator\n" + "".join(f"{g},R{i % 2}\n" for i,
-                                                  g in enumerate(genes)) + f"{genes[0]},{core.phenotype_ids[0]}\n")
+    edges.write_text(
+        "gene,regulator\n"
+        + "".join(f"{g},R{i % 2}\n" for i, g in enumerate(genes))
+        + f"{genes[0]},{core.phenotype_ids[0]}\n"
+    )
     trn = masks_from_edges(edges, "gene", "regulator")
     both = combine(core, trn, ("core", "trn"))
     assert both.gene_ids == core.gene_ids + ["bNEW1", "bNEW2"]
@@ -114,5 +150,5 @@ def test_two_wirings_combine_into_one(tmp_path):
     # every node keeps its genes
     pp = both.protein_phenotype.tocsr()
     row = both.phenotype_ids.index("R1")
-    assert sorted(both.gene_ids[j] for j in pp.indices[pp.indptr[row]:pp.indptr[row + 1]]) == sorted(genes[1::2])
+    assert sorted(both.gene_ids[j] for j in pp.indices[pp.indptr[row] : pp.indptr[row + 1]]) == sorted(genes[1::2])
     assert both.gene_names[0] == core.gene_names[0]

@@ -1,16 +1,32 @@
 """Pathway hierarchies as N-level masks: levels, lifting, copying unequal depths, refusals, the file, the
 command line; Reactome from the binn wheel (network) and iJO1366's genes -> reactions -> subsystems (slow)."""
+
 import numpy as np
 import pytest
 
-from sparsenet.masks.hierarchy import (HierarchyError, build_hierarchy, feature_ids_of_table, hierarchy_from_files,
-                                       read_annotations, read_hierarchy, write_hierarchy)
+from sparsenet.masks.hierarchy import (
+    HierarchyError,
+    build_hierarchy,
+    feature_ids_of_table,
+    hierarchy_from_files,
+    read_annotations,
+    read_hierarchy,
+    write_hierarchy,
+)
 from conftest import one_line_error, sparsenet
 
 # R -> P1 -> P2 -> P3 (depth 3), R -> Q1 -> Q2 -> Q3 -> Q4, S -> Q2 (Q2 is at depth 1 through S)
 ANNOTATIONS = [("g1", "P3"), ("g2", "P3"), ("g3", "P2"), ("g4", "Q1"), ("g5", "Q4"), ("gX", "P3")]
-RELATIONS = [("R", "P1"), ("P1", "P2"), ("P2", "P3"), ("R", "Q1"), ("Q1", "Q2"), ("Q2", "Q3"), ("Q3", "Q4"),
-             ("S", "Q2")]
+RELATIONS = [
+    ("R", "P1"),
+    ("P1", "P2"),
+    ("P2", "P3"),
+    ("R", "Q1"),
+    ("Q1", "Q2"),
+    ("Q2", "Q3"),
+    ("Q3", "Q4"),
+    ("S", "Q2"),
+]
 FEATURES = ["g1", "g2", "g3", "g4", "g5", "g6"]
 
 
@@ -85,8 +101,9 @@ def test_files_gmt_headers_species_and_the_round_trip(tmp_path):
     one = hierarchy_from_files(tmp_path / "sets.gmt", FEATURES, 3)  # no relations: one level
     assert one.n_levels == 1 and one.level_ids == [["SET_A", "SET_B"]] and one.level_names == [["first set", "SET_B"]]
 
-    (tmp_path / "react.txt").write_text("P1\tR-HSA-1\turl\tHuman path\tTAS\tHomo sapiens\n"
-                                        "P1\tR-MMU-1\turl\tMouse path\tIEA\tMus musculus\n")
+    (tmp_path / "react.txt").write_text(
+        "P1\tR-HSA-1\turl\tHuman path\tTAS\tHomo sapiens\nP1\tR-MMU-1\turl\tMouse path\tIEA\tMus musculus\n"
+    )
     pairs, names = read_annotations(tmp_path / "react.txt", "HSA")
     assert pairs == [("P1", "R-HSA-1")] and names["R-HSA-1"] == "Human path"
     with pytest.raises(HierarchyError, match="no pathway ID starts with 'R-XYZ-'"):
@@ -111,8 +128,19 @@ def test_command_line_builds_shows_and_refuses(tmp_path):
     (tmp_path / "ann.csv").write_text("".join(f"{f},{p}\n" for f, p in ANNOTATIONS))
     (tmp_path / "rel.csv").write_text("".join(f"{a},{b}\n" for a, b in RELATIONS))
     (tmp_path / "data.csv").write_text("gene,s1,s2\n" + "".join(f"{g},1,2\n" for g in FEATURES))
-    args = ["masks", "hierarchy", tmp_path / "ann.csv", "--relations", tmp_path / "rel.csv", "--data",
-            tmp_path / "data.csv", "--levels", "3", "-o", tmp_path / "h.h5"]
+    args = [
+        "masks",
+        "hierarchy",
+        tmp_path / "ann.csv",
+        "--relations",
+        tmp_path / "rel.csv",
+        "--data",
+        tmp_path / "data.csv",
+        "--levels",
+        "3",
+        "-o",
+        tmp_path / "h.h5",
+    ]
     done = sparsenet(*args)
     assert done.returncode == 0, done.stderr
     shown = sparsenet("masks", "show", tmp_path / "h.h5")

@@ -1,5 +1,6 @@
 """sparsenet masks build --level reactions: gene -> reaction (GPR) -> phenotype, reaching the same genes as
 the paper's masks, and trainable (a masked gene -> reaction layer instead of the one-to-one one)."""
+
 import numpy as np
 import pytest
 
@@ -16,8 +17,11 @@ pytestmark = pytest.mark.slow  # a COBRA knockout screen and a train run
 @pytest.fixture(scope="module")
 def core():
     model, _, _ = load_model("e_coli_core")
-    return (build_masks(model, ScreenSettings(), processes=1),
-            build_masks(model, ScreenSettings(), processes=1, level="reactions"), model)
+    return (
+        build_masks(model, ScreenSettings(), processes=1),
+        build_masks(model, ScreenSettings(), processes=1, level="reactions"),
+        model,
+    )
 
 
 def test_reactions_reach_the_same_genes_as_the_gene_level_masks(core):

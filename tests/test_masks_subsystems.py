@@ -1,4 +1,5 @@
 """sparsenet masks subsystems: one node per pathway of the model, linked to its reactions' genes."""
+
 import cobra
 import numpy as np
 import pytest
@@ -14,8 +15,15 @@ def pathway_model(tmp_path=None):
     """Five reactions in three subsystems (one with a single gene, one unassigned)."""
     model = cobra.Model("toy")
     a, b, c = (cobra.Metabolite(x, compartment="c") for x in "abc")
-    spec = [("R1", "Glycolysis", "g1 and g2"), ("R2", "Glycolysis", "g2 or g3"), ("R3", "TCA cycle", "g4"),
-            ("R4", "TCA cycle", "g5"), ("R5", "Lonely", "g6"), ("R6", "Unassigned", "g7"), ("R7", "", "g8")]
+    spec = [
+        ("R1", "Glycolysis", "g1 and g2"),
+        ("R2", "Glycolysis", "g2 or g3"),
+        ("R3", "TCA cycle", "g4"),
+        ("R4", "TCA cycle", "g5"),
+        ("R5", "Lonely", "g6"),
+        ("R6", "Unassigned", "g7"),
+        ("R7", "", "g8"),
+    ]
     for rid, subsystem, rule in spec:
         r = cobra.Reaction(rid, subsystem=subsystem)
         r.add_metabolites({a: -1, b: 1})

@@ -1,5 +1,6 @@
 """What an installed sparsenet reads and writes: shipped files through importlib.resources, recorded controls
 in the user's data folder (never into the package), one version string, links ranked by gene."""
+
 import csv
 import json
 import subprocess
@@ -30,10 +31,21 @@ def test_a_recorded_control_goes_to_the_user_folder_and_joins_the_shipped_ones(t
     run = tmp_path / "run"
     run.mkdir()
     entry = {"real": 0.6, "null_mean": 0.5, "null_sd": 0.05, "rank": 1, "draws": 50, "p": 0.02}
-    (run / "report.json").write_text(json.dumps({
-        "masks": {"file": "/x/own_masks.h5", "fingerprint": "f00d"}, "settings": {},
-        "control": {"scheme": "grouped", "network_seeds": [1], "null_models": {
-            "genes": {"phenotypes": {"mu": {m: entry for m in ("pearson_r", "within_20_percent", "rmse")}}}}}}))
+    (run / "report.json").write_text(
+        json.dumps(
+            {
+                "masks": {"file": "/x/own_masks.h5", "fingerprint": "f00d"},
+                "settings": {},
+                "control": {
+                    "scheme": "grouped",
+                    "network_seeds": [1],
+                    "null_models": {
+                        "genes": {"phenotypes": {"mu": {m: entry for m in ("pearson_r", "within_20_percent", "rmse")}}}
+                    },
+                },
+            }
+        )
+    )
     evidence.record(run, "my data")
     assert (tmp_path / "user" / "controls.json").exists()
     assert resources.files("sparsenet.shipped").joinpath("controls.json").read_text() == shipped_before

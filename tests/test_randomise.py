@@ -1,6 +1,7 @@
 """Null wirings preserve what they claim: gene permutations keep the topology, edge rewiring keeps every
 node's degree and the linked genes, density keeps the number of links; draws are seeded and carry
 their provenance."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp

@@ -2,6 +2,7 @@
 every section, raises no console error, loads every image, fetches nothing beyond its own file, and shows for
 every model the r, % within 20 % and RMSE that report.json holds. The screenshot is kept under
 tests/artifacts/ (CI keeps it; docs/img/report.png is one taken from a real PRECISE run)."""
+
 import json
 import shutil
 from pathlib import Path
@@ -27,9 +28,18 @@ def browser():
         pytest.skip("no Chromium here: apt-get install chromium chromium-driver (.ci/run installs them)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,900"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
@@ -69,7 +79,8 @@ def test_the_report_opens_in_chromium_with_every_number_of_report_json(run_folde
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
         images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
+        )
         assert len(images) >= 2 and all(ok and width > 0 and alt for ok, width, alt in images), images
         requests = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
         urls = [m["params"]["request"]["url"] for m in requests if m["method"] == "Network.requestWillBeSent"]
@@ -77,8 +88,9 @@ def test_the_report_opens_in_chromium_with_every_number_of_report_json(run_folde
         ids = driver.execute_script("return Array.from(document.querySelectorAll('section')).map(s => s.id)")
         assert ids == SECTIONS
         driver.set_window_size(1280, 900)  # the answer first: the accuracy section starts in the first 1,000 px
-        top = driver.execute_script("return document.getElementById('accuracy').getBoundingClientRect().top "
-                                    "+ window.scrollY")
+        top = driver.execute_script(
+            "return document.getElementById('accuracy').getBoundingClientRect().top + window.scrollY"
+        )
         assert top < 1000, top
         assert "{'" not in driver.find_element("tag name", "body").text  # no Python repr on the page
         cells = driver.execute_script("""

@@ -2,6 +2,7 @@
 page, read back with the standard library's HTML parser, shows every model of report.json with its r,
 % within 20 % and RMSE as report.json holds them, the sections in order, figures inline and nothing to fetch;
 a run folder missing a results CSV still gets its page, with a line saying what is missing."""
+
 import json
 from html.parser import HTMLParser
 

@@ -1,6 +1,7 @@
 """Many networks fitted as one: a stack's members end where fitting each alone ends, stop on their
 own, keep their own samples and penalties; per-member input scales through ``scale_index`` have the
 right gradients; denormals are flushed inside the CPU kernels only."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -21,8 +22,14 @@ ARCH = Architecture("linear", "readout")
 def permuted(masks, seed):
     """The masks with their genes permuted: the same topology on other genes (a null draw)."""
     perm = np.random.default_rng(seed).permutation(len(masks.gene_ids))
-    return Masks(masks.gene_ids, masks.protein_ids, masks.phenotype_ids, masks.phenotype_names, masks.gene_protein,
-                 sp.csr_matrix(masks.protein_phenotype)[:, perm])
+    return Masks(
+        masks.gene_ids,
+        masks.protein_ids,
+        masks.phenotype_ids,
+        masks.phenotype_names,
+        masks.gene_protein,
+        sp.csr_matrix(masks.protein_phenotype)[:, perm],
+    )
 
 
 def encoder(masks, seed, arch=ARCH, targets=(0,)):
@@ -48,8 +55,15 @@ def test_scale_index_gradients_match_finite_differences():
     rng = np.random.default_rng(3)
     masks = [random_mask(rng, 6, 20, 0.3), random_mask(rng, 4, 20, 0.4)]
     stacked, offsets = stack_rows(masks)
-    layer = MaskedLinear(stacked, activation="softplus", input_scale=True, scale_index=scale_index(stacked, offsets),
-                         n_scales=2 * 20, dtype=np.float64, seed=1)
+    layer = MaskedLinear(
+        stacked,
+        activation="softplus",
+        input_scale=True,
+        scale_index=scale_index(stacked, offsets),
+        n_scales=2 * 20,
+        dtype=np.float64,
+        seed=1,
+    )
     net = Sequential([layer])
     layer.params["scale"][...] = rng.uniform(0.5, 1.5, size=40)
     layer.params["bias"][...] = rng.normal(size=10)
@@ -119,8 +133,9 @@ def test_the_stack_matches_its_float64_reference():
     losses_ref, _ = finetune(reference, x.astype(np.float64), y, cols, settings, False)
     [(losses_b, _)] = finetune_stack([b], [cols], x, y, settings, False)
     np.testing.assert_allclose(losses_b, losses_ref, rtol=2e-3)
-    np.testing.assert_allclose(predict(b, x, cols), predict(reference, x.astype(np.float64), cols), rtol=2e-3,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        predict(b, x, cols), predict(reference, x.astype(np.float64), cols), rtol=2e-3, atol=1e-4
+    )
     assert np.abs(losses_ref - losses_b).max() > 0  # two arithmetics compared, not one run twice
 
 
@@ -175,6 +190,7 @@ def test_stack_rejects_what_it_cannot_stack():
 def test_denormals_are_flushed_inside_the_kernels_only():
     inside, after = cpu_kernels.mxcsr_while_flushing()
     import platform
+
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("MXCSR is x86-64's")
     assert inside & 0x8040 == 0x8040  # flush-to-zero and denormals-are-zero while a work item runs
@@ -204,8 +220,9 @@ def test_lbfgs_reaches_the_long_run_adam_objective():
     a, cols = encoder(m, 41)
     finetune_stack([a], [cols], x, y, long_adam, False)
     b, _ = encoder(m, 41)
-    [(losses, reason)] = finetune_stack([b], [cols], x, y, replace(long_adam, optimizer="lbfgs", lbfgs_tol=1e-7,
-                                                                   max_steps=3000), False)
+    [(losses, reason)] = finetune_stack(
+        [b], [cols], x, y, replace(long_adam, optimizer="lbfgs", lbfgs_tol=1e-7, max_steps=3000), False
+    )
     adam, lbfgs = penalised_objective(a, cols, x, y, 0.03), penalised_objective(b, cols, x, y, 0.03)
     assert lbfgs <= adam * (1 + 1e-4), (lbfgs, adam)
     assert len(losses) < 3000 and reason in ("tolerance", "line search")
@@ -258,13 +275,19 @@ def test_denoising_pretraining_corrupts_the_input_not_the_target():
     nets = []
     for noise in (0.0, 0.3, 0.3):
         net = build_autoencoder(m, "C", 3, "cpu", Architecture("linear", "readout"))
-        pretrain(net, ArraySource(data), np.arange(200), PretrainSettings(samples=2000, batch=100, lr=0.01,
-                                                                          noise=noise),
-                 linked_genes(m), seed=4)
+        pretrain(
+            net,
+            ArraySource(data),
+            np.arange(200),
+            PretrainSettings(samples=2000, batch=100, lr=0.01, noise=noise),
+            linked_genes(m),
+            seed=4,
+        )
         nets.append(net.params.copy())
     assert not np.allclose(nets[0], nets[1]) and np.array_equal(nets[1], nets[2])  # denoising differs; seeded
     # the loss is against the clean target: a target equal to the input gives the plain step's loss
     net = build_autoencoder(m, "C", 3, "cpu", Architecture("linear", "readout"))
     from sparsenet.engine.layer import cpu_feature_major
+
     xb = cpu_feature_major(data[:50])
     assert reconstruction_step(net, xb) == pytest.approx(reconstruction_step(net, xb, target=xb))

@@ -1,4 +1,5 @@
 """Pre-training, fine-tuning, checkpoints, resumable cross-validation on the shipped e_coli_core masks."""
+
 import numpy as np
 import pytest
 
@@ -67,7 +68,7 @@ def _pairs(m, rng, n=60):
 def test_finetuning_fits_and_respects_which_layers_are_tuned(rng, tune, first_changes):
     m = core_masks()
     net = build_autoencoder(m, "C", seed=0)
-    enc = Sequential(net.layers[:net.n_encoder])
+    enc = Sequential(net.layers[: net.n_encoder])
     first = enc.layers[0].params["scale"].copy()  # gene->protein weights (one-to-one, folded in)
     phen = enc.layers[0].params["weight"].copy()
     x, y = _pairs(m, rng)
@@ -83,7 +84,7 @@ def test_finetuning_fits_and_respects_which_layers_are_tuned(rng, tune, first_ch
 def test_finetune_stops_by_tolerance_when_asked(rng):
     m = core_masks()
     net = build_autoencoder(m, "B", seed=0)
-    enc = Sequential(net.layers[:net.n_encoder])
+    enc = Sequential(net.layers[: net.n_encoder])
     x, y = _pairs(m, rng)
     loose = finetune(enc, x, y, [0], FinetuneSettings(lr=1e-3, max_steps=5000, tol=0.5, window=20), False)
     assert loose[1] == "tolerance" and loose[0].size < 5000
@@ -111,7 +112,7 @@ def test_l2_penalty_converges_to_the_closed_form_ridge_solution(rng):
 def test_l2_penalty_leaves_frozen_parameters_alone(rng):
     m = core_masks()
     net = build_autoencoder(m, "C", seed=0)
-    enc = Sequential(net.layers[:net.n_encoder])
+    enc = Sequential(net.layers[: net.n_encoder])
     scale = enc.layers[0].params["scale"].copy()
     x, y = _pairs(m, rng)
     weight = np.abs(enc.layers[0].params["weight"]).sum()
@@ -125,7 +126,7 @@ def test_l2_penalty_leaves_frozen_parameters_alone(rng):
 def test_fresh_weights_are_scaled_and_pretrained_ones_are_not():
     m = core_masks()
     net = build_autoencoder(m, "C", seed=0)
-    enc = Sequential(net.layers[:net.n_encoder] + [DenseLinear(len(m.phenotype_ids), 1, seed=3)])
+    enc = Sequential(net.layers[: net.n_encoder] + [DenseLinear(len(m.phenotype_ids), 1, seed=3)])
     before = [{k: v.copy() for k, v in layer.params.items()} for layer in enc.layers]
     scale_fresh_weights(enc, 0.1, first_fresh=net.n_encoder)
     for k, v in before[0].items():
@@ -141,8 +142,17 @@ def test_checkpoint_round_trip_and_mask_check(tmp_path):
     m = core_masks()
     net = build_autoencoder(m, "C", seed=3)
     norm = Normalisation(["r1"], np.arange(len(m.gene_ids), dtype=float))
-    ck = Checkpoint("C", net.state_dict(), m, norm, [m.phenotype_ids[0]], ["Growth"], {"seed": 3},
-                    {"stage": "final"}, {"losses": np.arange(4.0)})
+    ck = Checkpoint(
+        "C",
+        net.state_dict(),
+        m,
+        norm,
+        [m.phenotype_ids[0]],
+        ["Growth"],
+        {"seed": 3},
+        {"stage": "final"},
+        {"losses": np.arange(4.0)},
+    )
     save_checkpoint(tmp_path / "c.h5", ck)
     back = load_checkpoint(tmp_path / "c.h5")
     assert back.strategy == "C" and back.targets == ck.targets and back.config == {"seed": 3}
@@ -187,7 +197,6 @@ def test_same_seed_same_numbers_and_resume_after_kill(tmp_path):
     for key in full:
         for r1, r2 in zip(full[key], again[key], strict=True):
             np.testing.assert_array_equal(r1.predicted, r2.predicted)
-
 
     def kill_midway(stage):  # dies inside the 2nd fold's pre-training; progress comes at checkpoints (3, 6, 9, ...)
         if stage.kind == "pretrain" and "fold 2" in stage.label and stage.done == 9:

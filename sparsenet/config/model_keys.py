@@ -1,6 +1,7 @@
 """What one fit of a plan fits, as a typed key: a network strategy, a baseline, a null model's draws or a
 learning curve of another model. Its text (``str``) is what results, report keys, file names and fold state
 files have always used: 'B', 'baseline:ridge', 'null:genes', 'curve:C', 'curve:baseline:mean'."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ PREFIXES = {"baseline": "baseline:", "null": "null:", "curve": "curve:"}
 class Model:
     """``kind``: network (``name`` a strategy), baseline (``name`` a baseline), null (``name`` a null model,
     its draws trained as the configuration's strategy) or curve (``inner``, fitted on each subset)."""
+
     kind: str
     name: str = ""
     inner: Model | None = None
@@ -34,7 +36,7 @@ class Model:
         """The model a key names ('B', 'baseline:ridge', 'null:genes', 'curve:...')."""
         for kind, prefix in PREFIXES.items():
             if text.startswith(prefix):
-                rest = text[len(prefix):]
+                rest = text[len(prefix) :]
                 return cls("curve", inner=cls.parse(rest)) if kind == "curve" else cls(kind, rest)
         return cls("network", text)
 

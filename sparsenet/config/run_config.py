@@ -5,6 +5,7 @@ value listed and checked in one place (as scikit-learn's ``_parameter_constraint
 ``build_config(preset, **options)`` takes flat option names (those of the command line: strategy,
 l2, max_steps, ...); an option that is None takes the preset's value.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -19,17 +20,55 @@ from .choices import BASELINES, FLUX_BASELINES, NOISE_WHERE, PREDICTORS, SCHEMES
 
 # What each preset sets; an option given on its own overrides its preset's value.
 PRESETS = {
-    "default": {"strategy": "B", "inputs": "standardise", "decoder": "linear", "head": "readout", "pretrain_lr": 0.1,
-                "early_stopping": "none", "max_steps": 2000, "ensemble": 5, "loss": "squared", "l2": 0.03,
-                "init_scale": 0.1, "optimizer": "adam", "anchor": "zero", "pretrain_noise": 0.0},
-    "paper": {"strategy": "C", "inputs": "raw", "decoder": "softplus", "head": "node", "pretrain_lr": 0.1,
-              "early_stopping": "none", "max_steps": 3000, "ensemble": 1, "loss": "relative", "l2": 0.0,
-              "init_scale": 1.0, "optimizer": "adam", "anchor": "zero", "pretrain_noise": 0.0},
+    "default": {
+        "strategy": "B",
+        "inputs": "standardise",
+        "decoder": "linear",
+        "head": "readout",
+        "pretrain_lr": 0.1,
+        "early_stopping": "none",
+        "max_steps": 2000,
+        "ensemble": 5,
+        "loss": "squared",
+        "l2": 0.03,
+        "init_scale": 0.1,
+        "optimizer": "adam",
+        "anchor": "zero",
+        "pretrain_noise": 0.0,
+    },
+    "paper": {
+        "strategy": "C",
+        "inputs": "raw",
+        "decoder": "softplus",
+        "head": "node",
+        "pretrain_lr": 0.1,
+        "early_stopping": "none",
+        "max_steps": 3000,
+        "ensemble": 1,
+        "loss": "relative",
+        "l2": 0.0,
+        "init_scale": 1.0,
+        "optimizer": "adam",
+        "anchor": "zero",
+        "pretrain_noise": 0.0,
+    },
 }
 # Every option with a fixed set of values, and those values.
-CHOICES = {"strategy": tuple(STRATEGIES), "inputs": INPUTS, "decoder": tuple(DECODERS), "head": tuple(HEADS),
-           "loss": LOSSES, "early_stopping": EARLY_STOPPING, "tune": TUNE, "optimizer": OPTIMIZERS, "anchor": ANCHORS,
-           "cv": SCHEMES, "baselines": BASELINES + FLUX_BASELINES, "predictor": PREDICTORS, "level": LEVELS}
+CHOICES = {
+    "strategy": tuple(STRATEGIES),
+    "inputs": INPUTS,
+    "decoder": tuple(DECODERS),
+    "head": tuple(HEADS),
+    "loss": LOSSES,
+    "early_stopping": EARLY_STOPPING,
+    "tune": TUNE,
+    "optimizer": OPTIMIZERS,
+    "anchor": ANCHORS,
+    "cv": SCHEMES,
+    "baselines": BASELINES + FLUX_BASELINES,
+    "predictor": PREDICTORS,
+    "level": LEVELS,
+}
 ALL = {"baselines": BASELINES}  # what 'all' means where it is not every allowed value (flux baselines: by name)
 LISTS = ("strategy", "cv", "baselines")  # options that take a comma list ('all' for every value)
 
@@ -42,6 +81,7 @@ class ConfigError(ValueError):
 class NullSpec:
     """A control's null wirings: ``draws`` randomised copies of the wiring per null model in ``kinds``
     (``masks.randomise.KINDS``), seeded by ``seed``."""
+
     kinds: tuple = ("genes", "edges")
     draws: int = 50
     seed: int = 0
@@ -51,6 +91,7 @@ class NullSpec:
 class CurveSpec:
     """A learning curve's subsets: ``labels`` (counts and/or 'all') per fit, ``draws`` per count and way of
     drawing in ``kinds`` (``choices.CURVE_DRAWS``), seeded by ``seed``."""
+
     labels: tuple = (10, 20, 40, 80, "all")
     draws: int = 5
     kinds: tuple = ("projects", "random")
@@ -60,6 +101,7 @@ class CurveSpec:
 @dataclass(frozen=True)
 class NoiseSpec:
     """Robustness: ``percent`` % noise on ``percent`` % of the samples, in the ``where`` data."""
+
     where: str = "finetune"  # pretrain | finetune | both
     percent: float = 25.0
 
@@ -67,6 +109,7 @@ class NoiseSpec:
 @dataclass(frozen=True)
 class IcaWiring:
     """Every fit wired to the independent components of its own pre-training pool (``masks.ica``)."""
+
     kind: str = "ica"
     components: int = 50
     seed: int = 0
@@ -77,6 +120,7 @@ class IcaWiring:
 class RunConfig:
     """A run's settings. Frozen: built and checked once (``build_config``), never changed after; a variant is
     ``dataclasses.replace(cfg, ...)``, a new configuration."""
+
     strategies: tuple = ("C",)
     cv: tuple = ("grouped",)
     folds: int = 10
@@ -183,8 +227,11 @@ def check_nulls(nulls: NullSpec) -> NullSpec:
 def check_curve(curve: CurveSpec) -> CurveSpec:
     from .choices import CURVE_DRAWS, parse_labels
 
-    return replace(curve, kinds=_kinds_and_draws(curve.kinds, CURVE_DRAWS, "--draw-by", curve.draws),
-                   labels=tuple(parse_labels(",".join(map(str, curve.labels)))))
+    return replace(
+        curve,
+        kinds=_kinds_and_draws(curve.kinds, CURVE_DRAWS, "--draw-by", curve.draws),
+        labels=tuple(parse_labels(",".join(map(str, curve.labels)))),
+    )
 
 
 def check_noise(noise: NoiseSpec) -> NoiseSpec:
@@ -195,11 +242,29 @@ def check_noise(noise: NoiseSpec) -> NoiseSpec:
     return noise
 
 
-def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, group_by="project", seed: int = 0,
-                 seeds: int = 1, device: str = "cpu", baselines="none", final_model: bool = True,
-                 pretrain_samples: int = 1_000_000, batch: int = 5000, finetune_lr=None, tol: float = 1e-4,
-                 tune: str = "auto", wiring: str = "masks", ica_components: int = 50, noise=None, nulls=None,
-                 curve=None, **options) -> RunConfig:
+def build_config(
+    preset: str = "default",
+    *,
+    cv="grouped",
+    folds: int = 10,
+    group_by="project",
+    seed: int = 0,
+    seeds: int = 1,
+    device: str = "cpu",
+    baselines="none",
+    final_model: bool = True,
+    pretrain_samples: int = 1_000_000,
+    batch: int = 5000,
+    finetune_lr=None,
+    tol: float = 1e-4,
+    tune: str = "auto",
+    wiring: str = "masks",
+    ica_components: int = 50,
+    noise=None,
+    nulls=None,
+    curve=None,
+    **options,
+) -> RunConfig:
     """The RunConfig of ``preset`` with ``options`` over it (strategy, inputs, decoder, head, pretrain_lr,
     early_stopping, max_steps, ensemble, loss, l2, init_scale, optimizer, anchor, pretrain_noise; None: the
     preset's value); ``wiring``: 'masks' (the masks file's) or 'ica' (``ica_components`` independent components
@@ -212,8 +277,11 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
     if unknown:
         raise TypeError(f"build_config: unknown option(s) {sorted(unknown)}")
     chosen = {**PRESETS[preset], **{k: v for k, v in options.items() if v is not None}}
-    noise, nulls, curve = (_typed(NoiseSpec, noise, "noise"), _typed(NullSpec, nulls, "nulls"),
-                           _typed(CurveSpec, curve, "curve"))
+    noise, nulls, curve = (
+        _typed(NoiseSpec, noise, "noise"),
+        _typed(NullSpec, nulls, "nulls"),
+        _typed(CurveSpec, curve, "curve"),
+    )
     for name in ("inputs", "decoder", "head", "loss", "early_stopping", "optimizer", "anchor"):
         check_choice(name, chosen[name])
     if not 0 <= chosen["pretrain_noise"] < 1:
@@ -225,8 +293,10 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
     if chosen["init_scale"] < 0 or chosen["max_steps"] < 1 or chosen["ensemble"] < 1:
         raise ConfigError("--init-scale must not be negative, --max-steps and --ensemble at least 1")
     if chosen["l2"] == "auto" and (chosen["strategy"] == "A" or chosen["early_stopping"] != "none"):
-        raise ConfigError("--l2 auto fits masked networks (strategies B, C) by Adam's or L-BFGS's own stopping; "
-                          "not strategy A or --early-stopping inner")
+        raise ConfigError(
+            "--l2 auto fits masked networks (strategies B, C) by Adam's or L-BFGS's own stopping; "
+            "not strategy A or --early-stopping inner"
+        )
     if chosen["optimizer"] == "lbfgs" and chosen["early_stopping"] != "none":
         raise ConfigError("--early-stopping inner chooses Adam's step count; it does not go with --optimizer lbfgs")
     one_of("--wiring", wiring, WIRINGS, ConfigError)
@@ -235,8 +305,10 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
         raise ConfigError("--strategy none (baselines only) is for a learning curve")
     strategies = [] if no_network else parse_list(chosen["strategy"], "strategy")
     if wiring == "ica" and (chosen["head"] != "readout" or "A" in strategies):
-        raise ConfigError("--wiring ica: the components are no phenotypes, so the network reads them out "
-                          "(--head readout) and is masked (strategies B, C)")
+        raise ConfigError(
+            "--wiring ica: the components are no phenotypes, so the network reads them out "
+            "(--head readout) and is masked (strategies B, C)"
+        )
     if wiring == "ica" and ica_components < 2:
         raise ConfigError(f"--ica-components must be at least 2, got {ica_components}")
     schemes = parse_list(cv, "cv")
@@ -250,19 +322,39 @@ def build_config(preset: str = "default", *, cv="grouped", folds: int = 10, grou
             raise ConfigError("--cv: one scheme for a learning curve")
     if noise is not None:
         noise = check_noise(noise)
-    return RunConfig(strategies=strategies, cv=schemes, folds=folds,
-                     group_by=group_by or None, seed=seed, seeds=seeds, device=_device(device),
-                     ensemble=chosen["ensemble"],
-                     inputs=chosen["inputs"], architecture=Architecture(chosen["decoder"], chosen["head"]),
-                     pretrain=PretrainSettings(samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"],
-                                               noise=chosen["pretrain_noise"]),
-                     finetune=FinetuneSettings(lr=finetune_lr, max_steps=chosen["max_steps"], tol=tol, tune=tune,
-                                               loss=chosen["loss"], l2=chosen["l2"], init_scale=chosen["init_scale"],
-                                               early_stopping=chosen["early_stopping"],
-                                               optimizer=chosen["optimizer"], anchor=chosen["anchor"]),
-                     baselines=parse_list(baselines, "baselines"), final_model=final_model, noise=noise,
-                     nulls=nulls, curve=curve,
-                     wiring=IcaWiring(components=int(ica_components), seed=int(seed)) if wiring == "ica" else None)
+    return RunConfig(
+        strategies=strategies,
+        cv=schemes,
+        folds=folds,
+        group_by=group_by or None,
+        seed=seed,
+        seeds=seeds,
+        device=_device(device),
+        ensemble=chosen["ensemble"],
+        inputs=chosen["inputs"],
+        architecture=Architecture(chosen["decoder"], chosen["head"]),
+        pretrain=PretrainSettings(
+            samples=pretrain_samples, batch=batch, lr=chosen["pretrain_lr"], noise=chosen["pretrain_noise"]
+        ),
+        finetune=FinetuneSettings(
+            lr=finetune_lr,
+            max_steps=chosen["max_steps"],
+            tol=tol,
+            tune=tune,
+            loss=chosen["loss"],
+            l2=chosen["l2"],
+            init_scale=chosen["init_scale"],
+            early_stopping=chosen["early_stopping"],
+            optimizer=chosen["optimizer"],
+            anchor=chosen["anchor"],
+        ),
+        baselines=parse_list(baselines, "baselines"),
+        final_model=final_model,
+        noise=noise,
+        nulls=nulls,
+        curve=curve,
+        wiring=IcaWiring(components=int(ica_components), seed=int(seed)) if wiring == "ica" else None,
+    )
 
 
 def _device(device: str) -> str:
@@ -280,8 +372,15 @@ def config_from_dict(d: dict) -> RunConfig:
     """A RunConfig back from ``to_dict()`` (a checkpoint's or a state folder's)."""
     known = {f.name for f in fields(RunConfig)}
     d = {k: v for k, v in d.items() if k in known}
-    nested = {"architecture": Architecture, "pretrain": PretrainSettings, "finetune": FinetuneSettings,
-              "noise": NoiseSpec, "nulls": NullSpec, "curve": CurveSpec, "wiring": IcaWiring}
+    nested = {
+        "architecture": Architecture,
+        "pretrain": PretrainSettings,
+        "finetune": FinetuneSettings,
+        "noise": NoiseSpec,
+        "nulls": NullSpec,
+        "curve": CurveSpec,
+        "wiring": IcaWiring,
+    }
     for name, cls in nested.items():
         if isinstance(d.get(name), dict):
             names = {f.name for f in fields(cls)}
@@ -294,6 +393,8 @@ def config_notes(cfg: RunConfig) -> list:
     notes = []
     l2 = cfg.finetune.l2
     if l2 != "auto" and l2 > 0 and cfg.inputs != "standardise":
-        notes.append(f"--l2 {l2:g} is sized for standardised inputs; with --inputs {cfg.inputs} (values ~0.1) it "
-                     "can hold every weight at zero (predictions = the training mean): consider --l2 0")
+        notes.append(
+            f"--l2 {l2:g} is sized for standardised inputs; with --inputs {cfg.inputs} (values ~0.1) it "
+            "can hold every weight at zero (predictions = the training mean): consider --l2 0"
+        )
     return notes

@@ -4,6 +4,7 @@
 Each check returns facts and, where something is probably wrong, one warning sentence that says
 what to do; ``--strict`` turns the warnings into errors. Nothing here changes the data.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -72,8 +73,11 @@ def suspect_gene_columns(data_ids, model_ids, model_names=()) -> list:
             out.append((d, by_name[d.lower()], f"the name of {by_name[d.lower()]}"))
         elif not any(_shape(d).startswith(shape) for shape in shapes):
             padded = _zero_padded(d, model)
-            close = [padded] if padded else sorted(difflib.get_close_matches(d, model_ids, n=20, cutoff=0.75),
-                                                   key=lambda g: _edits(d, g))
+            close = (
+                [padded]
+                if padded
+                else sorted(difflib.get_close_matches(d, model_ids, n=20, cutoff=0.75), key=lambda g: _edits(d, g))
+            )
             if close:
                 out.append((d, close[0], "its number without leading zeros" if padded else "spelled close to it"))
     return out
@@ -109,38 +113,48 @@ def data_checks(expr, alignment, masks, linked, reference, phenotype_ids=None, m
         if orphans:
             close = closest[orphans[0]]
             hint = f" ({orphans[0]!r} may be {close!r})" if close else ""
-            warnings.append(f"{len(orphans)} of {len(phenotype_ids)} phenotype rows have no expression profile and "
-                            f"are left out: {_listed(orphans)}{hint}; make the sample IDs of both files match")
+            warnings.append(
+                f"{len(orphans)} of {len(phenotype_ids)} phenotype rows have no expression profile and "
+                f"are left out: {_listed(orphans)}{hint}; make the sample IDs of both files match"
+            )
     missing = [g for g, c in zip(masks.gene_ids, alignment.columns, strict=True) if c < 0]
     facts["model_genes_missing"] = missing
     n_linked = int(np.sum(linked))
     found_linked = int(np.sum(linked & (alignment.columns >= 0)))
     facts["linked_genes_found"] = f"{found_linked} of {n_linked}"
     if n_linked and found_linked < MIN_LINKED_COVERAGE * n_linked:
-        warnings.append(f"only {found_linked} of the {n_linked} genes the masks link to a phenotype are in "
-                        f"{expr.path.name} ({len(masks.gene_ids) - len(missing)} of "
-                        f"{len(masks.gene_ids)} model genes); "
-                        "the others are filled as 'no change', so predictions lean on few genes")
+        warnings.append(
+            f"only {found_linked} of the {n_linked} genes the masks link to a phenotype are in "
+            f"{expr.path.name} ({len(masks.gene_ids) - len(missing)} of "
+            f"{len(masks.gene_ids)} model genes); "
+            "the others are filled as 'no change', so predictions lean on few genes"
+        )
     if mapping is not None:
         facts["gene_labels"] = mapping.summary()
-        facts["suspect_gene_columns"] = [{"column": lab, "model_gene": c, "why": "spelled close to it"}
-                                         for lab, c in mapping.unrecognised if c]
+        facts["suspect_gene_columns"] = [
+            {"column": lab, "model_gene": c, "why": "spelled close to it"} for lab, c in mapping.unrecognised if c
+        ]
         warnings += mapping.warnings(expr.path.name)
         suspects = []
     else:
         suspects = suspect_gene_columns(expr.gene_ids, masks.gene_ids, masks.gene_names)
         facts["suspect_gene_columns"] = [{"column": d, "model_gene": g, "why": why} for d, g, why in suspects]
     if suspects:
-        warnings.append(f"{len(suspects)} gene ID{'s' if len(suspects) > 1 else ''} of {expr.path.name} match no model "
-                        "gene but look like one: " + _listed(f"{d} ({g}? {why})" for d, g, why in suspects)
-                        + "; rename them to the model's IDs (sparsenet masks show lists them)")
+        warnings.append(
+            f"{len(suspects)} gene ID{'s' if len(suspects) > 1 else ''} of {expr.path.name} match no model "
+            "gene but look like one: "
+            + _listed(f"{d} ({g}? {why})" for d, g, why in suspects)
+            + "; rename them to the model's IDs (sparsenet masks show lists them)"
+        )
     if not reference:
         rows = np.linspace(0, expr.n_samples - 1, min(expr.n_samples, 200)).astype(int)
         levels = levels_not_fold_changes(expr.take(np.unique(rows)))
         facts["values_look_like_levels"] = levels
         if levels:
-            warnings.append(f"the values of {expr.path.name} look like log2 levels, not log2 fold changes (median "
-                            f"{levels['median']:.2f}, {100 * levels['negative_fraction']:.1f} % negative); name the "
-                            "control samples with --reference ID1,ID2 so they become fold changes")
+            warnings.append(
+                f"the values of {expr.path.name} look like log2 levels, not log2 fold changes (median "
+                f"{levels['median']:.2f}, {100 * levels['negative_fraction']:.1f} % negative); name the "
+                "control samples with --reference ID1,ID2 so they become fold changes"
+            )
     facts["warnings"] = warnings
     return facts

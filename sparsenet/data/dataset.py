@@ -1,6 +1,7 @@
 """Assemble one training data set: expression aligned to the masks' genes, phenotypes matched by
 sample ID, the fine-tuning targets located in the phenotype layer, and the checks of what the
 data lost on the way (``summary['checks']``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,26 +47,31 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
     target index -1."""
     genes = masks.gene_ids
     vocabulary = GeneVocabulary(masks)
-    expr, read_warnings = said_while(read_expression, spec.expression, vocabulary.labels(), spec.orientation,
-                                     spec.na_values, spec.transform)
+    expr, read_warnings = said_while(
+        read_expression, spec.expression, vocabulary.labels(), spec.orientation, spec.na_values, spec.transform
+    )
     expr, mapping = resolve_expression_genes(expr, masks, spec.gene_ids, spec.duplicates, vocabulary)
     alignment = align(expr.gene_ids, genes, expr.path)
     norm = fit_reference(expr, alignment, list(spec.reference))
     inputs = ModelInput(expr, alignment, norm)
     phen, phen_warnings = said_while(read_phenotypes, spec, masks, unmapped_ok=read_out)
     row_of = {s: i for i, s in enumerate(expr.sample_ids)}
-    matched = [(i, row_of[s]) for i, s in enumerate(phen.sample_ids)
-               if s in row_of and np.isfinite(phen.values[i]).any()]
+    matched = [
+        (i, row_of[s]) for i, s in enumerate(phen.sample_ids) if s in row_of and np.isfinite(phen.values[i]).any()
+    ]
     if not matched:
-        raise DataError(f"{spec.phenotypes}: no sample with an observed phenotype matches a sample ID of "
-                        f"{spec.expression} (phenotype IDs like {phen.sample_ids[0]!r}, expression IDs like "
-                        f"{expr.sample_ids[0]!r})")
+        raise DataError(
+            f"{spec.phenotypes}: no sample with an observed phenotype matches a sample ID of "
+            f"{spec.expression} (phenotype IDs like {phen.sample_ids[0]!r}, expression IDs like "
+            f"{expr.sample_ids[0]!r})"
+        )
     prow, labelled = (np.array(v, dtype=np.int64) for v in zip(*matched, strict=True))
     index = {p: i for i, p in enumerate(masks.phenotype_ids)}
     pretrain = inputs
     if spec.pretrain_expression:
-        pexpr = read_expression(spec.pretrain_expression, vocabulary.labels(), spec.orientation, spec.na_values,
-                                spec.transform)
+        pexpr = read_expression(
+            spec.pretrain_expression, vocabulary.labels(), spec.orientation, spec.na_values, spec.transform
+        )
         pexpr, _ = resolve_expression_genes(pexpr, masks, spec.gene_ids, spec.duplicates, vocabulary)
         palign = align(pexpr.gene_ids, genes, pexpr.path)
         own = spec.reference and all(r in set(pexpr.sample_ids) for r in spec.reference)
@@ -75,14 +81,18 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
     checks = data_checks(expr, alignment, masks, linked_genes(masks), spec.reference, phen.sample_ids, mapping)
     checks["warnings"] = read_warnings + phen_warnings + checks["warnings"]  # what reading changed, first
     summary = {
-        "expression_file": str(spec.expression), "phenotype_file": str(spec.phenotypes),
-        "expression_samples": expr.n_samples, "alignment": alignment.summary(), "gene_labels": mapping.sentence(),
-        "model_genes_missing": len(alignment.missing), "data_genes_unused": alignment.unused,
+        "expression_file": str(spec.expression),
+        "phenotype_file": str(spec.phenotypes),
+        "expression_samples": expr.n_samples,
+        "alignment": alignment.summary(),
+        "gene_labels": mapping.sentence(),
+        "model_genes_missing": len(alignment.missing),
+        "data_genes_unused": alignment.unused,
         "phenotype_columns": dict(zip(phen.columns, phen.reactions, strict=True)),
         "labelled_samples": int(labelled.size),
         "phenotype_samples_not_in_expression": len(checks["phenotype_samples_without_expression"]),
         "missing_phenotype_cells": f"{phen.missing_cells} (read as missing: "
-                                   f"{', '.join(repr(v) for v in spec.na_values)})",
+        f"{', '.join(repr(v) for v in spec.na_values)})",
         "zero_observations": "kept" if spec.keep_zero else f"{phen.zeros_dropped} treated as missing",
         "normalisation": norm.settings(),
         "pretrain_samples": pretrain.n_samples,
@@ -90,6 +100,16 @@ def load_dataset(masks, spec: DataSpec, read_out: bool = False) -> Dataset:
         "checks": checks,
     }
     targets = [r if r is not None else c for r, c in zip(phen.reactions, phen.columns, strict=True)]
-    return Dataset(masks, inputs, labelled, phen.values[prow], targets, list(phen.columns),
-                   np.array([index.get(r, -1) if r is not None else -1 for r in phen.reactions], dtype=np.int64),
-                   [phen.groups[i] for i in prow] if phen.groups else None, pretrain, norm, summary)
+    return Dataset(
+        masks,
+        inputs,
+        labelled,
+        phen.values[prow],
+        targets,
+        list(phen.columns),
+        np.array([index.get(r, -1) if r is not None else -1 for r in phen.reactions], dtype=np.int64),
+        [phen.groups[i] for i in prow] if phen.groups else None,
+        pretrain,
+        norm,
+        summary,
+    )

@@ -4,6 +4,7 @@
 A COBRA model often carries no gene names (cobra's iJO1366 has none); names never change the
 wiring or the masks' fingerprint.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,10 +34,16 @@ def with_gene_names(masks: Masks, names: dict, source: str) -> Masks:
     the table's file name and SHA-256 go into the provenance."""
     found = [names.get(g, "") for g in masks.gene_ids]
     if not any(found):
-        raise DataError(f"{source}: none of its IDs is a gene of the masks (masks genes look like "
-                        f"{masks.gene_ids[0]!r}); check --id-column")
-    attrs = dict(masks.attrs, gene_names_from=Path(source).name,
-                 gene_names_sha256=hashlib.sha256(Path(source).read_bytes()).hexdigest(),
-                 gene_names_found=sum(bool(n) for n in found))
-    return dataclasses.replace(masks, gene_names=[n or g for n, g in zip(found, masks.gene_ids, strict=True)],
-                               attrs=attrs)
+        raise DataError(
+            f"{source}: none of its IDs is a gene of the masks (masks genes look like "
+            f"{masks.gene_ids[0]!r}); check --id-column"
+        )
+    attrs = dict(
+        masks.attrs,
+        gene_names_from=Path(source).name,
+        gene_names_sha256=hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+        gene_names_found=sum(bool(n) for n in found),
+    )
+    return dataclasses.replace(
+        masks, gene_names=[n or g for n, g in zip(found, masks.gene_ids, strict=True)], attrs=attrs
+    )

@@ -10,6 +10,7 @@ known gene of the genome is a gene the model lacks; any other label is unrecogni
 closest ID or symbol (``zfw`` -> ``zwf (b1852)``). Several labels of one model gene (two ``gapA`` rows,
 or ``gapA`` and ``b1779``) are duplicates: averaged, the first kept, or an error (``duplicates``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -115,6 +116,7 @@ class GeneVocabulary:
 @dataclass
 class GeneMapping:
     """Where each data label went: ``model_ids[i]`` is label i's model gene ID, or None."""
+
     labels: list
     model_ids: list
     how: list  # 'id', 'symbol' or None per label
@@ -133,19 +135,26 @@ class GeneMapping:
         return sum(h == "symbol" for h in self.how)
 
     def summary(self) -> dict:
-        return {"labels": len(self.labels), "mapped_by_id": self.by_id, "mapped_by_symbol": self.by_symbol,
-                "ambiguous_symbols": {k: list(v) for k, v in self.ambiguous.items()},
-                "genes_not_in_model": len(self.not_in_model),
-                "unrecognised": [{"label": lab, "closest": c} for lab, c in self.unrecognised],
-                "duplicates": {g: list(v) for g, v in self.duplicates.items()},
-                "duplicates_rule": self.duplicate_rule,
-                "symbols_mapped": {lab: g for lab, g, h in zip(self.labels, self.model_ids, self.how,
-                                                               strict=True) if h == "symbol"}}
+        return {
+            "labels": len(self.labels),
+            "mapped_by_id": self.by_id,
+            "mapped_by_symbol": self.by_symbol,
+            "ambiguous_symbols": {k: list(v) for k, v in self.ambiguous.items()},
+            "genes_not_in_model": len(self.not_in_model),
+            "unrecognised": [{"label": lab, "closest": c} for lab, c in self.unrecognised],
+            "duplicates": {g: list(v) for g, v in self.duplicates.items()},
+            "duplicates_rule": self.duplicate_rule,
+            "symbols_mapped": {
+                lab: g for lab, g, h in zip(self.labels, self.model_ids, self.how, strict=True) if h == "symbol"
+            },
+        }
 
     def sentence(self) -> str:
         """The mapping in one line, for the data summary."""
-        parts = [f"{_n(self.by_id + self.by_symbol, 'gene label')} mapped to model genes ({self.by_id} by ID, "
-                 f"{self.by_symbol} by symbol)"]
+        parts = [
+            f"{_n(self.by_id + self.by_symbol, 'gene label')} mapped to model genes ({self.by_id} by ID, "
+            f"{self.by_symbol} by symbol)"
+        ]
         if self.not_in_model:
             parts.append(f"{_n(len(self.not_in_model), 'gene')} the model lacks")
         if self.ambiguous:
@@ -160,24 +169,31 @@ class GeneMapping:
         """One sentence per kind of loss a user should know of (``--strict`` makes the first an error)."""
         out = []
         if self.ambiguous:
-            out.append(f"{_n(len(self.ambiguous), 'gene symbol')} of {source} name several genes and are left out: "
-                       + _listed(f"{s} ({'/'.join(g)})" for s, g in self.ambiguous.items())
-                       + "; use b-numbers for those rows")
+            out.append(
+                f"{_n(len(self.ambiguous), 'gene symbol')} of {source} name several genes and are left out: "
+                + _listed(f"{s} ({'/'.join(g)})" for s, g in self.ambiguous.items())
+                + "; use b-numbers for those rows"
+            )
         named = [(lab, c) for lab, c in self.unrecognised if c]
         if named:
-            out.append(f"{_n(len(named), 'gene label')} of {source} match no gene but look like one: "
-                       + _listed(f"{lab} ({c}?)" for lab, c in named) + "; fix their spelling (sparsenet masks show "
-                       "--gene-table FILE writes every ID and symbol)")
+            out.append(
+                f"{_n(len(named), 'gene label')} of {source} match no gene but look like one: "
+                + _listed(f"{lab} ({c}?)" for lab, c in named)
+                + "; fix their spelling (sparsenet masks show "
+                "--gene-table FILE writes every ID and symbol)"
+            )
         if self.duplicates:
             what = {"mean": "averaged", "first": "the first kept"}[self.duplicate_rule]
-            out.append(f"{_n(len(self.duplicates), 'gene')} appear more than once in {source} ({what}; --duplicates "
-                       "mean|first|error): " + ", ".join(f"{g} as {' and '.join(v)}" for g,
-                                                         v in self.duplicates.items()))
+            out.append(
+                f"{_n(len(self.duplicates), 'gene')} appear more than once in {source} ({what}; --duplicates "
+                "mean|first|error): " + ", ".join(f"{g} as {' and '.join(v)}" for g, v in self.duplicates.items())
+            )
         return out
 
 
-def map_gene_labels(labels, masks, mode: str = "auto", duplicates: str = "mean",
-                    vocabulary: GeneVocabulary | None = None) -> GeneMapping:
+def map_gene_labels(
+    labels, masks, mode: str = "auto", duplicates: str = "mean", vocabulary: GeneVocabulary | None = None
+) -> GeneMapping:
     """Map data gene labels to the masks' gene IDs: ``mode`` 'id' (IDs only, any case), 'symbol' (symbols
     only) or 'auto' (an ID first, else a symbol)."""
     one_of("--gene-ids", mode, GENE_ID_MODES, DataError)
@@ -213,22 +229,27 @@ def map_gene_labels(labels, masks, mode: str = "auto", duplicates: str = "mean",
     return GeneMapping(list(labels), model_ids, how, ambiguous, not_in_model, unrecognised, dups, duplicates)
 
 
-def resolve_expression_genes(expr: Expression, masks, mode: str = "auto", duplicates: str = "mean",
-                             vocabulary: GeneVocabulary | None = None):
+def resolve_expression_genes(
+    expr: Expression, masks, mode: str = "auto", duplicates: str = "mean", vocabulary: GeneVocabulary | None = None
+):
     """``expr`` with its gene labels replaced by the masks' gene IDs they map to (duplicates averaged or the
     first kept; labels that map to nothing stay as they are and go unused), and the GeneMapping."""
     mapping = map_gene_labels(expr.gene_ids, masks, mode, duplicates, vocabulary)
     if not any(mapping.model_ids):
         v = vocabulary or GeneVocabulary(masks)
         first = v.ids[0] if v.ids else "?"
-        raise DataError(f"{expr.path}: no gene label maps to a model gene (labels like "
-                        f"{expr.gene_ids[0]!r}; the model's "
-                        f"genes are named like {v.describe(first)!r}) with --gene-ids {mode}"
-                        + ("; try --gene-ids auto" if mode != "auto" else ""))
+        raise DataError(
+            f"{expr.path}: no gene label maps to a model gene (labels like "
+            f"{expr.gene_ids[0]!r}; the model's "
+            f"genes are named like {v.describe(first)!r}) with --gene-ids {mode}"
+            + ("; try --gene-ids auto" if mode != "auto" else "")
+        )
     if mapping.duplicates and duplicates == "error":
-        raise DataError(f"{expr.path}: {len(mapping.duplicates)} genes appear more than once: "
-                        + ", ".join(f"{g} as {' and '.join(v)}" for g, v in mapping.duplicates.items())
-                        + "; remove the extra rows, or pass --duplicates mean (average them) or first")
+        raise DataError(
+            f"{expr.path}: {len(mapping.duplicates)} genes appear more than once: "
+            + ", ".join(f"{g} as {' and '.join(v)}" for g, v in mapping.duplicates.items())
+            + "; remove the extra rows, or pass --duplicates mean (average them) or first"
+        )
     labels = [g if g is not None else str(lab) for lab, g in zip(expr.gene_ids, mapping.model_ids, strict=True)]
     values = expr.values
     if mapping.duplicates:
@@ -242,9 +263,11 @@ def resolve_expression_genes(expr: Expression, masks, mode: str = "auto", duplic
                 keep.append(j)
         if duplicates == "mean":
             if values is None:
-                raise DataError(f"{expr.path}: {len(mapping.duplicates)} genes appear more than once "
-                                f"({_listed(mapping.duplicates)}); an HDF5 file is streamed, not averaged: pass "
-                                "--duplicates first, or remove the extra columns")
+                raise DataError(
+                    f"{expr.path}: {len(mapping.duplicates)} genes appear more than once "
+                    f"({_listed(mapping.duplicates)}); an HDF5 file is streamed, not averaged: pass "
+                    "--duplicates first, or remove the extra columns"
+                )
             values = values.copy()
             for g, j in first.items():
                 cols = [k for k, m in enumerate(mapping.model_ids) if m == g]

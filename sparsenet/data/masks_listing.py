@@ -1,5 +1,6 @@
 """What ``sparsenet masks show`` lists: a masks file's phenotypes and genes, found by a query, and the
 table of gene IDs and symbols that ``--gene-ids`` maps."""
+
 from __future__ import annotations
 
 import csv
@@ -23,16 +24,26 @@ def masks_listing(masks, find: str | None = None) -> dict:
         return q is None or any(q in t.lower() for t in texts)
 
     vocabulary = GeneVocabulary(masks)
-    phenotypes = [{"id": p, "name": n, "linked_genes": int(k)}
-                  for p, n, k in zip(masks.phenotype_ids, names, per_phenotype, strict=True) if p in growth or shown(p,
-                                                                                                                     n)]
-    genes = [{"id": g, "name": vocabulary.symbol.get(g, ""), "phenotypes": int(per_gene[i])}
-             for i, g in enumerate(masks.gene_ids) if shown(g, vocabulary.symbol.get(g, ""))]
+    phenotypes = [
+        {"id": p, "name": n, "linked_genes": int(k)}
+        for p, n, k in zip(masks.phenotype_ids, names, per_phenotype, strict=True)
+        if p in growth or shown(p, n)
+    ]
+    genes = [
+        {"id": g, "name": vocabulary.symbol.get(g, ""), "phenotypes": int(per_gene[i])}
+        for i, g in enumerate(masks.gene_ids)
+        if shown(g, vocabulary.symbol.get(g, ""))
+    ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["gene_id", "symbol", "phenotypes_linked"])
     for i, g in enumerate(masks.gene_ids):
         w.writerow([g, vocabulary.symbol.get(g, ""), int(per_gene[i])])
-    return {"summary": masks.summary(), "provenance": {k: v for k, v in masks.attrs.items() if k != "format"},
-            "phenotypes": phenotypes, "genes": genes, "named": any(vocabulary.symbol.values()),
-            "gene_table_csv": buf.getvalue()}
+    return {
+        "summary": masks.summary(),
+        "provenance": {k: v for k, v in masks.attrs.items() if k != "format"},
+        "phenotypes": phenotypes,
+        "genes": genes,
+        "named": any(vocabulary.symbol.values()),
+        "gene_table_csv": buf.getvalue(),
+    }

@@ -4,6 +4,7 @@ Values are either log2 fold changes already, or log2-scale levels (e.g. PRECISE'
 log2(TPM + 1)) turned into fold changes against the mean of named reference samples.
 Model genes missing from the data are filled as "no change" (0).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,9 +25,13 @@ class Normalisation:
     transform: str = "none"  # done to the values as read before all this ('log2p1': log2(x + 1) of linear levels)
 
     def settings(self) -> dict:
-        return {"values": "log2 level vs reference" if self.reference else "log2 fold change",
-                "reference": list(self.reference), "clip": self.clip, "scale": self.scale,
-                "transform": self.transform}
+        return {
+            "values": "log2 level vs reference" if self.reference else "log2 fold change",
+            "reference": list(self.reference),
+            "clip": self.clip,
+            "scale": self.scale,
+            "transform": self.transform,
+        }
 
 
 def fit_reference(expr: Expression, alignment: Alignment, reference: list) -> Normalisation:
@@ -36,8 +41,10 @@ def fit_reference(expr: Expression, alignment: Alignment, reference: list) -> No
     where = {s: i for i, s in enumerate(expr.sample_ids)}
     absent = [r for r in reference if r not in where]
     if absent:
-        raise DataError(f"{expr.path}: reference sample {absent[0]!r} is not in the data "
-                        f"(samples look like {expr.sample_ids[0]!r}); fix --reference")
+        raise DataError(
+            f"{expr.path}: reference sample {absent[0]!r} is not in the data "
+            f"(samples look like {expr.sample_ids[0]!r}); fix --reference"
+        )
     levels = expr.take([where[r] for r in reference]).mean(axis=0)
     profile = np.where(alignment.columns >= 0, levels[np.maximum(alignment.columns, 0)], 0.0)
     return Normalisation(list(reference), profile, transform=expr.transform)
@@ -63,8 +70,10 @@ class ModelInput:
         raw = self.expr.take(rows)
         if not np.isfinite(raw).all():
             bad = np.argwhere(~np.isfinite(raw))[0]
-            raise DataError(f"{self.expr.path}: NaN or infinite value in sample "
-                            f"{self.expr.sample_ids[np.asarray(rows)[bad[0]]]!r}; impute or drop it first")
+            raise DataError(
+                f"{self.expr.path}: NaN or infinite value in sample "
+                f"{self.expr.sample_ids[np.asarray(rows)[bad[0]]]!r}; impute or drop it first"
+            )
         out = np.zeros((raw.shape[0], len(self.alignment.columns)), dtype=np.float64)
         out[:, self.present] = raw[:, self.source]
         n = self.normalisation
@@ -79,8 +88,10 @@ class ModelInput:
         """The values as read (levels, before fold changes), float64 (samples, model genes); NaN for a gene the
         data lack. Only data with reference samples hold levels (without them the values are fold changes)."""
         if self.normalisation.reference_profile is None:
-            raise DataError(f"{self.expr.path}: its values are log2 fold changes (no --reference), but the model as "
-                            "a model needs expression levels: give --reference with the control samples' IDs")
+            raise DataError(
+                f"{self.expr.path}: its values are log2 fold changes (no --reference), but the model as "
+                "a model needs expression levels: give --reference with the control samples' IDs"
+            )
         out = np.full((len(rows), len(self.alignment.columns)), np.nan)
         out[:, self.present] = self.expr.take(rows)[:, self.source]
         return out

@@ -8,6 +8,7 @@ biomass reactions) and the command that lists them all. Observations of exactly 
 missing by default (PRECISE's 0 growth rates are stress conditions where growth was not measured
 as a rate); so are the cells ``DataSpec.na_values`` names (empty, NA, NaN, nan, n.d.).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -80,8 +81,10 @@ def find_phenotype(query: str, masks, where: str = "") -> str:
         return by_name[0]
     close = by_name or closest_phenotypes(q, masks)
     hint = f"closest: {describe_phenotypes(close, masks)}. " if close else ""
-    raise DataError(f"{where}{q!r} is not a phenotype ID or name of the masks; {hint}All phenotypes: "
-                    f"sparsenet masks show{_masks_label(masks)}")
+    raise DataError(
+        f"{where}{q!r} is not a phenotype ID or name of the masks; {hint}All phenotypes: "
+        f"sparsenet masks show{_masks_label(masks)}"
+    )
 
 
 NOT_A_RATE = {"doubling", "yield", "lag", "od", "sd", "std", "se", "sem", "err", "error", "cv", "n", "time"}
@@ -123,20 +126,27 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
     mapping = {}
     for name, query in spec.mapping.items():
         if name not in header:
-            raise DataError(f"{path}: no column {name!r} (from --map {name}={query}); the columns are "
-                            f"{', '.join(header)}")
+            raise DataError(
+                f"{path}: no column {name!r} (from --map {name}={query}); the columns are {', '.join(header)}"
+            )
         mapping[name] = find_phenotype(query, masks, f"--map {name}={query}: ")
 
-    rates = [c for i, c in enumerate(header) if i != id_col and c not in known and c not in mapping
-             and names_growth_rate(c)]
+    rates = [
+        c for i, c in enumerate(header) if i != id_col and c not in known and c not in mapping and names_growth_rate(c)
+    ]
     growth_column = rates[0] if len(rates) == 1 and biomass else None  # two candidates: the user says which
     if growth_column and "growth rate" not in growth_column.lower():
         import warnings
 
         from .tables import DataWarning
 
-        warnings.warn(DataWarning(f"{path}: column {growth_column!r} read as the growth rate (the biomass reaction "
-                                  f"{biomass}); --map '{growth_column}=PHENOTYPE' says otherwise"), stacklevel=2)
+        warnings.warn(
+            DataWarning(
+                f"{path}: column {growth_column!r} read as the growth rate (the biomass reaction "
+                f"{biomass}); --map '{growth_column}=PHENOTYPE' says otherwise"
+            ),
+            stacklevel=2,
+        )
 
     def reaction_of(col):
         if col in mapping:
@@ -154,21 +164,27 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
         k = header.index(c)
         texts = sorted({r[k].strip() for r in rows[1:]} - set(spec.na_values))
         if len(texts) >= 2 and not any(cell_kind(v) for v in texts):  # classes, not a phenotype's value
-            raise DataError(f"{path}: column {c!r} holds classes ({', '.join(texts[:4])}"
-                            f"{' ...' if len(texts) > 4 else ''}), not numbers: a classification task; sparsenet "
-                            f"classify EXPRESSION --design {Path(path).name} --label-column '{c}' --hierarchy H.h5 "
-                            "runs it (docs/pathway_networks.md)")
+            raise DataError(
+                f"{path}: column {c!r} holds classes ({', '.join(texts[:4])}"
+                f"{' ...' if len(texts) > 4 else ''}), not numbers: a classification task; sparsenet "
+                f"classify EXPRESSION --design {Path(path).name} --label-column '{c}' --hierarchy H.h5 "
+                "runs it (docs/pathway_networks.md)"
+            )
         if reaction_of(c) is None and not unmapped_ok:
-            raise DataError(f"{path}: column {c!r} maps to no phenotype reaction; map it with --map "
-                            f"'{c}={biomass if mentions_growth(c) and biomass else 'PHENOTYPE'}' (all phenotypes: "
-                            f"sparsenet masks show{_masks_label(masks)}) or read it out of all nodes with --head "
-                            "readout")
+            raise DataError(
+                f"{path}: column {c!r} maps to no phenotype reaction; map it with --map "
+                f"'{c}={biomass if mentions_growth(c) and biomass else 'PHENOTYPE'}' (all phenotypes: "
+                f"sparsenet masks show{_masks_label(masks)}) or read it out of all nodes with --head "
+                "readout"
+            )
     if not chosen:
         growth = [c for i, c in enumerate(header) if i != id_col and mentions_growth(c)]
-        suggestion = (f"; for a growth rate: --map '{growth[0]}={biomass}'" if growth and biomass else "")
-        raise DataError(f"{path}: no column maps to a phenotype of the masks (columns: {', '.join(header)}){suggestion}"
-                        f"; name columns by phenotype ID or map them with --map 'COLUMN=PHENOTYPE' (IDs and names: "
-                        f"sparsenet masks show{_masks_label(masks)})")
+        suggestion = f"; for a growth rate: --map '{growth[0]}={biomass}'" if growth and biomass else ""
+        raise DataError(
+            f"{path}: no column maps to a phenotype of the masks (columns: {', '.join(header)}){suggestion}"
+            f"; name columns by phenotype ID or map them with --map 'COLUMN=PHENOTYPE' (IDs and names: "
+            f"sparsenet masks show{_masks_label(masks)})"
+        )
     values = np.full((len(ids), len(chosen)), np.nan)
     for j, c in enumerate(chosen):
         k = header.index(c)
@@ -187,11 +203,16 @@ def read_phenotypes(spec: DataSpec, masks, unmapped_ok: bool = False) -> Phenoty
     groups = None
     if spec.group_by:
         if spec.group_by not in header:
-            could = [c for k, c in enumerate(header) if k != id_col and 2 <= len({r[k].strip() for r in rows[1:]})
-                     <= (len(rows) - 1) // 2]
-            raise DataError(f"{path}: no column {spec.group_by!r} to group by (--group-by); columns that could "
-                            f"group the samples (each value shared by several): {', '.join(could) or 'none'}; or "
-                            "--cv kfold without groups (replicates then leak across folds)")
+            could = [
+                c
+                for k, c in enumerate(header)
+                if k != id_col and 2 <= len({r[k].strip() for r in rows[1:]}) <= (len(rows) - 1) // 2
+            ]
+            raise DataError(
+                f"{path}: no column {spec.group_by!r} to group by (--group-by); columns that could "
+                f"group the samples (each value shared by several): {', '.join(could) or 'none'}; or "
+                "--cv kfold without groups (replicates then leak across folds)"
+            )
         k = header.index(spec.group_by)
         groups = [r[k].strip() or f"(no {spec.group_by}) {ids[i]}" for i, r in enumerate(rows[1:])]
     return Phenotypes(ids, chosen, [reaction_of(c) for c in chosen], values, groups, zeros, missing)

@@ -6,6 +6,7 @@ expression and sample tables (the default run), the transcriptional regulatory n
 (``trn.csv``: regulator, gene_id, effect), the iModulon gene weights (``M.csv``) and the gene
 annotation (``gene_table.csv``: b-number, gene name, operon, COG).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,11 +15,13 @@ from ..wheels import FetchError, cache_root, wheel_files
 from .tables import DataError
 
 PACKAGE, VERSION = "pymodulon", "0.2.1"
-FILES = {"log_tpm.csv": "pymodulon/data/ecoli/log_tpm.csv",
-         "sample_table.csv": "pymodulon/data/ecoli/sample_table.csv",
-         "trn.csv": "pymodulon/data/ecoli/trn.csv",
-         "M.csv": "pymodulon/data/ecoli/M.csv",
-         "gene_table.csv": "pymodulon/data/ecoli/gene_table.csv"}
+FILES = {
+    "log_tpm.csv": "pymodulon/data/ecoli/log_tpm.csv",
+    "sample_table.csv": "pymodulon/data/ecoli/sample_table.csv",
+    "trn.csv": "pymodulon/data/ecoli/trn.csv",
+    "M.csv": "pymodulon/data/ecoli/M.csv",
+    "gene_table.csv": "pymodulon/data/ecoli/gene_table.csv",
+}
 DEFAULT_RUN = ("log_tpm.csv", "sample_table.csv")
 REFERENCE_SAMPLES = ["control__wt_glc__1", "control__wt_glc__2"]
 GROWTH_COLUMN = "Growth Rate (1/hr)"
@@ -54,7 +57,16 @@ def growth_dataset(masks=None, progress=lambda msg: None):
 
     files = precise_files(progress=progress)
     masks = masks or read_masks(shipped_mask_path("iJO1366"))
-    ds = load_dataset(masks, DataSpec(files["log_tpm.csv"], files["sample_table.csv"], REFERENCE_SAMPLES,
-                                      columns=[GROWTH_COLUMN], group_by=GROUP_COLUMN), read_out=True)
+    ds = load_dataset(
+        masks,
+        DataSpec(
+            files["log_tpm.csv"],
+            files["sample_table.csv"],
+            REFERENCE_SAMPLES,
+            columns=[GROWTH_COLUMN],
+            group_by=GROUP_COLUMN,
+        ),
+        read_out=True,
+    )
     others = np.setdiff1d(np.arange(ds.inputs.n_samples), ds.labelled)
     return ds.inputs.take(ds.labelled), ds.y[:, 0], np.asarray(ds.groups, dtype=object), ds.inputs.take(others)

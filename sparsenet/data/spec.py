@@ -1,5 +1,6 @@
 """What data to read and how, as one object: built once from the command line (or by a user in
 Python) and passed down, instead of a dozen positional parameters through every loader."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class DataSpec:
     duplicates : several rows of one gene: 'mean' (averaged), 'first' (the first kept) or 'error'
     transform : 'none', or 'log2p1': log2(x + 1) of linear levels (TPM, counts) as read
     """
+
     expression: Path | None = None
     phenotypes: Path | None = None
     reference: tuple = ()

@@ -5,6 +5,7 @@ Replicates at one time point are averaged first; each gene and each phenotype ge
 cubic spline over time (scipy, not-a-knot ends), evaluated at N evenly spaced times spanning
 the measured range.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,14 +38,14 @@ def spline_pairs(times, expression, phenotypes, n: int):
     if np.isnan(phen_t).any() or np.isnan(expr_t).any():
         raise ValueError("spline: missing values in the time series; every time point needs every value")
     new_times = np.linspace(unique[0], unique[-1], n)
-    return (new_times, CubicSpline(unique, expr_t, axis=0)(new_times),
-            CubicSpline(unique, phen_t, axis=0)(new_times))
+    return (new_times, CubicSpline(unique, expr_t, axis=0)(new_times), CubicSpline(unique, phen_t, axis=0)(new_times))
 
 
 @dataclass(frozen=True)
 class SplineTables:
     """``sparsenet data spline``'s output: the synthetic expression and phenotype tables as CSV text (a
     ``sample_id`` column, then genes; then the time column and each phenotype), and what they came from."""
+
     expression_csv: str
     phenotypes_csv: str
     time_points: int
@@ -81,6 +82,11 @@ def spline_files(expression, phenotypes, time_column: str, n: int, gene_ids, ori
             w.writerow([name] + extra + [f"{v:.6g}" for v in r])
         return buf.getvalue()
 
-    return SplineTables(table(list(expr.gene_ids), x, [[]] * n),
-                        table([time_column] + [header[j] for j in others], y, [[f"{v:.6g}"] for v in new_t]),
-                        len(np.unique(t)), expr.n_samples, len(expr.gene_ids), len(others))
+    return SplineTables(
+        table(list(expr.gene_ids), x, [[]] * n),
+        table([time_column] + [header[j] for j in others], y, [[f"{v:.6g}"] for v in new_t]),
+        len(np.unique(t)),
+        expr.n_samples,
+        len(expr.gene_ids),
+        len(others),
+    )

@@ -4,6 +4,7 @@
 gene's training mean; ``standardise`` also divides by its training standard deviation (genes that
 do not vary in training keep a scale of 1). Held-out samples never enter a fitted statistic.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,11 +45,11 @@ def fit_input_transform(source, rows, how: str, chunk: int = 10_000, weights=Non
     w_all = np.ones(rows.size) if weights is None else np.asarray(weights, dtype=np.float64)
     total = s1 = s2 = 0.0
     for a in range(0, rows.size, chunk):
-        x = source.take(rows[a:a + chunk]).astype(np.float64)
+        x = source.take(rows[a : a + chunk]).astype(np.float64)
         if weights is None:
             total, s1, s2 = total + x.shape[0], s1 + x.sum(axis=0), s2 + (x * x).sum(axis=0)
         else:
-            w = w_all[a:a + chunk, None]
+            w = w_all[a : a + chunk, None]
             total, s1, s2 = total + w.sum(), s1 + (w * x).sum(axis=0), s2 + (w * x * x).sum(axis=0)
     mean = s1 / total
     sd = np.sqrt(np.maximum(s2 / total - mean * mean, 0.0))

@@ -5,6 +5,7 @@ order derived from (seed, epoch), so a resumed run sees exactly the batches it w
 Rows are read ``chunk_rows`` at a time in shuffled chunk order and shuffled again within a
 buffer of chunks, so an HDF5 file larger than memory streams with bounded memory.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,12 +17,11 @@ def epoch_order(rows: np.ndarray, seed: int, epoch: int, chunk_rows: int) -> np.
     rng = np.random.default_rng([seed, epoch])
     if rows.size <= chunk_rows:
         return rng.permutation(rows)
-    chunks = [rows[i:i + chunk_rows] for i in range(0, rows.size, chunk_rows)]
+    chunks = [rows[i : i + chunk_rows] for i in range(0, rows.size, chunk_rows)]
     return np.concatenate([rng.permutation(chunks[i]) for i in rng.permutation(len(chunks))])
 
 
-def batch_indices(rows, batch_size: int, n_samples: int, seed: int, start_step: int = 0,
-                  chunk_rows: int = 50_000):
+def batch_indices(rows, batch_size: int, n_samples: int, seed: int, start_step: int = 0, chunk_rows: int = 50_000):
     """Yield (step, row indices of the batch) until ``n_samples`` samples have been served; the
     last batch is cut to reach exactly ``n_samples``, ``start_step`` skips batches already served."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -34,7 +34,7 @@ def batch_indices(rows, batch_size: int, n_samples: int, seed: int, start_step: 
         picked = []
         while sum(p.size for p in picked) < size:
             order = epoch_order(rows, seed, epoch, chunk_rows)
-            take = order[offset:offset + size - sum(p.size for p in picked)]
+            take = order[offset : offset + size - sum(p.size for p in picked)]
             picked.append(take)
             epoch, offset = epoch + 1, 0
         yield step, np.concatenate(picked)
@@ -45,8 +45,7 @@ def is_buffered(rows, chunk_rows: int = 50_000) -> bool:
     return np.asarray(rows).size <= chunk_rows
 
 
-def batches(source, rows, batch_size: int, n_samples: int, seed: int, start_step: int = 0,
-            chunk_rows: int = 50_000):
+def batches(source, rows, batch_size: int, n_samples: int, seed: int, start_step: int = 0, chunk_rows: int = 50_000):
     """Yield (step, float32 batch (samples, genes)) until ``n_samples`` samples have been served.
 
     ``source.take(indices)`` returns the rows; the last batch is cut to reach exactly

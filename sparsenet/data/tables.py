@@ -8,6 +8,7 @@ HDF5 layout (sparsenet's own): datasets ``expression`` (samples x genes), ``samp
 ``gene_ids``. AnnData: ``X`` (dense, or a CSR group), ``obs``/``var`` groups whose ``_index``
 attribute names the ID column; obs are samples, var names are gene IDs.
 """
+
 from __future__ import annotations
 
 import csv
@@ -84,12 +85,18 @@ def _read_text(path: Path) -> str:
         with _open_text(path, "cp1252") as fh:
             text = fh.read()
     except UnicodeDecodeError:
-        raise DataError(f"{path}: neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 (Excel: Save As > "
-                        "'CSV UTF-8')") from None
+        raise DataError(
+            f"{path}: neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 (Excel: Save As > 'CSV UTF-8')"
+        ) from None
     import warnings
 
-    warnings.warn(DataWarning(f"{path}: not UTF-8; read as Windows-1252 (Excel's encoding on Windows): check "
-                              "its special characters (µ, °) or save it as CSV UTF-8"), stacklevel=3)
+    warnings.warn(
+        DataWarning(
+            f"{path}: not UTF-8; read as Windows-1252 (Excel's encoding on Windows): check "
+            "its special characters (µ, °) or save it as CSV UTF-8"
+        ),
+        stacklevel=3,
+    )
     return text
 
 
@@ -111,9 +118,11 @@ def read_rows(path) -> list[list[str]]:
     except (OSError, csv.Error) as e:
         raise DataError(f"{path}: not a readable {'TSV' if delimiter == chr(9) else 'CSV'} file ({e})") from None
     if rows and delimiter == "," and ";".join(rows[0]).count(";") > len(rows[0]) - 1:
-        raise DataError(f"{path}: looks ';'-separated (its header is {','.join(rows[0])[:60]!r}), as spreadsheets "
-                        "in decimal-comma locales save CSV; save it with ',' between fields and '.' in numbers, or "
-                        "as tab-separated .tsv")
+        raise DataError(
+            f"{path}: looks ';'-separated (its header is {','.join(rows[0])[:60]!r}), as spreadsheets "
+            "in decimal-comma locales save CSV; save it with ',' between fields and '.' in numbers, or "
+            "as tab-separated .tsv"
+        )
     return rows
 
 
@@ -132,10 +141,14 @@ def parse_cell(cell: str, na_values) -> float:
         return float(text)
     except ValueError:
         if re.fullmatch(r"[-+]?\d*,\d+", text):
-            raise DataError(f"{text!r} is not a number: a decimal comma? write numbers with a '.' "
-                            f"({text.replace(',', '.')}), e.g. save the sheet in an English locale") from None
-        raise DataError(f"{text!r} is not a number (missing values are written as {describe_na(na_values)}; "
-                        "--na-values changes the list)") from None
+            raise DataError(
+                f"{text!r} is not a number: a decimal comma? write numbers with a '.' "
+                f"({text.replace(',', '.')}), e.g. save the sheet in an English locale"
+            ) from None
+        raise DataError(
+            f"{text!r} is not a number (missing values are written as {describe_na(na_values)}; "
+            "--na-values changes the list)"
+        ) from None
 
 
 def cell_kind(text: str, na_values=()) -> bool | None:
@@ -175,8 +188,10 @@ def read_text_table(path, na_values=NA_VALUES, leave_out_text: bool = False) -> 
     path = Path(path)
     rows = read_rows(path)
     if len(rows) < 2 or len(rows[0]) < 2:
-        raise DataError(f"{path}: empty table (needs a header row, a label column and at least one value; is the "
-                        "file separated by something other than commas or tabs?)")
+        raise DataError(
+            f"{path}: empty table (needs a header row, a label column and at least one value; is the "
+            "file separated by something other than commas or tabs?)"
+        )
     width = len(rows[0])
     for i, r in enumerate(rows[1:], start=2):
         if len(r) != width:
@@ -184,12 +199,18 @@ def read_text_table(path, na_values=NA_VALUES, leave_out_text: bool = False) -> 
     if leave_out_text:
         text_cols, text_rows = text_columns_and_rows(rows, na_values)
         if text_cols or text_rows:
-            names = ([f"column {rows[0][j + 1].strip()!r}" for j in text_cols]
-                     + [f"row {rows[i + 1][0].strip()!r}" for i in text_rows])
+            names = [f"column {rows[0][j + 1].strip()!r}" for j in text_cols] + [
+                f"row {rows[i + 1][0].strip()!r}" for i in text_rows
+            ]
             what = "column or row" if len(names) == 1 else "columns or rows"
-            warnings.warn(DataWarning(f"{path}: {len(names)} {what} of text, not levels, left out: "
-                                      f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''} (--strict: stop "
-                                      "instead)"), stacklevel=2)
+            warnings.warn(
+                DataWarning(
+                    f"{path}: {len(names)} {what} of text, not levels, left out: "
+                    f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''} (--strict: stop "
+                    "instead)"
+                ),
+                stacklevel=2,
+            )
             keep_c = [0] + [j + 1 for j in range(width - 1) if j not in set(text_cols)]
             drop_r = {i + 1 for i in text_rows}
             rows = [[r[j] for j in keep_c] for k, r in enumerate(rows) if k not in drop_r]
@@ -203,14 +224,16 @@ def read_text_table(path, na_values=NA_VALUES, leave_out_text: bool = False) -> 
             try:
                 values[i, j] = parse_cell(c, na_values)
             except DataError as e:
-                raise DataError(f"{path}: line {i + 2}, column {header[j]!r}: {e}; only the first row and column "
-                                "may hold labels") from None
+                raise DataError(
+                    f"{path}: line {i + 2}, column {header[j]!r}: {e}; only the first row and column may hold labels"
+                ) from None
     return header, labels, values
 
 
 @dataclass
 class Expression:
     """Samples x genes expression values, in memory or in an HDF5 file read on demand."""
+
     path: Path
     sample_ids: list
     gene_ids: list
@@ -249,8 +272,10 @@ class Expression:
 def log2p1(values: np.ndarray, path) -> np.ndarray:
     """log2(x + 1) of linear levels (TPM, counts); a negative value is not a linear level: refused."""
     if np.nanmin(values, initial=0.0) < 0:
-        raise DataError(f"{path}: --transform log2p1 takes linear levels (TPM, counts) but the values go below 0 "
-                        f"({np.nanmin(values):.3g}): they are on a log scale already; drop --transform")
+        raise DataError(
+            f"{path}: --transform log2p1 takes linear levels (TPM, counts) but the values go below 0 "
+            f"({np.nanmin(values):.3g}): they are on a log scale already; drop --transform"
+        )
     return np.log2(values + 1.0)
 
 
@@ -275,9 +300,11 @@ def check_log_scale(expr: Expression) -> None:
     rows = np.unique(np.linspace(0, expr.n_samples - 1, min(expr.n_samples, 200)).astype(int))
     facts = looks_linear(expr.take(rows))
     if facts:
-        raise DataError(f"{expr.path}: the values look linear, not log2 (99 % below {facts['p99']:,.0f}, largest "
-                        f"{facts['max']:,.0f}; log2 levels stay below ~25): TPM or counts? add --transform log2p1 "
-                        "(log2(x + 1)), or give log2 values")
+        raise DataError(
+            f"{expr.path}: the values look linear, not log2 (99 % below {facts['p99']:,.0f}, largest "
+            f"{facts['max']:,.0f}; log2 levels stay below ~25): TPM or counts? add --transform log2p1 "
+            "(log2(x + 1)), or give log2 values"
+        )
 
 
 def _check_ids(path, ids, what):
@@ -301,11 +328,13 @@ def _read_h5(path: Path) -> Expression:
     with f:
         try:
             if "X" in f and "obs" in f and "var" in f:  # AnnData .h5ad
+
                 def index(group):
                     g = f[group]
                     if not isinstance(g, h5py.Group):
                         raise DataError(f"{path}: {group} is not a group; re-save with anndata >= 0.7")
                     return decode_strings(g[g.attrs.get("_index", "_index")])
+
                 samples, genes = index("obs"), index("var")
                 x = f["X"]
                 if isinstance(x, h5py.Dataset):
@@ -314,8 +343,10 @@ def _read_h5(path: Path) -> Expression:
                     enc = x.attrs.get("encoding-type", "")
                     enc = enc.decode() if isinstance(enc, bytes) else enc
                     if enc != "csr_matrix":
-                        raise DataError(f"{path}: X is stored as {enc or 'an unknown group'}; "
-                                        "only dense or CSR X can be read (convert X to CSR)")
+                        raise DataError(
+                            f"{path}: X is stored as {enc or 'an unknown group'}; "
+                            "only dense or CSR X can be read (convert X to CSR)"
+                        )
                     kind, shape = "csr", tuple(int(v) for v in x.attrs["shape"])
                 name = "X"
             elif "expression" in f:
@@ -326,13 +357,15 @@ def _read_h5(path: Path) -> Expression:
         except KeyError as e:
             raise DataError(f"{path}: missing HDF5 member {e}") from None
     if tuple(shape) != (len(samples), len(genes)):
-        raise DataError(f"{path}: matrix shape {tuple(shape)} does not match {len(samples)} sample IDs x "
-                        f"{len(genes)} gene IDs")
+        raise DataError(
+            f"{path}: matrix shape {tuple(shape)} does not match {len(samples)} sample IDs x {len(genes)} gene IDs"
+        )
     return Expression(path, samples, genes, None, (name, kind))
 
 
-def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=NA_VALUES,
-                    transform: str = "none") -> Expression:
+def read_expression(
+    path, model_gene_ids, orientation: str = "auto", na_values=NA_VALUES, transform: str = "none"
+) -> Expression:
     """Read an expression file; orientation of text tables is detected by matching ``model_gene_ids`` (any
     labels that name model genes: IDs and symbols, compared case-insensitively). A missing value (a cell in
     ``na_values``, NaN or inf) is an error: impute or drop it first. Gene labels may repeat (``genes.
@@ -353,9 +386,11 @@ def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=N
         if orientation == "auto":
             if in_rows == 0 and in_header == 0:
                 known = list(model_gene_ids)
-                raise DataError(f"{path}: no gene IDs or symbols in common with the model (row labels like "
-                                f"{labels[0]!r}, column labels like {header[0]!r}; the model's genes are named like "
-                                f"{known[0] if known else '?'!r}); check the file, or the masks (--masks)")
+                raise DataError(
+                    f"{path}: no gene IDs or symbols in common with the model (row labels like "
+                    f"{labels[0]!r}, column labels like {header[0]!r}; the model's genes are named like "
+                    f"{known[0] if known else '?'!r}); check the file, or the masks (--masks)"
+                )
             orientation = "genes-by-samples" if in_rows >= in_header else "samples-by-genes"
         if orientation == "genes-by-samples":
             expr = Expression(path, header, labels, np.ascontiguousarray(values.T))
@@ -363,9 +398,11 @@ def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=N
             expr = Expression(path, labels, header, values)
         if expr.values is not None and not np.isfinite(expr.values).all():
             bad = np.argwhere(~np.isfinite(expr.values))[0]
-            raise DataError(f"{path}: missing, NaN or infinite value for sample {expr.sample_ids[bad[0]]!r}, "
-                            f"gene {expr.gene_ids[bad[1]]!r} (missing: {describe_na(na_values)}); the network "
-                            "needs every value: impute or drop that sample or gene first")
+            raise DataError(
+                f"{path}: missing, NaN or infinite value for sample {expr.sample_ids[bad[0]]!r}, "
+                f"gene {expr.gene_ids[bad[1]]!r} (missing: {describe_na(na_values)}); the network "
+                "needs every value: impute or drop that sample or gene first"
+            )
         if transform == "log2p1":
             expr.values = log2p1(expr.values, path)
     expr.transform = transform
@@ -379,22 +416,27 @@ def read_expression(path, model_gene_ids, orientation: str = "auto", na_values=N
 @dataclass
 class Alignment:
     """Where each model gene's values come from in the data (-1: missing, filled as no change)."""
+
     columns: np.ndarray
     missing: list
     unused: int
 
     def summary(self) -> str:
         n = len(self.columns)
-        return (f"{n - len(self.missing)} of {n} model genes found in the data ({len(self.missing)} missing, "
-                f"filled as no change); {self.unused} data genes not in the model")
+        return (
+            f"{n - len(self.missing)} of {n} model genes found in the data ({len(self.missing)} missing, "
+            f"filled as no change); {self.unused} data genes not in the model"
+        )
 
 
 def align(data_gene_ids, model_gene_ids, path="data") -> Alignment:
     position = {g: i for i, g in enumerate(data_gene_ids)}
     columns = np.array([position.get(g, -1) for g in model_gene_ids], dtype=np.int64)
     if (columns < 0).all():
-        raise DataError(f"{path}: no gene IDs in common with the model (data IDs like {data_gene_ids[0]!r}, "
-                        f"model IDs like {model_gene_ids[0]!r})")
+        raise DataError(
+            f"{path}: no gene IDs in common with the model (data IDs like {data_gene_ids[0]!r}, "
+            f"model IDs like {model_gene_ids[0]!r})"
+        )
     missing = [g for g, c in zip(model_gene_ids, columns, strict=True) if c < 0]
     unused = len(data_gene_ids) - int((columns >= 0).sum())
     return Alignment(columns, missing, unused)

@@ -4,6 +4,7 @@ Each keeps its slope (the derivative at its input) for backward, which is ``grad
 Numerically safe: softplus as ``max(x, 0) + log1p(e^-|x|)``, the sigmoid from ``e^-|x|`` (neither
 overflows for any x).
 """
+
 from __future__ import annotations
 
 from .. import backend
@@ -46,7 +47,7 @@ class Activation(Layer):
     def backward(self, grad_out, want_input_grad: bool = True):
         xp = backend.get_array_module(grad_out)
         s, transposed = rows_view(self._slope)
-        g = (backend.feature_major(grad_out).T if transposed else xp.ascontiguousarray(grad_out))
+        g = backend.feature_major(grad_out).T if transposed else xp.ascontiguousarray(grad_out)
         out = xp.empty_like(g)
         kernels.for_module(xp).multiply(g, s, out)
         return out.T if transposed else out
@@ -54,19 +55,23 @@ class Activation(Layer):
 
 class Softplus(Activation):
     """log(1 + e^x); slope: the logistic function."""
+
     kind = "softplus"
 
 
 class ReLU(Activation):
     """max(x, 0); slope 1 where x > 0, else 0."""
+
     kind = "relu"
 
 
 class Tanh(Activation):
     """tanh(x); slope 1 - tanh(x)^2."""
+
     kind = "tanh"
 
 
 class Sigmoid(Activation):
     """1 / (1 + e^-x); slope s (1 - s)."""
+
     kind = "sigmoid"

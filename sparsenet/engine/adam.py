@@ -11,6 +11,7 @@ the L2 gradient ``penalty * (p - anchor)`` inside the update (``anchor``: defaul
 weights to pull toward them), and ``step(active=...)`` moves only the parameters whose mask entry
 is set (members that have stopped keep parameters and moments).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,18 @@ from . import kernels
 
 
 class Adam:
-    def __init__(self, params, grads, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, penalty=None, anchor=None):
+    def __init__(
+        self,
+        params,
+        grads,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        penalty=None,
+        anchor=None,
+    ):
         if params.shape != grads.shape or params.ndim != 1:
             raise ValueError("Adam: params and grads must be flat buffers of the same length")
         if not lr > 0:
@@ -52,25 +63,45 @@ class Adam:
         """One update; ``active`` (bool or uint8 per parameter): only those move (default: all)."""
         self.t += 1
         xp = backend.get_array_module(self.params)
-        bias1 = 1.0 - self.beta1 ** self.t
-        bias2 = 1.0 - self.beta2 ** self.t
+        bias1 = 1.0 - self.beta1**self.t
+        bias2 = 1.0 - self.beta2**self.t
         ops = kernels.for_module(xp)
         if self.penalty is None and active is None:
-            ops.adam_update(self.params, self.grads, self.m, self.v, self.lr, self.beta1, self.beta2, self.eps,
-                            bias1, bias2, 1.0 - self.lr * self.weight_decay)
+            ops.adam_update(
+                self.params,
+                self.grads,
+                self.m,
+                self.v,
+                self.lr,
+                self.beta1,
+                self.beta2,
+                self.eps,
+                bias1,
+                bias2,
+                1.0 - self.lr * self.weight_decay,
+            )
             return
         if self.weight_decay:
             raise ValueError("Adam: step(active=...) does not take weight_decay")
         empty = xp.zeros(0, dtype=self.params.dtype)
-        ops.adam_update_members(self.params, self.grads, self.m, self.v,
-                                empty if self.penalty is None else self.penalty,
-                                empty if self.anchor is None else self.anchor,
-                                xp.zeros(0, dtype=xp.uint8) if active is None else active.astype(xp.uint8, copy=False),
-                                self.lr, self.beta1, self.beta2, self.eps, bias1, bias2)
+        ops.adam_update_members(
+            self.params,
+            self.grads,
+            self.m,
+            self.v,
+            empty if self.penalty is None else self.penalty,
+            empty if self.anchor is None else self.anchor,
+            xp.zeros(0, dtype=xp.uint8) if active is None else active.astype(xp.uint8, copy=False),
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            bias1,
+            bias2,
+        )
 
     def state_dict(self) -> dict:
-        return {"m": backend.to_numpy(self.m).copy(), "v": backend.to_numpy(self.v).copy(),
-                "t": np.int64(self.t)}
+        return {"m": backend.to_numpy(self.m).copy(), "v": backend.to_numpy(self.v).copy(), "t": np.int64(self.t)}
 
     def load_state_dict(self, state: dict):
         xp = backend.get_array_module(self.params)

@@ -23,6 +23,7 @@ libm. Softplus is evaluated as ``max(z, 0) + log1p(exp(-|z|))`` which neither ov
 large ``z`` nor loses precision near 0; ``log1p(e) = e P(e)`` with a polynomial ``P`` keeps
 full relative precision for tiny ``e`` and needs no division.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,6 +61,7 @@ def _mxcsr_call(builder, name, slot):
 @intrinsic
 def _flush_denormals(typingctx):
     """Set FTZ and DAZ in this thread's MXCSR; returns the previous MXCSR (0 and no change off x86-64)."""
+
     def codegen(context, builder, signature, args):
         i32 = ir.IntType(32)
         if not _X86:
@@ -70,18 +72,21 @@ def _flush_denormals(typingctx):
         builder.store(builder.or_(old, ir.Constant(i32, _FTZ_DAZ)), slot)
         _mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", slot)
         return old
+
     return types.int32(), codegen
 
 
 @intrinsic
 def _restore_mxcsr(typingctx, old):
     """Put back the MXCSR ``_flush_denormals`` returned (nothing off x86-64)."""
+
     def codegen(context, builder, signature, args):
         if _X86:
             slot = cgutils.alloca_once(builder, ir.IntType(32))
             builder.store(args[0], slot)
             _mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", slot)
         return context.get_dummy_value()
+
     return types.void(old), codegen
 
 
@@ -189,6 +194,7 @@ def _softplus_row_f64(z_row, y_row, s_row):
 def _by_dtype(generic, f32, f64):
     """Make ``generic(z_row, y_row, s_row)`` (a Python stub) call ``f32`` on float32 rows and ``f64`` on others,
     inlined where Numba compiles it (the activations' float32 kernels are polynomial, their float64 ones libm)."""
+
     @overload(generic, inline="always")
     def by_dtype(z_row, y_row, s_row):
         if z_row.dtype == types.float32:
@@ -402,8 +408,22 @@ def _scaled_sse_row(h, slope, y_row, g_row, d, w):
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
-                                       grad_zT, grad_d_tiles, loss_tiles, dw_tiles, db_tiles, want_params):
+def masked_forward_softplus_scaled_sse(
+    indptr,
+    indices,
+    weight,
+    bias,
+    xT,
+    d,
+    yT,
+    row_weight,
+    grad_zT,
+    grad_d_tiles,
+    loss_tiles,
+    dw_tiles,
+    db_tiles,
+    want_params,
+):
     """A linear masked layer, softplus, a one-to-one output layer and the sum of squared error,
     forward and back to the layer's pre-activation, per batch tile:
     z = W x + b; h = softplus(z); out = d_j h; loss = sum w_j (out - y)^2;
@@ -442,9 +462,23 @@ def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT,
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def masked_backward(indptr, indices, t_indptr, t_indices, t_weight,
-                    xT, gT, slopeT, act, dzT, dxT, dw_tiles, db_tiles,
-                    want_dx, want_params):
+def masked_backward(
+    indptr,
+    indices,
+    t_indptr,
+    t_indices,
+    t_weight,
+    xT,
+    gT,
+    slopeT,
+    act,
+    dzT,
+    dxT,
+    dw_tiles,
+    db_tiles,
+    want_dx,
+    want_params,
+):
     """Backward of outT = act(W xT + b), one pass per batch tile.
 
     dz = g * slope (or g itself); db = row sums of dz; dW[k] = <dz[row k], x[col k]> at the
@@ -688,8 +722,26 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2, decay):
 
 
 @nb.njit(inline="always", fastmath=True)
-def _adam_members_chunk(param, grad, m, v, penalty, anchor, active, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                        has_penalty, has_anchor, has_active):
+def _adam_members_chunk(
+    param,
+    grad,
+    m,
+    v,
+    penalty,
+    anchor,
+    active,
+    i0,
+    i1,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    bias1,
+    bias2,
+    has_penalty,
+    has_anchor,
+    has_active,
+):
     """One chunk of ``adam_update_members``, branch-free in the loop so that it vectorises: a stopped
     parameter computes its update and keeps its old values."""
     p_, g_, m_, v_ = param[i0:i1], grad[i0:i1], m[i0:i1], v[i0:i1]  # slices: the loop vectorises
@@ -729,24 +781,30 @@ def adam_update_members(param, grad, m, v, penalty, anchor, active, lr, beta1, b
         # the flags are constants inside each call: one specialised loop per case
         if has_penalty and has_anchor:
             if has_active:
-                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                                    True, True, True)
+                _adam_members_chunk(
+                    param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, True, True, True
+                )
             else:
-                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                                    True, True, False)
+                _adam_members_chunk(
+                    param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, True, True, False
+                )
         elif has_penalty:
             if has_active:
-                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                                    True, False, True)
+                _adam_members_chunk(
+                    param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, True, False, True
+                )
             else:
-                _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                                    True, False, False)
+                _adam_members_chunk(
+                    param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, True, False, False
+                )
         elif has_active:
-            _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                                False, False, True)
+            _adam_members_chunk(
+                param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, False, False, True
+            )
         else:
-            _adam_members_chunk(param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2,
-                                False, False, False)
+            _adam_members_chunk(
+                param, grad, m, v, pen, anc, act, i0, i1, lr, beta1, beta2, eps, bias1, bias2, False, False, False
+            )
         _restore_mxcsr(mxcsr)
 
 

@@ -1,4 +1,5 @@
 """DenseLinear: y = x W^T + b, fully connected (strategy A's layers), BLAS/cuBLAS matmuls."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,15 @@ from .layer import Layer
 
 
 class DenseLinear(Layer):
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype=np.float32, seed: int | None = 0, device: str = "cpu"):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype=np.float32,
+        seed: int | None = 0,
+        device: str = "cpu",
+    ):
         super().__init__()
         if int(in_features) <= 0 or int(out_features) <= 0:
             raise ValueError(f"DenseLinear: sizes must be positive, got {in_features} -> {out_features}")

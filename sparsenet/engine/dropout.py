@@ -8,6 +8,7 @@ and ``cuda/dropout.cu`` compute the same bits, so the CPU and the GPU drop exact
 A layer's step counter advances at each training forward: two steps draw different masks, the same
 seed and step the same one.
 """
+
 from __future__ import annotations
 
 from .. import backend
@@ -59,7 +60,7 @@ class Dropout(Layer):
         z, transposed = rows_view(x)  # feature-major as the engine stores it: (features, batch) rows
         zT = z if transposed else xp.ascontiguousarray(z.T)
         out, keep = xp.empty_like(zT), xp.empty_like(zT)
-        threshold = min(int(round(self.p * 2.0 ** 32)), 0xFFFFFFFF)
+        threshold = min(int(round(self.p * 2.0**32)), 0xFFFFFFFF)
         kernels.for_module(xp).dropout_forward(zT, out, keep, self.key(self.step), threshold, 1.0 / (1.0 - self.p))
         self.step += 1
         self._keep = keep.T

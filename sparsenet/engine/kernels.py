@@ -2,6 +2,7 @@
 
 Both sets have the same function names and signatures, so each layer has one code path.
 """
+
 import numpy as np
 
 

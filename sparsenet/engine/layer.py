@@ -13,6 +13,7 @@ The contract a layer (the engine's or a user's) keeps:
 * ``trainable = False`` skips the parameter gradients (left at zero); ``frozen`` names single
   parameters held fixed. Containers call ``_forward`` after checking the network input once.
 """
+
 from __future__ import annotations
 
 import numpy as np

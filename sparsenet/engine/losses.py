@@ -2,6 +2,7 @@
 
 The value is a Python float on the CPU and a 0-d device array on the GPU, so that a training
 step never waits for the GPU; ``float(value)`` when it is logged."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,9 @@ def sum_squared_error(pred, target, feature_weight=None):
     _check_pair(pred, target, "sum_squared_error")
     xp = backend.get_array_module(pred)
     if feature_weight is not None and tuple(feature_weight.shape) != (pred.shape[1],):
-        raise ValueError(f"sum_squared_error: feature_weight has shape {tuple(feature_weight.shape)}, "
-                         f"expected ({pred.shape[1]},)")
+        raise ValueError(
+            f"sum_squared_error: feature_weight has shape {tuple(feature_weight.shape)}, expected ({pred.shape[1]},)"
+        )
     p, transposed = rows_view(pred)
     y = backend.feature_major(target).T if transposed else xp.ascontiguousarray(target)
     y = y.astype(p.dtype, copy=False)
@@ -107,8 +109,7 @@ def softplus_scaled_squared_error(z, scale, target, feature_weight=None):
         gzT = np.empty_like(zT)
         gd = np.empty(n, dtype=z.dtype)
         row_sums = np.empty(n, dtype=np.float64)
-        kernels.for_module(np).softplus_scaled_squared_error(zT, np.ascontiguousarray(scale), yT, w, gzT, gd,
-                                                             row_sums)
+        kernels.for_module(np).softplus_scaled_squared_error(zT, np.ascontiguousarray(scale), yT, w, gzT, gd, row_sums)
         return float(row_sums.sum()), gzT.T, gd
     h = xp.logaddexp(0, zT)
     diff = scale[:, None] * h - yT
@@ -160,8 +161,9 @@ def binary_cross_entropy_with_logits(logits, target, sample_weight=None, feature
     y = xp.asarray(target, dtype=logits.dtype)
     if xp is np and y.size and not (np.all(y >= 0) and np.all(y <= 1)):
         raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1]")
-    w = _entry_weights(xp, logits.shape, logits.dtype, sample_weight, feature_weight,
-                       "binary_cross_entropy_with_logits")
+    w = _entry_weights(
+        xp, logits.shape, logits.dtype, sample_weight, feature_weight, "binary_cross_entropy_with_logits"
+    )
     z = logits
     e = xp.exp(-xp.abs(z))
     terms = xp.maximum(z, 0).astype(xp.float64) - (z * y).astype(xp.float64) + xp.log1p(e).astype(xp.float64)

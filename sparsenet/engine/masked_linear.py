@@ -5,6 +5,7 @@ Only the mask's nonzeros are parameters, one flat vector in the CSR order of the
 indices plus a permutation into the flat weight vector; the weight gradient is computed
 only at the nonzeros (SDDMM), never as a dense out x in product.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,9 +70,18 @@ class MaskedLinear(Layer):
         (``engine.stack``) gives each member's nonzeros the scales of their own member.
     """
 
-    def __init__(self, mask, bias: bool = True, activation: str | None = None,
-                 dtype=np.float32, seed: int | None = 0, device: str = "cpu", input_scale: bool = False,
-                 scale_index=None, n_scales: int | None = None):
+    def __init__(
+        self,
+        mask,
+        bias: bool = True,
+        activation: str | None = None,
+        dtype=np.float32,
+        seed: int | None = 0,
+        device: str = "cpu",
+        input_scale: bool = False,
+        scale_index=None,
+        n_scales: int | None = None,
+    ):
         super().__init__()
         self._act = activation_code(activation)
         m = as_binary_csr(mask)
@@ -106,8 +116,7 @@ class MaskedLinear(Layer):
         index = np.asarray(scale_index, dtype=np.int64)
         n_scales = int(index.max()) + 1 if n_scales is None else int(n_scales)
         if index.shape != (self.nnz,) or index.min() < 0 or index.max() >= n_scales:
-            raise ValueError(f"MaskedLinear: scale_index needs one entry in [0, {n_scales}) per nonzero "
-                             f"({self.nnz})")
+            raise ValueError(f"MaskedLinear: scale_index needs one entry in [0, {n_scales}) per nonzero ({self.nnz})")
         self.n_scales = n_scales
         self.scale_index = index.astype(np.int32)
         self.s_perm = np.argsort(index, kind="stable").astype(np.int32)
@@ -170,8 +179,9 @@ class MaskedLinear(Layer):
         slopeT = xp.empty_like(outT) if self._act else self._empty.reshape(0, 0)
         self._w = self.effective_weight()
         self._param_grads_done = False
-        ops.masked_forward(self.indptr, self.indices, self._w,
-                           self.params.get("bias", self._empty), xT, outT, slopeT, self._act)
+        ops.masked_forward(
+            self.indptr, self.indices, self._w, self.params.get("bias", self._empty), xT, outT, slopeT, self._act
+        )
         self._xT, self._slopeT = xT, slopeT
         return outT.T
 
@@ -192,6 +202,7 @@ class MaskedLinear(Layer):
         xp = backend.get_array_module(x)
         if xp is np:
             from .losses import scaled_squared_error
+
             return scaled_squared_error(self._forward(x), scale, target, feature_weight)
         return self._fused_scaled_sse(x, scale, target, feature_weight, "masked_forward_scaled_sse")
 
@@ -214,8 +225,21 @@ class MaskedLinear(Layer):
         dw_tiles = xp.empty((tiles if want_params else 0, self.nnz), dtype=self.dtype)
         db_tiles = xp.empty((tiles if want_params else 0, n), dtype=self.dtype)
         getattr(ops, kernel)(
-            self.indptr, self.indices, self._w, self.params.get("bias", self._empty), xT,
-            xp.ascontiguousarray(scale), yT, w, gzT, gd_tiles, loss_tiles, dw_tiles, db_tiles, want_params)
+            self.indptr,
+            self.indices,
+            self._w,
+            self.params.get("bias", self._empty),
+            xT,
+            xp.ascontiguousarray(scale),
+            yT,
+            w,
+            gzT,
+            gd_tiles,
+            loss_tiles,
+            dw_tiles,
+            db_tiles,
+            want_params,
+        )
         if want_params:
             self._param_grads_from_tiles(xp, dw_tiles, db_tiles)
         self._param_grads_done = want_params  # backward: only the input gradient is left
@@ -236,9 +260,23 @@ class MaskedLinear(Layer):
         dw_tiles = xp.empty((tiles, self.nnz), dtype=self.dtype)
         db_tiles = xp.empty((tiles, self.out_features), dtype=self.dtype)
         t_weight = self._w[self.t_perm] if want_input_grad else self._w
-        ops.masked_backward(self.indptr, self.indices, self.t_indptr, self.t_indices, t_weight,
-                            xT, gT, self._slopeT, self._act, dzT, dxT, dw_tiles, db_tiles,
-                            want_input_grad, want_params)
+        ops.masked_backward(
+            self.indptr,
+            self.indices,
+            self.t_indptr,
+            self.t_indices,
+            t_weight,
+            xT,
+            gT,
+            self._slopeT,
+            self._act,
+            dzT,
+            dxT,
+            dw_tiles,
+            db_tiles,
+            want_input_grad,
+            want_params,
+        )
         if want_params:
             self._param_grads_from_tiles(xp, dw_tiles, db_tiles)
         return dxT.T if want_input_grad else None
@@ -251,8 +289,9 @@ class MaskedLinear(Layer):
             if "scale" in self.frozen:
                 self.grads["scale"][...] = 0
             else:
-                kernels.for_module(xp).scale_gradient(self.s_indptr, self.s_perm, self.params["weight"], s_k,
-                                                      self.grads["scale"])
+                kernels.for_module(xp).scale_gradient(
+                    self.s_indptr, self.s_perm, self.params["weight"], s_k, self.grads["scale"]
+                )
             xp.multiply(s_k, self.params["scale"][self.scale_index], out=self.grads["weight"])
         if "bias" in self.grads:
             db_tiles.sum(axis=0, out=self.grads["bias"])

@@ -1,4 +1,5 @@
 """OneToOne: y = d * x (+ b), a diagonal linear layer (gene -> protein), O(batch x n)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,9 @@ class OneToOne(Layer):
         self._xT = xT
         if xp is np:
             outT = np.empty_like(xT)
-            kernels.for_module(xp).diagonal_forward(self.params["weight"], self.params.get("bias", self._empty), xT,
-                                                    outT)
+            kernels.for_module(xp).diagonal_forward(
+                self.params["weight"], self.params.get("bias", self._empty), xT, outT
+            )
             return outT.T
         outT = self.params["weight"][:, None] * xT
         if "bias" in self.params:

@@ -4,6 +4,7 @@ On construction every layer's parameters (and gradients) are copied into one fla
 and the layers' arrays become views into it, so one Adam kernel updates the whole network.
 A layer belongs to the last container built over it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,10 +32,10 @@ def flatten(layers, where: str = "network"):
     offset = 0
     for i, k, v in entries:
         n = int(v.size)
-        params[offset:offset + n] = v.ravel()
+        params[offset : offset + n] = v.ravel()
         layer = layers[i]
-        layer.params[k] = params[offset:offset + n].reshape(v.shape)
-        layer.grads[k] = grads[offset:offset + n].reshape(v.shape)
+        layer.params[k] = params[offset : offset + n].reshape(v.shape)
+        layer.grads[k] = grads[offset : offset + n].reshape(v.shape)
         slices[f"{i}.{k}"] = slice(offset, offset + n)
         offset += n
     return params, grads, slices
@@ -58,8 +59,10 @@ class Sequential:
                 layer.set_dtype(dtype)
         for a, b in zip(self.layers, self.layers[1:], strict=False):
             if a.out_features is not None and b.in_features is not None and a.out_features != b.in_features:
-                raise ValueError(f"Sequential: {type(a).__name__} gives {a.out_features} features but the next "
-                                 f"{type(b).__name__} expects {b.in_features}")
+                raise ValueError(
+                    f"Sequential: {type(a).__name__} gives {a.out_features} features but the next "
+                    f"{type(b).__name__} expects {b.in_features}"
+                )
         self._flatten()
 
     def _flatten(self):

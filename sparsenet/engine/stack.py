@@ -8,6 +8,7 @@ scale (the gene -> protein layer folded in) is a scale per (member, input): each
 scale of its own member (``scale_index``). Layers after it that are per-member dense (a read-out)
 stack as a block-diagonal mask.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ def stack_rows(masks) -> tuple[sp.csr_matrix, np.ndarray]:
     masks = [as_binary_csr(m, f"mask of member {k}") for k, m in enumerate(masks)]
     widths = {m.shape[1] for m in masks}
     if len(widths) != 1:
-        raise ValueError(f"stack_rows: members take different inputs ({sorted(widths)} features); a stack shares "
-                         "its input")
+        raise ValueError(
+            f"stack_rows: members take different inputs ({sorted(widths)} features); a stack shares its input"
+        )
     offsets = np.concatenate([[0], np.cumsum([m.shape[0] for m in masks])]).astype(np.int64)
     stacked = sp.vstack(masks, format="csr")
     stacked.sort_indices()

@@ -6,6 +6,7 @@ logit is their sum, so a shallow level's signal reaches the output without passi
 from the top: the gradient at block k's output is its head's input gradient plus what block k+1 sends down.
 One flat parameter buffer over every block and head (``sequential.flatten``), so one Adam updates them all.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ class SummedHeads:
         self.blocks = [list(b) for b in blocks]
         self.heads = list(heads)
         if not self.blocks or len(self.blocks) != len(self.heads):
-            raise ValueError(f"SummedHeads: one head per block, got {len(self.blocks)} blocks and "
-                             f"{len(self.heads)} heads")
+            raise ValueError(
+                f"SummedHeads: one head per block, got {len(self.blocks)} blocks and {len(self.heads)} heads"
+            )
         if len({h.out_features for h in self.heads}) != 1:
             raise ValueError("SummedHeads: every head must give the same number of outputs")
         if dtype is not None:

@@ -8,6 +8,7 @@ Measured on 2 cores (PRECISE fold, 300–1,000 Adam steps): one network 0.31 s o
 0.78 s on two; 5 networks 1.17 s against 1.61 s; 10 networks 1.02 s against 0.91 s; 50 networks 4.35 s
 against 2.99 s. So below ``ONE_THREAD_BELOW`` (parameters × samples) a problem runs on one thread.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -9,6 +9,7 @@ all 278 PRECISE samples, pFBA included, take ~10 s with GLPK on 2 cores (``bench
 sample whose problem is not optimal is counted and named by its status, with NaN growth and fluxes, never
 a silent zero.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class EFluxSettings:
 class FluxResult:
     """Per sample: the objective's optimum (growth), the pFBA fluxes of every reaction (``reaction_ids``; None
     without pFBA) and the solver's status ('optimal' or why not)."""
+
     growth: np.ndarray
     fluxes: np.ndarray | None
     reaction_ids: list
@@ -101,8 +103,10 @@ class EFlux:
         variables, lower, upper = [], [], []
         for rid in reaction_ids:
             r = model.reactions.get_by_id(rid)
-            for v, top in ((r.forward_variable, max(0.0, r.upper_bound)), (r.reverse_variable, max(0.0,
-                                                                                                   -r.lower_bound))):
+            for v, top in (
+                (r.forward_variable, max(0.0, r.upper_bound)),
+                (r.reverse_variable, max(0.0, -r.lower_bound)),
+            ):
                 variables.append(v)
                 lower.append(v.lb)
                 upper.append(top)

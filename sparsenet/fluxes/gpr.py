@@ -3,6 +3,7 @@ them (Colijn et al. 2009): a complex (AND) is as active as its least expressed s
 add up (sum). Levels are linear (TPM, not log). A gene the data lack takes no part in its rule; a reaction
 whose rule names no measured gene, or that has no rule (exchanges, diffusion, spontaneous), has no
 activity and stays unconstrained."""
+
 from __future__ import annotations
 
 import ast
@@ -14,6 +15,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Activities:
     """Each sample's activity (rows) of each reaction with one (columns, ``reaction_ids``)."""
+
     reaction_ids: list
     values: np.ndarray
 

@@ -1,6 +1,7 @@
 """Two wirings over overlapping genes as one masks file: the genes of both, the nodes of both side by
 side (a metabolic model's phenotypes beside a regulatory network's regulators), each node linked to
 the genes it had. Both must wire genes one-to-one to proteins."""
+
 from __future__ import annotations
 
 import datetime
@@ -37,9 +38,20 @@ def combine(first: Masks, second: Masks, names=("first", "second")) -> Masks:
     gene_names = {}
     for m in (second, first):  # the first's names win
         gene_names.update({g: m.gene_label(i) for i, g in enumerate(m.gene_ids) if m.gene_label(i)})
-    return Masks(genes, list(genes), ids, labels, sp.identity(len(genes), format="csr"), pp,
-                 gene_names=[gene_names.get(g, g) for g in genes] if gene_names else [],
-                 attrs={"kind": "combined", "first": names[0], "second": names[1],
-                        "first_links": int(first.protein_phenotype.nnz),
-                        "second_links": int(second.protein_phenotype.nnz),
-                        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
+    return Masks(
+        genes,
+        list(genes),
+        ids,
+        labels,
+        sp.identity(len(genes), format="csr"),
+        pp,
+        gene_names=[gene_names.get(g, g) for g in genes] if gene_names else [],
+        attrs={
+            "kind": "combined",
+            "first": names[0],
+            "second": names[1],
+            "first_links": int(first.protein_phenotype.nnz),
+            "second_links": int(second.protein_phenotype.nnz),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        },
+    )

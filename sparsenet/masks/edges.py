@@ -6,6 +6,7 @@ ID, as for the COBRA masks); the ``target`` column the nodes of the next layer (
 pathways). A multi-level hierarchy is several of these, one per level, wired in code
 (``masks_from_edges(...).protein_phenotype`` of each level into a ``MaskedLinear``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,14 +46,19 @@ def read_edges(path, source: str, target: str, allow_self_loops: bool = False):
                 raise ValueError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
             a, b = row[i].strip(), row[j].strip()
             if not a or not b:
-                raise ValueError(f"{path}, line {line}: empty {source if not a else target!r}; every "
-                                 "edge needs both ends")
+                raise ValueError(
+                    f"{path}, line {line}: empty {source if not a else target!r}; every edge needs both ends"
+                )
             if a == b and not allow_self_loops:
-                raise ValueError(f"{path}, line {line}: self-loop {a!r} -> {b!r}; a layer's nodes are not its inputs "
-                                 "(drop the row, or pass --allow-self-loops if the IDs only coincide)")
+                raise ValueError(
+                    f"{path}, line {line}: self-loop {a!r} -> {b!r}; a layer's nodes are not its inputs "
+                    "(drop the row, or pass --allow-self-loops if the IDs only coincide)"
+                )
             if (a, b) in seen:
-                raise ValueError(f"{path}, line {line}: duplicate edge {a!r} -> {b!r} (first on line {seen[a, b]}); "
-                                 "remove the repeat")
+                raise ValueError(
+                    f"{path}, line {line}: duplicate edge {a!r} -> {b!r} (first on line {seen[a, b]}); "
+                    "remove the repeat"
+                )
             seen[a, b] = line
             sources.append(a)
             targets.append(b)
@@ -68,12 +74,25 @@ def masks_from_edges(path, source: str, target: str, allow_self_loops: bool = Fa
     inputs, nodes = sorted(set(sources)), sorted(set(targets))
     col = {g: k for k, g in enumerate(inputs)}
     row = {n: k for k, n in enumerate(nodes)}
-    links = sp.csr_matrix((np.ones(len(sources)), ([row[t] for t in targets], [col[s] for s in sources])),
-                          shape=(len(nodes), len(inputs)))
+    links = sp.csr_matrix(
+        (np.ones(len(sources)), ([row[t] for t in targets], [col[s] for s in sources])), shape=(len(nodes), len(inputs))
+    )
     links.sort_indices()
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return Masks(gene_ids=inputs, protein_ids=list(inputs), phenotype_ids=nodes, phenotype_names=list(nodes),
-                 gene_protein=sp.identity(len(inputs), format="csr"), protein_phenotype=links,
-                 attrs={"kind": "edge list", "edges_file": str(Path(path).name), "edges_sha256": digest,
-                        "source_column": source, "target_column": target, "edges": len(sources),
-                        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
+    return Masks(
+        gene_ids=inputs,
+        protein_ids=list(inputs),
+        phenotype_ids=nodes,
+        phenotype_names=list(nodes),
+        gene_protein=sp.identity(len(inputs), format="csr"),
+        protein_phenotype=links,
+        attrs={
+            "kind": "edge list",
+            "edges_file": str(Path(path).name),
+            "edges_sha256": digest,
+            "source_column": source,
+            "target_column": target,
+            "edges": len(sources),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        },
+    )

@@ -18,6 +18,7 @@ and is no longer a stack. An edge from a pathway to a parent that is not exactly
 parent is reached by a shorter route too) is left out: every node then sits at one level, and its
 shorter route already links it above. Both counts are in ``attrs``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,22 @@ from .store import incidence
 
 FORMAT = "sparsenet-hierarchy/1"
 COPY = "#copy"  # a copy's ID: the pathway's, this and its level (no Reactome, GO or model ID holds "#")
-HEADER_WORDS = {"feature", "gene", "genes", "protein", "uniprot", "pathway", "pathways", "parent", "child",
-                "source", "target", "id", "term", "node"}
+HEADER_WORDS = {
+    "feature",
+    "gene",
+    "genes",
+    "protein",
+    "uniprot",
+    "pathway",
+    "pathways",
+    "parent",
+    "child",
+    "source",
+    "target",
+    "id",
+    "term",
+    "node",
+}
 
 
 class HierarchyError(ValueError):
@@ -72,17 +87,27 @@ class Hierarchy:
         for m in self.masks:
             m = sp.csr_matrix(m)
             m.sort_indices()
-            h.update(np.asarray(m.shape, np.int64).tobytes() + m.indptr.astype(np.int64).tobytes()
-                     + m.indices.astype(np.int64).tobytes())
+            h.update(
+                np.asarray(m.shape, np.int64).tobytes()
+                + m.indptr.astype(np.int64).tobytes()
+                + m.indices.astype(np.int64).tobytes()
+            )
         return h.hexdigest()[:16]
 
     def summary(self) -> list:
         """One row per level: its nodes, its inputs, links and density (links / (nodes x inputs))."""
         rows = []
         for k, m in enumerate(self.masks):
-            rows.append({"level": k + 1, "nodes": m.shape[0], "inputs": m.shape[1], "links": int(m.nnz),
-                         "density": float(m.nnz / (m.shape[0] * m.shape[1])),
-                         "copies": int(sum(i.endswith(f"{COPY}{k + 1}") for i in self.level_ids[k]))})
+            rows.append(
+                {
+                    "level": k + 1,
+                    "nodes": m.shape[0],
+                    "inputs": m.shape[1],
+                    "links": int(m.nnz),
+                    "density": float(m.nnz / (m.shape[0] * m.shape[1])),
+                    "copies": int(sum(i.endswith(f"{COPY}{k + 1}") for i in self.level_ids[k])),
+                }
+            )
         return rows
 
     def restricted_to(self, feature_ids) -> Hierarchy:
@@ -92,11 +117,13 @@ class Hierarchy:
         empty = m0.shape[1]  # an unknown feature reads this appended column of no links
         padded = sp.hstack([m0, sp.csr_matrix((m0.shape[0], 1), dtype=np.int8)], format="csc")
         first = padded[:, [col.get(f, empty) for f in feature_ids]].tocsr()
-        return Hierarchy(list(feature_ids), self.level_ids, self.level_names, [first] + self.masks[1:],
-                         dict(self.attrs), self.source)
+        return Hierarchy(
+            list(feature_ids), self.level_ids, self.level_names, [first] + self.masks[1:], dict(self.attrs), self.source
+        )
 
 
 # ---------------------------------------------------------------------------------------------- reading tables
+
 
 def _table(path, what: str) -> list:
     """Every row of a CSV or TSV file (tab-separated when its first line holds a tab), cells stripped;
@@ -141,8 +168,9 @@ def read_gmt(path) -> tuple:
             if not text.strip():
                 continue
             if len(fields) < 3 or not fields[0]:
-                raise HierarchyError(f"{path}, line {line}: a GMT line is a set name, a description and its genes, "
-                                     "tab-separated")
+                raise HierarchyError(
+                    f"{path}, line {line}: a GMT line is a set name, a description and its genes, tab-separated"
+                )
             names[fields[0]] = fields[1] or fields[0]
             pairs.extend((g, fields[0]) for g in fields[2:] if g)
     if not pairs:
@@ -180,12 +208,15 @@ def read_annotations(path, species: str | None = None, columns=None) -> tuple:
         prefix = f"R-{species.upper()}-"
         pairs = [(f, p) for f, p in pairs if p.startswith(prefix)]
         if not pairs:
-            raise HierarchyError(f"{path}: no pathway ID starts with {prefix!r}; check --species (Reactome codes: "
-                                 "HSA human, MMU mouse, RNO rat ...)")
+            raise HierarchyError(
+                f"{path}: no pathway ID starts with {prefix!r}; check --species (Reactome codes: "
+                "HSA human, MMU mouse, RNO rat ...)"
+            )
     return pairs, names
 
 
 # ---------------------------------------------------------------------------------------------- building
+
 
 def _check_acyclic(children: dict, start) -> None:
     """HierarchyError naming one cycle reachable from ``start`` in the parent -> children graph."""
@@ -202,17 +233,20 @@ def _check_acyclic(children: dict, start) -> None:
                 state[node] = 2
                 stack.pop()
             elif state.get(nxt) == 1:
-                cycle = [nxt] + [n for n, _ in stack[[n for n, _ in stack].index(nxt) + 1:]] + [nxt]
-                raise HierarchyError(f"the parent -> child table has a cycle: {' -> '.join(cycle)}; a hierarchy "
-                                     "must be acyclic (remove one of these rows)")
+                cycle = [nxt] + [n for n, _ in stack[[n for n, _ in stack].index(nxt) + 1 :]] + [nxt]
+                raise HierarchyError(
+                    f"the parent -> child table has a cycle: {' -> '.join(cycle)}; a hierarchy "
+                    "must be acyclic (remove one of these rows)"
+                )
             elif not state.get(nxt):
                 state[nxt] = 1
                 parent_of[nxt] = node
                 stack.append((nxt, iter(children.get(nxt, ()))))
 
 
-def build_hierarchy(annotations, relations, features, levels: int, names: dict | None = None,
-                    attrs: dict | None = None) -> Hierarchy:
+def build_hierarchy(
+    annotations, relations, features, levels: int, names: dict | None = None, attrs: dict | None = None
+) -> Hierarchy:
     """The ``levels``-level hierarchy over ``features`` (the data's feature IDs, in order).
 
     ``annotations``: (feature, pathway) pairs; ``relations``: (parent, child) pairs (empty: one level, the
@@ -229,9 +263,11 @@ def build_hierarchy(annotations, relations, features, levels: int, names: dict |
             annotated[p].add(f)
     if not annotated:
         example = next(iter(annotations), ("?", "?"))[0]
-        raise HierarchyError(f"no pathway annotates any of the data's {len(features)} features (the table's IDs look "
-                             f"like {example!r}, the data's like {features[0]!r}); use the identifier type the data "
-                             "has (--id-type), or map the data's IDs first")
+        raise HierarchyError(
+            f"no pathway annotates any of the data's {len(features)} features (the table's IDs look "
+            f"like {example!r}, the data's like {features[0]!r}); use the identifier type the data "
+            "has (--id-type), or map the data's IDs first"
+        )
     parents, children = defaultdict(set), defaultdict(set)
     for parent, child in relations:
         if parent == child:
@@ -300,8 +336,11 @@ def build_hierarchy(annotations, relations, features, levels: int, names: dict |
     masks = [incidence([index[0][n] for _, n in fe], [fcol[f] for f, _ in fe], (len(level_ids[0]), len(features)))]
     for k, edges in enumerate(up_edges):
         e = sorted(edges)
-        masks.append(incidence([index[k + 1][b] for _, b in e], [index[k][a] for a, _ in e],
-                               (len(level_ids[k + 1]), len(level_ids[k]))))
+        masks.append(
+            incidence(
+                [index[k + 1][b] for _, b in e], [index[k][a] for a, _ in e], (len(level_ids[k + 1]), len(level_ids[k]))
+            )
+        )
     names = names or {}
 
     def name(n):
@@ -309,10 +348,16 @@ def build_hierarchy(annotations, relations, features, levels: int, names: dict |
         return names.get(base, base) + (" (copy)" if n != base else "")
 
     level_names = [[name(n) for n in ids] for ids in level_ids]
-    info = {"levels": levels, "features": len(features),
-            "features_linked": int(np.count_nonzero(np.diff(sp.csc_matrix(masks[0]).indptr))),
-            "pathways_annotated": len(annotated), "copies": copies, "edges_skipping_levels": int(skipped),
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), **(attrs or {})}
+    info = {
+        "levels": levels,
+        "features": len(features),
+        "features_linked": int(np.count_nonzero(np.diff(sp.csc_matrix(masks[0]).indptr))),
+        "pathways_annotated": len(annotated),
+        "copies": copies,
+        "edges_skipping_levels": int(skipped),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **(attrs or {}),
+    }
     return Hierarchy(features, level_ids, level_names, masks, info)
 
 
@@ -320,21 +365,33 @@ def file_digest(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def hierarchy_from_files(annotations_file, features, levels: int, relations_file=None, names_file=None,
-                         species: str | None = None, columns=None) -> Hierarchy:
+def hierarchy_from_files(
+    annotations_file,
+    features,
+    levels: int,
+    relations_file=None,
+    names_file=None,
+    species: str | None = None,
+    columns=None,
+) -> Hierarchy:
     """``build_hierarchy`` from files (see ``read_annotations``; names: a table of ID, name[, species])."""
     pairs, names = read_annotations(annotations_file, species, columns)
     relations = [(r[0], r[1]) for r in read_pairs(relations_file, "parent -> child")] if relations_file else []
     if names_file:
         names.update({r[0]: r[1] for r in read_pairs(names_file, "pathway names")})
-    attrs = {"kind": "hierarchy", "annotations_file": Path(annotations_file).name,
-             "annotations_sha256": file_digest(annotations_file), "species": species or ""}
+    attrs = {
+        "kind": "hierarchy",
+        "annotations_file": Path(annotations_file).name,
+        "annotations_sha256": file_digest(annotations_file),
+        "species": species or "",
+    }
     if relations_file:
         attrs.update(relations_file=Path(relations_file).name, relations_sha256=file_digest(relations_file))
     return build_hierarchy(pairs, relations, features, levels if relations_file else 1, names, attrs)
 
 
 # ---------------------------------------------------------------------------------------------- the file
+
 
 def write_levels(group, h: Hierarchy) -> None:
     """``h`` into an open HDF5 group (a hierarchy file's root, or a group of a file that holds one)."""
@@ -353,9 +410,14 @@ def read_levels(group, source: str) -> Hierarchy:
     n = int(group.attrs["levels"])
     groups = [group[f"level{k + 1}"] for k in range(n)]
     attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in group.attrs.items() if k != "format"}
-    return Hierarchy(decode_strings(group["feature_ids"]), [decode_strings(g["ids"]) for g in groups],
-                     [decode_strings(g["names"]) for g in groups], [read_sparse(g["mask"]) for g in groups],
-                     attrs, source)
+    return Hierarchy(
+        decode_strings(group["feature_ids"]),
+        [decode_strings(g["ids"]) for g in groups],
+        [decode_strings(g["names"]) for g in groups],
+        [read_sparse(g["mask"]) for g in groups],
+        attrs,
+        source,
+    )
 
 
 def write_hierarchy(path, h: Hierarchy) -> None:
@@ -384,8 +446,10 @@ def feature_ids_of_table(path, samples_as_rows: bool = False) -> list:
     ids = rows[0][1:] if samples_as_rows else [r[0] for r in rows[1:] if r]
     ids = [i for i in ids if i]
     if not ids:
-        raise HierarchyError(f"{path}: no feature IDs in its {'header row' if samples_as_rows else 'first column'}"
-                             f"{'' if samples_as_rows else ' (features as columns? pass --samples-as-rows)'}")
+        raise HierarchyError(
+            f"{path}: no feature IDs in its {'header row' if samples_as_rows else 'first column'}"
+            f"{'' if samples_as_rows else ' (features as columns? pass --samples-as-rows)'}"
+        )
     seen, unique = set(), []
     for i in ids:
         if i not in seen:

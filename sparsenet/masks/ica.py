@@ -10,6 +10,7 @@ it). Each component with ``min_genes`` or more genes is one node linked to them.
 pymodulon's precomputed ``M.csv`` saw every sample; a held-out evaluation must compute the
 components on each fold's pool, which is what ``sparsenet train --wiring ica`` does.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ K2_PER_GENE = 550 / 3923  # pymodulon's D'Agostino cut-off on PRECISE's 3,923 ge
 class IcaSettings:
     """How a fold's components are found: their number, the FastICA seed, the K^2 cut-off per gene and the
     fewest genes a component needs to become a node."""
+
     components: int = 50
     seed: int = 0
     k2_per_gene: float = K2_PER_GENE
@@ -41,7 +43,7 @@ def component_genes(weights: np.ndarray, cutoff: float) -> np.ndarray:
     for i in range(weights.size // 2):
         if stats.normaltest(weights[order[i:]]).statistic < cutoff:
             return np.sort(order[:i])
-    return np.sort(order[:weights.size // 2])
+    return np.sort(order[: weights.size // 2])
 
 
 def gene_weights(pool: np.ndarray, components: int, seed: int) -> np.ndarray:
@@ -69,18 +71,35 @@ def ica_masks(pool: np.ndarray, base: Masks, settings: IcaSettings = IcaSettings
     sets = [component_genes(w[:, k], cutoff) for k in range(w.shape[1])]
     kept = [k for k, genes in enumerate(sets) if genes.size >= settings.min_genes]
     if not kept:
-        raise ValueError(f"--wiring ica: no independent component of a pool of {pool.shape[0]} profiles has "
-                         f"{settings.min_genes} or more genes outside the normal bulk; give more --ica-components, "
-                         "or use a wiring from a masks file")
+        raise ValueError(
+            f"--wiring ica: no independent component of a pool of {pool.shape[0]} profiles has "
+            f"{settings.min_genes} or more genes outside the normal bulk; give more --ica-components, "
+            "or use a wiring from a masks file"
+        )
     rows = np.concatenate([np.full(sets[k].size, r) for r, k in enumerate(kept)])
     cols = np.concatenate([sets[k] for k in kept])
     pp = incidence(rows, cols, (len(kept), len(base.gene_ids)))
     ids = [f"IC{k + 1:03d}" for k in kept]
     attrs = {k: v for k, v in base.attrs.items() if k in ("model_id", "model_file")}
-    attrs.update(kind="ica", ica_components=int(w.shape[1]), ica_seed=int(settings.seed),
-                 ica_k2_cutoff=round(float(cutoff), 3), ica_min_genes=int(settings.min_genes),
-                 ica_pool_samples=int(pool.shape[0]))
-    return dataclasses.replace(base, protein_ids=list(base.gene_ids), phenotype_ids=ids, phenotype_names=list(ids),
-                               gene_protein=sp.identity(len(base.gene_ids), format="csr"), protein_phenotype=pp,
-                               screened_ids=[], screened_status=[], screened_optimum=np.zeros(0),
-                               screened_exact_optimum=np.zeros(0), attrs=attrs, source="")
+    attrs.update(
+        kind="ica",
+        ica_components=int(w.shape[1]),
+        ica_seed=int(settings.seed),
+        ica_k2_cutoff=round(float(cutoff), 3),
+        ica_min_genes=int(settings.min_genes),
+        ica_pool_samples=int(pool.shape[0]),
+    )
+    return dataclasses.replace(
+        base,
+        protein_ids=list(base.gene_ids),
+        phenotype_ids=ids,
+        phenotype_names=list(ids),
+        gene_protein=sp.identity(len(base.gene_ids), format="csr"),
+        protein_phenotype=pp,
+        screened_ids=[],
+        screened_status=[],
+        screened_optimum=np.zeros(0),
+        screened_exact_optimum=np.zeros(0),
+        attrs=attrs,
+        source="",
+    )

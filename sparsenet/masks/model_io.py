@@ -1,4 +1,5 @@
 """Read a COBRA model from a file or one of the names whose copy ships inside cobra's wheel."""
+
 from __future__ import annotations
 
 import hashlib

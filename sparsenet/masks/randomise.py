@@ -12,6 +12,7 @@ Each draw is seeded by (seed, kind, draw) and carries its provenance (what was r
 seed, the share of links it moved) in the masks' attributes, so any one can be written out and
 trained again with ``sparsenet train --masks``. No cobra here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,9 +25,11 @@ from ..allowed import one_of
 from .store import Masks, incidence, is_identity
 
 KINDS = ("genes", "edges", "density")
-KIND_WORDS = {"genes": "gene labels permuted (topology kept)",
-              "edges": "links rewired, every node's degree kept (curveball)",
-              "density": "random links, their number kept"}
+KIND_WORDS = {
+    "genes": "gene labels permuted (topology kept)",
+    "edges": "links rewired, every node's degree kept (curveball)",
+    "density": "random links, their number kept",
+}
 
 
 def _rng(seed: int, kind: str, draw: int):
@@ -38,7 +41,7 @@ def curveball(mask: sp.csr_matrix, rng, trades: int | None = None) -> sp.csr_mat
     columns only one of them has and deal them back at random, each keeping its count. ``trades``
     defaults to 10 per row pair's worth of mixing (10 * rows * log(rows))."""
     m = sp.csr_matrix(mask)
-    rows = [set(m.indices[m.indptr[i]:m.indptr[i + 1]].tolist()) for i in range(m.shape[0])]
+    rows = [set(m.indices[m.indptr[i] : m.indptr[i + 1]].tolist()) for i in range(m.shape[0])]
     n = len(rows)
     if n < 2:
         return m.copy()
@@ -91,12 +94,25 @@ def randomise(masks: Masks, kind: str, seed: int, draw: int) -> Masks:
         new_gp = gp
         moved = moved_share(pp @ gp, new_pp @ new_gp)
     attrs = {k: v for k, v in masks.attrs.items() if not str(k).startswith("null_")}
-    attrs.update(null_model=kind, null_words=KIND_WORDS[kind], null_seed=int(seed), null_draw=int(draw),
-                 null_links_moved=round(moved, 6), null_of=masks.attrs.get("model_id") or masks.source or "masks")
-    return dataclasses.replace(masks, gene_protein=sp.csr_matrix(new_gp), protein_phenotype=sp.csr_matrix(new_pp),
-                               screened_ids=[], screened_status=[], screened_optimum=np.zeros(0),
-                               screened_exact_optimum=np.zeros(0), attrs=attrs, source="")
-
+    attrs.update(
+        null_model=kind,
+        null_words=KIND_WORDS[kind],
+        null_seed=int(seed),
+        null_draw=int(draw),
+        null_links_moved=round(moved, 6),
+        null_of=masks.attrs.get("model_id") or masks.source or "masks",
+    )
+    return dataclasses.replace(
+        masks,
+        gene_protein=sp.csr_matrix(new_gp),
+        protein_phenotype=sp.csr_matrix(new_pp),
+        screened_ids=[],
+        screened_status=[],
+        screened_optimum=np.zeros(0),
+        screened_exact_optimum=np.zeros(0),
+        attrs=attrs,
+        source="",
+    )
 
 
 def randomise_levels(levels, kind: str, seed: int, draw: int) -> list:

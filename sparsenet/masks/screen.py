@@ -13,6 +13,7 @@ holds for zero optima too (there every zero-flux reaction is essential).
 
 Fluxes with |v| below ``zero_tol`` are zero, so results do not change between runs.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,8 +70,10 @@ def phenotype_reactions(model) -> list:
 
 
 def _infeasible(model, s: ScreenSettings) -> ModelError:
-    return ModelError(f"model {model.id}: infeasible with {s.uptake} fixed at {s.uptake_flux} "
-                      f"(status {model.solver.status}); check the uptake flux and the model's bounds")
+    return ModelError(
+        f"model {model.id}: infeasible with {s.uptake} fixed at {s.uptake_flux} "
+        f"(status {model.solver.status}); check the uptake flux and the model's bounds"
+    )
 
 
 def _clean(v: float, tol: float) -> float:
@@ -142,15 +145,18 @@ def _worker_screen(phenotype_id):
     return screen_phenotype(_WORKER["model"], phenotype_id, _WORKER["settings"])
 
 
-def screen(model, settings: ScreenSettings, phenotype_ids=None, processes: int | None = None,
-           progress=None) -> list[PhenotypeResult]:
+def screen(
+    model, settings: ScreenSettings, phenotype_ids=None, processes: int | None = None, progress=None
+) -> list[PhenotypeResult]:
     """Screen phenotypes (default: all), in parallel processes where ``fork`` exists.
 
     ``progress(done, total)`` is called after each phenotype. Results are in input order.
     """
     if settings.uptake not in model.reactions:
-        raise ModelError(f"model {model.id}: uptake reaction {settings.uptake!r} does not exist; "
-                         f"pass --uptake with one of its exchange reactions")
+        raise ModelError(
+            f"model {model.id}: uptake reaction {settings.uptake!r} does not exist; "
+            f"pass --uptake with one of its exchange reactions"
+        )
     ids = [r.id for r in phenotype_reactions(model)] if phenotype_ids is None else list(phenotype_ids)
     # check the base model once, with a clear message, before any worker starts
     with model:

@@ -2,6 +2,7 @@
 
 No cobra here: the engine and the training pipeline read masks without the model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,8 +48,11 @@ class Masks:
     def summary(self) -> dict:
         pp = self.protein_phenotype
         return {
-            "genes": len(self.gene_ids), "proteins": len(self.protein_ids), "phenotypes": len(self.phenotype_ids),
-            "gene_protein_links": int(self.gene_protein.nnz), "protein_phenotype_links": int(pp.nnz),
+            "genes": len(self.gene_ids),
+            "proteins": len(self.protein_ids),
+            "phenotypes": len(self.phenotype_ids),
+            "gene_protein_links": int(self.gene_protein.nnz),
+            "protein_phenotype_links": int(pp.nnz),
             "genes_linked_to_no_phenotype": int(np.sum(np.diff(pp.tocsc().indptr) == 0)),
             "phenotypes_screened": len(self.screened_ids),
             "phenotypes_zero_optimum": int(sum(s == "zero" for s in self.screened_status)),
@@ -68,8 +72,12 @@ def incidence(rows, cols, shape) -> sp.csr_matrix:
 def is_identity(m) -> bool:
     """Whether a 0/1 matrix is the identity (a one-to-one gene -> protein layer)."""
     m = sp.csr_matrix(m)
-    return m.shape[0] == m.shape[1] and m.nnz == m.shape[0] and np.array_equal(m.indices, np.arange(m.shape[0])) \
+    return (
+        m.shape[0] == m.shape[1]
+        and m.nnz == m.shape[0]
+        and np.array_equal(m.indices, np.arange(m.shape[0]))
         and np.array_equal(m.indptr, np.arange(m.shape[0] + 1))
+    )
 
 
 def linked_genes(masks: Masks) -> np.ndarray:
@@ -98,13 +106,19 @@ def read_masks(path) -> Masks:
     """Read a masks file; ValueError naming the file for anything that is not one."""
     with open_checked(path, FORMAT, "masks file") as f:
         return Masks(
-            gene_ids=decode_strings(f["gene_ids"]), protein_ids=decode_strings(f["protein_ids"]),
-            phenotype_ids=decode_strings(f["phenotype_ids"]), phenotype_names=decode_strings(f["phenotype_names"]),
-            gene_protein=read_sparse(f["gene_protein"]), protein_phenotype=read_sparse(f["protein_phenotype"]),
-            screened_ids=decode_strings(f["screened_ids"]), screened_status=decode_strings(f["screened_status"]),
-            screened_optimum=f["screened_optimum"][()], screened_exact_optimum=f["screened_exact_optimum"][()],
+            gene_ids=decode_strings(f["gene_ids"]),
+            protein_ids=decode_strings(f["protein_ids"]),
+            phenotype_ids=decode_strings(f["phenotype_ids"]),
+            phenotype_names=decode_strings(f["phenotype_names"]),
+            gene_protein=read_sparse(f["gene_protein"]),
+            protein_phenotype=read_sparse(f["protein_phenotype"]),
+            screened_ids=decode_strings(f["screened_ids"]),
+            screened_status=decode_strings(f["screened_status"]),
+            screened_optimum=f["screened_optimum"][()],
+            screened_exact_optimum=f["screened_exact_optimum"][()],
             attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
-            gene_names=decode_strings(f["gene_names"]) if "gene_names" in f else [], source=str(path),
+            gene_names=decode_strings(f["gene_names"]) if "gene_names" in f else [],
+            source=str(path),
         )
 
 

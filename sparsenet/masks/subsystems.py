@@ -3,6 +3,7 @@ cycle, cell envelope biosynthesis ...), linked to every gene in the gene-protein
 reactions. A coarser wiring than the knockout screen's (no FBA): the model's own grouping of its
 genes into pathways, the usual input of pathway-informed networks.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -16,8 +17,7 @@ from .store import Masks, incidence
 UNGROUPED = ("", "Unassigned")  # reactions the model puts in no pathway
 
 
-def subsystem_masks(model, model_file: str = "", model_sha256: str = "", min_genes: int = 2,
-                    drop=UNGROUPED) -> Masks:
+def subsystem_masks(model, model_file: str = "", model_sha256: str = "", min_genes: int = 2, drop=UNGROUPED) -> Masks:
     """Masks of ``model``'s subsystems (a ``cobra.Model``): genes sorted by ID, nodes by name.
 
     A subsystem with fewer than ``min_genes`` genes is dropped (one gene is an input, not a
@@ -41,13 +41,24 @@ def subsystem_masks(model, model_file: str = "", model_sha256: str = "", min_gen
     cols = np.concatenate([[column[g] for g in genes_of[n]] for n in kept])
     links = incidence(rows, cols, (len(kept), len(genes)))
     names = {g.id: g.name for g in model.genes}
-    return Masks(gene_ids=genes, protein_ids=list(genes), phenotype_ids=kept, phenotype_names=list(kept),
-                 gene_protein=sp.identity(len(genes), format="csr"), protein_phenotype=links,
-                 gene_names=[names.get(g) or g for g in genes],
-                 attrs={"kind": "subsystems", "model_file": str(model_file), "model_sha256": model_sha256,
-                        "min_genes": min_genes, "dropped_subsystems": ", ".join(repr(d) for d in drop),
-                        "subsystems_too_small": int(len(genes_of) - len(kept)),
-                        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
+    return Masks(
+        gene_ids=genes,
+        protein_ids=list(genes),
+        phenotype_ids=kept,
+        phenotype_names=list(kept),
+        gene_protein=sp.identity(len(genes), format="csr"),
+        protein_phenotype=links,
+        gene_names=[names.get(g) or g for g in genes],
+        attrs={
+            "kind": "subsystems",
+            "model_file": str(model_file),
+            "model_sha256": model_sha256,
+            "min_genes": min_genes,
+            "dropped_subsystems": ", ".join(repr(d) for d in drop),
+            "subsystems_too_small": int(len(genes_of) - len(kept)),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        },
+    )
 
 
 def subsystem_hierarchy(model, features=None, model_file: str = "", drop=UNGROUPED):
@@ -65,6 +76,11 @@ def subsystem_hierarchy(model, features=None, model_file: str = "", drop=UNGROUP
         relations.append((subsystem, reaction.id))
         names[reaction.id] = reaction.name or reaction.id
     features = sorted({g for g, _ in annotations}) if features is None else list(features)
-    return build_hierarchy(annotations, relations, features, 2, names,
-                           {"kind": "hierarchy", "source": f"{model_file or model.id}: genes -> reactions -> "
-                                                            "subsystems", "species": ""})
+    return build_hierarchy(
+        annotations,
+        relations,
+        features,
+        2,
+        names,
+        {"kind": "hierarchy", "source": f"{model_file or model.id}: genes -> reactions -> subsystems", "species": ""},
+    )

@@ -8,6 +8,7 @@ components (``wiring_key``). ``record`` adds one from a finished run folder to t
 (``$SPARSENET_DATA`` or ``$XDG_DATA_HOME/sparsenet``, default ``~/.local/share/sparsenet/controls.json``),
 never into the installed package; ``load`` reads both, the user's entries over the shipped ones.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,7 +25,8 @@ SHIPPED = "controls.json"
 def user_file() -> Path:
     """Where ``record`` writes: the user's data folder, outside the installed package."""
     root = os.environ.get("SPARSENET_DATA") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "sparsenet")
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "sparsenet"
+    )
     return Path(root) / "controls.json"
 
 
@@ -61,10 +63,14 @@ def _join(tested: dict, label: str, entry: dict, same: tuple, part: str) -> None
     before = tested.get(label)
     if before is not None:
         if any(before[k] != entry[k] for k in same):
+
             def split(e):
                 return ", ".join(f"{k.replace('_', ' ')} {e[k]}" for k in same)
-            raise ValueError(f"{label!r} already holds a control with {split(before)}; this run has {split(entry)}: "
-                             "record it under another label")
+
+            raise ValueError(
+                f"{label!r} already holds a control with {split(before)}; this run has {split(entry)}: "
+                "record it under another label"
+            )
         entry[part] = {**before[part], **entry[part]}
     tested[label] = entry
 
@@ -93,8 +99,13 @@ def record(run_folder, label: str, path: Path | None = None) -> dict:
     report = json.loads((Path(run_folder) / "report.json").read_text())
     control = report["control"]
     col = next(iter(next(iter(control["null_models"].values()))["phenotypes"]))
-    entry = {"data": label, "scheme": control["scheme"], "network_seeds": control["network_seeds"],
-             "masks_file": Path(report["masks"]["file"]).name, "null_models": {}}
+    entry = {
+        "data": label,
+        "scheme": control["scheme"],
+        "network_seeds": control["network_seeds"],
+        "masks_file": Path(report["masks"]["file"]).name,
+        "null_models": {},
+    }
     for kind, e in control["null_models"].items():
         entry["null_models"][kind] = _kept(e["phenotypes"][col])
     evidence = _read(path)
@@ -120,16 +131,28 @@ def record_flux(run_folder, label: str, path: Path | None = None, predictors=Non
     chosen = list(control["predictors"]) if predictors is None else list(predictors)
     missing = [p for p in chosen if p not in control["predictors"]]
     if missing:
-        raise ValueError(f"{run_folder}: the run has no {', '.join(missing)}; it has "
-                         f"{', '.join(control['predictors'])}")
-    entry = {"data": label, "scheme": control["scheme"], "seed": control["seed"], "null_model": control["null_model"],
-             "masks_file": Path(report["masks"]["file"]).name, "predictors": {}}
+        raise ValueError(
+            f"{run_folder}: the run has no {', '.join(missing)}; it has {', '.join(control['predictors'])}"
+        )
+    entry = {
+        "data": label,
+        "scheme": control["scheme"],
+        "seed": control["seed"],
+        "null_model": control["null_model"],
+        "masks_file": Path(report["masks"]["file"]).name,
+        "predictors": {},
+    }
     for name in chosen:
         e = control["predictors"][name]
         entry["predictors"][name] = _kept(e["phenotypes"][next(iter(e["phenotypes"]))])
     evidence = _read(path)
-    _join(evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {}), label, entry,
-          ("scheme", "seed", "null_model"), "predictors")
+    _join(
+        evidence.setdefault(flux_key(report["masks"]["fingerprint"]), {}),
+        label,
+        entry,
+        ("scheme", "seed", "null_model"),
+        "predictors",
+    )
     _write(path, evidence)
     return entry
 
@@ -137,16 +160,23 @@ def record_flux(run_folder, label: str, path: Path | None = None, predictors=Non
 def flux_statement(fingerprint: str, predictor: str, path: Path | None = None) -> str:
     """One sentence on whether the flux predictor ``predictor`` is shown to use the gene -> reaction mapping of
     these masks' model (its r against its gene-permutation null), and where."""
-    tested = {label: e["predictors"][predictor] for label, e in load(path).get(flux_key(fingerprint), {}).items()
-              if predictor in e["predictors"]}
+    tested = {
+        label: e["predictors"][predictor]
+        for label, e in load(path).get(flux_key(fingerprint), {}).items()
+        if predictor in e["predictors"]
+    }
     if not tested:
-        return (f"{predictor}: not tested against its gene-permutation null; `sparsenet control --predictor flux` "
-                "(same data options) runs it")
+        return (
+            f"{predictor}: not tested against its gene-permutation null; `sparsenet control --predictor flux` "
+            "(same data options) runs it"
+        )
     parts = [f"{label}: p = {e['pearson_r']['p']:.3f} ({e['pearson_r']['draws']} draws)" for label, e in tested.items()]
     if all(e["pearson_r"]["p"] < SIGNIFICANT for e in tested.values()):
         return f"{predictor}: beyond its gene-permutation null in r ({'; '.join(parts)})"
-    return (f"{predictor}: not shown to use the gene -> reaction mapping (empirical p of its r against permuted gene "
-            f"labels: {'; '.join(parts)})")
+    return (
+        f"{predictor}: not shown to use the gene -> reaction mapping (empirical p of its r against permuted gene "
+        f"labels: {'; '.join(parts)})"
+    )
 
 
 def wiring_statement(fingerprint: str, path: Path | None = None, *, wiring: dict | None = None) -> str:
@@ -155,21 +185,29 @@ def wiring_statement(fingerprint: str, path: Path | None = None, *, wiring: dict
     wiring = _as_dict(wiring)
     tested = load(path).get(wiring_key(fingerprint, wiring))
     if not tested and wiring:
-        return (f"wiring: each fit's own {wiring['components']} independent components of its pre-training pool; "
-                "`sparsenet control --wiring ica` tests them against random wirings of the same folds")
+        return (
+            f"wiring: each fit's own {wiring['components']} independent components of its pre-training pool; "
+            "`sparsenet control --wiring ica` tests them against random wirings of the same folds"
+        )
     if not tested:
-        return ("wiring: not tested against null wirings; `sparsenet control` (same options) trains the same network "
-                "on randomised copies of the masks and says whether this wiring beats them")
+        return (
+            "wiring: not tested against null wirings; `sparsenet control` (same options) trains the same network "
+            "on randomised copies of the masks and says whether this wiring beats them"
+        )
     parts, significant = [], []
     for label, entry in tested.items():
         ps = {kind: v["pearson_r"]["p"] for kind, v in entry["null_models"].items()}
         parts.append(f"{label}: " + ", ".join(f"{k} p = {p:.3f}" for k, p in ps.items()))
         significant.append(all(p < SIGNIFICANT for p in ps.values()))
     if all(significant):
-        return (f"wiring: biology-guided: beyond its null wirings in r ({'; '.join(parts)}); `sparsenet control` "
-                "tests it on other data")
-    return ("wiring: a sparse, regularised network whose wiring is not shown to matter (empirical p of its r against "
-            f"random wirings trained the same way: {'; '.join(parts)}); `sparsenet control` tests it on your data")
+        return (
+            f"wiring: biology-guided: beyond its null wirings in r ({'; '.join(parts)}); `sparsenet control` "
+            "tests it on other data"
+        )
+    return (
+        "wiring: a sparse, regularised network whose wiring is not shown to matter (empirical p of its r against "
+        f"random wirings trained the same way: {'; '.join(parts)}); `sparsenet control` tests it on your data"
+    )
 
 
 # ---------------------------------------------------------------- classification (sparsenet classify)
@@ -188,17 +226,23 @@ def record_classification(run_folder, label: str, path: Path | None = None) -> d
         raise ValueError(f"{run_folder}: the run has no control; run classify with --control 50")
     fingerprint = record["hierarchy"].get("fingerprint")
     if not fingerprint:
-        raise ValueError(f"{run_folder}: its classification.json names no hierarchy fingerprint (written before "
-                         "0.6.0); run it again")
+        raise ValueError(
+            f"{run_folder}: its classification.json names no hierarchy fingerprint (written before 0.6.0); run it again"
+        )
     res = record["result"]
-    entry = {"data": label, "folds": res["settings"]["folds"], "repeats": res["settings"]["repeats"],
-             "seed": res["settings"]["seed"], "classes": res["classes"],
-             "ceiling": at_ceiling(res["models"]), "null_models": {}}
+    entry = {
+        "data": label,
+        "folds": res["settings"]["folds"],
+        "repeats": res["settings"]["repeats"],
+        "seed": res["settings"]["seed"],
+        "classes": res["classes"],
+        "ceiling": at_ceiling(res["models"]),
+        "null_models": {},
+    }
     for kind, e in record["control"]["null_models"].items():
         entry["null_models"][kind] = _kept({m: e[m] for m in ("roc_auc", "log_loss") if m in e})
     evidence = _read(path)
-    _join(evidence.setdefault(classify_key(fingerprint), {}), label, entry, ("folds", "repeats", "seed"),
-          "null_models")
+    _join(evidence.setdefault(classify_key(fingerprint), {}), label, entry, ("folds", "repeats", "seed"), "null_models")
     _write(path, evidence)
     return entry
 
@@ -209,8 +253,9 @@ def at_ceiling(models: dict, auc: float = 0.97) -> bool:
     return bool(aucs) and min(aucs) > auc
 
 
-def classification_statement(fingerprint: str, control: dict | None = None, models: dict | None = None,
-                             path: Path | None = None) -> dict:
+def classification_statement(
+    fingerprint: str, control: dict | None = None, models: dict | None = None, path: Path | None = None
+) -> dict:
     """Whether this hierarchy's wiring is shown to matter for classification, and on what evidence:
     ``source`` 'this run' (``control``: this run's, with ``models`` its scores), 'recorded' (a control recorded
     for the same hierarchy on other runs: said as such, never as this run's), or 'none'; ``text``: one sentence."""
@@ -219,27 +264,37 @@ def classification_statement(fingerprint: str, control: dict | None = None, mode
         parts = ", ".join(f"{k} p = {p:.3f}" for k, p in ps.items())
         head = f"this run's control, {control['draws']} draws per null model"
         ceiling = models is not None and at_ceiling(models)
-        return {"source": "this run", "text": _verdict(head, parts, all(p < SIGNIFICANT for p in ps.values()),
-                                                      ceiling)}
+        return {"source": "this run", "text": _verdict(head, parts, all(p < SIGNIFICANT for p in ps.values()), ceiling)}
     tested = load(path).get(classify_key(fingerprint), {})
     if not tested:
-        return {"source": "none", "text": "wiring: not tested against null wirings; --control 50 trains the same "
-                                          "network on 50 randomised wirings per null model and says whether this one "
-                                          "beats them"}
+        return {
+            "source": "none",
+            "text": "wiring: not tested against null wirings; --control 50 trains the same "
+            "network on 50 randomised wirings per null model and says whether this one "
+            "beats them",
+        }
     texts = []
     for label, e in tested.items():
         ps = {kind: v["roc_auc"]["p"] for kind, v in e["null_models"].items()}
         parts = ", ".join(f"{k} p = {p:.3f}" for k, p in ps.items())
         draws = next(iter(e["null_models"].values()))["roc_auc"]["draws"]
-        texts.append(_verdict(f"recorded control on {label}, {draws} draws per null model; not this run's",
-                              parts, all(p < SIGNIFICANT for p in ps.values()), e.get("ceiling", False)))
+        texts.append(
+            _verdict(
+                f"recorded control on {label}, {draws} draws per null model; not this run's",
+                parts,
+                all(p < SIGNIFICANT for p in ps.values()),
+                e.get("ceiling", False),
+            )
+        )
     return {"source": "recorded", "text": " ".join(texts) + " --control 50 runs it on these data."}
 
 
 def _verdict(head: str, parts: str, significant: bool, ceiling: bool) -> str:
     if ceiling:
-        return (f"wiring ({head}): {parts}; the task is at the ceiling (every model AUC > 0.97), so it cannot show "
-                "whether the wiring matters.")
+        return (
+            f"wiring ({head}): {parts}; the task is at the ceiling (every model AUC > 0.97), so it cannot show "
+            "whether the wiring matters."
+        )
     if significant:
         return f"wiring ({head}): beyond its null wirings in ROC AUC ({parts})."
     return f"wiring ({head}): not shown to matter (empirical p of its ROC AUC against random wirings: {parts})."
@@ -248,16 +303,26 @@ def _verdict(head: str, parts: str, significant: bool, ceiling: bool) -> str:
 def ranking_statement(fingerprint: str, path: Path | None = None) -> str:
     """What the label-free E-Flux ranking (``sparsenet rank``) of these masks' model is worth, from its recorded
     gene-permutation null (``benchmarks/eflux_ranking_null.py``), and how it compares with a trained network."""
-    tested = {label: e["predictors"]["eflux_rank"] for label, e in load(path).get(flux_key(fingerprint), {}).items()
-              if "eflux_rank" in e.get("predictors", {})}
+    tested = {
+        label: e["predictors"]["eflux_rank"]
+        for label, e in load(path).get(flux_key(fingerprint), {}).items()
+        if "eflux_rank" in e.get("predictors", {})
+    }
     if not tested:
-        return ("the ranking of these masks' model is not tested against its gene-permutation null; "
-                "benchmarks/eflux_ranking_null.py runs it on labelled data")
+        return (
+            "the ranking of these masks' model is not tested against its gene-permutation null; "
+            "benchmarks/eflux_ranking_null.py runs it on labelled data"
+        )
     parts = []
     for label, e in tested.items():
         r, s = e["within_group_r"], e.get("within_group_spearman")
-        parts.append(f"{label}: within-project r {r['real']:+.3f} against {r['draws']} gene-permuted mappings' "
-                     f"{r['null_mean']:+.3f} ± {r['null_sd']:.3f} (p = {r['p']:.3f}"
-                     + (f"; Spearman {s['real']:+.3f}, p = {s['p']:.3f}" if s else "") + ")")
-    return ("recorded: " + "; ".join(parts) + ". The order within an experiment is the claim, not the values "
-            "across experiments; a network trained on labels ranks far better (within-project r ~0.58 on PRECISE)")
+        parts.append(
+            f"{label}: within-project r {r['real']:+.3f} against {r['draws']} gene-permuted mappings' "
+            f"{r['null_mean']:+.3f} ± {r['null_sd']:.3f} (p = {r['p']:.3f}"
+            + (f"; Spearman {s['real']:+.3f}, p = {s['p']:.3f}" if s else "")
+            + ")"
+        )
+    return (
+        "recorded: " + "; ".join(parts) + ". The order within an experiment is the claim, not the values "
+        "across experiments; a network trained on labels ranks far better (within-project r ~0.58 on PRECISE)"
+    )

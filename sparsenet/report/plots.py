@@ -1,4 +1,5 @@
 """The PNG plots a biologist looks at first: predicted vs observed, reconstruction, training curves."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -64,7 +65,7 @@ def predicted_vs_observed(path, panels, ncols=None):
                 mine = ok & (groups == g)
                 handles[g] = ax.scatter(y[mine], p[mine], s=12, alpha=0.8, color=colours(k % colours.N), label=str(g))
         grid = np.linspace(lo_all, hi_all, 2)
-        line, = ax.plot(grid, grid, "k-", lw=0.8, label="y = x")
+        (line,) = ax.plot(grid, grid, "k-", lw=0.8, label="y = x")
         band = ax.fill_between(grid, 0.8 * grid, 1.2 * grid, color="grey", alpha=0.15, label="within 20 %")
         ax.set_xlim(lo_all - pad, hi_all + pad)
         ax.set_ylim(lo_all - pad, hi_all + pad)
@@ -75,8 +76,16 @@ def predicted_vs_observed(path, panels, ncols=None):
         ax.set_title(_title(f"{title}\n{r}, {m['within_20_percent']:.0f} % within 20 %"), fontsize=8)
         ax.legend(handles=[line, band], fontsize=7, loc="upper left")
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(7, len(handles)), fontsize=7,
-                   title="group (--group-by)", title_fontsize=7, frameon=False)
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="lower center",
+            ncol=min(7, len(handles)),
+            fontsize=7,
+            title="group (--group-by)",
+            title_fontsize=7,
+            frameon=False,
+        )
         fig.tight_layout(rect=(0, 0.04 + 0.03 * (-(-len(handles) // 7)) / nrows, 1, 1))
     else:
         fig.tight_layout()
@@ -95,16 +104,23 @@ def reconstruction(path, observed, reconstructed, title):
     _save(fig, path)
 
 
-FINETUNE_LOSS_WORDS = {"relative": "mean |relative error| per observation",
-                       "squared": "mean ((y - prediction) / mean y)² per observation"}
+FINETUNE_LOSS_WORDS = {
+    "relative": "mean |relative error| per observation",
+    "squared": "mean ((y - prediction) / mean y)² per observation",
+}
 
 
 def training_curves(path, pretrain_curves, finetune_curves, loss: str = "relative") -> bool:
     """Each curve argument: list of (label, per-observation losses); ``loss``: the fine-tuning loss used.
     Returns whether a plot was written (nothing to plot: no file)."""
-    cols = [c for c in (("pre-training (squared reconstruction error per sample)", pretrain_curves),
-                        (f"fine-tuning ({FINETUNE_LOSS_WORDS.get(loss, loss)}, without the penalty)", finetune_curves))
-            if c[1]]
+    cols = [
+        c
+        for c in (
+            ("pre-training (squared reconstruction error per sample)", pretrain_curves),
+            (f"fine-tuning ({FINETUNE_LOSS_WORDS.get(loss, loss)}, without the penalty)", finetune_curves),
+        )
+        if c[1]
+    ]
     if not cols:
         return False
     fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 4), squeeze=False)
@@ -139,8 +155,9 @@ def robustness(path, rows, clean):
 METRIC_WORDS = {"pearson_r": "Pearson r", "within_20_percent": "% within 20 %", "rmse": "RMSE"}
 
 
-def control(path, summary: dict, column: str, baselines: dict, words=("random wirings", "real wiring",
-                                                                      "its null wirings")):
+def control(
+    path, summary: dict, column: str, baselines: dict, words=("random wirings", "real wiring", "its null wirings")
+):
     """The null wirings' distribution per null model (rows) and metric (columns): every draw a point
     (jittered), the real wiring a red line, the baselines on the same folds dashed grey lines. ``words``: what a
     draw, the real one and the null are called (the flux control: permuted gene labels)."""
@@ -153,8 +170,14 @@ def control(path, summary: dict, column: str, baselines: dict, words=("random wi
         for j, m in enumerate(metrics_):
             ax = axes[i, j]
             null = np.asarray(entry[m]["null_values"], float)
-            ax.scatter(null, rng.uniform(-0.3, 0.3, null.size), s=10, alpha=0.6, color="tab:blue",
-                       label=f"{len(null)} {words[0]}")
+            ax.scatter(
+                null,
+                rng.uniform(-0.3, 0.3, null.size),
+                s=10,
+                alpha=0.6,
+                color="tab:blue",
+                label=f"{len(null)} {words[0]}",
+            )
             ax.axvline(entry[m]["real"], color="tab:red", lw=2, label=f"{words[1]} (p = {entry[m]['p']:.3f})")
             for k, (name, value) in enumerate(baselines.items()):
                 if value.get(m) is not None:
@@ -189,8 +212,11 @@ def recorded_controls(path, rows) -> None:
 def learning_curves(path, summary: dict, column: str, words: dict):
     """Each metric (columns) against the number of labelled samples, per draw kind (rows): a line per
     model (its mean over draws), a band of +- one sd."""
-    kinds = [k for k in ("projects", "random") if any(e["kind"] in (k, "all") for m in summary["models"].values()
-                                                      for e in m.values())]
+    kinds = [
+        k
+        for k in ("projects", "random")
+        if any(e["kind"] in (k, "all") for m in summary["models"].values() for e in m.values())
+    ]
     metrics_ = list(METRIC_WORDS)
     fig, axes = plt.subplots(len(kinds), len(metrics_), figsize=(4.3 * len(metrics_), 3.2 * len(kinds)), squeeze=False)
     for i, kind in enumerate(kinds):
@@ -204,7 +230,7 @@ def learning_curves(path, summary: dict, column: str, words: dict):
                 order = np.argsort(xs)
                 mean = np.array([e[column][m]["mean"] for e in entries])[order]
                 sd = np.array([e[column][m]["sd"] for e in entries])[order]
-                line, = ax.plot(xs[order], mean, marker="o", label=words.get(model, model))
+                (line,) = ax.plot(xs[order], mean, marker="o", label=words.get(model, model))
                 ax.fill_between(xs[order], mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
             ax.set_xscale("log")
             ticks = sorted({round(e["samples"]) for t in summary["models"].values() for e in t.values()})
@@ -212,8 +238,9 @@ def learning_curves(path, summary: dict, column: str, words: dict):
             ax.minorticks_off()
             ax.set_xlabel("labelled samples (rightmost: all, the folds' mean)")
             ax.set_ylabel(METRIC_WORDS[m])
-            ax.set_title(f"drawn {'by whole projects' if kind == 'projects' else 'at random'}: {METRIC_WORDS[m]}",
-                         fontsize=9)
+            ax.set_title(
+                f"drawn {'by whole projects' if kind == 'projects' else 'at random'}: {METRIC_WORDS[m]}", fontsize=9
+            )
             if i == 0 and j == 0:
                 ax.legend(fontsize=7)
     fig.suptitle(f"{column}: accuracy against the number of labelled samples ({summary['scheme']} CV)", fontsize=10)
@@ -263,8 +290,11 @@ def class_curve(path, curve: dict) -> None:
     over folds and draws."""
     fig, ax = plt.subplots(figsize=(6.5, 4.0))
     for model, table in curve["models"].items():
-        rows = [(e["samples"], e["roc_auc_mean"], e["roc_auc_sd"] or 0.0) for e in table.values()
-                if e["roc_auc_mean"] is not None]
+        rows = [
+            (e["samples"], e["roc_auc_mean"], e["roc_auc_sd"] or 0.0)
+            for e in table.values()
+            if e["roc_auc_mean"] is not None
+        ]
         if not rows:
             continue
         n, mean, sd = (np.asarray(v, float) for v in zip(*sorted(rows), strict=True))
@@ -287,8 +317,14 @@ def class_control(path, control: dict, real_baselines: dict) -> None:
     for ax, kind in zip(axes[:, 0], kinds, strict=True):
         e = control["null_models"][kind]["roc_auc"]
         null = np.asarray(e["null_values"], float)
-        ax.scatter(null, rng.uniform(-0.3, 0.3, null.size), s=10, alpha=0.6, color="tab:blue",
-                   label=f"{null.size} random wirings")
+        ax.scatter(
+            null,
+            rng.uniform(-0.3, 0.3, null.size),
+            s=10,
+            alpha=0.6,
+            color="tab:blue",
+            label=f"{null.size} random wirings",
+        )
         ax.axvline(e["real"], color="tab:red", lw=2, label=f"real wiring (p = {e['p']:.3f})")
         for k, (name, value) in enumerate(real_baselines.items()):
             ax.axvline(value, color="0.4", ls=("--", ":", "-.")[k % 3], lw=1, label=name)

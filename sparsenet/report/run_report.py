@@ -1,5 +1,6 @@
 """The run folder: result CSVs (observed then predicted, folds stacked), report.json, plots, links. The numbers
 themselves come from :mod:`sparsenet.stats.summary`; this module only writes them."""
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +38,11 @@ def provenance(command: str | None = None) -> dict:
 
     from ..version import __version__
 
-    return {"command": command, "version": __version__,
-            "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    return {
+        "command": command,
+        "version": __version__,
+        "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
 
 
 def write_report(out: Path, report: dict, name: str = "report.json") -> None:
@@ -46,8 +50,9 @@ def write_report(out: Path, report: dict, name: str = "report.json") -> None:
     null, rounded; not read back); the file names the page among the files written."""
     from .html import write_html
 
-    report.setdefault("files", {})["report.html"] = ("this run on one page (open it in a browser; self-contained, "
-                                                    "rewrite it with sparsenet report)")
+    report.setdefault("files", {})["report.html"] = (
+        "this run on one page (open it in a browser; self-contained, rewrite it with sparsenet report)"
+    )
     written = _clean(report)
     atomic.write_json(Path(out) / name, written)
     write_html(out, written, name)
@@ -62,23 +67,37 @@ def results_csv(ds, records) -> str:
     y, pred, fold = pooled(ds, records)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["sample_id", "fold"] + (["group"] if ds.groups else []) + [f"observed {c}" for c in ds.target_columns]
-               + [f"predicted {c}" for c in ds.target_columns])
+    w.writerow(
+        ["sample_id", "fold"]
+        + (["group"] if ds.groups else [])
+        + [f"observed {c}" for c in ds.target_columns]
+        + [f"predicted {c}" for c in ds.target_columns]
+    )
     ids = ds.labelled_ids
     for i in range(len(ids)):
-        w.writerow([ids[i], int(fold[i]) + 1] + ([ds.groups[i]] if ds.groups else [])
-                   + ["" if not np.isfinite(v) else f"{v:.6g}" for v in y[i]] + [f"{v:.6g}" for v in pred[i]])
+        w.writerow(
+            [ids[i], int(fold[i]) + 1]
+            + ([ds.groups[i]] if ds.groups else [])
+            + ["" if not np.isfinite(v) else f"{v:.6g}" for v in y[i]]
+            + [f"{v:.6g}" for v in pred[i]]
+        )
     return buf.getvalue()
 
 
-def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: bool = True,
-              command: str | None = None) -> dict:
+def write_run(
+    out: Path, ds, cfg, results, final, seconds, extra=None, page: bool = True, command: str | None = None
+) -> dict:
     """results: {(scheme, model, repeat): fold records}; model is a strategy or ``baseline:NAME``.
     ``report['files']`` says what each written file holds. ``page``: also report.html (False: the caller writes
     both once it has added to the report); ``command``: the command line, for the provenance."""
     out = Path(out)
-    report = {"settings": cfg.to_dict(), "data": ds.summary, "wall_seconds": seconds, "results": {},
-              "provenance": provenance(command)}
+    report = {
+        "settings": cfg.to_dict(),
+        "data": ds.summary,
+        "wall_seconds": seconds,
+        "results": {},
+        "provenance": provenance(command),
+    }
     files = {"report.json": "every metric per phenotype, fold and seed, the settings and the data checks"}
     panels, curves_pre, curves_ft = [], [], []
     groups = {}
@@ -100,8 +119,9 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: boo
         files[name] = f"each sample's held-out prediction, {model_words(model)}, {scheme} CV (seed {cfg.seed})"
         y, pred, _ = pooled(ds, records)
         for j, col in enumerate(ds.target_columns):
-            panels.append((f"{col}: {model_words(model)}, {scheme} CV", y[:, j], pred[:, j], res["phenotypes"][col],
-                           ds.groups))
+            panels.append(
+                (f"{col}: {model_words(model)}, {scheme} CV", y[:, j], pred[:, j], res["phenotypes"][col], ds.groups)
+            )
         if kind_of(model) == "baseline":  # no training curves, no reconstruction
             continue
         for f, r in enumerate(records):
@@ -112,14 +132,19 @@ def write_run(out: Path, ds, cfg, results, final, seconds, extra=None, page: boo
             obs = np.concatenate([np.asarray(r.recon_sample)[0] for r in records])
             rec = np.concatenate([np.asarray(r.recon_sample)[1] for r in records])
             s = res["reconstruction_held_out"]
-            plots.reconstruction(out / f"reconstruction_{scheme}.png", obs, rec,
-                                 f"held-out reconstruction ({scheme} CV), linked genes\nR² = {s['r2_mean']:.2f} "
-                                 f"(PCA of the same width: {s['pca_r2_mean']:.2f}), mean over folds")
+            plots.reconstruction(
+                out / f"reconstruction_{scheme}.png",
+                obs,
+                rec,
+                f"held-out reconstruction ({scheme} CV), linked genes\nR² = {s['r2_mean']:.2f} "
+                f"(PCA of the same width: {s['pca_r2_mean']:.2f}), mean over folds",
+            )
             files[f"reconstruction_{scheme}.png"] = "the pre-trained autoencoder's held-out reconstruction"
     report["comparisons"] = comparisons(ds, {k: v["over_seeds"] for k, v in report["results"].items()})
     if panels:
-        plots.predicted_vs_observed(out / "predicted_vs_observed.png", panels,
-                                    ncols=len(groups) // len(cfg.cv) * len(ds.target_columns))  # a row per scheme
+        plots.predicted_vs_observed(
+            out / "predicted_vs_observed.png", panels, ncols=len(groups) // len(cfg.cv) * len(ds.target_columns)
+        )  # a row per scheme
         files["predicted_vs_observed.png"] = "held-out predictions against observations, every model"
     if plots.training_curves(out / "training_curves.png", curves_pre, curves_ft, cfg.finetune.loss):
         files["training_curves.png"] = "the loss of every fit, step by step"

@@ -13,6 +13,7 @@ A biology-guided network earns its place only by beating these on the same held-
 Each phenotype column is fitted on the training samples where it is observed. Every fitted
 statistic (the scaler, the inner-CV choice, the trees) sees training samples only.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,15 +54,22 @@ def make_baseline(name: str, seed: int):
     if name == "mean":
         return lambda x, y, g: DummyRegressor(strategy="mean").fit(x, y)
     if name in ("ridge", "ridge_linked"):
-        return lambda x, y, g: _search(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": RIDGE_ALPHAS}, x, y,
-                                       g)
+        return lambda x, y, g: _search(
+            make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": RIDGE_ALPHAS}, x, y, g
+        )
     if name == "knn":
-        return lambda x, y, g: _search(KNeighborsRegressor(),
-                                       {"n_neighbors": [k for k in KNN_K if k <= len(y) // 2] or [1]}, x, y, g)
+        return lambda x, y, g: _search(
+            KNeighborsRegressor(), {"n_neighbors": [k for k in KNN_K if k <= len(y) // 2] or [1]}, x, y, g
+        )
     if name == "random_forest":
+
         def forest(x, y, g):  # trees grown in parallel; predicted in one thread, so the sum's order is fixed
-            return RandomForestRegressor(300, max_features=0.3, min_samples_leaf=2, random_state=seed,
-                                         n_jobs=-1).fit(x, y).set_params(n_jobs=1)
+            return (
+                RandomForestRegressor(300, max_features=0.3, min_samples_leaf=2, random_state=seed, n_jobs=-1)
+                .fit(x, y)
+                .set_params(n_jobs=1)
+            )
+
         return forest
     raise ValueError(f"baseline must be one of {', '.join(BASELINES)}, got {name!r}")
 

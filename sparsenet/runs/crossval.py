@@ -8,6 +8,7 @@ For each CV scheme (plain k-fold, grouped k-fold), each fold and each strategy:
 Every finished fold is saved under ``state/``; pre-training checkpoints every few steps.
 A killed run started again with the same settings picks up where it stopped.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,6 +44,7 @@ from .wirings import Wirings, spaced
 class FoldFit:
     """What :meth:`Runner.fit` fitted: the input transform, the pool rows it was fitted on (and
     pre-training read), one :class:`~sparsenet.training.fitting.Fitted` per wiring."""
+
     transform: InputTransform
     pool_rows: np.ndarray
     fitted: list
@@ -52,6 +54,7 @@ class FoldFit:
 class RunOutcome:
     """What :meth:`Runner.run` returns: ``results[(scheme, model, repeat)]`` is the list of fold records;
     ``final`` the final model's checkpoint (None when not asked for); ``seconds`` the wall time."""
+
     results: dict
     final: object
     seconds: float
@@ -75,8 +78,9 @@ class Runner:
         if cfg.noise and cfg.noise.where in ("pretrain", "both"):
             self.pool = NoisyInput(ds.pretrain_source, cfg.noise.percent, cfg.seed)
         self.x_labelled = ds.inputs.take(ds.labelled)
-        self.pretrainings = PretrainCache(self.pool, cfg, Path(pretrain_dir) if pretrain_dir else self.state,
-                                          self.device, self._checkpoint)
+        self.pretrainings = PretrainCache(
+            self.pool, cfg, Path(pretrain_dir) if pretrain_dir else self.state, self.device, self._checkpoint
+        )
 
     def __getstate__(self):  # shipped to Dask workers: without the (terminal-bound) progress display
         state = dict(self.__dict__)
@@ -88,8 +92,17 @@ class Runner:
         self.progress = self.progress or quiet
 
     def _checkpoint(self, strategy, params, progress, extra=None, masks=None) -> Checkpoint:
-        return Checkpoint(strategy, params, masks or self.ds.masks, self.ds.normalisation, self.ds.targets,
-                          self.ds.target_columns, self.cfg.to_dict(), progress, extra or {})
+        return Checkpoint(
+            strategy,
+            params,
+            masks or self.ds.masks,
+            self.ds.normalisation,
+            self.ds.targets,
+            self.ds.target_columns,
+            self.cfg.to_dict(),
+            progress,
+            extra or {},
+        )
 
     def pool_rows(self, exclude_ids: set, first_ids=()) -> np.ndarray:
         """Rows of the pre-training pool without ``exclude_ids``: those of ``first_ids`` first (in their order),
@@ -104,8 +117,7 @@ class Runner:
         """Pre-trained autoencoder (parameters, losses, seconds) on ``masks`` (default: the data set's) for the
         pool ``rows``, from the cache."""
         masks = masks or self.ds.masks
-        return self.pretrainings.get(rows, transform, seed, masks, self.wirings.linked_of(masks), label,
-                                     self.progress)
+        return self.pretrainings.get(rows, transform, seed, masks, self.wirings.linked_of(masks), label, self.progress)
 
     def fit(self, strategy, train, exclude_ids, seed, pretrain_seed, label, wirings=None, subsets=None):
         """Fit the input transform on the pool without ``exclude_ids`` (the fold's labelled training samples
@@ -129,9 +141,19 @@ class Runner:
         def pretrained(masks, k, member_label):
             return self.pretrained(rows, transform, pretrain_seed + k * MEMBER_SEED, member_label, masks)
 
-        fitted = fit_networks(spec, list(wirings or [own]), transform.apply(x), y, self.ds.target_indices,
-                              seed, pretrained, self.inner_folds(train, seed) if needs_folds else None,
-                              self.progress, label, subsets=subsets)
+        fitted = fit_networks(
+            spec,
+            list(wirings or [own]),
+            transform.apply(x),
+            y,
+            self.ds.target_indices,
+            seed,
+            pretrained,
+            self.inner_folds(train, seed) if needs_folds else None,
+            self.progress,
+            label,
+            subsets=subsets,
+        )
         return FoldFit(transform, rows, fitted)
 
     def genes_of_fold(self, name, exclude_ids, train):
@@ -161,8 +183,13 @@ class Runner:
         for k in range(self.cfg.ensemble):
             net = build_autoencoder(masks, "C", 0, self.device, self.cfg.architecture)
             net.load_state_dict(self.pretrained(rows, transform, pretrain_seed + k * MEMBER_SEED, "", masks)[0])
-            z = z + np.asarray(backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(
-                transform.apply(x_test))))) / self.cfg.ensemble
+            z = (
+                z
+                + np.asarray(
+                    backend.to_numpy(net.forward(backend.xp_for(self.device).asarray(transform.apply(x_test))))
+                )
+                / self.cfg.ensemble
+            )
         recon = transform.invert(np.asarray(z))[:, linked]
         obs, mean = x_test[:, linked].astype(np.float64), transform.mean[linked]
         pool = self.ds.pretrain_source.take(spaced(rows))
@@ -182,8 +209,12 @@ class Runner:
         train = np.setdiff1d(np.arange(self.ds.labelled.size), test)
         run_seed = self.cfg.seed + repeat
         label = f"{scheme} {model} fold {f + 1}" + (f" seed {run_seed}" if self.cfg.seeds > 1 else "")
-        fold = {"network": self.network_fold, "baseline": self.baseline_fold, "null": self.null_fold,
-                "curve": self.curve_fold}[model.kind]
+        fold = {
+            "network": self.network_fold,
+            "baseline": self.baseline_fold,
+            "null": self.null_fold,
+            "curve": self.curve_fold,
+        }[model.kind]
         rec = fold(model, train, test, run_seed, label, f)
         write_fold(path, rec)
         return rec
@@ -201,13 +232,20 @@ class Runner:
 
             fluxes = self.fold_fluxes(train, test)
             n = len(train)
-            predicted = flux_baselines.fit_predict(model.name, fluxes, np.arange(n), np.arange(n, n + len(test)),
-                                                   self.ds.y[train], groups, run_seed)
+            predicted = flux_baselines.fit_predict(
+                model.name, fluxes, np.arange(n), np.arange(n, n + len(test)), self.ds.y[train], groups, run_seed
+            )
             flux_failed = str(fluxes.failed)
         else:
             genes = self.genes_of_fold(model.name, self.held_out_ids(test), train)
-            predicted = baselines.fit_predict(model.name, self.x_labelled[train][:, genes], self.ds.y[train], groups,
-                                              self.x_labelled[test][:, genes], run_seed)
+            predicted = baselines.fit_predict(
+                model.name,
+                self.x_labelled[train][:, genes],
+                self.ds.y[train],
+                groups,
+                self.x_labelled[test][:, genes],
+                run_seed,
+            )
             flux_failed = None
         self.progress(Stage("finetune", label, 1, 1))
         return FoldRecord(test, predicted=predicted, flux_failed=flux_failed).timed(time.perf_counter() - t0)
@@ -222,13 +260,16 @@ class Runner:
         if key not in self._fold_fluxes:
             source = self.ds.masks.attrs.get("model_file")
             if not source:
-                raise ValueError("flux baselines need the masks' metabolic model: these masks name none (masks built "
-                                 "by sparsenet masks build record it)")
+                raise ValueError(
+                    "flux baselines need the masks' metabolic model: these masks name none (masks built "
+                    "by sparsenet masks build record it)"
+                )
             if self._cobra_model is None:
                 self._cobra_model = load_model(source)[0]
             rows = self.ds.labelled[np.concatenate([train, test])]
-            self._fold_fluxes[key] = fold_fluxes(self._cobra_model, self.ds.masks.gene_ids,
-                                                 self.ds.inputs.levels(rows), np.arange(len(train)))
+            self._fold_fluxes[key] = fold_fluxes(
+                self._cobra_model, self.ds.masks.gene_ids, self.ds.inputs.levels(rows), np.arange(len(train))
+            )
         return self._fold_fluxes[key]
 
     def network_fold(self, model, train, test, run_seed, label, f=0) -> FoldRecord:
@@ -238,29 +279,44 @@ class Runner:
         fold_fit = self.fit(model.name, train, self.held_out_ids(test), run_seed, run_seed, label)
         transform, rows, [fitted] = fold_fit.transform, fold_fit.pool_rows, fold_fit.fitted
         own = self.wirings.of_pool(rows)
-        reconstruction, recon_sample = (self.reconstruction(transform, rows, run_seed, x_test, own)
-                                        if model.name == "C" else (None, None))
+        reconstruction, recon_sample = (
+            self.reconstruction(transform, rows, run_seed, x_test, own) if model.name == "C" else (None, None)
+        )
         return FoldRecord(
-            test, fitted.record, predicted=predict(fitted.encoder, transform.apply(x_test), fitted.columns),
+            test,
+            fitted.record,
+            predicted=predict(fitted.encoder, transform.apply(x_test), fitted.columns),
             link_weights=encoder_link_weights(fitted.encoder),  # every network's, on the targets (links.csv)
             wiring_nodes=len(own.phenotype_ids) if self.cfg.wiring else None,  # this fold's own wiring's size
             wiring_links=int(own.protein_phenotype.nnz) if self.cfg.wiring else None,
-            reconstruction=reconstruction, recon_sample=recon_sample)
+            reconstruction=reconstruction,
+            recon_sample=recon_sample,
+        )
 
     def null_fold(self, model, train, test, run_seed, label, f=0) -> FoldRecord:
         """Every draw of the null model ``model.name``, trained as the real wiring, in one stack."""
-        fold_fit = self.fit(self.cfg.strategies[0], train, self.held_out_ids(test), run_seed, run_seed, label,
-                            wirings=lambda own: self.wirings.nulls(model.name, own))
+        fold_fit = self.fit(
+            self.cfg.strategies[0],
+            train,
+            self.held_out_ids(test),
+            run_seed,
+            run_seed,
+            label,
+            wirings=lambda own: self.wirings.nulls(model.name, own),
+        )
         transform, fitted = fold_fit.transform, fold_fit.fitted
         x_in = transform.apply(self.x_labelled[test])
         weights = [encoder_link_weights(fi.encoder) for fi in fitted]
         auto_l2 = fitted[0].record.l2_chosen is not None
         return FoldRecord(
-            test, fitted[0].record, predicted_draws=np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted]),
+            test,
+            fitted[0].record,
+            predicted_draws=np.stack([predict(fi.encoder, x_in, fi.columns) for fi in fitted]),
             # each draw's links, mean over its ensemble (links.csv's null percentiles)
             link_weights_draws=None if weights[0] is None else np.stack([w.mean(axis=0) for w in weights]),
             steps_draws=np.array([fi.record.finetune_losses.size for fi in fitted]),
-            l2_chosen_draws=np.array([fi.record.l2_chosen for fi in fitted]) if auto_l2 else None)
+            l2_chosen_draws=np.array([fi.record.l2_chosen for fi in fitted]) if auto_l2 else None,
+        )
 
     def models(self) -> list:
         """Every model of the configuration: a learning curve's, or the networks, baselines and null models."""
@@ -282,21 +338,34 @@ class Runner:
             name = inner.name
             genes = self.genes_of_fold(name, self.held_out_ids(test), train)
             x_train, y_train = self.x_labelled[train][:, genes], self.ds.y[train]
-            preds = [baselines.fit_predict(name, x_train[m], y_train[m], [g for g, keep in zip(groups, m,
-                                                                                               strict=True) if keep],
-                                           x_test[:, genes], run_seed) for *_, m in subs]
+            preds = [
+                baselines.fit_predict(
+                    name,
+                    x_train[m],
+                    y_train[m],
+                    [g for g, keep in zip(groups, m, strict=True) if keep],
+                    x_test[:, genes],
+                    run_seed,
+                )
+                for *_, m in subs
+            ]
             training = TrainingRecord()
             self.progress(Stage("finetune", label, 1, 1))
         else:
-            fold_fit = self.fit(inner.name, train, self.held_out_ids(test), run_seed, run_seed, label,
-                                subsets=[m for *_, m in subs])
+            fold_fit = self.fit(
+                inner.name, train, self.held_out_ids(test), run_seed, run_seed, label, subsets=[m for *_, m in subs]
+            )
             transform, fitted = fold_fit.transform, fold_fit.fitted
             x_in = transform.apply(x_test)
             preds = [predict(fi.encoder, x_in, fi.columns) for fi in fitted]
             training = fitted[0].record
-        return FoldRecord(test, training, predicted_subsets=np.stack(preds),
-                          subset_keys=np.array([f"{n}|{kind}|{d}".encode() for n, kind, d, _ in subs]),
-                          subset_sizes=np.array([int(m.sum()) for *_, m in subs])).timed(time.perf_counter() - t0)
+        return FoldRecord(
+            test,
+            training,
+            predicted_subsets=np.stack(preds),
+            subset_keys=np.array([f"{n}|{kind}|{d}".encode() for n, kind, d, _ in subs]),
+            subset_sizes=np.array([int(m.sum()) for *_, m in subs]),
+        ).timed(time.perf_counter() - t0)
 
     def run(self, executor=None):
         """Every (scheme, model, repeat) over the same folds, then the final model: a :class:`RunOutcome`.
@@ -320,13 +389,21 @@ class Runner:
             prefix = member_prefix(k)
             params.update({prefix + name: v for name, v in net.state_dict().items()})
             if self.cfg.architecture.head == "readout":
-                params.update({f"{prefix}head.{name}": backend.to_numpy(v).copy()
-                               for name, v in member.layers[-1].params.items()})
-        ck = self._checkpoint(strategy, params,
-                              {"stage": "final", "finetune_stop": rec.stop, "samples": int(n),
-                               **({"l2_chosen": float(rec.l2_chosen)} if rec.l2_chosen is not None else {})},
-                              {"finetune_losses": rec.finetune_losses, "input_mean": transform.mean,
-                               "input_sd": transform.sd}, self.wirings.of_pool(rows))
+                params.update(
+                    {f"{prefix}head.{name}": backend.to_numpy(v).copy() for name, v in member.layers[-1].params.items()}
+                )
+        ck = self._checkpoint(
+            strategy,
+            params,
+            {
+                "stage": "final",
+                "finetune_stop": rec.stop,
+                "samples": int(n),
+                **({"l2_chosen": float(rec.l2_chosen)} if rec.l2_chosen is not None else {}),
+            },
+            {"finetune_losses": rec.finetune_losses, "input_mean": transform.mean, "input_sd": transform.sd},
+            self.wirings.of_pool(rows),
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(path, ck)
         return ck

@@ -2,6 +2,7 @@
 phenotype by a straight line (``eflux``), and ridge and a random forest on each sample's pFBA fluxes
 (``flux_ridge``, ``flux_forest``). E-Flux scales each reaction on the fold's training samples; the held-out
 samples are solved with that scaling and never shape it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,11 @@ from . import baselines
 
 EFLUX_DEFAULTS = EFluxSettings()  # frozen: one shared default
 
-WORDS = {"eflux": "E-Flux biomass flux, calibrated", "flux_ridge": "ridge on pFBA fluxes",
-         "flux_forest": "random forest on pFBA fluxes"}
+WORDS = {
+    "eflux": "E-Flux biomass flux, calibrated",
+    "flux_ridge": "ridge on pFBA fluxes",
+    "flux_forest": "random forest on pFBA fluxes",
+}
 
 
 def linear_levels(log_levels) -> np.ndarray:
@@ -21,8 +25,9 @@ def linear_levels(log_levels) -> np.ndarray:
     return np.maximum(np.power(2.0, np.asarray(log_levels, dtype=np.float64)) - 1.0, 0.0)
 
 
-def fold_fluxes(model, gene_ids, log_levels, train, settings: EFluxSettings = EFLUX_DEFAULTS,
-                gene_order=None) -> FluxResult:
+def fold_fluxes(
+    model, gene_ids, log_levels, train, settings: EFluxSettings = EFLUX_DEFAULTS, gene_order=None
+) -> FluxResult:
     """E-Flux of every row of ``log_levels`` (samples x ``gene_ids``; NaN: a gene the data lack), each reaction
     scaled by its maximum over the rows ``train`` (None: every row). ``gene_order`` (a permutation of the measured
     genes) relabels the data's genes before the rules read them: the null in which the gene -> reaction mapping
@@ -55,8 +60,9 @@ def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_trai
     if name not in ("flux_ridge", "flux_forest"):
         raise ValueError(f"flux baseline must be one of {', '.join(FLUX_BASELINES)}, got {name!r}")
     x_train, x_test = flux_features(fluxes, train, test, name)
-    return baselines.fit_predict("ridge" if name == "flux_ridge" else "random_forest", x_train, y_train,
-                                 groups_train, x_test, seed)
+    return baselines.fit_predict(
+        "ridge" if name == "flux_ridge" else "random_forest", x_train, y_train, groups_train, x_test, seed
+    )
 
 
 def flux_features(fluxes: FluxResult, train, test, who: str = "flux features") -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ for them, how the networks were trained, their link weights) and that record as 
 On disk a record is flat: each array a dataset, the training record's fields beside the fold's own (the
 layout of every earlier version, so a run folder made before the record was a class resumes), ``stop`` and
 ``flux_failed`` as attributes, the reconstruction's numbers as a group's attributes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -34,6 +35,7 @@ class FoldRecord:
     (``wiring_nodes``, ``wiring_links``), strategy C's held-out ``reconstruction`` (its metrics) and
     ``recon_sample`` (observed and reconstructed values, 2 × up to 2,000), a flux baseline's ``flux_failed``
     (samples whose fluxes could not be computed)."""
+
     test: np.ndarray
     training: TrainingRecord = field(default_factory=TrainingRecord)
     predicted: np.ndarray | None = None
@@ -79,6 +81,7 @@ def write_fold(path, rec: FoldRecord):
                     f.attrs[k] = v
                 else:
                     f.create_dataset(k, data=np.asarray(v))
+
     write_atomically(path, write)
 
 
@@ -91,8 +94,10 @@ def read_fold(path) -> FoldRecord:
         raise ValueError(f"{path}: corrupt fold state ({e}); delete it to recompute that fold") from None
     unknown = set(flat) - set(_TRAINING) - set(_FOLD)
     if unknown or "test" not in flat:
-        raise ValueError(f"{path}: not a fold record of this version (fields {', '.join(sorted(unknown)) or 'test'}"
-                         f" {'unknown' if unknown else 'missing'}); delete the run's state/ folder to recompute")
+        raise ValueError(
+            f"{path}: not a fold record of this version (fields {', '.join(sorted(unknown)) or 'test'}"
+            f" {'unknown' if unknown else 'missing'}); delete the run's state/ folder to recompute"
+        )
     for k in _TEXT:
         if k in flat:
             flat[k] = str(flat[k])

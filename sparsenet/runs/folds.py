@@ -3,6 +3,7 @@
 Grouped folds keep every sample of a group (a project, a condition) in one fold, so
 replicates of one condition cannot sit on both sides of a split.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,17 +67,23 @@ def check_trainable(ds, schemes, k: int, group_by: str | None = None) -> None:
     for j, col in enumerate(ds.target_columns):
         y = ds.y[:, j][np.isfinite(ds.y[:, j])]
         if np.unique(y).size < 2:
-            raise ValueError(f"{where}phenotype column {col!r} has {'one value' if y.size else 'no value'}"
-                             f"{f' ({y[0]:g})' if y.size else ''} in all {y.size} labelled samples: nothing to learn "
-                             "or score; choose another --phenotype (or check --keep-zero and --na-values)")
+            raise ValueError(
+                f"{where}phenotype column {col!r} has {'one value' if y.size else 'no value'}"
+                f"{f' ({y[0]:g})' if y.size else ''} in all {y.size} labelled samples: nothing to learn "
+                "or score; choose another --phenotype (or check --keep-zero and --na-values)"
+            )
     for scheme in schemes:
         if scheme in ("grouped", "lopo") and ds.groups is not None:
             names = set(ds.groups)
             if len(names) < 2:
-                raise ValueError(f"{where}column {group_by or 'of --group-by'!r} has one group ({next(iter(names))!r}) "
-                                 f"among the {n} labelled samples: {scheme} CV holds out whole groups and needs at "
-                                 "least 2; group by another column (--group-by) or use --cv kfold")
+                raise ValueError(
+                    f"{where}column {group_by or 'of --group-by'!r} has one group ({next(iter(names))!r}) "
+                    f"among the {n} labelled samples: {scheme} CV holds out whole groups and needs at "
+                    "least 2; group by another column (--group-by) or use --cv kfold"
+                )
         need = MIN_PER_FOLD * (2 if scheme == "lopo" else min(k, n if scheme == "kfold" else k))
         if n < max(need, 2 * MIN_PER_FOLD):
-            raise ValueError(f"{where}{n} labelled samples: too few for {scheme} CV with {k} folds (at least "
-                             f"{max(need, 2 * MIN_PER_FOLD)}); label more samples or lower --folds")
+            raise ValueError(
+                f"{where}{n} labelled samples: too few for {scheme} CV with {k} folds (at least "
+                f"{max(need, 2 * MIN_PER_FOLD)}); label more samples or lower --folds"
+            )

@@ -13,6 +13,7 @@ Zeros are written as zeros: the L2 penalty pulls a link the data do not use towa
 fine-tuning is round-off. A weight is written as 0 when its magnitude is below ``ZERO_TOLERANCE``
 times the largest magnitude in its layer (per network, before averaging).
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,13 @@ def member_parameters(ck) -> list:
     out = []
     for k in range(k_members):
         prefix = member_prefix(k)
-        out.append({name[len(prefix):]: np.asarray(v, float) for name, v in ck.params.items()
-                    if name.startswith(prefix) and (k or not name.startswith("member"))})
+        out.append(
+            {
+                name[len(prefix) :]: np.asarray(v, float)
+                for name, v in ck.params.items()
+                if name.startswith(prefix) and (k or not name.startswith("member"))
+            }
+        )
     return out
 
 
@@ -60,8 +66,10 @@ def link_table(ck) -> dict:
     pp, gp = m.protein_phenotype.tocsr(), m.gene_protein.tocsr()
     identity = is_identity(gp)
     rows = np.repeat(np.arange(pp.shape[0]), np.diff(pp.indptr))  # phenotype of each pp nonzero
-    genes_of = [(gp.indices[gp.indptr[p]:gp.indptr[p + 1]], np.arange(gp.indptr[p], gp.indptr[p + 1]))
-                for p in range(gp.shape[0])]
+    genes_of = [
+        (gp.indices[gp.indptr[p] : gp.indptr[p + 1]], np.arange(gp.indptr[p], gp.indptr[p + 1]))
+        for p in range(gp.shape[0])
+    ]
     link_kk, link_gene, link_gp = [], [], []
     for kk, p in enumerate(pp.indices):
         g, pos = genes_of[p]
@@ -91,8 +99,12 @@ def link_table(ck) -> dict:
         "phenotype": [m.phenotype_ids[r] for r in link_row],
         "phenotype_name": [(m.phenotype_names or m.phenotype_ids)[r] for r in link_row],
     }
-    for name, stack in (("gene_protein_weight", gp_w), ("protein_phenotype_weight", pp_w),
-                        ("gene_phenotype_weight", eff), ("phenotype_bias", bias)):
+    for name, stack in (
+        ("gene_protein_weight", gp_w),
+        ("protein_phenotype_weight", pp_w),
+        ("gene_phenotype_weight", eff),
+        ("phenotype_bias", bias),
+    ):
         table[name], table[f"{name}_sd"] = _mean_sd(np.stack(stack))
     if readout:
         heads = np.stack(head)  # members x targets x nodes
@@ -110,10 +122,13 @@ def _identity_columns(masks) -> dict:
     pp = masks.protein_phenotype.tocsr()
     nodes = np.repeat(np.arange(pp.shape[0]), np.diff(pp.indptr))
     names = masks.phenotype_names or masks.phenotype_ids
-    return {"gene": [masks.gene_ids[g] for g in pp.indices],
-            "gene_name": [masks.gene_label(int(g)) for g in pp.indices],
-            "protein": [masks.protein_ids[g] for g in pp.indices], "phenotype": [masks.phenotype_ids[r] for r in nodes],
-            "phenotype_name": [names[r] for r in nodes]}
+    return {
+        "gene": [masks.gene_ids[g] for g in pp.indices],
+        "gene_name": [masks.gene_label(int(g)) for g in pp.indices],
+        "protein": [masks.protein_ids[g] for g in pp.indices],
+        "phenotype": [masks.phenotype_ids[r] for r in nodes],
+        "phenotype_name": [names[r] for r in nodes],
+    }
 
 
 def run_link_table(folder) -> dict:
@@ -126,29 +141,36 @@ def run_link_table(folder) -> dict:
     folder = Path(folder)
     report_file = folder / "report.json"
     if not report_file.exists():
-        raise ValueError(f"{folder}: no report.json; give a finished run folder of sparsenet train or control, "
-                         "or its model.h5")
+        raise ValueError(
+            f"{folder}: no report.json; give a finished run folder of sparsenet train or control, or its model.h5"
+        )
     report = json.loads(report_file.read_text())
     masks = read_masks(report["masks"]["file"])
     if mask_fingerprint(masks) != report["masks"]["fingerprint"]:
         raise ValueError(f"{report['masks']['file']}: not the masks {folder} was trained with (fingerprint differs)")
     settings = report["settings"]
     if settings.get("wiring"):
-        raise ValueError(f"{folder}: every fold has its own wiring (--wiring "
-                         f"{settings['wiring']['kind']}), so links do "
-                         f"not line up across folds; give {folder / 'model.h5'} for the final model's links")
+        raise ValueError(
+            f"{folder}: every fold has its own wiring (--wiring "
+            f"{settings['wiring']['kind']}), so links do "
+            f"not line up across folds; give {folder / 'model.h5'} for the final model's links"
+        )
     scheme = settings["cv"][0]
     strategy = report.get("control", {}).get("strategy") or next(
-        (s for s in ("C", "B") if s in settings["strategies"]), settings["strategies"][0])
+        (s for s in ("C", "B") if s in settings["strategies"]), settings["strategies"][0]
+    )
     columns = list(next(iter(report["results"].values()))["phenotypes"])
     folds = sorted((folder / "state").glob(f"{scheme}-{strategy}-s*-fold*.h5"))
     weights = [read_fold(f).link_weights for f in folds]
     weights = [w for w in weights if w is not None]
     if not weights:
-        raise ValueError(f"{folder}: its folds kept no link weights (strategy A, gene -> protein rules, or a run "
-                         "from before sparsenet kept them)")
-    table = link_table(load_checkpoint(folder / "model.h5")) if (folder / "model.h5").exists() else \
-        _identity_columns(masks)
+        raise ValueError(
+            f"{folder}: its folds kept no link weights (strategy A, gene -> protein rules, or a run "
+            "from before sparsenet kept them)"
+        )
+    table = (
+        link_table(load_checkpoint(folder / "model.h5")) if (folder / "model.h5").exists() else _identity_columns(masks)
+    )
     every = np.concatenate(weights).astype(np.float64)  # (fold networks, targets, links)
     for k in range(every.shape[0]):  # round-off of links the penalty pulled to 0 is 0, per network, as below
         for t in range(every.shape[1]):
@@ -159,9 +181,13 @@ def run_link_table(folder) -> dict:
     percentiles = {}
     for kind in kinds:
         draws = [read_fold(f) for f in sorted((folder / "state").glob(f"{scheme}-null-{kind}-s*-fold*.h5"))]
-        null_nodes = [np.repeat(np.arange(m.protein_phenotype.shape[0]), np.diff(m.protein_phenotype.tocsr().indptr))
-                      for m in (read_masks(folder / "null_masks" / f"{kind}-{d:03d}.h5")
-                                for d in range(len(draws[0].link_weights_draws)))]
+        null_nodes = [
+            np.repeat(np.arange(m.protein_phenotype.shape[0]), np.diff(m.protein_phenotype.tocsr().indptr))
+            for m in (
+                read_masks(folder / "null_masks" / f"{kind}-{d:03d}.h5")
+                for d in range(len(draws[0].link_weights_draws))
+            )
+        ]
         pairs = [(rec.link_weights_draws[d], null_nodes[d]) for rec in draws for d in range(len(null_nodes))]
         percentiles[kind] = null_percentiles(mean, nodes, pairs)
     for t, col in enumerate(columns):
@@ -249,13 +275,15 @@ def gene_table(table: dict) -> dict:
     index = {g: i for i, g in enumerate(genes)}
     row = np.array([index[g] for g in table["gene"]])
     names = {g: n for g, n in zip(table["gene"], table.get("gene_name", [""] * len(row)), strict=True)}
-    weight_cols = [c for c in table if c.startswith("weight_over_folds [")] or \
-        [c for c in table if c.startswith("gene_to_target [")] or [c for c in table if c.startswith("weight_mean")]
-    out = {"gene": genes, "gene_name": [names[g] for g in genes],
-           "links": np.bincount(row, minlength=len(genes))}
+    weight_cols = (
+        [c for c in table if c.startswith("weight_over_folds [")]
+        or [c for c in table if c.startswith("gene_to_target [")]
+        or [c for c in table if c.startswith("weight_mean")]
+    )
+    out = {"gene": genes, "gene_name": [names[g] for g in genes], "links": np.bincount(row, minlength=len(genes))}
     first = None
     for c in weight_cols:
-        target = c[c.index("["):] if "[" in c else ""
+        target = c[c.index("[") :] if "[" in c else ""
         w = np.abs(np.asarray(table[c], dtype=np.float64))
         w = np.where(np.isfinite(w), w, 0.0)
         total = np.bincount(row, weights=w, minlength=len(genes))
@@ -264,8 +292,9 @@ def gene_table(table: dict) -> dict:
         same = f"folds_same_sign {target}"
         if same in table:
             agree = np.bincount(row, weights=w * np.asarray(table[same], float), minlength=len(genes))
-            out[f"folds_same_sign {target}".strip()] = np.where(total > 0, agree / np.where(total > 0, total, 1),
-                                                                np.nan)
+            out[f"folds_same_sign {target}".strip()] = np.where(
+                total > 0, agree / np.where(total > 0, total, 1), np.nan
+            )
         for col in [x for x in table if x.startswith("null_percentile_") and x.endswith(target)]:
             strongest = np.full(len(genes), -1.0)
             pct = np.full(len(genes), np.nan)
@@ -292,14 +321,17 @@ def links_of(source, by: str = "link") -> tuple[dict, str, str]:
     if source.is_dir():
         table = run_link_table(source)
         nulls = [c.split(" ")[0].removeprefix("null_percentile_") for c in table if c.startswith("null_percentile_")]
-        how = (f"weights over {int(table['fold_networks'][0])} fold networks (mean, sd, share of the same sign)"
-               + (f", percentiles under the null wirings ({', '.join(dict.fromkeys(nulls))})" if nulls else ""))
+        how = f"weights over {int(table['fold_networks'][0])} fold networks (mean, sd, share of the same sign)" + (
+            f", percentiles under the null wirings ({', '.join(dict.fromkeys(nulls))})" if nulls else ""
+        )
     else:
         ck = load_checkpoint(source)
         table = link_table(ck)
         k = int(ck.config.get("ensemble", 1))
-        how = (f"weights are the mean{' and sd' if k > 1 else ''} over {k} network{'s' if k > 1 else ''}, |w| below "
-               f"{ZERO_TOLERANCE:g} of its layer's largest written as 0")
+        how = (
+            f"weights are the mean{' and sd' if k > 1 else ''} over {k} network{'s' if k > 1 else ''}, |w| below "
+            f"{ZERO_TOLERANCE:g} of its layer's largest written as 0"
+        )
     if by == "gene":
         return gene_table(table), "genes, strongest first", how
     return table, "links", how

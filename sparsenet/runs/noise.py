@@ -1,6 +1,7 @@
 """The paper's robustness experiment (Fig. 1F): p % multiplicative Gaussian noise on p % of the
 samples, in the pre-training pool or the fine-tuning pairs; seeded per sample, so a sample is
 equally noisy whichever fold reads it."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ the same plan gives the same numbers however it is executed, and a lost worker o
 interrupted run loses no finished fit: the fit is run again (Dask reschedules it, or ``--resume``
 skips what is on disk).
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,6 +25,7 @@ from .folds import make_folds
 class FoldSource(Protocol):
     """What a plan runs (``runs.crossval.Runner``, the one runner, is its only kind): a data set and
     configuration whose fits are ``(scheme, model, fold, repeat)``, each run by ``run_fold``, and a final model."""
+
     ds: object
     cfg: object
 
@@ -38,6 +40,7 @@ class FoldSource(Protocol):
 class Fit:
     """One held-out fold of one model (an ``config.model_keys.Model``) at one network seed, of the plan's
     ``run``-th runner."""
+
     run: int
     scheme: str
     model: object
@@ -55,6 +58,7 @@ class PlanOutcome:
     """What :meth:`Executor.run` returns: per runner of the plan, its results
     (``{(scheme, model, repeat): [record per fold]}``) and its final checkpoint (None without one); the wall
     time."""
+
     results: list
     finals: list
     seconds: float
@@ -73,8 +77,10 @@ class Plan:
                 folds = make_folds(runner.ds, scheme, cfg.folds, cfg.seed)
                 for repeat in range(cfg.seeds):
                     for model in runner.models():
-                        self.fits += [Fit(r, scheme, model, repeat, f, tuple(int(i) for i in test))
-                                      for f, test in enumerate(folds)]
+                        self.fits += [
+                            Fit(r, scheme, model, repeat, f, tuple(int(i) for i in test))
+                            for f, test in enumerate(folds)
+                        ]
         self.finals = [r for r, runner in enumerate(self.runners) if runner.cfg.final_model]
 
     @property
@@ -131,8 +137,9 @@ class Executor:
         self.client = self.cluster = None
         self.threads = None
         if (scheduler or workers) and not _has_distributed():
-            raise ValueError("fanning fits out needs Dask: pip install 'dask[distributed]' (or run without "
-                             "--workers/--scheduler)")
+            raise ValueError(
+                "fanning fits out needs Dask: pip install 'dask[distributed]' (or run without --workers/--scheduler)"
+            )
         if scheduler:
             self.client = _connect(scheduler)
         elif workers:
@@ -142,8 +149,14 @@ class Executor:
             self.threads = max(1, (os.cpu_count() or 1) // workers)
             share = str(self.threads)
             env = {"NUMBA_NUM_THREADS": share, "LOKY_MAX_CPU_COUNT": share}  # BLAS: limited per task
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR, env=env)
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                env=env,
+            )
             self.client = Client(self.cluster)
 
     @property
@@ -202,11 +215,13 @@ class Executor:
         runners = [self.client.scatter(r, broadcast=True, hash=False) for r in plan.runners]
         futures = {}
         for fit in plan.fits:
-            futures[self.client.submit(run_fit, runners[fit.run], fit, self.threads, key=fit.name, pure=False,
-                                       retries=1)] = ("fit", fit)
+            futures[
+                self.client.submit(run_fit, runners[fit.run], fit, self.threads, key=fit.name, pure=False, retries=1)
+            ] = ("fit", fit)
         for r in plan.finals:
-            futures[self.client.submit(run_final, runners[r], self.threads, key=f"run{r}-final", pure=False,
-                                       retries=1)] = ("final", r)
+            futures[
+                self.client.submit(run_final, runners[r], self.threads, key=f"run{r}-final", pure=False, retries=1)
+            ] = ("final", r)
         records, done, total = {}, 0, len(futures)
         label = f"fits on {self.description}"
         try:
@@ -239,5 +254,7 @@ def _connect(address: str):
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as e:
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot reach the Dask scheduler at {address!r} ({why[:160]}); check the address "
-                         "(tcp://HOST:8786) or run locally with --workers N") from None
+        raise ValueError(
+            f"cannot reach the Dask scheduler at {address!r} ({why[:160]}); check the address "
+            "(tcp://HOST:8786) or run locally with --workers N"
+        ) from None

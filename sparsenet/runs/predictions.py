@@ -1,5 +1,6 @@
 """``sparsenet predict`` as a function: a trained model's predictions for an expression file, with an
 interval from the model's held-out residuals, the networks' spread and a flag for unusual samples."""
+
 from __future__ import annotations
 
 import csv
@@ -14,6 +15,7 @@ from ..stats.intervals import DEFAULT_LEVEL, check_level, interval_of, unusual
 @dataclass
 class Predictions:
     """Predictions of one model for one data file (``csv()`` is what ``sparsenet predict`` writes)."""
+
     sample_ids: list
     target_columns: list
     targets: list
@@ -56,15 +58,19 @@ class Predictions:
         """What the columns are, in one sentence."""
         parts = [f"the mean of {self.networks} networks" if self.networks > 1 else "one network's prediction"]
         if self.half_width is not None:
-            parts.append(f"a {100 * self.level:g} % interval from the cross-validation's held-out residuals "
-                         f"(+- {', '.join(f'{h:.3g}' for h in self.half_width)})")
+            parts.append(
+                f"a {100 * self.level:g} % interval from the cross-validation's held-out residuals "
+                f"(+- {', '.join(f'{h:.3g}' for h in self.half_width)})"
+            )
         else:
             parts.append("no interval (a model trained before sparsenet 0.2 keeps no held-out residuals: train again)")
         if self.sd is not None:
             parts.append("the networks' sd (their spread, not an error bar)")
         if self.clipped:
-            parts.append(f"{self.clipped} lower bound{'s' if self.clipped != 1 else ''} raised to the phenotype's "
-                         "floor (a growth rate is never below 0)")
+            parts.append(
+                f"{self.clipped} lower bound{'s' if self.clipped != 1 else ''} raised to the phenotype's "
+                "floor (a growth rate is never below 0)"
+            )
         n = sum(bool(f) for f in self.flags)
         parts.append(f"{n} sample{'s' if n != 1 else ''} flagged (the flag column says why)")
         return ", ".join(parts)
@@ -77,8 +83,10 @@ class Predictions:
         for c, t in zip(self.target_columns, self.targets, strict=True):
             header.append(f"{c} [{t}] predicted")
             if self.half_width is not None:
-                header += [f"{c} lower ({pct} interval from held-out residuals)",
-                           f"{c} upper ({pct} interval from held-out residuals)"]
+                header += [
+                    f"{c} lower ({pct} interval from held-out residuals)",
+                    f"{c} upper ({pct} interval from held-out residuals)",
+                ]
             if self.sd is not None:
                 header.append(f"{c} sd over {self.networks} networks (spread, not an error bar)")
         header.append("flag (why to doubt this prediction)")
@@ -97,8 +105,19 @@ class Predictions:
         return buf.getvalue()
 
 
-def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=None, level=DEFAULT_LEVEL,
-                 device="cpu", na_values=None, gene_ids="auto", duplicates="mean") -> Predictions:
+def predict_file(
+    checkpoint,
+    data,
+    *,
+    reference=None,
+    orientation="auto",
+    masks=None,
+    level=DEFAULT_LEVEL,
+    device="cpu",
+    na_values=None,
+    gene_ids="auto",
+    duplicates="mean",
+) -> Predictions:
     """Predict every sample of ``data`` with the model in ``checkpoint`` (see ``sparsenet predict --help``)."""
     from .. import backend
     from ..data.checks import data_checks
@@ -114,8 +133,9 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     if masks is not None:
         check_same_masks(ck, masks, checkpoint)
     vocabulary = GeneVocabulary(ck.masks)
-    expr, read_warnings = said_while(read_expression, data, vocabulary.labels(), orientation, na_values or NA_VALUES,
-                                     ck.normalisation.transform)  # the model's own transform (log2p1 if trained so)
+    expr, read_warnings = said_while(
+        read_expression, data, vocabulary.labels(), orientation, na_values or NA_VALUES, ck.normalisation.transform
+    )  # the model's own transform (log2p1 if trained so)
     expr, mapping = resolve_expression_genes(expr, ck.masks, gene_ids, duplicates, vocabulary)
     alignment = align(expr.gene_ids, ck.masks.gene_ids, expr.path)
     stored = ck.normalisation
@@ -143,9 +163,11 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     chunks, flags = [], []
     data_coverage = float(np.mean(source.present[linked])) if linked.any() else 1.0
     if data_coverage < MIN_GENE_SHARE:  # as the estimator's min_gene_share: predictions from few genes are guesses
-        raise DataError(f"{data}: it gives {100 * data_coverage:.0f} % of the {int(linked.sum())} genes the model "
-                        f"links to a phenotype, below {100 * MIN_GENE_SHARE:.0f} %: predictions would rest on few "
-                        "genes; give the genes the model was trained on (check the gene IDs or symbols)")
+        raise DataError(
+            f"{data}: it gives {100 * data_coverage:.0f} % of the {int(linked.sum())} genes the model "
+            f"links to a phenotype, below {100 * MIN_GENE_SHARE:.0f} %: predictions would rest on few "
+            "genes; give the genes the model was trained on (check the gene IDs or symbols)"
+        )
     for a in range(0, expr.n_samples, 10000):
         x = transform.apply(source.take(np.arange(a, min(a + 10000, expr.n_samples))))
         chunks.append(member_predictions(encoder, x, columns))
@@ -155,14 +177,30 @@ def predict_file(checkpoint, data, *, reference=None, orientation="auto", masks=
     floor = phenotype_floor(ck.target_columns, ck.targets)
     mean = members.mean(axis=0)
     for i in range(mean.shape[0]):  # a prediction outside the phenotype's range is flagged, never silent
-        below = [f"{c} below {floor[j]:g}" for j, c in enumerate(ck.target_columns)
-                 if np.isfinite(floor[j]) and mean[i, j] < floor[j]]
+        below = [
+            f"{c} below {floor[j]:g}"
+            for j, c in enumerate(ck.target_columns)
+            if np.isfinite(floor[j]) and mean[i, j] < floor[j]
+        ]
         if below:
             said = f"predicted {', '.join(below)}, outside the phenotype's range"
             flags[i] = f"{flags[i]}; {said}" if flags[i] else said
-    return Predictions(list(expr.sample_ids), list(ck.target_columns), list(ck.targets), mean,
-                       members.std(axis=0, ddof=1) if k > 1 else None, interval_of(ck, level), level, flags, k, how,
-                       alignment.summary(), mapping.sentence(), checks, floor)
+    return Predictions(
+        list(expr.sample_ids),
+        list(ck.target_columns),
+        list(ck.targets),
+        mean,
+        members.std(axis=0, ddof=1) if k > 1 else None,
+        interval_of(ck, level),
+        level,
+        flags,
+        k,
+        how,
+        alignment.summary(),
+        mapping.sentence(),
+        checks,
+        floor,
+    )
 
 
 def phenotype_floor(columns, targets) -> np.ndarray:
@@ -170,8 +208,12 @@ def phenotype_floor(columns, targets) -> np.ndarray:
     growth or biomass), else NaN (a flux may run either way)."""
     from ..data.phenotypes import mentions_growth
 
-    return np.array([0.0 if mentions_growth(str(c)) or "biomass" in str(t).lower() else np.nan
-                     for c, t in zip(columns, targets, strict=True)])
+    return np.array(
+        [
+            0.0 if mentions_growth(str(c)) or "biomass" in str(t).lower() else np.nan
+            for c, t in zip(columns, targets, strict=True)
+        ]
+    )
 
 
 @dataclass
@@ -179,6 +221,7 @@ class ClassPredictions:
     """Class probabilities for a table's samples from a pathway classifier (``classifier.h5``): per sample the
     probability of every class, the most probable class, and the share of the model's wired features the table
     holds (a feature it lacks is taken at the training mean); ``flag`` says why a prediction deserves doubt."""
+
     sample_ids: list
     classes: list
     probabilities: np.ndarray
@@ -190,17 +233,32 @@ class ClassPredictions:
         return [self.classes[i] for i in self.probabilities.argmax(axis=1)]
 
     def flags(self) -> list:
-        return ["" if p >= 0.999 else f"{100 * p:.0f} % of the model's wired features in the data"
-                for p in self.present]
+        return [
+            "" if p >= 0.999 else f"{100 * p:.0f} % of the model's wired features in the data" for p in self.present
+        ]
 
     def csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["sample_id", "predicted_class", *(f"probability {c}" for c in self.classes),
-                    "wired_features_present", "flag"])
+        w.writerow(
+            [
+                "sample_id",
+                "predicted_class",
+                *(f"probability {c}" for c in self.classes),
+                "wired_features_present",
+                "flag",
+            ]
+        )
         for i, s in enumerate(self.sample_ids):
-            w.writerow([s, self.predicted[i], *(f"{v:.6g}" for v in self.probabilities[i]),
-                        f"{self.present[i]:.3f}", self.flags()[i]])
+            w.writerow(
+                [
+                    s,
+                    self.predicted[i],
+                    *(f"{v:.6g}" for v in self.probabilities[i]),
+                    f"{self.present[i]:.3f}",
+                    self.flags()[i],
+                ]
+            )
         return buf.getvalue()
 
 
@@ -222,8 +280,10 @@ def predict_classes_file(model_path, data, *, orientation: str = "auto", device:
     present = np.isfinite(X[:, wired]).mean(axis=1) if wired.any() else np.ones(len(samples))
     few = np.flatnonzero(present < MIN_FEATURES_PRESENT)
     if few.size:
-        raise ValueError(f"{data}: {few.size} samples (like {samples[few[0]]!r}) hold under "
-                         f"{100 * MIN_FEATURES_PRESENT:.0f} % of the model's {int(wired.sum())} wired features "
-                         f"({100 * present[few[0]]:.0f} %); give the features the model was trained on")
+        raise ValueError(
+            f"{data}: {few.size} samples (like {samples[few[0]]!r}) hold under "
+            f"{100 * MIN_FEATURES_PRESENT:.0f} % of the model's {int(wired.sum())} wired features "
+            f"({100 * present[few[0]]:.0f} %); give the features the model was trained on"
+        )
     X = np.where(np.isfinite(X), X, model.mean[None, :])
     return ClassPredictions(samples, [str(c) for c in model.classes], model.predict_proba(X, device), present, notes)

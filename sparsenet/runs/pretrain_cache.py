@@ -1,6 +1,7 @@
 """Pre-trainings, cached on disk by everything they depend on (the pool's rows, seed, settings, noise, input
 transform, architecture and the masks' fingerprint), so folds, seeds, runs and workers that need the same
 pre-training share one; a killed pre-training resumes from its last checkpoint."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,14 @@ class PretrainCache:
     def key(self, rows, transform: InputTransform, seed: int, masks) -> str:
         noise = self.cfg.noise
         pool_noise = noise.percent if noise and noise.where in ("pretrain", "both") else None
-        what = [seed, asdict(self.cfg.pretrain), pool_noise, transform.how, asdict(self.cfg.architecture),
-                mask_fingerprint(masks)]
+        what = [
+            seed,
+            asdict(self.cfg.pretrain),
+            pool_noise,
+            transform.how,
+            asdict(self.cfg.architecture),
+            mask_fingerprint(masks),
+        ]
         return hashlib.sha256(rows.tobytes() + json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
     def get(self, rows, transform: InputTransform, seed: int, masks, linked, label: str = "", progress=None):
@@ -48,8 +55,11 @@ class PretrainCache:
             ck = load_checkpoint(partial)
             check_same_masks(ck, masks, partial)
             net.load_state_dict(ck.params)
-            resume = {"step": ck.progress["step"], "losses": ck.extra["losses"],
-                      "adam": {"m": ck.extra["adam_m"], "v": ck.extra["adam_v"], "t": ck.extra["adam_t"]}}
+            resume = {
+                "step": ck.progress["step"],
+                "losses": ck.extra["losses"],
+                "adam": {"m": ck.extra["adam_m"], "v": ck.extra["adam_v"], "t": ck.extra["adam_t"]},
+            }
             before = float(ck.progress.get("seconds", 0.0))
         t0 = time.perf_counter() - before
         total = -(-self.cfg.pretrain.samples // self.cfg.pretrain.batch)
@@ -58,16 +68,37 @@ class PretrainCache:
             progress(Stage("pretrain", label, step, total, loss))
 
         def on_checkpoint(s):
-            save_checkpoint(partial, self.checkpoint("C", net.state_dict(), {
-                "stage": "pretrain", "step": s["step"], "seconds": time.perf_counter() - t0},
-                {"losses": s["losses"], "adam_m": s["adam"]["m"], "adam_v": s["adam"]["v"], "adam_t": s["adam"]["t"]},
-                masks))
+            save_checkpoint(
+                partial,
+                self.checkpoint(
+                    "C",
+                    net.state_dict(),
+                    {"stage": "pretrain", "step": s["step"], "seconds": time.perf_counter() - t0},
+                    {
+                        "losses": s["losses"],
+                        "adam_m": s["adam"]["m"],
+                        "adam_v": s["adam"]["v"],
+                        "adam_t": s["adam"]["t"],
+                    },
+                    masks,
+                ),
+            )
 
-        losses = pretrain(net, TransformedSource(self.pool, transform), rows, self.cfg.pretrain, linked, seed, resume,
-                          on_step, on_checkpoint)
+        losses = pretrain(
+            net,
+            TransformedSource(self.pool, transform),
+            rows,
+            self.cfg.pretrain,
+            linked,
+            seed,
+            resume,
+            on_step,
+            on_checkpoint,
+        )
         seconds = time.perf_counter() - t0
         params = net.state_dict()
-        save_checkpoint(done, self.checkpoint("C", params, {"stage": "pretrained", "seconds": seconds},
-                                              {"losses": losses}, masks))
+        save_checkpoint(
+            done, self.checkpoint("C", params, {"stage": "pretrained", "seconds": seconds}, {"losses": losses}, masks)
+        )
         partial.unlink(missing_ok=True)
         return params, losses, seconds

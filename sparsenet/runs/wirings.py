@@ -1,6 +1,7 @@
 """The wirings a run's fits use: the masks file's, or (``--wiring ica``) each fit's own independent components
 of its pre-training pool; a control's null draws of either; the genes each links. Each is made once per run
 and kept (explicit caches, shipped with the runner to Dask workers)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,11 @@ class Wirings:
         key = hashlib.sha256(rows.tobytes()).hexdigest()
         if key not in self._by_pool:
             pool = np.asarray(self.ds.pretrain_source.take(spaced(rows)), dtype=np.float64)
-            self._by_pool[key] = ica_masks(pool - pool.mean(axis=0), self.ds.masks,
-                                           IcaSettings(components=w.components, seed=w.seed, min_genes=w.min_genes))
+            self._by_pool[key] = ica_masks(
+                pool - pool.mean(axis=0),
+                self.ds.masks,
+                IcaSettings(components=w.components, seed=w.seed, min_genes=w.min_genes),
+            )
         return self._by_pool[key]
 
     def nulls(self, kind: str, masks=None) -> list:

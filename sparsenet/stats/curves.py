@@ -13,6 +13,7 @@ every profile outside the held-out fold, whatever N is: what a lab with a few me
 and a compendium of profiles has. Each (N, draw) is scored as the CV is: its held-out predictions
 pooled over folds.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -75,8 +76,10 @@ def curve_metrics(y, records, groups=None) -> dict:
     pred = np.full((len(keys), n, k), np.nan)
     for rec in records:
         pred[:, np.asarray(rec.test, dtype=np.int64)] = np.asarray(rec.predicted_subsets)
-    return {key: [metrics.prediction_metrics(y[:, j], pred[i, :, j], groups) for j in range(k)]
-            for i, key in enumerate(keys)}
+    return {
+        key: [metrics.prediction_metrics(y[:, j], pred[i, :, j], groups) for j in range(k)]
+        for i, key in enumerate(keys)
+    }
 
 
 def mean_sizes(records) -> dict:
@@ -100,9 +103,16 @@ def curve_summary(ds, results: dict, models, scheme: str) -> dict:
         table = {}
         sizes = mean_sizes(results[(scheme, f"curve:{model}", 0)])
         for (label, kind, _draw), values in m.items():
-            entry = table.setdefault(f"{label}/{kind}", {"label": label, "kind": kind, "draws": 0,
-                                                          "samples": sizes[(label, kind)],
-                                                          **{c: {mm: [] for mm in METRICS} for c in ds.target_columns}})
+            entry = table.setdefault(
+                f"{label}/{kind}",
+                {
+                    "label": label,
+                    "kind": kind,
+                    "draws": 0,
+                    "samples": sizes[(label, kind)],
+                    **{c: {mm: [] for mm in METRICS} for c in ds.target_columns},
+                },
+            )
             entry["draws"] += 1
             for j, col in enumerate(ds.target_columns):
                 for mm in METRICS:
@@ -126,16 +136,17 @@ def curve_summary(ds, results: dict, models, scheme: str) -> dict:
                 entry = paired.setdefault(f"{label}/{kind}", {"label": label, "kind": kind, "differences": {}})
                 for j, col in enumerate(ds.target_columns):
                     for mm in METRICS:
-                        entry["differences"].setdefault(col, {}).setdefault(mm, []).append(
-                            values[j][mm] - base[j][mm])
+                        entry["differences"].setdefault(col, {}).setdefault(mm, []).append(values[j][mm] - base[j][mm])
             for entry in paired.values():
                 for per in entry["differences"].values():
                     for mm, d in per.items():
                         d = np.asarray(d, float)
                         better = -d if mm == "rmse" else d
-                        per[mm] = {"mean": _nanmean(d), "sd": _nansd(d),
-                                   "better_in": f"{int(np.sum(better > 0))}/{d.size}",
-                                   "beyond_spread": bool(d.size > 1 and np.all(better > 0)
-                                                         and _nanmean(better) > _nansd(d))}
+                        per[mm] = {
+                            "mean": _nanmean(d),
+                            "sd": _nansd(d),
+                            "better_in": f"{int(np.sum(better > 0))}/{d.size}",
+                            "beyond_spread": bool(d.size > 1 and np.all(better > 0) and _nanmean(better) > _nansd(d)),
+                        }
             out["paired_against_B"][model] = paired
     return out

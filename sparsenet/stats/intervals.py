@@ -17,6 +17,7 @@ A prediction is flagged when its sample is far from the training data (the dista
 sample, over the genes the masks link, beyond what a training sample has to its nearest one of another
 project, 95th percentile) or when the data cover few of those genes.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,18 +58,23 @@ def coverage(observed, predicted, groups, level: float = DEFAULT_LEVEL) -> dict:
         inside[mine] = r[mine] <= q
         widths[mine] = 2 * q
         per_group[str(name)] = {"samples": int(mine.sum()), "inside": float(inside[mine].mean()), "width": 2 * q}
-    return {"level": level, "samples": int(y.size), "groups": len(per_group),
-            "coverage": float(inside.mean()) if y.size else float("nan"),
-            "mean_width": float(widths.mean()) if y.size else float("nan"),
-            "rmse": float(np.sqrt(np.mean((y - p) ** 2))) if y.size else float("nan"),
-            "half_width_all": half_width(r, level), "per_group": per_group}
+    return {
+        "level": level,
+        "samples": int(y.size),
+        "groups": len(per_group),
+        "coverage": float(inside.mean()) if y.size else float("nan"),
+        "mean_width": float(widths.mean()) if y.size else float("nan"),
+        "rmse": float(np.sqrt(np.mean((y - p) ** 2))) if y.size else float("nan"),
+        "half_width_all": half_width(r, level),
+        "per_group": per_group,
+    }
 
 
 def nearest_distance(x, reference, exclude=None) -> np.ndarray:
     """Each row of ``x``'s root-mean-square distance to its nearest row of ``reference``; ``exclude[i]`` (bool
     over reference rows) leaves rows out for row i (its own project)."""
     x, ref = np.asarray(x, np.float64), np.asarray(reference, np.float64)
-    d2 = (x ** 2).sum(1)[:, None] + (ref ** 2).sum(1)[None, :] - 2 * x @ ref.T
+    d2 = (x**2).sum(1)[:, None] + (ref**2).sum(1)[None, :] - 2 * x @ ref.T
     d2 = np.maximum(d2, 0.0) / max(1, x.shape[1])
     if exclude is not None:
         d2 = np.where(exclude, np.inf, d2)
@@ -97,9 +103,12 @@ def residual_arrays(ds, results, cfg) -> dict | None:
 
             y, pred, _ = pooled(ds, records)
             groups = ds.groups if ds.groups is not None else [str(i) for i in range(len(y))]
-            return {"interval_observed": y, "interval_predicted": pred,
-                    "interval_groups": np.array([str(v).encode() for v in groups]),
-                    "interval_scheme": np.array(scheme.encode())}
+            return {
+                "interval_observed": y,
+                "interval_predicted": pred,
+                "interval_groups": np.array([str(v).encode() for v in groups]),
+                "interval_scheme": np.array(scheme.encode()),
+            }
     return None
 
 
@@ -118,13 +127,21 @@ def write_final_model(model_path, ck, ds, results, cfg, level: float = DEFAULT_L
     linked = linked_genes(ds.masks)
     x = input_transform_of(ck).apply(ds.inputs.take(ds.labelled))[:, linked].astype(np.float32)
     groups = [g.decode() for g in arrays["interval_groups"]]
-    ck.extra.update(arrays, distance_inputs=x, distance_genes=linked, far_distance=np.array(far_threshold(x, groups)),
-                    linked_coverage=np.array(float(np.mean(ds.inputs.present[linked])) if linked.any() else 1.0))
+    ck.extra.update(
+        arrays,
+        distance_inputs=x,
+        distance_genes=linked,
+        far_distance=np.array(far_threshold(x, groups)),
+        linked_coverage=np.array(float(np.mean(ds.inputs.present[linked])) if linked.any() else 1.0),
+    )
     save_checkpoint(model_path, ck)
-    out = {"scheme": arrays["interval_scheme"].item().decode(), "level": level,
-           "how": "prediction +- the level quantile of the absolute held-out residuals (split-conformal, CV "
-                  "residuals); coverage: each project held out in turn, q from the other projects' residuals",
-           "phenotypes": {}}
+    out = {
+        "scheme": arrays["interval_scheme"].item().decode(),
+        "level": level,
+        "how": "prediction +- the level quantile of the absolute held-out residuals (split-conformal, CV "
+        "residuals); coverage: each project held out in turn, q from the other projects' residuals",
+        "phenotypes": {},
+    }
     for j, col in enumerate(ds.target_columns):
         c = coverage(arrays["interval_observed"][:, j], arrays["interval_predicted"][:, j], groups, level)
         out["phenotypes"][col] = c
@@ -155,7 +172,8 @@ def unusual(ck, x_model: np.ndarray, coverage_of_data: float) -> list:
         if d[i] > far:
             why.append(f"far from the training data ({d[i]:.2f} > {far:.2f})")
         if coverage_of_data < trained - 1e-9:  # fewer of the linked genes than the model was trained with
-            why.append(f"{100 * coverage_of_data:.0f} % of the linked genes in the data (trained with "
-                       f"{100 * trained:.0f} %)")
+            why.append(
+                f"{100 * coverage_of_data:.0f} % of the linked genes in the data (trained with {100 * trained:.0f} %)"
+            )
         flags[i] = "; ".join(why)
     return flags

@@ -1,4 +1,5 @@
 """Prediction and reconstruction metrics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,9 +47,11 @@ def within_group_r(observed, predicted, groups, min_size: int = MIN_GROUP) -> di
         if ok.sum() >= min_size:
             pearsons.append(pearson(y[ok], p[ok]))
             spearmans.append(pearson(rankdata(y[ok]), rankdata(p[ok])))
+
     def mean(values):
         values = [v for v in values if np.isfinite(v)]  # a group whose predictions are all equal has no r
         return float(np.mean(values)) if values else float("nan")
+
     return {"within_group_r": mean(pearsons), "within_group_spearman": mean(spearmans), "groups_ranked": len(pearsons)}
 
 
@@ -57,10 +60,18 @@ def prediction_metrics(observed, predicted, groups=None) -> dict:
     (``within_group_r``; NaN without groups or without a group of ``MIN_GROUP`` samples)."""
     y = np.asarray(observed, float)
     n = int(np.isfinite(y).sum())
-    ranked = within_group_r(y, predicted, groups) if groups is not None else \
-        {"within_group_r": float("nan"), "within_group_spearman": float("nan"), "groups_ranked": 0}
-    return {"n": n, "pearson_r": pearson(y, predicted), "within_20_percent": within(y, predicted),
-            "rmse": rmse(y, predicted), **ranked}
+    ranked = (
+        within_group_r(y, predicted, groups)
+        if groups is not None
+        else {"within_group_r": float("nan"), "within_group_spearman": float("nan"), "groups_ranked": 0}
+    )
+    return {
+        "n": n,
+        "pearson_r": pearson(y, predicted),
+        "within_20_percent": within(y, predicted),
+        "rmse": rmse(y, predicted),
+        **ranked,
+    }
 
 
 def reconstruction_metrics(observed, reconstructed, training_mean) -> dict:
@@ -70,8 +81,10 @@ def reconstruction_metrics(observed, reconstructed, training_mean) -> dict:
     x, r = np.asarray(observed, float), np.asarray(reconstructed, float)
     mu = np.asarray(training_mean, float)
     sst = float(((x - mu) ** 2).sum())
-    return {"pearson_r": pearson((x - mu).ravel(), (r - mu).ravel()),
-            "r2": 1.0 - float(((x - r) ** 2).sum()) / sst if sst > 0 else float("nan")}
+    return {
+        "pearson_r": pearson((x - mu).ravel(), (r - mu).ravel()),
+        "r2": 1.0 - float(((x - r) ** 2).sum()) / sst if sst > 0 else float("nan"),
+    }
 
 
 def pca_reconstruction(train, observed, width: int) -> np.ndarray:

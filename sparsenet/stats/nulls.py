@@ -9,6 +9,7 @@ empirical p-value (1 + #draws at least as good) / (N + 1) (Davison & Hinkley 199
 good": r and % within 20 % at least as high, RMSE at least as low). Beside them the baselines on
 the same folds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,9 +17,17 @@ import numpy as np
 from . import metrics
 from .summary import METRICS, summarise
 
-HIGHER_IS_BETTER = {"pearson_r": True, "within_20_percent": True, "rmse": False, "within_group_r": True,
-                    "within_group_spearman": True, "roc_auc": True, "balanced_accuracy": True, "log_loss": False,
-                    "brier": False}
+HIGHER_IS_BETTER = {
+    "pearson_r": True,
+    "within_20_percent": True,
+    "rmse": False,
+    "within_group_r": True,
+    "within_group_spearman": True,
+    "roc_auc": True,
+    "balanced_accuracy": True,
+    "log_loss": False,
+    "brier": False,
+}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SIGNIFICANT = 0.05
 
@@ -43,16 +52,28 @@ def compare(real: float, null: np.ndarray, metric: str) -> dict:
     null = np.asarray(null, dtype=float)
     null = null[np.isfinite(null)]
     if not null.size:  # a metric the data cannot give (a within-group r without groups)
-        return {"real": real, "null_mean": float("nan"), "null_sd": float("nan"), "null_quantiles": {}, "rank": None,
-                "draws": 0, "draws_at_least_as_good": 0, "p": float("nan")}
+        return {
+            "real": real,
+            "null_mean": float("nan"),
+            "null_sd": float("nan"),
+            "null_quantiles": {},
+            "rank": None,
+            "draws": 0,
+            "draws_at_least_as_good": 0,
+            "p": float("nan"),
+        }
     better = HIGHER_IS_BETTER[metric]
     at_least = int(np.sum(null >= real) if better else np.sum(null <= real))
-    return {"real": real, "null_mean": float(np.mean(null)), "null_sd": float(np.std(null,
-                                                                                     ddof=1)) if null.size > 1 else 0.0,
-            "null_quantiles": {f"{q:g}": float(np.quantile(null, q)) for q in QUANTILES},
-            "rank": 1 + at_least if np.isfinite(real) else None,  # 1: better than every draw
-            "draws": int(null.size), "draws_at_least_as_good": at_least,
-            "p": (1 + at_least) / (null.size + 1)}
+    return {
+        "real": real,
+        "null_mean": float(np.mean(null)),
+        "null_sd": float(np.std(null, ddof=1)) if null.size > 1 else 0.0,
+        "null_quantiles": {f"{q:g}": float(np.quantile(null, q)) for q in QUANTILES},
+        "rank": 1 + at_least if np.isfinite(real) else None,  # 1: better than every draw
+        "draws": int(null.size),
+        "draws_at_least_as_good": at_least,
+        "p": (1 + at_least) / (null.size + 1),
+    }
 
 
 def control_summary(ds, results: dict, strategy: str, scheme: str, kinds, seeds: list) -> dict:
@@ -70,8 +91,9 @@ def control_summary(ds, results: dict, strategy: str, scheme: str, kinds, seeds:
                 null = np.mean([p[col][m] for p in per_seed], axis=0)  # each draw over the same seeds
                 entry["phenotypes"][col][m] = {**compare(real_value, null, m), "null_values": null.tolist()}
         if first.l2_chosen_draws is not None:
-            entry["l2_chosen_per_fold_and_draw"] = [np.asarray(r.l2_chosen_draws).tolist()
-                                                    for r in results[(scheme, f"null:{kind}", 0)]]
+            entry["l2_chosen_per_fold_and_draw"] = [
+                np.asarray(r.l2_chosen_draws).tolist() for r in results[(scheme, f"null:{kind}", 0)]
+            ]
         out["null_models"][kind] = entry
     return out
 
@@ -81,7 +103,11 @@ def verdict(entry: dict, col: str) -> str:
     r = entry["phenotypes"][col]["pearson_r"]
     w = entry["phenotypes"][col]["within_20_percent"]
     if r["p"] < SIGNIFICANT:
-        return (f"the real wiring beats its null in r (p = {r['p']:.3f}, rank {r['rank']} of {r['draws'] + 1}); "
-                f"% within 20 %: p = {w['p']:.3f}")
-    return (f"not shown to matter: {r['draws_at_least_as_good']} of {r['draws']} random wirings scored at least the "
-            f"real wiring's r (p = {r['p']:.3f}); % within 20 %: p = {w['p']:.3f}")
+        return (
+            f"the real wiring beats its null in r (p = {r['p']:.3f}, rank {r['rank']} of {r['draws'] + 1}); "
+            f"% within 20 %: p = {w['p']:.3f}"
+        )
+    return (
+        f"not shown to matter: {r['draws_at_least_as_good']} of {r['draws']} random wirings scored at least the "
+        f"real wiring's r (p = {r['p']:.3f}); % within 20 %: p = {w['p']:.3f}"
+    )

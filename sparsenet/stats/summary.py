@@ -1,6 +1,7 @@
 """A run's statistics, apart from writing them: each model's held-out predictions pooled over folds and
 scored (``summarise``), mean and sd over network seeds (``aggregate``), paired differences on the same folds
 (``paired``) and the comparisons a report makes (``comparisons``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,7 @@ def summarise(ds, records) -> dict:
     out = {"phenotypes": {}, "folds": len(records)}
     for j, col in enumerate(ds.target_columns):
         m = metrics.prediction_metrics(y[:, j], pred[:, j], ds.groups)
-        per_fold = [metrics.pearson(ds.y[np.asarray(r.test, int), j], np.asarray(r.predicted)[:, j])
-                    for r in records]
+        per_fold = [metrics.pearson(ds.y[np.asarray(r.test, int), j], np.asarray(r.predicted)[:, j]) for r in records]
         m["reaction"] = ds.targets[j]
         m["pearson_r_per_fold"] = per_fold
         p = pred[:, j][np.isfinite(pred[:, j])]
@@ -36,7 +36,8 @@ def summarise(ds, records) -> dict:
         if stuck >= 0.9:
             out.setdefault("warnings", []).append(
                 f"{col}: {100 * stuck:.0f} % of predictions are ~0: fine-tuning collapsed (softplus output stuck "
-                "at 0); try a smaller --finetune-lr")
+                "at 0); try a smaller --finetune-lr"
+            )
         out["phenotypes"][col] = m
     training = [r.training for r in records]
     stops = [str(t.stop) for t in training]
@@ -51,13 +52,16 @@ def summarise(ds, records) -> dict:
     rs = [r.reconstruction for r in records if r.reconstruction is not None]
     if rs:
         out["reconstruction_held_out"] = {
-            **{f"{k}_mean": float(np.nanmean([r[k] for r in rs])) for k in ("pearson_r", "r2", "pca_pearson_r",
-                                                                            "pca_r2")},
+            **{
+                f"{k}_mean": float(np.nanmean([r[k] for r in rs]))
+                for k in ("pearson_r", "r2", "pca_pearson_r", "pca_r2")
+            },
             "r2_per_fold": [float(r["r2"]) for r in rs],
             "pca_r2_per_fold": [float(r["pca_r2"]) for r in rs],
             "genes": "genes linked to at least one phenotype",
             "reference": "R² and r of deviations from the per-gene training mean; pca_*: PCA of the same width "
-                         "(one component per phenotype node) fitted on the same training pool"}
+            "(one component per phenotype node) fitted on the same training pool",
+        }
         out["pretrain_final_loss_mean"] = float(np.mean([t.pretrain_losses[-1] for t in training]))
     return out
 
@@ -70,10 +74,15 @@ def aggregate(per_seed: list) -> dict:
     """Mean and sd over seeds of each phenotype's metrics (``per_seed``: summarise() of each seed)."""
     out = {}
     for col in per_seed[0]["phenotypes"]:
-        vals = {m: [s["phenotypes"][col][m] for s in per_seed] for m in METRICS
-                if all(m in s["phenotypes"][col] for s in per_seed)}  # summaries from before a metric existed
-        out[col] = {m: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
-                        "per_seed": v} for m, v in vals.items()}
+        vals = {
+            m: [s["phenotypes"][col][m] for s in per_seed]
+            for m in METRICS
+            if all(m in s["phenotypes"][col] for s in per_seed)
+        }  # summaries from before a metric existed
+        out[col] = {
+            m: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "per_seed": v}
+            for m, v in vals.items()
+        }
     return out
 
 
@@ -87,11 +96,18 @@ def paired(a: list, b: list) -> dict:
             continue
         better = -d if m == "rmse" else d
         spread = max(a[m]["sd"], b[m]["sd"], float(np.std(d, ddof=1)) if d.size > 1 else 0.0)
-        out[m] = {"difference_mean": float(d.mean()), "difference_sd": float(np.std(d, ddof=1)) if d.size > 1 else 0.0,
-                  "better_in": f"{int((better > 0).sum())}/{d.size}",
-                  "verdict": "one seed: no verdict" if d.size < 2 else
-                             "better" if (better > 0).all() and better.mean() > spread else
-                             "worse" if (better < 0).all() and -better.mean() > spread else "within noise"}
+        out[m] = {
+            "difference_mean": float(d.mean()),
+            "difference_sd": float(np.std(d, ddof=1)) if d.size > 1 else 0.0,
+            "better_in": f"{int((better > 0).sum())}/{d.size}",
+            "verdict": "one seed: no verdict"
+            if d.size < 2
+            else "better"
+            if (better > 0).all() and better.mean() > spread
+            else "worse"
+            if (better < 0).all() and -better.mean() > spread
+            else "within noise",
+        }
     return out
 
 
@@ -108,6 +124,13 @@ def comparisons(ds, aggregated: dict) -> list:
                 best = max(bases, key=lambda m: models[m][col]["pearson_r"]["mean"])
                 pairs += [(n, best) for n in nets]
             for a, b in pairs:
-                rows.append({"scheme": scheme, "phenotype": col, "model": a, "against": b,
-                             **paired(models[a][col], models[b][col])})
+                rows.append(
+                    {
+                        "scheme": scheme,
+                        "phenotype": col,
+                        "model": a,
+                        "against": b,
+                        **paired(models[a][col], models[b][col]),
+                    }
+                )
     return rows

@@ -8,6 +8,7 @@ typed result. The command line only parses options, calls one of these and print
 >>> cfg = build_config("default", baselines="all")
 >>> result = train(load_data(DataOptions(), cfg), cfg, "runs/mine")     # doctest: +SKIP
 """
+
 from .crossvalidate import TrainResult, train
 from .flux_control import FluxControlResult, flux_control
 from .inputs import DataOptions, StudyData, load_data, prepare_out, read_masks_file, run_folder, run_plan
@@ -15,7 +16,25 @@ from .learning_curve import CurveResult, curve, curve_configs
 from .noise_robustness import NoiseResult, RobustnessResult, noise_wheres, robustness
 from .wiring_control import ControlResult, control
 
-__all__ = ["DataOptions", "StudyData", "load_data", "prepare_out", "read_masks_file", "run_folder", "run_plan", "train",
-           "TrainResult", "control", "ControlResult", "curve", "curve_configs", "CurveResult", "robustness",
-           "noise_wheres", "RobustnessResult", "NoiseResult",
-           "flux_control", "FluxControlResult"]
+__all__ = [
+    "DataOptions",
+    "StudyData",
+    "load_data",
+    "prepare_out",
+    "read_masks_file",
+    "run_folder",
+    "run_plan",
+    "train",
+    "TrainResult",
+    "control",
+    "ControlResult",
+    "curve",
+    "curve_configs",
+    "CurveResult",
+    "robustness",
+    "noise_wheres",
+    "RobustnessResult",
+    "NoiseResult",
+    "flux_control",
+    "FluxControlResult",
+]

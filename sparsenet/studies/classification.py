@@ -12,6 +12,7 @@ settings and seeds; the real wiring's mean AUC against theirs (``stats.nulls.com
 ties counts as at least as good). Node importances (``training.pathway_network.node_importance``) on the
 held-out samples of every fold, and each node's percentile among the same node's importance in the draws.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,9 +26,12 @@ from ..stats.nulls import compare
 from ..training.pathway_network import PathwayTraining, class_probabilities, fit_network, fit_stacked, node_importance
 
 BASELINES = ("logistic_all", "logistic_wiring", "forest", "majority")
-BASELINE_WORDS = {"logistic_all": "L2 logistic regression on all features (penalty by inner 5-fold CV)",
-                  "logistic_wiring": "L2 logistic regression on the wiring's features (penalty by inner CV)",
-                  "forest": "random forest, 500 trees", "majority": "the training folds' majority class"}
+BASELINE_WORDS = {
+    "logistic_all": "L2 logistic regression on all features (penalty by inner 5-fold CV)",
+    "logistic_wiring": "L2 logistic regression on the wiring's features (penalty by inner CV)",
+    "forest": "random forest, 500 trees",
+    "majority": "the training folds' majority class",
+}
 METRICS = ("roc_auc", "balanced_accuracy", "log_loss", "brier")
 
 
@@ -53,8 +57,10 @@ def encode_classes(y) -> tuple:
     y = np.asarray(y)
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
-        raise ClassificationError(f"the labels hold one class ({classes[0]!r} for all {y.size} samples): a "
-                                  "classifier needs two or more; check the label column")
+        raise ClassificationError(
+            f"the labels hold one class ({classes[0]!r} for all {y.size} samples): a "
+            "classifier needs two or more; check the label column"
+        )
     return classes, codes
 
 
@@ -64,8 +70,10 @@ def class_folds(codes, k: int, repeats: int, seed: int, groups=None) -> list:
 
     counts = np.bincount(codes)
     if groups is None and counts.min() < k:
-        raise ClassificationError(f"a class has {counts.min()} samples, fewer than the {k} folds: lower --folds to "
-                                  f"{max(2, int(counts.min()))} or gather more samples of that class")
+        raise ClassificationError(
+            f"a class has {counts.min()} samples, fewer than the {k} folds: lower --folds to "
+            f"{max(2, int(counts.min()))} or gather more samples of that class"
+        )
     if groups is not None:
         n_groups = len(set(np.asarray(groups, dtype=object).tolist()))
         if n_groups < k:
@@ -75,8 +83,9 @@ def class_folds(codes, k: int, repeats: int, seed: int, groups=None) -> list:
         if groups is None:
             split = StratifiedKFold(k, shuffle=True, random_state=seed + r).split(np.zeros(codes.size), codes)
         else:
-            split = StratifiedGroupKFold(k, shuffle=True, random_state=seed + r).split(np.zeros(codes.size), codes,
-                                                                                      groups)
+            split = StratifiedGroupKFold(k, shuffle=True, random_state=seed + r).split(
+                np.zeros(codes.size), codes, groups
+            )
         out.extend((np.sort(tr), np.sort(te)) for tr, te in split)
     return out
 
@@ -104,9 +113,12 @@ def class_metrics(codes, proba, n_classes: int) -> dict:
     else:
         auc = float(roc_auc_score(codes, proba, multi_class="ovr", labels=np.arange(n_classes)))
     onehot = np.eye(n_classes)[codes]
-    return {"roc_auc": auc, "balanced_accuracy": float(balanced_accuracy_score(codes, proba.argmax(axis=1))),
-            "log_loss": float(log_loss(codes, proba, labels=np.arange(n_classes))),
-            "brier": float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))}
+    return {
+        "roc_auc": auc,
+        "balanced_accuracy": float(balanced_accuracy_score(codes, proba.argmax(axis=1))),
+        "log_loss": float(log_loss(codes, proba, labels=np.arange(n_classes))),
+        "brier": float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),
+    }
 
 
 def wiring_features(levels) -> np.ndarray:
@@ -128,8 +140,14 @@ def baseline_probabilities(name: str, xtr, ytr, xte, n_classes: int, seed: int, 
         if name == "logistic_wiring":
             xtr, xte = xtr[:, features], xte[:, features]
         inner = min(5, int(np.bincount(ytr).min()))
-        model = LogisticRegressionCV(Cs=10, cv=max(2, inner), l1_ratios=(0.0,), max_iter=5000, scoring="neg_log_loss",
-                                     use_legacy_attributes=False)
+        model = LogisticRegressionCV(
+            Cs=10,
+            cv=max(2, inner),
+            l1_ratios=(0.0,),
+            max_iter=5000,
+            scoring="neg_log_loss",
+            use_legacy_attributes=False,
+        )
     else:
         raise ClassificationError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     model.fit(xtr, ytr)
@@ -138,8 +156,9 @@ def baseline_probabilities(name: str, xtr, ytr, xte, n_classes: int, seed: int, 
     return out
 
 
-def _wirings_on_fold(wirings, X, codes, n_classes, fold, settings: ClassificationSettings,
-                     stacked: bool = False) -> list:
+def _wirings_on_fold(
+    wirings, X, codes, n_classes, fold, settings: ClassificationSettings, stacked: bool = False
+) -> list:
     """Each wiring trained on one fold (``ensemble`` networks, seeds ``seed`` + k): per wiring its held-out
     probabilities and node importances (both the networks' mean) and each network's seconds. ``stacked``: the
     wirings' networks train as one (``fit_stacked``: the same gradients, one shared batch order, dropout
@@ -161,10 +180,10 @@ def _wirings_on_fold(wirings, X, codes, n_classes, fold, settings: Classificatio
             seconds.append(time.perf_counter() - start)
     out = []
     for i in range(len(wirings)):
-        mine = nets[i * e:(i + 1) * e]
+        mine = nets[i * e : (i + 1) * e]
         proba = np.mean([class_probabilities(net, xte, n_classes) for net in mine], axis=0)
         imp = [sum(parts) / e for parts in zip(*(node_importance(net, xte) for net in mine), strict=True)]
-        out.append((proba, imp, seconds[i * e:(i + 1) * e]))
+        out.append((proba, imp, seconds[i * e : (i + 1) * e]))
     return out
 
 
@@ -173,13 +192,17 @@ def _summary(per_fold: list) -> dict:
     for m in METRICS:
         values = np.array([f[m] for f in per_fold], dtype=float)
         ok = values[np.isfinite(values)]
-        out[m] = {"mean": float(ok.mean()) if ok.size else float("nan"),
-                  "sd": float(ok.std(ddof=1)) if ok.size > 1 else 0.0, "per_fold": values.tolist()}
+        out[m] = {
+            "mean": float(ok.mean()) if ok.size else float("nan"),
+            "sd": float(ok.std(ddof=1)) if ok.size > 1 else 0.0,
+            "per_fold": values.tolist(),
+        }
     return out
 
 
-def cross_validate(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), groups=None,
-                   progress=lambda msg: None) -> dict:
+def cross_validate(
+    X, y, levels, settings: ClassificationSettings = ClassificationSettings(), groups=None, progress=lambda msg: None
+) -> dict:
     """The network and every baseline on the same folds: per model its metrics (mean, sd, per fold), the
     network's seconds per fit, its held-out probabilities per fold, and its node importances averaged over
     folds (one array per level)."""
@@ -199,8 +222,10 @@ def cross_validate(X, y, levels, settings: ClassificationSettings = Classificati
         importance = imp if importance is None else [a + b for a, b in zip(importance, imp, strict=True)]
         models["network"].append(class_metrics(codes[fold[1]], proba, n_classes))
         held_out.append(proba.tolist())
-        progress(f"fold {i + 1}/{len(folds)}: network AUC {models['network'][-1]['roc_auc']:.3f} "
-                 f"({np.mean(secs):.2f} s a fit)")
+        progress(
+            f"fold {i + 1}/{len(folds)}: network AUC {models['network'][-1]['roc_auc']:.3f} "
+            f"({np.mean(secs):.2f} s a fit)"
+        )
     features = wiring_features(levels)
     baseline_seconds = {}
     for name in settings.baselines:
@@ -211,19 +236,36 @@ def cross_validate(X, y, levels, settings: ClassificationSettings = Classificati
             models[name].append(class_metrics(codes[fold[1]], proba, n_classes))
         baseline_seconds[name] = (time.perf_counter() - start) / len(folds)
         progress(f"{name}: AUC {np.nanmean([f['roc_auc'] for f in models[name]]):.3f}")
-    return {"classes": classes.tolist(), "samples": int(codes.size), "class_counts": np.bincount(codes).tolist(),
-            "codes": codes.tolist(),
-            "folds": [(tr.tolist(), te.tolist()) for tr, te in folds], "settings": asdict(settings),
-            "models": {name: _summary(per) for name, per in models.items()},
-            "network_seconds_per_fit": {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
-                                        "fits": len(seconds)},
-            "baseline_seconds_per_fold": baseline_seconds,
-            "importance": [(a / len(folds)).tolist() for a in importance], "held_out_probabilities": held_out,
-            "wiring_features": int(features.size)}
+    return {
+        "classes": classes.tolist(),
+        "samples": int(codes.size),
+        "class_counts": np.bincount(codes).tolist(),
+        "codes": codes.tolist(),
+        "folds": [(tr.tolist(), te.tolist()) for tr, te in folds],
+        "settings": asdict(settings),
+        "models": {name: _summary(per) for name, per in models.items()},
+        "network_seconds_per_fit": {
+            "mean": float(np.mean(seconds)),
+            "median": float(np.median(seconds)),
+            "fits": len(seconds),
+        },
+        "baseline_seconds_per_fold": baseline_seconds,
+        "importance": [(a / len(folds)).tolist() for a in importance],
+        "held_out_probabilities": held_out,
+        "wiring_features": int(features.size),
+    }
 
 
-def learning_curve(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), labels=(20, 40, "all"),
-                   draws: int = 3, groups=None, progress=lambda msg: None) -> dict:
+def learning_curve(
+    X,
+    y,
+    levels,
+    settings: ClassificationSettings = ClassificationSettings(),
+    labels=(20, 40, "all"),
+    draws: int = 3,
+    groups=None,
+    progress=lambda msg: None,
+) -> dict:
     """Held-out ROC AUC against the number of labelled training samples: on every fold of ``settings``, ``draws``
     stratified subsets of the training samples of each size in ``labels`` ('all': the whole training fold, one
     draw), the network and logistic regression on all features each fitted on the subset and scored on the whole
@@ -237,9 +279,14 @@ def learning_curve(X, y, levels, settings: ClassificationSettings = Classificati
         per = {"network": [], "logistic_all": []}
         sizes = []
         for f, (train, test) in enumerate(folds):
-            subsets = [train] if n == "all" or n >= train.size else [
-                _stratified_subset(codes, train, int(n), np.random.default_rng([settings.seed, f, int(n), d]))
-                for d in range(draws)]
+            subsets = (
+                [train]
+                if n == "all" or n >= train.size
+                else [
+                    _stratified_subset(codes, train, int(n), np.random.default_rng([settings.seed, f, int(n), d]))
+                    for d in range(draws)
+                ]
+            )
             for sub in subsets:
                 if np.unique(codes[sub]).size < n_classes:
                     continue  # a subset must hold every class to be fitted
@@ -251,11 +298,16 @@ def learning_curve(X, y, levels, settings: ClassificationSettings = Classificati
                 per["logistic_all"].append(class_metrics(codes[test], base, n_classes)["roc_auc"])
         for model, values in per.items():
             values = np.asarray(values, dtype=float)
-            out["models"][model][str(n)] = {"roc_auc_mean": float(np.nanmean(values)) if values.size else None,
-                                            "roc_auc_sd": float(np.nanstd(values, ddof=1)) if values.size > 1 else None,
-                                            "fits": int(values.size), "samples": float(np.mean(sizes)) if sizes else 0}
-        progress(f"curve {n}: network AUC {out['models']['network'][str(n)]['roc_auc_mean']:.3f}, logistic "
-                 f"{out['models']['logistic_all'][str(n)]['roc_auc_mean']:.3f}")
+            out["models"][model][str(n)] = {
+                "roc_auc_mean": float(np.nanmean(values)) if values.size else None,
+                "roc_auc_sd": float(np.nanstd(values, ddof=1)) if values.size > 1 else None,
+                "fits": int(values.size),
+                "samples": float(np.mean(sizes)) if sizes else 0,
+            }
+        progress(
+            f"curve {n}: network AUC {out['models']['network'][str(n)]['roc_auc_mean']:.3f}, logistic "
+            f"{out['models']['logistic_all'][str(n)]['roc_auc_mean']:.3f}"
+        )
     return out
 
 
@@ -271,8 +323,17 @@ def _stratified_subset(codes, rows, n: int, rng) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def wiring_control(X, y, levels, settings: ClassificationSettings = ClassificationSettings(), kinds=KINDS,
-                   draws: int = 50, groups=None, real: dict | None = None, progress=lambda msg: None) -> dict:
+def wiring_control(
+    X,
+    y,
+    levels,
+    settings: ClassificationSettings = ClassificationSettings(),
+    kinds=KINDS,
+    draws: int = 50,
+    groups=None,
+    real: dict | None = None,
+    progress=lambda msg: None,
+) -> dict:
     """The real wiring's held-out scores against ``draws`` randomised wirings per null model, all on the same
     folds and settings; node importances of the real wiring with each node's percentile among the draws.
     ``real``: the real wiring's ``cross_validate`` result on these settings (computed when None)."""
@@ -287,8 +348,10 @@ def wiring_control(X, y, levels, settings: ClassificationSettings = Classificati
         importances = [[] for _ in levels]
         start = time.perf_counter()
         for first in range(0, draws, settings.stack):
-            chunk = [randomise_levels(levels, kind, settings.seed, d)
-                     for d in range(first, min(draws, first + settings.stack))]
+            chunk = [
+                randomise_levels(levels, kind, settings.seed, d)
+                for d in range(first, min(draws, first + settings.stack))
+            ]
             per_fold, totals = [[] for _ in chunk], [None] * len(chunk)
             for fold in folds:
                 on_fold = _wirings_on_fold(chunk, X, codes, classes.size, fold, settings, stacked=settings.stack > 1)
@@ -303,18 +366,22 @@ def wiring_control(X, y, levels, settings: ClassificationSettings = Classificati
             done = len(scores["roc_auc"])
             if done % 10 < len(chunk) or done == draws:
                 progress(f"null {kind}: {done}/{draws} draws, AUC {np.mean(scores['roc_auc']):.3f} so far")
-        entry = {m: {**compare(real["models"]["network"][m]["mean"], np.array(scores[m]), m),
-                     "null_values": scores[m]} for m in METRICS}
+        entry = {
+            m: {**compare(real["models"]["network"][m]["mean"], np.array(scores[m]), m), "null_values": scores[m]}
+            for m in METRICS
+        }
         entry["seconds"] = time.perf_counter() - start
         entry["node_percentile"] = [
             (np.mean(np.asarray(imp) < np.asarray(real["importance"][level])[None, :], axis=0) * 100).tolist()
-            for level, imp in enumerate(importances)]
+            for level, imp in enumerate(importances)
+        ]
         out["null_models"][kind] = entry
     return out
 
 
-def important_nodes(real: dict, control: dict, level_ids, level_names, top: int | None = None,
-                    percentile: float = 95.0):
+def important_nodes(
+    real: dict, control: dict, level_ids, level_names, top: int | None = None, percentile: float = 95.0
+):
     """Rows (level, node, name, importance, percentile per null model) of each level's nodes, most important
     first (the ``top`` of each level, or all); ``beyond_null``: above ``percentile`` in every null model run."""
     rows = []
@@ -323,9 +390,16 @@ def important_nodes(real: dict, control: dict, level_ids, level_names, top: int 
         order = np.argsort(imp)[::-1][:top]  # top None: every node
         for i in order:
             pct = {k: control["null_models"][k]["node_percentile"][level][i] for k in kinds}
-            rows.append({"level": level + 1, "node": level_ids[level][i], "name": level_names[level][i],
-                         "importance": float(imp[i]), "percentile": pct,
-                         "beyond_null": bool(kinds) and all(v > percentile for v in pct.values())})
+            rows.append(
+                {
+                    "level": level + 1,
+                    "node": level_ids[level][i],
+                    "name": level_names[level][i],
+                    "importance": float(imp[i]),
+                    "percentile": pct,
+                    "beyond_null": bool(kinds) and all(v > percentile for v in pct.values()),
+                }
+            )
     return rows
 
 
@@ -334,15 +408,28 @@ class ClassifyResult:
     """What :func:`classify` wrote into ``out`` and its record (``classification.json``'s content): the scores
     (``record['result']``), the control when run, the wiring statement (this run's control, a recorded one,
     or none), the final model's file."""
+
     out: object
     record: dict
     nodes: list
     seconds: float
 
 
-def classify(table, hierarchy, settings: ClassificationSettings, out, *, null_models=KINDS, draws: int = 0,
-             final_model: bool = True, curve=None, curve_draws: int = 3, data_label: str = "",
-             command: str | None = None, progress=lambda msg: None) -> ClassifyResult:
+def classify(
+    table,
+    hierarchy,
+    settings: ClassificationSettings,
+    out,
+    *,
+    null_models=KINDS,
+    draws: int = 0,
+    final_model: bool = True,
+    curve=None,
+    curve_draws: int = 3,
+    data_label: str = "",
+    command: str | None = None,
+    progress=lambda msg: None,
+) -> ClassifyResult:
     """``sparsenet classify`` as a function: ``table`` (``data.labelled.LabelledTable``) on ``hierarchy``
     (``masks.hierarchy.Hierarchy`` over the table's features) cross-validated beside the baselines; with
     ``draws`` its wiring against that many randomised wirings per null model; the final model (every sample,
@@ -364,26 +451,41 @@ def classify(table, hierarchy, settings: ClassificationSettings, out, *, null_mo
         h = h.restricted_to(table.feature_ids)
     result = cross_validate(table.X, table.labels, h.masks, settings, table.groups, progress=progress)
     fingerprint = h.fingerprint()
-    record = {"data": data_label, "hierarchy": {**h.attrs, "fingerprint": fingerprint}, "notes": list(table.notes),
-              "result": result, "provenance": provenance(command)}
+    record = {
+        "data": data_label,
+        "hierarchy": {**h.attrs, "fingerprint": fingerprint},
+        "notes": list(table.notes),
+        "result": result,
+        "provenance": provenance(command),
+    }
     rows = []
     if draws:
-        record["control"] = wiring_control(table.X, table.labels, h.masks, settings, null_models, draws,
-                                           table.groups, real=result, progress=progress)
+        record["control"] = wiring_control(
+            table.X, table.labels, h.masks, settings, null_models, draws, table.groups, real=result, progress=progress
+        )
         rows = important_nodes(result, record["control"], h.level_ids, h.level_names)
     if curve:
-        record["curve"] = learning_curve(table.X, table.labels, h.masks, settings, curve, curve_draws, table.groups,
-                                         progress)
+        record["curve"] = learning_curve(
+            table.X, table.labels, h.masks, settings, curve, curve_draws, table.groups, progress
+        )
     record["wiring"] = classification_statement(fingerprint, record.get("control"), result["models"])
-    record["top_nodes"] = [{"level": r["level"], "node": r["node"], "name": r["name"], "importance": r["importance"],
-                            **{f"percentile_{k}": v for k, v in r["percentile"].items()}}
-                           for r in important_nodes(result, record.get("control", {"null_models": {}}),
-                                                    h.level_ids, h.level_names, top=10)]
-    files = {"classification.json": "this record: settings, every model's held-out scores per fold, the network's "
-                                    "held-out probabilities, the control's draws",
-             "importance.csv": "every node's importance and its lowest null percentile",
-             "report.html": "this run on one page (self-contained)",
-             "roc_calibration.png": "the network's held-out ROC curve and calibration"}
+    record["top_nodes"] = [
+        {
+            "level": r["level"],
+            "node": r["node"],
+            "name": r["name"],
+            "importance": r["importance"],
+            **{f"percentile_{k}": v for k, v in r["percentile"].items()},
+        }
+        for r in important_nodes(result, record.get("control", {"null_models": {}}), h.level_ids, h.level_names, top=10)
+    ]
+    files = {
+        "classification.json": "this record: settings, every model's held-out scores per fold, the network's "
+        "held-out probabilities, the control's draws",
+        "importance.csv": "every node's importance and its lowest null percentile",
+        "report.html": "this run on one page (self-contained)",
+        "roc_calibration.png": "the network's held-out ROC curve and calibration",
+    }
     if draws:
         files["classify_control.png"] = "each null model's draws of ROC AUC beside the real wiring"
     if curve:
@@ -393,8 +495,9 @@ def classify(table, hierarchy, settings: ClassificationSettings, out, *, null_mo
         progress(f"final model: {settings.ensemble} network(s) on all {len(table.labels)} samples")
         model = fit_pathway_model(h, table.X, table.labels, settings.training, settings.ensemble, settings.seed)
         write_atomically(out / "classifier.h5", lambda tmp: save_pathway_model(tmp, model))
-        files["classifier.h5"] = ("the final model, trained on every sample: sparsenet predict classifier.h5 DATA "
-                                  "gives class probabilities")
+        files["classifier.h5"] = (
+            "the final model, trained on every sample: sparsenet predict classifier.h5 DATA gives class probabilities"
+        )
     record["files"] = files
     write_atomically(out / "importance.csv", lambda p: Path(p).write_text(importance_csv(result, h, rows)))
     record["wall_seconds"] = time.perf_counter() - t0
@@ -415,6 +518,14 @@ def importance_csv(result: dict, h, rows) -> str:
     for level, imp in enumerate(result["importance"]):
         for i in sorted(range(len(imp)), key=lambda i: -imp[i]):
             r = pct.get((level + 1, h.level_ids[level][i]))
-            w.writerow([level + 1, h.level_ids[level][i], h.level_names[level][i], f"{imp[i]:.6g}",
-                        f"{min(r['percentile'].values()):.1f}" if r else "", r["beyond_null"] if r else ""])
+            w.writerow(
+                [
+                    level + 1,
+                    h.level_ids[level][i],
+                    h.level_names[level][i],
+                    f"{imp[i]:.6g}",
+                    f"{min(r['percentile'].values()):.1f}" if r else "",
+                    r["beyond_null"] if r else "",
+                ]
+            )
     return buf.getvalue()

@@ -1,5 +1,6 @@
 """The study ``sparsenet train`` runs: cross-validate the configured networks beside baselines on the same
 folds, train the final model, keep in it what ``predict`` needs for intervals, and write the run folder."""
+
 from __future__ import annotations
 
 import time
@@ -18,14 +19,23 @@ from .inputs import StudyData, prepare_out, run_plan
 class TrainResult:
     """What :func:`train` wrote and found: ``report`` is report.json's content (``report['files']`` names every
     file); ``intervals`` the held-out coverage of the final model's intervals (None without a final model)."""
+
     out: Path
     report: dict
     intervals: dict | None
     seconds: float
 
 
-def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None = None, progress=None,
-          resume: bool = False, cache_dir: Path | None = None, command: str | None = None) -> TrainResult:
+def train(
+    data: StudyData,
+    cfg: RunConfig,
+    out: Path,
+    executor: Executor | None = None,
+    progress=None,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+    command: str | None = None,
+) -> TrainResult:
     """Run ``cfg`` on ``data`` into the folder ``out`` (fresh, or ``resume``: the same settings' folder), its fits
     on ``executor`` (default: serially here); ``progress(stage)`` hears of every stage (a
     ``sparsenet.progress.Stage``), first ``Stage('plan', 'fits', 0, n_tasks)``; ``cache_dir``: a folder of
@@ -38,7 +48,14 @@ def train(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None 
     results, final = outcome.results[0], outcome.finals[0]
     intervals = write_final_model(Path(out) / "model.h5", final, ds, results, cfg) if final is not None else None
     seconds = time.perf_counter() - t0
-    report = write_run(out, ds, cfg, results, final, seconds,
-                       {"masks": data.masks, "command_seconds": seconds,
-                        **({"intervals": intervals} if intervals else {})}, command=command)
+    report = write_run(
+        out,
+        ds,
+        cfg,
+        results,
+        final,
+        seconds,
+        {"masks": data.masks, "command_seconds": seconds, **({"intervals": intervals} if intervals else {})},
+        command=command,
+    )
     return TrainResult(Path(out), report, intervals, time.perf_counter() - t0)

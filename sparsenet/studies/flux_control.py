@@ -7,6 +7,7 @@ real mapping falls in each predictor's null distribution (rank, empirical p; ``s
 Every draw's held-out predictions are kept under ``state/flux-draws`` as it finishes, so an interrupted run
 resumed with ``--resume`` solves only the draws it lacks.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,6 +33,7 @@ from .inputs import StudyData, prepare_out
 @dataclass(frozen=True)
 class FluxControlResult:
     """``report``: report.json's content; ``report['flux_control']`` each predictor's rank and empirical p."""
+
     out: Path
     report: dict
     seconds: float
@@ -41,6 +43,7 @@ class FluxControlResult:
 class FluxProblem:
     """What one draw needs, shipped once to each worker: the cobra model, the labelled samples' log levels
     (samples x ``gene_ids``), their phenotypes and groups, and the folds."""
+
     model: object
     gene_ids: tuple
     log_levels: np.ndarray
@@ -66,12 +69,20 @@ def draw_predictions(problem: FluxProblem, draw: int) -> dict:
     for test in problem.folds:
         train = np.setdiff1d(everyone, test)
         rows = np.concatenate([train, test])
-        fluxes = fold_fluxes(problem.model, list(problem.gene_ids), problem.log_levels[rows], np.arange(len(train)),
-                             gene_order=order)
+        fluxes = fold_fluxes(
+            problem.model, list(problem.gene_ids), problem.log_levels[rows], np.arange(len(train)), gene_order=order
+        )
         groups = None if problem.groups is None else [problem.groups[i] for i in train]
         for name in problem.predictors:
-            pred[name][test] = fit_predict(name, fluxes, np.arange(len(train)), np.arange(len(train), len(rows)),
-                                           problem.y[train], groups, problem.seed)
+            pred[name][test] = fit_predict(
+                name,
+                fluxes,
+                np.arange(len(train)),
+                np.arange(len(train), len(rows)),
+                problem.y[train],
+                groups,
+                problem.seed,
+            )
     return pred
 
 
@@ -81,16 +92,36 @@ def _problem(data: StudyData, scheme: str, folds: int, seed: int, predictors) ->
     ds = data.dataset
     source = ds.masks.attrs.get("model_file")
     if not source:
-        raise ValueError("control --predictor flux needs the masks' metabolic model: these masks name none (masks "
-                         "built by sparsenet masks build record it)")
-    return FluxProblem(load_model(source)[0], tuple(ds.masks.gene_ids), ds.inputs.levels(ds.labelled),
-                       np.asarray(ds.y, dtype=np.float64), None if ds.groups is None else list(ds.groups),
-                       [np.asarray(t) for t in make_folds(ds, scheme, folds, seed)], tuple(predictors), seed)
+        raise ValueError(
+            "control --predictor flux needs the masks' metabolic model: these masks name none (masks "
+            "built by sparsenet masks build record it)"
+        )
+    return FluxProblem(
+        load_model(source)[0],
+        tuple(ds.masks.gene_ids),
+        ds.inputs.levels(ds.labelled),
+        np.asarray(ds.y, dtype=np.float64),
+        None if ds.groups is None else list(ds.groups),
+        [np.asarray(t) for t in make_folds(ds, scheme, folds, seed)],
+        tuple(predictors),
+        seed,
+    )
 
 
-def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: int = 10, seed: int = 0,
-                 draws: int = 50, predictors=FLUX_BASELINES, executor: Executor | None = None, progress=None,
-                 resume: bool = False, command: str | None = None) -> FluxControlResult:
+def flux_control(
+    data: StudyData,
+    out: Path,
+    *,
+    scheme: str = "grouped",
+    folds: int = 10,
+    seed: int = 0,
+    draws: int = 50,
+    predictors=FLUX_BASELINES,
+    executor: Executor | None = None,
+    progress=None,
+    resume: bool = False,
+    command: str | None = None,
+) -> FluxControlResult:
     """The real gene labels and ``draws`` permutations of them through every flux predictor of ``predictors`` on
     the folds of ``scheme`` (``folds``, ``seed``: the partition ``train`` uses with the same options) into
     ``out``; ``executor`` fans draws out to its Dask workers (default: serially here)."""
@@ -121,16 +152,27 @@ def flux_control(data: StudyData, out: Path, *, scheme: str = "grouped", folds: 
         done += 1
         progress(Stage("tasks", "flux draws (0: the real labels)", done, draws + 1))
     summary = summarise_draws(ds, [dict(np.load(state / f"{d:03d}.npz")) for d in range(draws + 1)], predictors)
-    plots.control(out / "control.png", {"scheme": scheme, "null_models": summary}, ds.target_columns[0], {},
-                  ("permuted gene labels", "real labels", "permuted gene labels"))
+    plots.control(
+        out / "control.png",
+        {"scheme": scheme, "null_models": summary},
+        ds.target_columns[0],
+        {},
+        ("permuted gene labels", "real labels", "permuted gene labels"),
+    )
     seconds = time.perf_counter() - t0
-    report = {"provenance": provenance(command), "data": ds.summary, "masks": data.masks,
-              "flux_control": {**settings, "null_model": "genes", "predictors": summary}, "wall_seconds": seconds,
-              "files": {"report.json": "each flux predictor's real r, % within 20 %, RMSE and within-group r against "
-                                       "its gene-permutation null (rank, empirical p, every draw's value)",
-                        "control.png": "each flux predictor's null distribution of every metric, the real labels "
-                                       "marked",
-                        "state/flux-draws/": "every draw's held-out predictions (000: the real gene labels)"}}
+    report = {
+        "provenance": provenance(command),
+        "data": ds.summary,
+        "masks": data.masks,
+        "flux_control": {**settings, "null_model": "genes", "predictors": summary},
+        "wall_seconds": seconds,
+        "files": {
+            "report.json": "each flux predictor's real r, % within 20 %, RMSE and within-group r against "
+            "its gene-permutation null (rank, empirical p, every draw's value)",
+            "control.png": "each flux predictor's null distribution of every metric, the real labels marked",
+            "state/flux-draws/": "every draw's held-out predictions (000: the real gene labels)",
+        },
+    }
     write_report(out, report)
     return FluxControlResult(out, report, seconds)
 
@@ -145,5 +187,6 @@ def summarise_draws(ds, predictions: list, predictors) -> dict:
             per = [metrics.prediction_metrics(ds.y[:, j], p[name][:, j], ds.groups) for p in predictions]
             out[name]["phenotypes"][col] = {
                 m: {**compare(per[0][m], np.array([q[m] for q in per[1:]]), m), "null_values": [q[m] for q in per[1:]]}
-                for m in METRICS}
+                for m in METRICS
+            }
     return out

@@ -8,6 +8,7 @@ gene-permuted mappings (the gene -> reaction mapping made random, as the flux co
 values are not growth rates (no calibration line is fitted: that needs labels, and the ``eflux`` baseline that
 fits one across projects loses the within-project order). Within a project, the order is the claim.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,6 +28,7 @@ class GrowthRanking:
     """Per sample: E-Flux's biomass flux (``growth``: the optimum with bounds scaled over these samples; NaN where
     the solve was not optimal, its ``status`` saying why), its group and its rank in the group (1: the fastest;
     0 where it has no growth)."""
+
     sample_ids: list
     groups: list
     growth: np.ndarray
@@ -69,13 +71,22 @@ def rank_growth(model, gene_ids, log_levels, sample_ids, groups=None) -> GrowthR
     """The label-free ranking of ``sample_ids`` (rows of ``log_levels``) within ``groups`` (None: one group)."""
     groups = list(groups) if groups is not None else ["all"] * len(sample_ids)
     growth, status, used = eflux_growth(model, gene_ids, log_levels)
-    return GrowthRanking(list(sample_ids), [str(g) for g in groups], growth, ranks_within(growth, groups), status,
-                         used)
+    return GrowthRanking(list(sample_ids), [str(g) for g in groups], growth, ranks_within(growth, groups), status, used)
 
 
-def rank_file(expression=None, *, samples=None, group_by: str | None = None, sample_column: str | None = None,
-              masks_file=None, orientation: str = "auto", transform: str = "none", gene_ids: str = "auto",
-              duplicates: str = "mean", progress=lambda msg: None) -> tuple[GrowthRanking, list]:
+def rank_file(
+    expression=None,
+    *,
+    samples=None,
+    group_by: str | None = None,
+    sample_column: str | None = None,
+    masks_file=None,
+    orientation: str = "auto",
+    transform: str = "none",
+    gene_ids: str = "auto",
+    duplicates: str = "mean",
+    progress=lambda msg: None,
+) -> tuple[GrowthRanking, list]:
     """``sparsenet rank`` as a function: the label-free ranking of every sample of ``expression`` (log2 levels,
     or linear with ``transform='log2p1'``; genes by ID or symbol of the masks' model, iJO1366 by default),
     grouped by the column ``group_by`` of the table ``samples`` (first column, or ``sample_column``: the sample
@@ -92,10 +103,13 @@ def rank_file(expression=None, *, samples=None, group_by: str | None = None, sam
     masks, _ = read_masks_file(masks_file)
     source = masks.attrs.get("model_file")
     if not source:
-        raise DataError(f"{masks_file}: these masks name no metabolic model; E-Flux needs one (masks built by "
-                        "sparsenet masks build record it)")
-    sample_ids, levels, said = expression_levels(expression, masks, orientation=orientation, transform=transform,
-                                                 gene_ids=gene_ids, duplicates=duplicates)
+        raise DataError(
+            f"{masks_file}: these masks name no metabolic model; E-Flux needs one (masks built by "
+            "sparsenet masks build record it)"
+        )
+    sample_ids, levels, said = expression_levels(
+        expression, masks, orientation=orientation, transform=transform, gene_ids=gene_ids, duplicates=duplicates
+    )
     groups = None
     if group_by:
         if samples is None:
@@ -105,25 +119,37 @@ def rank_file(expression=None, *, samples=None, group_by: str | None = None, sam
         if group_by not in head:
             raise DataError(f"{samples}: no column {group_by!r} (--group-by); the columns are {', '.join(head)}")
         if sample_column and sample_column not in head:
-            raise DataError(f"{samples}: no column {sample_column!r} (--sample-column); the columns are "
-                            f"{', '.join(head)}")
+            raise DataError(
+                f"{samples}: no column {sample_column!r} (--sample-column); the columns are {', '.join(head)}"
+            )
         si, gi = head.index(sample_column) if sample_column else 0, head.index(group_by)
         group_of = {r[si].strip(): r[gi].strip() for r in rows[1:] if len(r) > max(si, gi)}
         lacking = [s for s in sample_ids if s not in group_of]
         if len(lacking) == len(sample_ids):
-            raise DataError(f"{samples}: none of its sample IDs is a sample of {expression} (like "
-                            f"{sample_ids[0]!r}); check --sample-column")
+            raise DataError(
+                f"{samples}: none of its sample IDs is a sample of {expression} (like "
+                f"{sample_ids[0]!r}); check --sample-column"
+            )
         if lacking:
-            said.append(f"{len(lacking)} samples have no {group_by} in {samples} and are ranked as one group "
-                        f"'(none)': {', '.join(lacking[:5])}{' ...' if len(lacking) > 5 else ''}")
+            said.append(
+                f"{len(lacking)} samples have no {group_by} in {samples} and are ranked as one group "
+                f"'(none)': {', '.join(lacking[:5])}{' ...' if len(lacking) > 5 else ''}"
+            )
         groups = [group_of.get(s) or "(none)" for s in sample_ids]
     progress(f"E-Flux on {len(sample_ids)} samples ...")
     model = load_model(source)[0]
     return rank_growth(model, masks.gene_ids, levels, sample_ids, groups), said
 
 
-def expression_levels(expression, masks, *, orientation: str = "auto", transform: str = "none",
-                      gene_ids: str = "auto", duplicates: str = "mean") -> tuple[list, np.ndarray, list]:
+def expression_levels(
+    expression,
+    masks,
+    *,
+    orientation: str = "auto",
+    transform: str = "none",
+    gene_ids: str = "auto",
+    duplicates: str = "mean",
+) -> tuple[list, np.ndarray, list]:
     """(sample IDs, samples x the masks' genes log2 levels with NaN for a gene the file lacks, what reading said)
     of an expression file, its genes by ID or symbol."""
     from ..data.genes import GeneVocabulary, resolve_expression_genes

@@ -1,6 +1,7 @@
 """What every study starts from: the data options (files and reading rules, one object), the data set
 they load with its masks, the run folder (fresh, or resumed with the same settings), and how its fits run
 (``run_plan``)."""
+
 from __future__ import annotations
 
 import datetime
@@ -32,6 +33,7 @@ class DataOptions:
     transform : 'log2p1': the expression values are linear (TPM, counts) and become log2(x + 1)
     strict : a data warning stops the study (``load_data`` raises it)
     """
+
     expression: Path | None = None
     phenotypes: Path | None = None
     reference: str | None = None
@@ -67,9 +69,22 @@ class DataOptions:
                 raise ValueError(f"--map {m!r}: write it as 'COLUMN=PHENOTYPE' (a phenotype ID or name of the masks)")
             k, v = m.split("=", 1)
             pairs[k.strip()] = v.strip()
-        return DataSpec(expression, phenotypes, refs, self.orientation, tuple(columns), pairs, self.sample_column,
-                        group_by or None, self.keep_zero, self.pretrain_data,
-                        na_list(self.na_values), self.gene_ids, self.duplicates, self.transform)
+        return DataSpec(
+            expression,
+            phenotypes,
+            refs,
+            self.orientation,
+            tuple(columns),
+            pairs,
+            self.sample_column,
+            group_by or None,
+            self.keep_zero,
+            self.pretrain_data,
+            na_list(self.na_values),
+            self.gene_ids,
+            self.duplicates,
+            self.transform,
+        )
 
 
 def na_list(na_values: str | None) -> tuple:
@@ -82,8 +97,9 @@ def na_list(na_values: str | None) -> tuple:
 def stop_at_warnings(warnings) -> None:
     """With ``--strict``: the first data warning as an error (how many there were, said with it)."""
     if warnings:
-        raise ValueError(f"{warnings[0]} (--strict: stopped; {len(warnings)} "
-                         f"warning{'s' if len(warnings) > 1 else ''})")
+        raise ValueError(
+            f"{warnings[0]} (--strict: stopped; {len(warnings)} warning{'s' if len(warnings) > 1 else ''})"
+        )
 
 
 def read_masks_file(path=None):
@@ -97,6 +113,7 @@ def read_masks_file(path=None):
 @dataclass(frozen=True)
 class StudyData:
     """A study's data set and its masks' provenance (file and fingerprint: what ``--resume`` compares)."""
+
     dataset: Dataset
     masks: dict
 
@@ -141,12 +158,15 @@ def prepare_out(out: Path, resume: bool, settings: dict) -> None:
         now = json.loads(json.dumps(settings))
         if old != now:
             diff = [k for k in now if old.get(k) != now[k]]
-            raise ValueError(f"{out}: started with different settings ({', '.join(diff)}); resume with the same "
-                             "options or choose a fresh --out")
+            raise ValueError(
+                f"{out}: started with different settings ({', '.join(diff)}); resume with the same "
+                "options or choose a fresh --out"
+            )
         return
     if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out}: already exists and is not empty; pass --resume to continue that run or choose "
-                         "another --out")
+        raise ValueError(
+            f"{out}: already exists and is not empty; pass --resume to continue that run or choose another --out"
+        )
     state.mkdir(parents=True, exist_ok=True)
     write_json(cfg_file, settings)
 

@@ -1,6 +1,7 @@
 """The study ``sparsenet curve`` runs: every model fitted on subsets of N labelled samples of each fold's
 training samples (the pre-training pool stays every profile outside the held-out fold), scored on the usual
 held-out folds. Does pre-training pay where labels are few?"""
+
 from __future__ import annotations
 
 import time
@@ -16,20 +17,31 @@ from ..stats.curves import curve_summary
 from .inputs import StudyData, prepare_out, run_plan
 
 # what the semi-supervised literature tries where labels are few: each a strategy C variant of the default
-VARIANTS = {"C+denoise": {"pretrain_noise": 0.2}, "C+readout": {"tune": "readout"},
-            "C+anchor": {"anchor": "pretrained"}}
+VARIANTS = {
+    "C+denoise": {"pretrain_noise": 0.2},
+    "C+readout": {"tune": "readout"},
+    "C+anchor": {"anchor": "pretrained"},
+}
 MODELS = ("B", "C", "paper", *VARIANTS)
-WORDS = {"B": "network, no pre-training (default)", "C": "network, pre-trained (default's settings)",
-         "C+denoise": "pre-trained as a denoising autoencoder (20 % of genes dropped)",
-         "C+readout": "pre-trained, only the read-out tuned", "C+anchor": "pre-trained, penalty toward it",
-         "paper": "DeepMetabolism as published (C, paper preset)", "baseline:random_forest": "random forest",
-         "baseline:ridge_linked": "ridge on the masks' genes", "baseline:mean": "training mean",
-         "baseline:ridge": "ridge on all genes", "baseline:knn": "k-nearest neighbours"}
+WORDS = {
+    "B": "network, no pre-training (default)",
+    "C": "network, pre-trained (default's settings)",
+    "C+denoise": "pre-trained as a denoising autoencoder (20 % of genes dropped)",
+    "C+readout": "pre-trained, only the read-out tuned",
+    "C+anchor": "pre-trained, penalty toward it",
+    "paper": "DeepMetabolism as published (C, paper preset)",
+    "baseline:random_forest": "random forest",
+    "baseline:ridge_linked": "ridge on the masks' genes",
+    "baseline:mean": "training mean",
+    "baseline:ridge": "ridge on all genes",
+    "baseline:knn": "k-nearest neighbours",
+}
 
 
 @dataclass(frozen=True)
 class CurveResult:
     """``report``: report.json's content; ``report['curve']`` every model's metrics per label count."""
+
     out: Path
     report: dict
     seconds: float
@@ -47,19 +59,29 @@ def curve_configs(models, baselines: str, curve: CurveSpec, ensemble: int | None
     configs = {}
     nets = [m for m in ("B", "C") if m in wanted]
     if nets or baselines.strip() != "none":
-        configs["default"] = build_config("default", strategy=",".join(nets) or "none", ensemble=ensemble,
-                                          baselines=baselines, **options)
+        configs["default"] = build_config(
+            "default", strategy=",".join(nets) or "none", ensemble=ensemble, baselines=baselines, **options
+        )
     if "paper" in wanted:
         configs["paper"] = build_config("paper", ensemble=ensemble, **options)
     for variant, overrides in VARIANTS.items():
         if variant in wanted:
-            configs[variant] = build_config("default", strategy="C", ensemble=ensemble,
-                                            **{**options, "tune": "auto", **overrides})
+            configs[variant] = build_config(
+                "default", strategy="C", ensemble=ensemble, **{**options, "tune": "auto", **overrides}
+            )
     return configs
 
 
-def curve(data: StudyData, configs: dict, out: Path, executor: Executor | None = None, progress=None,
-          resume: bool = False, cache_dir: Path | None = None, command: str | None = None) -> CurveResult:
+def curve(
+    data: StudyData,
+    configs: dict,
+    out: Path,
+    executor: Executor | None = None,
+    progress=None,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+    command: str | None = None,
+) -> CurveResult:
     """Run the learning curve's ``configs`` (:func:`curve_configs`) on ``data`` into ``out``, every
     configuration's fits in one plan; the other arguments as :func:`sparsenet.studies.train`'s."""
     t0 = time.perf_counter()
@@ -81,10 +103,17 @@ def curve(data: StudyData, configs: dict, out: Path, executor: Executor | None =
             names.append(label)
     summary = curve_summary(ds, merged, list(dict.fromkeys(names)), first.cv[0])
     plots.learning_curves(out / "curve.png", summary, ds.target_columns[0], WORDS)
-    report = {"provenance": provenance(command), "settings": settings, "data": ds.summary, "curve": summary,
-              "wall_seconds": time.perf_counter() - t0,
-              "files": {"report.json": "every model's metrics per label count, way of drawing and draw; paired "
-                                       "differences against B", "curve.png": "each metric against the number of "
-                                       "labelled samples, a line per model, bands of one sd"}}
+    report = {
+        "provenance": provenance(command),
+        "settings": settings,
+        "data": ds.summary,
+        "curve": summary,
+        "wall_seconds": time.perf_counter() - t0,
+        "files": {
+            "report.json": "every model's metrics per label count, way of drawing and draw; paired "
+            "differences against B",
+            "curve.png": "each metric against the number of labelled samples, a line per model, bands of one sd",
+        },
+    }
     write_report(out, report)
     return CurveResult(out, report, time.perf_counter() - t0)

@@ -1,6 +1,7 @@
 """The study ``sparsenet control`` runs: does the wiring matter? The same network trained on randomised copies
 of the wiring per null model (``cfg.nulls``), with the real wiring's settings on the same folds and network
 seeds; where the real wiring falls in each null distribution, beside the baselines on the same folds."""
+
 from __future__ import annotations
 
 import time
@@ -21,6 +22,7 @@ from .inputs import StudyData, prepare_out, run_plan
 @dataclass(frozen=True)
 class ControlResult:
     """``report``: report.json's content; ``report['control']`` each null model's rank and empirical p."""
+
     out: Path
     report: dict
     seconds: float
@@ -41,8 +43,16 @@ def write_null_masks(runner: Runner, folder: Path) -> dict:
     return moved
 
 
-def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | None = None, progress=None,
-            resume: bool = False, cache_dir: Path | None = None, command: str | None = None) -> ControlResult:
+def control(
+    data: StudyData,
+    cfg: RunConfig,
+    out: Path,
+    executor: Executor | None = None,
+    progress=None,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+    command: str | None = None,
+) -> ControlResult:
     """Run the control ``cfg`` (its ``nulls``, one strategy B or C, one scheme: ``build_config`` checks) on
     ``data`` into ``out``; the arguments as :func:`sparsenet.studies.train`'s."""
     if cfg.nulls is None:
@@ -55,19 +65,30 @@ def control(data: StudyData, cfg: RunConfig, out: Path, executor: Executor | Non
     moved = {} if cfg.wiring else write_null_masks(runner, out / "null_masks")
     results = run_plan([runner], executor, progress).results[0]
     seconds = time.perf_counter() - t0
-    report = write_run(out, ds, cfg, results, None, seconds, {"masks": data.masks, "command_seconds": seconds},
-                       page=False, command=command)
+    report = write_run(
+        out,
+        ds,
+        cfg,
+        results,
+        None,
+        seconds,
+        {"masks": data.masks, "command_seconds": seconds},
+        page=False,
+        command=command,
+    )
     scheme, strategy = cfg.cv[0], cfg.strategies[0]
-    summary = null_statistics.control_summary(ds, results, strategy, scheme, list(cfg.nulls.kinds),
-                                              [cfg.seed + r for r in range(cfg.seeds)])
+    summary = null_statistics.control_summary(
+        ds, results, strategy, scheme, list(cfg.nulls.kinds), [cfg.seed + r for r in range(cfg.seeds)]
+    )
     for kind, shares in moved.items():
         summary["null_models"][kind]["links_moved"] = shares
     report["control"] = summary
     col = ds.target_columns[0]
     base = {b: report["results"][f"{scheme}/baseline:{b}"]["over_seeds"][col] for b in cfg.baselines}
     plots.control(out / "control.png", summary, col, {name: {m: v[m]["mean"] for m in v} for name, v in base.items()})
-    report["files"]["control.png"] = ("each null model's distribution of r, % within 20 % and RMSE, the real wiring "
-                                      "marked")
+    report["files"]["control.png"] = (
+        "each null model's distribution of r, % within 20 % and RMSE, the real wiring marked"
+    )
     if moved:
         report["files"]["null_masks/"] = "every randomised wiring, with its provenance: re-run one with train --masks"
     report["wall_seconds"] = time.perf_counter() - t0

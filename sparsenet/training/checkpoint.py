@@ -4,6 +4,7 @@ Written atomically (temporary file + rename), so a killed run leaves the previou
 intact. A checkpoint carries a fingerprint of its masks; loading it against other masks fails
 with a clear message instead of silently mis-wiring genes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,11 @@ def mask_fingerprint(masks: Masks) -> str:
         h.update("\x1f".join(ids).encode() + b"\x1e")
     for m in (masks.gene_protein, masks.protein_phenotype):
         m = sp.csr_matrix(m)
-        h.update(np.asarray(m.shape, np.int64).tobytes() + m.indptr.astype(np.int64).tobytes()
-                 + m.indices.astype(np.int64).tobytes())
+        h.update(
+            np.asarray(m.shape, np.int64).tobytes()
+            + m.indptr.astype(np.int64).tobytes()
+            + m.indices.astype(np.int64).tobytes()
+        )
     return h.hexdigest()[:16]
 
 
@@ -76,6 +80,7 @@ def save_checkpoint(path, ck: Checkpoint) -> None:
             e = f.create_group("extra")
             for k, v in ck.extra.items():
                 e.create_dataset(k, data=np.asarray(v))
+
     write_atomically(path, write)
 
 
@@ -83,18 +88,34 @@ def load_checkpoint(path) -> Checkpoint:
     with open_checked(path, FORMAT, "checkpoint") as f:
         m = f["masks"]
         names = "phenotype_names" if "phenotype_names" in m else "phenotype_ids"  # older checkpoints: IDs
-        masks = Masks(decode_strings(m["gene_ids"]), decode_strings(m["protein_ids"]),
-                      decode_strings(m["phenotype_ids"]),
-                      decode_strings(m[names]), read_sparse(m["gene_protein"]), read_sparse(m["protein_phenotype"]),
-                      gene_names=decode_strings(m["gene_names"]) if "gene_names" in m else [])
+        masks = Masks(
+            decode_strings(m["gene_ids"]),
+            decode_strings(m["protein_ids"]),
+            decode_strings(m["phenotype_ids"]),
+            decode_strings(m[names]),
+            read_sparse(m["gene_protein"]),
+            read_sparse(m["protein_phenotype"]),
+            gene_names=decode_strings(m["gene_names"]) if "gene_names" in m else [],
+        )
         n = f["normalisation"]
-        norm = Normalisation(decode_strings(n["reference"]),
-                             n["reference_profile"][()] if "reference_profile" in n else None,
-                             float(n.attrs["clip"]), float(n.attrs["scale"]), str(n.attrs.get("transform", "none")))
-        ck = Checkpoint(str(f.attrs["strategy"]), {k: v[()] for k, v in f["params"].items()}, masks, norm,
-                        decode_strings(f["targets"]), decode_strings(f["target_columns"]),
-                        json.loads(f.attrs["config"]),
-                        json.loads(f.attrs["progress"]), {k: v[()] for k, v in f["extra"].items()})
+        norm = Normalisation(
+            decode_strings(n["reference"]),
+            n["reference_profile"][()] if "reference_profile" in n else None,
+            float(n.attrs["clip"]),
+            float(n.attrs["scale"]),
+            str(n.attrs.get("transform", "none")),
+        )
+        ck = Checkpoint(
+            str(f.attrs["strategy"]),
+            {k: v[()] for k, v in f["params"].items()},
+            masks,
+            norm,
+            decode_strings(f["targets"]),
+            decode_strings(f["target_columns"]),
+            json.loads(f.attrs["config"]),
+            json.loads(f.attrs["progress"]),
+            {k: v[()] for k, v in f["extra"].items()},
+        )
         stored = str(f.attrs["mask_fingerprint"])
     if mask_fingerprint(ck.masks) != stored:
         raise ValueError(f"{path}: corrupt checkpoint (its masks do not match their fingerprint)")
@@ -109,8 +130,11 @@ def input_transform_of(ck: Checkpoint) -> InputTransform:
     """The per-gene input transform the final model was trained with (raw for older checkpoints)."""
     how = ck.config.get("inputs", "raw")
     n = len(ck.masks.gene_ids)
-    return InputTransform(how, np.asarray(ck.extra.get("input_mean", np.zeros(n)), float),
-                          np.asarray(ck.extra.get("input_sd", np.ones(n)), float))
+    return InputTransform(
+        how,
+        np.asarray(ck.extra.get("input_mean", np.zeros(n)), float),
+        np.asarray(ck.extra.get("input_sd", np.ones(n)), float),
+    )
 
 
 def target_indices(ck: Checkpoint) -> list:
@@ -134,8 +158,11 @@ def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
     members = []
     for k in range(int(ck.config.get("ensemble", 1))):
         prefix = member_prefix(k)
-        own = {name[len(prefix):]: v for name, v in ck.params.items()
-               if name.startswith(prefix) and (k or not name.startswith("member"))}
+        own = {
+            name[len(prefix) :]: v
+            for name, v in ck.params.items()
+            if name.startswith(prefix) and (k or not name.startswith("member"))
+        }
         net = build_autoencoder(ck.masks, ck.strategy, 0, "cpu", arch)
         net.load_state_dict({name: v for name, v in own.items() if not name.startswith("head.")})
         encoder, columns = build_encoder(net, arch, indices)
@@ -149,7 +176,9 @@ def encoder_from_checkpoint(ck: Checkpoint, device: str = "cpu"):
 
 def check_same_masks(ck: Checkpoint, masks: Masks, path) -> None:
     if mask_fingerprint(ck.masks) != mask_fingerprint(masks):
-        raise ValueError(f"{path}: checkpoint was trained with different masks ({len(ck.masks.phenotype_ids)} "
-                         f"phenotypes, {ck.masks.protein_phenotype.nnz} links; these have "
-                         f"{len(masks.phenotype_ids)} and {masks.protein_phenotype.nnz}); use the masks it was "
-                         "trained with or a fresh --out")
+        raise ValueError(
+            f"{path}: checkpoint was trained with different masks ({len(ck.masks.phenotype_ids)} "
+            f"phenotypes, {ck.masks.protein_phenotype.nnz} links; these have "
+            f"{len(masks.phenotype_ids)} and {masks.protein_phenotype.nnz}); use the masks it was "
+            "trained with or a fresh --out"
+        )

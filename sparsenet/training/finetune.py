@@ -15,6 +15,7 @@ and whatever its random start was, where the penalty pulls every unneeded link t
 (ridge regression is the one-layer case). The losses returned (and the stopping rule) are the
 data loss alone, without the penalty.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,13 @@ def freeze_for_tuning(encoder, tune: str, pretrained: bool) -> None:
 
 def tuned_parameters(encoder: Sequential):
     """(parameter, gradient) array pairs of every parameter fine-tuning moves: trainable layers, not frozen."""
-    return [(layer.params[name], layer.grads[name]) for layer in encoder.layers if layer.trainable
-            for name in layer.params if name not in layer.frozen]
+    return [
+        (layer.params[name], layer.grads[name])
+        for layer in encoder.layers
+        if layer.trainable
+        for name in layer.params
+        if name not in layer.frozen
+    ]
 
 
 def scale_fresh_weights(encoder: Sequential, factor: float, first_fresh: int = 0) -> None:

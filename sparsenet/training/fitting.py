@@ -8,6 +8,7 @@ the training mean, then fine-tuned: every member of every wiring at once as one 
 be (``training.stacked_finetune``), else each as a stack of one. With ``l2='auto'`` each wiring's penalty
 comes first from inner folds of the training samples (``training.penalty``).
 """
+
 from __future__ import annotations
 
 import time
@@ -29,6 +30,7 @@ MEMBER_SEED = 1_000_003  # offset between the seeds of an ensemble's members
 class NetworkSpec:
     """What to build and how to fine-tune it, fixed when made: a fine-tuning without a learning rate gets the
     strategy's default here (``default_lr``), so what is fitted is what the spec says."""
+
     strategy: str = "B"
     architecture: Architecture = None
     ensemble: int = 1
@@ -53,6 +55,7 @@ class TrainingRecord:
     seconds summed; with ``l2='auto'`` the penalty chosen and the inner folds' loss along the path
     (``l2_path``, ``l2_path_steps``); with inner early stopping member 0's step grid and inner loss. A model with
     nothing trained step by step (a baseline) has the defaults: no losses, stopped by 'fitted'."""
+
     pretrain_seconds: float = 0.0
     pretrain_losses: np.ndarray = field(default_factory=_empty)
     finetune_seconds: float = 0.0
@@ -71,6 +74,7 @@ class Fitted:
     """One wiring's fitted networks: its members' autoencoders, the encoder that predicts (an Ensemble of
     the members' when there are several), the output columns of the targets, and how they were trained
     (a :class:`TrainingRecord`)."""
+
     nets: list
     encoder: object
     columns: np.ndarray
@@ -81,6 +85,7 @@ class Fitted:
 class Built:
     """One network ready to fine-tune: its autoencoder, the encoder that is tuned, the encoder's output columns
     of the targets, and its record so far (pre-training's losses and seconds)."""
+
     net: object
     encoder: object
     columns: np.ndarray
@@ -105,13 +110,27 @@ def build_member(spec: NetworkSpec, masks, y, seed: int, target_indices, pretrai
             w = np.where(np.isnan(y), 0.0, np.asarray(sample_weight, dtype=float)[:, None])
             mean = (w * np.nan_to_num(y)).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-300)
         encoder.layers[-1].params["bias"][...] = backend.xp_for(spec.device).asarray(
-            np.nan_to_num(mean), dtype=encoder.params.dtype)
+            np.nan_to_num(mean), dtype=encoder.params.dtype
+        )
     return Built(net, encoder, columns, record)
 
 
-def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, pretrained=None,
-                 inner_folds=None, progress=None, label: str = "", sample_weight=None, l2_path=None,
-                 initial=None, subsets=None) -> list:
+def fit_networks(
+    spec: NetworkSpec,
+    wirings,
+    xt,
+    y,
+    target_indices,
+    seed: int,
+    pretrained=None,
+    inner_folds=None,
+    progress=None,
+    label: str = "",
+    sample_weight=None,
+    l2_path=None,
+    initial=None,
+    subsets=None,
+) -> list:
     """Fit ``spec.ensemble`` networks per wiring on transformed inputs ``xt`` and targets ``y`` (NaN: not
     observed). ``pretrained(masks, k, label)`` returns (params, losses, seconds) of member k's pre-training
     (strategy C); ``inner_folds``: held-out rows of ``xt`` for ``l2='auto'`` (along ``l2_path``, default
@@ -131,11 +150,20 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     def member(masks, subset, k, tag=""):
         rows = slice(None) if subset is None else np.asarray(subset, dtype=bool)
         sw = None if sample_weight is None else np.asarray(sample_weight)[rows]
-        return build_member(spec, masks, y[rows], seed + k * MEMBER_SEED, target_indices,
-                            (lambda: pretrained(masks, k, label + tag)) if pretrained_run else None, sw)
+        return build_member(
+            spec,
+            masks,
+            y[rows],
+            seed + k * MEMBER_SEED,
+            target_indices,
+            (lambda: pretrained(masks, k, label + tag)) if pretrained_run else None,
+            sw,
+        )
 
-    built = [[member(w, s, k, f" member {k + 1}/{k_members}" if k_members > 1 else "") for k in range(k_members)]
-             for w, s in problems]
+    built = [
+        [member(w, s, k, f" member {k + 1}/{k_members}" if k_members > 1 else "") for k in range(k_members)]
+        for w, s in problems
+    ]
     for w, start in enumerate(initial or []):  # warm start: the members continue from where they were
         for m, params in zip(built[w], start, strict=False):  # members beyond the earlier ensemble start afresh
             m.encoder.params[...] = backend.xp_for(spec.device).asarray(params, dtype=m.encoder.params.dtype)
@@ -144,6 +172,7 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
     t0 = time.perf_counter()
     l2 = [settings.l2] * len(wirings)
     if settings.l2 == "auto":  # each wiring's penalty from inner folds of these training samples
+
         def fresh(w):  # member 0 of wiring w, as choose_l2 starts every inner fold from it
             built_one = member(w, None, 0)
             return built_one.encoder, built_one.columns
@@ -151,38 +180,60 @@ def fit_networks(spec: NetworkSpec, wirings, xt, y, target_indices, seed: int, p
         factories = [lambda w=w: fresh(w) for w in wirings]
         chosen = choose_l2(factories, xt, y, inner_folds, settings, pretrained_run, l2_path or L2_PATH, sample_weight)
         l2 = [c.l2 for c in chosen]
-        records = [replace(rec, l2_chosen=c.l2, l2_path=np.asarray(c.path), l2_inner_loss=np.asarray(c.inner_loss),
-                           l2_path_steps=np.asarray(c.steps)) for rec, c in zip(records, chosen, strict=True)]
+        records = [
+            replace(
+                rec,
+                l2_chosen=c.l2,
+                l2_path=np.asarray(c.path),
+                l2_inner_loss=np.asarray(c.inner_loss),
+                l2_path_steps=np.asarray(c.steps),
+            )
+            for rec, c in zip(records, chosen, strict=True)
+        ]
     encoders = [m.encoder for ms in built for m in ms]
     columns = [m.columns for ms in built for m in ms]
-    train = None if subsets is None else np.repeat(np.array([np.asarray(s, dtype=bool) for _, s in problems]),
-                                                   k_members, axis=0)
+    train = (
+        None
+        if subsets is None
+        else np.repeat(np.array([np.asarray(s, dtype=bool) for _, s in problems]), k_members, axis=0)
+    )
     per_wiring = len(problems) // len(wirings)  # problems are wiring-major
     l2 = [l2[i // per_wiring] for i in range(len(problems))]
     if settings.early_stopping == "none":  # every member of every wiring (and subset) in one stack
-        results = finetune_stack(encoders, columns, xt, y, settings, pretrained_run,
-                                 l2=np.repeat(np.asarray(l2, dtype=np.float64), k_members), sample_weight=sample_weight,
-                                 train=train)
+        results = finetune_stack(
+            encoders,
+            columns,
+            xt,
+            y,
+            settings,
+            pretrained_run,
+            l2=np.repeat(np.asarray(l2, dtype=np.float64), k_members),
+            sample_weight=sample_weight,
+            train=train,
+        )
     else:  # each member's step count from inner folds of these training samples, then fitted to it
         if subsets is not None:
-            raise ValueError("a learning curve's subsets are fitted without inner early stopping "
-                             "(--early-stopping none)")
+            raise ValueError(
+                "a learning curve's subsets are fitted without inner early stopping (--early-stopping none)"
+            )
         results = []
         for i, (e, c) in enumerate(zip(encoders, columns, strict=True)):
             own = replace(settings, l2=l2[i // k_members])
             steps, grid, curve = choose_steps(e, xt, y, c, own, pretrained_run, inner_folds)
             if i % k_members == 0:  # the report keeps member 0's choice
                 records[i // k_members] = replace(records[i // k_members], inner_steps=grid, inner_loss=curve)
-            results += finetune_stack([e], [c], xt, y, replace(own, max_steps=steps, tol=0.0), pretrained_run,
-                                      sample_weight=sample_weight)
+            results += finetune_stack(
+                [e], [c], xt, y, replace(own, max_steps=steps, tol=0.0), pretrained_run, sample_weight=sample_weight
+            )
     seconds = time.perf_counter() - t0
     fitted = []
     for w, (ms, rec) in enumerate(zip(built, records, strict=True)):
         losses, reason = results[w * k_members]
         rec = replace(rec, finetune_seconds=seconds / len(problems), finetune_losses=losses, stop=reason)
         members = [m.encoder for m in ms]
-        fitted.append(Fitted([m.net for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0].columns,
-                             rec))
+        fitted.append(
+            Fitted([m.net for m in ms], members[0] if len(members) == 1 else Ensemble(members), ms[0].columns, rec)
+        )
     losses = fitted[0].record.finetune_losses
     progress(Stage("finetune", label, 1, 1, losses[-1] if losses.size else None))
     return fitted

@@ -9,6 +9,7 @@ of its objective over ``window`` iterations below ``tol`` (SciPy's L-BFGS-B crit
 window), or a line search that cannot find a lower point. A member that stops keeps its
 parameters. Arrays are NumPy or CuPy (``xp``); the memory is float32, its dot products float64.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ def _dot(xp, a, b):
     return xp.einsum("kp,kp->k", a.astype(np.float64, copy=False), b.astype(np.float64, copy=False))
 
 
-def minimise(evaluate, p0, xp=np, memory: int = 10, max_iter: int = 1000, tol: float = 1e-7, window: int = 5,
-             progress=None) -> Result:
+def minimise(
+    evaluate, p0, xp=np, memory: int = 10, max_iter: int = 1000, tol: float = 1e-7, window: int = 5, progress=None
+) -> Result:
     """Minimise K objectives of P parameters each, side by side.
 
     ``evaluate(p)`` takes (K, P) parameters and returns (objectives (K,), gradients (K, P), a (K,) value

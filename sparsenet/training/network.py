@@ -9,6 +9,7 @@ part that is fine-tuned and predicts. With a one-to-one gene->protein mask, that
 folded into the phenotype layer as its input scale (``MaskedLinear(input_scale=True)``):
 the same function, without materialising the protein activations.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,19 +21,27 @@ from ..engine import DenseLinear, MaskedLinear, OneToOne, Sequential, Softplus
 from ..masks.store import is_identity, linked_genes  # noqa: F401  (re-exported: what training calls them)
 
 STRATEGIES = {"A": "fully connected, no pre-training", "B": "masks, no pre-training", "C": "masks + pre-training"}
-STRATEGY_WORDS = {"A": "dense network, no pre-training", "B": "wired network, no pre-training",
-                  "C": "wired network, pre-trained"}  # plot titles and file descriptions
+STRATEGY_WORDS = {
+    "A": "dense network, no pre-training",
+    "B": "wired network, no pre-training",
+    "C": "wired network, pre-trained",
+}  # plot titles and file descriptions
 
 
-DECODERS = {"softplus": "the paper's: gene = d * softplus(protein); one sign per gene",
-            "linear": "gene = d * protein, protein = W h + b: sign-free, a bias per gene"}
-HEADS = {"node": "the paper's: the target's own node of the phenotype layer",
-         "readout": "a linear read-out of every phenotype node (phenotype layer -> targets)"}
+DECODERS = {
+    "softplus": "the paper's: gene = d * softplus(protein); one sign per gene",
+    "linear": "gene = d * protein, protein = W h + b: sign-free, a bias per gene",
+}
+HEADS = {
+    "node": "the paper's: the target's own node of the phenotype layer",
+    "readout": "a linear read-out of every phenotype node (phenotype layer -> targets)",
+}
 
 
 @dataclass(frozen=True)
 class Architecture:
     """What may change while the gene -> protein -> phenotype wiring from the masks stays."""
+
     decoder: str = "softplus"
     head: str = "node"
 
@@ -41,17 +50,22 @@ class Architecture:
         one_of("head", self.head, HEADS)
 
 
-def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu",
-                      architecture: Architecture | None = None) -> Sequential:
+def build_autoencoder(
+    masks, strategy: str, seed: int = 0, device: str = "cpu", architecture: Architecture | None = None
+) -> Sequential:
     arch = architecture or Architecture()
     one_of("strategy", strategy, STRATEGIES)
     n_genes, n_proteins = len(masks.gene_ids), len(masks.protein_ids)
     n_phen = len(masks.phenotype_ids)
     if strategy == "A":
-        layers = [DenseLinear(n_genes, n_proteins, bias=False, seed=seed),
-                  DenseLinear(n_proteins, n_phen, seed=seed + 1), Softplus(),
-                  DenseLinear(n_phen, n_proteins, seed=seed + 2), Softplus(),
-                  DenseLinear(n_proteins, n_genes, bias=False, seed=seed + 3)]
+        layers = [
+            DenseLinear(n_genes, n_proteins, bias=False, seed=seed),
+            DenseLinear(n_proteins, n_phen, seed=seed + 1),
+            Softplus(),
+            DenseLinear(n_phen, n_proteins, seed=seed + 2),
+            Softplus(),
+            DenseLinear(n_proteins, n_genes, bias=False, seed=seed + 3),
+        ]
     else:
         gp, pp = masks.gene_protein, masks.protein_phenotype
         one_to_one = is_identity(gp)
@@ -59,13 +73,20 @@ def build_autoencoder(masks, strategy: str, seed: int = 0, device: str = "cpu",
             # the decoder's softplus is its own layer so that pre-training can fuse it with the
             # last one-to-one layer and the loss (pretrain.reconstruction_step); same function
             decoder_act = [Softplus()] if arch.decoder == "softplus" else []
-            layers = [MaskedLinear(pp, activation="softplus", seed=seed + 1, input_scale=True),
-                      MaskedLinear(pp.T, seed=seed + 2), *decoder_act, OneToOne(n_genes)]
+            layers = [
+                MaskedLinear(pp, activation="softplus", seed=seed + 1, input_scale=True),
+                MaskedLinear(pp.T, seed=seed + 2),
+                *decoder_act,
+                OneToOne(n_genes),
+            ]
         else:
             decoder_act = "softplus" if arch.decoder == "softplus" else None
-            layers = [MaskedLinear(gp, bias=False, seed=seed), MaskedLinear(pp, activation="softplus", seed=seed + 1),
-                      MaskedLinear(pp.T, activation=decoder_act, seed=seed + 2),
-                      MaskedLinear(gp.T, bias=False, seed=seed + 3)]
+            layers = [
+                MaskedLinear(gp, bias=False, seed=seed),
+                MaskedLinear(pp, activation="softplus", seed=seed + 1),
+                MaskedLinear(pp.T, activation=decoder_act, seed=seed + 2),
+                MaskedLinear(gp.T, bias=False, seed=seed + 3),
+            ]
     net = Sequential(layers).to(device)
     net.n_encoder = 3 if strategy == "A" else (1 if one_to_one else 2)  # layers from genes to phenotypes
     return net
@@ -75,10 +96,12 @@ def build_encoder(net: Sequential, architecture: Architecture | None, target_ind
     """The part that predicts: genes -> phenotype layer, and with ``head='readout'`` a linear read-out
     of every phenotype node into the targets. Returns (encoder, output columns of the targets)."""
     arch = architecture or Architecture()
-    layers = net.layers[:net.n_encoder]
+    layers = net.layers[: net.n_encoder]
     if arch.head == "node" and np.any(np.asarray(target_indices) < 0):
-        raise ValueError("a target is not a node of the masks: read it out of all nodes (--head readout) "
-                         "or map it to a node (--map COLUMN=NODE_ID)")
+        raise ValueError(
+            "a target is not a node of the masks: read it out of all nodes (--head readout) "
+            "or map it to a node (--map COLUMN=NODE_ID)"
+        )
     if arch.head == "node":
         return Sequential(layers), np.asarray(target_indices, dtype=np.int64)
     n_targets = len(target_indices)

@@ -5,6 +5,7 @@ so that ``sparsenet predict`` (or :func:`load_pathway_model`) gives class probab
 A network is kept as its flat parameter buffer (the engine's one buffer per network) and rebuilt from the
 hierarchy and the settings: the same layers in the same order, so the buffer lines up by construction.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,6 +27,7 @@ FORMAT = "sparsenet-classifier/1"
 class PathwayModel:
     """``params[k]``: network k's flat parameter buffer (seed ``seeds[k]``); ``mean``/``sd``: the training
     samples' per-feature standardisation, in ``hierarchy.feature_ids`` order."""
+
     hierarchy: Hierarchy
     classes: np.ndarray
     mean: np.ndarray
@@ -45,8 +47,10 @@ class PathwayModel:
         for buffer, seed in zip(self.params, self.seeds, strict=True):
             net = build_network(self.hierarchy.masks, len(self.classes), training, seed)
             if net.params.size != buffer.size:
-                raise ValueError(f"a network of {net.params.size} parameters cannot take the {buffer.size} kept: "
-                                 "the model file does not match its hierarchy")
+                raise ValueError(
+                    f"a network of {net.params.size} parameters cannot take the {buffer.size} kept: "
+                    "the model file does not match its hierarchy"
+                )
             net.params[...] = backend.get_array_module(net.params).asarray(buffer, dtype=net.params.dtype)
             set_training(net, False)
             nets.append(net)
@@ -58,8 +62,9 @@ class PathwayModel:
         return np.mean([class_probabilities(net, z, len(self.classes)) for net in self.networks(device)], axis=0)
 
 
-def fit_pathway_model(hierarchy: Hierarchy, X: np.ndarray, labels, training: PathwayTraining, ensemble: int = 1,
-                      seed: int = 0) -> PathwayModel:
+def fit_pathway_model(
+    hierarchy: Hierarchy, X: np.ndarray, labels, training: PathwayTraining, ensemble: int = 1, seed: int = 0
+) -> PathwayModel:
     """``ensemble`` networks (seeds ``seed``, ``seed`` + 1, ...) over ``hierarchy`` trained on every sample of
     ``X`` (samples x ``hierarchy.feature_ids``) and its ``labels``, standardised as the folds are."""
     classes, codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)
@@ -68,8 +73,9 @@ def fit_pathway_model(hierarchy: Hierarchy, X: np.ndarray, labels, training: Pat
     sd[sd == 0] = 1.0
     z = ((X - mean) / sd).astype(np.float32)
     seeds = [seed + k for k in range(ensemble)]
-    params = [backend.to_numpy(fit_network(hierarchy.masks, z, codes, len(classes), training, s).params).copy()
-              for s in seeds]
+    params = [
+        backend.to_numpy(fit_network(hierarchy.masks, z, codes, len(classes), training, s).params).copy() for s in seeds
+    ]
     return PathwayModel(hierarchy, classes, mean, sd, training, params, seeds, {"samples": int(X.shape[0])})
 
 
@@ -91,9 +97,16 @@ def load_pathway_model(path) -> PathwayModel:
     with open_checked(path, FORMAT, "classifier model file") as f:
         seeds = json.loads(f.attrs["seeds"])
         training = PathwayTraining(**{**json.loads(f.attrs["training"]), "device": "cpu"})
-        return PathwayModel(read_levels(f["hierarchy"], str(path)), np.asarray(decode_strings(f["classes"])),
-                            f["mean"][()], f["sd"][()], training, [f[f"network{k}"][()] for k in range(len(seeds))],
-                            seeds, json.loads(f.attrs["info"]))
+        return PathwayModel(
+            read_levels(f["hierarchy"], str(path)),
+            np.asarray(decode_strings(f["classes"])),
+            f["mean"][()],
+            f["sd"][()],
+            training,
+            [f[f"network{k}"][()] for k in range(len(seeds))],
+            seeds,
+            json.loads(f.attrs["info"]),
+        )
 
 
 def is_pathway_model_file(path) -> bool:

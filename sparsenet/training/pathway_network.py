@@ -8,6 +8,7 @@ through the binary cross-entropy, k classes k logits through the softmax cross-e
 mini-batches, AdamW's decoupled weight decay as the L2 penalty. Everything runs on the engine's
 layers, so the same network trains on a GPU (``device="gpu"``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,15 @@ import numpy as np
 from .. import backend
 from ..engine.summed_heads import SummedHeads
 from ..engine.threads import threads_for
-from ..engine import (Adam, DenseLinear, Dropout, MaskedLinear, Sequential, binary_cross_entropy_with_logits,
-                      softmax_cross_entropy)
+from ..engine import (
+    Adam,
+    DenseLinear,
+    Dropout,
+    MaskedLinear,
+    Sequential,
+    binary_cross_entropy_with_logits,
+    softmax_cross_entropy,
+)
 
 
 @dataclass(frozen=True)
@@ -71,14 +79,27 @@ def class_loss(logits, y, n_classes: int):
     return softmax_cross_entropy(logits, y)
 
 
-def fit_network(masks, X: np.ndarray, y: np.ndarray, n_classes: int, training: PathwayTraining,
-                seed: int = 0, order_seed: int | None = None) -> Sequential:
+def fit_network(
+    masks,
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    training: PathwayTraining,
+    seed: int = 0,
+    order_seed: int | None = None,
+) -> Sequential:
     """Train one network on standardised inputs ``X`` (samples x features) and class indices ``y``:
     ``epochs`` passes over the samples in a random order (seeded by ``order_seed``, default ``seed``),
     ``batch_size`` at a time."""
     net = build_network(masks, n_classes, training, seed)
-    _train(net, X, y, training, seed if order_seed is None else order_seed,
-           lambda logits, target: class_loss(logits, target, n_classes))
+    _train(
+        net,
+        X,
+        y,
+        training,
+        seed if order_seed is None else order_seed,
+        lambda logits, target: class_loss(logits, target, n_classes),
+    )
     return net
 
 
@@ -95,7 +116,7 @@ def _train(net, X, y, training, order_seed, loss):
         for _ in range(training.epochs):
             order = rng.permutation(n)
             for start in range(0, n, training.batch_size):
-                rows = order[start:start + training.batch_size]
+                rows = order[start : start + training.batch_size]
                 if xp is not np:
                     rows = xp.asarray(rows)
                 _, grad = loss(net.forward(X[rows], check=False), y[rows])
@@ -104,8 +125,9 @@ def _train(net, X, y, training, order_seed, loss):
     set_training(net, False)
 
 
-def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training: PathwayTraining, seeds,
-                order_seed: int = 0) -> list:
+def fit_stacked(
+    members, X: np.ndarray, y: np.ndarray, n_classes: int, training: PathwayTraining, seeds, order_seed: int = 0
+) -> list:
     """K networks on the same samples trained as one (``engine.stack``'s idea for N levels): level 1 of every
     member stacked on the shared input, the deeper levels and the read-outs block-diagonal, one Adam over one
     buffer. ``members``: each network's level masks (the same shapes; null draws of one wiring), ``seeds``
@@ -126,7 +148,8 @@ def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training:
     outputs = singles[0].layers[-1].out_features
     n_levels = len(members[0])
     stacked_levels = [sp.vstack([m[0] for m in members], format="csr")] + [
-        sp.block_diag([m[level] for m in members], format="csr") for level in range(1, n_levels)]
+        sp.block_diag([m[level] for m in members], format="csr") for level in range(1, n_levels)
+    ]
     readout, _, _ = block_diagonal([(outputs, members[0][-1].shape[0])] * k)
     layers = []
     for level, mask in enumerate(stacked_levels):
@@ -147,9 +170,10 @@ def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training:
         xp = backend.get_array_module(logits)
         if n_classes == 2:
             value, grad = binary_cross_entropy_with_logits(
-                logits, xp.repeat(xp.asarray(target, dtype=logits.dtype).reshape(-1, 1), k, axis=1))
+                logits, xp.repeat(xp.asarray(target, dtype=logits.dtype).reshape(-1, 1), k, axis=1)
+            )
             return value, grad * k  # each member's own mean over its samples, as alone
-        grads = [softmax_cross_entropy(logits[:, j * outputs:(j + 1) * outputs], target)[1] for j in range(k)]
+        grads = [softmax_cross_entropy(logits[:, j * outputs : (j + 1) * outputs], target)[1] for j in range(k)]
         return None, xp.concatenate(grads, axis=1)
 
     _train(net, X, y, training, order_seed, loss)
@@ -160,8 +184,8 @@ def fit_stacked(members, X: np.ndarray, y: np.ndarray, n_classes: int, training:
         w_at = np.cumsum([0] + [p[level].params["weight"].size for p in parts])
         b_at = np.cumsum([0] + [p[level].params["bias"].size for p in parts])
         for j, p in enumerate(parts):
-            p[level].params["weight"][...] = w[w_at[j]:w_at[j + 1]].reshape(p[level].params["weight"].shape)
-            p[level].params["bias"][...] = b[b_at[j]:b_at[j + 1]]
+            p[level].params["weight"][...] = w[w_at[j] : w_at[j + 1]].reshape(p[level].params["weight"].shape)
+            p[level].params["bias"][...] = b[b_at[j] : b_at[j + 1]]
     return singles
 
 

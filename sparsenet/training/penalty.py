@@ -7,6 +7,7 @@ by the fine-tuning loss on the inner held-out samples, averaged over inner folds
 of least held-out loss is chosen. Only the fit's training samples take part: the outer held-out
 samples never do.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ L2_PATH = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)  # strong -> weak; the default's fi
 @dataclass
 class Choice:
     """One wiring's penalty from inner cross-validation."""
+
     l2: float  # the chosen penalty
     path: list  # the penalties tried, strong -> weak
     inner_loss: list  # mean inner held-out loss at each
@@ -42,12 +44,22 @@ def choose_l2(factories, x, y, folds, settings, pretrained: bool, path=L2_PATH, 
         train[i, np.asarray(folds[i % n_folds])] = False
     curves, steps = np.zeros((len(factories), len(path))), np.zeros((len(factories), len(path)), dtype=np.int64)
     for j, l2 in enumerate(path):
-        results = finetune_stack(encoders, columns, x, y, replace(settings, l2=float(l2)), pretrained, train=train,
-                                 sample_weight=sample_weight)
+        results = finetune_stack(
+            encoders,
+            columns,
+            x,
+            y,
+            replace(settings, l2=float(l2)),
+            pretrained,
+            train=train,
+            sample_weight=sample_weight,
+        )
         for i, (e, c) in enumerate(zip(encoders, columns, strict=True)):
             test, keep = folds[i % n_folds], train[i]
             scale = np.abs(np.nanmean(y[keep], axis=0)) + 1e-12
             curves[i // n_folds, j] += held_out_loss(predict(e, x[test], c), y[test], scale, settings.loss) / n_folds
             steps[i // n_folds, j] += len(results[i][0])
-    return [Choice(float(path[int(np.nanargmin(curve))]), list(path), curve.tolist(), s.tolist())
-            for curve, s in zip(curves, steps, strict=True)]
+    return [
+        Choice(float(path[int(np.nanargmin(curve))]), list(path), curve.tolist(), s.tolist())
+        for curve, s in zip(curves, steps, strict=True)
+    ]

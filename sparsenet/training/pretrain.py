@@ -3,6 +3,7 @@
 Genes that reach no phenotype are left out of the loss: the phenotype bottleneck cannot carry
 them, so their error would only add a constant the network cannot reduce.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +12,15 @@ import numpy as np
 
 from .. import backend
 from ..data.stream import batch_indices, batches, is_buffered, n_steps
-from ..engine import (Adam, MaskedLinear, OneToOne, Softplus, scaled_squared_error, softplus_scaled_squared_error,
-                      sum_squared_error)
+from ..engine import (
+    Adam,
+    MaskedLinear,
+    OneToOne,
+    Softplus,
+    scaled_squared_error,
+    softplus_scaled_squared_error,
+    sum_squared_error,
+)
 from ..engine.layer import cpu_feature_major
 
 
@@ -99,8 +107,17 @@ def device_batches(source, rows, settings: PretrainSettings, seed: int, start: i
         yield step, xp.take(cacheT, xp.asarray(np.searchsorted(sorted_rows, idx)), axis=1).T
 
 
-def pretrain(net, source, rows, settings: PretrainSettings, linked: np.ndarray, seed: int,
-             state: dict | None = None, on_step=None, on_checkpoint=None):
+def pretrain(
+    net,
+    source,
+    rows,
+    settings: PretrainSettings,
+    linked: np.ndarray,
+    seed: int,
+    state: dict | None = None,
+    on_step=None,
+    on_checkpoint=None,
+):
     """Run (or resume, from ``state``) pre-training; returns the per-sample loss of every step."""
     xp = backend.xp_for(net.device)
     opt = Adam(net.params, net.grads, lr=settings.lr)

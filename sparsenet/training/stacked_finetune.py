@@ -13,6 +13,7 @@ This is the one fine-tuning loop: any other encoder (a dense first layer, strate
 reaction layer; float64 parameters) is a stack of one, trained in place (``SingleNetwork``, ``finetune``),
 and early stopping's inner folds are members of a stack (``choose_steps``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,13 +39,18 @@ def stackable(encoder) -> bool:
     dense read-out."""
     layers = encoder.layers
     first = layers[0]
-    return (isinstance(first, MaskedLinear) and "scale" in first.params and len(layers) <= 2
-            and all(isinstance(h, DenseLinear) for h in layers[1:]))
+    return (
+        isinstance(first, MaskedLinear)
+        and "scale" in first.params
+        and len(layers) <= 2
+        and all(isinstance(h, DenseLinear) for h in layers[1:])
+    )
 
 
 @dataclass
 class Member:
     """Where one member lives in the stack: its output columns and its parameters' slices."""
+
     columns: np.ndarray  # output columns of its targets
     rows: slice  # its rows of the stacked phenotype layer
 
@@ -56,25 +62,36 @@ class EncoderStack:
 
     def __init__(self, encoders, columns, device: str = "cpu"):
         if not encoders or not all(stackable(e) for e in encoders):
-            raise ValueError("EncoderStack: every member needs a masked first layer with an input scale and at "
-                             "most a dense read-out")
+            raise ValueError(
+                "EncoderStack: every member needs a masked first layer with an input scale and at most a dense read-out"
+            )
         firsts = [e.layers[0] for e in encoders]
         n_in = firsts[0].in_features
         self.k = len(encoders)
         stacked, offsets = stack_rows([f.mask() for f in firsts])
-        phen = MaskedLinear(stacked, bias=True, activation=firsts[0].activation, input_scale=True,
-                            scale_index=scale_index(stacked, offsets), n_scales=self.k * n_in)
+        phen = MaskedLinear(
+            stacked,
+            bias=True,
+            activation=firsts[0].activation,
+            input_scale=True,
+            scale_index=scale_index(stacked, offsets),
+            n_scales=self.k * n_in,
+        )
         layers = [phen]
         self.readout = len(encoders[0].layers) == 2
         if self.readout:
             shapes = [tuple(e.layers[1].params["weight"].shape) for e in encoders]
             mask, out_rows, _ = block_diagonal(shapes)
             layers.append(MaskedLinear(mask, bias=True))
-            self.members = [Member(out_rows[k] + np.asarray(c, dtype=np.int64), slice(offsets[k], offsets[k + 1]))
-                            for k, c in enumerate(columns)]
+            self.members = [
+                Member(out_rows[k] + np.asarray(c, dtype=np.int64), slice(offsets[k], offsets[k + 1]))
+                for k, c in enumerate(columns)
+            ]
         else:
-            self.members = [Member(offsets[k] + np.asarray(c, dtype=np.int64), slice(offsets[k], offsets[k + 1]))
-                            for k, c in enumerate(columns)]
+            self.members = [
+                Member(offsets[k] + np.asarray(c, dtype=np.int64), slice(offsets[k], offsets[k + 1]))
+                for k, c in enumerate(columns)
+            ]
         self.net = Sequential(layers).to(device)
         self.width = self.net.out_features
         self.offsets, self.n_in = offsets, n_in
@@ -116,10 +133,10 @@ class EncoderStack:
     def load(self, encoders) -> None:
         xp = backend.xp_for(self.device)
         for stacked, parts in self._pairs(encoders):
-            stacked[...] = xp.asarray(np.concatenate([backend.to_numpy(p).ravel() for p in parts]),
-                                      dtype=stacked.dtype)
-        for mine, theirs in zip(self.net.layers, encoders[0].layers,
-                                strict=False):  # what is held fixed, held fixed here
+            stacked[...] = xp.asarray(np.concatenate([backend.to_numpy(p).ravel() for p in parts]), dtype=stacked.dtype)
+        for mine, theirs in zip(
+            self.net.layers, encoders[0].layers, strict=False
+        ):  # what is held fixed, held fixed here
             mine.trainable = theirs.trainable
         self.net.layers[0].frozen = set(encoders[0].layers[0].frozen)
 
@@ -129,7 +146,7 @@ class EncoderStack:
             at = 0
             for p in parts:
                 n = int(p.size)
-                p[...] = backend.get_array_module(p).asarray(flat[at:at + n].reshape(p.shape), dtype=p.dtype)
+                p[...] = backend.get_array_module(p).asarray(flat[at : at + n].reshape(p.shape), dtype=p.dtype)
                 at += n
 
 
@@ -170,8 +187,11 @@ class StackObjective:
         sw = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         known = train[:, None, :] & ~np.isnan(y).T[None]  # K x T x B: what each member trains on
         weight = np.where(known, sw[None, None, :], 0.0)
-        self.n = np.maximum(weight.sum(axis=(1, 2)), 1e-12) if sample_weight is not None else \
-            np.maximum(1, known.sum(axis=(1, 2)))  # (weighted) observations per member
+        self.n = (
+            np.maximum(weight.sum(axis=(1, 2)), 1e-12)
+            if sample_weight is not None
+            else np.maximum(1, known.sum(axis=(1, 2)))
+        )  # (weighted) observations per member
         scale = np.empty((k, n_targets))
         for m in range(k):  # each member's (weighted) mean |target| over its own observations
             wt = weight[m].T  # B x T
@@ -211,9 +231,16 @@ class StackObjective:
 
     def data_gradient(self):
         out = self.net.forward(self.x, check=False)  # (B, width), feature-major for masked layers
-        self.ops.member_losses(self.kind, self.xp.ascontiguousarray(out.T), self.columns, self.yT, self.weight,
-                               self.scale, self.gradT,
-                               self.values)
+        self.ops.member_losses(
+            self.kind,
+            self.xp.ascontiguousarray(out.T),
+            self.columns,
+            self.yT,
+            self.weight,
+            self.scale,
+            self.gradT,
+            self.values,
+        )
         self.net.backward(self.gradT.T)
         return self.values
 
@@ -221,8 +248,19 @@ class StackObjective:
 COMPACT = 0.6  # rebuild the stack without its stopped members once no more than this share of it is active
 
 
-def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=None, l2=None, sample_weight=None,
-                   at_steps=(), on_step=None):
+def finetune_stack(
+    encoders,
+    columns,
+    x,
+    y,
+    settings,
+    pretrained: bool,
+    train=None,
+    l2=None,
+    sample_weight=None,
+    at_steps=(),
+    on_step=None,
+):
     """Fine-tune every encoder of ``encoders`` on (x, y) at once: one stack where they all stack, else each as a
     stack of one (``finetune``).
 
@@ -240,10 +278,21 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
     train = np.ones((k, n_samples), dtype=bool) if train is None else np.asarray(train, dtype=bool)
     l2 = np.broadcast_to(np.asarray(settings.l2 if l2 is None else l2, dtype=np.float64), (k,))
     if not all(stackable(e) for e in encoders) or len({e.params.dtype for e in encoders}) > 1:
-        return [finetune(e, x, y, c, replace(settings, l2=float(l2[m])), pretrained, train=train[m],
-                         sample_weight=sample_weight, at_steps=at_steps,
-                         on_step=None if on_step is None else (lambda step, _, m=m: on_step(step, m)))
-                for m, (e, c) in enumerate(zip(encoders, columns, strict=True))]
+        return [
+            finetune(
+                e,
+                x,
+                y,
+                c,
+                replace(settings, l2=float(l2[m])),
+                pretrained,
+                train=train[m],
+                sample_weight=sample_weight,
+                at_steps=at_steps,
+                on_step=None if on_step is None else (lambda step, _, m=m: on_step(step, m)),
+            )
+            for m, (e, c) in enumerate(zip(encoders, columns, strict=True))
+        ]
 
     def objective_of(members):
         """The stack and objective of ``members`` (indices into ``encoders``), parameters loaded."""
@@ -262,8 +311,9 @@ def finetune_stack(encoders, columns, x, y, settings, pretrained: bool, train=No
         return _optimise(objective_of, encoders, settings, at_steps, on_step)
 
 
-def finetune(encoder, x, y, columns, settings, pretrained: bool, train=None, sample_weight=None, at_steps=(),
-             on_step=None) -> tuple:
+def finetune(
+    encoder, x, y, columns, settings, pretrained: bool, train=None, sample_weight=None, at_steps=(), on_step=None
+) -> tuple:
     """Fine-tune one encoder in place, as a stack of one (the same loop, stopping rule and penalty as every
     stack): any encoder, float32 or float64. Arguments as :func:`finetune_stack`'s for one member
     (``train``: its samples, (samples,) bool). Returns (per-observation data losses, stop reason)."""
@@ -304,8 +354,17 @@ def choose_steps(encoder, x, y, columns, settings, pretrained: bool, folds):
         test = np.asarray(folds[i])
         curves[i, at[step]] = held_out_loss(predict(copies[i], x[test], columns), y[test], scales[i], settings.loss)
 
-    finetune_stack(copies, [columns] * len(folds), x, y, replace(settings, max_steps=int(grid[-1]), tol=0.0),
-                   pretrained, train=train, at_steps=grid, on_step=score)
+    finetune_stack(
+        copies,
+        [columns] * len(folds),
+        x,
+        y,
+        replace(settings, max_steps=int(grid[-1]), tol=0.0),
+        pretrained,
+        train=train,
+        at_steps=grid,
+        on_step=score,
+    )
     mean = curves.mean(axis=0)
     return int(grid[int(np.argmin(mean))]), grid, mean
 
@@ -369,8 +428,9 @@ def _adam(objective_of, encoders, settings, at_steps=(), on_step=None):
                     objective = objective_of(members)
                     objective.anchor = anchor
                     stack = objective.stack
-                    opt = Adam(stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty,
-                               anchor=anchor)
+                    opt = Adam(
+                        stack.net.params, stack.net.grads, lr=settings.lr, penalty=objective.penalty, anchor=anchor
+                    )
                     opt.m[...], opt.v[...], opt.t = m_, v_, t_
                     moving = None
                 else:
@@ -378,8 +438,10 @@ def _adam(objective_of, encoders, settings, at_steps=(), on_step=None):
     stack.store([encoders[m] for m in members])
     for later in checkpoints:  # every member stopped before these steps: they stay where they stopped
         report(later)
-    return [(losses[:(s if s >= 0 else step) + 1, m].copy(), "tolerance" if s >= 0 else "step limit")
-            for m, s in enumerate(stopped_at)]
+    return [
+        (losses[: (s if s >= 0 else step) + 1, m].copy(), "tolerance" if s >= 0 else "step limit")
+        for m, s in enumerate(stopped_at)
+    ]
 
 
 def _lbfgs(objective: StackObjective, settings):
@@ -392,8 +454,11 @@ def _lbfgs(objective: StackObjective, settings):
     order_d = xp.asarray(order)
     shape = (stack.k, int(counts[0]))
     params, grads = stack.net.params, stack.net.grads
-    pen = (objective.penalty[order_d] if objective.penalty is not None
-           else xp.zeros(order.size, dtype=np.float32)).reshape(shape).astype(np.float64)
+    pen = (
+        (objective.penalty[order_d] if objective.penalty is not None else xp.zeros(order.size, dtype=np.float32))
+        .reshape(shape)
+        .astype(np.float64)
+    )
     anchor = 0.0 if objective.anchor is None else objective.anchor[order_d].reshape(shape).astype(np.float64)
     n_d = xp.asarray(n, dtype=np.float64)[:, None]
 
@@ -407,7 +472,8 @@ def _lbfgs(objective: StackObjective, settings):
         return f, g, backend.to_numpy(data) / n
 
     p0 = params[order_d].reshape(shape).astype(np.float64)
-    result = lbfgs.minimise(evaluate, p0, xp, max_iter=settings.max_steps, tol=settings.lbfgs_tol,
-                            window=settings.lbfgs_window)
+    result = lbfgs.minimise(
+        evaluate, p0, xp, max_iter=settings.max_steps, tol=settings.lbfgs_tol, window=settings.lbfgs_window
+    )
     params[order_d] = result.params.ravel().astype(params.dtype)
-    return [(result.recorded[:result.iterations[m] + 1, m].copy(), result.reasons[m]) for m in range(stack.k)]
+    return [(result.recorded[: result.iterations[m] + 1, m].copy(), result.reasons[m]) for m in range(stack.k)]

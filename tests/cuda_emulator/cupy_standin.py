@@ -4,6 +4,7 @@ Device arrays are a NumPy subclass (``ndarray``); the stand-in refuses what CuPy
 (mixing host and device arrays in one operation) and ``RawModule`` compiles the real ``.cu``
 source with the emulator. ``install()`` makes ``import cupy`` and the engine's backend use it.
 """
+
 from __future__ import annotations
 
 import sys
@@ -48,8 +49,7 @@ class ndarray(np.ndarray):
         return float(self.view(np.ndarray))
 
     def __iter__(self):
-        raise TypeError("iterating a device array element by element is what CuPy users avoid; "
-                        "the stand-in refuses it")
+        raise TypeError("iterating a device array element by element is what CuPy users avoid; the stand-in refuses it")
 
 
 def _host_view(x):
@@ -77,8 +77,10 @@ def _refuse_host(values, what):
         if isinstance(v, (list, tuple)):
             _refuse_host(v, what)
         elif isinstance(v, np.ndarray) and not isinstance(v, ndarray) and v.ndim > 0:
-            raise TypeError(f"{what}: a host NumPy array mixed with device arrays (CuPy refuses this: "
-                            f"copy it with cupy.asarray first)")
+            raise TypeError(
+                f"{what}: a host NumPy array mixed with device arrays (CuPy refuses this: "
+                f"copy it with cupy.asarray first)"
+            )
 
 
 def _refuse_device(v, what):
@@ -104,12 +106,26 @@ def asnumpy(a, stream=None):
 def _creation(fn):
     def create(*args, **kwargs):
         return fn(*_host_views(args), **kwargs).view(ndarray)
+
     create.__name__ = fn.__name__
     return create
 
 
-_CREATION = ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
-             "arange", "ascontiguousarray", "asfortranarray", "linspace", "eye")
+_CREATION = (
+    "empty",
+    "zeros",
+    "ones",
+    "full",
+    "empty_like",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "arange",
+    "ascontiguousarray",
+    "asfortranarray",
+    "linspace",
+    "eye",
+)
 
 
 class RawModule:
@@ -137,9 +153,10 @@ class RawKernel:
 
 
 def _cuda_namespace():
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1,
-                                    getDeviceProperties=lambda i=0: {"name": b"CUDA emulator (CPU)",
-                                                                     "multiProcessorCount": 1})
+    runtime = types.SimpleNamespace(
+        getDeviceCount=lambda: 1,
+        getDeviceProperties=lambda i=0: {"name": b"CUDA emulator (CPU)", "multiProcessorCount": 1},
+    )
 
     class Device:
         def __init__(self, i=0):
@@ -155,8 +172,7 @@ def _cuda_namespace():
         def synchronize(self):
             pass
 
-    return types.SimpleNamespace(runtime=runtime, Device=Device, Event=Event,
-                                 get_elapsed_time=lambda a, b: 0.0)
+    return types.SimpleNamespace(runtime=runtime, Device=Device, Event=Event, get_elapsed_time=lambda a, b: 0.0)
 
 
 def make_module() -> types.ModuleType:
@@ -180,6 +196,7 @@ def make_module() -> types.ModuleType:
         def on_device(*args, **kwargs):
             _refuse_host(tuple(args) + tuple(kwargs.values()), name)
             return _wrap(obj(*_host_views(args), **{k: _host_views(v) for k, v in kwargs.items()}))
+
         on_device.__name__ = name
         return on_device
 
@@ -195,12 +212,18 @@ class install:
         from sparsenet import backend
 
         self.backend = backend
-        self.saved = (sys.modules.get("cupy"), backend._cupy, backend._cupy_checked, backend._gpu_problem,
-                      sys.modules.get("sparsenet.engine.cuda.launch"))
+        self.saved = (
+            sys.modules.get("cupy"),
+            backend._cupy,
+            backend._cupy_checked,
+            backend._gpu_problem,
+            sys.modules.get("sparsenet.engine.cuda.launch"),
+        )
         self.module = make_module()
         sys.modules["cupy"] = self.module
         sys.modules.pop("sparsenet.engine.cuda.launch", None)
         import sparsenet.engine.cuda as pkg
+
         if hasattr(pkg, "launch"):
             del pkg.launch  # else `from .cuda import launch` returns the old module
         backend._cupy, backend._cupy_checked, backend._gpu_problem = self.module, True, None
@@ -213,6 +236,7 @@ class install:
             else:
                 sys.modules[name] = value
         import sparsenet.engine.cuda as pkg
+
         if launch is not None:
             pkg.launch = launch
         elif hasattr(pkg, "launch"):

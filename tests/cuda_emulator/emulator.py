@@ -17,6 +17,7 @@ undefined or what a wrong launcher would get silently wrong on a GPU:
 * results that change with the order blocks and threads run in (races): every launch runs
   in several orders from the same inputs and must give bit-identical outputs.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -36,11 +37,24 @@ CXXFLAGS = ["-std=c++14", "-O2", "-fPIC", "-shared", "-Wall", "-Werror", "-Wno-u
 
 # C parameter types -> NumPy dtypes (what CuPy would have to be given for the bytes to be right).
 C_TYPES = {
-    "float": np.float32, "double": np.float64, "int": np.int32, "unsigned int": np.uint32,
-    "unsigned": np.uint32, "long long": np.int64, "long long int": np.int64,
-    "unsigned long long": np.uint64, "size_t": np.uint64, "short": np.int16,
-    "unsigned short": np.uint16, "char": np.int8, "signed char": np.int8, "unsigned char": np.uint8,
-    "bool": np.bool_, "int32_t": np.int32, "int64_t": np.int64, "uint32_t": np.uint32,
+    "float": np.float32,
+    "double": np.float64,
+    "int": np.int32,
+    "unsigned int": np.uint32,
+    "unsigned": np.uint32,
+    "long long": np.int64,
+    "long long int": np.int64,
+    "unsigned long long": np.uint64,
+    "size_t": np.uint64,
+    "short": np.int16,
+    "unsigned short": np.uint16,
+    "char": np.int8,
+    "signed char": np.int8,
+    "unsigned char": np.uint8,
+    "bool": np.bool_,
+    "int32_t": np.int32,
+    "int64_t": np.int64,
+    "uint32_t": np.uint32,
     "uint64_t": np.uint64,
 }
 # Block orders each launch runs in (name, reverse threads, data flush against the leading guard).
@@ -63,8 +77,8 @@ class EmulatorError(RuntimeError):
 @dataclass(frozen=True)
 class Param:
     name: str
-    ctype: str      # as written, without __restrict__
-    base: str       # pointee or value type, without const
+    ctype: str  # as written, without __restrict__
+    base: str  # pointee or value type, without const
     pointer: bool
     const: bool
 
@@ -98,8 +112,10 @@ def _build(source: str, kernels: dict[str, list[Param]], extra_flags=()) -> Path
     for name, params in kernels.items():
         call = ", ".join(f"*({p.ctype}*)p[{i}]" for i, p in enumerate(params))
         wrappers.append(f'extern "C" void emu_entry_{name}(void** p) {{ {name}({call}); }}')
-    tu = (f'#include "{HERE / "emu.h"}"\n#line 1 "kernel.cu"\n{source}\n'
-          f'#include "{HERE / "emu_runtime.h"}"\n' + "\n".join(wrappers) + "\n")
+    tu = (
+        f'#include "{HERE / "emu.h"}"\n#line 1 "kernel.cu"\n{source}\n'
+        f'#include "{HERE / "emu_runtime.h"}"\n' + "\n".join(wrappers) + "\n"
+    )
     runtime = (HERE / "emu.h").read_text() + (HERE / "emu_runtime.h").read_text()
     flags = [*CXXFLAGS, *extra_flags]
     key = hashlib.sha256((tu + runtime + " ".join(flags)).encode()).hexdigest()[:20]
@@ -146,17 +162,20 @@ def _pack_scalar(value, param: Param, position: int, kernel: str):
     if isinstance(value, (bool, np.bool_)):
         arr = np.asarray(value, dtype=np.bool_)
     elif isinstance(value, int):
-        arr = np.asarray(value, dtype=np.int64)      # CuPy: Python int -> 64-bit integer
+        arr = np.asarray(value, dtype=np.int64)  # CuPy: Python int -> 64-bit integer
     elif isinstance(value, float):
-        arr = np.asarray(value, dtype=np.float64)    # CuPy: Python float -> double
+        arr = np.asarray(value, dtype=np.float64)  # CuPy: Python float -> double
     elif isinstance(value, np.generic):
         arr = np.asarray(value)
     else:
-        raise EmulatorError(f"{kernel}: argument {position} ({param.name}) is a {type(value).__name__}, "
-                            f"not a scalar or device array")
+        raise EmulatorError(
+            f"{kernel}: argument {position} ({param.name}) is a {type(value).__name__}, not a scalar or device array"
+        )
     if arr.dtype != param.dtype:
-        raise EmulatorError(f"{kernel}: argument {position} ({param.name}) is {arr.dtype} but the kernel "
-                            f"takes {param.ctype} ({param.dtype}); pass np.{param.dtype.name}(...)")
+        raise EmulatorError(
+            f"{kernel}: argument {position} ({param.name}) is {arr.dtype} but the kernel "
+            f"takes {param.ctype} ({param.dtype}); pass np.{param.dtype.name}(...)"
+        )
     return arr.copy()
 
 
@@ -190,26 +209,35 @@ class Module:
         self.launches.append((name, grid, block))
         n_blocks = grid[0] * grid[1] * grid[2]
         results = []
-        for order, reverse, flush_front in (orders or ORDERS):
+        for order, reverse, flush_front in orders or ORDERS:
             if order == "forward":
                 block_order = np.arange(n_blocks, dtype=np.int64)
             elif order == "reverse":
                 block_order = np.arange(n_blocks, dtype=np.int64)[::-1].copy()
             else:
                 block_order = np.random.default_rng(n_blocks).permutation(n_blocks).astype(np.int64)
-            results.append((order, self._run(name, params, grid, block, arrays, scalars, block_order, reverse,
-                                             flush_front)))
+            results.append(
+                (order, self._run(name, params, grid, block, arrays, scalars, block_order, reverse, flush_front))
+            )
         first_order, first = results[0]
         for order, other in results[1:]:
             for i, data in first.items():
                 if data != other[i]:
                     a = np.frombuffer(data, params[i].dtype)
                     size = a.itemsize
-                    n = int((np.frombuffer(data, np.uint8).reshape(-1, size)
-                             != np.frombuffer(other[i], np.uint8).reshape(-1, size)).any(axis=1).sum())
-                    raise EmulatorError(f"{name}: argument {i} ({params[i].name}) differs between block orders "
-                                        f"'{first_order}' and '{order}' at {n} of {a.size} elements: a race, or "
-                                        f"a result that depends on scheduling")
+                    n = int(
+                        (
+                            np.frombuffer(data, np.uint8).reshape(-1, size)
+                            != np.frombuffer(other[i], np.uint8).reshape(-1, size)
+                        )
+                        .any(axis=1)
+                        .sum()
+                    )
+                    raise EmulatorError(
+                        f"{name}: argument {i} ({params[i].name}) differs between block orders "
+                        f"'{first_order}' and '{order}' at {n} of {a.size} elements: a race, or "
+                        f"a result that depends on scheduling"
+                    )
         for i, data in first.items():
             host = arrays[i]
             np.copyto(host, np.frombuffer(data, host.dtype).reshape(host.shape))
@@ -222,8 +250,11 @@ class Module:
             for i, host in arrays.items():
                 key = (host.ctypes.data, host.nbytes)
                 if key not in by_address:
-                    by_address[key] = _Guarded(host, flush_front, readonly=all(
-                        params[j].const for j, h in arrays.items() if (h.ctypes.data, h.nbytes) == key))
+                    by_address[key] = _Guarded(
+                        host,
+                        flush_front,
+                        readonly=all(params[j].const for j, h in arrays.items() if (h.ctypes.data, h.nbytes) == key),
+                    )
                 guarded[i] = by_address[key]
             _check_no_partial_overlap(name, params, arrays)
             values = {i: ctypes.c_void_p(g.start) for i, g in guarded.items()}
@@ -234,17 +265,26 @@ class Module:
             err = ctypes.create_string_buffer(2048)
             fault = ctypes.c_void_p()
             rc = self.lib.emu_launch(
-                ctypes.cast(entry, ctypes.c_void_p), pointers,
-                ctypes.c_uint(grid[0]), ctypes.c_uint(grid[1]), ctypes.c_uint(grid[2]),
-                ctypes.c_uint(block[0]), ctypes.c_uint(block[1]), ctypes.c_uint(block[2]),
-                block_order.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)), ctypes.c_longlong(block_order.size),
-                ctypes.c_int(int(reverse)), err, ctypes.c_int(len(err)), ctypes.byref(fault))
+                ctypes.cast(entry, ctypes.c_void_p),
+                pointers,
+                ctypes.c_uint(grid[0]),
+                ctypes.c_uint(grid[1]),
+                ctypes.c_uint(grid[2]),
+                ctypes.c_uint(block[0]),
+                ctypes.c_uint(block[1]),
+                ctypes.c_uint(block[2]),
+                block_order.ctypes.data_as(ctypes.POINTER(ctypes.c_longlong)),
+                ctypes.c_longlong(block_order.size),
+                ctypes.c_int(int(reverse)),
+                err,
+                ctypes.c_int(len(err)),
+                ctypes.byref(fault),
+            )
             where = err.value.decode()
             if rc == 1:
                 raise EmulatorError(f"{name}: {where}")
             if rc == 2:
-                raise EmulatorError(f"{name}: {_describe_fault(fault.value or 0, guarded, params, arrays)} "
-                                    f"in {where}")
+                raise EmulatorError(f"{name}: {_describe_fault(fault.value or 0, guarded, params, arrays)} in {where}")
             return {i: g.read() for i, g in guarded.items() if not params[i].const}
         finally:
             for g in {id(g): g for g in guarded.values()}.values():
@@ -273,13 +313,15 @@ def _device_operand(a, p: Param, i: int, name: str) -> np.ndarray:
     from . import cupy_standin
 
     if not isinstance(a, cupy_standin.ndarray):
-        raise EmulatorError(f"{name}: argument {i} ({p.name}) must be a device array for {p.ctype}, "
-                            f"got {type(a).__name__}")
+        raise EmulatorError(
+            f"{name}: argument {i} ({p.name}) must be a device array for {p.ctype}, got {type(a).__name__}"
+        )
     if a.dtype != p.dtype:
         raise EmulatorError(f"{name}: argument {i} ({p.name}) is a {a.dtype} array but the kernel takes {p.ctype}")
     if not a.flags.c_contiguous:
-        raise EmulatorError(f"{name}: argument {i} ({p.name}) is not C-contiguous; the kernel indexes it as "
-                            f"one dense block")
+        raise EmulatorError(
+            f"{name}: argument {i} ({p.name}) is not C-contiguous; the kernel indexes it as one dense block"
+        )
     return a.view(np.ndarray)
 
 
@@ -287,8 +329,9 @@ def _check_no_partial_overlap(name, params, arrays):
     spans = sorted((h.ctypes.data, h.ctypes.data + h.nbytes, i) for i, h in arrays.items() if h.nbytes)
     for (s0, e0, i0), (s1, e1, i1) in zip(spans, spans[1:], strict=False):
         if s1 < e0 and (s0, e0) != (s1, e1):
-            raise EmulatorError(f"{name}: arguments {i0} ({params[i0].name}) and {i1} ({params[i1].name}) "
-                                f"overlap partially")
+            raise EmulatorError(
+                f"{name}: arguments {i0} ({params[i0].name}) and {i1} ({params[i1].name}) overlap partially"
+            )
 
 
 def _describe_fault(addr, guarded, params, arrays):

@@ -4,6 +4,7 @@ Same names and signatures as ``cpu_kernels`` so layers call either set the same 
 All arrays are float32/int32, C-contiguous, feature-major (features, batch). Nothing here
 synchronises with the host: sizes come from array shapes, never from device values.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,8 +38,9 @@ def _kernel(filename: str, name: str):
 def _check(*arrays):
     for a in arrays:
         if a.dtype not in (cp.float32, cp.int32) and a.size:
-            raise ValueError(f"the GPU kernels take float32 arrays, got {a.dtype}; build the "
-                             "network with dtype float32")
+            raise ValueError(
+                f"the GPU kernels take float32 arrays, got {a.dtype}; build the network with dtype float32"
+            )
         if a.size and not a.flags.c_contiguous:
             raise ValueError("the GPU kernels take C-contiguous feature-major arrays")
 
@@ -58,9 +60,22 @@ def masked_forward(indptr, indices, weight, bias, xT, outT, slopeT, act):
     batch = int(xT.shape[1])
     grid = ((batch + THREADS - 1) // THREADS, min(n_out, MAX_GRID_Y))
     _kernel("masked_linear.cu", "masked_forward")(
-        grid, (THREADS,),
-        (indptr, indices, weight, bias, np.int32(bias.size == n_out), xT, outT, slopeT,
-         np.int32(act), np.int32(n_out), np.int32(batch)))
+        grid,
+        (THREADS,),
+        (
+            indptr,
+            indices,
+            weight,
+            bias,
+            np.int32(bias.size == n_out),
+            xT,
+            outT,
+            slopeT,
+            np.int32(act),
+            np.int32(n_out),
+            np.int32(batch),
+        ),
+    )
 
 
 def _sddmm(indptr, indices, dzT, xT, dw_tiles):
@@ -69,20 +84,48 @@ def _sddmm(indptr, indices, dzT, xT, dw_tiles):
         return
     grid = (-(-nnz // SDDMM_WARPS), n_tiles(batch))
     _kernel("masked_linear.cu", "sddmm")(
-        grid, (THREADS,), (indptr, indices, dzT, xT, dw_tiles, np.int32(n_out), np.int32(nnz), np.int32(batch),
-                           np.int32(TILE)))
+        grid,
+        (THREADS,),
+        (indptr, indices, dzT, xT, dw_tiles, np.int32(n_out), np.int32(nnz), np.int32(batch), np.int32(TILE)),
+    )
 
 
-def masked_backward(indptr, indices, t_indptr, t_indices, t_weight, xT, gT, slopeT, act,
-                    dzT, dxT, dw_tiles, db_tiles, want_dx, want_params):
+def masked_backward(
+    indptr,
+    indices,
+    t_indptr,
+    t_indices,
+    t_weight,
+    xT,
+    gT,
+    slopeT,
+    act,
+    dzT,
+    dxT,
+    dw_tiles,
+    db_tiles,
+    want_dx,
+    want_params,
+):
     _check(xT, gT, slopeT, dzT, dxT, dw_tiles, db_tiles)
     n_out = int(indptr.size - 1)
     batch = int(xT.shape[1])
     if act or want_params:
         _kernel("masked_linear.cu", "slope_rowsum")(
-            (n_tiles(batch), min(n_out, MAX_GRID_Y)), (THREADS,),
-            (gT, slopeT, dzT, db_tiles, np.int32(act != 0), np.int32(bool(want_params)),
-             np.int32(n_out), np.int32(batch), np.int32(TILE)))
+            (n_tiles(batch), min(n_out, MAX_GRID_Y)),
+            (THREADS,),
+            (
+                gT,
+                slopeT,
+                dzT,
+                db_tiles,
+                np.int32(act != 0),
+                np.int32(bool(want_params)),
+                np.int32(n_out),
+                np.int32(batch),
+                np.int32(TILE),
+            ),
+        )
     if want_params:
         _sddmm(indptr, indices, dzT, xT, dw_tiles)
     if want_dx:
@@ -90,33 +133,125 @@ def masked_backward(indptr, indices, t_indptr, t_indices, t_weight, xT, gT, slop
         masked_forward(t_indptr, t_indices, t_weight, empty, dzT, dxT, empty.reshape(0, 0), 0)
 
 
-def masked_forward_softplus_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
-                                       grad_zT, grad_d_tiles, loss_tiles, dw_tiles, db_tiles, want_params):
+def masked_forward_softplus_scaled_sse(
+    indptr,
+    indices,
+    weight,
+    bias,
+    xT,
+    d,
+    yT,
+    row_weight,
+    grad_zT,
+    grad_d_tiles,
+    loss_tiles,
+    dw_tiles,
+    db_tiles,
+    want_params,
+):
     """The decoder, softplus, the output one-to-one layer and the SSE in one kernel (as the CPU's
     fused kernel), then with ``want_params`` the decoder's weight gradient (SDDMM on grad_z)."""
-    _decoder_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, loss_tiles,
-                        dw_tiles, db_tiles, want_params, ACT_SOFTPLUS)
+    _decoder_scaled_sse(
+        indptr,
+        indices,
+        weight,
+        bias,
+        xT,
+        d,
+        yT,
+        row_weight,
+        grad_zT,
+        grad_d_tiles,
+        loss_tiles,
+        dw_tiles,
+        db_tiles,
+        want_params,
+        ACT_SOFTPLUS,
+    )
 
 
-def masked_forward_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight,
-                              grad_zT, grad_d_tiles, loss_tiles, dw_tiles, db_tiles, want_params):
+def masked_forward_scaled_sse(
+    indptr,
+    indices,
+    weight,
+    bias,
+    xT,
+    d,
+    yT,
+    row_weight,
+    grad_zT,
+    grad_d_tiles,
+    loss_tiles,
+    dw_tiles,
+    db_tiles,
+    want_params,
+):
     """The same for a linear decoder (no softplus)."""
-    _decoder_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, loss_tiles,
-                        dw_tiles, db_tiles, want_params, 0)
+    _decoder_scaled_sse(
+        indptr,
+        indices,
+        weight,
+        bias,
+        xT,
+        d,
+        yT,
+        row_weight,
+        grad_zT,
+        grad_d_tiles,
+        loss_tiles,
+        dw_tiles,
+        db_tiles,
+        want_params,
+        0,
+    )
 
 
-def _decoder_scaled_sse(indptr, indices, weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, loss_tiles,
-                        dw_tiles, db_tiles, want_params, act):
+def _decoder_scaled_sse(
+    indptr,
+    indices,
+    weight,
+    bias,
+    xT,
+    d,
+    yT,
+    row_weight,
+    grad_zT,
+    grad_d_tiles,
+    loss_tiles,
+    dw_tiles,
+    db_tiles,
+    want_params,
+    act,
+):
     _check(weight, bias, xT, d, yT, row_weight, grad_zT, grad_d_tiles, dw_tiles, db_tiles)
     if loss_tiles.dtype != cp.float64:
         raise ValueError("loss_tiles must be float64")
     n_out = int(indptr.size - 1)
     batch = int(xT.shape[1])
     _kernel("masked_linear.cu", "decoder_scaled_sse")(
-        (n_tiles(batch), min(n_out, MAX_GRID_Y)), (THREADS,),
-        (indptr, indices, weight, bias, np.int32(bias.size == n_out), xT, d, yT, row_weight, grad_zT,
-         grad_d_tiles, loss_tiles, db_tiles, np.int32(act), np.int32(bool(want_params)), np.int32(n_out),
-         np.int32(batch), np.int32(TILE)))
+        (n_tiles(batch), min(n_out, MAX_GRID_Y)),
+        (THREADS,),
+        (
+            indptr,
+            indices,
+            weight,
+            bias,
+            np.int32(bias.size == n_out),
+            xT,
+            d,
+            yT,
+            row_weight,
+            grad_zT,
+            grad_d_tiles,
+            loss_tiles,
+            db_tiles,
+            np.int32(act),
+            np.int32(bool(want_params)),
+            np.int32(n_out),
+            np.int32(batch),
+            np.int32(TILE),
+        ),
+    )
     if want_params:
         _sddmm(indptr, indices, grad_zT, xT, dw_tiles)
 
@@ -125,8 +260,9 @@ def scale_gradient(t_indptr, t_perm, weight, s, ds):
     """ds[j] = sum of weight[k] * s[k] over column j's nonzeros (k = t_perm[kk], kk in column j)."""
     _check(weight, s, ds)
     n_in = int(t_indptr.size - 1)
-    _kernel("masked_linear.cu", "scale_gradient")((_grid(n_in),), (THREADS,),
-                                                  (t_indptr, t_perm, weight, s, ds, np.int32(n_in)))
+    _kernel("masked_linear.cu", "scale_gradient")(
+        (_grid(n_in),), (THREADS,), (t_indptr, t_perm, weight, s, ds, np.int32(n_in))
+    )
 
 
 def activation_forward(act, z, y, slope):
@@ -146,9 +282,23 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, bias1, bias2, decay):
     _check(param, grad, m, v)
     n = int(param.size)
     _kernel("adam.cu", "adam_update")(
-        (_grid(n),), (THREADS,),
-        (param, grad, m, v, np.int64(n), np.float32(lr), np.float32(beta1), np.float32(beta2),
-         np.float32(eps), np.float32(bias1), np.float32(bias2), np.float32(decay)))
+        (_grid(n),),
+        (THREADS,),
+        (
+            param,
+            grad,
+            m,
+            v,
+            np.int64(n),
+            np.float32(lr),
+            np.float32(beta1),
+            np.float32(beta2),
+            np.float32(eps),
+            np.float32(bias1),
+            np.float32(bias2),
+            np.float32(decay),
+        ),
+    )
 
 
 def adam_update_members(param, grad, m, v, penalty, anchor, active, lr, beta1, beta2, eps, bias1, bias2):
@@ -159,12 +309,28 @@ def adam_update_members(param, grad, m, v, penalty, anchor, active, lr, beta1, b
         raise ValueError("adam_update_members: active must be uint8")
     n = int(param.size)
     _kernel("adam.cu", "adam_update_members")(
-        (_grid(n),), (THREADS,),
-        (param, grad, m, v, penalty, np.int32(penalty.size == n), anchor,
-         np.int32(anchor.size == n and penalty.size == n),
-         active, np.int32(active.size == n), np.int64(n),
-         np.float32(lr), np.float32(beta1), np.float32(beta2), np.float32(eps), np.float32(bias1),
-         np.float32(bias2)))
+        (_grid(n),),
+        (THREADS,),
+        (
+            param,
+            grad,
+            m,
+            v,
+            penalty,
+            np.int32(penalty.size == n),
+            anchor,
+            np.int32(anchor.size == n and penalty.size == n),
+            active,
+            np.int32(active.size == n),
+            np.int64(n),
+            np.float32(lr),
+            np.float32(beta1),
+            np.float32(beta2),
+            np.float32(eps),
+            np.float32(bias1),
+            np.float32(bias2),
+        ),
+    )
 
 
 LOSS_SQUARED, LOSS_RELATIVE = 0, 1
@@ -178,7 +344,7 @@ def member_losses(kind, outT, columns, yT, weight, scale, gradT, values):
     if kind == LOSS_SQUARED:
         inv2 = (1.0 / (scale.astype(cp.float64) ** 2))[:, :, None]
         d = cp.where(w > 0, out - yT[None], 0).astype(cp.float64)
-        values[...] = (w * d ** 2 * inv2).sum(axis=(1, 2))
+        values[...] = (w * d**2 * inv2).sum(axis=(1, 2))
         gradT[columns] = (2 * w * d * inv2).astype(gradT.dtype)
     else:
         denom = yT[None] + cp.float32(1e-6)
@@ -196,6 +362,7 @@ def dropout_forward(xT, outT, keepT, key, threshold, scale):
     _check(xT, outT, keepT)
     features, batch = int(xT.shape[0]), int(xT.shape[1])
     _kernel("dropout.cu", "dropout_forward")(
-        (_grid(features * batch),), (THREADS,),
-        (xT, outT, keepT, np.uint32(key), np.uint32(threshold), np.float32(scale), np.int32(features),
-         np.int32(batch)))
+        (_grid(features * batch),),
+        (THREADS,),
+        (xT, outT, keepT, np.uint32(key), np.uint32(threshold), np.float32(scale), np.int32(features), np.int32(batch)),
+    )

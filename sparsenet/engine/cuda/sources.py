@@ -1,6 +1,7 @@
 """The CUDA sources as compiled: each .cu file with its local headers (``#include "x.cuh"``)
 written in place. One self-contained text per module, so CuPy's kernel cache (keyed by the
 source text) sees a change to a header too. No CuPy here: the tests read sources on any machine."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ from pathlib import Path
 
 SOURCES = Path(__file__).parent
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$', re.MULTILINE)
-_PRAGMA_ONCE = re.compile(r'^\s*#pragma\s+once\s*$', re.MULTILINE)
+_PRAGMA_ONCE = re.compile(r"^\s*#pragma\s+once\s*$", re.MULTILINE)
 
 
 def read_source(filename: str, directory: Path = SOURCES) -> str:
