@@ -31,6 +31,8 @@ from ..training.finetune import predict
 from ..training.fitting import MEMBER_SEED, NetworkSpec, TrainingRecord, fit_networks
 from ..training.network import build_autoencoder
 from . import baselines
+from .flux_baselines import FoldFluxes
+from .flux_baselines import fit_predict as fit_flux_baseline
 from .fold_state import FoldRecord, read_fold, write_fold
 from .folds import grouped_kfold, kfold
 from .links import encoder_link_weights
@@ -69,10 +71,8 @@ class Runner:
 
     def __init__(self, ds: Dataset, cfg: RunConfig, out: Path, progress=None, pretrain_dir: Path | None = None):
         self.ds, self.cfg, self.out = ds, cfg, Path(out)
-        self.state = self.out / "state"
-        self.device = cfg.device  # resolved by build_config
         self.wirings = Wirings(ds, cfg)
-        self._fold_fluxes, self._cobra_model = {}, None  # flux baselines: E-Flux per fold, the model read once
+        self.fluxes = FoldFluxes(ds.masks, ds.inputs.levels)  # flux baselines: E-Flux per fold, the model read once
         self.progress = progress or quiet
         self.pool = ds.pretrain_source
         if cfg.noise and cfg.noise.where in ("pretrain", "both"):
@@ -81,6 +81,15 @@ class Runner:
         self.pretrainings = PretrainCache(
             self.pool, cfg, Path(pretrain_dir) if pretrain_dir else self.state, self.device, self._checkpoint
         )
+
+    @property
+    def state(self) -> Path:
+        """The folder of finished folds (and, by default, pre-training checkpoints)."""
+        return self.out / "state"
+
+    @property
+    def device(self) -> str:
+        return self.cfg.device  # resolved by build_config
 
     def __getstate__(self):  # shipped to Dask workers: without the (terminal-bound) progress display
         state = dict(self.__dict__)
@@ -228,11 +237,9 @@ class Runner:
         groups = None if self.ds.groups is None else [self.ds.groups[i] for i in train]
         t0 = time.perf_counter()
         if model.name in FLUX_BASELINES:
-            from . import flux_baselines
-
             fluxes = self.fold_fluxes(train, test)
             n = len(train)
-            predicted = flux_baselines.fit_predict(
+            predicted = fit_flux_baseline(
                 model.name, fluxes, np.arange(n), np.arange(n, n + len(test)), self.ds.y[train], groups, run_seed
             )
             flux_failed = str(fluxes.failed)
@@ -251,26 +258,8 @@ class Runner:
         return FoldRecord(test, predicted=predicted, flux_failed=flux_failed).timed(time.perf_counter() - t0)
 
     def fold_fluxes(self, train, test):
-        """E-Flux (with pFBA) of the fold's training then held-out samples, each reaction scaled on the training
-        samples only, with the masks' metabolic model; made once per fold (every flux baseline and seed)."""
-        from ..masks.model_io import load_model
-        from .flux_baselines import fold_fluxes
-
-        key = tuple(int(i) for i in test)
-        if key not in self._fold_fluxes:
-            source = self.ds.masks.attrs.get("model_file")
-            if not source:
-                raise ValueError(
-                    "flux baselines need the masks' metabolic model: these masks name none (masks built "
-                    "by sparsenet masks build record it)"
-                )
-            if self._cobra_model is None:
-                self._cobra_model = load_model(source)[0]
-            rows = self.ds.labelled[np.concatenate([train, test])]
-            self._fold_fluxes[key] = fold_fluxes(
-                self._cobra_model, self.ds.masks.gene_ids, self.ds.inputs.levels(rows), np.arange(len(train))
-            )
-        return self._fold_fluxes[key]
+        """E-Flux of the fold's training then held-out labelled samples (``FoldFluxes``: made once per fold)."""
+        return self.fluxes.of_fold(self.ds.labelled[train], self.ds.labelled[test])
 
     def network_fold(self, model, train, test, run_seed, label, f=0) -> FoldRecord:
         """The configured network of strategy ``model.name``: predictions, every network's link weights, the

@@ -40,6 +40,36 @@ def fold_fluxes(
     return eflux(model, genes, linear_levels(levels[:, measured]), train, settings)
 
 
+class FoldFluxes:
+    """E-Flux (with pFBA) of each fold's training then held-out samples, each reaction scaled on the training
+    samples only, with the masks' metabolic model (read once): made once per fold, for every flux baseline and
+    network seed of a run. ``levels(rows)`` gives the log levels of rows of the data set's inputs."""
+
+    def __init__(self, masks, levels):
+        self.masks, self.levels = masks, levels
+        self._model, self._by_fold = None, {}
+
+    def of_fold(self, train_rows, test_rows) -> FluxResult:
+        """The fluxes of ``train_rows`` then ``test_rows`` (rows of the inputs), scaled on ``train_rows``."""
+        from ..masks.model_io import load_model
+
+        key = tuple(int(i) for i in test_rows)
+        if key not in self._by_fold:
+            source = self.masks.attrs.get("model_file")
+            if not source:
+                raise ValueError(
+                    "flux baselines need the masks' metabolic model: these masks name none (masks built "
+                    "by sparsenet masks build record it)"
+                )
+            if self._model is None:
+                self._model = load_model(source)[0]
+            rows = np.concatenate([train_rows, test_rows])
+            self._by_fold[key] = fold_fluxes(
+                self._model, self.masks.gene_ids, self.levels(rows), np.arange(len(train_rows))
+            )
+        return self._by_fold[key]
+
+
 def fit_predict(name: str, fluxes: FluxResult, train, test, y_train, groups_train, seed: int) -> np.ndarray:
     """Predictions (test samples x phenotype columns) of the flux baseline ``name`` from a fold's E-Flux result
     (rows ``train`` and ``test`` of it), each column fitted where it is observed."""
