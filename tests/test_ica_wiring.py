@@ -112,6 +112,9 @@ def test_train_with_ica_wiring_writes_a_model_that_predicts(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["wiring"]["kind"] == "ica"
     assert set(report["results"]) >= {"grouped/B", "grouped/baseline:ridge_linked"}
+    own = report["results"]["grouped/B"]["own_wiring_per_fold"]  # each fold's components and links
+    folds = report["results"]["grouped/B"]["folds"]
+    assert len(own["phenotype_nodes"]) == len(own["links"]) == folds and 1 <= min(own["phenotype_nodes"]) <= 4
     from sparsenet.training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(out / "model.h5")

@@ -47,6 +47,11 @@ def summarise(ds, records) -> dict:
         out["l2_chosen_per_fold"] = [float(t.l2_chosen) for t in training]
         out["l2_path"] = [float(v) for v in training[0].l2_path]
         out["l2_inner_loss_per_fold"] = [[float(v) for v in t.l2_inner_loss] for t in training]
+    if any(r.wiring_nodes is not None for r in records):  # --wiring ica: each fold's own wiring, its size
+        out["own_wiring_per_fold"] = {
+            "phenotype_nodes": [int(r.wiring_nodes) for r in records],
+            "links": [int(r.wiring_links) for r in records],
+        }
     out["pretrain_seconds"] = float(sum(t.pretrain_seconds for t in training))
     out["finetune_seconds"] = float(sum(t.finetune_seconds for t in training))
     rs = [r.reconstruction for r in records if r.reconstruction is not None]
