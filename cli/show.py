@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from sparsenet.config.model_keys import kind_of
+from sparsenet.config.model_keys import kind_of, model_of, report_key
 from sparsenet.studies.inputs import stop_at_warnings
 
 
@@ -172,7 +172,7 @@ def control_table(report, col) -> str:
     from sparsenet.stats.nulls import verdict
 
     summary = report["control"]
-    real = report["results"][f"{summary['scheme']}/{summary['strategy']}"]["over_seeds"][col]
+    real = report["results"][report_key(summary["scheme"], summary["strategy"])]["over_seeds"][col]
     lines = [
         f"{col}, {summary['scheme']} CV, network seeds {summary['network_seeds']}: the real wiring "
         f"(r {real['pearson_r']['mean']:.3f}, {real['within_20_percent']['mean']:.1f} % within 20 %, "
@@ -183,10 +183,10 @@ def control_table(report, col) -> str:
         lines += _null_rows(kind, str(entry["draws"]), entry["phenotypes"][col])
         lines.append(f"  {kind}: {verdict(entry, col)}")
     for key, res in report["results"].items():
-        if "baseline:" in key:
+        if kind_of(key) == "baseline":
             v = res["over_seeds"][col]
             lines.append(
-                f"baseline {key.split(':', 1)[1]:16} r {v['pearson_r']['mean']:.3f}, "
+                f"baseline {model_of(key).name:16} r {v['pearson_r']['mean']:.3f}, "
                 f"{v['within_20_percent']['mean']:.1f} % within 20 %, RMSE {v['rmse']['mean']:.3f}"
             )
     return "\n".join(lines)

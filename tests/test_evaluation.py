@@ -90,6 +90,12 @@ def test_a_model_key_reads_back_from_its_text():
         Model("ensemble", "B")
     with pytest.raises(ValueError, match="inner"):
         Model("curve")
+    from sparsenet.config.model_keys import kind_of, model_of, report_key, split_key
+
+    key = report_key("lopo", Model.parse("curve:baseline:mean"))  # report.json's key: SCHEME/MODEL
+    assert key == "lopo/curve:baseline:mean" and split_key(key) == ("lopo", "curve:baseline:mean")
+    assert model_of(key).inner == Model("baseline", "mean") and kind_of(key) == "curve"
+    assert split_key("baseline:ridge") == ("", "baseline:ridge") and kind_of("baseline:ridge") == "baseline"
 
 
 def test_within_group_r_is_the_mean_of_each_big_enough_groups_r():

@@ -49,10 +49,26 @@ def baseline(name: str) -> Model:
     return Model("baseline", name)
 
 
+def report_key(scheme: str, model) -> str:
+    """report.json's key of a scheme's model: 'grouped/B', 'lopo/baseline:ridge'."""
+    return f"{scheme}/{model}"
+
+
+def split_key(key: str) -> tuple:
+    """(scheme, model's text) of a report key; a bare model key ('B') has the scheme ''. With :func:`model_of`,
+    the one place a key's text is read back."""
+    scheme, _, model = key.rpartition("/")  # neither a scheme nor a model holds a '/'
+    return scheme, model
+
+
+def model_of(key: str) -> Model:
+    """The model a result key names ('baseline:ridge', or a report's 'grouped/baseline:ridge')."""
+    return Model.parse(split_key(key)[1])
+
+
 def kind_of(key: str) -> str:
-    """The kind of model a result key names ('baseline:ridge' -> 'baseline'; 'grouped/B' -> 'network'): the one
-    place a key's text is read back."""
-    return Model.parse(key.split("/")[-1]).kind  # a report key is SCHEME/MODEL; neither holds a '/'
+    """The kind of model a result key names ('baseline:ridge' -> 'baseline'; 'grouped/B' -> 'network')."""
+    return model_of(key).kind
 
 
 def model_words(model: str) -> str:

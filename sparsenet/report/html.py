@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_text
-from ..config.model_keys import kind_of, model_words
+from ..config.model_keys import kind_of, model_words, report_key, split_key
 from ..stats.summary import METRICS
 from ..version import __version__
 
@@ -844,7 +844,7 @@ def answer(run: Run) -> dict:
         nets = [k for k in results if kind_of(k) != "baseline"]
         if not nets:
             continue
-        key = f"{mine[0]['scheme']}/{mine[0]['model']}" if mine else nets[0]
+        key = report_key(mine[0]["scheme"], mine[0]["model"]) if mine else nets[0]
         over = results[key]["over_seeds"][col]
         words = ", ".join(
             f"{WORDS[m]} {number(over[m]['mean'], m)}" for m in ("pearson_r", "within_20_percent", "rmse")
@@ -852,16 +852,15 @@ def answer(run: Run) -> dict:
         verdict = "no baseline on these folds"
         if mine:
             c = mine[0]
-            base = results[f"{c['scheme']}/{c['against']}"]["over_seeds"][col]
+            base = results[report_key(c["scheme"], c["against"])]["over_seeds"][col]
             d = c["pearson_r"]
             verdict = (
                 f"best baseline {model_words(c['against'])}: r {number(base['pearson_r']['mean'], 'pearson_r')}"
                 f", % within 20 % {number(base['within_20_percent']['mean'], 'within_20_percent')}; "
                 f"paired Δr {d['difference_mean']:+.3f} ± {d['difference_sd']:.3f} ({d['verdict']})"
             )
-        rows.append(
-            row([col, cell(f"{model_words(key.split('/', 1)[1])}, {key.split('/')[0]} CV: {words}"), cell(verdict)])
-        )
+        scheme, model = split_key(key)
+        rows.append(row([col, cell(f"{model_words(model)}, {scheme} CV: {words}"), cell(verdict)]))
     blocks = [
         table(["phenotype", "network (held-out)", "against the best baseline"], rows, name="answer")
         if rows

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import atomic
 from ..runs.links import links_csv
-from ..config.model_keys import kind_of, model_words
+from ..config.model_keys import kind_of, model_words, report_key
 from ..stats.summary import aggregate, comparisons, pooled, summarise
 from . import plots
 
@@ -105,7 +105,7 @@ def write_run(
         if kind_of(model) not in ("null", "curve"):  # summarised by stats.nulls and .curves
             groups.setdefault((scheme, model), []).append((repeat, records))
     for (scheme, model), runs in groups.items():
-        key = f"{scheme}/{model}"
+        key = report_key(scheme, model)
         summaries = [summarise(ds, records) for _, records in runs]
         res = dict(summaries[0])
         res["seeds"] = [cfg.seed + repeat for repeat, _ in runs]

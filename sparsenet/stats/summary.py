@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config.model_keys import kind_of
+from ..config.model_keys import kind_of, split_key
 from . import metrics
 
 
@@ -119,8 +119,8 @@ def paired(a: list, b: list) -> dict:
 def comparisons(ds, aggregated: dict) -> list:
     """Per scheme and phenotype: C against B, and each network strategy against the best baseline by mean r."""
     rows = []
-    for scheme in dict.fromkeys(k.split("/")[0] for k in aggregated):
-        models = {k.split("/", 1)[1]: v for k, v in aggregated.items() if k.startswith(scheme + "/")}
+    for scheme in dict.fromkeys(split_key(k)[0] for k in aggregated):
+        models = {split_key(k)[1]: v for k, v in aggregated.items() if split_key(k)[0] == scheme}
         nets = [m for m in models if kind_of(m) != "baseline"]
         bases = [m for m in models if kind_of(m) == "baseline" and m != "baseline:mean"]
         for col in ds.target_columns:

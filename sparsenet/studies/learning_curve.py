@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config.model_keys import model_of
 from ..config.run_config import CurveSpec, build_config
 from ..report import plots
 from ..report.run_report import provenance, write_report
@@ -98,7 +99,7 @@ def curve(
     merged, names = {}, []
     for name, results in zip(configs, all_results, strict=True):
         for (scheme, model, repeat), records in results.items():
-            label = model.split(":", 1)[1] if name == "default" else name
+            label = str(model_of(model).inner) if name == "default" else name
             merged[(scheme, f"curve:{label}", repeat)] = records
             names.append(label)
     summary = curve_summary(ds, merged, list(dict.fromkeys(names)), first.cv[0])
