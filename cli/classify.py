@@ -79,6 +79,7 @@ def classify(
 ):
     """Cross-validate a pathway-wired classifier (BINN / P-NET shape) beside its baselines on the same folds,
     and hold its wiring against randomised wirings (--control)."""
+    from sparsenet.allowed import one_of
     from sparsenet.backend import resolve_device
     from sparsenet.config.choices import parse_labels
     from sparsenet.data.labelled import binn_example, read_labelled
@@ -88,14 +89,19 @@ def classify(
 
     check_output_folder(out)
     chosen = tuple(b for b in baselines.split(",") if b and b != "none")
-    for b in chosen:
-        if b not in study.BASELINES:
-            raise UserError(f"--baselines: unknown baseline {b!r}; choose from {', '.join(study.BASELINES)} or none")
+    settings = study.ClassificationSettings(  # refuses a value before any data is read
+        folds,
+        repeats,
+        seed,
+        ensemble,
+        PathwayTraining("tanh", dropout, epochs, batch, lr, l2, resolve_device(device), heads=heads),
+        chosen,
+        stack,
+    )
     kinds = tuple(k for k in null_models.split(",") if k)
     labels = tuple(parse_labels(curve)) if curve else None  # checked before any work
     if example is not None:
-        if example not in EXAMPLES:
-            raise UserError(f"--example {example!r}: the examples are {', '.join(EXAMPLES)}")
+        one_of("--example", example, EXAMPLES)
         if data or design or hierarchy:
             raise UserError("--example brings its own data, design and hierarchy; drop DATA, --design and --hierarchy")
         from sparsenet.masks.reactome import reactome_hierarchy
@@ -111,15 +117,6 @@ def classify(
         h = read_hierarchy(hierarchy).restricted_to(table.feature_ids)
     for note in table.notes:
         typer.echo(f"note: {note}")
-    settings = study.ClassificationSettings(
-        folds,
-        repeats,
-        seed,
-        ensemble,
-        PathwayTraining("tanh", dropout, epochs, batch, lr, l2, resolve_device(device), heads=heads),
-        chosen,
-        stack,
-    )
     typer.echo(
         f"{table.X.shape[0]} samples x {table.X.shape[1]} features; wiring "
         f"{' -> '.join(map(str, h.level_sizes()))}"

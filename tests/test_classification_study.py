@@ -213,7 +213,10 @@ def test_classify_command_end_to_end(tmp_path, rng):
     assert other["source"] == "none" and "not tested" in other["text"]
     assert record["wiring"]["source"] == "this run" and "this run's control, 2 draws" in record["wiring"]["text"]
     one_line_error(sparsenet(*args[:-2], "--label-column", "class", "-o", tmp_path / "run2"), "no column 'class'")
-    one_line_error(sparsenet(*args[:-2], "--baselines", "svm", "-o", tmp_path / "run3"), "unknown baseline 'svm'")
+    one_line_error(
+        sparsenet(*args[:-2], "--baselines", "svm", "-o", tmp_path / "run3"),
+        "--baselines must be one of logistic_all, logistic_wiring, forest, majority, got 'svm'",
+    )
     assert not (tmp_path / "run2").exists()
 
 

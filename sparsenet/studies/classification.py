@@ -51,6 +51,10 @@ class ClassificationSettings:
     baselines: tuple = BASELINES
     stack: int = 1  # null draws trained at once as one stacked network (1: one by one)
 
+    def __post_init__(self):
+        for name in self.baselines:
+            one_of("--baselines", name, BASELINES, ClassificationError)
+
 
 def encode_classes(y) -> tuple:
     """(classes, integer codes); refuses one class."""
