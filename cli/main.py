@@ -197,8 +197,6 @@ def masks_subsystems(
     from sparsenet.masks.store import write_masks
     from sparsenet.masks.subsystems import subsystem_masks
 
-    if min_genes < 1:
-        raise UserError(f"--min-genes must be at least 1, got {min_genes}")
     check_masks_output(out)
     cobra_model, path, digest = load_model(model)
     masks = subsystem_masks(cobra_model, model_file=model, model_sha256=digest, min_genes=min_genes)

@@ -42,6 +42,8 @@ def test_each_subsystem_links_the_genes_of_its_reactions():
     assert m.gene_label(0) == "thrA" and m.gene_label(1) == ""
     assert m.attrs["subsystems_too_small"] == 1 and m.attrs["kind"] == "subsystems"
     assert subsystem_masks(pathway_model(), min_genes=1).phenotype_ids == ["Glycolysis", "Lonely", "TCA cycle"]
+    with pytest.raises(ValueError, match="--min-genes must be at least 1, got 0"):  # a node with no gene
+        subsystem_masks(pathway_model(), min_genes=0)
 
 
 def test_a_model_without_subsystems_is_one_clear_error():

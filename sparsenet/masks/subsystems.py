@@ -22,8 +22,10 @@ def subsystem_masks(model, model_file: str = "", model_sha256: str = "", min_gen
 
     A subsystem with fewer than ``min_genes`` genes is dropped (one gene is an input, not a
     pathway); reactions whose subsystem is in ``drop`` are left out. ValueError when the model
-    groups no reactions.
+    groups no reactions, or ``min_genes`` is under 1 (a node with no gene would have no input).
     """
+    if min_genes < 1:
+        raise ValueError(f"--min-genes must be at least 1, got {min_genes}")
     genes_of = defaultdict(set)
     for reaction in model.reactions:
         name = (reaction.subsystem or "").strip()
